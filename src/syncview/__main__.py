@@ -1,0 +1,3 @@
+from syncview.cli import main
+
+main()

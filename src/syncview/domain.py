@@ -1,0 +1,93 @@
+"""Domain vocabulary shared by the store, services, connectors and both faces (CLI, TUI).
+
+Nothing here touches the database or the screen.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class ResourceType(StrEnum):
+    """What a remote resource or local record is. Connectors map their entities onto these."""
+
+    CLIENT = "client"
+    SITE = "site"
+    DEVICE = "device"
+    CONTACT = "contact"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
+class SyncStatus(StrEnum):
+    """How a remote resource stands against the local documentation."""
+
+    MATCHED = "matched"
+    NOT_SYNCED = "not_synced"
+    EXCLUDED = "excluded"
+
+    @property
+    def label(self) -> str:
+        return _STATUS_LABELS[self]
+
+    @classmethod
+    def parse(cls, text: str) -> "SyncStatus":
+        """Accept the value, the label, or a loose spelling ("not-synced", "Not Synced")."""
+        key = re.sub(r"[\s\-]+", "_", text.strip().lower())
+        try:
+            return cls(key)
+        except ValueError:
+            choices = ", ".join(s.value for s in cls)
+            raise ValueError(f"unknown status {text!r}; expected one of {choices}") from None
+
+
+_STATUS_LABELS = {
+    SyncStatus.MATCHED: "Matched",
+    SyncStatus.NOT_SYNCED: "Not Synced",
+    SyncStatus.EXCLUDED: "Excluded",
+}
+
+
+def parse_resource_type(text: str) -> ResourceType:
+    """Parse a resource type from user input (case-insensitive, plural accepted)."""
+    key = text.strip().lower()
+    if key.endswith("s") and key[:-1] in ResourceType._value2member_map_:
+        key = key[:-1]
+    try:
+        return ResourceType(key)
+    except ValueError:
+        choices = ", ".join(t.value for t in ResourceType)
+        raise ValueError(f"unknown resource type {text!r}; expected one of {choices}") from None
+
+
+_PUNCTUATION = re.compile(r"[^\w\s]+", re.UNICODE)
+_SPACES = re.compile(r"\s+")
+
+
+def normalise_name(name: str) -> str:
+    """The form in which two names are "equal" for automatic matching.
+
+    Case, accents' compatibility forms, punctuation and runs of spaces are ignored;
+    words are kept, so "ACME Corp" and "Acme Corporation, Inc." stay different:
+    only similarity ranking (never automatic linking) treats those as close.
+    """
+    text = unicodedata.normalize("NFKC", name).casefold()
+    text = _PUNCTUATION.sub(" ", text)
+    return _SPACES.sub(" ", text).strip()
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteItem:
+    """One item as a connector fetched it, before the store knows it."""
+
+    type: ResourceType
+    external_id: str
+    name: str
+    remote_company: str | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
