@@ -1,0 +1,208 @@
+"""Opening the store: engine, pragmas, schema version, migrations, error translation.
+
+Every write goes through :meth:`Store.write`, one ``BEGIN IMMEDIATE`` transaction,
+so an action either lands whole or not at all, and two processes never deadlock
+upgrading a read lock to a write lock.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import platformdirs
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError
+from sqlmodel import SQLModel
+
+from syncview.errors import StoreError
+from syncview.store import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+
+#: Schema version this syncview writes. Bump it and add a step to MIGRATIONS together.
+SCHEMA_VERSION = 1
+#: ``PRAGMA application_id`` marking a file as a syncview store ("SYNV").
+APPLICATION_ID = 0x53594E56
+#: How long a writer waits for another process's lock before giving up.
+BUSY_TIMEOUT_S = 5.0
+
+#: MIGRATIONS[v] upgrades a store from schema v to v + 1, inside one transaction.
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def default_store_path() -> Path:
+    """``syncview.db`` in the platform's user data directory."""
+    return platformdirs.user_data_path("syncview") / "syncview.db"
+
+
+def utcnow() -> datetime:
+    """Now, in UTC, to the second: the store reads and writes aware UTC datetimes."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def db_time(moment: datetime) -> str:
+    """A time as the store's DATETIME columns hold it (UTC, no offset), for bulk inserts
+    that bypass SQLAlchemy."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def translate(error: BaseException, path: Path) -> StoreError:
+    """Turn an SQLite failure into a message that says what is wrong and what to do."""
+    text = str(getattr(error, "orig", None) or error).lower()
+    if "locked" in text or "busy" in text:
+        return StoreError(
+            f"the store {path} is locked by another syncview process "
+            f"(waited {BUSY_TIMEOUT_S:g} s); try again when it has finished"
+        )
+    if "full" in text:
+        return StoreError(f"the disk holding {path} is full; nothing was written: free some space and retry")
+    if "readonly" in text or "read-only" in text:
+        return StoreError(f"the store {path} is read-only; nothing was written: check its permissions")
+    if "not a database" in text or "malformed" in text or "encrypted" in text:
+        return StoreError(f"{path} is not a syncview store or is damaged (SQLite says: {text})")
+    if "unable to open" in text:
+        return StoreError(f"cannot open the store {path}: check the directory exists and is writable")
+    return StoreError(f"store error on {path}: {text}")
+
+
+class Store:
+    """An open store: an engine plus the transactions services use."""
+
+    def __init__(self, path: Path, engine: Engine) -> None:
+        self.path = path
+        self.engine = engine
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A connection for queries (deferred transaction, a consistent snapshot)."""
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except DBAPIError as error:
+            raise translate(error, self.path) from error
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One immediate write transaction: committed whole at the end, rolled back on any error."""
+        try:
+            with self.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn:
+                with conn.begin():
+                    yield conn
+        except DBAPIError as error:
+            raise translate(error, self.path) from error
+        except sqlite3.Error as error:
+            raise translate(error, self.path) from error
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _make_engine(path: Path) -> Engine:
+    engine = create_engine(
+        f"sqlite:///{path}",
+        connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:
+        # Let SQLAlchemy's "begin" hook below emit BEGIN, so writers can ask for IMMEDIATE.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.OperationalError:
+            pass  # a read-only store keeps the journal mode it has; reads still work
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+def _check_file(path: Path) -> None:
+    if path.is_dir():
+        raise StoreError(f"{path} is a directory; give the path of a store file (e.g. {path / 'syncview.db'})")
+    if path.exists() and path.stat().st_size > 0:
+        with path.open("rb") as handle:
+            if handle.read(len(_SQLITE_HEADER)) != _SQLITE_HEADER:
+                raise StoreError(f"{path} is not a syncview store (not an SQLite database); choose another --db path")
+
+
+def _schema_state(conn: Connection, path: Path) -> tuple[int, int, bool]:
+    version = conn.exec_driver_sql("PRAGMA user_version").scalar_one()
+    app_id = conn.exec_driver_sql("PRAGMA application_id").scalar_one()
+    has_tables = conn.exec_driver_sql("SELECT count(*) FROM sqlite_master WHERE type = 'table'").scalar_one() > 0
+    if app_id not in (0, APPLICATION_ID) or (app_id == 0 and has_tables):
+        raise StoreError(f"{path} is an SQLite database but not a syncview store; choose another --db path")
+    return version, app_id, has_tables
+
+
+def _backup(path: Path, version: int) -> Path:
+    target = path.with_name(f"{path.name}.schema{version}.bak")
+    source = sqlite3.connect(path)
+    try:
+        dest = sqlite3.connect(target)
+        try:
+            source.backup(dest)
+        finally:
+            dest.close()
+    finally:
+        source.close()
+    return target
+
+
+def _prepare_schema(engine: Engine, path: Path) -> None:
+    with engine.connect() as conn:
+        version, _, has_tables = _schema_state(conn, path)
+        conn.rollback()
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{path} was written by a newer syncview (schema {version}; this one reads up to "
+            f"{SCHEMA_VERSION}): upgrade syncview, or use another --db path"
+        )
+    if not has_tables:
+        with engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn, conn.begin():
+            SQLModel.metadata.create_all(conn)
+            conn.exec_driver_sql(f"PRAGMA application_id = {APPLICATION_ID}")
+            conn.exec_driver_sql(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        return
+    if version < SCHEMA_VERSION:
+        _backup(path, version)
+        with engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn, conn.begin():
+            for step in range(version, SCHEMA_VERSION):
+                MIGRATIONS[step](conn)
+            conn.exec_driver_sql(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def open_store(path: Path | str | None = None) -> Store:
+    """Open (creating or migrating as needed) the store at ``path`` or the default one.
+
+    Raises :class:`StoreError` with an operator-facing message when the file is not a
+    syncview store, is from a newer syncview, is locked, read-only or on a full disk.
+    """
+    path = Path(path).expanduser() if path else default_store_path()
+    _check_file(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise StoreError(f"cannot create the directory for the store {path}: {error.strerror}") from error
+    engine = _make_engine(path)
+    try:
+        _prepare_schema(engine, path)
+    except DBAPIError as error:
+        engine.dispose()
+        raise translate(error, path) from error
+    except BaseException:
+        engine.dispose()
+        raise
+    return Store(path, engine)

@@ -1,0 +1,146 @@
+"""SQLModel tables of the store.
+
+Names follow the domain: integration, client, record, resource (a remote
+resource), sync run, sync log entry, audit event. JSON columns hold text so the
+store stays readable with the plain ``sqlite3`` shell.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+
+class Integration(SQLModel, table=True):
+    """A connection to one PSA/RMM instance; its settings and secrets live in the config, not here."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    kind: str
+    created_at: datetime
+
+
+class Client(SQLModel, table=True):
+    """A local client (organisation) of the documentation store."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    name_norm: str = Field(index=True)
+
+
+class Record(SQLModel, table=True):
+    """A local documentation record: the thing a remote resource is matched to."""
+
+    __table_args__ = (Index("ix_record_type_client_norm", "type", "client_id", "name_norm"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    #: a ResourceType value
+    type: str
+    client_id: int | None = Field(default=None, foreign_key="client.id")
+    name: str
+    name_norm: str
+    disabled: bool = False
+    attributes: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))
+    created_at: datetime
+    updated_at: datetime
+
+
+class Resource(SQLModel, table=True):
+    """One remote resource as the last sync saw it, and how it stands locally.
+
+    ``version`` grows with every change so an action can refuse to apply over a
+    change it did not see (optimistic concurrency).
+    """
+
+    __table_args__ = (
+        UniqueConstraint("integration_id", "type", "external_id", name="uq_resource_external"),
+        # The screen's queries: integration, then client, status and type filters, ordered by name.
+        Index("ix_resource_screen", "integration_id", "client_id", "status", "type", "name_norm"),
+        Index("ix_resource_integration_name", "integration_id", "name_norm"),
+        Index("ix_resource_integration_status_type", "integration_id", "status", "type"),
+        Index("ix_resource_record", "record_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    integration_id: int = Field(foreign_key="integration.id")
+    #: a ResourceType value
+    type: str
+    external_id: str
+    name: str
+    name_norm: str
+    remote_company: str | None = None
+    client_id: int | None = Field(default=None, foreign_key="client.id")
+    payload: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))
+    #: a SyncStatus value
+    status: str = "not_synced"
+    record_id: int | None = Field(default=None, foreign_key="record.id")
+    first_seen: datetime
+    last_seen: datetime
+    deleted_remotely: bool = False
+    version: int = 1
+    updated_at: datetime | None = None
+    updated_by: str | None = None
+
+
+class SyncRun(SQLModel, table=True):
+    """One run of a connector for one integration."""
+
+    __table_args__ = (Index("ix_sync_run_integration_started", "integration_id", "started_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    integration_id: int = Field(foreign_key="integration.id")
+    started_at: datetime
+    ended_at: datetime | None = None
+    #: running, success, partial or failed
+    outcome: str = "running"
+    fetched: int = 0
+    created: int = 0
+    matched: int = 0
+    not_synced: int = 0
+    removed: int = 0
+    message: str | None = None
+
+
+class SyncLogEntry(SQLModel, table=True):
+    """One notable event of a sync run or an operator action."""
+
+    __tablename__ = "sync_log_entry"
+    __table_args__ = (Index("ix_log_integration_time", "integration_id", "time"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    integration_id: int = Field(foreign_key="integration.id")
+    sync_run_id: int | None = Field(default=None, foreign_key="syncrun.id")
+    time: datetime
+    #: info, warning or error
+    level: str = "info"
+    message: str
+    resource_id: int | None = Field(default=None, foreign_key="resource.id")
+
+
+class AuditEvent(SQLModel, table=True):
+    """One operator action on one resource; events of one action share a ``batch``.
+
+    ``before`` and ``after`` are JSON snapshots of every field the action changed,
+    enough to undo it exactly.
+    """
+
+    __tablename__ = "audit_event"
+    __table_args__ = (
+        Index("ix_audit_operator_batch", "operator", "batch"),
+        Index("ix_audit_resource", "resource_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    batch: str
+    time: datetime
+    operator: str
+    action: str
+    integration_id: int | None = Field(default=None, foreign_key="integration.id")
+    resource_id: int | None = Field(default=None, foreign_key="resource.id")
+    before: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))
+    after: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))
+    #: batch of the undo that reverted this event, if any
+    undone_by: str | None = None
