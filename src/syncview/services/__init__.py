@@ -1,0 +1,1 @@
+"""Services: the queries and actions both faces (CLI, TUI) use. No Textual here."""

@@ -1,0 +1,42 @@
+"""Keeping the store's integrations in step with the config, and the newcomer's first run."""
+
+from __future__ import annotations
+
+from sqlalchemy import insert, select, update
+
+from syncview.config import Config
+from syncview.services.seed import SeedSummary, seed_demo
+from syncview.store import Store
+from syncview.store.db import utcnow
+from syncview.store.models import Integration
+
+I = Integration.__table__.c
+
+
+def register(store: Store, config: Config) -> None:
+    """Make sure every configured integration has its row (name and kind) in the store.
+
+    Integrations no longer in the config are kept: their resources, decisions and
+    history stay reviewable.
+    """
+    if not config.integrations:
+        return
+    with store.write() as conn:
+        known = dict(conn.execute(select(I.name, I.kind)).all())
+        for integration in config.integrations:
+            if integration.name not in known:
+                conn.execute(insert(Integration.__table__).values(
+                    name=integration.name, kind=integration.kind, created_at=utcnow()))
+            elif known[integration.name] != integration.kind:
+                conn.execute(update(Integration.__table__).where(I.name == integration.name)
+                             .values(kind=integration.kind))
+
+
+def prepare_first_run(store: Store, config: Config) -> SeedSummary | None:
+    """On an empty store with no configured integration, seed the demo so there is something to see."""
+    if config.integrations:
+        return None
+    with store.read() as conn:
+        if conn.execute(select(I.id).limit(1)).first() is not None:
+            return None
+    return seed_demo(store)

@@ -1,0 +1,213 @@
+"""Write the demo MSP (:mod:`syncview.demo`) into a store, in bulk.
+
+One transaction: a seed that fails half way (a full disk, say) leaves the store as
+it was. Rows go in through the DB-API's ``executemany`` in chunks, not one ORM
+object at a time, so a million resources take seconds, not hours.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from itertools import islice
+
+from sqlalchemy import func, select
+
+from syncview.demo import DEFAULT_RESOURCES, INTEGRATIONS, DemoWorld
+from syncview.domain import SyncStatus, normalise_name
+from syncview.errors import ActionError
+from syncview.store import Store
+from syncview.store.db import db_time, utcnow
+from syncview.store.models import Client, Integration, Record, Resource
+
+_CHUNK = 20_000
+#: Hours between two demo syncs of an integration, and how far back they go.
+_SYNC_EVERY_H = 6
+_HISTORY_DAYS = 28
+_OPERATORS = ("jsmith", "akumar", "mlopez")
+
+
+@dataclass(frozen=True, slots=True)
+class SeedSummary:
+    integrations: int
+    clients: int
+    records: int
+    resources: int
+    sync_runs: int
+    log_entries: int
+
+
+def _max_id(conn, table) -> int:
+    return conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
+
+
+def seed_demo(store: Store, resources: int = DEFAULT_RESOURCES, *, seed: int = 7,
+              now: datetime | None = None) -> SeedSummary:
+    """Seed the demo integrations with exactly ``resources`` remote resources.
+
+    Refuses (ActionError) when the store already has the demo integrations.
+    """
+    now = (now or utcnow()).replace(second=0)
+    with store.write() as conn:
+        existing = conn.execute(
+            select(Integration.__table__.c.name).where(Integration.__table__.c.name.in_(list(INTEGRATIONS)))
+        ).scalars().all()
+        if existing:
+            raise ActionError(f"the store {store.path} already holds the demo integration(s) "
+                              f"{', '.join(existing)}; use another --db path for a fresh demo")
+        cursor = conn.connection.driver_connection.cursor()
+        world = DemoWorld(resources, seed=seed,
+                          first_client_id=_max_id(conn, Client.__table__) + 1,
+                          first_record_id=_max_id(conn, Record.__table__) + 1)
+        writer = _Writer(cursor, now, random.Random(seed + 1), _max_id(conn, Resource.__table__) + 1)
+        integration_ids = writer.integrations()
+        for client in world:
+            writer.client(client, integration_ids)
+        writer.flush()
+        runs, logs = writer.history(integration_ids)
+        cursor.close()
+        return SeedSummary(len(integration_ids), world.clients, writer.records, writer.resources, runs, logs)
+
+
+class _Writer:
+    """Accumulates rows and writes them in chunks through one DB-API cursor."""
+
+    def __init__(self, cursor, now: datetime, rng: random.Random, first_resource_id: int) -> None:
+        self.cursor = cursor
+        self.now = now
+        self.rng = rng
+        self.next_resource_id = first_resource_id
+        self.record_rows: list[tuple] = []
+        self.resource_rows: list[tuple] = []
+        self.audit_rows: list[tuple] = []
+        self.records = 0
+        self.resources = 0
+        #: a few resources per integration that sync logs talk about: (id, name, type, status, deleted)
+        self.samples: dict[int, list[tuple]] = {}
+        self.last_sync = {name: now - timedelta(minutes=3 + 14 * i) for i, name in enumerate(INTEGRATIONS)}
+
+    def integrations(self) -> dict[str, int]:
+        ids = {}
+        for name, flavour in INTEGRATIONS.items():
+            self.cursor.execute("INSERT INTO integration (name, kind, created_at) VALUES (?, 'demo', ?)",
+                                (name, db_time(self.now - timedelta(days=_HISTORY_DAYS + 90))))
+            ids[name] = self.cursor.lastrowid
+        return ids
+
+    def client(self, client, integration_ids: dict[str, int]) -> None:
+        self.cursor.execute("INSERT INTO client (id, name, name_norm) VALUES (?, ?, ?)",
+                            (client.id, client.name, normalise_name(client.name)))
+        created = db_time(self.now - timedelta(days=400))
+        for rec in client.records:
+            self.record_rows.append((rec.id, rec.type.value, rec.client_id, rec.name, normalise_name(rec.name),
+                                     rec.disabled, "{}", created, created))
+        for res in client.resources:
+            self._resource(res, integration_ids[res.integration])
+        if len(self.resource_rows) >= _CHUNK or len(self.record_rows) >= _CHUNK:
+            self.flush()
+
+    def _resource(self, res, integration_id: int) -> None:
+        rid = self.next_resource_id
+        self.next_resource_id += 1
+        rng = self.rng
+        last_seen = self.last_sync[res.integration] - timedelta(seconds=res.stale_for)
+        first_seen = last_seen - timedelta(days=rng.randint(0, 700), minutes=rng.randint(0, 1439))
+        version, updated_by, updated_at = 1, None, None
+        if res.status is SyncStatus.EXCLUDED:
+            # Exclusions are operators' decisions: give each its audit event.
+            version, updated_by = 2, _OPERATORS[rid % len(_OPERATORS)]
+            updated_at = last_seen - timedelta(days=rng.randint(1, 60), minutes=rng.randint(0, 1439))
+            self.audit_rows.append((
+                f"seed{rid}", db_time(updated_at), updated_by, "exclude", integration_id, rid,
+                json.dumps({"client_id": res.client_id, "record_id": None, "status": "not_synced", "version": 1}),
+                json.dumps({"client_id": res.client_id, "record_id": None, "status": "excluded", "version": 2}),
+            ))
+        payload = json.dumps({"id": res.external_id, **res.payload}, separators=(",", ":"))
+        self.resource_rows.append((
+            rid, integration_id, res.type.value, res.external_id, res.name, normalise_name(res.name),
+            res.remote_company, res.client_id, payload, res.status.value, res.record_id,
+            db_time(first_seen), db_time(last_seen), res.deleted_remotely, version,
+            db_time(updated_at) if updated_at else None, updated_by,
+        ))
+        self.resources += 1
+        samples = self.samples.setdefault(integration_id, [])
+        if len(samples) < 400 and (res.status is not SyncStatus.MATCHED or res.deleted_remotely or rng.random() < 0.01):
+            samples.append((rid, res.name, res.type.value, res.status, res.deleted_remotely))
+
+    def flush(self) -> None:
+        self.cursor.executemany(
+            "INSERT INTO record (id, type, client_id, name, name_norm, disabled, attributes, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", self.record_rows)
+        self.cursor.executemany(
+            "INSERT INTO resource (id, integration_id, type, external_id, name, name_norm, remote_company,"
+            " client_id, payload, status, record_id, first_seen, last_seen, deleted_remotely, version,"
+            " updated_at, updated_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            self.resource_rows)
+        self.cursor.executemany(
+            "INSERT INTO audit_event (batch, time, operator, action, integration_id, resource_id, before, after)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", self.audit_rows)
+        self.records += len(self.record_rows)
+        self.record_rows.clear()
+        self.resource_rows.clear()
+        self.audit_rows.clear()
+
+    def history(self, integration_ids: dict[str, int]) -> tuple[int, int]:
+        """Sync runs every few hours over the past weeks, with their log entries."""
+        runs = logs = 0
+        for name, integration_id in integration_ids.items():
+            counts = dict(self.cursor.execute(
+                "SELECT status, count(*) FROM resource WHERE integration_id = ? GROUP BY status",
+                (integration_id,)).fetchall())
+            total = sum(counts.values())
+            samples = self.samples.get(integration_id, [])
+            sample_iter = iter(samples * 2)
+            end = self.last_sync[name]
+            for step in range(_HISTORY_DAYS * 24 // _SYNC_EVERY_H):
+                ended = end - timedelta(hours=_SYNC_EVERY_H * step)
+                started = ended - timedelta(seconds=40 + self.rng.randint(0, 200))
+                outcome, message = "success", None
+                if step in (9, 57):
+                    outcome, message = "failed", f"authentication failed for {name}: the API answered 401 Unauthorized"
+                elif step == 23:
+                    outcome, message = "partial", f"{name}: connection reset by peer after 3 pages; resumed next run"
+                fetched = 0 if outcome == "failed" else total - step // 4
+                run_id = self._run(integration_id, started, ended, outcome, fetched, counts, message)
+                runs += 1
+                entries = [(started, "info", f"sync of {name} started", None)]
+                if outcome == "failed":
+                    entries.append((ended, "error", message, None))
+                else:
+                    for rid, rname, rtype, status, deleted in islice(sample_iter, 3):
+                        if deleted:
+                            entries.append((ended, "warning", f"{rtype} {rname!r} was removed remotely", rid))
+                        elif status is SyncStatus.NOT_SYNCED:
+                            entries.append((ended, "warning",
+                                            f"{rtype} {rname!r} not synced: no unlinked {rtype} record of that name",
+                                            rid))
+                        elif status is SyncStatus.EXCLUDED:
+                            entries.append((ended, "info", f"{rtype} {rname!r} skipped: excluded by an operator", rid))
+                        else:
+                            entries.append((ended, "info", f"{rtype} {rname!r} matched to its record", rid))
+                    if outcome == "partial":
+                        entries.append((ended, "error", message, None))
+                    entries.append((ended, "info",
+                                    f"sync of {name} finished: {fetched} fetched, "
+                                    f"{counts.get('matched', 0)} matched, {counts.get('not_synced', 0)} not synced",
+                                    None))
+                self.cursor.executemany(
+                    "INSERT INTO sync_log_entry (integration_id, sync_run_id, time, level, message, resource_id)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    [(integration_id, run_id, db_time(t), level, text, rid) for t, level, text, rid in entries])
+                logs += len(entries)
+        return runs, logs
+
+    def _run(self, integration_id, started, ended, outcome, fetched, counts, message) -> int:
+        self.cursor.execute(
+            "INSERT INTO syncrun (integration_id, started_at, ended_at, outcome, fetched, created, matched,"
+            " not_synced, removed, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (integration_id, db_time(started), db_time(ended), outcome, fetched, 0,
+             counts.get("matched", 0) if fetched else 0, counts.get("not_synced", 0) if fetched else 0,
+             0, message))
+        return self.cursor.lastrowid
