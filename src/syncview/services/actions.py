@@ -221,6 +221,10 @@ def include(
         return batch.result(message)
 
 
+#: Resource fields an action changes and its undo puts back.
+_RESTORED = ("status", "record_id", "client_id")
+
+
 def undo(store: Store, *, operator: str | None = None) -> ActionResult:
     """Revert the operator's last action not yet undone, exactly, if nothing changed since."""
     operator = operator or current_operator()
@@ -239,14 +243,16 @@ def undo(store: Store, *, operator: str | None = None) -> ActionResult:
         for event_id, action, resource_id, before_json, after_json in events:
             was, now = json.loads(before_json), json.loads(after_json)
             resource = _load(conn, resource_id, None)
-            if resource.version != now["version"]:
+            # Compare what the action set, not the version: an undone later action bumped the
+            # version but put back exactly the state this one left, which is safe to revert.
+            if any(resource.state()[key] != now[key] for key in _RESTORED):
                 raise StaleResourceError(f"cannot undo {action} of {resource.label}: "
                                          + _changed_message(resource))
             before: dict[str, Any] = {}
             after: dict[str, Any] = {}
             for record_id, state in was.get("records", {}).items():
                 batch.set_disabled(int(record_id), state["disabled"], before, after)
-            changes = {key: was[key] for key in ("status", "record_id", "client_id")}
+            changes = {key: was[key] for key in _RESTORED}
             message = f"undid {action} of {resource.label} (back to {SyncStatus(was['status']).label})"
             batch.apply(resource, changes, before, after, message)
             messages.append(message)

@@ -1,0 +1,1 @@
+"""The Textual face of syncview. Only this package imports Textual."""

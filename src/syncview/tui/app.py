@@ -1,0 +1,79 @@
+"""The syncview application: opens the Sync Overview over a store, with the operator's keys and theme."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import ClassVar
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from syncview.config import Config
+from syncview.store import Store
+from syncview.tui.screens.help import HelpScreen
+from syncview.tui.screens.overview import OverviewScreen
+from syncview.tui.widgets.resource_table import COLUMNS, ResourceTable
+
+#: Palette entries for the overview: (title, help, action on the overview screen).
+OVERVIEW_COMMANDS = (
+    ("Re-match record", "Link the selected resource to another local record", "rematch"),
+    ("Exclude record", "Never sync the selected resource (optionally disable its record)", "exclude"),
+    ("Include record", "Undo the exclusion of the selected resource", "include"),
+    ("Show details", "Payload and audit history of the selected resource", "details"),
+    ("Undo", "Undo your last action", "undo"),
+    ("View sync logs", "Log entries of this integration over a date range", "logs"),
+    ("Refresh", "Read the store again", "refresh"),
+    ("Filter by name", "Focus the filter box", "focus_filter"),
+    ("Choose client", "Focus the client picker", "focus_client"),
+    ("Choose integration", "Focus the integration picker", "focus_integration"),
+)
+
+
+class SyncviewApp(App[None]):
+    """Keyboard-first console over one syncview store."""
+
+    TITLE = "syncview"
+    CSS_PATH = "app.tcss"
+    #: Screens get -narrow below 100 columns, so stylesheets can fit an 80x24 SSH session.
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (100, "-wide")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("question_mark", "help", "Help", key_display="?", id="app.help"),
+    ]
+
+    def __init__(self, store: Store, config: Config | None = None, *, operator: str | None = None) -> None:
+        super().__init__()
+        self.store = store
+        self.config = config or Config(path=None)
+        self.operator = operator
+
+    def on_mount(self) -> None:
+        if self.config.keymap:
+            self.set_keymap(self.config.keymap)
+        if self.config.theme:
+            if self.config.theme in self.available_themes:
+                self.theme = self.config.theme
+            else:
+                self.notify(f"unknown theme {self.config.theme!r} in the config; using the default",
+                            severity="warning")
+        self.push_screen(OverviewScreen(self.store, operator=self.operator))
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        sections = [
+            ("Overview", OverviewScreen.BINDINGS),
+            ("Sync Status table", ResourceTable.BINDINGS),
+            ("Everywhere", [*self.BINDINGS, Binding("ctrl+p", "command_palette", "Command palette")]),
+        ]
+        self.push_screen(HelpScreen(sections, self.config.keymap))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        if isinstance(screen, OverviewScreen):
+            for title, help_text, action in OVERVIEW_COMMANDS:
+                yield SystemCommand(title, help_text, lambda a=action: screen.run_action(a))
+            for column in COLUMNS:
+                yield SystemCommand(f"Sort by {column.label.lower()}", "Order the table by this column",
+                                    lambda key=column.sort: screen.table.set_sort(key))

@@ -1,0 +1,89 @@
+"""A resource's details: what the product sent (payload) and every operator action on it."""
+
+from __future__ import annotations
+
+import json
+from typing import ClassVar
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from syncview.safe_text import printable
+from syncview.services import queries
+from syncview.services.queries import ResourceDetail
+from syncview.store import Store
+from syncview.timeutil import ago, local
+
+
+def render_detail(detail: ResourceDetail) -> Group:
+    """Fields, payload and audit history as one scrollable block."""
+    resource = detail.resource
+    fields = Table.grid(padding=(0, 2))
+    fields.add_column(style="dim", no_wrap=True)
+    fields.add_column()
+    for label, value in (
+        ("Name", resource.name), ("Type", resource.type.label), ("Status", resource.status.label),
+        ("External id", resource.external_id), ("Remote company", resource.remote_company or "—"),
+        ("Local client", resource.client_name or "—"),
+        ("Local record", (resource.record_name or "—") + (" (disabled)" if resource.record_disabled else "")),
+        ("First seen", local(detail.first_seen)), ("Last seen", f"{local(resource.last_seen)} ({ago(resource.last_seen)})"),
+        ("Removed remotely", "yes" if resource.deleted_remotely else "no"),
+        ("Changed by", f"{resource.updated_by} at {local(resource.updated_at)}" if resource.updated_by else "—"),
+    ):
+        fields.add_row(label, printable(str(value), limit=300))
+    history = Table(title="Audit history", title_justify="left", expand=True, show_edge=False)
+    for column in ("When", "Who", "Action", "Before → after"):
+        history.add_column(column)
+    for event in detail.history:
+        change = f"{_state(event.before)} → {_state(event.after)}"
+        action = event.action + (" (undone)" if event.undone_by else "")
+        history.add_row(local(event.time), printable(event.operator), action, printable(change, limit=300))
+    if not detail.history:
+        history.add_row("—", "", "no operator action yet", "")
+    # json.dumps escapes control characters, so the payload cannot reach the terminal raw.
+    payload = Text(json.dumps(detail.payload, indent=2, ensure_ascii=False, default=str)[:20_000])
+    return Group(fields, Text(""), history, Text(""), Text("Payload", style="bold"), payload)
+
+
+def _state(state: dict) -> str:
+    parts = [f"{key}={state[key]}" for key in ("status", "record_id") if key in state]
+    records = state.get("records", {})
+    parts += [f"record {rid} {'disabled' if s['disabled'] else 'enabled'}" for rid, s in records.items()]
+    return ", ".join(parts) or "—"
+
+
+class DetailsScreen(ModalScreen[None]):
+    """Read-only; esc closes it."""
+
+    CSS_PATH = "dialogs.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q", "dismiss(None)", "Close", id="details.close")]
+
+    def __init__(self, store: Store, resource_id: int) -> None:
+        super().__init__()
+        self.store = store
+        self.resource_id = resource_id
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(classes="dialog wide tall") as box:
+            box.border_title = "Resource details"
+            yield Static("Loading…", id="detail")
+
+    def on_mount(self) -> None:
+        self.query_one(VerticalScroll).focus()
+        self._load()
+
+    @work(thread=True, exit_on_error=False)
+    def _load(self) -> None:
+        try:
+            detail = queries.resource_detail(self.store, self.resource_id)
+        except Exception as error:  # noqa: BLE001 - shown in place
+            self.app.call_from_thread(self.query_one("#detail", Static).update, f"Could not read it: {error}")
+            return
+        self.app.call_from_thread(self.query_one("#detail", Static).update, render_detail(detail))

@@ -1,0 +1,59 @@
+"""The help screen: every key of the app, as bound now (keymap overrides included)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import ClassVar
+
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+#: (section, bindings) pairs the help lists, in reading order.
+Sections = Iterable[tuple[str, Iterable[BindingType]]]
+
+
+def key_table(sections: Sections, keymap: dict[str, str]) -> Table:
+    """A two-column table of keys and what they do; ``keymap`` maps binding ids to keys."""
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column()
+    for title, bindings in sections:
+        table.add_row("", "")
+        table.add_row(f"[u]{title}[/u]", "")
+        for binding in bindings:
+            if not isinstance(binding, Binding):
+                continue
+            keys = keymap.get(binding.id or "", binding.key)
+            shown = ", ".join(binding.key_display or _pretty(k) for k in keys.split(","))
+            table.add_row(shown, binding.description or binding.action)
+    return table
+
+
+def _pretty(key: str) -> str:
+    return {"slash": "/", "question_mark": "?", "escape": "esc", "pageup": "PgUp",
+            "pagedown": "PgDn"}.get(key.strip(), key.strip())
+
+
+class HelpScreen(ModalScreen[None]):
+    CSS_PATH = "dialogs.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,question_mark", "dismiss(None)", "Close", id="help.close"),
+    ]
+
+    def __init__(self, sections: Sections, keymap: dict[str, str]) -> None:
+        super().__init__()
+        self.sections = list(sections)
+        self.keymap = keymap
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(classes="dialog tall") as box:
+            box.border_title = "Keys"
+            box.border_subtitle = "esc closes · ctrl+p finds any action"
+            yield Static(key_table(self.sections, self.keymap))
+
+    def on_mount(self) -> None:
+        self.query_one(VerticalScroll).focus()

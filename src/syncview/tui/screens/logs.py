@@ -1,0 +1,154 @@
+"""The Sync Logs dialog: one integration's log entries over a date range."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widgets import Button, DataTable, Input, Label, Select
+
+from syncview.safe_text import printable
+from syncview.services import queries
+from syncview.services.queries import IntegrationSummary, LogRow
+from syncview.store import Store
+from syncview.timeutil import local, local_midnight, parse_when
+
+#: Entries shown at most; a wider range says how many it left out.
+LIMIT = 2000
+LEVEL_STYLES = {"info": "", "warning": "yellow", "error": "bold red"}
+#: Quick ranges: button id -> (label, days back from today's midnight; 0 is today).
+QUICK = {"today": ("Today", 0), "week": ("Last 7 days", 6), "month": ("Last 30 days", 29)}
+
+
+class SyncLogsDialog(ModalScreen[None]):
+    """Log entries from ``From`` up to ``To`` (dates, times, or "7d", "yesterday", "now")."""
+
+    CSS_PATH = "dialogs.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "dismiss(None)", "Close", id="logs.close"),
+        Binding("ctrl+t", "range('today')", "Today", id="logs.today"),
+        Binding("ctrl+w", "range('week')", "7 days", id="logs.week"),
+        Binding("ctrl+o", "range('month')", "30 days", id="logs.month"),
+    ]
+
+    class Loaded(Message):
+        def __init__(self, key: tuple[str, str, str], span: tuple[datetime, datetime],
+                     rows: list[LogRow], more: bool) -> None:
+            super().__init__()
+            self.key = key
+            self.span = span
+            self.rows = rows
+            self.more = more
+
+    class LoadFailed(Message):
+        def __init__(self, error: Exception) -> None:
+            super().__init__()
+            self.error = error
+
+    def __init__(self, store: Store, integration: IntegrationSummary) -> None:
+        super().__init__()
+        self.store = store
+        self.integration = integration
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog logs") as box:
+            box.border_title = f"Sync logs — {printable(self.integration.name, limit=60)}"
+            with Horizontal(classes="range"):
+                yield Label("From")
+                yield Input("7d", placeholder="2026-11-01, 7d, yesterday", compact=True, id="since")
+                yield Label("To")
+                yield Input("now", placeholder="now", compact=True, id="until")
+                yield Select([("All levels", "info"), ("Warnings and errors", "warning"), ("Errors", "error")],
+                             value="info", allow_blank=False, compact=True, id="level")
+            with Horizontal(classes="quick"):
+                for key, (label, _) in QUICK.items():
+                    yield Button(label, id=key, compact=True)
+            yield DataTable(cursor_type="row", zebra_stripes=True, id="entries")
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_column("Time", width=16)
+        table.add_column("Level", width=7)
+        table.add_column("Message")
+        table.add_column("Resource")
+        self.action_range("week")
+        table.focus()
+
+    def _key(self) -> tuple[str, str, str]:
+        """What the inputs say now; a loaded page is shown only if they still say it."""
+        return (self.query_one("#since", Input).value, self.query_one("#until", Input).value,
+                str(self.query_one("#level", Select).value))
+
+    def _reload(self) -> None:
+        key = self._key()
+        since_text, until_text, level = key
+        box = self.query_one(".dialog")
+        try:
+            since = parse_when(since_text or "30d")
+            until = parse_when(until_text or "now")
+        except ValueError as error:
+            box.border_subtitle = str(error)
+            return
+        if until <= since:
+            box.border_subtitle = "“To” must be after “From”"
+            return
+        box.border_subtitle = "loading…"
+        self._load(key, since, until, level)
+
+    @work(thread=True, exclusive=True, group="logs", exit_on_error=False)
+    def _load(self, key: tuple[str, str, str], since: datetime, until: datetime, level: str) -> None:
+        try:
+            rows = queries.log_entries(self.store, self.integration.id, since=since, until=until,
+                                       level=level, limit=LIMIT + 1)
+        except Exception as error:  # noqa: BLE001 - shown in the dialog
+            self.post_message(self.LoadFailed(error))
+            return
+        self.post_message(self.Loaded(key, (since, until), rows[:LIMIT], len(rows) > LIMIT))
+
+    @on(Loaded)
+    def _show(self, message: Loaded) -> None:
+        if message.key != self._key():
+            return
+        table = self.query_one(DataTable)
+        table.clear()
+        for row in message.rows:
+            table.add_row(
+                local(row.time),
+                Text(row.level, style=LEVEL_STYLES.get(row.level, "")),
+                printable(row.message, limit=300),
+                printable(row.resource_name or "", limit=60),
+            )
+        since, until = message.span
+        shown = f"{len(message.rows)} entries" + (f" (the newest {LIMIT}; narrow the range)" if message.more else "")
+        self.query_one(".dialog").border_subtitle = f"{shown} · {local(since)} → {local(until)}"
+
+    @on(LoadFailed)
+    def _failed(self, message: LoadFailed) -> None:
+        self.query_one(".dialog").border_subtitle = "could not read the log"
+        self.notify(str(message.error), severity="error")
+
+    @on(Input.Changed)
+    @on(Select.Changed)
+    def _changed(self) -> None:
+        self._reload()
+
+    @on(Button.Pressed)
+    def _quick(self, event: Button.Pressed) -> None:
+        if event.button.id in QUICK:
+            self.action_range(event.button.id)
+
+    def action_range(self, key: str) -> None:
+        """Set From to the start of a quick range and To to now."""
+        days = QUICK[key][1]
+        start = local_midnight(datetime.now().date() - timedelta(days=days))
+        with self.prevent(Input.Changed):
+            self.query_one("#since", Input).value = start.strftime("%Y-%m-%d")
+            self.query_one("#until", Input).value = "now"
+        self._reload()

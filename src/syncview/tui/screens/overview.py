@@ -1,0 +1,391 @@
+"""The Sync Overview screen: tiles, filters and the Sync Status table of one integration."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Input, Select, Static
+
+from syncview.domain import ResourceType, SyncStatus
+from syncview.errors import SyncviewError
+from syncview.safe_text import printable
+from syncview.services import actions, queries
+from syncview.services.actions import ActionResult
+from syncview.services.queries import ClientCount, IntegrationSummary, ResourceFilter, ResourceRow, Totals
+from syncview.store import Store
+from syncview.timeutil import ago
+from syncview.tui.screens.details import DetailsScreen
+from syncview.tui.screens.exclude import ExcludeDialog
+from syncview.tui.screens.logs import SyncLogsDialog
+from syncview.tui.screens.rematch import RematchDialog
+from syncview.tui.screens.row_menu import RowMenu
+from syncview.tui.widgets.resource_table import Query, ResourceTable
+from syncview.tui.widgets.tiles import StatusTile, TotalsTile, number
+
+ALL = "all"
+
+
+@dataclass(frozen=True, slots=True)
+class IntegrationView:
+    """What the tiles and the client picker show for one integration, read in one go."""
+
+    summary: IntegrationSummary
+    totals: Totals
+    clients: list[ClientCount]
+
+
+class OverviewScreen(Screen[None]):
+    """Everything an operator needs to judge and fix one integration's sync."""
+
+    CSS_PATH = "overview.tcss"
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "focus_filter", "Filter", id="overview.filter"),
+        Binding("escape", "back_out", "Back", show=False, id="overview.back"),
+        Binding("m", "rematch", "Re-match", id="overview.rematch"),
+        Binding("x", "exclude", "Exclude", id="overview.exclude"),
+        Binding("i", "include", "Include", id="overview.include"),
+        Binding("d", "details", "Details", show=False, id="overview.details"),
+        Binding("u", "undo", "Undo", id="overview.undo"),
+        Binding("l", "logs", "Logs", id="overview.logs"),
+        Binding("r", "refresh", "Refresh", id="overview.refresh"),
+        Binding("c", "focus_client", "Client", show=False, id="overview.client"),
+        Binding("t", "focus_type", "Type", show=False, id="overview.type"),
+        Binding("S", "focus_status", "Status", show=False, id="overview.status"),
+        Binding("I", "focus_integration", "Integration", show=False, id="overview.integration"),
+    ]
+
+    class IntegrationsLoaded(Message):
+        def __init__(self, integrations: list[IntegrationSummary]) -> None:
+            super().__init__()
+            self.integrations = integrations
+
+    class IntegrationLoaded(Message):
+        def __init__(self, view: IntegrationView, *, keep_client: bool) -> None:
+            super().__init__()
+            self.view = view
+            self.keep_client = keep_client
+
+    class ActionDone(Message):
+        def __init__(self, result: ActionResult) -> None:
+            super().__init__()
+            self.result = result
+
+    class Failed(Message):
+        """A worker failed; ``error`` is shown as a notification."""
+
+        def __init__(self, what: str, error: Exception) -> None:
+            super().__init__()
+            self.what = what
+            self.error = error
+
+    def __init__(self, store: Store, *, operator: str | None = None) -> None:
+        super().__init__()
+        self.store = store
+        self.operator = operator or actions.current_operator()
+        self.integration: IntegrationSummary | None = None
+        self._integrations: list[IntegrationSummary] = []
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="tiles"):
+            with Vertical(id="integration-tile", classes="tile"):
+                yield Select[int]([], prompt="No integration", allow_blank=True, compact=True, id="integration")
+                yield Static("Last synced …", id="last-synced")
+                yield Button("View logs", id="view-logs", compact=True)
+            yield TotalsTile(id="totals", classes="tile")
+            yield StatusTile(StatusTile.render_status(None), id="status", classes="tile")
+        with Horizontal(id="filters"):
+            yield Select[int | str]([("All clients", ALL)], value=ALL, allow_blank=False, compact=True,
+                                    type_to_search=True, id="client")
+            yield Input(placeholder="Filter by name  ( / )", compact=True, id="filter")
+            yield Select[str]([("All types", ALL)] + [(t.label, t.value) for t in ResourceType],
+                              value=ALL, allow_blank=False, compact=True, id="type")
+            yield Select[str]([("All statuses", ALL)] + [(s.label, s.value) for s in SyncStatus],
+                              value=ALL, allow_blank=False, compact=True, id="status-filter")
+        with Vertical(id="sync-status"):
+            yield ResourceTable(self.store, id="resources")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#sync-status").border_title = "Sync status"
+        self.query_one("#integration-tile").border_title = "Integration"
+        self.table.focus()
+        self._load_integrations()
+
+    # -- widgets -----------------------------------------------------------------------
+
+    @property
+    def table(self) -> ResourceTable:
+        return self.query_one(ResourceTable)
+
+    @property
+    def _client_select(self) -> Select[int | str]:
+        return self.query_one("#client", Select)
+
+    def current_filter(self) -> ResourceFilter | None:
+        """The filter the pickers and the text box describe, or None before an integration."""
+        if self.integration is None:
+            return None
+        client = self._client_select.value
+        type_ = self.query_one("#type", Select).value
+        status = self.query_one("#status-filter", Select).value
+        return ResourceFilter(
+            integration_id=self.integration.id,
+            client_id=None if client in (ALL, Select.BLANK) else int(client),
+            text=self.query_one("#filter", Input).value,
+            type=None if type_ in (ALL, Select.BLANK) else ResourceType(type_),
+            status=None if status in (ALL, Select.BLANK) else SyncStatus(status),
+        )
+
+    def _apply_filters(self) -> None:
+        flt = self.current_filter()
+        if flt is None:
+            return
+        old = self.table.query_
+        self.table.show(Query(flt, old.sort if old else "name", old.descending if old else False))
+
+    # -- loading -----------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="integrations", exit_on_error=False)
+    def _load_integrations(self) -> None:
+        try:
+            self.post_message(self.IntegrationsLoaded(queries.list_integrations(self.store)))
+        except Exception as error:  # noqa: BLE001 - shown as a notification
+            self.post_message(self.Failed("reading integrations", error))
+
+    @on(IntegrationsLoaded)
+    def _show_integrations(self, message: IntegrationsLoaded) -> None:
+        self._integrations = message.integrations
+        select = self.query_one("#integration", Select)
+        select.set_options([(printable(i.name), i.id) for i in message.integrations])
+        if not message.integrations:
+            self.query_one("#last-synced", Static).update("No integration yet: run `syncview demo` or configure one")
+            return
+        current = self.integration.id if self.integration else None
+        ids = [i.id for i in message.integrations]
+        select.value = current if current in ids else ids[0]
+
+    @on(Select.Changed, "#integration")
+    def _integration_chosen(self, event: Select.Changed) -> None:
+        if event.value is Select.BLANK:
+            return
+        self.integration = next(i for i in self._integrations if i.id == event.value)
+        self.query_one("#filter", Input).value = ""
+        self._load_integration(self.integration.id, keep_client=False)
+
+    @work(thread=True, exclusive=True, group="integration", exit_on_error=False)
+    def _load_integration(self, integration_id: int, *, keep_client: bool) -> None:
+        try:
+            summary = next(i for i in queries.list_integrations(self.store) if i.id == integration_id)
+            view = IntegrationView(summary, queries.integration_totals(self.store, integration_id),
+                                   queries.integration_clients(self.store, integration_id))
+        except Exception as error:  # noqa: BLE001
+            self.post_message(self.Failed("reading the integration", error))
+            return
+        self.post_message(self.IntegrationLoaded(view, keep_client=keep_client))
+
+    @on(IntegrationLoaded)
+    def _show_integration(self, message: IntegrationLoaded) -> None:
+        view = message.view
+        if self.integration is None or view.summary.id != self.integration.id:
+            return
+        self.integration = view.summary
+        self._show_last_synced(view.summary)
+        self.query_one(TotalsTile).show(view.totals)
+        self.query_one(StatusTile).show(view.totals)
+        select = self._client_select
+        keep = select.value if message.keep_client else ALL
+        options: list[tuple[str, int | str]] = [("All clients", ALL)]
+        options += [(f"{printable(c.name)} ({number(c.resources)})", c.id) for c in view.clients]
+        with select.prevent(Select.Changed):
+            select.set_options(options)
+            select.value = keep if keep in {value for _, value in options} else ALL
+        if message.keep_client:
+            self.table.reload()
+        else:
+            self._apply_filters()
+
+    def _show_last_synced(self, summary: IntegrationSummary) -> None:
+        when = summary.last_synced_at
+        text = Text(f"Last synced {ago(when)}", no_wrap=True, overflow="ellipsis")
+        if when:
+            text.append(f" · {when.astimezone():%d %b %H:%M}", style="dim")
+        if summary.last_outcome and summary.last_outcome != "success":
+            text.append(f" · {summary.last_outcome}", style="bold red")
+        self.query_one("#last-synced", Static).update(text)
+
+    def refresh_data(self) -> None:
+        """Read the tiles, the clients and the table again, keeping the operator's place."""
+        if self.integration is not None:
+            self._load_integration(self.integration.id, keep_client=True)
+
+    @on(Select.Changed, "#client, #type, #status-filter")
+    @on(Input.Changed, "#filter")
+    def _filters_changed(self) -> None:
+        self._apply_filters()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self) -> None:
+        self.table.focus()
+
+    @on(ResourceTable.Counted)
+    def _show_count(self, message: ResourceTable.Counted) -> None:
+        box = self.query_one("#sync-status")
+        box.border_subtitle = (f"{number(message.shown)} of {number(message.total)}"
+                               if message.shown != message.total else f"{number(message.total)} resources")
+
+    @on(Button.Pressed, "#view-logs")
+    def _view_logs_pressed(self) -> None:
+        self.action_logs()
+
+    @on(Failed)
+    def _show_failure(self, message: Failed) -> None:
+        self.notify_error(message.what, message.error)
+
+    @on(ResourceTable.LoadFailed)
+    def _table_failed(self, message: ResourceTable.LoadFailed) -> None:
+        self.notify_error("reading resources", message.error)
+
+    def notify_error(self, what: str, error: Exception) -> None:
+        if isinstance(error, SyncviewError):
+            self.notify(str(error), title="Not done", severity="error", timeout=8)
+        else:
+            self.log.error(what, error)
+            self.notify(f"{what} failed: {type(error).__name__}: {error}", title="Unexpected error",
+                        severity="error", timeout=10)
+
+    # -- the row's actions -------------------------------------------------------------
+
+    def _row(self) -> ResourceRow | None:
+        row = self.table.current_row
+        if row is None:
+            self.notify("No resource selected", severity="warning", timeout=3)
+        return row
+
+    @on(ResourceTable.ActionsRequested)
+    def _open_menu(self, message: ResourceTable.ActionsRequested) -> None:
+        def chosen(action: str | None) -> None:
+            if action is not None:
+                self.run_action(action)
+
+        self.app.push_screen(RowMenu(message.row), chosen)
+
+    def action_rematch(self) -> None:
+        row = self._row()
+        if row is None:
+            return
+
+        def chosen(choice: RematchDialog.Choice | None) -> None:
+            if choice is not None:
+                self._act(lambda: actions.rematch(
+                    self.store, row.id, choice.record_id, disable_previous=choice.disable_previous,
+                    expected_version=row.version, operator=self.operator))
+
+        self.app.push_screen(RematchDialog(self.store, row), chosen)
+
+    def action_exclude(self) -> None:
+        row = self._row()
+        if row is None:
+            return
+        if row.status is SyncStatus.EXCLUDED:
+            self.notify(f"{printable(row.name)} is already excluded; press i to include it",
+                        severity="warning", timeout=4)
+            return
+
+        def chosen(disable_record: bool | None) -> None:
+            if disable_record is not None:
+                self._act(lambda: actions.exclude(self.store, row.id, disable_record=disable_record,
+                                                  expected_version=row.version, operator=self.operator))
+
+        self.app.push_screen(ExcludeDialog(row), chosen)
+
+    def action_include(self) -> None:
+        row = self._row()
+        if row is None:
+            return
+        if row.status is not SyncStatus.EXCLUDED:
+            self.notify(f"{printable(row.name)} is not excluded", severity="warning", timeout=3)
+            return
+        self._act(lambda: actions.include(self.store, row.id, expected_version=row.version,
+                                          operator=self.operator))
+
+    def action_undo(self) -> None:
+        self._act(lambda: actions.undo(self.store, operator=self.operator))
+
+    def action_details(self) -> None:
+        row = self._row()
+        if row is not None:
+            self.app.push_screen(DetailsScreen(self.store, row.id))
+
+    def run_action(self, name: str) -> None:
+        """Run one of the row actions by name (from the row menu or the command palette)."""
+        handler: Callable[[], None] | None = getattr(self, f"action_{name}", None)
+        if handler is not None:
+            handler()
+
+    def _act(self, action: Callable[[], ActionResult]) -> None:
+        """Run a store action in a thread; its result or refusal comes back as a message."""
+        def run() -> None:
+            try:
+                self.post_message(self.ActionDone(action()))
+            except Exception as error:  # noqa: BLE001 - the services' message is shown as is
+                self.post_message(self.Failed("the action", error))
+                self.post_message(self.Refresh())
+
+        self.run_worker(run, thread=True, group="actions", exit_on_error=False)
+
+    class Refresh(Message):
+        """Read everything again (after a refused action the rows may be out of date)."""
+
+    @on(Refresh)
+    def _refresh_requested(self) -> None:
+        self.refresh_data()
+
+    @on(ActionDone)
+    def _action_done(self, message: ActionDone) -> None:
+        self.notify(printable(message.result.message), title="Done", timeout=5)
+        self.refresh_data()
+
+    # -- keys ------------------------------------------------------------------------------
+
+    def action_focus_filter(self) -> None:
+        self.query_one("#filter", Input).focus()
+
+    def action_focus_client(self) -> None:
+        self._client_select.focus()
+
+    def action_focus_type(self) -> None:
+        self.query_one("#type", Select).focus()
+
+    def action_focus_status(self) -> None:
+        self.query_one("#status-filter", Select).focus()
+
+    def action_focus_integration(self) -> None:
+        self.query_one("#integration", Select).focus()
+
+    def action_back_out(self) -> None:
+        """esc: leave a picker or the filter box for the table; in the table, clear the filter."""
+        text = self.query_one("#filter", Input)
+        if self.focused is not self.table:
+            self.table.focus()
+        elif text.value:
+            text.value = ""
+
+    def action_logs(self) -> None:
+        if self.integration is None:
+            self.notify("No integration to show logs for", severity="warning", timeout=3)
+            return
+        self.app.push_screen(SyncLogsDialog(self.store, self.integration))
+
+    def action_refresh(self) -> None:
+        self._load_integrations()
+        self.refresh_data()

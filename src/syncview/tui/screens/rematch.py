@@ -1,0 +1,145 @@
+"""The Re-match dialog: pick the local record a resource should be linked to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, OptionList, Static, Switch
+from textual.widgets.option_list import Option
+
+from syncview.safe_text import printable
+from syncview.services.matching import Candidate, rematch_candidates
+from syncview.services.queries import ResourceRow
+from syncview.store import Store
+
+
+def describe(candidate: Candidate) -> Text:
+    """One candidate as the list shows it: name, client, score and why it may be a poor pick."""
+    record = candidate.record
+    text = Text(printable(record.name, limit=80), style="bold")
+    text.append(f"  {printable(record.client_name or 'no client', limit=40)}", style="dim")
+    text.append(f"  {candidate.score:.0f}%")
+    if record.disabled:
+        text.append("  disabled", style="yellow")
+    if candidate.linked_to is not None:
+        text.append(f"  matched to {printable(candidate.linked_to[1], limit=40)}", style="red")
+    return text
+
+
+class RematchDialog(ModalScreen["RematchDialog.Choice | None"]):
+    """Candidates of the resource's type, ranked by similarity; type to narrow them."""
+
+    CSS_PATH = "dialogs.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "dismiss(None)", "Cancel", id="rematch.cancel"),
+        Binding("ctrl+s", "match", "Match", id="rematch.match"),
+        Binding("down", "to_list", "Candidates", show=False, id="rematch.to_list"),
+    ]
+
+    @dataclass(frozen=True, slots=True)
+    class Choice:
+        record_id: int
+        disable_previous: bool
+
+    class CandidatesLoaded(Message):
+        def __init__(self, search: str, candidates: list[Candidate] | None, error: Exception | None = None) -> None:
+            super().__init__()
+            self.search = search
+            self.candidates = candidates
+            self.error = error
+
+    def __init__(self, store: Store, row: ResourceRow) -> None:
+        super().__init__()
+        self.store = store
+        self.row = row
+        self._candidates: dict[str, Candidate] = {}
+
+    def compose(self) -> ComposeResult:
+        row = self.row
+        with Vertical(classes="dialog wide") as box:
+            box.border_title = "Re-match record"
+            current = (f"now matched to “{printable(row.record_name, limit=60)}”" if row.record_name
+                       else f"now {row.status.label}")
+            yield Static(Text.assemble(f"{row.type.label} ", (printable(row.name, limit=80), "bold"),
+                                       f" — {current}"), classes="question")
+            yield Input(placeholder="Type to search records", id="search")
+            yield OptionList(id="candidates")
+            with Horizontal(classes="switch-row"):
+                yield Switch(value=False, id="disable-previous", disabled=row.record_id is None)
+                yield Label("Disable previous record")
+                yield Switch(value=False, id="all-clients")
+                yield Label("All clients")
+            with Horizontal(classes="buttons"):
+                yield Button("Match", variant="primary", id="match")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#search", Input).focus()
+        self._load("")
+
+    @work(thread=True, exclusive=True, group="candidates", exit_on_error=False)
+    def _load(self, search: str) -> None:
+        all_clients = self.query_one("#all-clients", Switch).value
+        try:
+            found = rematch_candidates(self.store, self.row.id, search=search, all_clients=all_clients)
+        except Exception as error:  # noqa: BLE001 - shown in the dialog
+            self.post_message(self.CandidatesLoaded(search, None, error))
+            return
+        self.post_message(self.CandidatesLoaded(search, found))
+
+    @on(CandidatesLoaded)
+    def _show(self, message: CandidatesLoaded) -> None:
+        if message.search != self.query_one("#search", Input).value:
+            return
+        if message.error is not None:
+            self.notify(str(message.error), severity="error")
+            return
+        options = self.query_one("#candidates", OptionList)
+        self._candidates = {str(c.record.id): c for c in message.candidates or []}
+        options.set_options(Option(describe(c), id=key) for key, c in self._candidates.items())
+        if self._candidates:
+            options.highlighted = 0
+        box = self.query_one(".dialog")
+        box.border_subtitle = f"{len(self._candidates)} candidates"
+
+    @on(Input.Changed, "#search")
+    def _search(self, event: Input.Changed) -> None:
+        self._load(event.value)
+
+    @on(Switch.Changed, "#all-clients")
+    def _scope(self) -> None:
+        self._load(self.query_one("#search", Input).value)
+
+    @on(Input.Submitted, "#search")
+    def _submitted(self) -> None:
+        self.action_match()
+
+    @on(OptionList.OptionSelected, "#candidates")
+    def _picked(self) -> None:
+        self.action_match()
+
+    def action_to_list(self) -> None:
+        if self.focused is self.query_one("#search"):
+            self.query_one("#candidates").focus()
+
+    @on(Button.Pressed, "#match")
+    def action_match(self) -> None:
+        options = self.query_one("#candidates", OptionList)
+        if options.highlighted is None:
+            self.notify("Choose a record to match to", severity="warning", timeout=3)
+            return
+        option = options.get_option_at_index(options.highlighted)
+        candidate = self._candidates[option.id or ""]
+        self.dismiss(self.Choice(candidate.record.id, self.query_one("#disable-previous", Switch).value))
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel(self) -> None:
+        self.dismiss(None)

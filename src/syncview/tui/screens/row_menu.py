@@ -1,0 +1,58 @@
+"""The action menu of one row of the Sync Status table."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import OptionList
+from textual.widgets.option_list import Option
+
+from syncview.domain import SyncStatus
+from syncview.safe_text import printable
+from syncview.services.queries import ResourceRow
+
+
+class RowMenu(ModalScreen[str | None]):
+    """Re-match, exclude, include or inspect one resource; dismisses with the action's name."""
+
+    CSS_PATH = "dialogs.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "dismiss(None)", "Close", id="menu.close"),
+        Binding("m", "choose('rematch')", "Re-match", show=False, id="menu.rematch"),
+        Binding("x", "choose('exclude')", "Exclude", show=False, id="menu.exclude"),
+        Binding("i", "choose('include')", "Include", show=False, id="menu.include"),
+        Binding("d", "choose('details')", "Details", show=False, id="menu.details"),
+    ]
+
+    def __init__(self, row: ResourceRow) -> None:
+        super().__init__()
+        self.row = row
+
+    def compose(self) -> ComposeResult:
+        excluded = self.row.status is SyncStatus.EXCLUDED
+        with Vertical(classes="dialog menu") as box:
+            box.border_title = f"{self.row.type.label} {printable(self.row.name, limit=60)}"
+            yield OptionList(
+                Option("Re-match record…    m", id="rematch"),
+                Option("Exclude record…     x", id="exclude", disabled=excluded),
+                Option("Include record      i", id="include", disabled=not excluded),
+                Option("Show details        d", id="details"),
+            )
+
+    def on_mount(self) -> None:
+        menu = self.query_one(OptionList)
+        menu.highlighted = 1 if self.row.status is SyncStatus.NOT_SYNCED else 0
+
+    @on(OptionList.OptionSelected)
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_choose(self, action: str) -> None:
+        option = self.query_one(OptionList).get_option(action)
+        if not option.disabled:
+            self.dismiss(action)

@@ -1,0 +1,484 @@
+"""The Sync Status table: a window onto a query of any size, drawn line by line.
+
+The widget never holds the whole result. It counts the rows, keeps a few pages
+of them (:class:`~syncview.tui.page_cache.PageCache`), fetches the pages in view
+plus one above and two below in thread workers, and paints a placeholder for a
+row whose page has not arrived yet. A new filter keeps the old rows on screen
+until the first page of the new result is in, so typing never flashes blank.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import ClassVar
+
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style
+from textual import events, on
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from syncview.domain import SyncStatus
+from syncview.safe_text import SCREEN_LIMIT, printable
+from syncview.services import queries
+from syncview.services.queries import ResourceFilter, ResourceRow
+from syncview.store import Store
+from syncview.timeutil import ago
+from syncview.tui.page_cache import PageCache
+
+PAGE_SIZE = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A table column: ``sort`` is its key in :data:`queries.SORT_KEYS`."""
+
+    sort: str
+    label: str
+    #: fixed width in cells, or None to share the remaining width by ``share``
+    width: int | None = None
+    share: int = 1
+    #: the column is left out when the table is narrower than this
+    min_table_width: int = 0
+
+
+COLUMNS = (
+    Column("name", "Name", share=4),
+    Column("type", "Type", width=7),
+    Column("status", "Status", width=10),
+    Column("record", "Local record", share=3),
+    Column("remote_company", "Remote company", share=3, min_table_width=96),
+    Column("last_seen", "Last seen", width=11, min_table_width=72),
+)
+
+_STATUS_CLASS = {
+    SyncStatus.MATCHED: "resource-table--matched",
+    SyncStatus.NOT_SYNCED: "resource-table--not-synced",
+    SyncStatus.EXCLUDED: "resource-table--excluded",
+}
+
+
+@dataclass(slots=True)
+class _Incoming:
+    """A result being loaded: shown once the page holding row ``top`` is in."""
+
+    generation: int
+    query: "Query"
+    cache: PageCache[ResourceRow]
+    top: int
+    cursor: int
+    #: (shown, total) if the count came in before the rows
+    counted: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """What the table shows: a filter and an order."""
+
+    filter: ResourceFilter
+    sort: str = "name"
+    descending: bool = False
+
+
+def layout_columns(width: int) -> list[tuple[Column, int]]:
+    """The columns that fit ``width`` cells and the width each gets (one space between)."""
+    columns = [c for c in COLUMNS if width >= c.min_table_width]
+    gaps = len(columns) - 1
+    fixed = sum(c.width or 0 for c in columns)
+    flexible = max(width - fixed - gaps, 0)
+    shares = sum(c.share for c in columns if c.width is None)
+    sized, given = [], 0
+    flex = [c for c in columns if c.width is None]
+    for column in columns:
+        if column.width is not None:
+            sized.append((column, column.width))
+            continue
+        size = flexible * column.share // shares
+        if column is flex[-1]:
+            size = flexible - given
+        given += size
+        sized.append((column, max(size, 1)))
+    return sized
+
+
+def fit(text: str, width: int) -> str:
+    """``text`` cut with an ellipsis or padded to exactly ``width`` cells."""
+    if cell_len(text) > width:
+        return set_cell_size(text, max(width - 1, 0)) + "…"
+    return set_cell_size(text, width)
+
+
+class ResourceTable(ScrollView, can_focus=True):
+    """Resources of one integration (and client), filtered and sorted in SQLite."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "open_actions", "Actions", id="table.actions"),
+        Binding("up,k", "cursor_up", "Up", show=False, id="table.up"),
+        Binding("down,j", "cursor_down", "Down", show=False, id="table.down"),
+        Binding("home,g", "first", "First", show=False, id="table.first"),
+        Binding("end,G", "last", "Last", show=False, id="table.last"),
+        Binding("pageup,ctrl+b", "page_up", "Page up", show=False, id="table.page_up"),
+        Binding("pagedown,ctrl+f", "page_down", "Page down", show=False, id="table.page_down"),
+        Binding("o", "sort_next", "Sort", id="table.sort"),
+        Binding("O", "sort_reverse", "Reverse sort", show=False, id="table.sort_reverse"),
+    ]
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "resource-table--header",
+        "resource-table--header-sorted",
+        "resource-table--cursor",
+        "resource-table--matched",
+        "resource-table--not-synced",
+        "resource-table--excluded",
+        "resource-table--placeholder",
+        "resource-table--removed",
+    }
+
+    DEFAULT_CSS = """
+    ResourceTable {
+        background: $surface;
+        overflow-x: hidden;
+        & > .resource-table--header { text-style: bold; background: $panel; color: $text; }
+        & > .resource-table--header-sorted { text-style: bold underline; background: $panel; color: $accent; }
+        & > .resource-table--cursor { background: $panel-lighten-1; }
+        &:focus > .resource-table--cursor { background: $accent 40%; text-style: bold; }
+        & > .resource-table--matched { color: $success; }
+        & > .resource-table--not-synced { color: $warning; }
+        & > .resource-table--excluded { color: $text-muted; }
+        & > .resource-table--placeholder { color: $text-disabled; }
+        & > .resource-table--removed { color: $text-muted; text-style: italic; }
+    }
+    """
+
+    cursor: reactive[int] = reactive(0, always_update=True)
+
+    class Counted(Message):
+        """The current query's rows were counted: ``shown`` of ``total`` (before text/type/status)."""
+
+        def __init__(self, shown: int, total: int) -> None:
+            super().__init__()
+            self.shown = shown
+            self.total = total
+
+    class ActionsRequested(Message):
+        """The operator asked for the action menu of ``row``."""
+
+        def __init__(self, row: ResourceRow) -> None:
+            super().__init__()
+            self.row = row
+
+    class LoadFailed(Message):
+        """Reading the store failed; ``error`` says why."""
+
+        def __init__(self, error: Exception) -> None:
+            super().__init__()
+            self.error = error
+
+    class PageLoaded(Message):
+        """A page of rows arrived from a worker (``rows`` is None when reading failed)."""
+
+        def __init__(self, generation: int, page: int, rows: list[ResourceRow] | None) -> None:
+            super().__init__()
+            self.generation = generation
+            self.page = page
+            self.rows = rows
+
+    class CountLoaded(Message):
+        """A worker counted the rows of query ``generation``."""
+
+        def __init__(self, generation: int, shown: int, total: int) -> None:
+            super().__init__()
+            self.generation = generation
+            self.shown = shown
+            self.total = total
+
+    def __init__(self, store: Store, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.store = store
+        self.query_: Query | None = None
+        self.total: int | None = None
+        self._generation = 0
+        self._cache: PageCache[ResourceRow] = PageCache(PAGE_SIZE)
+        #: the next result, swapped in once the page it opens at has arrived
+        self._incoming: _Incoming | None = None
+        self._fetch_scheduled = False
+
+    # -- what to show -----------------------------------------------------------------
+
+    def show(self, query: Query) -> None:
+        """Show ``query``'s rows from the top; the old rows stay until the new ones arrive."""
+        self._load(query, top=0, cursor=0)
+
+    def reload(self) -> None:
+        """Read the current query again (after an action or a sync), keeping the position."""
+        if self.query_ is not None:
+            self._load(self.query_, top=int(self.scroll_y), cursor=self.cursor)
+
+    def _load(self, query: Query, *, top: int, cursor: int) -> None:
+        self._generation += 1
+        incoming = _Incoming(self._generation, query, PageCache(PAGE_SIZE), top, cursor)
+        self._incoming = incoming
+        self._count(incoming.generation, query)
+        pages = incoming.cache.wanted(top, top + self._rows_in_view(), total=None, before=0, after=1)
+        for page in pages:
+            self._fetch(incoming.generation, query, page)
+
+    @property
+    def current_row(self) -> ResourceRow | None:
+        """The row under the cursor, if its page is loaded."""
+        if not self.total:
+            return None
+        return self._cache.get(self.cursor)
+
+    def set_sort(self, sort: str, descending: bool | None = None) -> None:
+        """Order by ``sort``; choosing the column already sorted by flips the direction."""
+        if self.query_ is None:
+            return
+        if descending is None:
+            descending = not self.query_.descending if self.query_.sort == sort else False
+        self.show(replace(self.query_, sort=sort, descending=descending))
+
+    # -- loading ------------------------------------------------------------------------
+
+    def _count(self, generation: int, query: Query) -> None:
+        def work() -> None:
+            try:
+                shown = queries.count_resources(self.store, query.filter)
+                flt = query.filter
+                plain = ResourceFilter(flt.integration_id, flt.client_id)
+                total = shown if plain == flt else queries.count_resources(self.store, plain)
+            except Exception as error:  # noqa: BLE001 - shown on screen, not raised in a thread
+                self.post_message(self.LoadFailed(error))
+                return
+            self.post_message(self.CountLoaded(generation, shown, total))
+
+        self.run_worker(work, thread=True, group="count", exclusive=True, exit_on_error=False)
+
+    def _fetch(self, generation: int, query: Query, page: int) -> None:
+        def work() -> None:
+            try:
+                rows = queries.resource_page(
+                    self.store, query.filter, offset=page * PAGE_SIZE, limit=PAGE_SIZE,
+                    sort=query.sort, descending=query.descending,
+                )
+            except Exception as error:  # noqa: BLE001
+                self.post_message(self.LoadFailed(error))
+                rows = None
+            self.post_message(self.PageLoaded(generation, page, rows))
+
+        self.run_worker(work, thread=True, group="pages", exit_on_error=False)
+
+    def _fetch_visible(self) -> None:
+        self._fetch_scheduled = False
+        if self.query_ is None:
+            return
+        first = int(self.scroll_y)
+        for page in self._cache.wanted(first, first + self._rows_in_view(), total=self.total):
+            self._fetch(self._generation, self.query_, page)
+
+    @on(PageLoaded)
+    def _page_loaded(self, message: PageLoaded) -> None:
+        message.stop()
+        incoming = self._incoming
+        if incoming is not None and message.generation == incoming.generation:
+            cache = incoming.cache
+            if message.rows is None:
+                cache.failed(message.page)
+                return
+            cache.put(message.page, message.rows)
+            if message.page == cache.page_of(incoming.top):
+                self._swap_in(incoming, message.page, message.rows)
+            return
+        if message.generation != self._generation:
+            return
+        if message.rows is None:
+            self._cache.failed(message.page)
+            return
+        self._cache.put(message.page, message.rows)
+        self.refresh()
+
+    def _swap_in(self, incoming: _Incoming, page: int, rows: list[ResourceRow]) -> None:
+        self._incoming = None
+        self.query_ = incoming.query
+        self._cache = incoming.cache
+        if incoming.counted is not None:
+            self._counted(*incoming.counted)
+        elif len(rows) < PAGE_SIZE:
+            self._set_total(page * PAGE_SIZE + len(rows))
+        self.scroll_to(y=incoming.top, animate=False, immediate=True)
+        self.cursor = min(incoming.cursor, max((self.total or 1) - 1, 0))
+        self.refresh()
+        self._fetch_visible()
+
+    @on(CountLoaded)
+    def _count_loaded(self, message: CountLoaded) -> None:
+        message.stop()
+        if self._incoming is not None and message.generation == self._incoming.generation:
+            self._incoming.counted = (message.shown, message.total)
+        elif message.generation == self._generation:
+            self._counted(message.shown, message.total)
+
+    def _counted(self, shown: int, total: int) -> None:
+        self._set_total(shown)
+        self.post_message(self.Counted(shown, total))
+
+    def _set_total(self, total: int) -> None:
+        self.total = total
+        self.virtual_size = Size(self.scrollable_content_region.width, total + 1)
+        if total and self.cursor >= total:
+            self.cursor = total - 1
+        self.refresh()
+
+    # -- drawing -------------------------------------------------------------------------
+
+    def _rows_in_view(self) -> int:
+        return max(self.scrollable_content_region.height - 1, 1)
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        if y == 0:
+            return self._header(width)
+        index = int(self.scroll_y) + y - 1
+        base = self.rich_style
+        if self.total is not None and index >= self.total:
+            if index == 0 and self.total == 0:
+                return Strip([Segment(fit("  No resources match.", width), base)], width)
+            return Strip.blank(width, base)
+        row = self._cache.get(index)
+        if row is None:
+            if not self._fetch_scheduled:
+                self._fetch_scheduled = True
+                self.call_after_refresh(self._fetch_visible)
+            style = base + self.get_component_rich_style("resource-table--placeholder")
+            return Strip([Segment(fit("  …", width), style)], width)
+        return self._row(row, width, selected=index == self.cursor)
+
+    def _header(self, width: int) -> Strip:
+        base = self.get_component_rich_style("resource-table--header")
+        sorted_style = self.get_component_rich_style("resource-table--header-sorted")
+        query = self.query_
+        segments = []
+        for number, (column, size) in enumerate(layout_columns(width)):
+            label = column.label
+            style = base
+            if query is not None and query.sort == column.sort:
+                label += " ▼" if query.descending else " ▲"
+                style = sorted_style
+            if number:
+                segments.append(Segment(" ", base))
+            segments.append(Segment(fit(label, size), style))
+        return Strip(segments).adjust_cell_length(width, base)
+
+    def _row(self, row: ResourceRow, width: int, *, selected: bool) -> Strip:
+        base = self.rich_style
+        if row.deleted_remotely:
+            base += self.get_component_rich_style("resource-table--removed")
+        if selected:
+            base += self.get_component_rich_style("resource-table--cursor")
+        segments = []
+        for number, (column, size) in enumerate(layout_columns(width)):
+            text, style = self._cell(row, column.sort)
+            if number:
+                segments.append(Segment(" ", base))
+            segments.append(Segment(fit(text, size), base + style if style else base))
+        return Strip(segments).adjust_cell_length(width, base)
+
+    def _cell(self, row: ResourceRow, key: str) -> tuple[str, Style | None]:
+        if key == "name":
+            name = printable(row.name, limit=SCREEN_LIMIT)
+            return (f"{name} (removed remotely)" if row.deleted_remotely else name), None
+        if key == "type":
+            return row.type.label, None
+        if key == "status":
+            return row.status.label, self.get_component_rich_style(_STATUS_CLASS[row.status])
+        if key == "record":
+            if row.record_name is None:
+                return "—", None
+            name = printable(row.record_name, limit=SCREEN_LIMIT)
+            return (f"{name} (disabled)" if row.record_disabled else name), None
+        if key == "remote_company":
+            return printable(row.remote_company or "—", limit=SCREEN_LIMIT), None
+        return ago(row.last_seen), None
+
+    # -- moving ----------------------------------------------------------------------------
+
+    def watch_cursor(self, cursor: int) -> None:
+        rows = self._rows_in_view()
+        top = int(self.scroll_y)
+        if cursor < top:
+            self.scroll_to(y=cursor, animate=False)
+        elif cursor >= top + rows:
+            self.scroll_to(y=cursor - rows + 1, animate=False)
+        self.refresh()
+
+    def _move(self, delta: int) -> None:
+        if self.total:
+            self.cursor = min(max(self.cursor + delta, 0), self.total - 1)
+
+    def action_cursor_up(self) -> None:
+        self._move(-1)
+
+    def action_cursor_down(self) -> None:
+        self._move(1)
+
+    def action_page_up(self) -> None:
+        self._move(-self._rows_in_view())
+
+    def action_page_down(self) -> None:
+        self._move(self._rows_in_view())
+
+    def action_first(self) -> None:
+        self._move(-(self.total or 0))
+
+    def action_last(self) -> None:
+        self._move(self.total or 0)
+
+    def action_open_actions(self) -> None:
+        row = self.current_row
+        if row is not None:
+            self.post_message(self.ActionsRequested(row))
+
+    def action_sort_next(self) -> None:
+        if self.query_ is None:
+            return
+        keys = [c.sort for c, _ in layout_columns(self.scrollable_content_region.width)]
+        at = keys.index(self.query_.sort) if self.query_.sort in keys else -1
+        self.set_sort(keys[(at + 1) % len(keys)], descending=False)
+
+    def action_sort_reverse(self) -> None:
+        if self.query_ is not None:
+            self.set_sort(self.query_.sort, not self.query_.descending)
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        if offset.y == 0:
+            x = 0
+            for column, size in layout_columns(self.scrollable_content_region.width):
+                if x <= offset.x < x + size + 1:
+                    self.set_sort(column.sort)
+                    return
+                x += size + 1
+            return
+        index = int(self.scroll_y) + offset.y - 1
+        if self.total and index < self.total:
+            self.cursor = index
+            if event.chain >= 2:
+                self.action_open_actions()
+
+    def on_resize(self) -> None:
+        if self.total is not None:
+            self.virtual_size = Size(self.scrollable_content_region.width, self.total + 1)
+        self._fetch_visible()
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        if not self._fetch_scheduled:
+            self._fetch_scheduled = True
+            self.call_after_refresh(self._fetch_visible)

@@ -1,0 +1,47 @@
+"""Pilot fixtures: the real app over a real demo store, driven by key presses."""
+
+from __future__ import annotations
+
+import pytest
+from rich.console import Console
+
+from syncview.store import Store
+from syncview.tui.app import SyncviewApp
+from syncview.tui.widgets.resource_table import ResourceTable
+
+
+async def settle(pilot) -> None:
+    """Wait until every worker has finished and every message it posted is handled."""
+    app = pilot.app
+    for _ in range(50):
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        if not any(worker.is_running for worker in app.workers):
+            return
+    raise AssertionError("the app never settled")
+
+
+def table_lines(app) -> list[str]:
+    """The Sync Status table as painted: the header, then one text line per row in view."""
+    table = app.screen.query_one(ResourceTable)
+    return [table.render_line(y).text.rstrip() for y in range(table.scrollable_content_region.height)]
+
+
+def row_names(app) -> list[str]:
+    """Names of the rows in view (the Name column), placeholders and blanks left out."""
+    lines = table_lines(app)[1:]
+    return [line.split("  ")[0].strip() for line in lines if line.strip() and not line.strip().startswith("…")]
+
+
+def static_text(widget) -> str:
+    """What a Static shows, as plain text (its content rendered at 120 columns)."""
+    console = Console(width=120, no_color=True, record=False)
+    with console.capture() as capture:
+        console.print(widget.content)
+    return capture.get()
+
+
+@pytest.fixture
+def app(demo_store: Store) -> SyncviewApp:
+    return SyncviewApp(demo_store, operator="tester")

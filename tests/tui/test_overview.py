@@ -1,0 +1,118 @@
+"""The Sync Overview, driven with the keyboard as an operator would, checked on screen and in the store."""
+
+from __future__ import annotations
+
+from syncview.domain import ResourceType, SyncStatus
+from syncview.services import queries
+from syncview.services.queries import ResourceFilter
+from syncview.tui.widgets.resource_table import ResourceTable
+from syncview.tui.widgets.tiles import StatusTile, TotalsTile, number
+from tests.tui.conftest import row_names, settle, table_lines
+
+
+def _integration(store, name="ConnectWise Manage"):
+    return queries.get_integration(store, name)
+
+
+async def test_opens_on_first_integration_with_tiles_counting_the_whole_integration(app, demo_store):
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        cw = _integration(demo_store)
+        totals = queries.integration_totals(demo_store, cw.id)
+        screen = app.screen
+        assert screen.integration.id == cw.id
+        assert screen.query_one(TotalsTile).totals == totals
+        status = str(screen.query_one(StatusTile).render_status(totals).columns[2]._cells)
+        assert number(totals.by_status[SyncStatus.MATCHED]) in status
+        assert screen.query_one("#sync-status").border_subtitle == f"{number(totals.total)} resources"
+        lines = table_lines(app)
+        assert lines[0].startswith("Name ▲")
+        first_page = queries.resource_page(demo_store, ResourceFilter(cw.id), limit=5)
+        assert row_names(app)[:5] == [r.name for r in first_page]
+
+
+async def test_typing_a_filter_narrows_the_rows_as_one_types(app, demo_store):
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"ws-0")
+        await settle(pilot)
+        names = row_names(app)
+        assert names and all("ws-0" in name.lower() for name in names)
+        cw = _integration(demo_store)
+        expected = queries.count_resources(demo_store, ResourceFilter(cw.id, text="ws-0"))
+        total = queries.count_resources(demo_store, ResourceFilter(cw.id))
+        assert app.screen.query_one("#sync-status").border_subtitle == f"{number(expected)} of {number(total)}"
+        await pilot.press("escape")  # back to the table
+        assert isinstance(app.focused, ResourceTable)
+        await pilot.press("escape")  # clears the filter
+        await settle(pilot)
+        assert app.screen.query_one("#sync-status").border_subtitle == f"{number(total)} resources"
+
+
+async def test_type_and_status_pickers_filter_the_table(app, demo_store):
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("t", "enter", "down", "down", "down", "enter")  # All types -> Client, Site, Device
+        await settle(pilot)
+        await pilot.press("S", "enter", "down", "down", "enter")  # All statuses -> Matched, Not Synced
+        await settle(pilot)
+        flt = app.screen.current_filter()
+        assert (flt.type, flt.status) == (ResourceType.DEVICE, SyncStatus.NOT_SYNCED)
+        lines = table_lines(app)[1:]
+        shown = [line for line in lines if line.strip()]
+        assert shown and all(" Device " in line and " Not Synced " in line for line in shown)
+        expected = queries.count_resources(demo_store, flt)
+        assert app.screen.query_one(ResourceTable).total == expected
+
+
+async def test_choosing_another_integration_reloads_tiles_and_clients(app, demo_store):
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("I", "enter", "down", "enter")
+        await settle(pilot)
+        rmm = _integration(demo_store, "Datto RMM")
+        assert app.screen.integration.id == rmm.id
+        assert app.screen.query_one(TotalsTile).totals == queries.integration_totals(demo_store, rmm.id)
+        clients = app.screen.query_one("#client")
+        offered = [value for _, value in clients._options][1:]
+        assert offered == [c.id for c in queries.integration_clients(demo_store, rmm.id)]
+
+
+async def test_client_picker_searches_as_one_types_and_filters_the_table(app, demo_store):
+    cw = _integration(demo_store)
+    client = queries.integration_clients(demo_store, cw.id)[2]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("c", "enter", *client.name[:6].lower(), "enter")
+        await settle(pilot)
+        flt = app.screen.current_filter()
+        assert flt.client_id == client.id
+        expected = queries.resource_page(demo_store, flt, limit=3)
+        assert row_names(app)[:3] == [r.name for r in expected]
+
+
+async def test_sorting_by_a_column_and_reversing_it(app, demo_store):
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("O")  # reverse the name order
+        await settle(pilot)
+        cw = _integration(demo_store)
+        last = queries.resource_page(demo_store, ResourceFilter(cw.id), limit=3, descending=True)
+        assert row_names(app)[:3] == [r.name for r in last]
+        assert table_lines(app)[0].startswith("Name ▼")
+
+
+async def test_moving_through_a_large_result_with_page_and_end_keys(app, demo_store):
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(ResourceTable)
+        await pilot.press("G")
+        await settle(pilot)
+        assert table.cursor == table.total - 1
+        cw = _integration(demo_store)
+        last = queries.resource_page(demo_store, ResourceFilter(cw.id), offset=table.total - 1, limit=1)[0]
+        assert table.current_row.id == last.id
+        assert row_names(app)[-1] == last.name
+        await pilot.press("g", "pagedown", "j", "k", "j")
+        await settle(pilot)
+        assert table.cursor == table._rows_in_view() + 1
