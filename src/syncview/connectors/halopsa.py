@@ -1,0 +1,177 @@
+"""HaloPSA connector, on the Halo API.
+
+Settings use Halo's own words from its API configuration page: the Resource
+Server (``https://acme.halopsa.com/api``) and the Authorisation Server
+(``https://acme.halopsa.com/auth``, the default).
+
+What the vendor documents and this module relies on:
+
+- A bearer token from ``POST {authorisation server}/token`` (``/auth/token``) with the form
+  ``grant_type=client_credentials, client_id, client_secret, scope=all``; hosted
+  instances also name their ``tenant`` (sent as a query parameter). The token
+  carries ``expires_in`` and is renewed before it runs out (and once on a 401).
+- Lists page with ``pageinate=true``, ``page_size`` and ``page_no`` (from 1), and
+  answer ``{"record_count": N, "clients"|"sites"|"assets"|"users": [...]}``.
+- The list endpoints have no filter on change time (``lastupdatefromdate`` and
+  ``lastupdatetodate`` are documented as flags that add fields to the answer), so
+  this connector always fetches everything: ``supports_incremental`` is False.
+
+Entities: clients become clients, sites sites, assets devices, users contacts.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar
+
+import httpx
+
+from syncview.connectors.base import Connector, Page, Setting
+from syncview.connectors.http import HttpClient, OAuthTokenAuth, Token, page_numbers
+from syncview.domain import RemoteItem, ResourceType
+
+DEFAULT_PAGE_SIZE = 100
+
+
+@dataclass(frozen=True, slots=True)
+class _Entity:
+    path: str  # under /api
+    key: str  # list field of the answer
+    type: ResourceType
+    name_fields: tuple[str, ...]  # first non-empty one names the item
+    company_field: str | None  # field holding the remote company's name
+
+
+_ENTITIES = (
+    _Entity("Client", "clients", ResourceType.CLIENT, ("name",), "name"),
+    _Entity("Site", "sites", ResourceType.SITE, ("name",), "client_name"),
+    # Halo shows an asset by its key field (usually the host name); the inventory number is the asset tag.
+    _Entity("Asset", "assets", ResourceType.DEVICE, ("key_field", "inventory_number"), "client_name"),
+    _Entity("Users", "users", ResourceType.CONTACT, ("name",), "client_name"),
+)
+
+
+class HaloPsaConnector(Connector):
+    """Fetches clients, sites, assets and users from HaloPSA."""
+
+    kind: ClassVar[str] = "halopsa"
+    title: ClassVar[str] = "HaloPSA"
+    supports_incremental: ClassVar[bool] = False
+    settings_schema: ClassVar[tuple[Setting, ...]] = (
+        Setting("resource_server", "url",
+                help="the Resource Server URL from Halo's API settings, e.g. https://acme.halopsa.com/api"),
+        Setting("client_id", help="client ID of the API application (Configuration > Integrations > Halo API)"),
+        Setting("client_secret", secret=True, help="client secret of the API application"),
+        Setting("tenant", required=False, help="tenant name, for instances hosted by Halo"),
+        Setting("auth_server", "url", required=False,
+                help="the Authorisation Server URL, when it is not the resource server's /auth"),
+        Setting("page_size", "int", required=False, default=DEFAULT_PAGE_SIZE, help="items per request"),
+    )
+
+    def __init__(
+        self,
+        integration: str,
+        settings: dict[str, Any],
+        *,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(integration, settings)
+        # Operators paste the site's address as often as the API's: accept both.
+        site = str(self.settings["resource_server"]).rstrip("/").removesuffix("/api")
+        self._auth_server = str(self.settings.get("auth_server") or f"{site}/auth").rstrip("/")
+        self._page_size = max(1, int(self.settings.get("page_size") or DEFAULT_PAGE_SIZE))
+        self.auth = OAuthTokenAuth(self._fetch_token, clock=clock)
+        self.http = HttpClient.for_connector(
+            self, base_url=f"{site}/api/", auth=self.auth, transport=transport, sleep=sleep, clock=clock,
+            headers={"Accept": "application/json"},
+            auth_hint="check client_id, client_secret and tenant, and that the API application may read "
+                      "clients, sites, assets and users",
+        )
+
+    def close(self) -> None:
+        self.http.close()
+
+    def _fetch_token(self) -> Token:
+        tenant = self.settings.get("tenant")
+        return self.http.fetch_oauth_token(
+            f"{self._auth_server}/token",
+            params={"tenant": tenant} if tenant else None,
+            data={
+                "grant_type": "client_credentials",
+                "client_id": str(self.settings["client_id"]),
+                "client_secret": str(self.settings["client_secret"]),
+                "scope": "all",
+            },
+        )
+
+    # ----------------------------------------------------------------- fetching
+
+    def fetch(self, since: datetime | None = None) -> Iterator[Page]:
+        """Everything, every time: Halo cannot list only what changed (``since`` is ignored)."""
+        for entity in _ENTITIES:
+            yield from self._list(entity)
+
+    def _list(self, entity: _Entity) -> Iterator[Page]:
+        seen = 0
+
+        def fetch_page(number: int) -> Page:
+            nonlocal seen
+            response = self.http.get(entity.path, params={
+                "pageinate": "true", "page_size": self._page_size, "page_no": number,
+            })
+            body = self.http.decode_json(response, expect=dict)
+            rows, total = body.get(entity.key), body.get("record_count")
+            if not isinstance(rows, list):
+                raise self.http.shape_error(response, f'an object without a "{entity.key}" list')
+            if isinstance(total, bool) or not isinstance(total, int):
+                total = None
+            seen += len(rows)
+            return _page(rows, entity, total)
+
+        def is_last(page: Page, number: int) -> bool:
+            # Trust the total first: a server capping page_size below ours sends "short" pages that
+            # are not the last. An empty page ends it anyway, should the total overstate.
+            rows = len(page.items) + len(page.warnings)
+            if page.total is not None:
+                return seen >= page.total or rows == 0
+            return rows < self._page_size
+
+        yield from page_numbers(fetch_page, is_last=is_last)
+
+
+class _Malformed(ValueError):
+    """A row that cannot become a RemoteItem; the message says why."""
+
+
+def _page(rows: list[Any], entity: _Entity, total: int | None) -> Page:
+    page = Page([], entity=entity.key, total=total)
+    for number, row in enumerate(rows, start=1):
+        try:
+            if not isinstance(row, dict):
+                raise _Malformed(f"it is a JSON {type(row).__name__}, not an object")
+            page.items.append(_item(row, entity))
+        except _Malformed as problem:
+            ident = row.get("id") if isinstance(row, dict) else None
+            which = f"id {ident}" if ident is not None else f"row {number} of the page"
+            page.warnings.append(f"skipped {entity.key} {which}: {problem}")
+    return page
+
+
+def _item(row: dict[str, Any], entity: _Entity) -> RemoteItem:
+    ident = row.get("id")
+    if isinstance(ident, bool) or not isinstance(ident, int | str) or not str(ident).strip():
+        raise _Malformed("it has no id")
+    name = next((row[f].strip() for f in entity.name_fields if isinstance(row.get(f), str) and row[f].strip()), None)
+    if name is None and entity.type is ResourceType.CONTACT:
+        parts = [row.get(f) for f in ("firstname", "surname")]
+        name = " ".join(p.strip() for p in parts if isinstance(p, str) and p.strip()) or None
+    if name is None:
+        raise _Malformed("it has no name")
+    company = row.get(entity.company_field) if entity.company_field else None
+    remote_company = company.strip() if isinstance(company, str) and company.strip() else None
+    return RemoteItem(entity.type, str(ident).strip(), name, remote_company=remote_company, payload=row)

@@ -1,0 +1,1 @@
+"""Connector tests against fake product servers."""
