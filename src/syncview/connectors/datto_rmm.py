@@ -1,0 +1,214 @@
+"""Datto RMM connector, on the Datto RMM API v2.
+
+What the vendor documents and this module relies on:
+
+- The API host depends on the platform the account lives on (``pinotage``,
+  ``merlot``, ``concord``, ``vidal``, ``zinfandel``, ``syrah``...): the ``api_url``
+  setting, e.g. ``https://pinotage-api.centrastage.net``. Lists live under ``/api/v2/``.
+- A bearer token comes from ``POST /auth/oauth/token`` with HTTP Basic
+  ``public-client:public`` (the same for everyone: it names the grant, not the
+  account) and the form ``grant_type=password&username=<api key>&password=<api
+  secret>``. Tokens live 100 hours; the HTTP layer renews one shortly before it
+  expires, and once when the API answers 401 (a token can be revoked early).
+- ``GET /api/v2/account/sites`` and ``/api/v2/account/devices`` page with
+  ``page`` (from 0) and ``max`` (at most 250), and name the next page in
+  ``pageDetails.nextPageUrl`` (null on the last).
+- 600 requests per rolling 60 seconds, then 429 and, on repeated breaches, a
+  temporary 403 block; this connector defaults to 500 a minute, one at a time.
+- Timestamps arrive as epoch milliseconds, although the OpenAPI file calls them
+  date-times. Device payloads keep them as sent and add an ISO 8601 UTC copy
+  (``lastSeen`` -> ``lastSeenIso``) for people reading the payload.
+- Neither list takes a change-time filter (only name, hostname, type and OS
+  filters), so there is no incremental fetch: ``since`` is ignored and every
+  sync lists everything (``supports_incremental = False``).
+
+How Datto's model maps onto syncview's: Datto has no company above its sites; a
+site *is* the customer (sites are named after customers, devices belong to one
+site, and Datto's own PSA links map one site to one PSA company). So every site
+is emitted twice, with its ``uid`` as external id both times:
+
+- as a **client**, so the site can be matched to a local client and its devices
+  filed under that client (a device's remote company is its ``siteName``, which
+  only means something once a client of that name is matched);
+- as a **site**, for documentation that keeps locations and matches them by name.
+
+Devices Datto has moved to its recycle bin (``deleted: true``) are left out, so
+the sync sees them as gone from the product rather than as live machines.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import httpx
+
+from syncview.connectors.base import Connector, Page, Setting
+from syncview.connectors.http import HttpClient, OAuthTokenAuth, Token, follow_next_urls
+from syncview.domain import RemoteItem, ResourceType
+from syncview.errors import ConnectorError
+
+#: The Basic credentials Datto's token endpoint wants from every API client; not a secret.
+PUBLIC_CLIENT = ("public-client", "public")
+#: Largest page Datto serves (its /v2/system/pagination default and ceiling).
+MAX_PAGE = 250
+#: Requests per minute: Datto allows 600 per rolling minute and blocks repeat offenders.
+DEFAULT_RATE_LIMIT = 500.0
+#: Device fields Datto sends as epoch milliseconds.
+EPOCH_MS_FIELDS = ("lastSeen", "lastReboot", "lastAuditDate", "creationDate")
+
+
+class DattoRmmConnector(Connector):
+    """Fetches sites (as clients and sites) and devices from Datto RMM."""
+
+    kind: ClassVar[str] = "datto_rmm"
+    title: ClassVar[str] = "Datto RMM"
+    supports_incremental: ClassVar[bool] = False
+    settings_schema: ClassVar[tuple[Setting, ...]] = (
+        Setting("api_url", "url", help="your platform's API URL, e.g. https://pinotage-api.centrastage.net "
+                                       "(Setup > Global Settings > Access Control)"),
+        Setting("api_key", help="the API user's API key"),
+        Setting("api_secret", secret=True, help="the API user's API secret key"),
+    )
+
+    def __init__(
+        self,
+        integration: str,
+        settings: dict[str, Any],
+        *,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(integration, settings)
+        self._root = _api_root(str(self.settings["api_url"]))
+        self._auth = OAuthTokenAuth(self._fetch_token, clock=clock)
+        self.http = HttpClient.for_connector(
+            self, base_url=f"{self._root}/api/", auth=self._auth, default_rate_limit=DEFAULT_RATE_LIMIT,
+            transport=transport, sleep=sleep, clock=clock, headers={"Accept": "application/json"},
+            auth_hint="check api_key and api_secret, that the API user is enabled, and that api_url is "
+                      "your platform's API URL",
+        )
+
+    def close(self) -> None:
+        self.http.close()
+
+    def _fetch_token(self) -> Token:
+        # The Basic pair is Datto's public client, the same for every account: it names the
+        # grant. The API key and secret go in the form, and the HTTP layer masks the secret.
+        return self.http.fetch_oauth_token(
+            f"{self._root}/auth/oauth/token",
+            data={"grant_type": "password", "username": str(self.settings["api_key"]),
+                  "password": str(self.settings["api_secret"])},
+            auth=httpx.BasicAuth(*PUBLIC_CLIENT),
+        )
+
+    # ----------------------------------------------------------------- fetching
+
+    def fetch(self, since: datetime | None = None) -> Iterator[Page]:
+        """Every site (as a client and a site), then every device; ``since`` is ignored (see the module doc)."""
+        for rows, total in self._list("v2/account/sites", "sites"):
+            page = _page(rows, "sites", _site_items)
+            page.total = None if total is None else 2 * total  # two items per site
+            yield page
+        for rows, total in self._list("v2/account/devices", "devices"):
+            page = _page(rows, "devices", _device_items)
+            page.total = total  # counts recycled devices too, which are left out
+            yield page
+
+    def _list(self, path: str, key: str) -> Iterator[tuple[list[Any], int | None]]:
+        """The rows of each page of ``path`` (under ``key``) and the total Datto reports."""
+        pages = follow_next_urls(self.http, "GET", path, params={"max": MAX_PAGE, "page": 0},
+                                 next_url=_next_page_url)
+        for number, body in enumerate(pages, start=1):
+            rows, details = body.get(key), body.get("pageDetails")
+            # Checked before the next page is asked for, so a broken answer stops here, named.
+            if not isinstance(rows, list) or not isinstance(details, dict):
+                missing = f"a {key} list" if not isinstance(rows, list) else "pageDetails"
+                raise ConnectorError(self.http.redact(
+                    f"{self.integration}: Datto RMM answered page {number} of {key} without {missing}; "
+                    "the Datto RMM API may have changed, or a proxy answered instead of it"))
+            total = details.get("totalCount")
+            yield rows, total if isinstance(total, int) and not isinstance(total, bool) else None
+
+
+def _api_root(url: str) -> str:
+    """``https://host`` from what operators paste: with or without a trailing ``/`` or ``/api``."""
+    root = url.strip().rstrip("/")
+    return root.removesuffix("/api").rstrip("/")
+
+
+def _next_page_url(body: dict[str, Any]) -> str | None:
+    link = body["pageDetails"].get("nextPageUrl")  # _list checked pageDetails before this runs
+    return link if isinstance(link, str) and link else None
+
+
+# --------------------------------------------------------------------------- mapping rows
+
+
+class _Malformed(ValueError):
+    """A row that cannot become items; the message says why."""
+
+
+def _page(rows: list[Any], label: str, mapper: Callable[[dict[str, Any]], list[RemoteItem]]) -> Page:
+    """Map a page's rows, skipping (with a warning each) the ones that cannot be used."""
+    page = Page([], entity=label)
+    for number, row in enumerate(rows, start=1):
+        try:
+            if not isinstance(row, dict):
+                raise _Malformed(f"it is a JSON {type(row).__name__}, not an object")
+            page.items.extend(mapper(row))
+        except _Malformed as problem:
+            page.warnings.append(f"skipped {label} {_which(row, number)}: {problem}")
+    return page
+
+
+def _which(row: Any, number: int) -> str:
+    """How a warning names a row: by uid, else by id, else by its place on the page."""
+    if isinstance(row, dict):
+        for key in ("uid", "id"):
+            if row.get(key) not in (None, ""):
+                return f"{key} {row[key]}"
+    return f"row {number} of the page"
+
+
+def _text(row: dict[str, Any], key: str) -> str | None:
+    value = row.get(key)
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def _site_items(row: dict[str, Any]) -> list[RemoteItem]:
+    uid, name = _text(row, "uid"), _text(row, "name")
+    if uid is None or name is None:
+        raise _Malformed(f"it has no {'uid' if uid is None else 'name'}")
+    return [
+        RemoteItem(ResourceType.CLIENT, uid, name, remote_company=name, payload=row),
+        RemoteItem(ResourceType.SITE, uid, name, remote_company=name, payload=row),
+    ]
+
+
+def _device_items(row: dict[str, Any]) -> list[RemoteItem]:
+    if row.get("deleted") is True:
+        return []  # in Datto's recycle bin: gone from the product as far as documentation goes
+    uid, hostname = _text(row, "uid"), _text(row, "hostname")
+    if uid is None or hostname is None:
+        raise _Malformed(f"it has no {'uid' if uid is None else 'hostname'}")
+    payload = dict(row)
+    for key in EPOCH_MS_FIELDS:
+        moment = _from_epoch_ms(row.get(key))
+        if moment is not None:
+            payload[f"{key}Iso"] = moment
+    return [RemoteItem(ResourceType.DEVICE, uid, hostname, remote_company=_text(row, "siteName"), payload=payload)]
+
+
+def _from_epoch_ms(value: Any) -> str | None:
+    """An ISO 8601 UTC time from epoch milliseconds; None for anything else (absent, null, text)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        moment = datetime.fromtimestamp(value / 1000, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

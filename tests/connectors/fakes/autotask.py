@@ -1,0 +1,246 @@
+"""A fake Autotask PSA REST API, as the vendor documents it.
+
+- ``GET /atservicesrest/v1.0/zoneInformation?user=<user>`` needs no credentials
+  and answers ``{"zoneName", "url", "webUrl", "ci"}``, or 404 for a user it does
+  not know; ``url`` is the API root of the database's zone (``.../ATServicesRest/``).
+- Every entity request must carry the ``ApiIntegrationCode``, ``UserName`` and
+  ``Secret`` headers; any of them wrong or missing is a 401 that does not say which.
+- ``POST /v1.0/{Entity}/query`` takes ``{"filter": [...]}`` (ops ``eq noteq gt gte
+  lt lte exist notExist``, nested ``and``/``or``; conditions at the top level are
+  ANDed), answers rows in id order, 500 a page, as ``{"items": [...],
+  "pageDetails": {"count", "requestCount", "prevPageUrl", "nextPageUrl"}}``. The
+  next page is a GET of ``nextPageUrl`` (``.../query/next?paging=...&search=...``),
+  which carries the search and the last id seen, so paging is stateless.
+- ``POST /v1.0/{Entity}/query/count`` answers ``{"queryCount": N}``.
+- Paths are matched case-insensitively, as the IIS-hosted API does.
+
+Beyond the base's path-matched :meth:`~FakeServer.fail`,
+:meth:`FakeAutotask.fail_page` scripts a fault on one page of one entity's query.
+
+Entities served: Companies, CompanyLocations, ConfigurationItems, Contacts, with
+the fields a sync reads; Contacts.isActive is 1/0 as Autotask sends it.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from tests.connectors.fakes.wsgi import FakeServer, Request, Response
+
+USERNAME = "sync-api@msp.example"
+INTEGRATION_CODE = "TRACKING-7Q2X"
+SECRET = "At-s3cret-value-9f8e7d"
+PAGE_SIZE = 500
+#: The entities the fake serves, as Autotask spells them in paths.
+ENTITIES = ("Companies", "CompanyLocations", "ConfigurationItems", "Contacts")
+#: When the fake's rows were last touched; ``changed`` rows are a month later.
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+CHANGED = EPOCH + timedelta(days=30)
+
+
+def autotask_time(moment: datetime) -> str:
+    """A datetime as Autotask writes it: UTC with milliseconds and a Z."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+class FakeAutotask(FakeServer):
+    """One Autotask database; ``changed`` ids (of any entity) were modified a month after the rest."""
+
+    def __init__(
+        self,
+        *,
+        username: str = USERNAME,
+        integration_code: str = INTEGRATION_CODE,
+        secret: str = SECRET,
+        companies: int = 3,
+        locations_per_company: int = 2,
+        devices_per_company: int = 4,
+        contacts_per_company: int = 3,
+        changed: frozenset[int] = frozenset(),
+        zone_origin: str | None = None,
+        page_size: int = PAGE_SIZE,
+    ) -> None:
+        super().__init__()
+        self.username, self.integration_code, self.secret = username, integration_code, secret
+        #: Origin the zone lookup points to; None: the origin the lookup was asked at.
+        self.zone_origin = zone_origin
+        self.page_size = page_size
+        self.entities: dict[str, list[dict[str, Any]]] = {name: [] for name in ENTITIES}
+        #: (entity, 1-based page) -> responses to give instead, first first.
+        self._page_faults: dict[tuple[str, int], list[Response]] = {}
+        self.build(companies, locations_per_company, devices_per_company, contacts_per_company, changed)
+
+    # ----------------------------------------------------------------- data
+
+    def build(self, companies: int, locations: int, devices: int, contacts: int, changed: frozenset[int]) -> None:
+        """Deterministic rows. Company 0 is the MSP's own, as in every Autotask database.
+
+        Ids start high and differ per entity, as real ones do, so a connector
+        cannot get away with treating them as positions.
+        """
+        def touched(ident: int) -> str:
+            return autotask_time(CHANGED if ident in changed else EPOCH)
+
+        for n in range(companies):
+            company_id = 0 if n == 0 else 29_682_000 + n
+            name = "Fake MSP (owner)" if n == 0 else f"Company {n:03d} Ltd"
+            self.entities["Companies"].append({
+                "id": company_id, "companyName": name, "companyNumber": f"C{n:04d}", "companyType": 1,
+                "isActive": True, "phone": "555-0100", "lastActivityDate": touched(company_id),
+            })
+            for m in range(locations):
+                self.entities["CompanyLocations"].append({
+                    "id": 31_000 + n * 100 + m, "companyID": company_id, "name": f"{name} - Site {m + 1}",
+                    "isActive": True, "isPrimary": m == 0, "city": "Springfield",
+                })
+            for m in range(devices):
+                ident = 5_000_000 + n * 10_000 + m
+                self.entities["ConfigurationItems"].append({
+                    "id": ident, "companyID": company_id, "referenceTitle": f"C{n:03d}-WS-{m:03d}",
+                    "serialNumber": f"SN{n:03d}{m:05d}", "isActive": True, "configurationItemType": 1,
+                    "lastModifiedTime": touched(ident),
+                })
+            for m in range(contacts):
+                ident = 30_700_000 + n * 1_000 + m
+                self.entities["Contacts"].append({
+                    "id": ident, "companyID": company_id, "firstName": f"Person{m}", "lastName": f"Of{n:03d}",
+                    "emailAddress": f"p{m}@c{n:03d}.example", "isActive": 0 if m == contacts - 1 else 1,
+                    "lastActivityDate": touched(ident), "lastModifiedDate": touched(ident),
+                })
+
+    def item_count(self) -> int:
+        return sum(map(len, self.entities.values()))
+
+    # ----------------------------------------------------------------- test controls
+
+    def fail_page(self, status: int, *, entity: str, page: int, body: bytes | str | Any = b"",
+                  headers: dict[str, str] | None = None, times: int = 1) -> None:
+        """Answer page ``page`` (from 1) of ``entity``'s query with this, ``times`` times.
+
+        Unlike :meth:`fail`, which matches a path, this leaves ``.../query/count``
+        alone and can aim at any page: page 1 is the POST, later ones the GETs.
+        """
+        responses = self._page_faults.setdefault((entity.lower(), page), [])
+        responses.extend(Response(status, body, dict(headers or {})) for _ in range(times))
+
+    # ----------------------------------------------------------------- HTTP
+
+    def handle(self, request: Request) -> Response:
+        path = request.path.lower().rstrip("/")
+        if path.endswith("/atservicesrest/v1.0/zoneinformation"):
+            return self._zone(request) if request.method == "GET" else _errors(405, "use GET")
+        parts = path.split("/")
+        route = parts[parts.index("v1.0") + 1:] if "v1.0" in parts else []
+        entity = next((e for e in ENTITIES if route and e.lower() == route[0]), None)
+        if entity is None:
+            return _errors(404, f"no resource at {request.path}")
+        if not self._authorised(request):
+            return Response.json({"errors": ["Unauthorized"]}, 401)
+        action = (request.method, "/".join(route[1:]))
+        try:
+            if action == ("POST", "query"):
+                search, after, number = request.json(), None, 1
+            elif action == ("GET", "query/next"):
+                search = json.loads(request.query["search"])
+                paging = json.loads(request.query["paging"])
+                after, number = int(paging["lastId"]), int(paging["page"])
+            elif action == ("POST", "query/count"):
+                return Response.json({"queryCount": len(self._select(entity, request.json()))})
+            else:
+                return _errors(405, f"{request.method} {request.path} is not supported")
+            rows = self._select(entity, search)
+        except (KeyError, ValueError, TypeError) as error:
+            # Autotask answers a query it cannot run with a 500 and its reasons.
+            return _errors(500, f"invalid query: {error}")
+        scripted = self._page_faults.get((entity.lower(), number))
+        if scripted:
+            return scripted.pop(0)
+        return self._page(request, entity, search, rows, after, number)
+
+    def _authorised(self, request: Request) -> bool:
+        headers = request.headers
+        return (headers.get("apiintegrationcode") == self.integration_code
+                and headers.get("username") == self.username and headers.get("secret") == self.secret)
+
+    def _zone(self, request: Request) -> Response:
+        if request.query.get("user", "").lower() != self.username.lower():
+            return _errors(404, "Zone information could not be determined for the user.")
+        origin = self.zone_origin or request.origin
+        return Response.json({"zoneName": "Fake Zone", "url": f"{origin}/ATServicesRest/",
+                              "webUrl": f"{origin}/", "ci": 99})
+
+    def _select(self, entity: str, search: Any) -> list[dict[str, Any]]:
+        filters = search.get("filter") if isinstance(search, dict) else None
+        if not isinstance(filters, list) or not filters:
+            raise ValueError("a query needs at least one filter")
+        rows = [row for row in self.entities[entity] if all(_matches(row, f) for f in filters)]
+        return sorted(rows, key=_id_or_minus_one)
+
+    def _page(self, request: Request, entity: str, search: Any, rows: list[dict[str, Any]],
+              after: int | None, number: int) -> Response:
+        if after is not None:
+            rows = [row for row in rows if _id_or_minus_one(row) > after]
+        items, more = rows[: self.page_size], len(rows) > self.page_size
+        root = request.path[: request.path.lower().find("/v1.0/") + 1]  # ".../ATServicesRest/" as the client spelt it
+        search_text = quote(json.dumps(search, separators=(",", ":")), safe="")
+
+        def page_url(last_id: int, page: int) -> str:
+            paging = quote(json.dumps({"pageSize": self.page_size, "lastId": last_id, "page": page}), safe="")
+            return f"{request.origin}{root}V1.0/{entity}/query/next?paging={paging}&search={search_text}"
+
+        return Response.json({
+            "items": items,
+            "pageDetails": {
+                "count": len(items), "requestCount": self.page_size,
+                # Going back from page 2 means starting over; -1 stands for "before every id".
+                "prevPageUrl": page_url(-1, number - 1) if number > 1 else None,
+                "nextPageUrl": page_url(_id_or_minus_one(items[-1]), number + 1) if more else None,
+            },
+        })
+
+
+# --------------------------------------------------------------------------- query evaluation
+
+
+def _matches(row: dict[str, Any], condition: dict[str, Any]) -> bool:
+    op = condition["op"]
+    if op in ("and", "or"):
+        results = [_matches(row, item) for item in condition["items"]]
+        return all(results) if op == "and" else any(results)
+    name = condition["field"].lower()  # Autotask field names are case-insensitive in filters
+    value = next((v for k, v in row.items() if k.lower() == name), None)
+    if op in ("exist", "notExist"):
+        return (value is not None) == (op == "exist")
+    if value is None:
+        return False
+    left, right = _comparable(value), _comparable(condition["value"])
+    comparisons = {
+        "eq": lambda: left == right, "noteq": lambda: left != right, "gt": lambda: left > right,
+        "gte": lambda: left >= right, "lt": lambda: left < right, "lte": lambda: left <= right,
+    }
+    if op not in comparisons:
+        raise ValueError(f"unknown op {op!r}")
+    return comparisons[op]()
+
+
+def _comparable(value: Any) -> Any:
+    """Datetimes compare as instants, not strings: "...Z" and "+00:00" are the same moment."""
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return value
+
+
+def _id_or_minus_one(row: Any) -> int:
+    ident = row.get("id") if isinstance(row, dict) else None
+    return ident if isinstance(ident, int) and not isinstance(ident, bool) else -1
+
+
+def _errors(status: int, message: str) -> Response:
+    return Response.json({"errors": [message]}, status)

@@ -1,0 +1,309 @@
+"""Datto RMM connector against a fake server that behaves as the vendor documents."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import re
+from collections import Counter
+from datetime import UTC, datetime
+
+import pytest
+
+from syncview.config import parse_config, settings_schema_for
+from syncview.connectors import registry
+from syncview.connectors.datto_rmm import DEFAULT_RATE_LIMIT, DattoRmmConnector
+from syncview.domain import RemoteItem, ResourceType
+from syncview.errors import AuthenticationError, ConnectorError
+from tests.connectors.fakes.datto_rmm import TOKEN_LIFETIME, FakeDattoRmm
+from tests.connectors.fakes.wsgi import transport
+
+INTEGRATION = "Datto RMM (Pinotage)"
+API_URL = "https://pinotage-api.centrastage.net"
+
+
+class Sleeps(list):
+    """A sleep function recording its calls instead of sleeping."""
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+class Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def settings(fake: FakeDattoRmm, **overrides) -> dict:
+    return {"api_url": API_URL, "api_key": fake.api_key, "api_secret": fake.api_secret, **overrides}
+
+
+def connector(fake: FakeDattoRmm, sleeps: Sleeps | None = None, clock: Clock | None = None,
+              **overrides) -> DattoRmmConnector:
+    return DattoRmmConnector(INTEGRATION, settings(fake, **overrides), transport=transport(fake),
+                             sleep=sleeps if sleeps is not None else Sleeps(), clock=clock or Clock())
+
+
+def fetch_all(conn: DattoRmmConnector, since=None) -> tuple[list[RemoteItem], list]:
+    with conn:
+        pages = list(conn.fetch(since))
+    return [item for page in pages for item in page.items], pages
+
+
+def list_requests(fake: FakeDattoRmm) -> list[str]:
+    """``path?page=N`` of every list request, in order (token requests as ``token``)."""
+    return [("token" if r.path == "/auth/oauth/token" else f"{r.path.rsplit('/', 1)[-1]}?page={r.query.get('page')}")
+            for r in fake.requests]
+
+
+# --------------------------------------------------------------------------- fetching
+
+
+def test_full_fetch_yields_sites_as_clients_and_sites_and_devices_across_pages():
+    fake = FakeDattoRmm(sites=4, devices_per_site=150)  # 600 devices: pages of 250, 250, 100
+    items, pages = fetch_all(connector(fake))
+
+    live = 4 * 149  # one device per site is in the recycle bin
+    assert Counter(i.type for i in items) == {
+        ResourceType.CLIENT: 4, ResourceType.SITE: 4, ResourceType.DEVICE: live}
+    assert [(p.entity, len(p.items), p.total) for p in pages] == [
+        ("sites", 8, 8), ("devices", 249, 600), ("devices", 248, 600), ("devices", 99, 600)]
+    assert all(not p.warnings for p in pages)
+
+    by_key = {(i.type, i.external_id): i for i in items}
+    site_uid = "5f1e0c7a-0000-4000-8000-000000000001"
+    for kind in (ResourceType.CLIENT, ResourceType.SITE):
+        site = by_key[kind, site_uid]
+        assert (site.name, site.remote_company) == ("Client 001", "Client 001")
+        assert site.payload["id"] == 8101
+    device = by_key[ResourceType.DEVICE, "9c2d4b1e-0001-4000-8000-000000000002"]
+    assert (device.name, device.remote_company) == ("C001-WS-002", "Client 001")
+    # Epoch milliseconds stay as sent; an ISO copy is added for people reading the payload.
+    assert device.payload["lastSeen"] == 1_767_225_720_000
+    assert device.payload["lastSeenIso"] == "2026-01-01T00:02:00.000Z"
+    assert device.payload["creationDateIso"] == "2025-10-03T00:00:00.000Z"
+    assert not any(i.payload.get("deleted") for i in items if i.type is ResourceType.DEVICE)
+    assert {i.external_id for i in items if i.type is ResourceType.DEVICE} == {
+        d["uid"] for d in fake.live_devices()}
+
+
+def test_pages_are_asked_for_at_the_maximum_size_and_followed_by_next_page_url():
+    fake = FakeDattoRmm(sites=2, devices_per_site=200)
+    fetch_all(connector(fake))
+    assert list_requests(fake) == ["token", "sites?page=0", "devices?page=0", "devices?page=1"]
+    assert {r.query["max"] for r in fake.requests[1:]} == {"250"}
+
+
+def test_token_request_uses_the_public_client_and_the_password_grant():
+    fake = FakeDattoRmm()
+    fetch_all(connector(fake))
+    token_request = fake.requests[0]
+    assert token_request.path == "/auth/oauth/token" and token_request.method == "POST"
+    assert token_request.headers["authorization"] == "Basic " + base64.b64encode(b"public-client:public").decode()
+    assert token_request.form() == {"grant_type": "password", "username": fake.api_key,
+                                    "password": fake.api_secret}
+    # One token serves the whole sync, sent as a bearer token.
+    assert fake.tokens_issued == 1
+    assert all(r.headers["authorization"].startswith("Bearer ") for r in fake.requests[1:])
+
+
+@pytest.mark.parametrize("api_url", [API_URL, f"{API_URL}/", f"{API_URL}/api", f"{API_URL}/api/"])
+def test_api_url_is_accepted_with_or_without_the_api_suffix(api_url):
+    fake = FakeDattoRmm()
+    fetch_all(connector(fake, api_url=api_url))
+    assert [r.path for r in fake.requests] == ["/auth/oauth/token", "/api/v2/account/sites",
+                                               "/api/v2/account/devices"]
+
+
+def test_since_is_ignored_because_datto_cannot_filter_by_change_time():
+    fake = FakeDattoRmm()
+    items, _ = fetch_all(connector(fake), since=datetime(2026, 1, 1, tzinfo=UTC))
+    assert not DattoRmmConnector.supports_incremental
+    assert sum(i.type is ResourceType.DEVICE for i in items) == len(fake.live_devices())
+
+
+def test_requests_are_rate_limited_under_datto_s_limit():
+    conn = connector(FakeDattoRmm())
+    assert conn.http.limiter is not None and conn.http.limiter.per_minute == DEFAULT_RATE_LIMIT < 600
+
+
+# --------------------------------------------------------------------------- tokens
+
+
+def test_a_token_that_expires_mid_sync_is_renewed_once_and_the_sync_goes_on():
+    fake = FakeDattoRmm(sites=2, devices_per_site=200)
+    conn = connector(fake)
+    pages = []
+    with conn:
+        for page in conn.fetch():
+            pages.append(page)
+            if len(pages) == 1:
+                fake.expire_tokens()  # 100 hours pass between the sites and the devices
+    assert fake.tokens_issued == 2
+    assert list_requests(fake) == ["token", "sites?page=0", "devices?page=0", "token", "devices?page=0",
+                                   "devices?page=1"]
+    assert sum(len(p.items) for p in pages if p.entity == "devices") == len(fake.live_devices())
+
+
+def test_a_token_is_renewed_before_it_expires():
+    fake = FakeDattoRmm()
+    clock = Clock()
+    conn = connector(fake, clock=clock)
+    with conn:
+        list(conn.fetch())
+        clock.now += TOKEN_LIFETIME  # 100 hours later, the next sync asks for a new token first
+        fake.expire_tokens()
+        list(conn.fetch())
+    assert list_requests(fake) == ["token", "sites?page=0", "devices?page=0",
+                                   "token", "sites?page=0", "devices?page=0"]
+
+
+@pytest.mark.parametrize("wrong", ["api_key", "api_secret"])
+def test_wrong_credentials_are_an_authentication_error_without_the_secret(wrong, caplog):
+    caplog.set_level(logging.DEBUG)
+    fake = FakeDattoRmm()
+    bad_value = f"wrong-{wrong}-Qz19"
+    with pytest.raises(AuthenticationError) as failure:
+        fetch_all(connector(fake, **{wrong: bad_value}))
+    message = str(failure.value)
+    assert f"authentication failed for {INTEGRATION}" in message
+    assert "Bad credentials" in message and "check api_key and api_secret" in message
+    for text in (message, repr(failure.value), caplog.text):
+        assert fake.api_secret not in text
+        if wrong == "api_secret":
+            assert bad_value not in text
+    assert [r.path for r in fake.requests] == ["/auth/oauth/token"]  # a refusal is not retried
+
+
+def test_a_token_the_api_refuses_twice_is_an_error_that_never_shows_the_token(caplog):
+    caplog.set_level(logging.DEBUG)
+    fake = FakeDattoRmm()
+    fake.honour_tokens = False  # granted, then refused: the API echoes the token in its 401
+    with pytest.raises(AuthenticationError) as failure:
+        fetch_all(connector(fake))
+    message = str(failure.value)
+    assert f"authentication failed for {INTEGRATION}" in message
+    assert "Access token expired: ***" in message
+    assert "fake0001" not in message and "fake0002" not in message
+    assert "fake000" not in caplog.text
+    assert fake.api_secret not in caplog.text
+    assert list_requests(fake) == ["token", "sites?page=0", "token", "sites?page=0"]
+
+
+def test_secret_and_tokens_never_appear_in_logs_of_a_sync_with_retries(caplog):
+    caplog.set_level(logging.DEBUG)
+    fake = FakeDattoRmm(sites=2, devices_per_site=200)
+    fake.fail_page(429, target="devices", page=1, headers={"Retry-After": "2"})
+    fake.fail_page(503, target="sites", page=0)
+    fetch_all(connector(fake))
+    assert "answered 429" in caplog.text and "answered 503" in caplog.text  # requests are logged...
+    assert fake.api_secret not in caplog.text  # ...without the secret or the token
+    assert "eyJhbGciOiJSUzI1NiJ9" not in caplog.text
+
+
+# --------------------------------------------------------------------------- misbehaving server
+
+
+def test_429_with_retry_after_is_honoured():
+    fake = FakeDattoRmm(sites=2, devices_per_site=200)
+    fake.fail_page(429, target="devices", page=1, headers={"Retry-After": "12"},
+                   body={"message": "Rate limit exceeded"})
+    sleeps = Sleeps()
+    items, _ = fetch_all(connector(fake, sleeps))
+    assert 12.0 in sleeps
+    assert list_requests(fake).count("devices?page=1") == 2
+    assert sum(i.type is ResourceType.DEVICE for i in items) == len(fake.live_devices())
+
+
+def test_a_500_then_success_is_retried():
+    fake = FakeDattoRmm()
+    fake.fail_page(500, target="sites", page=0, body={"status": 500, "error": "Internal Server Error"})
+    items, _ = fetch_all(connector(fake))
+    assert sum(i.type is ResourceType.SITE for i in items) == 3
+
+
+def test_a_page_that_is_not_json_is_a_clear_error():
+    fake = FakeDattoRmm(sites=2, devices_per_site=200)
+    fake.fail_page(200, target="devices", page=1, body="<html><body>Gateway hiccup</body></html>",
+                   headers={"Content-Type": "text/html"})
+    with pytest.raises(ConnectorError) as failure:
+        fetch_all(connector(fake))
+    message = str(failure.value)
+    assert message.startswith(f"{INTEGRATION}: GET /api/v2/account/devices answered a body that is not JSON")
+
+
+def test_a_page_without_its_list_is_a_clear_error():
+    fake = FakeDattoRmm()
+    fake.fail_page(200, target="devices", page=0, headers={"Content-Type": "application/json"},
+                   body={"pageDetails": {"count": 0, "totalCount": 0}, "items": []})
+    with pytest.raises(ConnectorError, match=r"Datto RMM answered page 1 of devices without a devices list"):
+        fetch_all(connector(fake))
+
+
+def test_malformed_rows_are_skipped_with_warnings():
+    fake = FakeDattoRmm(sites=2, devices_per_site=2)
+    fake.entities["sites"].append({"id": 9_999, "name": "No UID Site"})
+    fake.entities["devices"] += [
+        {"id": 700_001, "uid": "dev-no-host", "siteName": "Client 000", "hostname": "  ", "deleted": False},
+        {"id": 700_002, "hostname": "NO-UID", "siteName": "Client 000"},
+        {"id": 700_003, "uid": "dev-odd-times", "hostname": "ODD-TIMES", "siteName": "Client 001",
+         "lastSeen": None, "creationDate": "2026-01-01"},
+    ]
+    items, pages = fetch_all(connector(fake))
+    warnings = [w for p in pages for w in p.warnings]
+    assert warnings == ["skipped sites id 9999: it has no uid",
+                        "skipped devices uid dev-no-host: it has no hostname",
+                        "skipped devices id 700002: it has no uid"]
+    odd = next(i for i in items if i.external_id == "dev-odd-times")
+    assert "lastSeenIso" not in odd.payload and "creationDateIso" not in odd.payload
+    assert sum(i.type is ResourceType.CLIENT for i in items) == 2
+
+
+# --------------------------------------------------------------------------- over a real socket
+
+
+def test_full_fetch_with_token_renewal_over_a_real_loopback_socket(serve, caplog):
+    caplog.set_level(logging.DEBUG)
+    fake = FakeDattoRmm(sites=3, devices_per_site=100)
+    # Real sockets, but no real waiting: the rate limiter's sleeps are recorded.
+    conn = DattoRmmConnector(INTEGRATION, settings(fake, api_url=serve(fake)), sleep=Sleeps())
+    pages = []
+    with conn:
+        for page in conn.fetch():
+            pages.append(page)
+            if page.entity == "devices" and len(pages) == 2:
+                fake.expire_tokens()
+    assert [(p.entity, len(p.items)) for p in pages] == [("sites", 6), ("devices", 248), ("devices", 49)]
+    assert fake.tokens_issued == 2
+    assert fake.api_secret not in caplog.text and "eyJhbGciOiJSUzI1NiJ9" not in caplog.text
+
+
+def test_wrong_secret_over_a_real_loopback_socket(serve):
+    fake = FakeDattoRmm()
+    conn = DattoRmmConnector(INTEGRATION, settings(fake, api_url=serve(fake), api_secret="nope-nope-nope"),
+                             sleep=Sleeps())
+    with pytest.raises(AuthenticationError, match=re.escape(f"authentication failed for {INTEGRATION}")) as failure:
+        fetch_all(conn)
+    assert "nope-nope-nope" not in str(failure.value)
+
+
+# --------------------------------------------------------------------------- registration
+
+
+def test_registered_and_configurable():
+    assert registry.load("datto_rmm") is DattoRmmConnector
+    assert {s.name for s in settings_schema_for("datto_rmm")} == {"api_url", "api_key", "api_secret"}
+    config = parse_config("""
+        [[integrations]]
+        name = "Datto"
+        kind = "datto_rmm"
+        api_url = "https://pinotage-api.centrastage.net"
+        api_key = "DATTO-KEY-4H7K2M"
+        api_secret = "env:DATTO_API_SECRET"
+    """)
+    assert config.integration("Datto").settings["api_secret"] == "env:DATTO_API_SECRET"
