@@ -36,3 +36,7 @@ class ConnectorError(SyncviewError):
 
 class AuthenticationError(ConnectorError):
     """The product refused the integration's credentials."""
+
+
+class Cancelled(Exception):
+    """A read was stopped because its answer is no longer wanted (not an error to show)."""

@@ -16,7 +16,7 @@ from sqlalchemy import Select, and_, func, or_, select
 
 from syncview.domain import ResourceType, SyncStatus, normalise_name
 from syncview.errors import NotFoundError
-from syncview.store import Store
+from syncview.store import Cancellation, Store
 from syncview.store.models import AuditEvent, Client, Integration, Record, Resource, SyncLogEntry, SyncRun
 
 R = Resource.__table__.c
@@ -218,9 +218,9 @@ def _where(flt: ResourceFilter) -> list:
     return clauses
 
 
-def count_resources(store: Store, flt: ResourceFilter) -> int:
+def count_resources(store: Store, flt: ResourceFilter, *, cancellation: Cancellation | None = None) -> int:
     """How many resources the filter selects."""
-    with store.read() as conn:
+    with store.read(cancellation) as conn:
         return conn.execute(select(func.count()).select_from(Resource.__table__).where(*_where(flt))).scalar_one()
 
 
@@ -252,6 +252,7 @@ def resource_page(
     limit: int = 100,
     sort: str = "name",
     descending: bool = False,
+    cancellation: Cancellation | None = None,
 ) -> list[ResourceRow]:
     """One page of the filtered resources, in a stable order (sort key, then id)."""
     if sort not in SORT_KEYS:
@@ -259,7 +260,7 @@ def resource_page(
     key = SORT_KEYS[sort]
     order = [key.desc(), R.id.desc()] if descending else [key.asc(), R.id.asc()]
     query = _row_query().where(*_where(flt)).order_by(*order).offset(offset).limit(limit)
-    with store.read() as conn:
+    with store.read(cancellation) as conn:
         return [_to_row(row) for row in conn.execute(query)]
 
 

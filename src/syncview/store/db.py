@@ -8,6 +8,7 @@ upgrading a read lock to a write lock.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -18,7 +19,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import SQLModel
 
-from syncview.errors import StoreError
+from syncview.errors import Cancelled, StoreError
 from syncview.store import models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 #: Schema version this syncview writes. Bump it and add a step to MIGRATIONS together.
@@ -69,6 +70,36 @@ def translate(error: BaseException, path: Path) -> StoreError:
     return StoreError(f"store error on {path}: {text}")
 
 
+class Cancellation:
+    """Lets one thread stop another's read: the screen cancels a count the operator typed past.
+
+    Pass it to :meth:`Store.read`; :meth:`cancel` interrupts the SQLite statement running on
+    that connection (``sqlite3.Connection.interrupt`` is the one call safe from another thread),
+    and the read raises :class:`~syncview.errors.Cancelled`.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._connection: sqlite3.Connection | None = None
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        with self._lock:
+            self.cancelled = True
+            if self._connection is not None:
+                self._connection.interrupt()
+
+    def _attach(self, connection: sqlite3.Connection) -> None:
+        with self._lock:
+            if self.cancelled:
+                raise Cancelled()
+            self._connection = connection
+
+    def _detach(self) -> None:
+        with self._lock:
+            self._connection = None
+
+
 class Store:
     """An open store: an engine plus the transactions services use."""
 
@@ -77,12 +108,21 @@ class Store:
         self.engine = engine
 
     @contextmanager
-    def read(self) -> Iterator[Connection]:
+    def read(self, cancellation: Cancellation | None = None) -> Iterator[Connection]:
         """A connection for queries (deferred transaction, a consistent snapshot)."""
         try:
             with self.engine.connect() as conn:
-                yield conn
+                if cancellation is None:
+                    yield conn
+                    return
+                cancellation._attach(conn.connection.driver_connection)
+                try:
+                    yield conn
+                finally:
+                    cancellation._detach()
         except DBAPIError as error:
+            if cancellation is not None and cancellation.cancelled:
+                raise Cancelled() from error
             raise translate(error, self.path) from error
 
     @contextmanager

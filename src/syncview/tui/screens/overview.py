@@ -179,7 +179,11 @@ class OverviewScreen(Screen[None]):
         if event.value is Select.BLANK:
             return
         self.integration = next(i for i in self._integrations if i.id == event.value)
-        self.query_one("#filter", Input).value = ""
+        with self.prevent(Input.Changed, Select.Changed):
+            self.query_one("#filter", Input).value = ""
+            self._client_select.set_options([("All clients", ALL)])
+        # The rows first, the tiles and clients beside them: neither waits for the other.
+        self._apply_filters()
         self._load_integration(self.integration.id, keep_client=False)
 
     @work(thread=True, exclusive=True, group="integration", exit_on_error=False)
@@ -211,8 +215,6 @@ class OverviewScreen(Screen[None]):
             select.value = keep if keep in {value for _, value in options} else ALL
         if message.keep_client:
             self.table.reload()
-        else:
-            self._apply_filters()
 
     def _show_last_synced(self, summary: IntegrationSummary) -> None:
         when = summary.last_synced_at

@@ -9,6 +9,7 @@ until the first page of the new result is in, so typing never flashes blank.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
@@ -27,7 +28,8 @@ from syncview.domain import SyncStatus
 from syncview.safe_text import SCREEN_LIMIT, printable
 from syncview.services import queries
 from syncview.services.queries import ResourceFilter, ResourceRow
-from syncview.store import Store
+from syncview.errors import Cancelled
+from syncview.store import Cancellation, Store
 from syncview.timeutil import ago
 from syncview.tui.page_cache import PageCache
 
@@ -207,6 +209,9 @@ class ResourceTable(ScrollView, can_focus=True):
         #: the next result, swapped in once the page it opens at has arrived
         self._incoming: _Incoming | None = None
         self._fetch_scheduled = False
+        #: reads in flight, cancelled when a new query makes their answers moot
+        self._reads: set[Cancellation] = set()
+        self._reads_lock = threading.Lock()
 
     # -- what to show -----------------------------------------------------------------
 
@@ -246,32 +251,63 @@ class ResourceTable(ScrollView, can_focus=True):
     # -- loading ------------------------------------------------------------------------
 
     def _count(self, generation: int, query: Query) -> None:
+        self._cancel_reads()
+        cancellation = self._track(Cancellation())
+
         def work() -> None:
             try:
-                shown = queries.count_resources(self.store, query.filter)
+                shown = queries.count_resources(self.store, query.filter, cancellation=cancellation)
                 flt = query.filter
                 plain = ResourceFilter(flt.integration_id, flt.client_id)
-                total = shown if plain == flt else queries.count_resources(self.store, plain)
+                total = shown if plain == flt else queries.count_resources(
+                    self.store, plain, cancellation=cancellation)
+            except Cancelled:
+                return
             except Exception as error:  # noqa: BLE001 - shown on screen, not raised in a thread
                 self.post_message(self.LoadFailed(error))
                 return
+            finally:
+                self._untrack(cancellation)
             self.post_message(self.CountLoaded(generation, shown, total))
 
-        self.run_worker(work, thread=True, group="count", exclusive=True, exit_on_error=False)
+        self.run_worker(work, thread=True, group="count", exit_on_error=False)
 
     def _fetch(self, generation: int, query: Query, page: int) -> None:
+        cancellation = self._track(Cancellation())
+
         def work() -> None:
             try:
                 rows = queries.resource_page(
                     self.store, query.filter, offset=page * PAGE_SIZE, limit=PAGE_SIZE,
-                    sort=query.sort, descending=query.descending,
+                    sort=query.sort, descending=query.descending, cancellation=cancellation,
                 )
+            except Cancelled:
+                rows = None
             except Exception as error:  # noqa: BLE001
                 self.post_message(self.LoadFailed(error))
                 rows = None
+            finally:
+                self._untrack(cancellation)
             self.post_message(self.PageLoaded(generation, page, rows))
 
         self.run_worker(work, thread=True, group="pages", exit_on_error=False)
+
+    def _track(self, cancellation: Cancellation) -> Cancellation:
+        with self._reads_lock:
+            self._reads.add(cancellation)
+        return cancellation
+
+    def _untrack(self, cancellation: Cancellation) -> None:
+        with self._reads_lock:
+            self._reads.discard(cancellation)
+
+    def _cancel_reads(self) -> None:
+        """Stop the reads of results nobody will see: each keystroke would otherwise add
+        another full count to the ones still scanning."""
+        with self._reads_lock:
+            running, self._reads = self._reads, set()
+        for cancellation in running:
+            cancellation.cancel()
 
     def _fetch_visible(self) -> None:
         self._fetch_scheduled = False
