@@ -1,7 +1,11 @@
 """The headless face of syncview: the same services as the screen, for scripts and SSH one-liners.
 
-Every command exits 0 on success and 1 with one ``syncview: error: ...`` line on
-failure; ``--json`` output is stable for scripts.
+Exit codes: 0 on success; 1 when the command could not do its work (unknown
+integration, stale resource, broken config, unusable store...); 2 when the
+command line itself is wrong; 130 when interrupted. Every failure prints exactly
+one ``syncview: error: ...`` line on standard error saying what is wrong and
+what to do, never a traceback, and leaves the store as it was. ``--json``
+output is stable for scripts.
 """
 
 from __future__ import annotations
@@ -10,62 +14,149 @@ import sys
 import traceback
 from datetime import datetime
 from pathlib import Path
-from typing import NoReturn
+from types import TracebackType
+from typing import Any, NoReturn
 
+import platformdirs
 import rich_click as click
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from syncview import __version__
-from syncview.config import Config, load_config
+from syncview.config import Config, default_config_path, load_config, resolve_settings
 from syncview.demo import DEFAULT_RESOURCES
 from syncview.domain import ResourceType, SyncStatus, parse_resource_type
 from syncview.errors import SyncviewError
-from syncview.render import dumps, inert, jsonable, resource_record, write_csv, write_json
+from syncview.render import dumps, jsonable, printable, resource_record, write_csv, write_json
 from syncview.services import actions, integrations, matching, queries
 from syncview.services.seed import seed_demo
 from syncview.store import Store, open_store
 from syncview.store.db import default_store_path
 from syncview.timeutil import ago, local, parse_when
 
-click.rich_click.USE_RICH_MARKUP = True
+#: Names and messages come from remote products: never let rich read them as markup.
+out = Console(highlight=False, soft_wrap=True, markup=False)
 
-out = Console(highlight=False, soft_wrap=True)
+#: Exit codes (see the module docstring).
+EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
 
 class App:
-    """What every command needs: the config and, opened on first use, the store."""
+    """What every command needs: the config and, opened on first use, the store.
+
+    Used as a context manager around the command: if the command fails on a store
+    file this run created, the file is removed again, so a failed command leaves
+    no trace (an existing store is protected by the services' transactions).
+    """
 
     def __init__(self, db: Path | None, config_path: Path | None) -> None:
-        self.config: Config = load_config(config_path)
-        self.db_path = db or self.config.store_path or default_store_path()
+        # Absolute paths, so messages and `status --json` name the files whatever the working directory.
+        self.config: Config = load_config(config_path.expanduser().absolute() if config_path else None)
+        self.db_path = Path(db or self.config.store_path or default_store_path()).expanduser().absolute()
         self._store: Store | None = None
+        self._created_store = False
 
     @property
     def store(self) -> Store:
+        """The store, opened (created or migrated) on first use and kept in step with the config."""
         if self._store is None:
+            self._created_store = not self.db_path.exists()
             self._store = open_store(self.db_path)
             integrations.register(self._store, self.config)
         return self._store
 
     def integration_id(self, name: str | None) -> int | None:
+        """The id of the integration the operator named; None when none was named."""
         return None if name is None else queries.get_integration(self.store, name).id
+
+    def __enter__(self) -> App:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self._store is None:
+            return
+        self._store.close()
+        if self._created_store and _is_failure(exc):
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(f"{self.db_path}{suffix}").unlink(missing_ok=True)
+
+
+def _is_failure(exc: BaseException | None) -> bool:
+    """Whether an exception ending a command means it failed (``--help`` and ``--version`` exit with 0)."""
+    if exc is None:
+        return False
+    return not (isinstance(exc, click.exceptions.Exit) and exc.exit_code == 0)
 
 
 pass_app = click.make_pass_decorator(App)
 
 
-def _fail(message: str) -> NoReturn:
-    click.echo(f"syncview: error: {message}", err=True)
-    sys.exit(1)
+# --- errors: one line each ---------------------------------------------------------------------
+
+def error_line(message: str) -> str:
+    """The one line a failure prints: whitespace runs folded, control characters escaped."""
+    return "syncview: error: " + printable(" ".join(message.split()))
 
 
-def _parse_time(value: str | None) -> datetime | None:
-    if value is None:
-        return None
+def _fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
+    click.echo(error_line(message), err=True)
+    sys.exit(code)
+
+
+def _usage_message(error: click.UsageError) -> str:
+    """Click's message plus where to look, e.g. "... (see `syncview resources --help`)"."""
+    message = error.format_message()
+    if error.ctx is not None:
+        message += f" (see `{error.ctx.command_path} --help`)"
+    return message
+
+
+class SyncviewGroup(click.RichGroup):
+    """The command group, with every failure turned into one line and an exit code.
+
+    Done in ``main`` rather than around it so that ``CliRunner`` in the tests gets
+    exactly what the console script gets.
+    """
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        if not standalone_mode:  # a caller that handles click's exceptions itself
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.exceptions.Abort:  # rich-click turns Ctrl-C into Abort
+            _fail("interrupted", EXIT_INTERRUPTED)
+        except click.UsageError as error:
+            _fail(_usage_message(error), EXIT_USAGE)
+        except click.ClickException as error:
+            _fail(error.format_message(), error.exit_code)
+        except SyncviewError as error:
+            _fail(str(error))
+        except Exception as error:  # a bug: keep the operator's screen to one line, the details in a file
+            _fail(f"unexpected {type(error).__name__}: {error} ({_crash_report()}); please report it")
+        # ``code`` is an exit code after --help or --version, the command's return value (None) otherwise.
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def _crash_report() -> str:
+    """Write the traceback to the user log dir; say where, or why not."""
     try:
-        return parse_when(value)
+        path = platformdirs.user_log_path("syncview") / "crash.log"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(f"--- {datetime.now().isoformat()} syncview {__version__}\n{traceback.format_exc()}\n")
+    except OSError as error:
+        return f"no crash report written: {error.strerror or error}"
+    return f"details in {path}"
+
+
+# --- option parsing ------------------------------------------------------------------------------
+
+def _when(_ctx, _param, value: str | None) -> datetime | None:
+    try:
+        return parse_when(value) if value else None
     except ValueError as error:
         raise click.BadParameter(str(error)) from None
 
@@ -85,16 +176,20 @@ def _type(_ctx, _param, value: str | None) -> ResourceType | None:
 
 
 def _client_id(app: App, integration_id: int | None, name: str | None) -> int | None:
+    """The local client the operator named (by name, any case, or id) among the integration's clients."""
     if name is None:
         return None
     if integration_id is None:
-        raise click.UsageError("--client needs --integration (clients are listed per integration)")
+        raise click.UsageError("--client needs --integration: clients are listed per integration")
     clients = queries.integration_clients(app.store, integration_id)
     for client in clients:
         if client.name.casefold() == name.casefold() or str(client.id) == name:
             return client.id
     known = ", ".join(repr(c.name) for c in clients[:20])
-    raise click.BadParameter(f"no client {name!r} in this integration; clients: {known}", param_hint="--client")
+    if len(clients) > 20:
+        known += f" and {len(clients) - 20} more"
+    raise click.BadParameter(f"no client {name!r} in this integration; its clients: {known or 'none'}",
+                             param_hint="--client")
 
 
 def _filter_options(command):
@@ -115,23 +210,40 @@ def _resource_filter(app: App, integration, client, text, type_, status) -> quer
     return queries.ResourceFilter(integration_id, _client_id(app, integration_id, client), text, type_, status)
 
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+_json = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+_expect = click.option("--expect-version", type=int,
+                       help="Refuse if the resource's version is no longer this (as read by `resources --json`).")
+
+
+# --- the group -----------------------------------------------------------------------------------
+
+@click.group(cls=SyncviewGroup, invoke_without_command=True,
+             context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", type=click.Path(path_type=Path, dir_okay=False), envvar="SYNCVIEW_DB",
-              help="Store file (default: the user data dir's syncview.db). Env: SYNCVIEW_DB.")
+              help=f"Store file (default: {default_store_path()}). Env: SYNCVIEW_DB.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), envvar="SYNCVIEW_CONFIG",
-              help="Config file (default: the user config dir's config.toml). Env: SYNCVIEW_CONFIG.")
+              help=f"Config file (default: {default_config_path()}). Env: SYNCVIEW_CONFIG.")
 @click.version_option(__version__, prog_name="syncview")
 @click.pass_context
 def cli(ctx: click.Context, db: Path | None, config_path: Path | None) -> None:
     """See what each PSA/RMM integration synced into your documentation, and fix it."""
-    ctx.obj = App(db, config_path)
+    app = ctx.obj = ctx.with_resource(App(db, config_path))
     if ctx.invoked_subcommand is None:
-        app: App = ctx.obj
-        seeded = integrations.prepare_first_run(app.store, app.config)
-        if seeded:
-            out.print(f"First run: seeded the demo MSP ({seeded.resources:,} resources) into {app.store.path}")
-        ctx.invoke(status)
+        _start(ctx, app)
 
+
+def _start(ctx: click.Context, app: App) -> None:
+    """Bare ``syncview``: on a first run seed the demo, then show where things stand.
+
+    The TUI replaces the ``ctx.invoke(status)`` call below when it lands.
+    """
+    seeded = integrations.prepare_first_run(app.store, app.config)
+    if seeded:
+        out.print(f"First run: seeded the demo MSP ({seeded.resources:,} resources) into {app.store.path}")
+    ctx.invoke(status)
+
+
+# --- commands ------------------------------------------------------------------------------------
 
 @cli.command()
 @click.option("--resources", "-n", type=click.IntRange(min=16), default=DEFAULT_RESOURCES, show_default=True,
@@ -146,14 +258,11 @@ def demo(app: App, resources: int, seed: int) -> None:
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_json
 @pass_app
 def status(app: App, as_json: bool) -> None:
     """Each integration's last sync and how its resources stand."""
-    rows = []
-    for integration in queries.list_integrations(app.store):
-        totals = queries.integration_totals(app.store, integration.id)
-        rows.append((integration, totals))
+    rows = [(i, queries.integration_totals(app.store, i.id)) for i in queries.list_integrations(app.store)]
     if as_json:
         click.echo(dumps({"store": str(app.store.path), "integrations": [
             {**jsonable(i), "total": t.total, "by_type": t.by_type, "by_status": t.by_status} for i, t in rows
@@ -162,32 +271,32 @@ def status(app: App, as_json: bool) -> None:
     if not rows:
         out.print(f"No integrations in {app.store.path} yet: configure one, or run `syncview demo`.")
         return
-    table = Table(title=f"syncview — {app.store.path}", title_justify="left")
-    for header in ("Integration", "Kind", "Last synced", "Total", *(s.label for s in SyncStatus)):
-        table.add_column(header, justify="right" if header not in ("Integration", "Kind", "Last synced") else "left")
+    out.print(f"Store: {app.store.path}")
+    table = Table(box=None)
+    table.add_column("Integration", no_wrap=True)
+    table.add_column("Kind")
+    table.add_column("Last synced", no_wrap=True)
+    for header in ("Total", *(s.label for s in SyncStatus)):
+        table.add_column(header, justify="right")
     for integration, totals in rows:
-        table.add_row(
-            Text(integration.name), integration.kind,
-            f"{ago(integration.last_synced_at)} ({local(integration.last_synced_at)})",
-            f"{totals.total:,}", *(f"{totals.by_status[s]:,}" for s in SyncStatus),
-        )
+        table.add_row(Text(printable(integration.name)), integration.kind, ago(integration.last_synced_at),
+                      f"{totals.total:,}", *(f"{totals.by_status[s]:,}" for s in SyncStatus))
     out.print(table)
 
 
 @cli.command()
 @click.option("--integration", "-i", help="Integration name (default: all).")
-@click.option("--since", help="From: 2026-11-01, 2026-11-01T09:00, today, yesterday, 24h, 7d...")
-@click.option("--until", help="Up to (excluded), same forms as --since.")
+@click.option("--since", callback=_when, help="From: 2026-11-01, 2026-11-01T09:00, today, yesterday, 24h, 7d...")
+@click.option("--until", callback=_when, help="Up to (excluded), same forms as --since.")
 @click.option("--level", type=click.Choice(queries.LEVELS), help="This level and worse.")
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many entries (newest first).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_json
 @pass_app
 def logs(app: App, integration, since, until, level, limit, as_json) -> None:
     """Sync log entries, newest first."""
-    since_t, until_t = _parse_time(since), _parse_time(until)
-    if since_t and until_t and since_t >= until_t:
-        raise click.BadParameter("--since must be before --until", param_hint="--since")
-    entries = queries.log_entries(app.store, app.integration_id(integration), since=since_t, until=until_t,
+    if since and until and since >= until:
+        raise click.UsageError("--since must be before --until")
+    entries = queries.log_entries(app.store, app.integration_id(integration), since=since, until=until,
                                   level=level, limit=limit)
     if as_json:
         click.echo(dumps(entries))
@@ -196,8 +305,8 @@ def logs(app: App, integration, since, until, level, limit, as_json) -> None:
     table = Table("Time", "Integration", "Level", "Message", box=None)
     for entry in entries:
         style = {"error": "red", "warning": "yellow"}.get(entry.level, "")
-        table.add_row(local(entry.time), names.get(entry.integration_id, "?"),
-                      Text(entry.level, style=style), Text(inert(entry.message)))
+        table.add_row(local(entry.time), Text(printable(names.get(entry.integration_id, "?"))),
+                      Text(entry.level, style=style), Text(printable(entry.message)))
     out.print(table)
 
 
@@ -207,7 +316,7 @@ def logs(app: App, integration, since, until, level, limit, as_json) -> None:
 @click.option("--desc", is_flag=True, help="Sort descending.")
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
 @click.option("--offset", type=click.IntRange(min=0), default=0)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON: {total, resources}.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: {total, offset, limit, resources}.")
 @pass_app
 def resources(app: App, integration, client, text, type_, status, sort, desc, limit, offset, as_json) -> None:
     """List synced resources with the table's filters."""
@@ -215,12 +324,14 @@ def resources(app: App, integration, client, text, type_, status, sort, desc, li
     total = queries.count_resources(app.store, flt)
     rows = queries.resource_page(app.store, flt, offset=offset, limit=limit, sort=sort, descending=desc)
     if as_json:
-        click.echo(dumps({"total": total, "offset": offset, "resources": [resource_record(r) for r in rows]}))
+        click.echo(dumps({"total": total, "offset": offset, "limit": limit,
+                          "resources": [resource_record(r) for r in rows]}))
         return
     table = Table("Id", "Name", "Type", "Status", "Local record", "Remote company", "Last seen", box=None)
     for row in rows:
-        table.add_row(str(row.id), Text(inert(row.name)), row.type.label, row.status.label,
-                      Text(inert(row.record_name or "—")), Text(inert(row.remote_company or "—")), ago(row.last_seen))
+        table.add_row(str(row.id), Text(printable(row.name)), row.type.label, row.status.label,
+                      Text(printable(row.record_name or "—")), Text(printable(row.remote_company or "—")),
+                      ago(row.last_seen))
     out.print(table)
     out.print(f"{len(rows)} shown of {total:,}")
 
@@ -230,7 +341,7 @@ def resources(app: App, integration, client, text, type_, status, sort, desc, li
 @click.option("--search", default="", help="Only records whose name contains this; rank by it.")
 @click.option("--all-clients", is_flag=True, help="Look at every client's records, not only the resource's.")
 @click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_json
 @pass_app
 def candidates(app: App, resource_id, search, all_clients, limit, as_json) -> None:
     """Local records a resource could be re-matched to, best first."""
@@ -240,22 +351,18 @@ def candidates(app: App, resource_id, search, all_clients, limit, as_json) -> No
         return
     table = Table("Record", "Name", "Client", "Score", "Linked to", box=None)
     for c in found:
-        table.add_row(str(c.record.id), Text(inert(c.record.name)), Text(inert(c.record.client_name or "—")),
-                      f"{c.score:.0f}", Text(inert(c.linked_to[1])) if c.linked_to else "—")
+        table.add_row(str(c.record.id), Text(printable(c.record.name)), Text(printable(c.record.client_name or "—")),
+                      f"{c.score:.0f}", Text(printable(c.linked_to[1])) if c.linked_to else "—")
     out.print(table)
 
 
 def _report(app: App, result: actions.ActionResult, as_json: bool) -> None:
+    """What an action did: its message, or with --json the result and the resources as they are now."""
     if as_json:
         rows = [queries.get_resource(app.store, rid) for rid in result.resource_ids]
         click.echo(dumps({**jsonable(result), "resources": [resource_record(r) for r in rows]}))
     else:
-        out.print(Text(inert(result.message)))
-
-
-_expect = click.option("--expect-version", type=int,
-                       help="Refuse if the resource's version is no longer this (as read by `resources --json`).")
-_json = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+        out.print(Text(printable(result.message)))
 
 
 @cli.command()
@@ -266,7 +373,7 @@ _json = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @_json
 @pass_app
 def rematch(app: App, resource_id, record_id, disable_previous, expect_version, as_json) -> None:
-    """Re-match a resource to another local record of the same type."""
+    """Re-match a resource to another local record of the same type (see `candidates`)."""
     _report(app, actions.rematch(app.store, resource_id, record_id, disable_previous=disable_previous,
                                  expected_version=expect_version), as_json)
 
@@ -289,7 +396,7 @@ def exclude(app: App, resource_id, disable_record, expect_version, as_json) -> N
 @_json
 @pass_app
 def include(app: App, resource_id, expect_version, as_json) -> None:
-    """Include an excluded resource again."""
+    """Include an excluded resource again (Not Synced until the next sync matches it)."""
     _report(app, actions.include(app.store, resource_id, expected_version=expect_version), as_json)
 
 
@@ -308,53 +415,72 @@ def undo(app: App, as_json) -> None:
               help="File to write (default: standard output).")
 @pass_app
 def export(app: App, integration, client, text, type_, status, fmt, output: Path) -> None:
-    """Export resources (with the table's filters) to CSV or JSON."""
+    """Export resources (with the table's filters) to CSV or JSON; CSV cells are safe to open in a spreadsheet."""
     flt = _resource_filter(app, integration, client, text, type_, status)
     rows = queries.iter_resources(app.store, flt)
     write = write_csv if fmt == "csv" else write_json
     if str(output) == "-":
         write(rows, sys.stdout)
         return
-    # Write beside the target and rename, so a failure never leaves half a file under its name.
-    partial = output.with_name(output.name + ".partial")
-    try:
-        with partial.open("w", newline="", encoding="utf-8") as handle:
-            count = write(rows, handle)
-        partial.replace(output)
-    except OSError as error:
-        partial.unlink(missing_ok=True)
-        _fail(f"cannot write {output}: {error.strerror}")
+    count = _write_atomically(output, lambda handle: write(rows, handle))
     click.echo(f"Exported {count:,} resources to {output}", err=True)
 
 
-def main() -> None:
-    """Console-script entry point: run the CLI, turning known errors into one line and exit 1."""
+def _write_atomically(path: Path, write) -> int:
+    """Write beside ``path`` and rename, so a failure never leaves half a file under its name."""
+    partial = path.with_name(path.name + ".partial")
     try:
-        cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("syncview: aborted", err=True)
-        sys.exit(130)
-    except click.ClickException as error:
-        error.show()
-        sys.exit(error.exit_code)
-    except click.exceptions.Exit as done:
-        sys.exit(done.exit_code)
-    except SyncviewError as error:
-        _fail(str(error))
-    except KeyboardInterrupt:
-        click.echo("syncview: interrupted", err=True)
-        sys.exit(130)
-    except BrokenPipeError:
-        sys.exit(0)
-    except Exception as error:  # a bug: keep the operator's screen to one line, the details in a file
-        _fail(f"unexpected {type(error).__name__}: {error} (details in {_crash_report()}); please report it")
+        with partial.open("w", newline="", encoding="utf-8") as handle:
+            count = write(handle)
+        partial.replace(path)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        raise click.ClickException(f"cannot write {path}: {error.strerror or error}; "
+                                   "check the directory exists and is writable") from None
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return count
 
 
-def _crash_report() -> Path:
-    import platformdirs
+@cli.command("config")
+@click.option("--check", is_flag=True,
+              help="Also resolve every secret reference (env:, keyring:, cmd:) to prove it works; "
+                   "values are never shown.")
+@_json
+@pass_app
+def config_command(app: App, check: bool, as_json: bool) -> None:
+    """The config file in use, the store it points to and its integrations."""
+    if check:
+        for integration in app.config.integrations:
+            resolve_settings(integration)  # SecretError names the integration, setting and reference
+    described = {
+        "config": str(app.config.path) if app.config.path else None,
+        "store": str(app.db_path),
+        "integrations": [
+            {"name": i.name, "kind": i.kind, "enabled": i.enabled, "create_missing": i.create_missing,
+             "settings": i.settings}  # secret settings hold references here, never values
+            for i in app.config.integrations
+        ],
+    }
+    if as_json:
+        click.echo(dumps(described))
+        return
+    out.print(f"Config: {described['config'] or f'none (would be read from {default_config_path()})'}")
+    out.print(f"Store:  {described['store']}")
+    for i in app.config.integrations:
+        state = "" if i.enabled else " (disabled)"
+        out.print(Text(printable(f"- {i.name}: {i.kind}{state}")))
+    if check:
+        out.print("Every secret reference resolves.")
 
-    path = platformdirs.user_log_path("syncview") / "crash.log"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as handle:
-        handle.write(f"--- {datetime.now().isoformat()} syncview {__version__}\n{traceback.format_exc()}\n")
-    return path
+
+# --- commands defined in other modules -----------------------------------------------------------
+# Attach them here, after the built-in ones, e.g. `cli.add_command(sync)`; this module imports
+# them, never the other way round.
+
+
+def main() -> None:
+    """Console-script and ``python -m syncview`` entry point."""
+    cli.main(prog_name="syncview")
+

@@ -1,10 +1,17 @@
-"""Turning service results into JSON and into rows for the CLI's tables and exports."""
+"""Turning service results into JSON and into rows for the CLI's tables and exports.
+
+Remote data is untrusted: a device name may hold a terminal escape sequence or a
+spreadsheet formula. Everything here that ends up on a terminal or in a CSV file
+is made inert first; JSON keeps the exact values but escapes the characters a
+terminal would act on.
+"""
 
 from __future__ import annotations
 
 import csv
 import dataclasses
 import json
+import re
 from collections.abc import Iterable
 from datetime import datetime
 from enum import Enum
@@ -19,9 +26,18 @@ RESOURCE_FIELDS = (
     "version", "updated_by", "updated_at",
 )
 
+#: Cell starts a spreadsheet treats as a formula (OWASP "CSV injection"). Tab and CR are
+#: listed for completeness; printable() has already escaped them.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+#: Characters json.dumps(ensure_ascii=False) leaves raw but a terminal would act on or that
+#: reorder what the reader sees: DEL and C1 controls (U+009B is a one-byte CSI), line and
+#: paragraph separators, bidirectional overrides and isolates.
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
 
 def jsonable(value: Any) -> Any:
-    """Dataclasses, enums and datetimes as plain JSON values (datetimes in ISO 8601 UTC)."""
+    """Dataclasses, enums and datetimes as plain JSON values (datetimes in ISO 8601 with offset)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, Enum):
@@ -35,46 +51,78 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def dumps(value: Any) -> str:
-    return json.dumps(jsonable(value), indent=2, ensure_ascii=False)
+def _escape_unsafe(text: str) -> str:
+    # Only ever inside JSON strings (JSON's own syntax is ASCII), so \\uXXXX is the same value.
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+def dumps(value: Any, *, indent: int | None = 2) -> str:
+    """``value`` as JSON: readable non-ASCII text, but nothing a terminal would execute."""
+    return _escape_unsafe(json.dumps(jsonable(value), indent=indent, ensure_ascii=False))
+
+
+def printable(text: str) -> str:
+    """``text`` with every non-printable character (escape sequences among them) as a visible escape.
+
+    ``\\xNN`` for the first 256 code points, ``\\uNNNN`` or ``\\UNNNNNNNN`` above, so
+    the escape can't be read as two characters.
+    """
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else _escape_char(ch) for ch in text)
+
+
+def _escape_char(ch: str) -> str:
+    code = ord(ch)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def inert(text: str) -> str:
     """A cell value that neither a spreadsheet nor a terminal will execute.
 
-    Control characters (terminal escape sequences among them) become visible
-    ``\\xNN`` escapes; a leading formula character gets a quote.
+    Control characters become visible escapes (see :func:`printable`); a leading
+    formula character gets a quote, which spreadsheets show as text.
     """
-    cleaned = "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)
+    cleaned = printable(text)
     return "'" + cleaned if cleaned.startswith(_FORMULA_START) else cleaned
 
 
 def resource_record(row: ResourceRow) -> dict[str, Any]:
+    """A resource row as the JSON object exports and ``--json`` outputs use."""
     return {name: jsonable(getattr(row, name)) for name in RESOURCE_FIELDS}
 
 
+def _csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"  # as in the JSON export, not Python's "True"
+    return inert(str(value))
+
+
 def write_csv(rows: Iterable[ResourceRow], out: IO[str]) -> int:
-    """Write resources as CSV; returns how many rows were written."""
+    """Write resources as CSV with a header row; returns how many resources were written."""
     writer = csv.writer(out)
     writer.writerow(RESOURCE_FIELDS)
     count = 0
     for row in rows:
-        record = resource_record(row)
-        writer.writerow(["" if v is None else inert(str(v)) for v in record.values()])
+        writer.writerow([_csv_cell(v) for v in resource_record(row).values()])
         count += 1
     return count
 
 
 def write_json(rows: Iterable[ResourceRow], out: IO[str]) -> int:
-    """Write resources as a JSON array, streaming one object per line; returns the count."""
+    """Write resources as a JSON array, streaming one object per line; returns the count.
+
+    Streaming keeps memory flat for a million-resource export.
+    """
     out.write("[")
     count = 0
     for row in rows:
         out.write(",\n" if count else "\n")
-        out.write(json.dumps(resource_record(row), ensure_ascii=False))
+        out.write(dumps(resource_record(row), indent=None))
         count += 1
     out.write("\n]\n")
     return count

@@ -30,7 +30,10 @@ def parse_when(text: str, *, now: datetime | None = None) -> datetime:
         return local_midnight(now.astimezone().date() - timedelta(days=1))
     match = _RELATIVE.match(key)
     if match:
-        return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        try:
+            return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        except OverflowError:  # "99999999d" reaches before year 1
+            raise ValueError(f"{text!r} reaches further back than a calendar can; use a smaller age") from None
     try:
         parsed = datetime.fromisoformat(text.strip())
     except ValueError:
@@ -38,7 +41,12 @@ def parse_when(text: str, *, now: datetime | None = None) -> datetime:
             f"cannot read {text!r} as a time; use a date (2026-11-01), a date and time "
             f"(2026-11-01T09:30), today, yesterday, or an age such as 24h or 7d"
         ) from None
-    return parsed if parsed.tzinfo else parsed.astimezone()
+    if parsed.tzinfo:
+        return parsed
+    try:
+        return parsed.astimezone()  # a time without offset is the operator's local time
+    except OverflowError:  # 0001-01-01 in a zone east of UTC
+        raise ValueError(f"{text!r} is out of range; use a date after year 1") from None
 
 
 def ago(moment: datetime | None, *, now: datetime | None = None) -> str:

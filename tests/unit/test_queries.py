@@ -1,0 +1,236 @@
+"""The screen's queries, each checked against plain SQL over the same demo store."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from syncview.domain import ResourceType, SyncStatus, normalise_name
+from syncview.errors import NotFoundError
+from syncview.services import queries
+from syncview.services.queries import NO_CLIENT, ResourceFilter
+from tests.helpers import rows
+
+PSA, RMM = "ConnectWise Manage", "Datto RMM"
+
+
+def iid(store, name: str) -> int:
+    return queries.get_integration(store, name).id
+
+
+def sql_time(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def all_resources(store, integration_id: int) -> list[dict]:
+    """Every resource of an integration as plain dicts, for filtering in Python."""
+    names = ("id", "type", "status", "client_id", "name", "name_norm")
+    return [dict(zip(names, r, strict=True)) for r in rows(
+        store, "SELECT id, type, status, client_id, name, name_norm FROM resource WHERE integration_id = ?",
+        integration_id)]
+
+
+# --- integrations and totals ------------------------------------------------------------------------
+
+def test_integrations_with_their_last_successful_sync(demo_store):
+    found = queries.list_integrations(demo_store)
+    assert [(i.name, i.kind) for i in found] == [(PSA, "demo"), (RMM, "demo")]
+    for integration in found:
+        [(ended,)] = rows(demo_store, "SELECT max(ended_at) FROM syncrun WHERE integration_id = ? "
+                                      "AND outcome IN ('success', 'partial')", integration.id)
+        assert integration.last_synced_at == sql_time(ended)
+        assert integration.last_outcome == "success"
+
+
+def test_get_integration_ignores_case_and_lists_the_known_ones(demo_store):
+    assert queries.get_integration(demo_store, "datto rmm").name == RMM
+    with pytest.raises(NotFoundError, match="known integrations: 'ConnectWise Manage', 'Datto RMM'"):
+        queries.get_integration(demo_store, "Kaseya")
+
+
+def test_get_integration_on_an_empty_store_says_how_to_get_one(store):
+    with pytest.raises(NotFoundError, match="syncview demo"):
+        queries.get_integration(store, "anything")
+
+
+@pytest.mark.parametrize("name", [PSA, RMM])
+def test_totals_count_the_whole_integration(demo_store, name):
+    totals = queries.integration_totals(demo_store, iid(demo_store, name))
+    by_status = dict(rows(demo_store, "SELECT status, count(*) FROM resource WHERE integration_id = ? "
+                                      "GROUP BY status", iid(demo_store, name)))
+    by_type = dict(rows(demo_store, "SELECT type, count(*) FROM resource WHERE integration_id = ? "
+                                    "GROUP BY type", iid(demo_store, name)))
+    assert totals.by_status == {s: by_status.get(s.value, 0) for s in SyncStatus}
+    assert totals.by_type == {t: by_type.get(t.value, 0) for t in ResourceType}
+    assert totals.total == sum(by_status.values()) == sum(totals.by_type.values())
+
+
+def test_totals_of_an_integration_without_resources_are_zero(demo_store):
+    assert queries.integration_totals(demo_store, 999).total == 0
+
+
+def test_clients_of_an_integration_by_name_with_the_unmatched_last(demo_store):
+    clients = queries.integration_clients(demo_store, iid(demo_store, PSA))
+    expected = dict(rows(demo_store, "SELECT coalesce(client_id, 0), count(*) FROM resource "
+                                     "WHERE integration_id = ? GROUP BY client_id", iid(demo_store, PSA)))
+    assert {c.id: c.resources for c in clients} == expected
+    assert clients[-1].id == NO_CLIENT and clients[-1].name == "(no local client)"
+    named = [c.name.casefold() for c in clients[:-1]]
+    assert named == sorted(named)
+
+
+def test_the_rmm_sees_every_client_and_none_unmatched(demo_store):
+    clients = queries.integration_clients(demo_store, iid(demo_store, RMM))
+    assert NO_CLIENT not in {c.id for c in clients}
+    assert len(clients) == rows(demo_store, "SELECT count(*) FROM client")[0][0]
+
+
+# --- filters ----------------------------------------------------------------------------------------
+
+def filtered(store, flt: ResourceFilter) -> list[int]:
+    return [r.id for r in queries.resource_page(store, flt, limit=100_000, sort="name")]
+
+
+@pytest.mark.parametrize("text", ["acme", "ACME-ws", "  Acme   corp ", "lt-0"])
+def test_text_filter_is_case_and_punctuation_blind(demo_store, text):
+    integration = iid(demo_store, RMM)
+    flt = ResourceFilter(integration, text=text)
+    wanted = normalise_name(text)
+    expected = {r["id"] for r in all_resources(demo_store, integration) if wanted in r["name_norm"]}
+    assert expected
+    assert set(filtered(demo_store, flt)) == expected
+    assert queries.count_resources(demo_store, flt) == len(expected)
+
+
+@pytest.mark.parametrize(("type_", "status"), [
+    (ResourceType.CONTACT, None),
+    (None, SyncStatus.EXCLUDED),
+    (ResourceType.SITE, SyncStatus.NOT_SYNCED),
+    (ResourceType.DEVICE, SyncStatus.MATCHED),
+])
+def test_type_and_status_filters(demo_store, type_, status):
+    integration = iid(demo_store, PSA)
+    expected = {r["id"] for r in all_resources(demo_store, integration)
+                if (type_ is None or r["type"] == type_.value) and (status is None or r["status"] == status.value)}
+    flt = ResourceFilter(integration, type=type_, status=status)
+    assert expected
+    assert set(filtered(demo_store, flt)) == expected
+    assert queries.count_resources(demo_store, flt) == len(expected)
+
+
+def test_client_filter_and_resources_without_a_client(demo_store):
+    integration = iid(demo_store, PSA)
+    everything = all_resources(demo_store, integration)
+    client_id = next(r["client_id"] for r in everything if r["client_id"] is not None)
+    assert set(filtered(demo_store, ResourceFilter(integration, client_id=client_id))) == \
+        {r["id"] for r in everything if r["client_id"] == client_id}
+    orphans = {r["id"] for r in everything if r["client_id"] is None}
+    assert orphans  # the mis-spelt PSA company
+    assert set(filtered(demo_store, ResourceFilter(integration, client_id=NO_CLIENT))) == orphans
+
+
+def test_every_filter_at_once(demo_store):
+    integration = iid(demo_store, RMM)
+    client_id = rows(demo_store, "SELECT id FROM client ORDER BY id LIMIT 1")[0][0]
+    flt = ResourceFilter(integration, client_id, "ws", ResourceType.DEVICE, SyncStatus.MATCHED)
+    found = queries.resource_page(demo_store, flt, limit=100_000)
+    assert found
+    assert all(r.client_id == client_id and r.type is ResourceType.DEVICE and r.status is SyncStatus.MATCHED
+               and "ws" in r.name.lower() and r.integration_id == integration for r in found)
+
+
+def test_no_integration_means_every_integration(demo_store):
+    total = rows(demo_store, "SELECT count(*) FROM resource")[0][0]
+    assert queries.count_resources(demo_store, ResourceFilter(None)) == total
+
+
+# --- paging and sorting -----------------------------------------------------------------------------
+
+def test_pages_cover_the_filter_once_each_in_name_order(demo_store):
+    flt = ResourceFilter(iid(demo_store, PSA), type=ResourceType.CONTACT)
+    total = queries.count_resources(demo_store, flt)
+    pages = [queries.resource_page(demo_store, flt, offset=o, limit=37) for o in range(0, total + 37, 37)]
+    seen = [r for page in pages for r in page]
+    assert len(seen) == len({r.id for r in seen}) == total
+    keys = [(normalise_name(r.name), r.id) for r in seen]
+    assert keys == sorted(keys)
+    assert pages[-1] == []
+
+
+def test_descending_and_other_sort_keys(demo_store):
+    flt = ResourceFilter(iid(demo_store, RMM))
+    down = queries.resource_page(demo_store, flt, limit=200, sort="name", descending=True)
+    names = [normalise_name(r.name) for r in down]
+    assert names == sorted(names, reverse=True)
+    by_seen = queries.resource_page(demo_store, flt, limit=200, sort="last_seen")
+    assert [r.last_seen for r in by_seen] == sorted(r.last_seen for r in by_seen)
+    by_status = queries.resource_page(demo_store, flt, limit=5000, sort="status")
+    assert [r.status.value for r in by_status] == sorted(r.status.value for r in by_status)
+
+
+def test_an_unknown_sort_key_is_refused(demo_store):
+    with pytest.raises(ValueError, match="cannot sort by 'colour'"):
+        queries.resource_page(demo_store, ResourceFilter(None), sort="colour")
+
+
+def test_iter_resources_yields_everything_in_id_order_across_chunks(demo_store):
+    flt = ResourceFilter(iid(demo_store, RMM), status=SyncStatus.NOT_SYNCED)
+    ids = [r.id for r in queries.iter_resources(demo_store, flt, chunk=17)]
+    assert ids == sorted(ids) and len(ids) == queries.count_resources(demo_store, flt)
+
+
+def test_a_row_joins_its_record_and_client(demo_store):
+    [(rid, record_name, client_name)] = rows(
+        demo_store, "SELECT resource.id, record.name, client.name FROM resource JOIN record ON record.id = "
+                    "resource.record_id JOIN client ON client.id = resource.client_id LIMIT 1")
+    row = queries.get_resource(demo_store, rid)
+    assert (row.record_name, row.client_name) == (record_name, client_name)
+    with pytest.raises(NotFoundError, match="no resource with id 0"):
+        queries.get_resource(demo_store, 0)
+
+
+# --- logs -------------------------------------------------------------------------------------------
+
+def log_times(store) -> list[datetime]:
+    return [sql_time(t) for (t,) in rows(store, "SELECT DISTINCT time FROM sync_log_entry ORDER BY time")]
+
+
+def test_log_entries_in_a_half_open_range_newest_first(demo_store):
+    times = log_times(demo_store)
+    since, until = times[len(times) // 3], times[2 * len(times) // 3]
+    found = queries.log_entries(demo_store, since=since, until=until)
+    [(count,)] = rows(demo_store, "SELECT count(*) FROM sync_log_entry WHERE time >= ? AND time < ?",
+                      since.strftime("%Y-%m-%d %H:%M:%S.%f"), until.strftime("%Y-%m-%d %H:%M:%S.%f"))
+    assert len(found) == count > 0
+    assert min(e.time for e in found) == since  # since is included...
+    assert all(e.time < until for e in found)  # ...until is not
+    assert [(e.time, e.id) for e in found] == sorted(((e.time, e.id) for e in found), reverse=True)
+
+
+def test_log_range_in_another_time_zone_means_the_same_instant(demo_store):
+    times = log_times(demo_store)
+    since = times[len(times) // 2]
+    elsewhere = since.astimezone(timezone(timedelta(hours=-7)))
+    assert queries.log_entries(demo_store, since=since) == queries.log_entries(demo_store, since=elsewhere)
+
+
+@pytest.mark.parametrize(("level", "kept"), [
+    ("info", {"info", "warning", "error"}),
+    ("warning", {"warning", "error"}),
+    ("error", {"error"}),
+])
+def test_level_keeps_that_level_and_worse(demo_store, level, kept):
+    found = queries.log_entries(demo_store, level=level)
+    [(count,)] = rows(demo_store, f"SELECT count(*) FROM sync_log_entry WHERE level IN "
+                                  f"({','.join('?' * len(kept))})", *kept)
+    assert len(found) == count > 0
+    assert {e.level for e in found} == kept
+
+
+def test_log_entries_of_one_integration_with_a_limit_and_resource_names(demo_store):
+    integration = iid(demo_store, RMM)
+    found = queries.log_entries(demo_store, integration, limit=25)
+    assert len(found) == 25 and {e.integration_id for e in found} == {integration}
+    about = [e for e in queries.log_entries(demo_store, integration) if e.resource_id is not None]
+    assert about and all(e.resource_name and e.resource_name in e.message for e in about)
