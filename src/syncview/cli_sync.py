@@ -1,0 +1,223 @@
+"""``syncview sync`` and ``syncview connectors``: running connectors headless, and listing them.
+
+The main group (:mod:`syncview.cli`) attaches these commands; this module never
+imports it. It reads the group's context object only for ``config`` and ``store``
+(the store is opened, and the config's integrations registered in it, on first use),
+and reports failures by raising :class:`~syncview.errors.SyncviewError`, which the
+group turns into one ``syncview: error: ...`` line and exit status 1.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import rich_click as click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from syncview.config import Config, IntegrationConfig
+from syncview.connectors import registry
+from syncview.errors import SyncviewError
+from syncview.render import dumps, printable
+from syncview.services.sync import SyncError, SyncProgress, SyncReport, sync_integration
+
+#: Plain progress lines (not on a terminal) come at most this often per integration, in seconds.
+PLAIN_PROGRESS_EVERY = 2.0
+
+
+def _console(*, stderr: bool = False) -> Console:
+    # markup=False: integration names and connector messages are text, never rich markup.
+    return Console(highlight=False, soft_wrap=True, markup=False, stderr=stderr)
+
+
+def _chosen(config: Config, name: str | None, every: bool) -> list[IntegrationConfig]:
+    """The integrations the operator asked for: one by name (any case), or every enabled one."""
+    if not config.integrations:
+        where = config.path or "the config file"
+        raise click.UsageError(f"no integrations are configured in {where}; add an [[integrations]] table "
+                               "(see config.example.toml), or try `syncview demo`")
+    if name is not None and every:
+        raise click.UsageError("give an integration name or --all, not both")
+    if name is None and not every:
+        names = ", ".join(f'"{i.name}"' for i in config.integrations)
+        raise click.UsageError(f"name the integration to sync, or use --all; configured: {names}")
+    if every:
+        return [i for i in config.integrations if i.enabled]
+    for integration in config.integrations:
+        if integration.name.casefold() == name.casefold():
+            return [integration]
+    return [config.integration(name)]  # raises ConfigError naming the configured ones
+
+
+def _summary(report: SyncReport) -> str:
+    """One line saying how a run ended."""
+    c = report.counts
+    head = f"{report.integration}: {report.outcome} in {report.duration:.1f} s: {c.fetched:,} fetched"
+    if not report.ok:
+        return f"{head} — {report.message}"
+    line = (f"{head}, {c.new:,} new, {c.changed:,} changed, {c.linked:,} newly matched, "
+            f"{c.created:,} records created, {c.removed:,} removed remotely; now {c.matched:,} matched, "
+            f"{c.not_synced:,} not synced, {c.excluded:,} excluded")
+    if not report.full:
+        line += " (changes only)"
+    if report.message:
+        line += f" — {report.message}"
+    return line
+
+
+class _PlainProgress:
+    """Progress as occasional plain lines, for logs and pipes."""
+
+    def __init__(self, console: Console, *, quiet: bool = False) -> None:
+        self.console = console
+        self.quiet = quiet
+        self.last = 0.0
+
+    def start(self, integration: IntegrationConfig) -> Callable[[SyncProgress], None]:
+        self.line(f"{integration.name}: syncing ({integration.kind})...")
+        self.last = time.monotonic()
+
+        def report(progress: SyncProgress) -> None:
+            now = time.monotonic()
+            if progress.pages and now - self.last >= PLAIN_PROGRESS_EVERY:
+                self.last = now
+                of = f" of {progress.total:,}" if progress.total is not None else ""
+                self.line(f"{progress.integration}: {progress.fetched:,} fetched "
+                          f"({progress.entity}: {progress.entity_fetched:,}{of})")
+        return report
+
+    def line(self, text: str) -> None:
+        if not self.quiet:
+            self.console.print(Text(printable(text)))
+
+    def done(self, line: str) -> None:
+        self.line(line)
+
+    def __enter__(self) -> _PlainProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+class _BarProgress:
+    """A rich progress bar per integration, for a terminal."""
+
+    def __init__(self, console: Console) -> None:
+        self.progress = Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), console=console, transient=False,
+        )
+
+    def start(self, integration: IntegrationConfig) -> Callable[[SyncProgress], None]:
+        name = printable(integration.name)
+        task = self.progress.add_task(f"{name}: connecting", total=None)
+
+        def report(progress: SyncProgress) -> None:
+            if not progress.pages:
+                return
+            entity = printable(progress.entity) if progress.entity else "items"
+            if progress.total is not None:
+                # The product said how many of this entity there are: a real bar for it.
+                self.progress.update(task, description=f"{name}: {entity}", completed=progress.entity_fetched,
+                                     total=progress.total)
+            else:
+                self.progress.update(task, description=f"{name}: {entity}", completed=progress.fetched, total=None)
+        self.task = task
+        return report
+
+    def done(self, line: str) -> None:
+        self.progress.update(self.task, total=1, completed=1)
+        self.progress.console.print(Text(printable(line)))
+
+    def __enter__(self) -> _BarProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+
+@click.command("sync")
+@click.argument("integration", required=False)
+@click.option("--all", "every", is_flag=True, help="Sync every enabled integration of the config.")
+@click.option("--full", is_flag=True, help="Fetch everything, not only what changed since the last successful sync.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary of the runs (progress goes to stderr).")
+@click.pass_obj
+def sync_command(app: Any, integration: str | None, every: bool, full: bool, as_json: bool) -> None:
+    """Run integrations' connectors and bring the store in step with what they fetch.
+
+    Each page fetched is saved as it arrives, so an interrupted sync keeps what it saved and
+    the next one completes it. Resources a full sync no longer sees are marked removed
+    remotely. Operators' re-matches and exclusions are never undone by a sync.
+
+    Exits 1 when any sync failed or stopped early (the others still run).
+    """
+    chosen = _chosen(app.config, integration, every)
+    # Under --json stdout stays one parseable document: progress goes to stderr, and only
+    # when that is a terminal (a script reading the JSON wants no chatter in its logs).
+    console = _console(stderr=as_json)
+    if console.is_terminal:
+        display: _BarProgress | _PlainProgress = _BarProgress(console)
+    else:
+        display = _PlainProgress(console, quiet=as_json)
+    reports: list[SyncReport] = []
+    failures: list[str] = []
+    with display:
+        for integration_config in chosen:
+            on_progress = display.start(integration_config)
+            try:
+                report = sync_integration(app.store, integration_config, full=full, on_progress=on_progress)
+            except SyncError as error:
+                report = error.report
+                failures.append(str(error))
+            except SyncviewError as error:  # before the run started: config, secrets, already running
+                display.done(f"{integration_config.name}: not synced: {error}")
+                failures.append(str(error))
+                continue
+            reports.append(report)
+            display.done(_summary(report))
+    if as_json:
+        click.echo(dumps({"ok": not failures, "runs": [r.as_dict() for r in reports]}))
+    if failures:
+        if len(chosen) == 1:
+            raise SyncviewError(failures[0])
+        raise SyncviewError(f"{len(failures)} of {len(chosen)} syncs failed: " + "; ".join(failures))
+
+
+@click.command("connectors")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def connectors_command(as_json: bool) -> None:
+    """List the installed connector kinds and the settings each reads from an [[integrations]] table."""
+    described = []
+    for kind, entry_point in sorted(registry.available().items()):
+        try:
+            cls = registry.load(kind)
+        except (SyncviewError, ImportError) as error:
+            described.append({"kind": kind, "title": None, "error": f"cannot be loaded: {error}",
+                              "source": entry_point.value, "settings": []})
+            continue
+        described.append({
+            "kind": kind, "title": cls.title, "source": entry_point.value,
+            "incremental": cls.supports_incremental,
+            "settings": [{"name": s.name, "type": s.type, "required": s.required and s.default is None,
+                          "secret": s.secret, "default": s.default, "help": s.help} for s in cls.settings_schema],
+        })
+    if as_json:
+        click.echo(dumps(described))
+        return
+    table = Table("Kind", "Title", "Setting", "Type", "Required", "Secret", "Default", box=None)
+    for item in described:
+        if not item["settings"]:
+            table.add_row(item["kind"], item["title"] or item.get("error", ""), "—", "", "", "", "")
+        for number, s in enumerate(item["settings"]):
+            first = number == 0
+            table.add_row(item["kind"] if first else "", (item["title"] or "") if first else "", s["name"], s["type"],
+                          "yes" if s["required"] else "", "secret" if s["secret"] else "",
+                          "" if s["default"] is None else str(s["default"]))
+    _console().print(table)
+    _console().print("Settings go in an [[integrations]] table with name and kind; see config.example.toml.")

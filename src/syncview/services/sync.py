@@ -1,0 +1,765 @@
+"""The sync engine: run a connector for one integration and bring the store in step.
+
+One run fetches page by page; each page is one write transaction that upserts the
+page's resources in bulk, resolves their remote companies to local clients, applies
+the matching rules of :mod:`syncview.services.matching`, creates missing records
+when the integration asks for it, and writes the run's counts and a bounded number
+of log lines. An interrupted run therefore leaves whole pages behind, never half of
+one, and the next run simply fetches everything again and completes the work.
+
+Rules the engine keeps:
+
+- An operator's decision is never undone: a matched resource keeps its record and
+  its client, an excluded one stays excluded.
+- Nothing changes for nothing: a resource's ``version`` and ``updated_at`` move only
+  when its data, client, status or record really changed; an unchanged source
+  changes only ``last_seen``.
+- Resources not seen by a full run that completed are marked ``deleted_remotely``
+  (never deleted: their decisions and history stay); seen again, they are unmarked.
+- A run left ``running`` by a process that died is closed as failed ("interrupted")
+  when the next run of that integration starts.
+
+No Textual and no rich here: progress goes to a plain callback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from syncview.config import IntegrationConfig, resolve_settings
+from syncview.connectors import registry
+from syncview.connectors.base import Connector, Page
+from syncview.domain import RemoteItem, ResourceType, SyncStatus, normalise_name
+from syncview.errors import ConfigError, SyncviewError
+from syncview.services.matching import Decision, MatchInput, decide, free_records_index, match_key
+from syncview.store import Store
+from syncview.store.db import db_time
+from syncview.store.models import Integration, SyncLogEntry, SyncRun
+
+RUNNING, SUCCESS, PARTIAL, FAILED = "running", "success", "partial", "failed"
+#: Per-item log lines (matched, created, not synced, removed...) one run writes at most;
+#: the rest are only counted, so a million-resource first sync does not bury the log.
+ITEM_LOG_LIMIT = 200
+#: Connector warnings (skipped rows and why) one run logs at most.
+WARNING_LOG_LIMIT = 100
+
+RUN = SyncRun.__table__.c
+INTEG = Integration.__table__.c
+_CLIENT = ResourceType.CLIENT
+_STATUS = {s.value: s for s in SyncStatus}
+#: Payloads as the store keeps them: compact, key order as the product sent it (so the
+#: operator reads them as the API shows them), anything JSON lacks (a datetime) as text.
+_encode_payload = json.JSONEncoder(separators=(",", ":"), default=str).encode
+
+
+def payload_json(payload: Mapping[str, Any]) -> str:
+    """A remote item's payload as the store's ``payload`` column holds it."""
+    return _encode_payload(payload)
+
+
+# --------------------------------------------------------------------------- public types
+
+
+@dataclass(frozen=True, slots=True)
+class SyncProgress:
+    """Where a run stands, reported after each committed page (and once at the start)."""
+
+    integration: str
+    #: what the last page held ("companies", "devices"...); empty before the first page
+    entity: str
+    #: items fetched so far in this run, all entities together
+    fetched: int
+    #: items the product reported for ``entity``, when it says
+    total: int | None
+    #: items of ``entity`` fetched so far
+    entity_fetched: int
+    pages: int
+
+
+ProgressCallback = Callable[[SyncProgress], None]
+
+
+@dataclass(slots=True)
+class SyncCounts:
+    """What one run did. ``matched``/``not_synced``/``excluded`` count the fetched resources
+    by the status they ended with; the others count changes."""
+
+    fetched: int = 0
+    #: resources seen for the first time
+    new: int = 0
+    #: known resources whose data, client, status or record changed
+    changed: int = 0
+    unchanged: int = 0
+    #: resources newly matched to an existing record
+    linked: int = 0
+    #: records created for resources that matched none (``create_missing``)
+    created: int = 0
+    matched: int = 0
+    not_synced: int = 0
+    excluded: int = 0
+    #: resources marked deleted remotely at the end of a full run
+    removed: int = 0
+    #: resources marked deleted remotely before and seen again
+    reappeared: int = 0
+    #: connector warnings (skipped rows and why)
+    warnings: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SyncReport:
+    """How a run ended."""
+
+    integration: str
+    run_id: int
+    #: success, partial (stopped after committing pages) or failed (stopped before any)
+    outcome: str
+    counts: SyncCounts
+    message: str | None
+    #: seconds
+    duration: float
+    #: whether it fetched everything (rather than changes since the last run)
+    full: bool
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == SUCCESS
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"integration": self.integration, "run_id": self.run_id, "outcome": self.outcome,
+                "message": self.message, "duration": round(self.duration, 3), "full": self.full,
+                "counts": asdict(self.counts)}
+
+
+class SyncError(SyncviewError):
+    """A run ended failed or partial; ``report`` says how far it got, ``__cause__`` why."""
+
+    def __init__(self, report: SyncReport) -> None:
+        super().__init__(report.message or f"sync of {report.integration} failed")
+        self.report = report
+
+
+class SyncCancelled(SyncviewError):
+    """Raise it from a progress callback to stop a run between pages (the TUI's cancel)."""
+
+    def __init__(self, message: str = "cancelled by the operator") -> None:
+        super().__init__(message)
+
+
+class SyncAlreadyRunningError(SyncviewError):
+    """Another live process (or thread) is syncing the same integration."""
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def build_connector(integration: IntegrationConfig, *, environ: Mapping[str, str] = os.environ) -> Connector:
+    """The connector for a configured integration, its secrets resolved.
+
+    The generic ``timeout`` and ``rate_limit`` keys are handed over in the settings,
+    where the HTTP layer (``HttpClient.for_connector``) reads them.
+    """
+    cls = registry.load(integration.kind)
+    settings = resolve_settings(integration, environ=environ)
+    settings["timeout"] = integration.timeout
+    if integration.rate_limit is not None:
+        settings["rate_limit"] = integration.rate_limit
+    return cls(integration.name, settings)
+
+
+def sync_integration(
+    store: Store,
+    integration: IntegrationConfig,
+    *,
+    full: bool = False,
+    on_progress: ProgressCallback | None = None,
+    environ: Mapping[str, str] = os.environ,
+) -> SyncReport:
+    """Run a configured integration's connector; see :func:`sync_connector`.
+
+    A disabled integration (``enabled = false``) is refused with a ConfigError.
+    """
+    if not integration.enabled:
+        raise ConfigError(f'integration "{integration.name}" is disabled (enabled = false in the config); '
+                          "enable it to sync it")
+    with build_connector(integration, environ=environ) as connector:
+        return sync_connector(store, connector, create_missing=integration.create_missing, full=full,
+                              on_progress=on_progress)
+
+
+def sync_connector(
+    store: Store,
+    connector: Connector,
+    *,
+    create_missing: bool = False,
+    full: bool = False,
+    on_progress: ProgressCallback | None = None,
+) -> SyncReport:
+    """Run ``connector`` for the integration it is named for and bring the store in step.
+
+    The run fetches only what changed since the last successful run when the connector
+    supports it, unless ``full``. The integration's store row is created if missing.
+
+    Returns the report of a successful run. A run that fails or is stopped is recorded
+    (partial when pages were committed, failed otherwise) and then: a connector or store
+    error is raised as :class:`SyncError` carrying the report; KeyboardInterrupt,
+    :class:`SyncCancelled` and unexpected exceptions are re-raised as they are.
+    """
+    began = time.monotonic()
+    run = _start_run(store, connector, full=full)
+    _ACTIVE_RUNS.add(run.id)
+    state = _RunState(run, create_missing)
+    try:
+        _report(on_progress, state, "", None)
+        for page in connector.fetch(since=run.since):
+            with store.write() as conn:
+                state.apply(conn, page)
+            _report(on_progress, state, page.entity, page.total)
+        with store.write() as conn:
+            message = state.finish(conn)
+        return SyncReport(run.name, run.id, SUCCESS, state.counts, message, time.monotonic() - began, run.since is None)
+    except KeyboardInterrupt:
+        _record_stop(store, state, "interrupted by the operator", began)
+        raise
+    except SyncCancelled as error:
+        _record_stop(store, state, str(error), began)
+        raise
+    except SyncviewError as error:
+        report = _record_stop(store, state, str(error), began)
+        raise SyncError(report) from error
+    except Exception as error:  # a bug: record it, keep the traceback for the crash report
+        _record_stop(store, state, f"unexpected {type(error).__name__}: {error}", began)
+        raise
+    finally:
+        _ACTIVE_RUNS.discard(run.id)
+
+
+def close_abandoned_runs(store: Store, integration_id: int | None = None) -> int:
+    """Close as failed ("interrupted") the runs left ``running`` by processes that are gone.
+
+    Runs of live processes are left alone. Returns how many were closed.
+    """
+    with store.write() as conn:
+        closed, _ = _close_abandoned(conn, integration_id)
+        return closed
+
+
+# --------------------------------------------------------------------------- run lifecycle
+
+#: Runs this process is executing now: "running" rows of our own pid that are not here are dead.
+_ACTIVE_RUNS: set[int] = set()
+_HOST = socket.gethostname()
+_OWNER = re.compile(r"^running in process (\d+) on (.+)$")
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    id: int
+    name: str
+    integration_id: int
+    started: datetime
+    since: datetime | None
+
+
+def _precise_now() -> datetime:
+    # To the microsecond: "not seen in this run" compares last_seen with the run's start,
+    # and two runs a second apart (tests, a quick re-run) must not share a timestamp.
+    return datetime.now(UTC)
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+
+
+def _start_run(store: Store, connector: Connector, *, full: bool) -> _Run:
+    name = connector.integration
+    with store.write() as conn:
+        integration_id = conn.execute(select(INTEG.id).where(INTEG.name == name)).scalar()
+        if integration_id is None:
+            integration_id = conn.execute(insert(Integration.__table__).values(
+                name=name, kind=connector.kind, created_at=_precise_now())).inserted_primary_key[0]
+        _, live = _close_abandoned(conn, integration_id)
+        if live:
+            raise SyncAlreadyRunningError(f"{name} is already being synced ({live}); wait for it to finish")
+        since = None
+        if connector.supports_incremental and not full:
+            since = _aware(conn.execute(
+                select(func.max(RUN.started_at)).where(RUN.integration_id == integration_id, RUN.outcome == SUCCESS)
+            ).scalar())
+        # Later than anything an earlier run stamped, even if the clock went back, so that
+        # "last_seen before this run's start" means exactly "not seen by this run".
+        last_start, last_end = conn.execute(
+            select(func.max(RUN.started_at), func.max(RUN.ended_at)).where(RUN.integration_id == integration_id)
+        ).one()
+        started = max([_precise_now()] + [_aware(t) + timedelta(microseconds=1) for t in (last_start, last_end) if t])
+        run_id = conn.execute(insert(SyncRun.__table__).values(
+            integration_id=integration_id, started_at=started, outcome=RUNNING,
+            message=f"running in process {os.getpid()} on {_HOST}",
+        )).inserted_primary_key[0]
+        scope = f"changes since {since:%Y-%m-%d %H:%M:%S} UTC" if since else "full"
+        conn.execute(insert(SyncLogEntry.__table__).values(
+            integration_id=integration_id, sync_run_id=run_id, time=started, level="info",
+            message=f"sync of {name} started ({scope})"))
+    return _Run(run_id, name, integration_id, started, since)
+
+
+def _close_abandoned(conn: Connection, integration_id: int | None) -> tuple[int, str | None]:
+    """Close the dead "running" runs; returns how many, and a description of a live one if any."""
+    query = select(RUN.id, RUN.integration_id, RUN.message).where(RUN.outcome == RUNNING)
+    if integration_id is not None:
+        query = query.where(RUN.integration_id == integration_id)
+    closed, live = 0, None
+    now = _precise_now()
+    for run_id, run_integration, message in conn.execute(query).all():
+        owner = _OWNER.match(message or "")
+        pid = int(owner[1]) if owner else None
+        if owner and owner[2] == _HOST and _process_alive(pid, run_id):
+            live = f"run {run_id}, process {pid}"
+            continue
+        why = f" (process {pid} ended before it finished)" if pid else ""
+        conn.execute(update(SyncRun.__table__).where(RUN.id == run_id).values(
+            outcome=FAILED, ended_at=now, message=f"interrupted{why}; the next run completes it"))
+        conn.execute(insert(SyncLogEntry.__table__).values(
+            integration_id=run_integration, sync_run_id=run_id, time=now, level="error",
+            message=f"sync run {run_id} was interrupted{why}; closed as failed"))
+        closed += 1
+    return closed, live
+
+
+def _process_alive(pid: int | None, run_id: int) -> bool:
+    if pid is None:
+        return False
+    if pid == os.getpid():
+        return run_id in _ACTIVE_RUNS
+    if os.name == "nt":  # os.kill(pid, 0) would terminate the process there; assume it is gone
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, another user's
+    return True
+
+
+def _report(callback: ProgressCallback | None, state: _RunState, entity: str, total: int | None) -> None:
+    if callback is not None:
+        callback(SyncProgress(state.run.name, entity, state.counts.fetched, total,
+                              state.entity_fetched.get(entity, 0), state.pages))
+
+
+def _record_stop(store: Store, state: _RunState, reason: str, began: float) -> SyncReport:
+    """Record a run that stopped before its end; the committed pages stay."""
+    outcome = PARTIAL if state.pages else FAILED
+    # Connector errors name their integration already; others get it in front.
+    message = reason if state.run.name in reason else f"{state.run.name}: {reason}"
+    if outcome == PARTIAL:
+        message += f" (stopped after {state.pages} page{'s' if state.pages != 1 else ''}; the next run completes it)"
+    try:
+        with store.write() as conn:
+            state.save_counts(conn, outcome=outcome, message=message, ended=True)
+            state.log("error", message, item=False)
+            state.flush_logs(conn)
+    except SyncviewError:
+        pass  # the store itself failed; the run stays "running" and the next start closes it
+    return SyncReport(state.run.name, state.run.id, outcome, state.counts, message,
+                      time.monotonic() - began, state.run.since is None)
+
+
+# --------------------------------------------------------------------------- one run's work
+
+
+class _RunState:
+    """What a run carries from page to page: counts, log budget, the company -> client map."""
+
+    def __init__(self, run: _Run, create_missing: bool) -> None:
+        self.run = run
+        self.create_missing = create_missing
+        self.counts = SyncCounts()
+        self.pages = 0
+        self.entity_fetched: dict[str, int] = {}
+        self.item_logs = 0
+        self.warning_logs = 0
+        self._logs: list[tuple] = []
+        #: normalised remote company -> local client id
+        self.companies: dict[str, int] | None = None
+        #: normalised local client name -> client id (lowest id of equal names)
+        self.clients_by_name: dict[str, int] = {}
+        self._norms: dict[str, str] = {}
+
+    # ---- logging
+
+    def log(self, level: str, message: str, resource_id: int | None = None, *, item: bool = True) -> None:
+        """Queue a log line; per-item lines beyond the run's budget are only counted."""
+        if item:
+            if self.item_logs >= ITEM_LOG_LIMIT:
+                self.item_logs += 1
+                return
+            self.item_logs += 1
+        self._logs.append((self.run.integration_id, self.run.id, db_time(_precise_now()), level, message,
+                           resource_id))
+
+    def flush_logs(self, conn: Connection) -> None:
+        if self._logs:
+            conn.connection.driver_connection.executemany(
+                "INSERT INTO sync_log_entry (integration_id, sync_run_id, time, level, message, resource_id)"
+                " VALUES (?, ?, ?, ?, ?, ?)", self._logs)
+            self._logs.clear()
+
+    def save_counts(self, conn: Connection, *, outcome: str = RUNNING, message: str | None = None,
+                    ended: bool = False) -> None:
+        c = self.counts
+        values: dict[str, Any] = dict(fetched=c.fetched, created=c.created, matched=c.matched,
+                                      not_synced=c.not_synced, removed=c.removed)
+        if ended:
+            values.update(outcome=outcome, message=message, ended_at=_precise_now())
+        conn.execute(update(SyncRun.__table__).where(RUN.id == self.run.id).values(**values))
+
+    # ---- company -> client
+
+    def norm(self, text: str) -> str:
+        """normalise_name, remembered: the same few company names come back on every item."""
+        found = self._norms.get(text)
+        if found is None:
+            found = self._norms[text] = normalise_name(text)
+        return found
+
+    def load_companies(self, cursor) -> None:
+        """Remote companies this integration already resolves: local clients by name, overridden by
+        the integration's matched client resources (an operator's re-match of a company counts)."""
+        self.clients_by_name = {}
+        for client_id, name_norm in cursor.execute("SELECT id, name_norm FROM client ORDER BY id DESC"):
+            self.clients_by_name[name_norm] = client_id
+        self.companies = dict(self.clients_by_name)
+        for company, name, client_id in cursor.execute(
+            "SELECT remote_company, name, client_id FROM resource WHERE integration_id = ? AND type = 'client'"
+            " AND status = 'matched' AND client_id IS NOT NULL", (self.run.integration_id,)
+        ):
+            self.companies[self.norm(company or name)] = client_id
+
+    def resolve(self, item: RemoteItem) -> int | None:
+        """The local client an item's remote company is matched to (a client item is its own company)."""
+        company = item.remote_company
+        if company is None:
+            if item.type is not _CLIENT:
+                return None
+            company = item.name
+        return self.companies.get(self.norm(company))
+
+    # ---- pages
+
+    def apply(self, conn: Connection, page: Page) -> None:
+        """Write one page: the caller's transaction makes it land whole or not at all."""
+        cursor = conn.connection.driver_connection.cursor()
+        before = replace(self.counts), self.item_logs, self.warning_logs
+        try:
+            if self.companies is None:
+                self.load_companies(cursor)
+            for warning in page.warnings:
+                self.counts.warnings += 1
+                if self.warning_logs < WARNING_LOG_LIMIT:
+                    self.log("warning", f"{self.run.name}: {warning}", item=False)
+                self.warning_logs += 1
+            items = _unique(page.items)
+            if len(items) < len(page.items):
+                self.log("warning", f"{self.run.name}: {len(page.items) - len(items)} item(s) came twice in "
+                         "one page; the last copy of each was kept", item=False)
+            # Companies first: a client created or matched here resolves the other items' company.
+            clients = [item for item in items if item.type is _CLIENT]
+            others = [item for item in items if item.type is not _CLIENT] if clients else items
+            writer = _PageWriter(self, cursor, db_time(max(_precise_now(), self.run.started)))
+            for batch in (clients, others):
+                if batch:
+                    writer.apply(batch)
+            writer.write()
+            self.counts.fetched += len(page.items)
+            self.entity_fetched[page.entity] = self.entity_fetched.get(page.entity, 0) + len(page.items)
+            self.pages += 1
+            self.save_counts(conn)
+            self.flush_logs(conn)
+        except BaseException:
+            # The page is rolled back: so are its counts and log lines. The company map may
+            # hold clients of the page, but a run that failed here does not go on.
+            self.counts, self.item_logs, self.warning_logs = before
+            self._logs.clear()
+            raise
+        finally:
+            cursor.close()
+
+    def finish(self, conn: Connection) -> str | None:
+        """Mark what a full run did not see as removed, close the run as a success."""
+        notes = []
+        if self.run.since is None:
+            notes += self._mark_removed(conn)
+        if self.counts.warnings:
+            notes.append(f"{self.counts.warnings} warning{'s' if self.counts.warnings != 1 else ''}: "
+                         "some items were skipped (see the log)")
+        c = self.counts
+        summary = (f"sync of {self.run.name} finished: {c.fetched:,} fetched, {c.new:,} new, {c.changed:,} changed, "
+                   f"{c.linked:,} newly matched, {c.created:,} records created, {c.removed:,} removed remotely; "
+                   f"{c.matched:,} matched, {c.not_synced:,} not synced, {c.excluded:,} excluded")
+        if self.item_logs > ITEM_LOG_LIMIT:
+            summary += f" ({self.item_logs - ITEM_LOG_LIMIT:,} more item events counted, not logged one by one)"
+        if self.warning_logs > WARNING_LOG_LIMIT:
+            summary += f" ({self.warning_logs - WARNING_LOG_LIMIT:,} more warnings not logged)"
+        message = "; ".join(notes) or None
+        self.save_counts(conn, outcome=SUCCESS, message=message, ended=True)
+        self.log("info", summary, item=False)
+        self.flush_logs(conn)
+        return message
+
+    def _mark_removed(self, conn: Connection) -> list[str]:
+        raw = conn.connection.driver_connection
+        params = (self.run.integration_id, db_time(self.run.started))
+        stale_where = "integration_id = ? AND deleted_remotely = 0 AND last_seen < ?"
+        if self.counts.fetched == 0:
+            # An empty answer is likelier a product glitch than every item deleted at once.
+            stale = raw.execute(f"SELECT count(*) FROM resource WHERE {stale_where}", params).fetchone()[0]
+            if stale:
+                note = (f"the connector returned nothing; {stale:,} known resources were not marked removed "
+                        "(check the product, then sync again)")
+                self.log("warning", f"{self.run.name}: {note}", item=False)
+                return [note]
+            return []
+        budget = max(0, ITEM_LOG_LIMIT - self.item_logs)
+        for resource_id, type_, name in raw.execute(
+            f"SELECT id, type, name FROM resource WHERE {stale_where} ORDER BY id LIMIT ?", (*params, budget)
+        ).fetchall():
+            self.log("warning", f"{type_} {name!r} was removed remotely", resource_id)
+        removed = raw.execute(
+            f"UPDATE resource SET deleted_remotely = 1, version = version + 1, updated_at = ?, updated_by = NULL"
+            f" WHERE {stale_where}", (db_time(_precise_now()), *params)).rowcount
+        self.item_logs += max(0, removed - budget)
+        self.counts.removed = removed
+        return []
+
+
+def _unique(items: list[RemoteItem]) -> list[RemoteItem]:
+    """The page's items, one per (type, external id), the last copy winning."""
+    by_key = {(item.type._value_, item.external_id): item for item in items}
+    return items if len(by_key) == len(items) else list(by_key.values())
+
+
+def _json_list(values: Iterable[Any]) -> str:
+    # Lists go to SQLite as one JSON parameter, read by json_each: no limit on their length.
+    return json.dumps(list(values), separators=(",", ":"))
+
+
+def settled(status: SyncStatus, record_id: int | None) -> bool:
+    """Whether the matching rules leave a resource as it is whatever records exist: linked,
+    or excluded (:func:`~syncview.services.matching.decide` answers KEEP or SKIP).
+
+    The engine asks the rules only about the others: on a re-sync most resources are
+    settled, and skipping the call is most of what makes a re-sync fast. A unit test
+    holds this to ``decide``.
+    """
+    return status is _EXCLUDED or (status is _MATCHED and record_id is not None)
+
+
+_MATCHED, _NOT_SYNCED, _EXCLUDED = SyncStatus.MATCHED, SyncStatus.NOT_SYNCED, SyncStatus.EXCLUDED
+#: Columns of an existing resource the engine reads; indexes below name them.
+_EXISTING = "id, name, name_norm, remote_company, payload, client_id, status, record_id, deleted_remotely"
+_ID, _NAME, _NORM, _COMPANY, _PAYLOAD, _CLIENT_ID, _STATUS_COL, _RECORD, _DELETED = range(9)
+
+
+class _PageWriter:
+    """Decides and writes one page: lookups and writes in bulk, one pass of Python in between."""
+
+    def __init__(self, state: _RunState, cursor, now: str) -> None:
+        self.state = state
+        self.cur = cursor
+        self.now = now
+        self.integration_id = state.run.integration_id
+        self.inserts: list[tuple] = []
+        self.updates: list[tuple] = []
+        self.seen: list[int] = []
+        self.new_clients: list[tuple] = []
+        self.new_records: list[tuple] = []
+        self._next_ids: dict[str, int] = {}
+
+    def next_id(self, table: str) -> int:
+        # Ids are handed out here so new rows can be logged by id without reading them back;
+        # BEGIN IMMEDIATE keeps any other writer out until the page commits.
+        if table not in self._next_ids:
+            self._next_ids[table] = self.cur.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()[0] + 1
+        value = self._next_ids[table]
+        self._next_ids[table] = value + 1
+        return value
+
+    def existing(self, items: list[RemoteItem]) -> dict[tuple[str, str], tuple]:
+        """The stored rows (columns as ``_EXISTING``) of the items already known, by (type, external id)."""
+        by_type: dict[str, list[str]] = {}
+        for item in items:
+            by_type.setdefault(item.type._value_, []).append(item.external_id)
+        found = {}
+        for type_, ids in by_type.items():
+            rows = self.cur.execute(
+                f"SELECT external_id, {_EXISTING} FROM resource WHERE integration_id = ? AND type = ?"
+                " AND external_id IN (SELECT value FROM json_each(?))", (self.integration_id, type_, _json_list(ids))
+            ).fetchall()
+            found.update(((type_, row[0]), row[1:]) for row in rows)
+        return found
+
+    def free_records(self, inputs: list[MatchInput]) -> tuple[dict, dict[int, int | None]]:
+        """Records the inputs could link to (the matching rules' FreeRecords), and their clients."""
+        client_names, keys = set(), set()
+        for inp in inputs:
+            if inp.type is _CLIENT:
+                client_names.add(inp.name_norm)
+            elif inp.client_id is not None:
+                keys.add(match_key(inp.type._value_, inp.client_id, inp.name_norm))
+        # "Free" as load_free_records means it: no resource of this integration links it. The
+        # unary + keeps SQLite on ix_resource_record rather than scanning the integration.
+        unlinked = "NOT EXISTS (SELECT 1 FROM resource x WHERE x.record_id = r.id AND +x.integration_id = ?)"
+        rows: list[tuple] = []
+        if client_names:
+            rows += self.cur.execute(
+                "SELECT r.id, r.type, r.client_id, r.name_norm FROM record r WHERE r.type = 'client'"
+                f" AND r.name_norm IN (SELECT value FROM json_each(?)) AND {unlinked}",
+                (_json_list(client_names), self.integration_id)).fetchall()
+        if keys:
+            rows += self.cur.execute(
+                "SELECT r.id, r.type, r.client_id, r.name_norm FROM json_each(?) k JOIN record r"
+                " ON r.type = json_extract(k.value, '$[0]') AND r.client_id = json_extract(k.value, '$[1]')"
+                f" AND r.name_norm = json_extract(k.value, '$[2]') WHERE {unlinked}",
+                (_json_list(keys), self.integration_id)).fetchall()
+        return free_records_index(rows), {row[0]: row[2] for row in rows}
+
+    def apply(self, items: list[RemoteItem]) -> None:
+        """Decide every item of one batch and queue its row changes."""
+        state = self.state
+        counts = state.counts
+        existing = self.existing(items)
+        resolve = state.resolve
+        # First pass: what the rules need to know of each item. Settled items (linked or
+        # excluded) stay as they are and never reach the rules.
+        plans: list[tuple[RemoteItem, tuple | None, MatchInput | None, int | None, str, SyncStatus]] = []
+        pending: list[MatchInput] = []
+        for item in items:
+            old = existing.get((item.type._value_, item.external_id))
+            if old is None:
+                name_norm = normalise_name(item.name)
+                inp = MatchInput(item.type, resolve(item), name_norm, _NOT_SYNCED, None)
+                pending.append(inp)
+                plans.append((item, None, inp, inp.client_id, name_norm, _NOT_SYNCED))
+                continue
+            status = _STATUS[old[_STATUS_COL]]
+            record_id = old[_RECORD]
+            name_norm = old[_NORM] if old[_NAME] == item.name else normalise_name(item.name)
+            if settled(status, record_id):
+                # A linked resource's client is its record's, set when it was linked: keep it.
+                client_id = old[_CLIENT_ID] if status is _MATCHED else resolve(item)
+                plans.append((item, old, None, client_id, name_norm, status))
+            else:
+                inp = MatchInput(item.type, resolve(item), name_norm, status, record_id)
+                pending.append(inp)
+                plans.append((item, old, inp, inp.client_id, name_norm, status))
+        free, record_clients = self.free_records(pending) if pending else ({}, {})
+
+        create_missing = state.create_missing
+        companies = state.companies
+        encode = _encode_payload
+        now = self.now
+        for item, old, inp, client_id, name_norm, status in plans:
+            record_id = None if old is None else old[_RECORD]
+            note = None
+            if inp is not None:
+                outcome = decide(inp, free, create_missing=create_missing)
+                decision = outcome.decision
+                record_id = outcome.record_id
+                if decision is Decision.LINK:
+                    status = _MATCHED
+                    client_id = record_clients[record_id]
+                    counts.linked += 1
+                    note = ("info", f"{item.type._value_} {item.name!r} matched to its record")
+                elif decision is Decision.CREATE:
+                    status = _MATCHED
+                    client_id, record_id = self.create_record(item, inp)
+                    counts.created += 1
+                    note = ("info", f"{item.type._value_} {item.name!r}: created its record")
+                elif decision is Decision.NOT_SYNCED:
+                    status = _NOT_SYNCED
+                    if old is None or old[_STATUS_COL] != status:
+                        note = ("warning", f"{item.type._value_} {item.name!r} not synced: {outcome.reason}")
+                else:  # KEEP or SKIP of an unsettled input cannot happen; keep what the rules said
+                    status = _MATCHED if decision is Decision.KEEP else _EXCLUDED
+            if status is _MATCHED:
+                counts.matched += 1
+                if item.type is _CLIENT and client_id is not None:
+                    companies[state.norm(item.remote_company or item.name)] = client_id
+            elif status is _EXCLUDED:
+                counts.excluded += 1
+            else:
+                counts.not_synced += 1
+
+            payload = encode(item.payload)
+            if old is None:
+                resource_id = self.next_id("resource")
+                self.inserts.append((resource_id, self.integration_id, item.type._value_, item.external_id,
+                                     item.name, name_norm, item.remote_company, client_id, payload,
+                                     status._value_, record_id, now, now))
+                counts.new += 1
+            else:
+                resource_id = old[_ID]
+                if (old[_PAYLOAD] == payload and old[_NAME] == item.name and old[_CLIENT_ID] == client_id
+                        and old[_STATUS_COL] == status and old[_RECORD] == record_id
+                        and old[_COMPANY] == item.remote_company and not old[_DELETED]):
+                    self.seen.append(resource_id)
+                    counts.unchanged += 1
+                else:
+                    self.updates.append((item.name, name_norm, item.remote_company, payload, client_id,
+                                         status._value_, record_id, now, now, resource_id))
+                    counts.changed += 1
+                    if old[_DELETED]:
+                        counts.reappeared += 1
+                        note = note or ("info", f"{item.type._value_} {item.name!r} is back remotely")
+            if note is not None:
+                state.log(note[0], note[1], resource_id)
+
+    def create_record(self, item: RemoteItem, inp: MatchInput) -> tuple[int, int]:
+        """A record for an item that matched none; a client item gets its client too, unless
+        a local client of its name exists. Returns (client id, record id)."""
+        state = self.state
+        client_id = inp.client_id
+        if item.type is _CLIENT:
+            client_id = state.clients_by_name.get(inp.name_norm)
+            if client_id is None:
+                client_id = self.next_id("client")
+                self.new_clients.append((client_id, item.name, inp.name_norm))
+                state.clients_by_name[inp.name_norm] = client_id
+        record_id = self.next_id("record")
+        self.new_records.append((record_id, item.type._value_, client_id, item.name, inp.name_norm, False, "{}",
+                                 self.now, self.now))
+        return client_id, record_id
+
+    def write(self) -> None:
+        """Send the queued rows to SQLite, each kind in one executemany."""
+        cur = self.cur
+        if self.new_clients:
+            cur.executemany("INSERT INTO client (id, name, name_norm) VALUES (?, ?, ?)", self.new_clients)
+        if self.new_records:
+            cur.executemany(
+                "INSERT INTO record (id, type, client_id, name, name_norm, disabled, attributes, created_at,"
+                " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", self.new_records)
+        if self.inserts:
+            cur.executemany(
+                "INSERT INTO resource (id, integration_id, type, external_id, name, name_norm, remote_company,"
+                " client_id, payload, status, record_id, first_seen, last_seen, deleted_remotely, version)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 1)", self.inserts)
+        if self.updates:
+            cur.executemany(
+                "UPDATE resource SET name = ?, name_norm = ?, remote_company = ?, payload = ?, client_id = ?,"
+                " status = ?, record_id = ?, last_seen = ?, updated_at = ?, updated_by = NULL,"
+                " deleted_remotely = 0, version = version + 1 WHERE id = ?", self.updates)
+        if self.seen:
+            cur.execute("UPDATE resource SET last_seen = ? WHERE id IN (SELECT value FROM json_each(?))",
+                        (self.now, _json_list(self.seen)))

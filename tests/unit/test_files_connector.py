@@ -1,0 +1,206 @@
+"""The files connector: CSV and JSON exports read page by page, with the documented column mapping."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from syncview.config import parse_config, settings_schema_for
+from syncview.connectors import registry
+from syncview.connectors.files import FilesConnector
+from syncview.domain import RemoteItem, ResourceType
+from syncview.errors import ConfigError, ConnectorError
+from syncview.services.sync import sync_connector
+from tests.helpers import rows
+
+CSV = """\
+id,name,type,company,serial
+1,Acme Corp,client,Acme Corp,
+10,ACME-WS-001,device,Acme Corp,SN-1
+11,ACME-WS-002,Devices,Acme Corp,SN-2
+20,Ana Brown,contact,Acme Corp,
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "export.csv", encoding: str = "utf-8") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text), encoding=encoding)
+    return path
+
+
+def connector(path: Path, **settings) -> FilesConnector:
+    return FilesConnector("Spreadsheet", {"path": str(path), **settings})
+
+
+def fetch(conn: FilesConnector) -> tuple[list[RemoteItem], list[str]]:
+    items, warnings = [], []
+    for page in conn.fetch():
+        items += page.items
+        warnings += page.warnings
+    return items, warnings
+
+
+def test_it_is_registered_with_the_settings_the_config_example_documents():
+    assert registry.load("files") is FilesConnector
+    names = {s.name for s in settings_schema_for("files")}
+    assert {"path", "format", "id_column", "name_column", "type_column", "company_column"} <= names
+    required = [s.name for s in FilesConnector.settings_schema if s.required and s.default is None]
+    assert required == ["path"]
+
+
+def test_the_example_config_block_loads(tmp_path):
+    config = parse_config(textwrap.dedent("""
+        [[integrations]]
+        name = "Spreadsheet"
+        kind = "files"
+        path = "~/exports/assets.csv"
+        format = "csv"
+        id_column = "id"
+        name_column = "name"
+        type_column = "type"
+        company_column = "company"
+    """))
+    assert config.integration("Spreadsheet").settings["format"] == "csv"
+
+
+def test_csv_rows_become_items_with_the_row_as_payload(tmp_path):
+    items, warnings = fetch(connector(write(tmp_path, CSV)))
+
+    assert warnings == []
+    assert [(i.type, i.external_id, i.name, i.remote_company) for i in items] == [
+        (ResourceType.CLIENT, "1", "Acme Corp", "Acme Corp"),
+        (ResourceType.DEVICE, "10", "ACME-WS-001", "Acme Corp"),
+        (ResourceType.DEVICE, "11", "ACME-WS-002", "Acme Corp"),  # "Devices": plural, any case
+        (ResourceType.CONTACT, "20", "Ana Brown", "Acme Corp"),
+    ]
+    assert items[1].payload == {"id": "10", "name": "ACME-WS-001", "type": "device", "company": "Acme Corp",
+                                "serial": "SN-1"}
+
+
+def test_columns_are_mapped_by_the_settings_and_the_delimiter_is_detected(tmp_path):
+    path = write(tmp_path, """\
+        Asset ID;Hostname;Customer
+        7;LAB-PC;Initech
+        8;LAB-SRV;Initech
+    """)
+    items, _ = fetch(connector(path, id_column="Asset ID", name_column="Hostname", company_column="Customer",
+                               type="device"))
+    assert [(i.type, i.external_id, i.name, i.remote_company) for i in items] == [
+        (ResourceType.DEVICE, "7", "LAB-PC", "Initech"), (ResourceType.DEVICE, "8", "LAB-SRV", "Initech")]
+
+
+def test_a_bom_and_crlf_line_ends_are_fine(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes("\ufeffid,name,type\r\n1,Acme,client\r\n".encode())
+    items, warnings = fetch(connector(path))
+    assert [(i.external_id, i.name, i.remote_company) for i in items] == [("1", "Acme", None)]
+    assert warnings == ['the file has no column "company": items have no remote company, so only client items '
+                        "can match (set company_column to the right one)"]
+
+
+def test_bad_rows_are_skipped_with_their_row_number_and_why(tmp_path):
+    path = write(tmp_path, """\
+        id,name,type,company
+        1,Acme,client,Acme
+        ,No Id,device,Acme
+        3,,device,Acme
+        4,Printer,fax machine,Acme
+        1,Acme again,client,Acme
+        5,"Too, many",device,Acme,extra
+
+        6,Fine,device,Acme
+    """)
+    items, warnings = fetch(connector(path))
+
+    assert [i.external_id for i in items] == ["1", "6"]
+    assert warnings == [
+        'row 3 skipped: no id (column "id" is empty)',
+        'row 4 skipped: id 3 has no name (column "name" is empty)',
+        "row 5 skipped: 'Printer' has type 'fax machine'; expected one of client, site, device, contact",
+        "row 6 skipped: client id 1 was already read at row 2",
+        "row 7 skipped: has 5 fields but the header names 4",
+    ]
+
+
+def test_the_file_is_read_page_by_page(tmp_path):
+    lines = ["id,name,type,company"] + [f"{n},WS-{n},device,Acme" for n in range(25)]
+    conn = connector(write(tmp_path, "\n".join(lines) + "\n"))
+    conn.page_size = 10
+    pages = list(conn.fetch())
+    assert [len(p.items) for p in pages] == [10, 10, 5]
+    assert {p.entity for p in pages} == {"export.csv"}
+
+
+def test_json_arrays_with_dotted_paths(tmp_path):
+    data = [{"id": 42, "hostname": "SRV-1", "kind": "device", "site": {"company": {"name": "Globex"}}},
+            {"id": 43.0, "hostname": "SRV-2", "kind": "device", "site": {"company": {"name": "Globex"}}},
+            "not an object"]
+    path = tmp_path / "assets.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+    conn = connector(path, name_column="hostname", type_column="kind", company_column="site.company.name")
+    items, warnings = fetch(conn)
+
+    assert [(i.external_id, i.name, i.remote_company) for i in items] == [("42", "SRV-1", "Globex"),
+                                                                         ("43", "SRV-2", "Globex")]
+    assert items[0].payload == data[0]
+    assert warnings == ["item 3 skipped: not an object but str"]
+
+
+def test_json_lines_stream_and_report_bad_lines(tmp_path):
+    path = write(tmp_path, """\
+        {"id": "1", "name": "Acme", "type": "client"}
+        {"id": "2", "name": oops}
+
+        {"id": "3", "name": "Acme HQ", "type": "site", "company": "Acme"}
+    """, name="assets.jsonl")
+    items, warnings = fetch(connector(path))
+    assert [i.external_id for i in items] == ["1", "3"]
+    assert len(warnings) == 1 and warnings[0].startswith("line 2 skipped: is not valid JSON")
+
+
+@pytest.mark.parametrize(("text", "name", "message"), [
+    ("", "empty.csv", "is empty; it needs a header row"),
+    ("   \n", "empty.json", "is empty; it should hold a JSON array"),
+    ("[{", "broken.json", "is not valid JSON at line 1"),
+    ("{\n  \"id\": 1\n}\n", "pretty.json", "is neither a JSON array nor JSON Lines"),
+    ("ident,name,type\n1,a,client\n", "x.csv", 'has no column "id"; its columns are ident, name, type: set id_column'),
+])
+def test_unusable_files_are_connector_errors(tmp_path, text, name, message):
+    with pytest.raises(ConnectorError, match=message.replace("(", r"\(")):
+        fetch(connector(write(tmp_path, text, name=name)))
+
+
+def test_a_missing_file_is_a_connector_error_naming_it(tmp_path):
+    with pytest.raises(ConnectorError, match=r"the file .*nowhere\.csv does not exist; check path"):
+        fetch(connector(tmp_path / "nowhere.csv"))
+
+
+def test_a_file_that_is_not_utf8_is_a_connector_error(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("id,name,type\n1,Café Müller,client\n".encode("latin-1"))
+    with pytest.raises(ConnectorError, match=r"is not UTF-8 text \(byte 0xe9 cannot be decoded\); export it again"):
+        fetch(connector(path))
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    ({"path": "/x/export.xlsx"}, 'cannot tell the format of /x/export.xlsx from its name; set format = "csv"'),
+    ({"path": "/x/export.csv", "format": "xml"}, 'format must be "csv" or "json"'),
+    ({"path": "/x/export.csv", "type": "printer"}, "type: unknown resource type 'printer'"),
+])
+def test_bad_settings_are_config_errors(settings, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
+        FilesConnector("Spreadsheet", settings)
+
+
+def test_a_file_synced_into_a_store(store, tmp_path):
+    report = sync_connector(store, connector(write(tmp_path, CSV + "x,Bad,gizmo,Acme\n")), create_missing=True)
+
+    assert report.ok and report.counts.fetched == 4 and report.counts.warnings == 1
+    assert rows(store, "SELECT type, name, status FROM resource ORDER BY id") == [
+        ("client", "Acme Corp", "matched"), ("device", "ACME-WS-001", "matched"),
+        ("device", "ACME-WS-002", "matched"), ("contact", "Ana Brown", "matched")]
+    assert rows(store, "SELECT level FROM sync_log_entry WHERE message LIKE '%row 6 skipped%'") == [("warning",)]
