@@ -42,8 +42,8 @@ class ExcludeDialog(ModalScreen[bool | None]):
                 yield Switch(value=False, id="disable-record", disabled=record is None)
                 yield Label(f"Disable record “{record}”" if record else "Disable record (none linked)")
             with Horizontal(classes="buttons"):
-                yield Button("Exclude", variant="error", id="confirm")
-                yield Button("Cancel", id="cancel")
+                yield Button("Exclude", variant="error", compact=True, id="confirm")
+                yield Button("Cancel", compact=True, id="cancel")
 
     def on_mount(self) -> None:
         self.query_one("#confirm", Button).focus()

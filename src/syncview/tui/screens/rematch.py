@@ -70,16 +70,16 @@ class RematchDialog(ModalScreen["RematchDialog.Choice | None"]):
                        else f"now {row.status.label}")
             yield Static(Text.assemble(f"{row.type.label} ", (printable(row.name, limit=80), "bold"),
                                        f" — {current}"), classes="question")
-            yield Input(placeholder="Type to search records", id="search")
-            yield OptionList(id="candidates")
+            yield Input(placeholder="Type to search records", compact=True, id="search")
+            yield OptionList(compact=True, id="candidates")
             with Horizontal(classes="switch-row"):
                 yield Switch(value=False, id="disable-previous", disabled=row.record_id is None)
                 yield Label("Disable previous record")
                 yield Switch(value=False, id="all-clients")
                 yield Label("All clients")
             with Horizontal(classes="buttons"):
-                yield Button("Match", variant="primary", id="match")
-                yield Button("Cancel", id="cancel")
+                yield Button("Match", variant="primary", compact=True, id="match")
+                yield Button("Cancel", compact=True, id="cancel")
 
     def on_mount(self) -> None:
         self.query_one("#search", Input).focus()
