@@ -233,14 +233,20 @@ def cli(ctx: click.Context, db: Path | None, config_path: Path | None) -> None:
 
 
 def _start(ctx: click.Context, app: App) -> None:
-    """Bare ``syncview``: on a first run seed the demo, then show where things stand.
+    """Bare ``syncview``: on a first run seed the demo, then open the Sync Overview.
 
-    The TUI replaces the ``ctx.invoke(status)`` call below when it lands.
+    Without a terminal (piped, cron, CI) there is no screen to open: print the status instead.
     """
     seeded = integrations.prepare_first_run(app.store, app.config)
     if seeded:
         out.print(f"First run: seeded the demo MSP ({seeded.resources:,} resources) into {app.store.path}")
-    ctx.invoke(status)
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        ctx.invoke(status)
+        return
+    # Imported here so headless commands never pay for loading Textual.
+    from syncview.tui.app import SyncviewApp
+
+    SyncviewApp(app.store, app.config).run()
 
 
 # --- commands ------------------------------------------------------------------------------------
@@ -476,8 +482,11 @@ def config_command(app: App, check: bool, as_json: bool) -> None:
 
 
 # --- commands defined in other modules -----------------------------------------------------------
-# Attach them here, after the built-in ones, e.g. `cli.add_command(sync)`; this module imports
-# them, never the other way round.
+# They receive the same context object (`App`) and raise SyncviewError like the ones above.
+from syncview.cli_sync import connectors_command, sync_command  # noqa: E402
+
+cli.add_command(sync_command)
+cli.add_command(connectors_command)
 
 
 def main() -> None:

@@ -60,7 +60,7 @@ def test_status_table_names_every_integration(sv, db):
     assert PSA in output and RMM in output and str(db) in output
 
 
-def test_bare_syncview_seeds_an_empty_store_once_then_shows_status(sv, tmp_path):
+def test_bare_syncview_without_a_terminal_seeds_once_then_shows_status(sv, tmp_path):
     fresh = tmp_path / "fresh" / "syncview.db"
     first = sv.ok(db=fresh)
     assert "First run: seeded the demo MSP" in first.stdout and RMM in first.stdout

@@ -110,12 +110,14 @@ def test_a_file_that_is_not_sqlite_is_refused_and_left_alone(tmp_path):
     assert path.read_text() == "these are my notes, not a database\n"
 
 
-def test_another_applications_sqlite_file_is_refused(tmp_path):
+def test_another_applications_sqlite_file_is_refused_and_left_alone(tmp_path):
     path = tmp_path / "other.db"
     with sqlite3.connect(path) as raw:
         raw.execute("CREATE TABLE photos (id INTEGER)")
+    before = digest(path)
     with pytest.raises(StoreError, match="not a syncview store"):
         open_store(path)
+    assert digest(path) == before  # not even switched to WAL
 
 
 def test_a_directory_is_refused(tmp_path):

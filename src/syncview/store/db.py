@@ -155,10 +155,6 @@ def _make_engine(path: Path) -> Engine:
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         cursor.execute("PRAGMA synchronous = NORMAL")
-        try:
-            cursor.execute("PRAGMA journal_mode = WAL")
-        except sqlite3.OperationalError:
-            pass  # a read-only store keeps the journal mode it has; reads still work
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -201,6 +197,15 @@ def _backup(path: Path, version: int) -> Path:
     return target
 
 
+def _use_wal(engine: Engine) -> None:
+    with engine.connect() as conn:
+        # On the driver connection: outside a transaction, where SQLite allows the switch.
+        try:
+            conn.connection.driver_connection.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.OperationalError:
+            pass  # a read-only store keeps the journal mode it has; reads still work
+
+
 def _prepare_schema(engine: Engine, path: Path) -> None:
     with engine.connect() as conn:
         version, _, has_tables = _schema_state(conn, path)
@@ -210,6 +215,9 @@ def _prepare_schema(engine: Engine, path: Path) -> None:
             f"{path} was written by a newer syncview (schema {version}; this one reads up to "
             f"{SCHEMA_VERSION}): upgrade syncview, or use another --db path"
         )
+    # WAL lets the screen read while a sync writes. It is a property of the file, so it is
+    # set only now that the file is known to be ours: a refused file is left untouched.
+    _use_wal(engine)
     if not has_tables:
         with engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn, conn.begin():
             SQLModel.metadata.create_all(conn)

@@ -10,16 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from syncview.cli import cli
-from syncview.cli_sync import connectors_command, sync_command
 from tests.helpers import rows
-
-
-@pytest.fixture(autouse=True)
-def _commands_attached():
-    """The lead attaches these commands in cli.py; until then (and harmlessly after) the tests do."""
-    for command in (sync_command, connectors_command):
-        if command.name not in cli.commands:
-            cli.add_command(command)
 
 
 CONFIG = """
