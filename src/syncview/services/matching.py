@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import exists, select
+from sqlalchemy import exists, literal_column, select
 
 from syncview.domain import ResourceType, SyncStatus, normalise_name
 from syncview.services import queries
@@ -144,7 +144,10 @@ def load_free_records(store: Store, integration_id: int) -> dict:
     """:data:`FreeRecords` for an integration: enabled or not, every record no resource of it links to."""
     query = (
         select(REC.id, REC.type, REC.client_id, REC.name_norm)
-        .where(~exists().where(R.record_id == REC.id, R.integration_id == integration_id))
+        # The unary + keeps SQLite on ix_resource_record instead of scanning the integration
+        # once per record (minutes at a million resources).
+        .where(~exists().where(R.record_id == REC.id,
+                               literal_column("+resource.integration_id") == integration_id))
     )
     with store.read() as conn:
         return free_records_index(conn.execute(query))
