@@ -12,19 +12,23 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, func, literal_column, or_, select, text
 
 from syncview.domain import ResourceType, SyncStatus, normalise_name
 from syncview.errors import NotFoundError
 from syncview.store import Cancellation, Store
+from syncview.store import derived
+from syncview.store.derived import has_name_index, resource_count
 from syncview.store.models import AuditEvent, Client, Integration, Record, Resource, SyncLogEntry, SyncRun
 
 R = Resource.__table__.c
 REC = Record.__table__.c
 CL = Client.__table__.c
+RC = resource_count.c
 
-#: ``ResourceFilter.client_id`` value selecting resources that have no local client yet.
-NO_CLIENT = 0
+#: ``ResourceFilter.client_id`` value selecting resources that have no local client yet
+#: (the same value the kept counts use for them).
+NO_CLIENT = derived.NO_CLIENT
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,9 +176,9 @@ def get_integration(store: Store, name: str) -> IntegrationSummary:
 def integration_totals(store: Store, integration_id: int) -> Totals:
     """Total resources and counts by type and by status for a whole integration."""
     query = (
-        select(R.type, R.status, func.count())
-        .where(R.integration_id == integration_id)
-        .group_by(R.type, R.status)
+        select(RC.type, RC.status, func.sum(RC.n))
+        .where(RC.integration_id == integration_id)
+        .group_by(RC.type, RC.status)
     )
     by_type = dict.fromkeys(ResourceType, 0)
     by_status = dict.fromkeys(SyncStatus, 0)
@@ -188,40 +192,100 @@ def integration_totals(store: Store, integration_id: int) -> Totals:
 def integration_clients(store: Store, integration_id: int) -> list[ClientCount]:
     """The local clients that resources of this integration belong to, by name."""
     query = (
-        select(R.client_id, CL.name, func.count())
-        .select_from(Resource.__table__)
-        .outerjoin(Client.__table__, CL.id == R.client_id)
-        .where(R.integration_id == integration_id)
-        .group_by(R.client_id)
+        select(RC.client_id, CL.name, func.sum(RC.n))
+        .select_from(resource_count.outerjoin(Client.__table__, CL.id == RC.client_id))
+        .where(RC.integration_id == integration_id)
+        .group_by(RC.client_id)
+        .having(func.sum(RC.n) > 0)
     )
     with store.read() as conn:
         rows = [
-            ClientCount(client_id or NO_CLIENT, name or "(no local client)", count)
+            ClientCount(client_id, name or "(no local client)", count)
             for client_id, name, count in conn.execute(query)
         ]
     return sorted(rows, key=lambda c: (c.id == NO_CLIENT, c.name.casefold()))
 
 
-def _where(flt: ResourceFilter) -> list:
-    clauses = [] if flt.integration_id is None else [R.integration_id == flt.integration_id]
+#: A text filter with more name matches than this is applied by scanning names in index
+#: order: the matches are dense, so a page fills at once, and a sequential count beats
+#: probing each match. Fewer matches are looked up in the trigram index and sorted.
+DENSE_MATCHES = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class _TextPlan:
+    """How a filter's text is applied: ``match`` is the trigram query when the index is used,
+    ``none`` is set when the index says nothing matches."""
+
+    norm: str
+    match: str | None = None
+    none: bool = False
+
+
+def _text_plan(conn, flt: ResourceFilter) -> _TextPlan:
+    norm = normalise_name(flt.text)
+    if len(norm) < 3 or not has_name_index(conn):
+        return _TextPlan(norm)
+    match = '"' + norm.replace('"', '""') + '"'
+    # Capped: counting every match of a common fragment would cost what the scan costs.
+    matches = conn.exec_driver_sql(
+        "SELECT count(*) FROM (SELECT rowid FROM resource_name WHERE resource_name MATCH ? LIMIT ?)",
+        (match, DENSE_MATCHES + 1)).scalar_one()
+    if matches > DENSE_MATCHES:
+        return _TextPlan(norm)
+    return _TextPlan(norm, match, none=matches == 0)
+
+
+def _where(flt: ResourceFilter, plan: _TextPlan) -> list:
+    """WHERE clauses for ``flt``. With an indexed ``plan`` the rows come from the name index
+    and the other columns are wrapped in unary ``+`` so SQLite cannot prefer to drive the
+    query from an index on them (scanning a whole integration to probe each row's name)."""
+    indexed = plan.match is not None
+
+    def col(column):
+        return literal_column(f"+resource.{column.name}") if indexed else column
+
+    clauses = [] if flt.integration_id is None else [col(R.integration_id) == flt.integration_id]
     if flt.client_id == NO_CLIENT:
-        clauses.append(R.client_id.is_(None))
+        clauses.append(col(R.client_id).is_(None))
     elif flt.client_id is not None:
-        clauses.append(R.client_id == flt.client_id)
+        clauses.append(col(R.client_id) == flt.client_id)
     if flt.status is not None:
-        clauses.append(R.status == flt.status.value)
+        clauses.append(col(R.status) == flt.status.value)
     if flt.type is not None:
-        clauses.append(R.type == flt.type.value)
-    text = normalise_name(flt.text)
-    if text:
-        clauses.append(func.instr(R.name_norm, text) > 0)
+        clauses.append(col(R.type) == flt.type.value)
+    if indexed:
+        clauses.append(R.id.in_(text("SELECT rowid FROM resource_name WHERE resource_name MATCH :match")
+                                .bindparams(match=plan.match)))
+    elif plan.norm:
+        clauses.append(func.instr(R.name_norm, plan.norm) > 0)
     return clauses
 
 
 def count_resources(store: Store, flt: ResourceFilter, *, cancellation: Cancellation | None = None) -> int:
-    """How many resources the filter selects."""
+    """How many resources the filter selects: from the kept counts when there is no text,
+    through the name index when there is."""
     with store.read(cancellation) as conn:
-        return conn.execute(select(func.count()).select_from(Resource.__table__).where(*_where(flt))).scalar_one()
+        if not normalise_name(flt.text):
+            return _kept_count(conn, flt)
+        plan = _text_plan(conn, flt)
+        if plan.none:
+            return 0
+        query = select(func.count()).select_from(Resource.__table__).where(*_where(flt, plan))
+        return conn.execute(query).scalar_one()
+
+
+def _kept_count(conn, flt: ResourceFilter) -> int:
+    clauses = []
+    if flt.integration_id is not None:
+        clauses.append(RC.integration_id == flt.integration_id)
+    if flt.client_id is not None:
+        clauses.append(RC.client_id == flt.client_id)
+    if flt.status is not None:
+        clauses.append(RC.status == flt.status.value)
+    if flt.type is not None:
+        clauses.append(RC.type == flt.type.value)
+    return conn.execute(select(func.coalesce(func.sum(RC.n), 0)).where(*clauses)).scalar_one()
 
 
 def _row_query() -> Select:
@@ -259,8 +323,11 @@ def resource_page(
         raise ValueError(f"cannot sort by {sort!r}; choose one of {', '.join(SORT_KEYS)}")
     key = SORT_KEYS[sort]
     order = [key.desc(), R.id.desc()] if descending else [key.asc(), R.id.asc()]
-    query = _row_query().where(*_where(flt)).order_by(*order).offset(offset).limit(limit)
     with store.read(cancellation) as conn:
+        plan = _text_plan(conn, flt)
+        if plan.none:
+            return []
+        query = _row_query().where(*_where(flt, plan)).order_by(*order).offset(offset).limit(limit)
         return [_to_row(row) for row in conn.execute(query)]
 
 
@@ -268,7 +335,8 @@ def iter_resources(store: Store, flt: ResourceFilter, *, chunk: int = 5000) -> I
     """Every resource the filter selects, in id order, fetched a chunk at a time (for exports)."""
     last = 0
     while True:
-        query = _row_query().where(*_where(flt), R.id > last).order_by(R.id).limit(chunk)
+        query = _row_query().where(*_where(flt, _TextPlan(normalise_name(flt.text))), R.id > last)
+        query = query.order_by(R.id).limit(chunk)
         with store.read() as conn:
             rows = [_to_row(row) for row in conn.execute(query)]
         yield from rows

@@ -20,17 +20,23 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import SQLModel
 
 from syncview.errors import Cancelled, StoreError
-from syncview.store import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from syncview.store import derived, models  # models registers the tables on SQLModel.metadata
 
 #: Schema version this syncview writes. Bump it and add a step to MIGRATIONS together.
-SCHEMA_VERSION = 1
+#: 1: the domain tables. 2: resource counts and the trigram name index (store/derived.py), meta.
+SCHEMA_VERSION = 2
 #: ``PRAGMA application_id`` marking a file as a syncview store ("SYNV").
 APPLICATION_ID = 0x53594E56
 #: How long a writer waits for another process's lock before giving up.
 BUSY_TIMEOUT_S = 5.0
 
+def _v1_to_v2(conn: Connection) -> None:
+    models.Meta.__table__.create(conn)
+    derived.create(conn, backfill=True)
+
+
 #: MIGRATIONS[v] upgrades a store from schema v to v + 1, inside one transaction.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2}
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
 
@@ -221,6 +227,7 @@ def _prepare_schema(engine: Engine, path: Path) -> None:
     if not has_tables:
         with engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn, conn.begin():
             SQLModel.metadata.create_all(conn)
+            derived.create(conn, backfill=False)
             conn.exec_driver_sql(f"PRAGMA application_id = {APPLICATION_ID}")
             conn.exec_driver_sql(f"PRAGMA user_version = {SCHEMA_VERSION}")
         return

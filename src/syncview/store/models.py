@@ -144,3 +144,11 @@ class AuditEvent(SQLModel, table=True):
     after: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))
     #: batch of the undo that reverted this event, if any
     undone_by: str | None = None
+
+
+class Meta(SQLModel, table=True):
+    """Facts about the store itself, by key (e.g. how the demo was seeded, so it can be re-synced)."""
+
+    key: str = Field(primary_key=True)
+    #: JSON text
+    value: str = Field(sa_column=Column(Text, nullable=False))

@@ -1,0 +1,135 @@
+"""Structures SQLite keeps up to date from the resource table, so the screen never re-counts.
+
+- ``resource_count``: resources per (integration, client, type, status), maintained by
+  triggers. The tiles, the client picker and every count without a text filter read a
+  few hundred rows of it instead of scanning a million resources.
+- ``resource_name``: an FTS5 trigram index of ``resource.name_norm`` (external content,
+  so names are stored once), maintained by triggers. A text filter of three or more
+  characters looks its matches up instead of scanning every name. SQLite builds without
+  FTS5 simply go without it; the queries fall back to scanning.
+
+Triggers rather than code in the services: every writer (sync, seed, actions, undo, a
+future one) keeps them right without knowing they exist.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from sqlalchemy import Connection, column, table
+
+#: Client id the counts use for "no local client" (the column is part of the primary key).
+NO_CLIENT = 0
+
+#: The counts table for queries (created by the DDL below, not by SQLModel's metadata).
+resource_count = table(
+    "resource_count", column("integration_id"), column("client_id"), column("type"), column("status"),
+    column("n"),
+)
+
+_COUNTS = """
+CREATE TABLE IF NOT EXISTS resource_count (
+    integration_id INTEGER NOT NULL,
+    client_id INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    status TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (integration_id, client_id, type, status)
+) WITHOUT ROWID;
+
+CREATE TRIGGER IF NOT EXISTS resource_count_insert AFTER INSERT ON resource BEGIN
+    INSERT INTO resource_count VALUES (NEW.integration_id, coalesce(NEW.client_id, 0), NEW.type, NEW.status, 1)
+    ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+
+CREATE TRIGGER IF NOT EXISTS resource_count_delete AFTER DELETE ON resource BEGIN
+    UPDATE resource_count SET n = n - 1
+    WHERE integration_id = OLD.integration_id AND client_id = coalesce(OLD.client_id, 0)
+      AND type = OLD.type AND status = OLD.status;
+END;
+
+CREATE TRIGGER IF NOT EXISTS resource_count_update
+AFTER UPDATE OF integration_id, client_id, type, status ON resource
+WHEN OLD.integration_id IS NOT NEW.integration_id OR OLD.client_id IS NOT NEW.client_id
+  OR OLD.type IS NOT NEW.type OR OLD.status IS NOT NEW.status
+BEGIN
+    UPDATE resource_count SET n = n - 1
+    WHERE integration_id = OLD.integration_id AND client_id = coalesce(OLD.client_id, 0)
+      AND type = OLD.type AND status = OLD.status;
+    INSERT INTO resource_count VALUES (NEW.integration_id, coalesce(NEW.client_id, 0), NEW.type, NEW.status, 1)
+    ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+"""
+
+_COUNTS_BACKFILL = """
+INSERT INTO resource_count
+SELECT integration_id, coalesce(client_id, 0), type, status, count(*) FROM resource
+GROUP BY integration_id, coalesce(client_id, 0), type, status;
+"""
+
+_NAMES = """
+CREATE VIRTUAL TABLE IF NOT EXISTS resource_name USING fts5(
+    name_norm, content='resource', content_rowid='id', tokenize='trigram'
+);
+
+CREATE TRIGGER IF NOT EXISTS resource_name_insert AFTER INSERT ON resource BEGIN
+    INSERT INTO resource_name (rowid, name_norm) VALUES (NEW.id, NEW.name_norm);
+END;
+
+CREATE TRIGGER IF NOT EXISTS resource_name_delete AFTER DELETE ON resource BEGIN
+    INSERT INTO resource_name (resource_name, rowid, name_norm) VALUES ('delete', OLD.id, OLD.name_norm);
+END;
+
+CREATE TRIGGER IF NOT EXISTS resource_name_update AFTER UPDATE OF name_norm ON resource
+WHEN OLD.name_norm IS NOT NEW.name_norm
+BEGIN
+    INSERT INTO resource_name (resource_name, rowid, name_norm) VALUES ('delete', OLD.id, OLD.name_norm);
+    INSERT INTO resource_name (rowid, name_norm) VALUES (NEW.id, NEW.name_norm);
+END;
+"""
+
+_NAMES_BACKFILL = "INSERT INTO resource_name (resource_name) VALUES ('rebuild');"
+
+
+def create(conn: Connection, *, backfill: bool) -> None:
+    """Create the derived tables and their triggers; ``backfill`` fills them from existing rows."""
+    _script(conn, _COUNTS)
+    if backfill:
+        _script(conn, _COUNTS_BACKFILL)
+    if fts5_trigram_available(conn):
+        _script(conn, _NAMES)
+        if backfill:
+            _script(conn, _NAMES_BACKFILL)
+
+
+def has_name_index(conn: Connection) -> bool:
+    """Whether this store has the trigram name index (a store made where FTS5 was missing has not)."""
+    found = conn.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name = 'resource_name'").first()
+    return found is not None
+
+
+def fts5_trigram_available(conn: Connection) -> bool:
+    """FTS5 with the trigram tokenizer needs SQLite 3.34 built with FTS5."""
+    try:
+        conn.exec_driver_sql("CREATE VIRTUAL TABLE temp.probe_trigram USING fts5(x, tokenize='trigram')")
+    except Exception:  # noqa: BLE001 - any failure means "not available"
+        return False
+    conn.exec_driver_sql("DROP TABLE temp.probe_trigram")
+    return True
+
+
+def _script(conn: Connection, script: str) -> None:
+    # Statements one by one through the transaction's own connection: executescript would commit.
+    for statement in _statements(script):
+        conn.exec_driver_sql(statement)
+
+
+def _statements(script: str) -> list[str]:
+    """Split a script into statements, keeping trigger bodies (``BEGIN ... END;``) whole."""
+    statements, current = [], ""
+    for line in script.strip().splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    return statements

@@ -1,0 +1,116 @@
+"""The kept counts and the trigram name index always agree with the resource table itself."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from syncview.domain import SyncStatus
+from syncview.services import actions, queries
+from syncview.services.queries import ResourceFilter
+from syncview.store import db, open_store
+from tests.helpers import first, rows
+
+RECOUNT = """
+SELECT integration_id, coalesce(client_id, 0), type, status, count(*) FROM resource
+GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+"""
+KEPT = "SELECT integration_id, client_id, type, status, n FROM resource_count WHERE n > 0 ORDER BY 1, 2, 3, 4"
+
+
+def assert_counts_agree(store) -> None:
+    assert rows(store, KEPT) == rows(store, RECOUNT)
+
+
+def test_counts_agree_after_seeding_and_every_kind_of_action(demo_store):
+    assert_counts_agree(demo_store)
+    matched = first(demo_store, status=SyncStatus.MATCHED)
+    not_synced = first(demo_store, status=SyncStatus.NOT_SYNCED)
+    actions.exclude(demo_store, matched.id, disable_record=True)
+    actions.include(demo_store, matched.id)
+    record = queries.find_records(demo_store, not_synced.type)[0]
+    holder = queries.linked_resources(demo_store, not_synced.integration_id, [record.id]).get(record.id)
+    if holder:
+        actions.exclude(demo_store, holder[0])
+    actions.rematch(demo_store, not_synced.id, record.id)  # moves it to the record's client
+    assert_counts_agree(demo_store)
+    while rows(demo_store, "SELECT 1 FROM audit_event WHERE operator = 'tester' AND action != 'undo' "
+                           "AND undone_by IS NULL"):
+        actions.undo(demo_store)
+    assert_counts_agree(demo_store)
+    with demo_store.write() as conn:
+        conn.exec_driver_sql("DELETE FROM sync_log_entry WHERE resource_id IN (SELECT id FROM resource LIMIT 50)")
+        conn.exec_driver_sql("DELETE FROM audit_event WHERE resource_id IN (SELECT id FROM resource LIMIT 50)")
+        conn.exec_driver_sql("DELETE FROM resource WHERE id IN (SELECT id FROM resource LIMIT 50)")
+    assert_counts_agree(demo_store)
+
+
+def test_totals_and_clients_read_from_counts_match_a_recount(demo_store):
+    integration = queries.get_integration(demo_store, "Datto RMM")
+    totals = queries.integration_totals(demo_store, integration.id)
+    (total,) = rows(demo_store, "SELECT count(*) FROM resource WHERE integration_id = ?", integration.id)[0]
+    assert totals.total == total
+    clients = {c.id: c.resources for c in queries.integration_clients(demo_store, integration.id)}
+    recount = dict(rows(demo_store, "SELECT coalesce(client_id, 0), count(*) FROM resource "
+                                    "WHERE integration_id = ? GROUP BY 1", integration.id))
+    assert clients == recount
+
+
+@pytest.mark.parametrize("text", ["a", "ws", "acm", "ACME", "acme-w", "Corp.", "ws-0", "  lt 02 ", 'x"y',
+                                  "zzzzzz", "corporation, inc", "é"])
+def test_text_filter_through_the_index_finds_exactly_what_a_scan_finds(demo_store, text):
+    from syncview.domain import normalise_name
+
+    for integration in queries.list_integrations(demo_store):
+        flt = ResourceFilter(integration.id, text=text)
+        norm = normalise_name(text)
+        expected = [i for (i,) in rows(demo_store, "SELECT id FROM resource WHERE integration_id = ? "
+                                                   "AND instr(name_norm, ?) > 0", integration.id, norm)]
+        assert queries.count_resources(demo_store, flt) == len(expected)
+        page = queries.resource_page(demo_store, flt, limit=100_000)
+        assert sorted(r.id for r in page) == sorted(expected)
+        names = [r.name for r in page]
+        assert [normalise_name(n) for n in names] == sorted(normalise_name(n) for n in names)
+
+
+def test_dense_text_matches_page_in_name_order(demo_store, monkeypatch):
+    monkeypatch.setattr(queries, "DENSE_MATCHES", 5)  # force the scan path with the index present
+    integration = queries.get_integration(demo_store, "ConnectWise Manage")
+    flt = ResourceFilter(integration.id, text="acme")
+    page = queries.resource_page(demo_store, flt, limit=20)
+    monkeypatch.setattr(queries, "DENSE_MATCHES", 10**9)
+    assert page == queries.resource_page(demo_store, flt, limit=20)
+
+
+def test_renamed_resource_is_found_by_its_new_name_only(demo_store):
+    resource = first(demo_store)
+    with demo_store.write() as conn:
+        conn.exec_driver_sql("UPDATE resource SET name = 'Zebra Unique', name_norm = 'zebra unique' WHERE id = ?",
+                             (resource.id,))
+    flt = ResourceFilter(resource.integration_id, text="zebra uni")
+    assert [r.id for r in queries.resource_page(demo_store, flt)] == [resource.id]
+    old = ResourceFilter(resource.integration_id, text=resource.name)
+    assert resource.id not in [r.id for r in queries.resource_page(demo_store, old, limit=10_000)]
+
+
+def test_a_version_1_store_is_migrated_with_counts_and_index_backfilled(demo_store, store_path):
+    demo_store.close()
+    with sqlite3.connect(store_path) as raw:  # make it exactly what schema 1 was
+        for trigger in ("resource_count_insert", "resource_count_delete", "resource_count_update",
+                        "resource_name_insert", "resource_name_delete", "resource_name_update"):
+            raw.execute(f"DROP TRIGGER {trigger}")
+        raw.execute("DROP TABLE resource_count")
+        raw.execute("DROP TABLE resource_name")
+        raw.execute("DROP TABLE meta")
+        raw.execute("PRAGMA user_version = 1")
+    migrated = open_store(store_path)
+    assert rows(migrated, "PRAGMA user_version") == [(db.SCHEMA_VERSION,)]
+    assert store_path.with_name(f"{store_path.name}.schema1.bak").exists()
+    assert_counts_agree(migrated)
+    integration = queries.get_integration(migrated, "ConnectWise Manage")
+    flt = ResourceFilter(integration.id, text="acme")
+    (expected,) = rows(migrated, "SELECT count(*) FROM resource WHERE integration_id = ? "
+                                 "AND instr(name_norm, 'acme') > 0", integration.id)[0]
+    assert queries.count_resources(migrated, flt) == expected > 0
+    migrated.close()
