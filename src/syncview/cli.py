@@ -24,10 +24,10 @@ from rich.table import Table
 from rich.text import Text
 
 from syncview import __version__
-from syncview.config import Config, default_config_path, load_config, resolve_settings
+from syncview.config import Config, default_config_path, load_config, resolve_settings, warn_if_readable_by_others
 from syncview.demo import DEFAULT_RESOURCES
 from syncview.domain import ResourceType, SyncStatus, parse_resource_type
-from syncview.errors import SyncviewError
+from syncview.errors import ConfigError, SyncviewError
 from syncview.render import dumps, jsonable, printable, resource_record, write_csv, write_json
 from syncview.services import actions, integrations, matching, queries
 from syncview.services.seed import seed_demo
@@ -52,10 +52,26 @@ class App:
 
     def __init__(self, db: Path | None, config_path: Path | None) -> None:
         # Absolute paths, so messages and `status --json` name the files whatever the working directory.
-        self.config: Config = load_config(config_path.expanduser().absolute() if config_path else None)
-        self.db_path = Path(db or self.config.store_path or default_store_path()).expanduser().absolute()
+        # A broken config is kept, not raised: every command that reads the config raises it (one
+        # line, as before), while `doctor` can still report it among its other findings.
+        self.config_or_none: Config | None = None
+        self.config_error: ConfigError | None = None
+        try:
+            self.config_or_none = load_config(config_path.expanduser().absolute() if config_path else None)
+        except ConfigError as error:
+            self.config_error = error
+        store_path = self.config_or_none.store_path if self.config_or_none else None
+        self.db_path = Path(db or store_path or default_store_path()).expanduser().absolute()
         self._store: Store | None = None
         self._created_store = False
+
+    @property
+    def config(self) -> Config:
+        """The loaded config; raises the ConfigError that loading it gave."""
+        if self.config_or_none is None:
+            assert self.config_error is not None
+            raise self.config_error
+        return self.config_or_none
 
     @property
     def store(self) -> Store:
@@ -228,6 +244,10 @@ _expect = click.option("--expect-version", type=int,
 def cli(ctx: click.Context, db: Path | None, config_path: Path | None) -> None:
     """See what each PSA/RMM integration synced into your documentation, and fix it."""
     app = ctx.obj = ctx.with_resource(App(db, config_path))
+    # Once per run, on stderr (stdout may be JSON for a script); the doctor lists it with its findings.
+    warning = warn_if_readable_by_others(app.config_or_none) if app.config_or_none else None
+    if warning and ctx.invoked_subcommand != "doctor" and not ctx.resilient_parsing:
+        click.echo("syncview: warning: " + printable(warning), err=True)
     if ctx.invoked_subcommand is None:
         _start(ctx, app)
 
@@ -483,10 +503,14 @@ def config_command(app: App, check: bool, as_json: bool) -> None:
 
 # --- commands defined in other modules -----------------------------------------------------------
 # They receive the same context object (`App`) and raise SyncviewError like the ones above.
+from syncview.cli_admin import backup_command, doctor_command, restore_command  # noqa: E402
 from syncview.cli_sync import connectors_command, sync_command  # noqa: E402
 
 cli.add_command(sync_command)
 cli.add_command(connectors_command)
+cli.add_command(doctor_command)
+cli.add_command(backup_command)
+cli.add_command(restore_command)
 
 
 def main() -> None:

@@ -1,0 +1,215 @@
+"""Backups of the store, and restoring one, while other syncview processes may be using it.
+
+Both go through SQLite's online backup API rather than copying files: a file copy
+taken while a sync commits can pair a database file with half of its write-ahead
+log, whereas the backup API copies one consistent snapshot (a single read
+transaction; in WAL mode writers go on meanwhile). Restoring copies *into* the
+live store through the same API, as one write transaction: other processes see
+either the old store or the restored one, never a mix, and their open connections
+stay valid (a TUI that had the store open simply reads the restored data next, and
+any action it carries with an old version is refused as stale).
+
+No Textual and no click here: the CLI (``syncview backup`` / ``restore``) and any
+other face call these functions and show the :class:`~syncview.errors.SyncviewError`
+they raise as one line.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+
+from syncview.errors import StoreError
+from syncview.store.db import APPLICATION_ID, BUSY_TIMEOUT_S, SCHEMA_VERSION
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
+#: Where ``restore`` keeps the store it replaces: ``<store>`` + this suffix.
+BEFORE_RESTORE_SUFFIX = ".before-restore.bak"
+
+
+@dataclass(frozen=True, slots=True)
+class StoreFacts:
+    """What a store file says about itself, read without changing it."""
+
+    path: Path
+    schema_version: int
+    resources: int
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreReport:
+    restored: StoreFacts
+    #: where the replaced store was saved; None when there was no store to replace
+    previous: Path | None
+
+
+def inspect_store(path: Path, *, check_integrity: bool = True) -> StoreFacts:
+    """Check that ``path`` is a syncview store this syncview can read; StoreError saying why not.
+
+    Opened read-only (``mode=ro``), so inspecting a backup never turns it into a WAL
+    file or migrates it.
+    """
+    if not path.is_file():
+        raise StoreError(f"{path} does not exist or is not a file")
+    with path.open("rb") as handle:
+        if handle.read(len(_SQLITE_HEADER)) != _SQLITE_HEADER:
+            raise StoreError(f"{path} is not a syncview store (not an SQLite database)")
+    try:
+        with closing(_connect(path, read_only=True)) as conn:
+            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if app_id != APPLICATION_ID:
+                raise StoreError(f"{path} is an SQLite database but not a syncview store")
+            if version > SCHEMA_VERSION:
+                raise StoreError(f"{path} was written by a newer syncview (schema {version}; this one reads up to "
+                                 f"{SCHEMA_VERSION}): upgrade syncview to use it")
+            if check_integrity:
+                problems = [row[0] for row in conn.execute("PRAGMA integrity_check(5)")]
+                if problems != ["ok"]:
+                    raise StoreError(f"{path} is damaged (SQLite integrity check: {'; '.join(problems)})")
+            resources = conn.execute("SELECT count(*) FROM resource").fetchone()[0]
+    except sqlite3.DatabaseError as error:
+        raise StoreError(f"{path} cannot be read as a syncview store ({error})") from None
+    return StoreFacts(path, version, resources, path.stat().st_size)
+
+
+def backup_store(store_path: Path, target: Path, *, force: bool = False) -> StoreFacts:
+    """Write a consistent copy of the store at ``store_path`` to ``target``; returns what was written.
+
+    The copy goes to ``target.partial`` first and is renamed into place only once it
+    is complete and checked, so ``target`` is never half a backup. An existing
+    ``target`` is refused unless ``force``. The backup is one self-contained file
+    (rollback journal, not WAL), ready to be copied elsewhere as is.
+    """
+    store_path, target = store_path.absolute(), target.absolute()
+    if not store_path.exists():
+        raise StoreError(f"there is no store at {store_path} to back up")
+    if target.exists() and target.is_dir():
+        raise StoreError(f"{target} is a directory; give the path of the backup file to write")
+    if target.exists() and (_same_file(target, store_path) or not force):
+        why = "it is the store itself" if _same_file(target, store_path) else "use --force to overwrite it"
+        raise StoreError(f"{target} already exists; {why}")
+    inspect_store(store_path, check_integrity=False)  # refuse a file that is not ours before copying it
+    partial = target.with_name(target.name + ".partial")
+    try:
+        _copy(store_path, partial)
+        facts = inspect_store(partial)
+        os.replace(partial, target)
+        _sync_directory(target.parent)
+    except OSError as error:
+        raise StoreError(f"cannot write the backup {target}: {error.strerror or error}; "
+                         "check the directory exists, is writable and has room") from None
+    except sqlite3.DatabaseError as error:
+        raise StoreError(_sqlite_message(error, store_path, target)) from None
+    finally:
+        partial.unlink(missing_ok=True)
+    return StoreFacts(target, facts.schema_version, facts.resources, target.stat().st_size)
+
+
+def restore_store(store_path: Path, source: Path) -> RestoreReport:
+    """Replace the store at ``store_path`` with the backup ``source``, keeping the current one aside.
+
+    The backup is checked first (a syncview store, a schema this syncview reads,
+    intact). The current store is then backed up to ``<store>.before-restore.bak``
+    (replacing an older file of that name), and the backup is copied into the live
+    store in one transaction. A backup of an older schema is migrated the next time
+    syncview opens the store, as any older store is.
+    """
+    store_path, source = store_path.absolute(), source.absolute()
+    if source.exists() and store_path.exists() and _same_file(source, store_path):
+        raise StoreError(f"{source} is the store itself; name a backup file to restore")
+    restored = inspect_store(source)
+    if not store_path.exists():
+        backup_store(source, store_path)
+        return RestoreReport(StoreFacts(store_path, restored.schema_version, restored.resources,
+                                        store_path.stat().st_size), None)
+    previous = store_path.with_name(store_path.name + BEFORE_RESTORE_SUFFIX)
+    try:
+        inspect_store(store_path, check_integrity=False)
+    except StoreError:
+        # The current file is no store of ours (or unreadable): nothing can be copied into it
+        # through SQLite, and nothing of it could be lost by replacing the file.
+        return RestoreReport(_replace_unreadable(store_path, source, previous, restored), previous)
+    backup_store(store_path, previous, force=True)
+    try:
+        with closing(_connect(source, read_only=True)) as src, closing(_connect(store_path)) as dest:
+            src.backup(dest)  # one step: one write transaction on the live store
+    except sqlite3.DatabaseError as error:
+        raise StoreError(_sqlite_message(error, source, store_path) + f"; the store is unchanged "
+                         f"(and saved to {previous})") from None
+    return RestoreReport(StoreFacts(store_path, restored.schema_version, restored.resources,
+                                    store_path.stat().st_size), previous)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
+    mode = "?mode=ro" if read_only else ""
+    conn = sqlite3.connect(f"file:{path}{mode}", uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+    conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+    return conn
+
+
+def _copy(source: Path, target: Path) -> None:
+    """One consistent snapshot of ``source`` into a new file ``target``, made self-contained and synced."""
+    target.unlink(missing_ok=True)
+    with closing(_connect(source, read_only=True)) as src, closing(_connect(target)) as dest:
+        src.backup(dest)  # pages=-1: the whole copy under one read transaction
+        # The copy inherits WAL mode from the page it copied; a backup is one file to carry around.
+        dest.execute("PRAGMA journal_mode = DELETE")
+    with target.open("rb+") as handle:
+        os.fsync(handle.fileno())
+
+
+def _replace_unreadable(store_path: Path, source: Path, previous: Path, restored: StoreFacts) -> StoreFacts:
+    """Restore over a file SQLite cannot use: keep its bytes aside, then rename the backup's copy in."""
+    for suffix in ("", "-wal"):
+        if Path(f"{store_path}{suffix}").exists():
+            shutil.copyfile(f"{store_path}{suffix}", f"{previous}{suffix}")
+    partial = store_path.with_name(store_path.name + ".partial")
+    try:
+        _copy(source, partial)
+        for suffix in ("-wal", "-shm", "-journal"):  # a stale log must never be paired with the new file
+            Path(f"{store_path}{suffix}").unlink(missing_ok=True)
+        os.replace(partial, store_path)
+        _sync_directory(store_path.parent)
+    finally:
+        partial.unlink(missing_ok=True)
+    return StoreFacts(store_path, restored.schema_version, restored.resources, store_path.stat().st_size)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.samefile(b)
+    except OSError:
+        return False
+
+
+def _sync_directory(directory: Path) -> None:
+    """Make a rename durable (POSIX); harmless where directories cannot be opened."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _sqlite_message(error: sqlite3.DatabaseError, source: Path, target: Path) -> str:
+    text = str(error).lower()
+    if "locked" in text or "busy" in text:
+        return (f"{target} is locked by another syncview process (waited {BUSY_TIMEOUT_S:g} s); "
+                "try again when it has finished")
+    if "full" in text:
+        return f"the disk holding {target} is full; free some space and retry"
+    return f"copying {source} to {target} failed: {error}"

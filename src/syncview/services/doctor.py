@@ -1,0 +1,185 @@
+"""Health checks for ``syncview doctor``: is the config sound, do the secrets resolve, is the
+store healthy, can each integration reach its product?
+
+Every check returns :class:`Finding` objects that say, in one line each, what is wrong
+and what to do. Nothing here prints, and nothing here writes: the store is opened
+read-only (a missing store stays missing) and secrets are resolved only to prove they
+resolve, their values never kept in a finding.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+from collections.abc import Iterator, Mapping
+from contextlib import closing
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from syncview.config import Config, IntegrationConfig, resolve_settings, warn_if_readable_by_others
+from syncview.errors import SyncviewError
+from syncview.store.db import APPLICATION_ID, SCHEMA_VERSION
+
+#: Free space under which the store's disk is reported: a sync writes pages and a WAL beside them.
+MIN_FREE_BYTES = 200 * 1024 * 1024
+#: Longest the connectivity check waits for one answer, in seconds (the integration's own
+#: timeout when it is shorter).
+CHECK_TIMEOUT_S = 10.0
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """The result of one check: ``ok``, or a problem and how to fix it, in ``message``."""
+
+    area: str  # config, secrets, store, connectivity
+    subject: str  # what was checked: a file, an integration
+    ok: bool
+    message: str
+
+    def line(self) -> str:
+        return f"{self.area}: {self.subject}: {self.message}" if self.subject else f"{self.area}: {self.message}"
+
+
+def check_config(config: Config | None, error: SyncviewError | None) -> Iterator[Finding]:
+    """The config parsed and checked whole (``error`` is what loading it raised, if anything),
+    and whether other users can read or write it."""
+    subject = str(config.path) if config and config.path else ""
+    if error is not None:  # its message names the file
+        yield Finding("config", subject, False, str(error))
+        return
+    assert config is not None
+    if config.path is None:
+        yield Finding("config", subject, True, "no config file; only the demo integrations are available")
+        return
+    warning = warn_if_readable_by_others(config)
+    if warning:
+        yield Finding("config", subject, False, warning)
+    else:
+        count = len(config.integrations)
+        yield Finding("config", subject, True, f"parsed; {count} integration{'s' if count != 1 else ''}")
+
+
+def check_secrets(config: Config, environ: Mapping[str, str] = os.environ) -> Iterator[Finding]:
+    """Every secret reference of every integration resolves (values are not kept)."""
+    for integration in config.integrations:
+        try:
+            resolve_settings(integration, environ=environ)
+        except SyncviewError as error:  # SecretError names the integration, setting and reference
+            yield Finding("secrets", integration.name, False, str(error))
+        else:
+            yield Finding("secrets", integration.name, True, "every secret reference resolves")
+
+
+def check_store(path: Path) -> Iterator[Finding]:
+    """The store file: ours, a schema this syncview reads, intact, in WAL mode, writable, room to grow."""
+    subject = str(path)
+    if not path.exists():
+        yield Finding("store", subject, True, "no store yet; it is created on first use")
+        yield from _check_disk(path.parent if path.parent.exists() else Path(path.anchor or "."), subject)
+        return
+    if path.is_dir():
+        yield Finding("store", subject, False, "is a directory; point --db at a store file")
+        return
+    with path.open("rb") as handle:
+        if handle.read(len(_SQLITE_HEADER)) != _SQLITE_HEADER and path.stat().st_size:
+            yield Finding("store", subject, False, "is not an SQLite database; point --db at a syncview store, "
+                          "or restore one with `syncview restore BACKUP`")
+            return
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5.0)) as conn:
+            yield from _check_open_store(conn, subject)
+    except sqlite3.DatabaseError as error:
+        yield Finding("store", subject, False, f"cannot be read ({error}); restore a backup with "
+                      "`syncview restore BACKUP`")
+        return
+    if not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK):
+        yield Finding("store", subject, False, "is read-only for this user; syncs and actions will fail: "
+                      "fix the permissions of the file and its directory")
+    yield from _check_disk(path.parent, subject)
+
+
+def _check_open_store(conn: sqlite3.Connection, subject: str) -> Iterator[Finding]:
+    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if app_id != APPLICATION_ID:
+        yield Finding("store", subject, False, "is an SQLite database but not a syncview store; point --db elsewhere")
+        return
+    if version > SCHEMA_VERSION:
+        yield Finding("store", subject, False, f"was written by a newer syncview (schema {version}; this one reads "
+                      f"up to {SCHEMA_VERSION}); upgrade syncview")
+        return
+    problems = [row[0] for row in conn.execute("PRAGMA integrity_check(5)")]
+    if problems != ["ok"]:
+        yield Finding("store", subject, False, f"is damaged (integrity check: {'; '.join(problems)}); restore a "
+                      "backup with `syncview restore BACKUP`")
+        return
+    mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+    notes = [f"schema {version}", "integrity ok", f"journal {mode}"]
+    if version < SCHEMA_VERSION:
+        notes.append(f"migrated to schema {SCHEMA_VERSION} on next use (after a backup beside it)")
+    yield Finding("store", subject, True, ", ".join(notes))
+    if mode != "wal":
+        yield Finding("store", subject, False, f"journal mode is {mode}, not wal: the screen cannot read while a "
+                      "sync writes; open it once with syncview (not read-only) to switch it")
+
+
+def _check_disk(directory: Path, subject: str) -> Iterator[Finding]:
+    try:
+        free = shutil.disk_usage(directory).free
+    except OSError as error:
+        yield Finding("store", subject, False, f"cannot tell the free disk space ({error.strerror or error})")
+        return
+    if free < MIN_FREE_BYTES:
+        yield Finding("store", subject, False, f"only {free / 2**20:.0f} MB free on its disk; free some space "
+                      "before syncing (a full disk stops a sync)")
+    else:
+        yield Finding("store", subject, True, f"{free / 2**30:.1f} GB free on its disk")
+
+
+def check_connectivity(config: Config, environ: Mapping[str, str] = os.environ) -> Iterator[Finding]:
+    """For each enabled integration, fetch the first page (one cheap authenticated request for
+    most products) with a short timeout, then stop."""
+    # Imported here: the sync engine pulls in SQLAlchemy and every connector's dependencies.
+    from syncview.services.sync import build_connector
+
+    for integration in config.integrations:
+        if not integration.enabled:
+            yield Finding("connectivity", integration.name, True, "disabled; not checked")
+            continue
+        yield _reach(integration, environ, build_connector)
+
+
+def _reach(integration: IntegrationConfig, environ: Mapping[str, str], build_connector) -> Finding:
+    quick = replace(integration, timeout=min(integration.timeout, CHECK_TIMEOUT_S))
+    try:
+        with build_connector(quick, environ=environ) as connector:
+            pages = connector.fetch()
+            try:
+                page = next(pages, None)
+            finally:
+                pages.close()
+    except SyncviewError as error:  # connector errors are redacted and name the integration
+        return Finding("connectivity", integration.name, False, str(error))
+    except Exception as error:  # a connector bug must not hide the other checks
+        return Finding("connectivity", integration.name, False,
+                       f"the {integration.kind} connector failed unexpectedly ({type(error).__name__}); "
+                       "run `syncview sync` for details")
+    got = "answered with an empty first page" if page is None or not page.items else "answered"
+    return Finding("connectivity", integration.name, True, got)
+
+
+def run_checks(config: Config | None, config_error: SyncviewError | None, store_path: Path, *,
+               connectivity: bool = True, environ: Mapping[str, str] = os.environ) -> list[Finding]:
+    """Every check, in the order an operator fixes things: config, secrets, store, network."""
+    findings = list(check_config(config, config_error))
+    if config is not None:
+        findings += check_secrets(config, environ)
+    findings += check_store(store_path)
+    if config is not None and connectivity:
+        # An integration whose secrets do not resolve cannot connect: say so once, above.
+        broken = {f.subject for f in findings if f.area == "secrets" and not f.ok}
+        usable = replace(config, integrations=tuple(i for i in config.integrations if i.name not in broken))
+        findings += check_connectivity(usable, environ)
+    return findings
