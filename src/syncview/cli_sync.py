@@ -19,10 +19,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 from rich.text import Text
 
-from syncview.config import Config, IntegrationConfig
+from syncview.config import IntegrationConfig
 from syncview.connectors import registry
 from syncview.errors import SyncviewError
 from syncview.render import dumps, printable
+from syncview.services import integrations
 from syncview.services.sync import SyncError, SyncProgress, SyncReport, sync_integration
 
 #: Plain progress lines (not on a terminal) come at most this often per integration, in seconds.
@@ -34,23 +35,20 @@ def _console(*, stderr: bool = False) -> Console:
     return Console(highlight=False, soft_wrap=True, markup=False, stderr=stderr)
 
 
-def _chosen(config: Config, name: str | None, every: bool) -> list[IntegrationConfig]:
+def _chosen(candidates: tuple[IntegrationConfig, ...], where: str, name: str | None,
+            every: bool) -> list[IntegrationConfig]:
     """The integrations the operator asked for: one by name (any case), or every enabled one."""
-    if not config.integrations:
-        where = config.path or "the config file"
+    if not candidates:
         raise click.UsageError(f"no integrations are configured in {where}; add an [[integrations]] table "
                                "(see config.example.toml), or try `syncview demo`")
     if name is not None and every:
         raise click.UsageError("give an integration name or --all, not both")
     if name is None and not every:
-        names = ", ".join(f'"{i.name}"' for i in config.integrations)
-        raise click.UsageError(f"name the integration to sync, or use --all; configured: {names}")
+        names = ", ".join(f'"{i.name}"' for i in candidates)
+        raise click.UsageError(f"name the integration to sync, or use --all; known: {names}")
     if every:
-        return [i for i in config.integrations if i.enabled]
-    for integration in config.integrations:
-        if integration.name.casefold() == name.casefold():
-            return [integration]
-    return [config.integration(name)]  # raises ConfigError naming the configured ones
+        return [i for i in candidates if i.enabled]
+    return [integrations.find(candidates, name, where)]
 
 
 def _summary(report: SyncReport) -> str:
@@ -157,7 +155,9 @@ def sync_command(app: Any, integration: str | None, every: bool, full: bool, as_
 
     Exits 1 when any sync failed or stopped early (the others still run).
     """
-    chosen = _chosen(app.config, integration, every)
+    config = app.config
+    chosen = _chosen(integrations.syncable(app.store, config), str(config.path or "the config file"),
+                     integration, every)
     # Under --json stdout stays one parseable document: progress goes to stderr, and only
     # when that is a terminal (a script reading the JSON wants no chatter in its logs).
     console = _console(stderr=as_json)

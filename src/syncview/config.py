@@ -74,7 +74,7 @@ class Config:
                 return integration
         names = [i.name for i in self.integrations]
         known = ", ".join(f'"{n}"' for n in names) or "none"
-        raise ConfigError(f'no integration named "{name}"{_did_you_mean(name, names)} '
+        raise ConfigError(f'no integration named "{name}"{did_you_mean(name, names)} '
                           f'in {self.path or "the config"}; configured: {known}')
 
 
@@ -84,7 +84,7 @@ class UnknownKindError(ConfigError):
     def __init__(self, kind: str, known: list[str]) -> None:
         self.kind, self.known = kind, sorted(known)
         listed = ", ".join(self.known) or "none installed"
-        super().__init__(f'kind "{kind}" is unknown{_did_you_mean(kind, self.known)}; known kinds: {listed}')
+        super().__init__(f'kind "{kind}" is unknown{did_you_mean(kind, self.known)}; known kinds: {listed}')
 
 
 def settings_schema_for(kind: str) -> tuple[Setting, ...]:
@@ -372,7 +372,7 @@ def warn_if_readable_by_others(config: Config) -> str | None:
 def _check_keys(table: Mapping[str, Any], allowed, prefix: str) -> None:
     for key in table:
         if key not in allowed:
-            raise _Invalid(f"{prefix}unknown key {key!r}{_did_you_mean(key, allowed)}; "
+            raise _Invalid(f"{prefix}unknown key {key!r}{did_you_mean(key, allowed)}; "
                            f"expected one of: {', '.join(allowed)}")
 
 
@@ -389,6 +389,6 @@ def _string(value: Any, key: str) -> str:
     return value
 
 
-def _did_you_mean(word: str, choices) -> str:
+def did_you_mean(word: str, choices) -> str:
     close = difflib.get_close_matches(word, list(choices), n=1)
     return f' (did you mean "{close[0]}"?)' if close else ""

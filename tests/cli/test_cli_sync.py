@@ -99,7 +99,7 @@ def test_naming_a_failing_integration_reports_its_error(tmp_path, config):
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    ((), "name the integration to sync, or use --all; configured: \"Demo PSA\""),
+    ((), "name the integration to sync, or use --all; known: \"Demo PSA\""),
     (("Demo PSA", "--all"), "give an integration name or --all, not both"),
 ])
 def test_usage_errors(tmp_path, config, args, message):
@@ -165,3 +165,21 @@ def test_on_a_terminal_sync_draws_a_progress_bar(tmp_path, config, monkeypatch):
     drawn = screen.getvalue()
     assert "Demo RMM: sites and devices" in drawn  # the bar's description names the entity
     assert "Demo RMM: success in " in drawn
+
+
+def test_a_demo_store_syncs_with_no_config_and_a_resync_changes_nothing(tmp_path):
+    """The first-run demo is syncable as it is: the store remembers how it was seeded."""
+    empty = tmp_path / "empty.toml"
+    empty.write_text("", encoding="utf-8")
+    assert invoke(tmp_path, empty, "demo", "-n", "1500").exit_code == 0
+    before = rows(open_db(tmp_path), "SELECT id, status, record_id FROM resource ORDER BY id")
+
+    result = invoke(tmp_path, empty, "sync", "--all", "--json")
+
+    assert result.exit_code == 0, result.output
+    runs = json.loads(result.stdout)["runs"]
+    assert [r["integration"] for r in runs] == ["ConnectWise Manage", "Datto RMM"]
+    assert all(r["outcome"] == "success" and r["counts"]["fetched"] > 0 for r in runs)
+    assert all(r["counts"]["new"] == r["counts"]["changed"] == r["counts"]["removed"] == 0 for r in runs)
+    after = rows(open_db(tmp_path), "SELECT id, status, record_id FROM resource ORDER BY id")
+    assert after == before

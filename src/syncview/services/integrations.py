@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import insert, select, update
 
-from syncview.config import Config
-from syncview.services.seed import SeedSummary, seed_demo
+from syncview.config import Config, IntegrationConfig, did_you_mean
+from syncview.demo import INTEGRATIONS as DEMO_INTEGRATIONS
+from syncview.errors import ConfigError
+from syncview.services.seed import SeedSummary, demo_settings, seed_demo
 from syncview.store import Store
 from syncview.store.db import utcnow
 from syncview.store.models import Integration
@@ -40,3 +42,31 @@ def prepare_first_run(store: Store, config: Config) -> SeedSummary | None:
         if conn.execute(select(I.id).limit(1)).first() is not None:
             return None
     return seed_demo(store)
+
+
+def syncable(store: Store, config: Config) -> tuple[IntegrationConfig, ...]:
+    """The integrations that can be synced: the configured ones, then the store's demo ones.
+
+    A store seeded with the demo (``syncview demo`` or a first run) remembers its size and
+    seed, so its demo integrations sync through the demo connector with no config at all;
+    a configured integration of the same name wins.
+    """
+    settings = demo_settings(store)
+    if settings is None:
+        return config.integrations
+    configured = {i.name for i in config.integrations}
+    with store.read() as conn:
+        present = set(conn.execute(select(I.name).where(I.name.in_(list(DEMO_INTEGRATIONS)))).scalars())
+    demos = tuple(IntegrationConfig(name=name, kind="demo", settings={"flavour": flavour, **settings})
+                  for name, flavour in DEMO_INTEGRATIONS.items() if name in present and name not in configured)
+    return config.integrations + demos
+
+
+def find(candidates: tuple[IntegrationConfig, ...], name: str, where: str) -> IntegrationConfig:
+    """The integration called ``name`` (any case) among ``candidates``; ConfigError naming them if none."""
+    for integration in candidates:
+        if integration.name.casefold() == name.casefold():
+            return integration
+    names = [i.name for i in candidates]
+    known = ", ".join(f'"{n}"' for n in names) or "none"
+    raise ConfigError(f'no integration named "{name}"{did_you_mean(name, names)} to sync in {where}; known: {known}')

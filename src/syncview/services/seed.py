@@ -20,7 +20,10 @@ from syncview.domain import SyncStatus, normalise_name
 from syncview.errors import ActionError
 from syncview.store import Store
 from syncview.store.db import db_time, utcnow
-from syncview.store.models import Client, Integration, Record, Resource
+from syncview.store.models import Client, Integration, Meta, Record, Resource
+
+#: ``meta`` key holding how the demo was seeded: {"resources": N, "seed": S}.
+DEMO_META_KEY = "demo"
 
 _CHUNK = 20_000
 #: Hours between two demo syncs of an integration, and how far back they go.
@@ -41,6 +44,20 @@ class SeedSummary:
 
 def _max_id(conn, table) -> int:
     return conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
+
+
+def demo_settings(store: Store) -> dict[str, int] | None:
+    """How the store's demo was seeded ({"resources", "seed"}), or None when it holds no demo."""
+    table = Meta.__table__
+    with store.read() as conn:
+        value = conn.execute(select(table.c.value).where(table.c.key == DEMO_META_KEY)).scalar_one_or_none()
+    if value is None:
+        return None
+    try:
+        settings = json.loads(value)
+        return {"resources": int(settings["resources"]), "seed": int(settings["seed"])}
+    except (ValueError, TypeError, KeyError):
+        return None  # written by hand or damaged: the demo simply is not syncable without a config
 
 
 def seed_demo(store: Store, resources: int = DEFAULT_RESOURCES, *, seed: int = 7,
@@ -68,6 +85,10 @@ def seed_demo(store: Store, resources: int = DEFAULT_RESOURCES, *, seed: int = 7
         writer.flush()
         runs, logs = writer.history(integration_ids)
         cursor.close()
+        # Kept so the demo integrations can be synced (the demo connector, same size and seed)
+        # without a config: a newcomer presses `s` on the first-run store and sees a real sync.
+        conn.execute(Meta.__table__.insert().prefix_with("OR REPLACE").values(
+            key=DEMO_META_KEY, value=json.dumps({"resources": resources, "seed": seed})))
         return SeedSummary(len(integration_ids), world.clients, writer.records, writer.resources, runs, logs)
 
 
