@@ -51,22 +51,6 @@ def _chosen(candidates: tuple[IntegrationConfig, ...], where: str, name: str | N
     return [integrations.find(candidates, name, where)]
 
 
-def _summary(report: SyncReport) -> str:
-    """One line saying how a run ended."""
-    c = report.counts
-    head = f"{report.integration}: {report.outcome} in {report.duration:.1f} s: {c.fetched:,} fetched"
-    if not report.ok:
-        return f"{head} — {report.message}"
-    line = (f"{head}, {c.new:,} new, {c.changed:,} changed, {c.linked:,} newly matched, "
-            f"{c.created:,} records created, {c.removed:,} removed remotely; now {c.matched:,} matched, "
-            f"{c.not_synced:,} not synced, {c.excluded:,} excluded")
-    if not report.full:
-        line += " (changes only)"
-    if report.message:
-        line += f" — {report.message}"
-    return line
-
-
 class _PlainProgress:
     """Progress as occasional plain lines, for logs and pipes."""
 
@@ -180,7 +164,7 @@ def sync_command(app: Any, integration: str | None, every: bool, full: bool, as_
                 failures.append(str(error))
                 continue
             reports.append(report)
-            display.done(_summary(report))
+            display.done(report.summary())
     if as_json:
         click.echo(dumps({"ok": not failures, "runs": [r.as_dict() for r in reports]}))
     if failures:

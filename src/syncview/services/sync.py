@@ -134,6 +134,21 @@ class SyncReport:
     def ok(self) -> bool:
         return self.outcome == SUCCESS
 
+    def summary(self) -> str:
+        """One line saying how the run ended (the CLI prints it, the screen notifies it)."""
+        c = self.counts
+        head = f"{self.integration}: {self.outcome} in {self.duration:.1f} s: {c.fetched:,} fetched"
+        if not self.ok:
+            return f"{head} — {self.message}"
+        line = (f"{head}, {c.new:,} new, {c.changed:,} changed, {c.linked:,} newly matched, "
+                f"{c.created:,} records created, {c.removed:,} removed remotely; now {c.matched:,} matched, "
+                f"{c.not_synced:,} not synced, {c.excluded:,} excluded")
+        if not self.full:
+            line += " (changes only)"
+        if self.message:
+            line += f" — {self.message}"
+        return line
+
     def as_dict(self) -> dict[str, Any]:
         return {"integration": self.integration, "run_id": self.run_id, "outcome": self.outcome,
                 "message": self.message, "duration": round(self.duration, 3), "full": self.full,

@@ -22,6 +22,7 @@ OVERVIEW_COMMANDS = (
     ("Include record", "Undo the exclusion of the selected resource", "include"),
     ("Show details", "Payload and audit history of the selected resource", "details"),
     ("Undo", "Undo your last action", "undo"),
+    ("Sync now", "Run this integration's connector now (again to stop it)", "sync"),
     ("View sync logs", "Log entries of this integration over a date range", "logs"),
     ("Refresh", "Read the store again", "refresh"),
     ("Filter by name", "Focus the filter box", "focus_filter"),
@@ -57,7 +58,7 @@ class SyncviewApp(App[None]):
             else:
                 self.notify(f"unknown theme {self.config.theme!r} in the config; using the default",
                             severity="warning")
-        self.push_screen(OverviewScreen(self.store, operator=self.operator))
+        self.push_screen(OverviewScreen(self.store, self.config, operator=self.operator))
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):

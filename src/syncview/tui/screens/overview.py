@@ -8,6 +8,7 @@ from typing import ClassVar
 
 from rich.text import Text
 from textual import on, work
+from textual.worker import Worker, get_current_worker
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -15,12 +16,14 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Select, Static
 
+from syncview.config import Config
 from syncview.domain import ResourceType, SyncStatus
 from syncview.errors import SyncviewError
 from syncview.safe_text import printable
-from syncview.services import actions, queries
+from syncview.services import actions, integrations, queries
 from syncview.services.actions import ActionResult
 from syncview.services.queries import ClientCount, IntegrationSummary, ResourceFilter, ResourceRow, Totals
+from syncview.services.sync import SyncCancelled, SyncError, SyncProgress, SyncReport, sync_integration
 from syncview.store import Store
 from syncview.timeutil import ago
 from syncview.tui.screens.details import DetailsScreen
@@ -56,6 +59,7 @@ class OverviewScreen(Screen[None]):
         Binding("i", "include", "Include", id="overview.include"),
         Binding("d", "details", "Details", show=False, id="overview.details"),
         Binding("u", "undo", "Undo", id="overview.undo"),
+        Binding("s", "sync", "Sync now", id="overview.sync"),
         Binding("l", "logs", "Logs", id="overview.logs"),
         Binding("r", "refresh", "Refresh", id="overview.refresh"),
         Binding("c", "focus_client", "Client", show=False, id="overview.client"),
@@ -88,9 +92,26 @@ class OverviewScreen(Screen[None]):
             self.what = what
             self.error = error
 
-    def __init__(self, store: Store, *, operator: str | None = None) -> None:
+    class SyncProgressed(Message):
+        def __init__(self, integration_id: int, progress: SyncProgress) -> None:
+            super().__init__()
+            self.integration_id = integration_id
+            self.progress = progress
+
+    class SyncEnded(Message):
+        """A sync run is over: ``report`` says how (None when it never started)."""
+
+        def __init__(self, integration_id: int, report: SyncReport | None) -> None:
+            super().__init__()
+            self.integration_id = integration_id
+            self.report = report
+
+    def __init__(self, store: Store, config: Config | None = None, *, operator: str | None = None) -> None:
         super().__init__()
         self.store = store
+        self.config = config or Config(path=None)
+        #: The running "Sync now", if any, and the integration it syncs.
+        self._sync: tuple[Worker[None], int] | None = None
         self.operator = operator or actions.current_operator()
         self.integration: IntegrationSummary | None = None
         self._integrations: list[IntegrationSummary] = []
@@ -140,10 +161,10 @@ class OverviewScreen(Screen[None]):
         status = self.query_one("#status-filter", Select).value
         return ResourceFilter(
             integration_id=self.integration.id,
-            client_id=None if client in (ALL, Select.BLANK) else int(client),
+            client_id=None if client in (ALL, Select.NULL) else int(client),
             text=self.query_one("#filter", Input).value,
-            type=None if type_ in (ALL, Select.BLANK) else ResourceType(type_),
-            status=None if status in (ALL, Select.BLANK) else SyncStatus(status),
+            type=None if type_ in (ALL, Select.NULL) else ResourceType(type_),
+            status=None if status in (ALL, Select.NULL) else SyncStatus(status),
         )
 
     def _apply_filters(self) -> None:
@@ -176,9 +197,10 @@ class OverviewScreen(Screen[None]):
 
     @on(Select.Changed, "#integration")
     def _integration_chosen(self, event: Select.Changed) -> None:
-        if event.value is Select.BLANK:
+        chosen = next((i for i in self._integrations if i.id == event.value), None)
+        if chosen is None:  # Select.NULL while its options are replaced
             return
-        self.integration = next(i for i in self._integrations if i.id == event.value)
+        self.integration = chosen
         with self.prevent(Input.Changed, Select.Changed):
             self.query_one("#filter", Input).value = ""
             self._client_select.set_options([("All clients", ALL)])
@@ -217,6 +239,8 @@ class OverviewScreen(Screen[None]):
             self.table.reload()
 
     def _show_last_synced(self, summary: IntegrationSummary) -> None:
+        if self._sync is not None and self._sync[1] == summary.id:
+            return  # the sync's progress holds the line until it ends
         when = summary.last_synced_at
         text = Text(f"Last synced {ago(when)}", no_wrap=True, overflow="ellipsis")
         if when:
@@ -387,6 +411,72 @@ class OverviewScreen(Screen[None]):
             self.notify("No integration to show logs for", severity="warning", timeout=3)
             return
         self.app.push_screen(SyncLogsDialog(self.store, self.integration))
+
+    # -- sync now --------------------------------------------------------------------------
+
+    def action_sync(self) -> None:
+        """s: sync the selected integration in a worker; s again while it runs stops it after the page."""
+        if self._sync is not None:
+            worker, integration_id = self._sync
+            worker.cancel()
+            name = next((i.name for i in self._integrations if i.id == integration_id), "the integration")
+            self.notify(f"Stopping the sync of {printable(name)} after the page it is on", timeout=4)
+            return
+        if self.integration is None:
+            self.notify("No integration to sync", severity="warning", timeout=3)
+            return
+        integration = self.integration
+        self._sync = (self._run_sync(integration.id, integration.name), integration.id)
+        self._show_sync_line(integration.id, Text(f"Syncing {printable(integration.name)}…", style="bold"))
+
+    @work(thread=True, group="sync", exit_on_error=False)
+    def _run_sync(self, integration_id: int, name: str) -> None:
+        worker = get_current_worker()
+
+        def progress(step: SyncProgress) -> None:
+            if worker.is_cancelled:
+                raise SyncCancelled()
+            self.post_message(self.SyncProgressed(integration_id, step))
+
+        report: SyncReport | None = None
+        try:
+            where = str(self.config.path or "the config")
+            chosen = integrations.find(integrations.syncable(self.store, self.config), name, where)
+            report = sync_integration(self.store, chosen, on_progress=progress)
+        except SyncError as error:
+            report = error.report
+        except SyncCancelled:
+            self.post_message(self.Failed(f"syncing {name}", SyncCancelled(
+                f"the sync of {name} was stopped; the pages it saved are kept and the next sync completes it")))
+        except Exception as error:  # noqa: BLE001 - config, secrets, already running, cancelled
+            self.post_message(self.Failed(f"syncing {name}", error))
+        self.post_message(self.SyncEnded(integration_id, report))
+
+    def _show_sync_line(self, integration_id: int, text: Text) -> None:
+        if self.integration is not None and self.integration.id == integration_id:
+            self.query_one("#last-synced", Static).update(text)
+
+    @on(SyncProgressed)
+    def _sync_progressed(self, message: SyncProgressed) -> None:
+        step = message.progress
+        text = Text(f"Syncing: {number(step.fetched)} fetched", style="bold", no_wrap=True, overflow="ellipsis")
+        if step.entity:
+            of = f" of {number(step.total)}" if step.total is not None else ""
+            text.append(f" · {printable(step.entity)} {number(step.entity_fetched)}{of}", style="dim")
+        text.append(" · s stops", style="dim")
+        self._show_sync_line(message.integration_id, text)
+
+    @on(SyncEnded)
+    def _sync_ended(self, message: SyncEnded) -> None:
+        self._sync = None
+        report = message.report
+        if report is not None:
+            if report.ok:
+                self.notify(printable(report.summary()), title="Synced", timeout=8)
+            else:
+                self.notify(printable(report.summary()), title="Sync stopped", severity="error", timeout=12)
+        # Last Synced, the tiles, the clients and the rows all moved: read them again.
+        self.action_refresh()
 
     def action_refresh(self) -> None:
         self._load_integrations()

@@ -1,0 +1,90 @@
+"""`s` Sync now from the screen: the run lands in the store, and the tiles, rows and Last Synced follow."""
+
+from __future__ import annotations
+
+import threading
+
+from syncview.connectors.demo import DemoConnector
+from syncview.services import queries
+from syncview.tui.widgets.tiles import TotalsTile
+from tests.helpers import rows
+from tests.tui.conftest import settle, static_text
+
+PSA = "ConnectWise Manage"
+
+
+def _notifications(app) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+async def test_sync_now_brings_back_resources_and_updates_tiles_and_last_synced(app, demo_store):
+    integration_id = queries.get_integration(demo_store, PSA).id
+    total = queries.integration_totals(demo_store, integration_id).total
+    runs_before = rows(demo_store, "SELECT count(*) FROM syncrun WHERE integration_id = ?", integration_id)[0][0]
+    # Lose ten resources, as if the store had been restored from an old backup: the sync brings them back.
+    lost = [r for (r,) in rows(demo_store, "SELECT id FROM resource WHERE integration_id = ? AND id NOT IN "
+                               "(SELECT resource_id FROM audit_event WHERE resource_id IS NOT NULL) "
+                               "ORDER BY id LIMIT 10", integration_id)]
+    with demo_store.write() as conn:
+        marks = ",".join("?" * len(lost))
+        conn.exec_driver_sql(f"DELETE FROM sync_log_entry WHERE resource_id IN ({marks})", tuple(lost))
+        conn.exec_driver_sql(f"DELETE FROM resource WHERE id IN ({marks})", tuple(lost))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        tile = app.screen.query_one(TotalsTile)
+        assert tile.totals.total == total - 10
+
+        await pilot.press("s")
+        await settle(pilot)
+
+        assert tile.totals.total == total
+        assert rows(demo_store, "SELECT count(*), max(outcome) FROM syncrun WHERE integration_id = ? AND id > ?",
+                    integration_id, runs_before)[0] == (1, "success")
+        assert "Last synced just now" in static_text(app.screen.query_one("#last-synced"))
+        assert any(message.startswith(f"{PSA}: success") and "10 new" in message for message in _notifications(app))
+
+
+async def test_s_again_stops_the_sync_after_its_page_and_keeps_what_it_saved(app, demo_store, monkeypatch):
+    # A product that answers the first page, then waits until the test lets it go on.
+    go_on = threading.Event()
+    monkeypatch.setattr(DemoConnector, "page_size", 50)
+    fetch = DemoConnector.fetch
+
+    def held_fetch(self, since=None):
+        for number, page in enumerate(fetch(self, since)):
+            if number == 1:
+                go_on.wait(timeout=10)
+            yield page
+
+    monkeypatch.setattr(DemoConnector, "fetch", held_fetch)
+    integration_id = queries.get_integration(demo_store, PSA).id
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await pilot.pause(0.2)
+        assert "Syncing: 50 fetched" in static_text(app.screen.query_one("#last-synced"))
+        await pilot.press("s")
+        go_on.set()
+        await settle(pilot)
+
+        outcome, message = rows(demo_store, "SELECT outcome, message FROM syncrun WHERE integration_id = ? "
+                                "ORDER BY id DESC LIMIT 1", integration_id)[0]
+        assert outcome == "partial"
+        assert message == f"{PSA}: cancelled by the operator (stopped after 2 pages; the next run completes it)"
+        assert any("was stopped" in m for m in _notifications(app))
+        assert "Syncing" not in static_text(app.screen.query_one("#last-synced"))
+
+
+async def test_a_store_without_a_syncable_integration_says_so(store, tmp_path):
+    from syncview.services.seed import seed_demo
+    from syncview.tui.app import SyncviewApp
+
+    seed_demo(store, 200)
+    with store.write() as conn:  # the store no longer knows how its demo was made
+        conn.exec_driver_sql("DELETE FROM meta")
+    app = SyncviewApp(store, operator="tester")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        assert any('no integration named "ConnectWise Manage"' in m for m in _notifications(app))
