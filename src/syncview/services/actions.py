@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, literal_column, select, update
 
 from syncview.domain import ResourceType, SyncStatus
 from syncview.errors import ActionError, NotFoundError, StaleResourceError
@@ -223,39 +223,252 @@ def include(
 
 #: Resource fields an action changes and its undo puts back.
 _RESTORED = ("status", "record_id", "client_id")
+#: A batch of more resources than this logs one summary line instead of a line per resource
+#: (every resource still gets its own audit event).
+LOG_EACH_UP_TO = 10
+
+
+def ids_param(ids) -> str:
+    """Ids as one JSON parameter for ``IN (SELECT value FROM json_each(:ids))``: any number of
+    ids in one statement, never SQLite's limit on bound variables."""
+    return json.dumps(sorted(set(ids)))
+
+
+def in_ids(column, ids) -> Any:
+    """``column IN`` the given ids, as one (anonymous, so repeatable) bound parameter."""
+    values = select(literal_column("value")).select_from(func.json_each(bindparam(None, ids_param(ids))))
+    return column.in_(values.scalar_subquery())
+
+
+def load_where(conn: Connection, *clauses) -> dict[int, _Resource]:
+    """The resources the clauses select, by id, read in one statement."""
+    rows = conn.execute(
+        select(R.id, R.integration_id, R.type, R.name, R.status, R.record_id, R.client_id,
+               R.version, R.updated_by, R.updated_at).where(*clauses).order_by(R.id)
+    ).all()
+    return {row[0]: _Resource(row[0], row[1], ResourceType(row[2]), row[3], SyncStatus(row[4]), *row[5:])
+            for row in rows}
+
+
+def load_many(conn: Connection, resource_ids) -> dict[int, _Resource]:
+    """The resources with these ids (missing ones are left out), read in one statement."""
+    return load_where(conn, in_ids(R.id, resource_ids))
+
+
+@dataclass(slots=True)
+class Change:
+    """One resource's part in a batch written by :meth:`_Batch.apply_many`."""
+
+    resource: _Resource
+    changes: dict[str, Any]
+    before: dict[str, Any]
+    after: dict[str, Any]
+    message: str
+
+
+def _set_disabled_many(batch: _Batch, wanted: list[tuple[int, bool, dict, dict]]) -> int:
+    """Set records' disabled flags, noting each real change in its resource's before/after;
+    returns how many records changed. One read and one ``executemany``, whatever the count."""
+    if not wanted:
+        return 0
+    current = dict(batch.conn.execute(
+        select(REC.id, REC.disabled).where(in_ids(REC.id, [w[0] for w in wanted]))).all())
+    updates = []
+    for record_id, disabled, before, after in wanted:
+        if record_id not in current:
+            raise NotFoundError(f"no record with id {record_id}")
+        was = bool(current[record_id])
+        if was == disabled:
+            continue
+        before.setdefault("records", {})[str(record_id)] = {"disabled": was}
+        after.setdefault("records", {})[str(record_id)] = {"disabled": disabled}
+        current[record_id] = disabled
+        updates.append({"rid": record_id, "new_disabled": disabled})
+    if updates:
+        batch.conn.execute(update(Record.__table__).where(REC.id == bindparam("rid"))
+                           .values(disabled=bindparam("new_disabled"), updated_at=batch.now), updates)
+    return len(updates)
+
+
+def _apply_many(batch: _Batch, items: list[Change], summary: str) -> None:
+    """Write many resources' new states, an audit event each, and their log lines, in
+    ``executemany`` statements: a bulk action of 10 000 resources is a handful of statements."""
+    if not items:
+        return
+    resource_rows, audit_rows = [], []
+    for item in items:
+        resource = item.resource
+        state = resource.state()
+        item.before.update(state)
+        version = resource.version + 1
+        new = {**state, **item.changes, "version": version}
+        item.after.update(new)
+        resource_rows.append({"rid": resource.id, "new_status": new["status"], "new_record": new["record_id"],
+                              "new_client": new["client_id"], "new_version": version})
+        audit_rows.append({
+            "batch": batch.id, "time": batch.now, "operator": batch.operator, "action": batch.action,
+            "integration_id": resource.integration_id, "resource_id": resource.id,
+            "before": json.dumps(item.before, sort_keys=True), "after": json.dumps(item.after, sort_keys=True),
+        })
+        batch.resource_ids.append(resource.id)
+    batch.conn.execute(
+        update(Resource.__table__).where(R.id == bindparam("rid")).values(
+            status=bindparam("new_status"), record_id=bindparam("new_record"), client_id=bindparam("new_client"),
+            version=bindparam("new_version"), updated_by=batch.operator, updated_at=batch.now),
+        resource_rows)
+    batch.conn.execute(insert(AuditEvent.__table__), audit_rows)
+    if len(items) <= LOG_EACH_UP_TO:
+        lines = [(item.resource.integration_id, item.message, item.resource.id) for item in items]
+    else:
+        integrations = sorted({item.resource.integration_id for item in items})
+        lines = [(integration_id, summary, None) for integration_id in integrations]
+    batch.conn.execute(insert(SyncLogEntry.__table__), [
+        {"integration_id": integration_id, "time": batch.now, "level": "info",
+         "message": f"{batch.operator}: {message}", "resource_id": resource_id}
+        for integration_id, message, resource_id in lines
+    ])
+
+
+def _last_undoable(conn: Connection, operator: str) -> str | None:
+    """The batch ``undo`` would revert: the operator's newest action (a redo counts) not undone."""
+    return conn.execute(
+        select(A.batch).where(A.operator == operator, A.action != "undo", A.undone_by.is_(None))
+        .order_by(A.id.desc()).limit(1)
+    ).scalar()
+
+
+def _last_redoable(conn: Connection, operator: str) -> str | None:
+    """The undo batch ``redo`` would revert: the operator's newest undo not yet redone, as long
+    as the operator has done nothing but undo and redo since (a new action ends the redo chain)."""
+    row = conn.execute(
+        select(A.batch, A.id).where(A.operator == operator, A.action == "undo", A.undone_by.is_(None))
+        .order_by(A.id.desc()).limit(1)
+    ).first()
+    if row is None:
+        return None
+    acted_since = conn.execute(
+        select(A.id).where(A.operator == operator, A.id > row[1], A.action.not_in(("undo", "redo"))).limit(1)
+    ).first()
+    return None if acted_since is not None else row[0]
+
+
+def _revert(conn: Connection, batch_id: str, action: str, operator: str) -> ActionResult:
+    """Put every resource (and record) of ``batch_id`` back as it was before, as one new batch
+    named ``action``; refused whole if any of them changed since."""
+    events = conn.execute(
+        select(A.id, A.action, A.resource_id, A.before, A.after).where(A.batch == batch_id).order_by(A.id.desc())
+    ).all()
+    resources = load_many(conn, [event[2] for event in events])
+    batch = _Batch(conn, action, operator)
+    items: list[Change] = []
+    wanted: list[tuple[int, bool, dict, dict]] = []
+    verb = "undid" if action == "undo" else "redid"
+    if action == "redo":
+        # The events are the undo's; what comes back is the action that undo reverted.
+        redone = conn.execute(select(A.action).where(A.undone_by == batch_id).limit(1)).scalar()
+        events = [(e[0], redone or e[1], *e[2:]) for e in events]
+    for _event_id, event_action, resource_id, before_json, after_json in events:
+        was, now = json.loads(before_json), json.loads(after_json)
+        resource = resources.get(resource_id)
+        if resource is None:
+            raise NotFoundError(f"cannot {action} {event_action}: resource {resource_id} no longer exists")
+        # Compare what the action set, not the version: an undone later action bumped the
+        # version but put back exactly the state this one left, which is safe to revert.
+        if any(resource.state()[key] != now[key] for key in _RESTORED):
+            raise StaleResourceError(f"cannot {action} {event_action} of {resource.label}: "
+                                     + _changed_message(resource))
+        before: dict[str, Any] = {}
+        after: dict[str, Any] = {}
+        for record_id, state in was.get("records", {}).items():
+            wanted.append((int(record_id), state["disabled"], before, after))
+        changes = {key: was[key] for key in _RESTORED}
+        message = f"{verb} {event_action} of {resource.label} (back to {SyncStatus(was['status']).label})"
+        items.append(Change(resource, changes, before, after, message))
+    _set_disabled_many(batch, wanted)
+    what = events[0][1]
+    summary = items[0].message if len(items) == 1 else f"{verb} {what} of {len(items):,} resources"
+    _apply_many(batch, items, summary)
+    conn.execute(update(AuditEvent.__table__).where(A.batch == batch_id).values(undone_by=batch.id))
+    return batch.result(summary)
 
 
 def undo(store: Store, *, operator: str | None = None) -> ActionResult:
-    """Revert the operator's last action not yet undone, exactly, if nothing changed since."""
+    """Revert the operator's last action not yet undone, exactly, if nothing changed since.
+
+    A bulk action is one batch, so one undo reverts all of its resources together.
+    """
     operator = operator or current_operator()
     with store.write() as conn:
-        last = conn.execute(
-            select(A.batch).where(A.operator == operator, A.action != "undo", A.undone_by.is_(None))
-            .order_by(A.id.desc()).limit(1)
-        ).scalar()
+        last = _last_undoable(conn, operator)
         if last is None:
             raise ActionError(f"nothing to undo for {operator}")
-        events = conn.execute(
-            select(A.id, A.action, A.resource_id, A.before, A.after).where(A.batch == last).order_by(A.id.desc())
+        return _revert(conn, last, "undo", operator)
+
+
+def redo(store: Store, *, operator: str | None = None) -> ActionResult:
+    """Apply again what the operator's last undo reverted, if nothing changed since and the
+    operator has not acted since (a new action, as in any editor, ends what can be redone)."""
+    operator = operator or current_operator()
+    with store.write() as conn:
+        last = _last_redoable(conn, operator)
+        if last is None:
+            raise ActionError(f"nothing to redo for {operator}")
+        return _revert(conn, last, "redo", operator)
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """What an undo or redo would change, for the confirmation an operator reads first."""
+
+    #: "undo" or "redo"
+    kind: str
+    #: the action that will be reverted (for a redo: the action an undo reverted)
+    action: str
+    time: Any
+    resources: int
+    #: up to ``SAMPLE`` lines "device 'X': Excluded → Matched"
+    lines: tuple[str, ...]
+
+    @property
+    def title(self) -> str:
+        what = "one resource" if self.resources == 1 else f"{self.resources:,} resources"
+        return f"{self.kind.capitalize()} {self.action} of {what}?"
+
+
+#: Lines a confirmation lists before "and N more".
+SAMPLE = 6
+
+
+def pending(store: Store, kind: str, *, operator: str | None = None) -> Pending | None:
+    """What ``undo`` (kind "undo") or ``redo`` (kind "redo") would do now, or None if nothing."""
+    operator = operator or current_operator()
+    with store.read() as conn:
+        batch_id = _last_undoable(conn, operator) if kind == "undo" else _last_redoable(conn, operator)
+        if batch_id is None:
+            return None
+        count, first_time = conn.execute(
+            select(func.count(), func.min(A.time)).where(A.batch == batch_id)).one()
+        sample = conn.execute(
+            select(A.action, R.type, R.name, A.before, A.after)
+            .select_from(AuditEvent.__table__.outerjoin(Resource.__table__, R.id == A.resource_id))
+            .where(A.batch == batch_id).order_by(A.id).limit(SAMPLE)
         ).all()
-        batch = _Batch(conn, "undo", operator)
-        messages = []
-        for event_id, action, resource_id, before_json, after_json in events:
-            was, now = json.loads(before_json), json.loads(after_json)
-            resource = _load(conn, resource_id, None)
-            # Compare what the action set, not the version: an undone later action bumped the
-            # version but put back exactly the state this one left, which is safe to revert.
-            if any(resource.state()[key] != now[key] for key in _RESTORED):
-                raise StaleResourceError(f"cannot undo {action} of {resource.label}: "
-                                         + _changed_message(resource))
-            before: dict[str, Any] = {}
-            after: dict[str, Any] = {}
-            for record_id, state in was.get("records", {}).items():
-                batch.set_disabled(int(record_id), state["disabled"], before, after)
-            changes = {key: was[key] for key in _RESTORED}
-            message = f"undid {action} of {resource.label} (back to {SyncStatus(was['status']).label})"
-            batch.apply(resource, changes, before, after, message)
-            messages.append(message)
-            conn.execute(update(AuditEvent.__table__).where(A.id == event_id).values(undone_by=batch.id))
-        summary = messages[0] if len(messages) == 1 else f"undid {events[0][1]} of {len(messages)} resources"
-        return batch.result(summary)
+    lines = []
+    action = sample[0][0] if sample else kind
+    if kind == "redo":
+        # The undo batch's events say "undo"; what comes back is what that undo reverted.
+        action = _undone_action(store, batch_id) or action
+    for _action, type_, name, before_json, after_json in sample:
+        now, back = json.loads(after_json), json.loads(before_json)
+        change = f"{SyncStatus(now['status']).label} → {SyncStatus(back['status']).label}"
+        records = back.get("records", {})
+        if records:
+            change += ", " + ", ".join(f"record {rid} {'disabled' if s['disabled'] else 'enabled'}"
+                                       for rid, s in records.items())
+        lines.append(f"{type_} {name!r}: {change}")
+    return Pending(kind, action, first_time, count, tuple(lines))
+
+
+def _undone_action(store: Store, undo_batch: str) -> str | None:
+    with store.read() as conn:
+        return conn.execute(select(A.action).where(A.undone_by == undo_batch).limit(1)).scalar()

@@ -87,9 +87,19 @@ def similarity_key(name: str) -> str:
 
 def rank(query: str, choices: Mapping[int, str], *, limit: int = 50) -> list[tuple[int, float]]:
     """Ids of ``choices`` most similar to ``query``, best first, with a 0-100 score."""
+    return rank_many({0: query}, choices, limit=limit)[0]
+
+
+def rank_many(
+    queries_: Mapping[int, str], choices: Mapping[int, str], *, limit: int = 50
+) -> dict[int, list[tuple[int, float]]]:
+    """:func:`rank` for many queries against the same choices, keying the choices once."""
     keyed = {key: similarity_key(name) for key, name in choices.items()}
-    found = process.extract(similarity_key(query), keyed, scorer=fuzz.WRatio, limit=limit, processor=None)
-    return [(key, round(score, 1)) for _, score, key in found]
+    ranked = {}
+    for query_id, query in queries_.items():
+        found = process.extract(similarity_key(query), keyed, scorer=fuzz.WRatio, limit=limit, processor=None)
+        ranked[query_id] = [(key, round(score, 1)) for _, score, key in found]
+    return ranked
 
 
 @dataclass(frozen=True, slots=True)

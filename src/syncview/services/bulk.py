@@ -1,0 +1,419 @@
+"""Marks and bulk actions: exclude, include or re-match many resources as one audited, undoable step.
+
+Marks are kept the way the operator made them, not as a list of ids: "every
+resource these filters select" (``*``) plus and minus the rows marked or
+unmarked one by one (space). Marking all of a million-resource integration
+costs nothing, the count comes from the kept counts, and the ids are only
+resolved inside the write transaction of the action, by SQL.
+
+A bulk action is one transaction and one batch (so one undo), with an audit
+event per resource, written with a handful of ``executemany`` statements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from rapidfuzz import fuzz, process
+from sqlalchemy import and_, false, func, or_, select, true
+
+from syncview.domain import ResourceType, SyncStatus, normalise_name
+from syncview.errors import ActionError, StaleResourceError
+from syncview.services import actions, queries
+from syncview.services.actions import ActionResult, Change, in_ids
+from syncview.services.matching import similarity_key
+from syncview.services.queries import NO_CLIENT, ResourceFilter, ResourceRow
+from syncview.store import Store
+from syncview.store.models import Client, Record, Resource
+
+R = Resource.__table__.c
+REC = Record.__table__.c
+CL = Client.__table__.c
+
+#: A suggestion is a Not Synced resource whose best free candidate scores at least this (0-100).
+SUGGEST_THRESHOLD = 85.0
+#: Candidates ranked per resource when proposing; the best one no other resource took wins.
+_RANKED = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Marks:
+    """Resources an operator marked in one integration."""
+
+    #: every resource any of these filters selects ("mark all")
+    filters: tuple[ResourceFilter, ...] = ()
+    #: marked one by one, whether or not a filter selects them
+    added: frozenset[int] = frozenset()
+    #: unmarked one by one although a filter selects them
+    removed: frozenset[int] = frozenset()
+
+    def __bool__(self) -> bool:
+        return bool(self.filters or self.added)
+
+    def has(self, row: ResourceRow) -> bool:
+        """Whether ``row`` (as the screen last read it) is marked."""
+        if row.id in self.added:
+            return True
+        return row.id not in self.removed and any(matches(flt, row) for flt in self.filters)
+
+    def toggle(self, row: ResourceRow) -> Marks:
+        """Marks with ``row`` flipped."""
+        selected = any(matches(flt, row) for flt in self.filters)
+        if self.has(row):
+            return replace(self, added=self.added - {row.id},
+                           removed=self.removed | {row.id} if selected else self.removed)
+        return replace(self, removed=self.removed - {row.id},
+                       added=self.added if selected else self.added | {row.id})
+
+    def with_filter(self, flt: ResourceFilter) -> Marks:
+        """Marks plus every resource ``flt`` selects (rows unmarked one by one are marked again)."""
+        filters = self.filters if flt in self.filters else (*self.filters, flt)
+        return Marks(filters, self.added, frozenset())
+
+    def describe(self) -> str:
+        """What is marked, in words: ``all Not Synced devices named "ws" + 3``."""
+        parts = [describe_filter(flt) for flt in self.filters]
+        extra = len(self.added)
+        if extra:
+            parts.append(f"{extra} one by one" if parts else f"{extra} one by one")
+        text = " + ".join(parts)
+        if self.removed:
+            text += f" − {len(self.removed)}"
+        return text
+
+
+def describe_filter(flt: ResourceFilter) -> str:
+    words = ["all"]
+    if flt.status is not None:
+        words.append(flt.status.label)
+    words.append(f"{flt.type.label.lower()}s" if flt.type is not None else "resources")
+    if flt.client_id == NO_CLIENT:
+        words.append("without a client")
+    elif flt.client_id is not None:
+        words.append(f"of client {flt.client_id}")
+    if normalise_name(flt.text):
+        words.append(f"named “{flt.text.strip()}”")
+    return " ".join(words)
+
+
+def matches(flt: ResourceFilter, row: ResourceRow) -> bool:
+    """Whether ``flt`` selects ``row``: the same test as the SQL filter, in Python, so the
+    screen can draw a mark without asking the store."""
+    if flt.integration_id is not None and row.integration_id != flt.integration_id:
+        return False
+    if flt.client_id == NO_CLIENT:
+        if row.client_id is not None:
+            return False
+    elif flt.client_id is not None and row.client_id != flt.client_id:
+        return False
+    if flt.status is not None and row.status is not flt.status:
+        return False
+    if flt.type is not None and row.type is not flt.type:
+        return False
+    text = normalise_name(flt.text)
+    return not text or text in normalise_name(row.name)
+
+
+def _filter_clause(flt: ResourceFilter) -> Any:
+    # The screen's own WHERE clauses (the plain scan plan, as exports use): one definition
+    # of what a filter selects.
+    plan = queries._TextPlan(normalise_name(flt.text))  # noqa: SLF001 - the query module's filter
+    return and_(true(), *queries._where(flt, plan))  # noqa: SLF001
+
+
+def marks_clause(marks: Marks) -> Any:
+    """SQL selecting the marked resources."""
+    parts = [_filter_clause(flt) for flt in marks.filters]
+    if marks.added:
+        parts.append(in_ids(R.id, marks.added))
+    clause = or_(*parts) if parts else false()
+    if marks.removed:
+        clause = and_(clause, ~in_ids(R.id, marks.removed))
+    return clause
+
+
+def count(store: Store, marks: Marks) -> int:
+    """How many resources are marked now. With one filter (the usual case) the count comes
+    from the kept counts, corrected by the rows marked or unmarked one by one."""
+    if not marks:
+        return 0
+    if len(marks.filters) == 1:
+        flt = marks.filters[0]
+        total = queries.count_resources(store, flt)
+        with store.read() as conn:
+            clause = _filter_clause(flt)
+            if marks.removed:
+                total -= conn.execute(select(func.count()).where(in_ids(R.id, marks.removed), clause)).scalar_one()
+            if marks.added:
+                total += conn.execute(select(func.count()).where(in_ids(R.id, marks.added), ~clause)).scalar_one()
+        return total
+    with store.read() as conn:
+        return conn.execute(select(func.count()).select_from(Resource.__table__).where(marks_clause(marks))
+                            ).scalar_one()
+
+
+def iter_marked(store: Store, marks: Marks, *, chunk: int = 5000) -> Iterator[ResourceRow]:
+    """The marked resources as the table shows them, in id order, a chunk at a time (exports)."""
+    last = 0
+    clause = marks_clause(marks)
+    while True:
+        query = queries._row_query().where(clause, R.id > last).order_by(R.id).limit(chunk)  # noqa: SLF001
+        with store.read() as conn:
+            rows = [queries._to_row(row) for row in conn.execute(query)]  # noqa: SLF001
+        yield from rows
+        if len(rows) < chunk:
+            return
+        last = rows[-1].id
+
+
+@dataclass(frozen=True, slots=True)
+class BulkResult:
+    """What a bulk action did: the batch (for undo), how many changed, how many it left alone."""
+
+    result: ActionResult
+    changed: int
+    skipped: int
+
+    @property
+    def message(self) -> str:
+        return self.result.message
+
+
+def _marked(conn, marks: Marks, expected_count: int | None) -> dict[int, actions._Resource]:  # noqa: SLF001
+    resources = actions.load_where(conn, marks_clause(marks))
+    if expected_count is not None and len(resources) != expected_count:
+        raise StaleResourceError(
+            f"the marked resources changed since you confirmed ({expected_count:,} then, {len(resources):,} "
+            "now: a sync or another operator changed them); nothing was done, check and try again")
+    if not resources:
+        raise ActionError("no marked resource left to act on")
+    return resources
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
+def exclude(store: Store, marks: Marks, *, disable_records: bool = False, expected_count: int | None = None,
+            operator: str | None = None) -> BulkResult:
+    """Exclude every marked resource not excluded yet; with ``disable_records`` disable their records."""
+    with store.write() as conn:
+        resources = _marked(conn, marks, expected_count)
+        todo = [r for r in resources.values() if r.status is not SyncStatus.EXCLUDED]
+        skipped = len(resources) - len(todo)
+        if not todo:
+            raise ActionError(f"all {_plural(len(resources), 'marked resource')} are excluded already")
+        batch = actions._Batch(conn, "exclude", operator or actions.current_operator())  # noqa: SLF001
+        items, wanted = [], []
+        for resource in todo:
+            before: dict[str, Any] = {}
+            after: dict[str, Any] = {}
+            message = f"excluded {resource.label}"
+            if disable_records and resource.record_id is not None:
+                wanted.append((resource.record_id, True, before, after))
+                message += " and disabled its record"
+            items.append(Change(resource, {"status": SyncStatus.EXCLUDED.value, "record_id": None},
+                                before, after, message))
+        disabled = actions._set_disabled_many(batch, wanted)  # noqa: SLF001
+        summary = f"excluded {_plural(len(todo), 'resource')}"
+        if disabled:
+            summary += f" and disabled {_plural(disabled, 'record')}"
+        if skipped:
+            summary += f" ({skipped:,} already excluded, left as they were)"
+        actions._apply_many(batch, items, summary)  # noqa: SLF001
+        return BulkResult(batch.result(summary if len(items) > 1 else items[0].message), len(todo), skipped)
+
+
+def include(store: Store, marks: Marks, *, expected_count: int | None = None,
+            operator: str | None = None) -> BulkResult:
+    """Include every marked excluded resource again (Not Synced until matched)."""
+    with store.write() as conn:
+        resources = _marked(conn, marks, expected_count)
+        todo = [r for r in resources.values() if r.status is SyncStatus.EXCLUDED]
+        skipped = len(resources) - len(todo)
+        if not todo:
+            raise ActionError(f"none of the {_plural(len(resources), 'marked resource')} is excluded")
+        batch = actions._Batch(conn, "include", operator or actions.current_operator())  # noqa: SLF001
+        items = [Change(r, {"status": SyncStatus.NOT_SYNCED.value}, {}, {},
+                        f"included {r.label} again (Not Synced until matched)") for r in todo]
+        summary = f"included {_plural(len(todo), 'resource')} again"
+        if skipped:
+            summary += f" ({skipped:,} not excluded, left as they were)"
+        actions._apply_many(batch, items, summary)  # noqa: SLF001
+        return BulkResult(batch.result(summary if len(items) > 1 else items[0].message), len(todo), skipped)
+
+
+# -- re-match proposals ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    """A resource and the record a bulk re-match would link it to (None: no candidate; skipped)."""
+
+    resource_id: int
+    resource_name: str
+    type: ResourceType
+    version: int
+    client_name: str | None
+    current_record: str | None
+    record_id: int | None = None
+    record_name: str | None = None
+    score: float = 0.0
+    #: the next best free candidates (id, name, score), for the operator to pick from
+    others: tuple[tuple[int, str, float], ...] = field(default=(), compare=False)
+
+
+@dataclass(slots=True)
+class _Target:
+    id: int
+    type: str
+    integration_id: int
+    client_id: int | None
+    name: str
+    version: int
+    record_id: int | None
+    client_name: str | None
+    record_name: str | None
+
+
+def _targets(conn, clause) -> list[_Target]:
+    current = Record.__table__.alias("current")
+    query = (
+        select(R.id, R.type, R.integration_id, R.client_id, R.name, R.version, R.record_id, CL.name,
+               current.c.name)
+        .select_from(Resource.__table__.outerjoin(Client.__table__, CL.id == R.client_id)
+                     .outerjoin(current, current.c.id == R.record_id))
+        .where(clause).order_by(R.id)
+    )
+    return [_Target(*row) for row in conn.execute(query)]
+
+
+def _records(conn, type_: str, client_id: int | None, integration_id: int) -> dict[int, str]:
+    """Records a resource of ``type_`` and client may be re-matched to, as the Re-match dialog
+    offers them (its client's; all of the type if that has none), free in this integration."""
+    linked = select(R.record_id).where(R.integration_id == integration_id, R.record_id.is_not(None))
+
+    def of(client: int | None) -> dict[int, str]:
+        query = select(REC.id, REC.name).where(REC.type == type_, REC.id.not_in(linked))
+        if client is not None:
+            query = query.where(REC.client_id == client)
+        return dict(conn.execute(query.order_by(REC.name_norm, REC.id).limit(5000)).all())
+
+    found = of(client_id)
+    if not found and client_id is not None:
+        found = of(None)
+    return found
+
+
+def propose(store: Store, marks: Marks, *, limit: int | None = None) -> list[Proposal]:
+    """For each marked resource, the best-ranked free record of its type (and client), by the
+    Re-match dialog's similarity; no two resources get the same record (the better score wins)."""
+    with store.read() as conn:
+        targets = _targets(conn, marks_clause(marks))
+        if limit is not None:
+            targets = targets[:limit]
+        groups: dict[tuple[str, int | None, int], list[_Target]] = {}
+        for target in targets:
+            groups.setdefault((target.type, target.client_id, target.integration_id), []).append(target)
+        ranked: dict[int, list[tuple[int, str, float]]] = {}
+        for (type_, client_id, integration_id), members in groups.items():
+            records = _records(conn, type_, client_id, integration_id)
+            if not records:
+                continue
+            keyed = {rid: similarity_key(name) for rid, name in records.items()}
+            for target in members:
+                found = process.extract(similarity_key(target.name), keyed, scorer=fuzz.WRatio,
+                                        limit=_RANKED, processor=None)
+                ranked[target.id] = [(rid, records[rid], round(score, 1)) for _, score, rid in found]
+    return _assign(targets, ranked)
+
+
+def _assign(targets: Sequence[_Target], ranked: dict[int, list[tuple[int, str, float]]]) -> list[Proposal]:
+    """Greedy by score: the resource with the best candidate takes it, the next takes its best
+    untaken one, and so on. Proposals come back in the resources' order."""
+    taken: set[int] = set()
+    chosen: dict[int, tuple[int, str, float]] = {}
+    order = sorted(targets, key=lambda t: -(ranked.get(t.id) or [(0, "", 0.0)])[0][2])
+    for target in order:
+        for candidate in ranked.get(target.id, []):
+            if candidate[0] not in taken:
+                taken.add(candidate[0])
+                chosen[target.id] = candidate
+                break
+    proposals = []
+    for target in targets:
+        pick = chosen.get(target.id)
+        others = tuple(c for c in ranked.get(target.id, []) if pick is None or c[0] != pick[0])
+        proposals.append(Proposal(
+            target.id, target.name, ResourceType(target.type), target.version, target.client_name,
+            target.record_name, pick[0] if pick else None, pick[1] if pick else None,
+            pick[2] if pick else 0.0, others))
+    return proposals
+
+
+def suggestions(store: Store, integration_id: int, *, client_id: int | None = None,
+                threshold: float = SUGGEST_THRESHOLD) -> list[Proposal]:
+    """Not Synced resources of an integration (and client) whose best free candidate scores at
+    least ``threshold``, best first."""
+    flt = ResourceFilter(integration_id, client_id, status=SyncStatus.NOT_SYNCED)
+    found = [p for p in propose(store, Marks((flt,))) if p.record_id is not None and p.score >= threshold]
+    return sorted(found, key=lambda p: (-p.score, p.resource_name.casefold(), p.resource_id))
+
+
+def rematch(store: Store, proposals: Iterable[Proposal], *, disable_previous: bool = False,
+            operator: str | None = None) -> BulkResult:
+    """Re-match each resource to its proposal's record, all or nothing: refused whole if any
+    resource changed since the proposal was read, or a record is taken or of the wrong type."""
+    chosen = [p for p in proposals if p.record_id is not None]
+    if not chosen:
+        raise ActionError("nothing to re-match: every row is skipped")
+    record_ids = [p.record_id for p in chosen]
+    if len(set(record_ids)) != len(record_ids):
+        raise ActionError("two resources are proposed the same record; choose another for one of them")
+    with store.write() as conn:
+        resources = actions.load_many(conn, [p.resource_id for p in chosen])
+        stale = [p for p in chosen if p.resource_id not in resources
+                 or resources[p.resource_id].version != p.version]
+        if stale:
+            first = resources.get(stale[0].resource_id)
+            why = actions._changed_message(first) if first else f"resource {stale[0].resource_id} is gone"  # noqa: SLF001
+            raise StaleResourceError(f"{_plural(len(stale), 'resource')} changed since the preview ({why}); "
+                                     "nothing was done: preview again")
+        records = {row[0]: row[1:] for row in conn.execute(
+            select(REC.id, REC.type, REC.name, REC.disabled, REC.client_id).where(in_ids(REC.id, record_ids)))}
+        linked = {(row[0], row[1]): (row[2], row[3]) for row in conn.execute(
+            select(R.record_id, R.integration_id, R.id, R.name).where(in_ids(R.record_id, record_ids)))}
+        batch = actions._Batch(conn, "rematch", operator or actions.current_operator())  # noqa: SLF001
+        items, wanted = [], []
+        for proposal in chosen:
+            resource = resources[proposal.resource_id]
+            if proposal.record_id not in records:
+                raise ActionError(f"record {proposal.record_id} no longer exists; preview again")
+            rtype, rname, rdisabled, rclient = records[proposal.record_id]
+            if rtype != resource.type.value:
+                raise ActionError(f"record {rname!r} is a {rtype}; {resource.label} can only be matched to a "
+                                  f"{resource.type.value} record")
+            other = linked.get((proposal.record_id, resource.integration_id))
+            if other is not None and other[0] != resource.id:
+                raise ActionError(f"record {rname!r} is already matched to {other[1]!r} (resource {other[0]}); "
+                                  "choose another or skip that row")
+            before: dict[str, Any] = {}
+            after: dict[str, Any] = {}
+            message = f"re-matched {resource.label} to record {rname!r}"
+            if disable_previous and resource.record_id is not None and resource.record_id != proposal.record_id:
+                wanted.append((resource.record_id, True, before, after))
+                message += ", disabled its previous record"
+            if rdisabled:
+                wanted.append((proposal.record_id, False, before, after))
+                message += " (re-enabled it)"
+            items.append(Change(resource, {"status": SyncStatus.MATCHED.value, "record_id": proposal.record_id,
+                                           "client_id": rclient}, before, after, message))
+        actions._set_disabled_many(batch, wanted)  # noqa: SLF001
+        summary = f"re-matched {_plural(len(items), 'resource')}"
+        if disable_previous:
+            summary += " (previous records disabled)"
+        actions._apply_many(batch, items, summary)  # noqa: SLF001
+        return BulkResult(batch.result(summary if len(items) > 1 else items[0].message), len(items), 0)
+

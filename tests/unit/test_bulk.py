@@ -1,0 +1,187 @@
+"""Marks, bulk exclude/include/re-match, proposals and suggestions, undo and redo of whole batches."""
+
+from __future__ import annotations
+
+import pytest
+
+from syncview.domain import ResourceType, SyncStatus
+from syncview.errors import ActionError, StaleResourceError
+from syncview.services import actions, bulk, queries
+from syncview.services.bulk import Marks
+from syncview.services.queries import ResourceFilter
+from tests.helpers import rows
+
+
+def _cw(store) -> int:
+    return queries.get_integration(store, "ConnectWise Manage").id
+
+
+def _page(store, **filters) -> list[queries.ResourceRow]:
+    return queries.resource_page(store, ResourceFilter(_cw(store), **filters), limit=500)
+
+
+def _batches(store) -> list[tuple]:
+    return rows(store, "SELECT batch, action, count(*) FROM audit_event WHERE operator = 'tester' "
+                       "GROUP BY batch ORDER BY min(id)")
+
+
+def test_marks_toggle_one_by_one_and_against_a_filter(demo_store):
+    devices = _page(demo_store, type=ResourceType.DEVICE)
+    contact = _page(demo_store, type=ResourceType.CONTACT)[0]
+    flt = ResourceFilter(_cw(demo_store), type=ResourceType.DEVICE)
+    marks = Marks().with_filter(flt)
+    assert all(marks.has(row) for row in devices) and not marks.has(contact)
+    marks = marks.toggle(devices[0]).toggle(contact)  # unmark one device, mark one contact
+    assert not marks.has(devices[0]) and marks.has(contact)
+    assert marks.removed == {devices[0].id} and marks.added == {contact.id}
+    expected = queries.count_resources(demo_store, flt)
+    assert bulk.count(demo_store, marks) == expected - 1 + 1
+    assert [r.id for r in bulk.iter_marked(demo_store, marks)] == sorted(
+        {r.id for r in queries.iter_resources(demo_store, flt)} - {devices[0].id} | {contact.id})
+    marks = marks.toggle(devices[0]).toggle(contact)
+    assert marks == Marks((flt,))
+    assert not Marks() and bulk.count(demo_store, Marks()) == 0
+
+
+def test_filter_match_in_python_agrees_with_sql(demo_store):
+    flt = ResourceFilter(_cw(demo_store), text="ws-0", status=SyncStatus.MATCHED)
+    everything = _page(demo_store)
+    assert {r.id for r in everything if bulk.matches(flt, r)} == {
+        r.id for r in queries.resource_page(demo_store, flt, limit=500)} & {r.id for r in everything}
+
+
+def test_bulk_exclude_with_disable_is_one_batch_and_one_undo(demo_store):
+    flt = ResourceFilter(_cw(demo_store), status=SyncStatus.MATCHED, text="globex")
+    targets = queries.resource_page(demo_store, flt, limit=1000)
+    records = [r.record_id for r in targets]
+    assert len(targets) > 10
+    result = bulk.exclude(demo_store, Marks((flt,)), disable_records=True, expected_count=len(targets))
+    assert result.changed == len(targets) and result.skipped == 0
+    assert f"excluded {len(targets)} resources and disabled {len(targets)} records" in result.message
+    after = {r.id: r for r in queries.iter_resources(demo_store, ResourceFilter(_cw(demo_store), text="globex"))}
+    assert all(after[r.id].status is SyncStatus.EXCLUDED and after[r.id].record_id is None for r in targets)
+    assert rows(demo_store, f"SELECT count(*) FROM record WHERE disabled AND id IN ({','.join(map(str, records))})"
+                )[0][0] == len(records)
+    assert _batches(demo_store) == [(result.result.batch, "exclude", len(targets))]
+    # One summary line in the log, not one per resource.
+    assert rows(demo_store, "SELECT count(*) FROM sync_log_entry WHERE message LIKE 'tester: excluded%'")[0][0] == 1
+
+    undone = actions.undo(demo_store)
+    assert undone.message == f"undid exclude of {len(targets)} resources"
+    restored = {r.id: r for r in queries.resource_page(demo_store, flt, limit=1000)}
+    assert {r.id: (r.status, r.record_id, r.record_disabled) for r in targets} == {
+        i: (r.status, r.record_id, r.record_disabled) for i, r in restored.items()}
+
+
+def test_bulk_exclude_skips_excluded_and_refuses_when_the_marks_changed(demo_store):
+    flt = ResourceFilter(_cw(demo_store), text="globex")
+    total = queries.count_resources(demo_store, flt)
+    excluded = queries.count_resources(demo_store, ResourceFilter(_cw(demo_store), text="globex",
+                                                                  status=SyncStatus.EXCLUDED))
+    with pytest.raises(StaleResourceError, match="changed since you confirmed"):
+        bulk.exclude(demo_store, Marks((flt,)), expected_count=total + 1)
+    assert _batches(demo_store) == []
+    result = bulk.exclude(demo_store, Marks((flt,)), expected_count=total)
+    assert (result.changed, result.skipped) == (total - excluded, excluded)
+    with pytest.raises(ActionError, match="excluded already"):
+        bulk.exclude(demo_store, Marks((flt,)))
+
+
+def test_bulk_include_then_undo_and_redo(demo_store):
+    flt = ResourceFilter(_cw(demo_store), status=SyncStatus.EXCLUDED)
+    excluded = {r.id for r in queries.iter_resources(demo_store, flt)}
+    result = bulk.include(demo_store, Marks((flt,)))
+    assert result.changed == len(excluded)
+    assert queries.count_resources(demo_store, flt) == 0
+
+    pending = actions.pending(demo_store, "undo")
+    assert pending.title == f"Undo include of {len(excluded)} resources?"
+    assert "Not Synced → Excluded" in pending.lines[0]
+    actions.undo(demo_store)
+    assert {r.id for r in queries.iter_resources(demo_store, flt)} == excluded
+
+    pending = actions.pending(demo_store, "redo")
+    assert pending.title == f"Redo include of {len(excluded)} resources?"
+    assert "Excluded → Not Synced" in pending.lines[0]
+    assert actions.redo(demo_store).message == f"redid include of {len(excluded)} resources"
+    assert queries.count_resources(demo_store, flt) == 0
+    assert actions.pending(demo_store, "redo") is None
+    actions.undo(demo_store)  # undoes the redo
+    assert {r.id for r in queries.iter_resources(demo_store, flt)} == excluded
+
+
+def test_redo_walks_back_up_the_undo_chain_and_a_new_action_ends_it(demo_store):
+    a, b, c = _page(demo_store, status=SyncStatus.MATCHED)[:3]
+    actions.exclude(demo_store, a.id)
+    actions.exclude(demo_store, b.id)
+    actions.undo(demo_store)  # b
+    actions.undo(demo_store)  # a
+    assert actions.redo(demo_store).message.startswith("redid exclude of ")
+    assert queries.get_resource(demo_store, a.id).status is SyncStatus.EXCLUDED
+    assert queries.get_resource(demo_store, b.id).status is SyncStatus.MATCHED
+    actions.redo(demo_store)
+    assert queries.get_resource(demo_store, b.id).status is SyncStatus.EXCLUDED
+    with pytest.raises(ActionError, match="nothing to redo"):
+        actions.redo(demo_store)
+    actions.undo(demo_store)  # b again
+    actions.exclude(demo_store, c.id)  # a new action: b's undo can no longer be redone
+    with pytest.raises(ActionError, match="nothing to redo"):
+        actions.redo(demo_store)
+    assert actions.pending(demo_store, "redo") is None
+
+
+def test_redo_refused_when_the_resource_changed_since(demo_store):
+    a = _page(demo_store, status=SyncStatus.MATCHED)[0]
+    actions.exclude(demo_store, a.id)
+    actions.undo(demo_store)
+    actions.exclude(demo_store, a.id, operator="akumar")
+    with pytest.raises(StaleResourceError, match="changed by akumar"):
+        actions.redo(demo_store)
+
+
+def test_proposals_give_each_resource_a_different_best_record(demo_store):
+    flt = ResourceFilter(_cw(demo_store), status=SyncStatus.NOT_SYNCED)
+    proposals = bulk.propose(demo_store, Marks((flt,)))
+    assert len(proposals) == queries.count_resources(demo_store, flt)
+    chosen = [p.record_id for p in proposals if p.record_id is not None]
+    assert len(chosen) == len(set(chosen)) > 0
+    linked = {r[0] for r in rows(demo_store, "SELECT record_id FROM resource WHERE record_id IS NOT NULL "
+                                             "AND integration_id = ?", _cw(demo_store))}
+    assert not linked & set(chosen)
+    best = next(p for p in proposals if p.resource_name == "ACME-LT-023")
+    assert (best.record_name, best.score) == ("ACME-LT-023", 100.0)
+
+
+def test_suggestions_are_above_the_threshold_best_first_and_accepted_in_bulk(demo_store):
+    found = bulk.suggestions(demo_store, _cw(demo_store), threshold=90)
+    scores = [p.score for p in found]
+    assert found and min(scores) >= 90 and scores == sorted(scores, reverse=True)
+    result = bulk.rematch(demo_store, found)
+    assert result.changed == len(found)
+    for proposal in found[:20]:
+        row = queries.get_resource(demo_store, proposal.resource_id)
+        assert (row.status, row.record_id) == (SyncStatus.MATCHED, proposal.record_id)
+    assert _batches(demo_store) == [(result.result.batch, "rematch", len(found))]
+    assert bulk.suggestions(demo_store, _cw(demo_store), threshold=90) == []
+    actions.undo(demo_store)
+    assert len(bulk.suggestions(demo_store, _cw(demo_store), threshold=90)) == len(found)
+
+
+def test_bulk_rematch_is_refused_whole_when_one_resource_changed(demo_store):
+    found = bulk.suggestions(demo_store, _cw(demo_store))
+    actions.exclude(demo_store, found[-1].resource_id, operator="akumar")
+    with pytest.raises(StaleResourceError, match="1 resource changed since the preview.*akumar"):
+        bulk.rematch(demo_store, found)
+    assert _batches(demo_store) == []
+
+
+def test_bulk_rematch_refuses_a_taken_record_and_a_duplicate(demo_store):
+    found = bulk.suggestions(demo_store, _cw(demo_store))[:2]
+    matched = _page(demo_store, status=SyncStatus.MATCHED, type=found[0].type)[0]
+    from dataclasses import replace
+    with pytest.raises(ActionError, match="same record"):
+        bulk.rematch(demo_store, [found[0], replace(found[1], record_id=found[0].record_id)])
+    with pytest.raises(ActionError, match="already matched to"):
+        bulk.rematch(demo_store, [replace(found[0], record_id=matched.record_id)])
+    with pytest.raises(ActionError, match="every row is skipped"):
+        bulk.rematch(demo_store, [replace(found[0], record_id=None)])
