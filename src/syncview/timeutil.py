@@ -9,6 +9,11 @@ _RELATIVE = re.compile(r"^(\d+)\s*(m|min|h|d|w)$")
 _UNITS = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
+def now_utc() -> datetime:
+    """The current time, aware. The one clock that ages and time ranges read (tests freeze it)."""
+    return datetime.now(UTC)
+
+
 def local_midnight(day: date) -> datetime:
     """Start of a local calendar day, as an aware datetime."""
     return datetime.combine(day, time.min).astimezone()
@@ -20,7 +25,7 @@ def parse_when(text: str, *, now: datetime | None = None) -> datetime:
 
     Raises ValueError naming what is accepted.
     """
-    now = now or datetime.now(UTC)
+    now = now or now_utc()
     key = text.strip().lower()
     if key == "now":
         return now
@@ -53,7 +58,7 @@ def ago(moment: datetime | None, *, now: datetime | None = None) -> str:
     """A short relative age: "just now", "3 min ago", "5 h ago", "12 days ago"."""
     if moment is None:
         return "never"
-    seconds = int(((now or datetime.now(UTC)) - moment).total_seconds())
+    seconds = int(((now or now_utc()) - moment).total_seconds())
     if seconds < 0:
         return "in the future"
     if seconds < 45:

@@ -147,7 +147,7 @@ class SyncLogsDialog(ModalScreen[None]):
     def action_range(self, key: str) -> None:
         """Set From to the start of a quick range and To to now."""
         days = QUICK[key][1]
-        start = local_midnight(datetime.now().date() - timedelta(days=days))
+        start = local_midnight(parse_when("now").astimezone().date() - timedelta(days=days))
         with self.prevent(Input.Changed):
             self.query_one("#since", Input).value = start.strftime("%Y-%m-%d")
             self.query_one("#until", Input).value = "now"
