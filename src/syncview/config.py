@@ -124,7 +124,7 @@ def load_config(explicit: Path | None = None, environ: Mapping[str, str] = os.en
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        raise ConfigError(f"config error in {path}: the file is not UTF-8 text") from None
+        raise ConfigError(f"config error in {path}: the file is not UTF-8 text; save it as UTF-8") from None
     except OSError as error:
         raise ConfigError(f"cannot read config file {path}: {error.strerror or error}") from None
     return parse_config(text, path)
@@ -142,6 +142,8 @@ def parse_config(text: str, path: Path | None = None) -> Config:
         position = f", line {found[1]}, column {found[2]}" if found else ", at the end of the file"
         if not message:  # no position given: keep the message whole
             message, position = str(error), ""
+        if message == "Invalid value" and found:  # what tomllib says of a bare word, the usual slip
+            message += ' (is it text? text needs double quotes: key = "value")'
         raise ConfigError(f"{where}{position}: {message[:1].lower()}{message[1:]}") from None
     try:
         return _config(data, path)

@@ -135,3 +135,21 @@ def assert_consistent(path: Path) -> None:
                        "GROUP BY integration_id, record_id HAVING count(*) > 1") == []
     assert query(path, "SELECT count(*) FROM audit_event a LEFT JOIN resource r ON r.id = a.resource_id "
                        "WHERE a.resource_id IS NOT NULL AND r.id IS NULL") == [(0,)]
+
+
+# --------------------------------------------------------------------------- in-process runs
+
+
+def invoke(*args: str | Path, env: Mapping[str, str] | None = None) -> Ran:
+    """Run the CLI in this process (click's CliRunner): what the console script does, minus the start-up.
+
+    For the many runs that need no separate process: the group's error handling is the
+    same code path, and exceptions escaping it fail the test rather than being caught.
+    """
+    from click.testing import CliRunner
+
+    from syncview.cli import cli
+
+    result = CliRunner(env={"COLUMNS": "200", **(env or {})}).invoke(cli, list(map(str, args)),
+                                                                   catch_exceptions=False)
+    return Ran(tuple(map(str, args)), result.exit_code, result.stdout, result.stderr)

