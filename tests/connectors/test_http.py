@@ -215,11 +215,20 @@ def test_timeouts_are_reported_as_such():
 
 
 def test_tls_failures_name_the_host_and_what_to_check():
-    transport, _ = scripted(httpx.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed"))
+    transport, _ = scripted(httpx.ConnectError("[SSL: WRONG_VERSION_NUMBER] wrong version number"))
     with pytest.raises(ConnectorError) as failure:
         make_client(transport, retry=RetryPolicy(attempts=1)).get("x")
     assert "secure connection to api.example.test failed" in str(failure.value)
     assert "system clock" in str(failure.value)
+
+
+def test_an_untrusted_certificate_is_not_retried_and_says_how_to_trust_it():
+    transport, seen = scripted(httpx.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed"))
+    with pytest.raises(ConnectorError) as failure:
+        make_client(transport, retry=RetryPolicy(attempts=5)).get("x")
+    assert len(seen) == 1
+    assert "the certificate of api.example.test is not trusted" in str(failure.value)
+    assert "SSL_CERT_FILE" in str(failure.value)
 
 
 def test_429_waits_as_long_as_retry_after_says_in_seconds():

@@ -18,22 +18,27 @@ differ. After changing a case, regenerate the doc with
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import shutil
 import socket
 import sqlite3
+import ssl
 import subprocess
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+from wsgiref.simple_server import make_server
 
 import pytest
 from sqlalchemy import Engine, event
 
 from syncview.connectors import http
 from tests.connectors.fakes.halopsa import FakeHaloPsa
+from tests.loopback import _QuietHandler
 from tests.reliability.conftest import HALO_SECRET, HALO_SECRET_VAR, halo_config
 from tests.reliability.support import (
     DATA_TABLES,
@@ -72,9 +77,17 @@ class World:
         self.db = directory / "syncview.db"
         self.config: Path | None = None
         self.env: dict[str, str] = {HALO_SECRET_VAR: HALO_SECRET}
+        #: what removes the case's cause (the retry then succeeds); run before the cleanups in any case
+        self.fixes: list[Callable[[], None]] = []
+        #: what undoes the case's surroundings at the end
         self.cleanups: list[Callable[[], None]] = []
         #: the case needs a process of its own, run as an unprivileged user when the tests run as root
         self.unprivileged = False
+
+    def fix(self) -> None:
+        """Remove the case's cause, once."""
+        while self.fixes:
+            self.fixes.pop()()
 
     # ---- config
 
@@ -121,7 +134,44 @@ class World:
                 dbapi_connection.execute(f"PRAGMA max_page_count = {pages}")
 
         event.listen(Engine, "connect", on_connect)
-        self.cleanups.append(lambda: event.remove(Engine, "connect", on_connect))
+        self.fixes.append(lambda: event.remove(Engine, "connect", on_connect))
+
+
+def serve_self_signed(app, world: World) -> str:
+    """Serve ``app`` over TLS on loopback with a certificate nobody trusts (self-signed); returns its URL."""
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(days=1))
+            .not_valid_after(now + timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .sign(key, hashes.SHA256()))
+    certificate, private_key = world.dir / "self-signed.pem", world.dir / "self-signed.key"
+    certificate.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    private_key.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                              serialization.NoEncryption()))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certificate, private_key)
+    server = make_server("127.0.0.1", 0, app, handler_class=_QuietHandler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    world.cleanups.append(stop)
+    return f"https://127.0.0.1:{server.server_port}"
 
 
 def free_port() -> int:
@@ -150,7 +200,7 @@ class Case:
     survivable: bool = False
     #: needs a process of its own (file permissions: run without root's override under root)
     process: bool = False
-    #: once the cause is gone (the world's cleanups undone), the same command succeeds
+    #: once the cause is gone (the world's fixes applied), the same command succeeds
     retry_ok: bool = False
 
 
@@ -219,6 +269,13 @@ def _unreachable(w: World) -> list[str]:
 
 def _tls_to_plain_http(w: World) -> list[str]:
     w.halo(url=w.serve(FakeHaloPsa()).replace("http://", "https://"))
+    return ["sync", "Halo"]
+
+
+def _self_signed(w: World) -> list[str]:
+    w.halo(url=serve_self_signed(FakeHaloPsa(), w))
+    # What the line says to do: trust the server's own authority (here the certificate itself).
+    w.fixes.append(lambda: w.env.update(SSL_CERT_FILE=str(w.dir / "self-signed.pem")))
     return ["sync", "Halo"]
 
 
@@ -387,6 +444,12 @@ CASES: tuple[Case, ...] = (
          ("syncview: error: Halo: secure connection to 127.0.0.1 failed after 3 attempts (ConnectError: "
           "[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:<line>)); check the host name, the system "
           "clock, and any proxy that intercepts TLS")),
+    Case("tls-self-signed", "network: an https:// server whose certificate is self-signed",
+         "syncview sync Halo", _self_signed,
+         ("syncview: error: Halo: the certificate of 127.0.0.1 is not trusted (ConnectError: [SSL: "
+          "CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate (_ssl.c:<line>)); if "
+          "the server uses a certificate of your own authority, point the SSL_CERT_FILE environment variable "
+          "at that authority's certificate (PEM)"), retry_ok=True),
     Case("wrong-secret", "product: the secret is wrong (OAuth `invalid_client`)",
          "syncview sync Halo", _wrong_secret,
          ("syncview: error: authentication failed for Halo: /auth/token refused the token request: "
@@ -536,11 +599,12 @@ def world(tmp_path, serve, _demo_template, monkeypatch) -> Iterator[World]:
     monkeypatch.setattr(http, "RetryPolicy", QuickRetry)
     w = World(tmp_path, serve, _demo_template)
     yield w
+    w.fix()
     for cleanup in reversed(w.cleanups):
         cleanup()
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=[pytest.mark.slow] * c.process) for c in CASES])
 def test_bad_input(case: Case, world: World) -> None:
     args = case.setup(world)
     before = _stored(world)
@@ -559,9 +623,7 @@ def test_bad_input(case: Case, world: World) -> None:
     if isinstance(before, dict):
         assert_consistent(world.db)
     if case.retry_ok:
-        for cleanup in reversed(world.cleanups):
-            cleanup()
-        world.cleanups.clear()
+        world.fix()
         _run(case, world, args).ok()
         assert_consistent(world.db)
 
@@ -580,7 +642,8 @@ of file modes). Then it runs the command and checks the exit status and the exac
 
 A failing command exits with status 1 and prints that one line on standard error: no
 traceback, and the store holds exactly what it held before (a failed sync records its failed
-run, nothing else). A full disk is then freed and the same command run again: it succeeds.
+run, nothing else). Where the line says what to do (free disk space, trust a certificate), the
+test does it and runs the command again: it succeeds.
 Network failures are retried (three tries in the tests, five by default) before the line is
 printed. In the lines, `<tmp>` stands for the test's directory, `<port>` for a loopback port,
 `<t>` and `<time>` for a duration and a time, `<N>` for this syncview's schema version and

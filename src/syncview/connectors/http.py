@@ -509,7 +509,9 @@ class HttpClient:
             try:
                 response = self._client.send(request, auth=auth)
             except httpx.TransportError as error:
-                if isinstance(error, httpx.UnsupportedProtocol | httpx.ProxyError) or attempt == self.retry.attempts:
+                # Another try cannot fix a bad scheme, a proxy's refusal or a certificate nobody trusts.
+                final = isinstance(error, httpx.UnsupportedProtocol | httpx.ProxyError) or _is_untrusted(error)
+                if final or attempt == self.retry.attempts:
                     raise self._network_error(request, error, attempt) from error
                 wait = self.retry.delay(attempt, self._random)
                 self.log(logging.WARNING, "%s failed (%s); retrying in %.1f s (attempt %d of %d)",
@@ -649,6 +651,10 @@ class HttpClient:
         if isinstance(error, httpx.UnsupportedProtocol):
             message = (f"{self.integration}: {request.url.scheme or 'no'} scheme in {host}{request.url.path} is "
                        "not supported; the integration's URL setting must start with https://")
+        elif _is_untrusted(error):
+            message = (f"{self.integration}: the certificate of {host} is not trusted ({_describe(error)}); "
+                       "if the server uses a certificate of your own authority, point the SSL_CERT_FILE "
+                       "environment variable at that authority's certificate (PEM)")
         elif _is_tls_error(error):
             message = (f"{self.integration}: secure connection to {host} failed{tries} ({_describe(error)}); "
                        "check the host name, the system clock, and any proxy that intercepts TLS")
@@ -828,6 +834,16 @@ def _path(response: httpx.Response) -> str:
 def _describe(error: BaseException) -> str:
     text = str(error).strip()
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _is_untrusted(error: BaseException) -> bool:
+    """Whether a TLS failure is the server's certificate failing verification (not a network fault)."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _is_tls_error(error: BaseException) -> bool:
