@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import and_, false, func, or_, select, true
+from sqlalchemy import and_, exists, false, func, literal_column, or_, select, true
 
 from syncview.domain import ResourceType, SyncStatus, normalise_name
 from syncview.errors import ActionError, StaleResourceError
@@ -293,10 +293,12 @@ def _targets(conn, clause) -> list[_Target]:
 def _records(conn, type_: str, client_id: int | None, integration_id: int) -> dict[int, str]:
     """Records a resource of ``type_`` and client may be re-matched to, as the Re-match dialog
     offers them (its client's; all of the type if that has none), free in this integration."""
-    linked = select(R.record_id).where(R.integration_id == integration_id, R.record_id.is_not(None))
+    # Probed per record through ix_resource_record (the unary + keeps SQLite on it, as in
+    # matching.load_free_records), not a list of every linked record built per group.
+    linked = exists().where(R.record_id == REC.id, literal_column("+resource.integration_id") == integration_id)
 
     def of(client: int | None) -> dict[int, str]:
-        query = select(REC.id, REC.name).where(REC.type == type_, REC.id.not_in(linked))
+        query = select(REC.id, REC.name).where(REC.type == type_, ~linked)
         if client is not None:
             query = query.where(REC.client_id == client)
         return dict(conn.execute(query.order_by(REC.name_norm, REC.id).limit(5000)).all())
@@ -323,9 +325,17 @@ def propose(store: Store, marks: Marks, *, limit: int | None = None) -> list[Pro
             if not records:
                 continue
             keyed = {rid: similarity_key(name) for rid, name in records.items()}
+            exact: dict[str, list[int]] = {}
+            for rid, key in keyed.items():
+                exact.setdefault(key, []).append(rid)
             for target in members:
-                found = process.extract(similarity_key(target.name), keyed, scorer=fuzz.WRatio,
-                                        limit=_RANKED, processor=None)
+                key = similarity_key(target.name)
+                if key in exact:
+                    # Equal keys score 100, the best there is: no need to score the whole group
+                    # (re-matching thousands of included resources to their old records).
+                    ranked[target.id] = [(rid, records[rid], 100.0) for rid in exact[key][:_RANKED]]
+                    continue
+                found = process.extract(key, keyed, scorer=fuzz.WRatio, limit=_RANKED, processor=None)
                 ranked[target.id] = [(rid, records[rid], round(score, 1)) for _, score, rid in found]
     return _assign(targets, ranked)
 
