@@ -116,3 +116,23 @@ async def test_moving_through_a_large_result_with_page_and_end_keys(app, demo_st
         await pilot.press("g", "pagedown", "j", "k", "j")
         await settle(pilot)
         assert table.cursor == table._rows_in_view() + 1
+
+
+async def test_keys_typed_faster_than_the_screen_repaints_land_in_the_filter(app, demo_store):
+    """'/globex' pasted or typed at full speed: every letter after '/' goes to the filter box,
+    none to the screen's bindings (l would open the logs, x would exclude)."""
+    from textual import events
+    from textual.widgets import Input
+
+    from syncview.tui.screens.overview import OverviewScreen
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        for key, character in [("slash", "/"), *((c, c) for c in "globex")]:
+            app.post_message(events.Key(key, character))
+        await settle(pilot)
+        assert isinstance(app.screen, OverviewScreen)
+        assert app.screen.query_one("#filter", Input).value == "globex"
+        assert row_names(app) and all("globex" in name.lower() for name in row_names(app))
+        await pilot.press("slash")  # in the box, "/" is text like any other
+        assert app.screen.query_one("#filter", Input).value == "globex/"

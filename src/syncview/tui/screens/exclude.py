@@ -46,7 +46,7 @@ class ExcludeDialog(ModalScreen[bool | None]):
                 yield Button("Cancel", compact=True, id="cancel")
 
     def on_mount(self) -> None:
-        self.query_one("#confirm", Button).focus()
+        self.set_focus(self.query_one("#confirm", Button))
 
     @on(Button.Pressed, "#confirm")
     def action_confirm(self) -> None:

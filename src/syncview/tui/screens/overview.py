@@ -52,7 +52,9 @@ class OverviewScreen(Screen[None]):
     CSS_PATH = "overview.tcss"
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("slash", "focus_filter", "Filter", id="overview.filter"),
+        # Priority: handled as the key arrives, so the letters typed right after it (faster than a
+        # repaint, or pasted) already go to the filter box rather than to the table's keys.
+        Binding("slash", "focus_filter", "Filter", id="overview.filter", priority=True),
         Binding("escape", "back_out", "Back", show=False, id="overview.back"),
         Binding("m", "rematch", "Re-match", id="overview.rematch"),
         Binding("x", "exclude", "Exclude", id="overview.exclude"),
@@ -139,7 +141,7 @@ class OverviewScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#sync-status").border_title = "Sync status"
         self.query_one("#integration-tile").border_title = "Integration"
-        self.table.focus()
+        self.set_focus(self.table)
         self._load_integrations()
 
     # -- widgets -----------------------------------------------------------------------
@@ -261,7 +263,7 @@ class OverviewScreen(Screen[None]):
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self) -> None:
-        self.table.focus()
+        self.set_focus(self.table)
 
     @on(ResourceTable.Counted)
     def _show_count(self, message: ResourceTable.Counted) -> None:
@@ -384,25 +386,29 @@ class OverviewScreen(Screen[None]):
     # -- keys ------------------------------------------------------------------------------
 
     def action_focus_filter(self) -> None:
-        self.query_one("#filter", Input).focus()
+        box = self.query_one("#filter", Input)
+        if self.focused is box:  # "/" typed in the filter is part of the text
+            box.insert_text_at_cursor("/")
+        else:
+            self.set_focus(box)
 
     def action_focus_client(self) -> None:
-        self._client_select.focus()
+        self.set_focus(self._client_select)
 
     def action_focus_type(self) -> None:
-        self.query_one("#type", Select).focus()
+        self.set_focus(self.query_one("#type", Select))
 
     def action_focus_status(self) -> None:
-        self.query_one("#status-filter", Select).focus()
+        self.set_focus(self.query_one("#status-filter", Select))
 
     def action_focus_integration(self) -> None:
-        self.query_one("#integration", Select).focus()
+        self.set_focus(self.query_one("#integration", Select))
 
     def action_back_out(self) -> None:
         """esc: leave a picker or the filter box for the table; in the table, clear the filter."""
         text = self.query_one("#filter", Input)
         if self.focused is not self.table:
-            self.table.focus()
+            self.set_focus(self.table)
         elif text.value:
             text.value = ""
 

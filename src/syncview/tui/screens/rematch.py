@@ -82,7 +82,7 @@ class RematchDialog(ModalScreen["RematchDialog.Choice | None"]):
                 yield Button("Cancel", compact=True, id="cancel")
 
     def on_mount(self) -> None:
-        self.query_one("#search", Input).focus()
+        self.set_focus(self.query_one("#search", Input))
         self._load("")
 
     @work(thread=True, exclusive=True, group="candidates", exit_on_error=False)
@@ -128,7 +128,7 @@ class RematchDialog(ModalScreen["RematchDialog.Choice | None"]):
 
     def action_to_list(self) -> None:
         if self.focused is self.query_one("#search"):
-            self.query_one("#candidates").focus()
+            self.set_focus(self.query_one("#candidates"))
 
     @on(Button.Pressed, "#match")
     def action_match(self) -> None:
