@@ -214,8 +214,8 @@ class _Writer:
                     if outcome == "partial":
                         entries.append((ended, "error", message, None))
                     entries.append((ended, "info",
-                                    f"sync of {name} finished: {fetched} fetched, "
-                                    f"{counts.get('matched', 0)} matched, {counts.get('not_synced', 0)} not synced",
+                                    f"sync of {name} finished: {fetched:,} fetched, "
+                                    f"{counts.get('matched', 0):,} matched, {counts.get('not_synced', 0):,} not synced",
                                     None))
                 self.cursor.executemany(
                     "INSERT INTO sync_log_entry (integration_id, sync_run_id, time, level, message, resource_id)"
