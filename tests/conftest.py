@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from syncview import redaction
 from syncview.services.seed import seed_demo
 from syncview.store import Store, open_store
 
@@ -23,6 +24,8 @@ def _isolated_environment(tmp_path_factory, monkeypatch):
     monkeypatch.delenv("SYNCVIEW_CONFIG", raising=False)
     monkeypatch.delenv("SYNCVIEW_DB", raising=False)
     monkeypatch.setenv("SYNCVIEW_OPERATOR", "tester")
+    yield
+    redaction.PROCESS.clear()  # one test's secrets are not another's
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ output is stable for scripts.
 
 from __future__ import annotations
 
+import logging
 import sys
 import traceback
 from datetime import datetime
@@ -28,6 +29,7 @@ from syncview.config import Config, default_config_path, load_config, resolve_se
 from syncview.demo import DEFAULT_RESOURCES
 from syncview.domain import ResourceType, SyncStatus, parse_resource_type
 from syncview.errors import ConfigError, SyncviewError
+from syncview.redaction import redact
 from syncview.render import dumps, jsonable, printable, resource_record, write_csv, write_json
 from syncview.services import actions, integrations, matching, queries
 from syncview.services.seed import seed_demo
@@ -112,8 +114,28 @@ pass_app = click.make_pass_decorator(App)
 # --- errors: one line each ---------------------------------------------------------------------
 
 def error_line(message: str) -> str:
-    """The one line a failure prints: whitespace runs folded, control characters escaped."""
-    return "syncview: error: " + printable(" ".join(message.split()))
+    """The one line a failure prints: secrets masked, whitespace runs folded, control characters escaped."""
+    return "syncview: error: " + printable(" ".join(redact(message).split()))
+
+
+class _WarningLines(logging.Handler):
+    """Connectors' warnings (a retry, a skipped page) as ``syncview: warning:`` lines on stderr.
+
+    Without it Python's last-resort handler prints them bare; with it they read like
+    syncview's other warnings, secrets masked, and never as a traceback.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            click.echo("syncview: warning: " + printable(" ".join(redact(record.getMessage()).split())), err=True)
+        except Exception:  # noqa: BLE001 - logging must never fail a command
+            self.handleError(record)
+
+
+def _show_warnings() -> None:
+    logger = logging.getLogger("syncview")
+    if not any(isinstance(h, _WarningLines) for h in logger.handlers):
+        logger.addHandler(_WarningLines(logging.WARNING))  # also stops the last-resort handler printing them
 
 
 def _fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
@@ -138,6 +160,7 @@ class SyncviewGroup(click.RichGroup):
 
     def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
              standalone_mode: bool = True, **extra: Any) -> Any:
+        _show_warnings()
         if not standalone_mode:  # a caller that handles click's exceptions itself
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         try:
@@ -162,7 +185,7 @@ def _crash_report() -> str:
         path = platformdirs.user_log_path("syncview") / "crash.log"
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a", encoding="utf-8") as handle:
-            handle.write(f"--- {datetime.now().isoformat()} syncview {__version__}\n{traceback.format_exc()}\n")
+            handle.write(f"--- {datetime.now().isoformat()} syncview {__version__}\n{redact(traceback.format_exc())}\n")
     except OSError as error:
         return f"no crash report written: {error.strerror or error}"
     return f"details in {path}"

@@ -27,6 +27,7 @@ import platformdirs
 from syncview.connectors import registry
 from syncview.connectors.base import Setting
 from syncview.errors import ConfigError, SecretError
+from syncview.redaction import remember
 
 ENV_VAR = "SYNCVIEW_CONFIG"
 REFERENCE_PREFIXES = ("env:", "keyring:", "cmd:")
@@ -286,6 +287,7 @@ def resolve_secret(reference: str, *, environ: Mapping[str, str] = os.environ) -
         value = _from_command(reference, shlex.split(rest))
     if not value:
         raise SecretError(f'"{reference}" gives an empty secret; set the value it points to')
+    remember(value)  # from now on masked wherever this process shows or stores text
     return value
 
 

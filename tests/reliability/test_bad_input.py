@@ -645,7 +645,7 @@ traceback, and the store holds exactly what it held before (a failed sync record
 run, nothing else). Where the line says what to do (free disk space, trust a certificate), the
 test does it and runs the command again: it succeeds.
 Network failures are retried (three tries in the tests, five by default) before the line is
-printed. In the lines, `<tmp>` stands for the test's directory, `<port>` for a loopback port,
+printed; each retry is announced on a `syncview: warning:` line of its own. In the lines, `<tmp>` stands for the test's directory, `<port>` for a loopback port,
 `<t>` and `<time>` for a duration and a time, `<N>` for this syncview's schema version and
 `<line>` for a line of Python's ssl module.
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 import base64
 import logging
 import random as _random
-import re
 import ssl
 import threading
 import time
@@ -40,11 +39,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import quote, quote_plus
 
 import httpx
 
 from syncview.errors import AuthenticationError, ConnectorError
+from syncview.redaction import MASK, PROCESS, Redactor  # noqa: F401 - MASK and Redactor are part of this API
 
 if TYPE_CHECKING:
     from syncview.connectors.base import Connector, Setting
@@ -65,7 +64,6 @@ __all__ = [
     "secret_values",
 ]
 
-MASK = "***"
 #: Header names whose values are credentials wherever they appear (compared lower-case).
 SENSITIVE_HEADERS = frozenset({"authorization", "proxy-authorization", "secret", "x-api-key", "api-key", "cookie"})
 #: Most characters of a response body quoted in an error message.
@@ -77,43 +75,6 @@ T = TypeVar("T")
 
 
 # --------------------------------------------------------------------------- redaction
-
-
-class Redactor:
-    """Replaces known secret values with ``***`` in any text.
-
-    Secrets are added as they become known (settings at start, tokens when
-    fetched), from any thread. Each secret is also masked in the encoded forms it
-    takes on the wire (URL-quoted, form-quoted), and the longest match wins so a
-    token containing another secret is masked whole.
-    """
-
-    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
-        self._lock = threading.Lock()
-        self._secrets: set[str] = set()
-        self._pattern: re.Pattern[str] | None = None
-        for secret in secrets:
-            self.add(secret)
-
-    def add(self, secret: str | None) -> None:
-        """Learn a secret value; empty values and non-strings are ignored."""
-        if not isinstance(secret, str) or not secret:
-            return
-        forms = {secret, secret.strip(), quote(secret, safe=""), quote_plus(secret)} - {""}
-        with self._lock:
-            if forms <= self._secrets:
-                return
-            self._secrets |= forms
-            alternatives = sorted(self._secrets, key=len, reverse=True)
-            self._pattern = re.compile("|".join(map(re.escape, alternatives)))
-
-    def __call__(self, text: object) -> str:
-        """``text`` as a string with every known secret masked."""
-        text = str(text)
-        pattern = self._pattern  # read once: add() may swap it from another thread
-        return pattern.sub(MASK, text) if pattern is not None else text
-
-    redact = __call__
 
 
 class _LibraryLogRedaction(logging.Filter):
@@ -405,7 +366,7 @@ class HttpClient:
         self.integration = integration
         self.kind = kind
         self.logger = logging.getLogger(f"syncview.connectors.{kind}")
-        self.redactor = Redactor(secrets)
+        self.redactor = Redactor(secrets, parent=PROCESS)  # the process-wide one masks them too
         _LIBRARY_LOGS.register(self.redactor)
         self.retry = retry or RetryPolicy()
         self.limiter = RateLimiter(rate_limit, clock=clock, sleep=sleep) if rate_limit else None
@@ -514,8 +475,8 @@ class HttpClient:
                 if final or attempt == self.retry.attempts:
                     raise self._network_error(request, error, attempt) from error
                 wait = self.retry.delay(attempt, self._random)
-                self.log(logging.WARNING, "%s failed (%s); retrying in %.1f s (attempt %d of %d)",
-                         target, _describe(error), wait, attempt + 1, self.retry.attempts)
+                self.log(logging.WARNING, "%s: %s failed (%s); retrying in %.1f s (attempt %d of %d)",
+                         self.integration, target, _describe(error), wait, attempt + 1, self.retry.attempts)
                 self._sleep(wait)
                 continue
             elapsed = time.perf_counter() - started
@@ -524,8 +485,8 @@ class HttpClient:
             wait = self._retry_wait(response, attempt)
             if wait is None:
                 break
-            self.log(logging.WARNING, "%s answered %d; retrying in %.1f s (attempt %d of %d)",
-                     target, response.status_code, wait, attempt + 1, self.retry.attempts)
+            self.log(logging.WARNING, "%s: %s answered %d; retrying in %.1f s (attempt %d of %d)",
+                     self.integration, target, response.status_code, wait, attempt + 1, self.retry.attempts)
             self._sleep(wait)
         if check and response.status_code >= 300:
             raise self.error_for(response)

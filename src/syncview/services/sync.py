@@ -41,6 +41,7 @@ from syncview.connectors import registry
 from syncview.connectors.base import Connector, Page
 from syncview.domain import RemoteItem, ResourceType, SyncStatus, normalise_name
 from syncview.errors import ConfigError, SyncviewError
+from syncview.redaction import redact
 from syncview.services.matching import Decision, MatchInput, decide, free_records_index, match_key
 from syncview.store import Store
 from syncview.store.db import db_time
@@ -375,7 +376,9 @@ def _report(callback: ProgressCallback | None, state: _RunState, entity: str, to
 def _record_stop(store: Store, state: _RunState, reason: str, began: float) -> SyncReport:
     """Record a run that stopped before its end; the committed pages stay."""
     outcome = PARTIAL if state.pages else FAILED
-    # Connector errors name their integration already; others get it in front.
+    # Connector errors name their integration already; others get it in front. Masked: an
+    # unexpected error's text may quote a secret, and this goes into the store.
+    reason = redact(reason)
     message = reason if state.run.name in reason else f"{state.run.name}: {reason}"
     if outcome == PARTIAL:
         message += f" (stopped after {state.pages} page{'s' if state.pages != 1 else ''}; the next run completes it)"
