@@ -42,7 +42,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from syncview.connectors.base import Connector, Page, Setting
+from syncview.connectors.base import Connector, MalformedRow, Page, Setting, page_of
 from syncview.connectors.http import HttpClient, StaticHeadersAuth, follow_next_urls
 from syncview.domain import RemoteItem, ResourceType
 from syncview.errors import AuthenticationError, ConnectorError
@@ -168,7 +168,7 @@ class AutotaskConnector(Connector):
                 raise ConnectorError(self.http.redact(
                     f"{self.integration}: Autotask answered page {number} of {entity} without {missing}; "
                     "the Autotask API may have changed, or a proxy answered instead of it"))
-            page = _page(rows, label, mapper)
+            page = page_of(rows, label, mapper)
             page.total = total
             page.warnings.extend(_orphans(page.items))
             yield page
@@ -200,25 +200,6 @@ def _changed_since(field: str, since: datetime | None) -> tuple[dict[str, Any], 
 # --------------------------------------------------------------------------- mapping rows
 
 
-class _Malformed(ValueError):
-    """A row that cannot become a RemoteItem; the message says why."""
-
-
-def _page(rows: list[Any], label: str, mapper: Mapper) -> Page:
-    """Map a page's rows, skipping (with a warning each) the ones that cannot be used."""
-    page = Page([], entity=label)
-    for number, row in enumerate(rows, start=1):
-        try:
-            if not isinstance(row, dict):
-                raise _Malformed(f"it is a JSON {type(row).__name__}, not an object")
-            page.items.append(mapper(row))
-        except _Malformed as problem:
-            ident = row.get("id") if isinstance(row, dict) else None
-            which = f"id {ident}" if ident is not None else f"row {number} of the page"
-            page.warnings.append(f"skipped {label} {which}: {problem}")
-    return page
-
-
 def _orphans(items: list[RemoteItem]) -> list[str]:
     """Warnings for items whose company the companies pass did not list (created during the sync?).
 
@@ -232,7 +213,7 @@ def _orphans(items: list[RemoteItem]) -> list[str]:
 def _require_id(row: dict[str, Any]) -> int:
     ident = row.get("id")
     if isinstance(ident, bool) or not isinstance(ident, int):
-        raise _Malformed("it has no numeric id")
+        raise MalformedRow("it has no numeric id")
     return ident
 
 
@@ -249,7 +230,7 @@ def _company_item(row: dict[str, Any]) -> RemoteItem:
     ident = _require_id(row)
     name = _text(row, "companyName")
     if name is None:
-        raise _Malformed("it has no companyName")
+        raise MalformedRow("it has no companyName")
     return RemoteItem(ResourceType.CLIENT, str(ident), name, remote_company=name, payload=row)
 
 
@@ -257,7 +238,7 @@ def _location_item(row: dict[str, Any], company: str | None) -> RemoteItem:
     ident = _require_id(row)
     name = _text(row, "name")
     if name is None:
-        raise _Malformed("it has no name")
+        raise MalformedRow("it has no name")
     return RemoteItem(ResourceType.SITE, str(ident), name, remote_company=company, payload=row)
 
 
@@ -267,7 +248,7 @@ def _device_item(row: dict[str, Any], company: str | None) -> RemoteItem:
     # the audited hostname, and hand-made ones sometimes just a serial number.
     name = _text(row, "referenceTitle", "rmmDeviceAuditHostname", "serialNumber", "referenceNumber")
     if name is None:
-        raise _Malformed("it has no referenceTitle, hostname or serial number to name it by")
+        raise MalformedRow("it has no referenceTitle, hostname or serial number to name it by")
     return RemoteItem(ResourceType.DEVICE, str(ident), name, remote_company=company, payload=row)
 
 
@@ -276,7 +257,7 @@ def _contact_item(row: dict[str, Any], company: str | None) -> RemoteItem:
     name = " ".join(part for part in (_text(row, "firstName"), _text(row, "lastName")) if part) or _text(
         row, "emailAddress")
     if not name:
-        raise _Malformed("it has no first name, last name or email address")
+        raise MalformedRow("it has no first name, last name or email address")
     payload = dict(row)
     if isinstance(row.get("isActive"), int):
         # Contacts alone answer isActive as 1/0; the payload shows it as the other entities do.

@@ -7,7 +7,7 @@ nothing of the store: the sync engine decides what the items mean locally.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Literal
@@ -40,6 +40,43 @@ class Page:
     total: int | None = None
     #: Notes worth a sync log line (skipped malformed rows and why).
     warnings: list[str] = field(default_factory=list)
+
+
+class MalformedRow(ValueError):
+    """Raised by a row mapper: this row cannot become an item; the message says why."""
+
+
+def page_of(rows: Iterable[Any], entity: str, mapper: Callable[[dict[str, Any]], RemoteItem | list[RemoteItem]],
+            *, total: int | None = None) -> Page:
+    """Map one page of a product's rows into a Page.
+
+    ``mapper`` turns a row (a JSON object) into an item, or a list of items; a row that is
+    not an object, or that the mapper refuses with :class:`MalformedRow`, is skipped with a
+    warning naming it, so one bad row never costs the rest of the page.
+    """
+    page = Page([], entity=entity, total=total)
+    for number, row in enumerate(rows, start=1):
+        try:
+            if not isinstance(row, dict):
+                raise MalformedRow(f"it is a JSON {type(row).__name__}, not an object")
+            mapped = mapper(row)
+        except MalformedRow as problem:
+            page.warnings.append(f"skipped {entity} {_which(row, number)}: {problem}")
+            continue
+        if isinstance(mapped, list):
+            page.items.extend(mapped)
+        else:
+            page.items.append(mapped)
+    return page
+
+
+def _which(row: Any, number: int) -> str:
+    """How a warning names a row: by uid, else by id, else by its place on the page."""
+    if isinstance(row, dict):
+        for key in ("uid", "id"):
+            if row.get(key) not in (None, ""):
+                return f"{key} {row[key]}"
+    return f"row {number} of the page"
 
 
 class Connector(ABC):

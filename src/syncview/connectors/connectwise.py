@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from syncview.connectors.base import Connector, Page, Setting
+from syncview.connectors.base import Connector, MalformedRow, Page, Setting, page_of
 from syncview.connectors.http import BasicAuth, HttpClient, follow_links
 from syncview.domain import RemoteItem, ResourceType
 
@@ -160,7 +160,7 @@ class ConnectWiseConnector(Connector):
             params["fields"] = fields
         for response in follow_links(self.http, path, params=params, headers=headers):
             rows = self.http.decode_json(response, expect=list)
-            yield _page(rows, entity, mapper)
+            yield page_of(rows, entity, mapper)
 
     def _company_names(self) -> dict[int, str | None]:
         names: dict[int, str | None] = {}
@@ -193,34 +193,16 @@ class ConnectWiseConnector(Connector):
 # --------------------------------------------------------------------------- mapping rows
 
 
-class _Malformed(ValueError):
-    """A row that cannot become a RemoteItem; the message says why."""
-
-
-def _page(rows: list[Any], entity: str, mapper: Mapper) -> Page:
-    page = Page([], entity=entity)
-    for number, row in enumerate(rows, start=1):
-        try:
-            if not isinstance(row, dict):
-                raise _Malformed(f"it is a JSON {type(row).__name__}, not an object")
-            page.items.append(mapper(row))
-        except _Malformed as problem:
-            ident = row.get("id") if isinstance(row, dict) else None
-            which = f"id {ident}" if ident is not None else f"row {number} of the page"
-            page.warnings.append(f"skipped {entity} {which}: {problem}")
-    return page
-
-
 def _require_id(row: dict[str, Any]) -> int:
     ident = row.get("id")
     if isinstance(ident, bool) or not isinstance(ident, int):
-        raise _Malformed("it has no numeric id")
+        raise MalformedRow("it has no numeric id")
     return ident
 
 
 def _require_name(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise _Malformed("it has no name")
+        raise MalformedRow("it has no name")
     return value.strip()
 
 

@@ -45,7 +45,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from syncview.connectors.base import Connector, Page, Setting
+from syncview.connectors.base import Connector, MalformedRow, Page, Setting, page_of
 from syncview.connectors.http import HttpClient, OAuthTokenAuth, Token, follow_next_urls
 from syncview.domain import RemoteItem, ResourceType
 from syncview.errors import ConnectorError
@@ -110,11 +110,11 @@ class DattoRmmConnector(Connector):
     def fetch(self, since: datetime | None = None) -> Iterator[Page]:
         """Every site (as a client and a site), then every device; ``since`` is ignored (see the module doc)."""
         for rows, total in self._list("v2/account/sites", "sites"):
-            page = _page(rows, "sites", _site_items)
+            page = page_of(rows, "sites", _site_items)
             page.total = None if total is None else 2 * total  # two items per site
             yield page
         for rows, total in self._list("v2/account/devices", "devices"):
-            page = _page(rows, "devices", _device_items)
+            page = page_of(rows, "devices", _device_items)
             page.total = total  # counts recycled devices too, which are left out
             yield page
 
@@ -148,32 +148,6 @@ def _next_page_url(body: dict[str, Any]) -> str | None:
 # --------------------------------------------------------------------------- mapping rows
 
 
-class _Malformed(ValueError):
-    """A row that cannot become items; the message says why."""
-
-
-def _page(rows: list[Any], label: str, mapper: Callable[[dict[str, Any]], list[RemoteItem]]) -> Page:
-    """Map a page's rows, skipping (with a warning each) the ones that cannot be used."""
-    page = Page([], entity=label)
-    for number, row in enumerate(rows, start=1):
-        try:
-            if not isinstance(row, dict):
-                raise _Malformed(f"it is a JSON {type(row).__name__}, not an object")
-            page.items.extend(mapper(row))
-        except _Malformed as problem:
-            page.warnings.append(f"skipped {label} {_which(row, number)}: {problem}")
-    return page
-
-
-def _which(row: Any, number: int) -> str:
-    """How a warning names a row: by uid, else by id, else by its place on the page."""
-    if isinstance(row, dict):
-        for key in ("uid", "id"):
-            if row.get(key) not in (None, ""):
-                return f"{key} {row[key]}"
-    return f"row {number} of the page"
-
-
 def _text(row: dict[str, Any], key: str) -> str | None:
     value = row.get(key)
     return value.strip() if isinstance(value, str) and value.strip() else None
@@ -182,7 +156,7 @@ def _text(row: dict[str, Any], key: str) -> str | None:
 def _site_items(row: dict[str, Any]) -> list[RemoteItem]:
     uid, name = _text(row, "uid"), _text(row, "name")
     if uid is None or name is None:
-        raise _Malformed(f"it has no {'uid' if uid is None else 'name'}")
+        raise MalformedRow(f"it has no {'uid' if uid is None else 'name'}")
     return [
         RemoteItem(ResourceType.CLIENT, uid, name, remote_company=name, payload=row),
         RemoteItem(ResourceType.SITE, uid, name, remote_company=name, payload=row),
@@ -194,7 +168,7 @@ def _device_items(row: dict[str, Any]) -> list[RemoteItem]:
         return []  # in Datto's recycle bin: gone from the product as far as documentation goes
     uid, hostname = _text(row, "uid"), _text(row, "hostname")
     if uid is None or hostname is None:
-        raise _Malformed(f"it has no {'uid' if uid is None else 'hostname'}")
+        raise MalformedRow(f"it has no {'uid' if uid is None else 'hostname'}")
     payload = dict(row)
     for key in EPOCH_MS_FIELDS:
         moment = _from_epoch_ms(row.get(key))

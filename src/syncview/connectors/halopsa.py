@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from syncview.connectors.base import Connector, Page, Setting
+from syncview.connectors.base import Connector, MalformedRow, Page, Setting, page_of
 from syncview.connectors.http import HttpClient, OAuthTokenAuth, Token, page_numbers
 from syncview.domain import RemoteItem, ResourceType
 
@@ -131,7 +131,7 @@ class HaloPsaConnector(Connector):
             if isinstance(total, bool) or not isinstance(total, int):
                 total = None
             seen += len(rows)
-            return _page(rows, entity, total)
+            return page_of(rows, entity.key, lambda row: _item(row, entity), total=total)
 
         def is_last(page: Page, number: int) -> bool:
             # Trust the total first: a server capping page_size below ours sends "short" pages that
@@ -144,34 +144,16 @@ class HaloPsaConnector(Connector):
         yield from page_numbers(fetch_page, is_last=is_last)
 
 
-class _Malformed(ValueError):
-    """A row that cannot become a RemoteItem; the message says why."""
-
-
-def _page(rows: list[Any], entity: _Entity, total: int | None) -> Page:
-    page = Page([], entity=entity.key, total=total)
-    for number, row in enumerate(rows, start=1):
-        try:
-            if not isinstance(row, dict):
-                raise _Malformed(f"it is a JSON {type(row).__name__}, not an object")
-            page.items.append(_item(row, entity))
-        except _Malformed as problem:
-            ident = row.get("id") if isinstance(row, dict) else None
-            which = f"id {ident}" if ident is not None else f"row {number} of the page"
-            page.warnings.append(f"skipped {entity.key} {which}: {problem}")
-    return page
-
-
 def _item(row: dict[str, Any], entity: _Entity) -> RemoteItem:
     ident = row.get("id")
     if isinstance(ident, bool) or not isinstance(ident, int | str) or not str(ident).strip():
-        raise _Malformed("it has no id")
+        raise MalformedRow("it has no id")
     name = next((row[f].strip() for f in entity.name_fields if isinstance(row.get(f), str) and row[f].strip()), None)
     if name is None and entity.type is ResourceType.CONTACT:
         parts = [row.get(f) for f in ("firstname", "surname")]
         name = " ".join(p.strip() for p in parts if isinstance(p, str) and p.strip()) or None
     if name is None:
-        raise _Malformed("it has no name")
+        raise MalformedRow("it has no name")
     company = row.get(entity.company_field) if entity.company_field else None
     remote_company = company.strip() if isinstance(company, str) and company.strip() else None
     return RemoteItem(entity.type, str(ident).strip(), name, remote_company=remote_company, payload=row)
