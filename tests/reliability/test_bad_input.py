@@ -372,6 +372,21 @@ def _read_only_dir(w: World) -> list[str]:
     return ["exclude", str(resource_id)]
 
 
+def _backup_to_read_only_dir(w: World) -> list[str]:
+    w.demo_store()
+    target = w.dir / "backups"
+    target.mkdir(mode=0o555)
+    target.chmod(0o555)
+    w.cleanups.append(lambda: target.chmod(0o755))
+    return ["backup", str(target / "monday.db")]
+
+
+def _restore_not_a_store(w: World) -> list[str]:
+    w.demo_store()
+    (w.dir / "notes.db").write_text("not a backup\n", encoding="utf-8")
+    return ["restore", str(w.dir / "notes.db")]
+
+
 def _full_disk_sync(w: World) -> list[str]:
     fake = FakeHaloPsa(clients=300, assets_per_client=0, users_per_client=0)
     w.write_config(halo_config(w.serve(fake)).replace("page_size = 5", "page_size = 500"))
@@ -541,6 +556,14 @@ CASES: tuple[Case, ...] = (
          "syncview exclude ID", _read_only_dir,
          ("syncview: error: the store <tmp>/syncview.db is read-only; nothing was written: check the "
           "permissions of the file and of its directory (the write-ahead log is made beside it)"), process=True),
+    Case("backup-read-only-dir", "backup: into a read-only directory",
+         "syncview backup backups/monday.db", _backup_to_read_only_dir,
+         "syncview: error: cannot write <tmp>/backups/monday.db: check the directory exists and is writable",
+         process=True),
+    Case("restore-not-a-store", "restore: a file that is not a syncview store",
+         "syncview restore notes.db", _restore_not_a_store,
+         ("syncview: error: <tmp>/notes.db is not a syncview store (not an SQLite database); the store was left "
+          "as it is")),
     Case("full-disk-sync", "store: the disk fills up during a sync",
          "syncview sync Halo", _full_disk_sync,
          ("syncview: error: Halo: the disk holding <tmp>/syncview.db is full; nothing was written: free some "

@@ -94,6 +94,8 @@ def backup_store(store_path: Path, target: Path, *, force: bool = False) -> Stor
     if target.exists() and (_same_file(target, store_path) or not force):
         why = "it is the store itself" if _same_file(target, store_path) else "use --force to overwrite it"
         raise StoreError(f"{target} already exists; {why}")
+    if not target.parent.is_dir():
+        raise StoreError(f"cannot write the backup {target}: there is no directory {target.parent}; create it first")
     inspect_store(store_path, check_integrity=False)  # refuse a file that is not ours before copying it
     partial = target.with_name(target.name + ".partial")
     try:
@@ -123,7 +125,10 @@ def restore_store(store_path: Path, source: Path) -> RestoreReport:
     store_path, source = store_path.absolute(), source.absolute()
     if source.exists() and store_path.exists() and _same_file(source, store_path):
         raise StoreError(f"{source} is the store itself; name a backup file to restore")
-    restored = inspect_store(source)
+    try:
+        restored = inspect_store(source)
+    except StoreError as error:
+        raise StoreError(f"{error}; the store was left as it is") from None
     if not store_path.exists():
         backup_store(source, store_path)
         return RestoreReport(StoreFacts(store_path, restored.schema_version, restored.resources,
@@ -212,4 +217,6 @@ def _sqlite_message(error: sqlite3.DatabaseError, source: Path, target: Path) ->
                 "try again when it has finished")
     if "full" in text:
         return f"the disk holding {target} is full; free some space and retry"
+    if "unable to open" in text or "readonly" in text:
+        return f"cannot write {target}: check the directory exists and is writable"
     return f"copying {source} to {target} failed: {error}"
