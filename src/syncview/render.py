@@ -12,11 +12,13 @@ import csv
 import dataclasses
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from enum import Enum
+from pathlib import Path
 from typing import IO, Any
 
+from syncview.errors import ActionError
 from syncview.services.queries import ResourceRow
 
 #: Columns of a resource in CSV/JSON exports and ``resources --json``, in order.
@@ -125,4 +127,22 @@ def write_json(rows: Iterable[ResourceRow], out: IO[str]) -> int:
         out.write(dumps(resource_record(row), indent=None))
         count += 1
     out.write("\n]\n")
+    return count
+
+
+def write_atomically(path: Path, write: Callable[[IO[str]], int]) -> int:
+    """Call ``write`` on a file beside ``path``, then rename it into place, so a failure never
+    leaves half a file under its name; returns what ``write`` returned (rows written)."""
+    partial = path.with_name(path.name + ".partial")
+    try:
+        with partial.open("w", newline="", encoding="utf-8") as handle:
+            count = write(handle)
+        partial.replace(path)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        raise ActionError(f"cannot write {path}: {error.strerror or error}; "
+                          "check the directory exists and is writable") from None
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     return count

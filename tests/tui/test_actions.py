@@ -98,10 +98,12 @@ async def test_exclude_with_disable_then_include_then_undo_twice(app, demo_store
         await settle(pilot)
         assert queries.get_resource(demo_store, resource.id).status is SyncStatus.NOT_SYNCED
 
-        await pilot.press("u")  # undo the include
+        await pilot.press("u")  # undo the include: a confirmation says what will change
+        await settle(pilot)
+        await pilot.press("enter")
         await settle(pilot)
         assert queries.get_resource(demo_store, resource.id).status is SyncStatus.EXCLUDED
-        await pilot.press("u")  # undo the exclude: linked again, record enabled again
+        await pilot.press("u", "enter")  # undo the exclude: linked again, record enabled again
         await settle(pilot)
         restored = queries.get_resource(demo_store, resource.id)
         assert (restored.status, restored.record_id) == (SyncStatus.MATCHED, record)

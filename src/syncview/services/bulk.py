@@ -261,6 +261,8 @@ class Proposal:
     record_id: int | None = None
     record_name: str | None = None
     score: float = 0.0
+    #: the proposed record's client (a resource whose company is unmatched has none of its own)
+    record_client: str | None = None
     #: the next best free candidates (id, name, score), for the operator to pick from
     others: tuple[tuple[int, str, float], ...] = field(default=(), compare=False)
 
@@ -290,18 +292,21 @@ def _targets(conn, clause) -> list[_Target]:
     return [_Target(*row) for row in conn.execute(query)]
 
 
-def _records(conn, type_: str, client_id: int | None, integration_id: int) -> dict[int, str]:
+def _records(conn, type_: str, client_id: int | None, integration_id: int) -> dict[int, tuple[str, str | None]]:
     """Records a resource of ``type_`` and client may be re-matched to, as the Re-match dialog
     offers them (its client's; all of the type if that has none), free in this integration."""
     # Probed per record through ix_resource_record (the unary + keeps SQLite on it, as in
     # matching.load_free_records), not a list of every linked record built per group.
     linked = exists().where(R.record_id == REC.id, literal_column("+resource.integration_id") == integration_id)
 
-    def of(client: int | None) -> dict[int, str]:
-        query = select(REC.id, REC.name).where(REC.type == type_, ~linked)
+    def of(client: int | None) -> dict[int, tuple[str, str | None]]:
+        query = (select(REC.id, REC.name, CL.name)
+                 .select_from(Record.__table__.outerjoin(Client.__table__, CL.id == REC.client_id))
+                 .where(REC.type == type_, ~linked))
         if client is not None:
             query = query.where(REC.client_id == client)
-        return dict(conn.execute(query.order_by(REC.name_norm, REC.id).limit(5000)).all())
+        rows = conn.execute(query.order_by(REC.name_norm, REC.id).limit(5000)).all()
+        return {rid: (name, client_name) for rid, name, client_name in rows}
 
     found = of(client_id)
     if not found and client_id is not None:
@@ -320,11 +325,13 @@ def propose(store: Store, marks: Marks, *, limit: int | None = None) -> list[Pro
         for target in targets:
             groups.setdefault((target.type, target.client_id, target.integration_id), []).append(target)
         ranked: dict[int, list[tuple[int, str, float]]] = {}
+        record_clients: dict[int, str | None] = {}
         for (type_, client_id, integration_id), members in groups.items():
             records = _records(conn, type_, client_id, integration_id)
             if not records:
                 continue
-            keyed = {rid: similarity_key(name) for rid, name in records.items()}
+            keyed = {rid: similarity_key(name) for rid, (name, _) in records.items()}
+            record_clients.update((rid, client) for rid, (_, client) in records.items())
             exact: dict[str, list[int]] = {}
             for rid, key in keyed.items():
                 exact.setdefault(key, []).append(rid)
@@ -333,14 +340,15 @@ def propose(store: Store, marks: Marks, *, limit: int | None = None) -> list[Pro
                 if key in exact:
                     # Equal keys score 100, the best there is: no need to score the whole group
                     # (re-matching thousands of included resources to their old records).
-                    ranked[target.id] = [(rid, records[rid], 100.0) for rid in exact[key][:_RANKED]]
+                    ranked[target.id] = [(rid, records[rid][0], 100.0) for rid in exact[key][:_RANKED]]
                     continue
                 found = process.extract(key, keyed, scorer=fuzz.WRatio, limit=_RANKED, processor=None)
-                ranked[target.id] = [(rid, records[rid], round(score, 1)) for _, score, rid in found]
-    return _assign(targets, ranked)
+                ranked[target.id] = [(rid, records[rid][0], round(score, 1)) for _, score, rid in found]
+    return _assign(targets, ranked, record_clients)
 
 
-def _assign(targets: Sequence[_Target], ranked: dict[int, list[tuple[int, str, float]]]) -> list[Proposal]:
+def _assign(targets: Sequence[_Target], ranked: dict[int, list[tuple[int, str, float]]],
+            record_clients: dict[int, str | None]) -> list[Proposal]:
     """Greedy by score: the resource with the best candidate takes it, the next takes its best
     untaken one, and so on. Proposals come back in the resources' order."""
     taken: set[int] = set()
@@ -359,7 +367,7 @@ def _assign(targets: Sequence[_Target], ranked: dict[int, list[tuple[int, str, f
         proposals.append(Proposal(
             target.id, target.name, ResourceType(target.type), target.version, target.client_name,
             target.record_name, pick[0] if pick else None, pick[1] if pick else None,
-            pick[2] if pick else 0.0, others))
+            pick[2] if pick else 0.0, record_clients.get(pick[0]) if pick else None, others))
     return proposals
 
 

@@ -13,6 +13,7 @@ from syncview.config import Config
 from syncview.store import Store
 from syncview.tui.screens.help import HelpScreen
 from syncview.tui.screens.overview import OverviewScreen
+from syncview.tui.screens.triage import TRIAGE_COMMANDS, TRIAGE_HELP
 from syncview.tui.widgets.resource_table import COLUMNS, ResourceTable
 
 #: Palette entries for the overview: (title, help, action on the overview screen).
@@ -28,6 +29,7 @@ OVERVIEW_COMMANDS = (
     ("Filter by name", "Focus the filter box", "focus_filter"),
     ("Choose client", "Focus the client picker", "focus_client"),
     ("Choose integration", "Focus the integration picker", "focus_integration"),
+    *TRIAGE_COMMANDS,
 )
 
 
@@ -66,6 +68,7 @@ class SyncviewApp(App[None]):
         sections = [
             ("Overview", OverviewScreen.BINDINGS),
             ("Sync Status table", ResourceTable.BINDINGS),
+            *TRIAGE_HELP,
             ("Everywhere", [*self.BINDINGS, Binding("ctrl+p", "command_palette", "Command palette")]),
         ]
         self.push_screen(HelpScreen(sections, self.config.keymap))

@@ -19,6 +19,7 @@ from syncview.services import queries
 from syncview.services.queries import IntegrationSummary, LogRow
 from syncview.store import Store
 from syncview.timeutil import local, local_midnight, parse_when
+from syncview.tui.screens.run_diff import RunDiffDialog
 
 #: Entries shown at most; a wider range says how many it left out.
 LIMIT = 2000
@@ -36,6 +37,7 @@ class SyncLogsDialog(ModalScreen[None]):
         Binding("ctrl+t", "range('today')", "Today", id="logs.today"),
         Binding("ctrl+w", "range('week')", "7 days", id="logs.week"),
         Binding("ctrl+o", "range('month')", "30 days", id="logs.month"),
+        Binding("ctrl+d", "diff", "What the run changed", id="logs.diff"),
     ]
 
     class Loaded(Message):
@@ -118,6 +120,7 @@ class SyncLogsDialog(ModalScreen[None]):
             return
         table = self.query_one(DataTable)
         table.clear()
+        self._rows = message.rows
         for row in message.rows:
             table.add_row(
                 local(row.time),
@@ -127,7 +130,25 @@ class SyncLogsDialog(ModalScreen[None]):
             )
         since, until = message.span
         shown = f"{len(message.rows)} entries" + (f" (the newest {LIMIT}; narrow the range)" if message.more else "")
-        self.query_one(".dialog").border_subtitle = f"{shown} · {local(since)} → {local(until)}"
+        self.query_one(".dialog").border_subtitle = (f"{shown} · {local(since)} → {local(until)}"
+                                                     " · enter on a sync's line: what it changed")
+
+    @on(DataTable.RowSelected, "#entries")
+    def _entry_chosen(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_diff()
+
+    def action_diff(self) -> None:
+        """Open what the sync run of the line under the cursor created, matched, left and removed."""
+        rows = getattr(self, "_rows", [])
+        table = self.query_one(DataTable)
+        if not rows or table.cursor_row >= len(rows):
+            return
+        run_id = rows[table.cursor_row].sync_run_id
+        if run_id is None:
+            self.notify("This line is an operator's action, not a sync run's", severity="warning", timeout=3)
+            return
+        self.app.push_screen(RunDiffDialog(self.store, run_id))
 
     @on(LoadFailed)
     def _failed(self, message: LoadFailed) -> None:

@@ -31,6 +31,7 @@ from syncview.tui.screens.exclude import ExcludeDialog
 from syncview.tui.screens.logs import SyncLogsDialog
 from syncview.tui.screens.rematch import RematchDialog
 from syncview.tui.screens.row_menu import RowMenu
+from syncview.tui.screens.triage import TriageMixin
 from syncview.tui.widgets.resource_table import Query, ResourceTable
 from syncview.tui.widgets.tiles import StatusTile, TotalsTile, number
 
@@ -46,7 +47,7 @@ class IntegrationView:
     clients: list[ClientCount]
 
 
-class OverviewScreen(Screen[None]):
+class OverviewScreen(TriageMixin, Screen[None]):
     """Everything an operator needs to judge and fix one integration's sync."""
 
     CSS_PATH = "overview.tcss"
@@ -68,6 +69,7 @@ class OverviewScreen(Screen[None]):
         Binding("t", "focus_type", "Type", show=False, id="overview.type"),
         Binding("S", "focus_status", "Status", show=False, id="overview.status"),
         Binding("I", "focus_integration", "Integration", show=False, id="overview.integration"),
+        *TriageMixin.TRIAGE_BINDINGS,
     ]
 
     class IntegrationsLoaded(Message):
@@ -203,6 +205,7 @@ class OverviewScreen(Screen[None]):
         if chosen is None:  # Select.NULL while its options are replaced
             return
         self.integration = chosen
+        self.clear_marks()  # marks belong to one integration
         with self.prevent(Input.Changed, Select.Changed):
             self.query_one("#filter", Input).value = ""
             self._client_select.set_options([("All clients", ALL)])
@@ -267,9 +270,7 @@ class OverviewScreen(Screen[None]):
 
     @on(ResourceTable.Counted)
     def _show_count(self, message: ResourceTable.Counted) -> None:
-        box = self.query_one("#sync-status")
-        box.border_subtitle = (f"{number(message.shown)} of {number(message.total)}"
-                               if message.shown != message.total else f"{number(message.total)} resources")
+        self.show_counts(message.shown, message.total)  # with the marked count (triage.py)
 
     @on(Button.Pressed, "#view-logs")
     def _view_logs_pressed(self) -> None:
@@ -308,6 +309,9 @@ class OverviewScreen(Screen[None]):
         self.app.push_screen(RowMenu(message.row), chosen)
 
     def action_rematch(self) -> None:
+        if self.marks:
+            self.bulk_rematch()
+            return
         row = self._row()
         if row is None:
             return
@@ -321,6 +325,9 @@ class OverviewScreen(Screen[None]):
         self.app.push_screen(RematchDialog(self.store, row), chosen)
 
     def action_exclude(self) -> None:
+        if self.marks:
+            self.bulk_exclude()
+            return
         row = self._row()
         if row is None:
             return
@@ -337,6 +344,9 @@ class OverviewScreen(Screen[None]):
         self.app.push_screen(ExcludeDialog(row), chosen)
 
     def action_include(self) -> None:
+        if self.marks:
+            self.bulk_include()
+            return
         row = self._row()
         if row is None:
             return
@@ -347,7 +357,7 @@ class OverviewScreen(Screen[None]):
                                           operator=self.operator))
 
     def action_undo(self) -> None:
-        self._act(lambda: actions.undo(self.store, operator=self.operator))
+        self.confirm_undo()  # names what will change first (triage.py)
 
     def action_details(self) -> None:
         row = self._row()

@@ -27,6 +27,7 @@ from textual.strip import Strip
 from syncview.domain import SyncStatus
 from syncview.safe_text import SCREEN_LIMIT, printable
 from syncview.services import queries
+from syncview.services.bulk import Marks
 from syncview.services.queries import ResourceFilter, ResourceRow
 from syncview.errors import Cancelled
 from syncview.store import Cancellation, Store
@@ -34,6 +35,8 @@ from syncview.timeutil import ago
 from syncview.tui.page_cache import PageCache
 
 PAGE_SIZE = 100
+#: Cells of the mark gutter ("● "), drawn only while some rows are marked.
+GUTTER = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +142,7 @@ class ResourceTable(ScrollView, can_focus=True):
         "resource-table--excluded",
         "resource-table--placeholder",
         "resource-table--removed",
+        "resource-table--marked",
     }
 
     DEFAULT_CSS = """
@@ -154,6 +158,7 @@ class ResourceTable(ScrollView, can_focus=True):
         & > .resource-table--excluded { color: $text-muted; }
         & > .resource-table--placeholder { color: $text-disabled; }
         & > .resource-table--removed { color: $text-muted; text-style: italic; }
+        & > .resource-table--marked { background: $secondary 25%; }
     }
     """
 
@@ -212,6 +217,8 @@ class ResourceTable(ScrollView, can_focus=True):
         #: reads in flight, cancelled when a new query makes their answers moot
         self._reads: set[Cancellation] = set()
         self._reads_lock = threading.Lock()
+        #: the operator's marks; rows they select are drawn with a gutter mark
+        self.marks = Marks()
 
     # -- what to show -----------------------------------------------------------------
 
@@ -398,8 +405,9 @@ class ResourceTable(ScrollView, can_focus=True):
         base = self.get_component_rich_style("resource-table--header")
         sorted_style = self.get_component_rich_style("resource-table--header-sorted")
         query = self.query_
-        segments = []
-        for number, (column, size) in enumerate(layout_columns(width)):
+        gutter = self.mark_gutter
+        segments = [Segment(" " * gutter, base)] if gutter else []
+        for number, (column, size) in enumerate(layout_columns(width - gutter)):
             label = column.label
             style = base
             if query is not None and query.sort == column.sort:
@@ -414,15 +422,29 @@ class ResourceTable(ScrollView, can_focus=True):
         base = self.rich_style
         if row.deleted_remotely:
             base += self.get_component_rich_style("resource-table--removed")
+        gutter = self.mark_gutter
+        marked = bool(gutter) and self.marks.has(row)
+        if marked:
+            base += self.get_component_rich_style("resource-table--marked")
         if selected:
             base += self.get_component_rich_style("resource-table--cursor")
-        segments = []
-        for number, (column, size) in enumerate(layout_columns(width)):
+        segments = [Segment("● " if marked else "  ", base)] if gutter else []
+        for number, (column, size) in enumerate(layout_columns(width - gutter)):
             text, style = self._cell(row, column.sort)
             if number:
                 segments.append(Segment(" ", base))
             segments.append(Segment(fit(text, size), base + style if style else base))
         return Strip(segments).adjust_cell_length(width, base)
+
+    @property
+    def mark_gutter(self) -> int:
+        """Cells before the first column: the mark gutter, while anything is marked."""
+        return GUTTER if self.marks else 0
+
+    def set_marks(self, marks: Marks) -> None:
+        """Show ``marks`` (the gutter appears with the first mark and goes with the last)."""
+        self.marks = marks
+        self.refresh()
 
     def _cell(self, row: ResourceRow, key: str) -> tuple[str, Style | None]:
         if key == "name":
@@ -495,8 +517,8 @@ class ResourceTable(ScrollView, can_focus=True):
         if offset is None:
             return
         if offset.y == 0:
-            x = 0
-            for column, size in layout_columns(self.scrollable_content_region.width):
+            x = self.mark_gutter
+            for column, size in layout_columns(self.scrollable_content_region.width - self.mark_gutter):
                 if x <= offset.x < x + size + 1:
                     self.set_sort(column.sort)
                     return

@@ -1,0 +1,100 @@
+"""Small confirmations: a yes/no naming what will change, and the bulk Exclude dialog."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Label, Static, Switch
+
+from syncview.safe_text import printable
+from syncview.tui.widgets.tiles import number
+
+
+class ConfirmDialog(ModalScreen[bool]):
+    """``title`` as the question, ``lines`` saying what will change; enter or y confirms."""
+
+    CSS_PATH = "dialogs.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,n", "dismiss(False)", "Cancel", id="confirm.cancel"),
+        Binding("y,ctrl+s", "dismiss(True)", "Confirm", id="confirm.yes"),
+    ]
+
+    def __init__(self, title: str, lines: Iterable[str], *, confirm: str = "Confirm", more: int = 0,
+                 danger: bool = False) -> None:
+        super().__init__()
+        self.title_text = title
+        self.lines = list(lines)
+        self.confirm = confirm
+        self.more = more
+        self.danger = danger
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog") as box:
+            box.border_title = printable(self.title_text, limit=70)
+            body = Text()
+            for number, line in enumerate(self.lines):
+                body.append(("\n" if number else "") + printable(line, limit=200))
+            if self.more:
+                body.append(f"\n… and {number(self.more)} more", style="dim")
+            yield Static(body, classes="question", id="what")
+            with Horizontal(classes="buttons"):
+                yield Button(self.confirm, variant="error" if self.danger else "primary", compact=True, id="yes")
+                yield Button("Cancel", compact=True, id="no")
+
+    def on_mount(self) -> None:
+        self.set_focus(self.query_one("#yes", Button))
+
+    @on(Button.Pressed, "#yes")
+    def _yes(self) -> None:
+        self.dismiss(True)
+
+    @on(Button.Pressed, "#no")
+    def _no(self) -> None:
+        self.dismiss(False)
+
+
+class BulkExcludeDialog(ModalScreen[bool | None]):
+    """Exclude every marked resource; dismisses with the "Disable records" choice, None on cancel."""
+
+    CSS_PATH = "dialogs.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "dismiss(None)", "Cancel", id="bulk_exclude.cancel"),
+        Binding("ctrl+s", "confirm", "Exclude", id="bulk_exclude.confirm"),
+    ]
+
+    def __init__(self, count: int, description: str) -> None:
+        super().__init__()
+        self.count = count
+        self.description = description
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog") as box:
+            box.border_title = "Exclude marked resources"
+            yield Static(Text.assemble(
+                "Exclude ", (f"{number(self.count)} marked resource{'s' if self.count != 1 else ''}", "bold"),
+                f" ({printable(self.description, limit=120)})? Those already excluded are left as they are. "
+                "One undo (u) puts them all back."), classes="question")
+            with Horizontal(classes="switch-row"):
+                yield Switch(value=False, id="disable-records")
+                yield Label("Disable their records")
+            with Horizontal(classes="buttons"):
+                yield Button(f"Exclude {number(self.count)}", variant="error", compact=True, id="confirm")
+                yield Button("Cancel", compact=True, id="cancel")
+
+    def on_mount(self) -> None:
+        self.set_focus(self.query_one("#confirm", Button))
+
+    @on(Button.Pressed, "#confirm")
+    def action_confirm(self) -> None:
+        self.dismiss(self.query_one("#disable-records", Switch).value)
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,224 @@
+"""The History screen: every operator action (who, when, what, before → after), filterable by
+operator, action and date, with undo (u) and redo (ctrl+r) of the operator's own last actions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Input, Label, Select
+
+from syncview.errors import SyncviewError
+from syncview.safe_text import printable
+from syncview.services import actions, history
+from syncview.services.history import BatchRow
+from syncview.store import Store
+from syncview.timeutil import local, parse_when
+from syncview.tui.screens.confirm import ConfirmDialog
+
+ANY = "any"
+#: Actions shown at most; a narrower filter shows older ones.
+LIMIT = 500
+
+
+def confirm_pending(screen, store: Store, kind: str, operator: str, then: Callable[[], None]) -> None:
+    """Ask before an undo or redo, naming what it will change; run ``then`` once confirmed.
+    Shared by the overview and this screen, so both ask the same question."""
+    try:
+        pending = actions.pending(store, kind, operator=operator)
+    except SyncviewError as error:
+        screen.notify(str(error), title="Not done", severity="error", timeout=8)
+        return
+    if pending is None:
+        screen.notify(f"Nothing to {kind} for {operator}", severity="warning", timeout=4)
+        return
+    when = f"done {local(pending.time)}" if kind == "undo" else f"undone {local(pending.time)}"
+    lines = [when, *pending.lines]
+
+    def answered(yes: bool | None) -> None:
+        if yes:
+            then()
+
+    screen.app.push_screen(ConfirmDialog(pending.title, lines, confirm=kind.capitalize(),
+                                         more=pending.resources - len(pending.lines)), answered)
+
+
+class HistoryScreen(ModalScreen[bool]):
+    """Dismisses with True if an undo or redo here changed the store."""
+
+    CSS_PATH = "dialogs.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Close", id="history.close"),
+        Binding("u", "undo", "Undo mine", id="history.undo"),
+        Binding("ctrl+r", "redo", "Redo mine", id="history.redo"),
+        Binding("enter", "events", "Resources", id="history.events"),
+    ]
+
+    def __init__(self, store: Store, operator: str, *, integration_id: int | None = None) -> None:
+        super().__init__()
+        self.store = store
+        self.operator = operator
+        self.integration_id = integration_id
+        self.rows: list[BatchRow] = []
+        self.changed = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog logs") as box:
+            box.border_title = "History"
+            with Horizontal(classes="range"):
+                yield Select([("Anyone", ANY)], value=ANY, allow_blank=False, compact=True, id="operator")
+                yield Select([("Any action", ANY)] + [(a, a) for a in history.ACTIONS], value=ANY,
+                             allow_blank=False, compact=True, id="action")
+                yield Label("From")
+                yield Input("30d", placeholder="30d, 2026-11-01", compact=True, id="since")
+                yield Label("To")
+                yield Input("now", compact=True, id="until")
+            yield DataTable(cursor_type="row", zebra_stripes=True, id="batches")
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_column("When", width=16)
+        table.add_column("Who", width=10)
+        table.add_column("Action", width=9)
+        table.add_column("What")
+        table.add_column("Before → after")
+        self.set_focus(table)
+        self._load_operators()
+        self._reload()
+
+    @work(thread=True, group="operators", exit_on_error=False)
+    def _load_operators(self) -> None:
+        names = history.operators(self.store)
+        self.app.call_from_thread(self._show_operators, names)
+
+    def _show_operators(self, names: list[str]) -> None:
+        select = self.query_one("#operator", Select)
+        with self.prevent(Select.Changed):
+            select.set_options([("Anyone", ANY)] + [(printable(n, limit=30), n) for n in names])
+            select.value = ANY
+
+    def _filters(self) -> dict | None:
+        box = self.query_one(".dialog")
+        try:
+            since = parse_when(self.query_one("#since", Input).value or "30d")
+            until = parse_when(self.query_one("#until", Input).value or "now")
+        except ValueError as error:
+            box.border_subtitle = str(error)
+            return None
+        operator = self.query_one("#operator", Select).value
+        action = self.query_one("#action", Select).value
+        return {"operator": None if operator in (ANY, Select.BLANK) else operator,
+                "action": None if action in (ANY, Select.BLANK) else action,
+                "since": since, "until": until, "integration_id": self.integration_id}
+
+    def _reload(self) -> None:
+        filters = self._filters()
+        if filters is not None:
+            self._load(filters)
+
+    @work(thread=True, exclusive=True, group="history", exit_on_error=False)
+    def _load(self, filters: dict) -> None:
+        try:
+            rows = history.batches(self.store, **filters, limit=LIMIT + 1)
+        except Exception as error:  # noqa: BLE001 - shown in the dialog
+            self.app.call_from_thread(self.notify, str(error), severity="error")
+            return
+        self.app.call_from_thread(self._show, filters, rows)
+
+    def _show(self, filters: dict, rows: list[BatchRow]) -> None:
+        if filters != self._filters():
+            return
+        self.rows = rows[:LIMIT]
+        table = self.query_one(DataTable)
+        table.clear()
+        for row in self.rows:
+            action = Text(row.action)
+            if row.undone_by:
+                action.append(" ↶", style="dim")
+            table.add_row(local(row.time), printable(row.operator, limit=20), action,
+                          printable(row.what, limit=120), row.change)
+        more = f" (the newest {LIMIT}; narrow the filters)" if len(rows) > LIMIT else ""
+        self.query_one(".dialog").border_subtitle = (
+            f"{len(self.rows)} actions{more} · u undo / ctrl+r redo your own · enter its resources")
+
+    @on(Input.Changed)
+    @on(Select.Changed)
+    def _changed(self) -> None:
+        self._reload()
+
+    def action_undo(self) -> None:
+        confirm_pending(self, self.store, "undo", self.operator,
+                        lambda: self._act(lambda: actions.undo(self.store, operator=self.operator)))
+
+    def action_redo(self) -> None:
+        confirm_pending(self, self.store, "redo", self.operator,
+                        lambda: self._act(lambda: actions.redo(self.store, operator=self.operator)))
+
+    def _act(self, action: Callable[[], actions.ActionResult]) -> None:
+        def work() -> None:
+            try:
+                result = action()
+            except Exception as error:  # noqa: BLE001 - the services' message is shown as is
+                self.app.call_from_thread(self.notify, printable(str(error), limit=300), title="Not done",
+                                          severity="error", timeout=8)
+                return
+            self.app.call_from_thread(self._done, result.message)
+
+        self.run_worker(work, thread=True, group="act", exit_on_error=False)
+
+    def _done(self, message: str) -> None:
+        self.changed = True
+        self.notify(printable(message, limit=300), title="Done", timeout=5)
+        self._reload()
+
+    def action_events(self) -> None:
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return
+        self.app.push_screen(BatchEventsDialog(self.store, self.rows[table.cursor_row]))
+
+    @on(DataTable.RowSelected)
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_events()
+
+    def action_close(self) -> None:
+        self.dismiss(self.changed)
+
+
+class BatchEventsDialog(ModalScreen[None]):
+    """The resources of one action, each with its state before and after."""
+
+    CSS_PATH = "dialogs.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "Close", id="history_events.close")]
+
+    def __init__(self, store: Store, batch: BatchRow) -> None:
+        super().__init__()
+        self.store = store
+        self.batch = batch
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog wide tall") as box:
+            box.border_title = printable(f"{self.batch.action} by {self.batch.operator}, {local(self.batch.time)}",
+                                         limit=80)
+            yield DataTable(cursor_type="row", zebra_stripes=True, id="events")
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for label in ("Type", "Resource", "Before", "After"):
+            table.add_column(label)
+        self.set_focus(table)
+        events = history.batch_events(self.store, self.batch.batch)
+        for event in events:
+            table.add_row(event.type or "—", printable(event.name or f"resource {event.resource_id}", limit=60),
+                          history.describe_state(event.before), history.describe_state(event.after))
+        shown = len(events)
+        self.query_one(".dialog").border_subtitle = (
+            f"{shown:,} of {self.batch.resources:,} resources" if shown < self.batch.resources
+            else f"{shown:,} resources")

@@ -1,0 +1,246 @@
+"""Proposed re-matches, reviewed row by row: the bulk Re-match preview and the Suggested view.
+
+Each row is a resource and the record it would be linked to, with the similarity
+score. The operator skips rows (space), picks another record for one (m, the
+Re-match dialog), accepts one at once (enter, in the Suggested view), and applies
+all rows not skipped as one bulk re-match (ctrl+s): one transaction, one undo.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, DataTable, Label, Static, Switch
+
+from syncview.errors import SyncviewError
+from syncview.safe_text import printable
+from syncview.services import actions, bulk, queries
+from syncview.services.bulk import Proposal
+from syncview.services.matching import rank
+from syncview.store import Store
+from syncview.tui.screens.rematch import RematchDialog
+from syncview.tui.widgets.tiles import number
+
+#: Rows a preview holds at most: beyond it, the operator narrows the marks first.
+PREVIEW_LIMIT = 20_000
+
+
+def score_style(score: float) -> str:
+    return "green" if score >= 95 else "yellow" if score >= bulk.SUGGEST_THRESHOLD else "red"
+
+
+class ProposalsScreen(ModalScreen[bool]):
+    """Dismisses with True when it changed the store (the overview then reads it again)."""
+
+    CSS_PATH = "dialogs.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Close", id="proposals.close"),
+        Binding("space", "skip", "Skip / keep", id="proposals.skip"),
+        Binding("enter", "enter", "Accept / choose", id="proposals.accept"),
+        Binding("m", "choose", "Other record", id="proposals.choose"),
+        Binding("ctrl+s", "apply", "Re-match all", id="proposals.apply"),
+    ]
+
+    def __init__(self, store: Store, load: Callable[[], list[Proposal]], *, title: str, suggested: bool,
+                 operator: str) -> None:
+        super().__init__()
+        self.store = store
+        self.load = load
+        self.title_text = title
+        #: the Suggested view: enter accepts the row at once; otherwise enter picks another record
+        self.suggested = suggested
+        self.operator = operator
+        self.proposals: dict[str, Proposal] = {}
+        self.skipped: set[str] = set()
+        self.changed = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog logs") as box:
+            box.border_title = self.title_text
+            box.border_subtitle = "computing…"
+            hint = ("enter accept · space skip · m other record · ctrl+s accept all not skipped · esc close"
+                    if self.suggested else
+                    "space skip · enter/m other record · ctrl+s re-match all not skipped · esc cancel")
+            yield Static(hint, classes="hint")
+            yield DataTable(cursor_type="row", zebra_stripes=True, id="proposals")
+            with Horizontal(classes="switch-row"):
+                yield Switch(value=False, id="disable-previous")
+                yield Label("Disable previous records")
+            with Horizontal(classes="buttons"):
+                yield Button("Re-match all", variant="primary", compact=True, id="apply")
+                yield Button("Close", compact=True, id="close")
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_column("", key="keep", width=1)
+        table.add_column("Score", key="score", width=5)
+        table.add_column("Resource", key="resource")
+        table.add_column("Type", key="type", width=7)
+        table.add_column("→ Proposed record", key="record")
+        table.add_column("Record's client", key="client")
+        # Suggestions are Not Synced resources: there is no previous record to disable.
+        self.query_one(".switch-row").display = not self.suggested
+        self.set_focus(table)
+        self._compute()
+
+    @work(thread=True, exclusive=True, group="proposals", exit_on_error=False)
+    def _compute(self) -> None:
+        try:
+            found = self.load()
+        except Exception as error:  # noqa: BLE001 - shown in the dialog
+            self.app.call_from_thread(self._failed, error)
+            return
+        self.app.call_from_thread(self._show, found)
+
+    def _failed(self, error: Exception) -> None:
+        self.query_one(".dialog").border_subtitle = "could not compute the proposals"
+        self.notify(str(error), title="Not done", severity="error", timeout=8)
+
+    def _show(self, found: list[Proposal]) -> None:
+        table = self.query_one(DataTable)
+        table.clear()
+        self.proposals = {str(p.resource_id): p for p in found}
+        self.skipped = {key for key, p in self.proposals.items() if p.record_id is None}
+        for key, proposal in self.proposals.items():
+            table.add_row(*self._cells(key, proposal), key=key)
+        self._count()
+
+    def _cells(self, key: str, p: Proposal) -> tuple:
+        skipped = key in self.skipped
+        record = (Text("no candidate", style="dim") if p.record_id is None
+                  else Text(printable(p.record_name or "", limit=60), style="strike dim" if skipped else ""))
+        return (
+            Text("·" if skipped else "✓", style="dim" if skipped else "green"),
+            Text(f"{p.score:.0f}" if p.record_id is not None else "—", style=score_style(p.score)),
+            Text(printable(p.resource_name, limit=60)),
+            p.type.label,
+            record,
+            Text(printable(p.record_client or "—", limit=40), style="dim"),
+        )
+
+    def _redraw(self, key: str) -> None:
+        table = self.query_one(DataTable)
+        for column, value in zip(("keep", "score", "resource", "type", "record", "client"),
+                                 self._cells(key, self.proposals[key]), strict=True):
+            table.update_cell(key, column, value)
+        self._count()
+
+    def _count(self) -> None:
+        kept = len(self.proposals) - len(self.skipped)
+        self.query_one(".dialog").border_subtitle = f"{number(kept)} to re-match of {number(len(self.proposals))}"
+        self.query_one("#apply", Button).label = f"Re-match {number(kept)}"
+
+    def _key(self) -> str | None:
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return None
+        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+    def action_skip(self) -> None:
+        key = self._key()
+        if key is None:
+            return
+        if key in self.skipped:
+            if self.proposals[key].record_id is None:
+                self.notify("No candidate for this one: press m to choose a record", severity="warning", timeout=3)
+                return
+            self.skipped.discard(key)
+        else:
+            self.skipped.add(key)
+        self._redraw(key)
+        self.query_one(DataTable).action_cursor_down()
+
+    def action_enter(self) -> None:
+        if self.suggested:
+            self.action_accept()
+        else:
+            self.action_choose()
+
+    @on(DataTable.RowSelected)
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_enter()
+
+    def action_choose(self) -> None:
+        """Pick another record for this row in the Re-match dialog."""
+        key = self._key()
+        if key is None:
+            return
+        try:
+            row = queries.get_resource(self.store, int(key))
+        except SyncviewError as error:
+            self.notify(str(error), severity="error")
+            return
+
+        def chosen(choice: RematchDialog.Choice | None) -> None:
+            if choice is None:
+                return
+            record = queries.get_record(self.store, choice.record_id)
+            score = rank(row.name, {record.id: record.name}, limit=1)[0][1]
+            self.proposals[key] = replace(self.proposals[key], record_id=record.id, record_name=record.name,
+                                          score=score)
+            self.skipped.discard(key)
+            self._redraw(key)
+
+        self.app.push_screen(RematchDialog(self.store, row), chosen)
+
+    def action_accept(self) -> None:
+        """Suggested view: re-match this one resource now (checked against the version read)."""
+        key = self._key()
+        if key is None or key in self.skipped:
+            return
+        proposal = self.proposals[key]
+        disable = self.query_one("#disable-previous", Switch).value
+        self._run(lambda: actions.rematch(self.store, proposal.resource_id, proposal.record_id,
+                                          disable_previous=disable, expected_version=proposal.version,
+                                          operator=self.operator).message, accepted=[key])
+
+    @on(Button.Pressed, "#apply")
+    def action_apply(self) -> None:
+        chosen = [p for key, p in self.proposals.items() if key not in self.skipped]
+        if not chosen:
+            self.notify("Every row is skipped: nothing to re-match", severity="warning", timeout=3)
+            return
+        disable = self.query_one("#disable-previous", Switch).value
+        self._run(lambda: bulk.rematch(self.store, chosen, disable_previous=disable, operator=self.operator).message,
+                  accepted=[str(p.resource_id) for p in chosen], close=True)
+
+    def _run(self, action: Callable[[], str], *, accepted: list[str], close: bool = False) -> None:
+        def work() -> None:
+            try:
+                message = action()
+            except Exception as error:  # noqa: BLE001 - the services' message is shown as is
+                self.app.call_from_thread(self._refused, error)
+                return
+            self.app.call_from_thread(self._done, message, accepted, close)
+
+        self.run_worker(work, thread=True, group="apply", exit_on_error=False)
+
+    def _refused(self, error: Exception) -> None:
+        title = "Not done" if isinstance(error, SyncviewError) else "Unexpected error"
+        self.notify(printable(str(error), limit=300), title=title, severity="error", timeout=10)
+
+    def _done(self, message: str, accepted: list[str], close: bool) -> None:
+        self.changed = True
+        self.app.notify(printable(message, limit=300), title="Done", timeout=5)
+        if close:
+            self.dismiss(True)
+            return
+        table = self.query_one(DataTable)
+        for key in accepted:
+            self.proposals.pop(key, None)
+            self.skipped.discard(key)
+            table.remove_row(key)
+        self._count()
+
+    @on(Button.Pressed, "#close")
+    def action_close(self) -> None:
+        self.dismiss(self.changed)

@@ -1,0 +1,80 @@
+"""What one sync run changed, opened from the Sync Logs dialog (enter on one of the run's lines)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from syncview.safe_text import printable
+from syncview.services.run_diff import SECTIONS, RunDiff, run_diff
+from syncview.store import Store
+from syncview.timeutil import local
+
+
+def render_diff(diff: RunDiff) -> Group:
+    """Counts first, then each section's resources as the run's log names them."""
+    took = f" → {local(diff.ended_at)}" if diff.ended_at else " (still running or interrupted)"
+    head = Text.assemble((f"Run {diff.id}", "bold"), f"  {local(diff.started_at)}{took}  ",
+                         (diff.outcome, "green" if diff.outcome == "success" else "bold red"))
+    counts = Table.grid(padding=(0, 2))
+    counts.add_column(style="dim")
+    counts.add_column(justify="right")
+    for label, value in (("Fetched", diff.fetched), ("New resources (first seen)", diff.new_resources),
+                         ("Records created", diff.created), ("Matched (after the run)", diff.matched),
+                         ("Not Synced (after the run)", diff.not_synced), ("Removed remotely", diff.removed)):
+        counts.add_row(label, f"{value:,}")
+    parts: list = [head, Text(printable(diff.message or "", limit=300), style="yellow"), counts]
+    for key, title, _marker in SECTIONS:
+        items = diff.section(key)
+        if not items:
+            continue
+        table = Table(title=f"{title} ({len(items)})", title_justify="left", expand=True, show_edge=False)
+        table.add_column("Type", width=8)
+        table.add_column("Resource")
+        table.add_column("Now", width=11)
+        for item in items:
+            table.add_row(item.type or "—", printable(item.name or f"resource {item.resource_id}", limit=80),
+                          item.status_now.label if item.status_now else "gone")
+        parts += [Text(""), table]
+    if not any(diff.section(key) for key, _, _ in SECTIONS):
+        parts += [Text(""), Text("The run logged no item changes.", style="dim")]
+    if not diff.complete:
+        parts += [Text(""), Text("The log keeps a run's first item events only: the counts above are exact, "
+                                 "the lists are the start.", style="dim")]
+    return Group(*parts)
+
+
+class RunDiffDialog(ModalScreen[None]):
+    CSS_PATH = "dialogs.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q", "dismiss(None)", "Close", id="run_diff.close")]
+
+    def __init__(self, store: Store, run_id: int) -> None:
+        super().__init__()
+        self.store = store
+        self.run_id = run_id
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(classes="dialog wide tall") as box:
+            box.border_title = "What this sync changed"
+            yield Static("Loading…", id="diff")
+
+    def on_mount(self) -> None:
+        self.set_focus(self.query_one(VerticalScroll))
+        self._load()
+
+    @work(thread=True, exit_on_error=False)
+    def _load(self) -> None:
+        try:
+            shown = render_diff(run_diff(self.store, self.run_id))
+        except Exception as error:  # noqa: BLE001 - shown in place
+            shown = Text(f"Could not read run {self.run_id}: {error}")
+        self.app.call_from_thread(self.query_one("#diff", Static).update, shown)

@@ -1,0 +1,312 @@
+"""Triage at keyboard speed on the Sync Overview: marks, bulk actions, suggestions, history,
+export, and undo/redo that say what they will change before they do it.
+
+A mixin of :class:`~syncview.tui.screens.overview.OverviewScreen`, kept apart so the
+screen's module stays about the screen. It relies on the screen's ``store``,
+``operator``, ``integration``, ``table``, ``current_filter()``, ``refresh_data()``,
+``notify_error()`` and ``_act()``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ClassVar
+
+from textual.binding import Binding, BindingType
+
+from syncview import render
+from syncview.safe_text import printable
+from syncview.services import actions, bulk, queries
+from syncview.services.bulk import Marks
+from syncview.tui.screens.confirm import BulkExcludeDialog, ConfirmDialog
+from syncview.tui.screens.export import ExportChoice, ExportDialog
+from syncview.tui.screens.history import HistoryScreen, confirm_pending
+from syncview.tui.screens.proposals import PREVIEW_LIMIT, ProposalsScreen
+from syncview.tui.widgets.tiles import number
+
+if TYPE_CHECKING:
+    from syncview.services.queries import ResourceFilter
+
+#: The overview's triage keys (ids under ``overview.`` like the rest of the screen's).
+TRIAGE_BINDINGS: list[BindingType] = [
+    Binding("space", "toggle_mark", "Mark", id="overview.mark"),
+    Binding("asterisk", "mark_all", "Mark all", key_display="*", show=False, id="overview.mark_all"),
+    Binding("minus", "unmark_all", "Unmark all", key_display="-", show=False, id="overview.unmark_all"),
+    Binding("a", "suggested", "Suggested", id="overview.suggested"),
+    Binding("h", "history", "History", show=False, id="overview.history"),
+    Binding("e", "export", "Export", show=False, id="overview.export"),
+    Binding("ctrl+r", "redo", "Redo", show=False, id="overview.redo"),
+]
+
+#: Palette entries: (title, help, action).
+TRIAGE_COMMANDS = (
+    ("Mark row", "Mark or unmark the selected resource for a bulk action", "toggle_mark"),
+    ("Mark all rows", "Mark every resource the current filters select", "mark_all"),
+    ("Unmark all", "Clear every mark", "unmark_all"),
+    ("Suggested matches", "Not Synced resources with a close record: accept one by one or in bulk", "suggested"),
+    ("History", "Every operator action: who, when, what, before → after; undo and redo yours", "history"),
+    ("Export", "Write the current view or the marked rows to CSV or JSON", "export"),
+    ("Redo", "Apply again what your last undo reverted", "redo"),
+)
+
+#: Help sections for the screens triage opens: (title, bindings).
+TRIAGE_HELP = (
+    ("Suggested matches and bulk re-match review", ProposalsScreen.BINDINGS),
+    ("History", HistoryScreen.BINDINGS),
+)
+
+
+class TriageMixin:
+    """Marks and the actions that use them; see the module docstring for what it needs."""
+
+    TRIAGE_BINDINGS: ClassVar[list[BindingType]] = TRIAGE_BINDINGS
+
+    _counts: tuple[int, int] | None = None
+    _marked_count: int | None = None
+
+    # -- marks ---------------------------------------------------------------------------
+
+    @property
+    def marks(self) -> Marks:
+        return self.table.marks
+
+    def _set_marks(self, marks: Marks) -> None:
+        self.table.set_marks(marks)
+        self._marked_count = None
+        self._show_subtitle()
+        if marks:
+            self._count_marks()
+
+    def clear_marks(self) -> None:
+        """Drop every mark (a new integration, or after a bulk action used them)."""
+        if self.marks:
+            self._set_marks(Marks())
+
+    def action_toggle_mark(self) -> None:
+        row = self.table.current_row
+        if row is None:
+            return
+        self._set_marks(self.marks.toggle(row))
+        self.table.action_cursor_down()
+
+    def action_mark_all(self) -> None:
+        flt = self.current_filter()
+        if flt is None:
+            return
+        self._set_marks(self.marks.with_filter(flt))
+
+    def action_unmark_all(self) -> None:
+        self.clear_marks()
+
+    def _count_marks(self) -> None:
+        marks = self.marks
+
+        def work() -> None:
+            try:
+                found = bulk.count(self.store, marks)
+            except Exception as error:  # noqa: BLE001 - shown as a notification
+                self.app.call_from_thread(self.notify_error, "counting the marks", error)
+                return
+            self.app.call_from_thread(self._marks_counted, marks, found)
+
+        self.run_worker(work, thread=True, group="marks", exclusive=True, exit_on_error=False)
+
+    def _marks_counted(self, marks: Marks, found: int) -> None:
+        if marks == self.marks:
+            self._marked_count = found
+            self._show_subtitle()
+
+    def show_counts(self, shown: int, total: int) -> None:
+        """The table's shown/total line, with the marked count while anything is marked."""
+        self._counts = (shown, total)
+        self._show_subtitle()
+        if self.marks:
+            self._count_marks()  # the rows may have changed under the marks
+
+    def _show_subtitle(self) -> None:
+        box = self.query_one("#sync-status")
+        text = ""
+        if self._counts is not None:
+            shown, total = self._counts
+            text = f"{number(shown)} of {number(total)}" if shown != total else f"{number(total)} resources"
+        if self.marks:
+            marked = "…" if self._marked_count is None else number(self._marked_count)
+            text = f"● {marked} marked · {text}"
+        box.border_subtitle = text
+
+    def describe_marks(self) -> str:
+        """What is marked, with client names as the client picker shows them."""
+        text = self.marks.describe()
+        names = {str(value): re.sub(r" \([\d\u2009]+\)$", "", str(label))
+                 for label, value in self._client_select._options}
+        return re.sub(r"of client (\d+)", lambda m: f"of {names.get(m.group(1), 'client ' + m.group(1))}", text)
+
+    def _with_marked_count(self, then: Callable[[int], None]) -> None:
+        """Count the marks afresh (off the screen's thread), then call ``then`` with the count."""
+        marks = self.marks
+
+        def work() -> None:
+            try:
+                found = bulk.count(self.store, marks)
+            except Exception as error:  # noqa: BLE001
+                self.app.call_from_thread(self.notify_error, "counting the marks", error)
+                return
+            self.app.call_from_thread(then, found)
+
+        self.run_worker(work, thread=True, group="marks", exclusive=True, exit_on_error=False)
+
+    # -- bulk actions --------------------------------------------------------------------
+
+    def bulk_exclude(self) -> None:
+        marks = self.marks
+
+        def counted(count: int) -> None:
+            self._marks_counted(marks, count)
+            if not count:
+                self.notify("No marked resource left", severity="warning", timeout=3)
+                return
+
+            def chosen(disable_records: bool | None) -> None:
+                if disable_records is not None:
+                    self._bulk(lambda: bulk.exclude(self.store, marks, disable_records=disable_records,
+                                                    expected_count=count, operator=self.operator))
+
+            self.app.push_screen(BulkExcludeDialog(count, self.describe_marks()), chosen)
+
+        self._with_marked_count(counted)
+
+    def bulk_include(self) -> None:
+        marks = self.marks
+
+        def counted(count: int) -> None:
+            self._marks_counted(marks, count)
+            if not count:
+                self.notify("No marked resource left", severity="warning", timeout=3)
+                return
+
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    self._bulk(lambda: bulk.include(self.store, marks, expected_count=count, operator=self.operator))
+
+            what = f"{number(count)} marked resource{'s' if count != 1 else ''}"
+            self.app.push_screen(ConfirmDialog(
+                f"Include {what} again?",
+                [self.describe_marks(), "The excluded ones become Not Synced until matched; the others are "
+                 "left as they are. One undo (u) puts them all back."], confirm="Include"), answered)
+
+        self._with_marked_count(counted)
+
+    def bulk_rematch(self) -> None:
+        marks = self.marks
+
+        def counted(count: int) -> None:
+            self._marks_counted(marks, count)
+            if not count:
+                self.notify("No marked resource left", severity="warning", timeout=3)
+                return
+            if count > PREVIEW_LIMIT:
+                self.notify(f"{number(count)} resources are marked; a bulk re-match previews at most "
+                            f"{number(PREVIEW_LIMIT)}: narrow the marks first", severity="warning", timeout=6)
+                return
+
+            def closed(changed: bool | None) -> None:
+                if changed:
+                    self.clear_marks()
+                    self.refresh_data()
+
+            self.app.push_screen(ProposalsScreen(
+                self.store, lambda: bulk.propose(self.store, marks),
+                title=f"Re-match {number(count)} marked resources to their best-ranked records",
+                suggested=False, operator=self.operator), closed)
+
+        self._with_marked_count(counted)
+
+    def _bulk(self, action: Callable[[], bulk.BulkResult]) -> None:
+        def work() -> None:
+            try:
+                result = action()
+            except Exception as error:  # noqa: BLE001 - the services' message is shown as is
+                self.app.call_from_thread(self.notify_error, "the bulk action", error)
+                self.app.call_from_thread(self.refresh_data)
+                return
+            self.app.call_from_thread(self._bulk_done, result)
+
+        self.run_worker(work, thread=True, group="actions", exit_on_error=False)
+
+    def _bulk_done(self, result: bulk.BulkResult) -> None:
+        self.notify(printable(result.message, limit=300), title="Done", timeout=6)
+        self.clear_marks()
+        self.refresh_data()
+
+    # -- suggestions, history, undo/redo, export -------------------------------------------
+
+    def action_suggested(self) -> None:
+        flt = self.current_filter()
+        if flt is None:
+            return
+        integration_id, client_id = flt.integration_id, flt.client_id
+
+        def closed(changed: bool | None) -> None:
+            if changed:
+                self.refresh_data()
+
+        scope = "this client" if client_id is not None else printable(self.integration.name, limit=40)
+        self.app.push_screen(ProposalsScreen(
+            self.store, lambda: bulk.suggestions(self.store, integration_id, client_id=client_id),
+            title=f"Suggested matches in {scope} (score ≥ {bulk.SUGGEST_THRESHOLD:.0f})",
+            suggested=True, operator=self.operator), closed)
+
+    def action_history(self) -> None:
+        def closed(changed: bool | None) -> None:
+            if changed:
+                self.refresh_data()
+
+        self.app.push_screen(HistoryScreen(self.store, self.operator), closed)
+
+    def confirm_undo(self) -> None:
+        confirm_pending(self, self.store, "undo", self.operator,
+                        lambda: self._act(lambda: actions.undo(self.store, operator=self.operator)))
+
+    def action_redo(self) -> None:
+        confirm_pending(self, self.store, "redo", self.operator,
+                        lambda: self._act(lambda: actions.redo(self.store, operator=self.operator)))
+
+    def action_export(self) -> None:
+        flt = self.current_filter()
+        if flt is None:
+            self.notify("No integration to export from", severity="warning", timeout=3)
+            return
+        marks = self.marks
+        dialog = ExportDialog(self.integration.name, view_count=self._counts[0] if self._counts else None,
+                              marked_count=self._marked_count if marks else None,
+                              describe=f"View: {bulk.describe_filter(flt)}" + (
+                                  f" · marked: {self.describe_marks()}" if marks else ""))
+
+        def chosen(choice: ExportChoice | None) -> None:
+            if choice is None:
+                return
+            if choice.path.exists():
+                self.app.push_screen(
+                    ConfirmDialog(f"Replace {choice.path.name}?", [str(choice.path)], confirm="Replace",
+                                  danger=True),
+                    lambda yes: self._export(choice, flt, marks) if yes else None)
+                return
+            self._export(choice, flt, marks)
+
+        self.app.push_screen(dialog, chosen)
+
+    def _export(self, choice: ExportChoice, flt: ResourceFilter, marks: Marks) -> None:
+        def work() -> None:
+            rows = (bulk.iter_marked(self.store, marks) if choice.scope == "marked"
+                    else queries.iter_resources(self.store, flt))
+            write = render.write_csv if choice.format == "csv" else render.write_json
+            try:
+                written = render.write_atomically(choice.path, lambda handle: write(rows, handle))
+            except Exception as error:  # noqa: BLE001
+                self.app.call_from_thread(self.notify_error, "the export", error)
+                return
+            self.app.call_from_thread(self.notify, printable(f"Exported {written:,} resources to {choice.path}",
+                                                             limit=300), title="Done", timeout=8)
+
+        self.run_worker(work, thread=True, group="export", exit_on_error=False)
