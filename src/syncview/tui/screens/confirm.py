@@ -30,22 +30,23 @@ class ConfirmDialog(ModalScreen[bool]):
                  danger: bool = False) -> None:
         super().__init__()
         self.title_text = title
-        self.lines = list(lines)
-        self.confirm = confirm
-        self.more = more
-        self.danger = danger
+        self._lines = list(lines)
+        self._confirm_label = confirm
+        self._more = more
+        self._danger = danger
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog") as box:
             box.border_title = printable(self.title_text, limit=70)
             body = Text()
-            for number, line in enumerate(self.lines):
-                body.append(("\n" if number else "") + printable(line, limit=200))
-            if self.more:
-                body.append(f"\n… and {number(self.more)} more", style="dim")
+            for index, line in enumerate(self._lines):
+                body.append(("\n" if index else "") + printable(line, limit=200))
+            if self._more:
+                body.append(f"\n… and {number(self._more)} more", style="dim")
             yield Static(body, classes="question", id="what")
             with Horizontal(classes="buttons"):
-                yield Button(self.confirm, variant="error" if self.danger else "primary", compact=True, id="yes")
+                yield Button(self._confirm_label, variant="error" if self._danger else "primary", compact=True,
+                             id="yes")
                 yield Button("Cancel", compact=True, id="no")
 
     def on_mount(self) -> None:

@@ -69,7 +69,7 @@ class HistoryScreen(ModalScreen[bool]):
         self.changed = False
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog logs") as box:
+        with Vertical(classes="dialog logs history") as box:
             box.border_title = "History"
             with Horizontal(classes="range"):
                 yield Select([("Anyone", ANY)], value=ANY, allow_blank=False, compact=True, id="operator")
@@ -83,11 +83,11 @@ class HistoryScreen(ModalScreen[bool]):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_column("When", width=16)
-        table.add_column("Who", width=10)
+        table.add_column("When", width=11)
+        table.add_column("Who", width=8)
         table.add_column("Action", width=9)
+        table.add_column("Before → after", width=22)
         table.add_column("What")
-        table.add_column("Before → after")
         self.set_focus(table)
         self._load_operators()
         self._reload()
@@ -102,6 +102,11 @@ class HistoryScreen(ModalScreen[bool]):
         with self.prevent(Select.Changed):
             select.set_options([("Anyone", ANY)] + [(printable(n, limit=30), n) for n in names])
             select.value = ANY
+
+    def _key(self) -> tuple:
+        """What the filters say now; a loaded list is shown only if they still say it."""
+        return (self.query_one("#operator", Select).value, self.query_one("#action", Select).value,
+                self.query_one("#since", Input).value, self.query_one("#until", Input).value)
 
     def _filters(self) -> dict | None:
         box = self.query_one(".dialog")
@@ -120,19 +125,19 @@ class HistoryScreen(ModalScreen[bool]):
     def _reload(self) -> None:
         filters = self._filters()
         if filters is not None:
-            self._load(filters)
+            self._load(self._key(), filters)
 
     @work(thread=True, exclusive=True, group="history", exit_on_error=False)
-    def _load(self, filters: dict) -> None:
+    def _load(self, key: tuple, filters: dict) -> None:
         try:
             rows = history.batches(self.store, **filters, limit=LIMIT + 1)
         except Exception as error:  # noqa: BLE001 - shown in the dialog
             self.app.call_from_thread(self.notify, str(error), severity="error")
             return
-        self.app.call_from_thread(self._show, filters, rows)
+        self.app.call_from_thread(self._show, key, rows)
 
-    def _show(self, filters: dict, rows: list[BatchRow]) -> None:
-        if filters != self._filters():
+    def _show(self, key: tuple, rows: list[BatchRow]) -> None:
+        if key != self._key():
             return
         self.rows = rows[:LIMIT]
         table = self.query_one(DataTable)
@@ -141,8 +146,9 @@ class HistoryScreen(ModalScreen[bool]):
             action = Text(row.action)
             if row.undone_by:
                 action.append(" ↶", style="dim")
-            table.add_row(local(row.time), printable(row.operator, limit=20), action,
-                          printable(row.what, limit=120), row.change)
+            # The year is dropped to leave the width to what was done (the list covers days, not years).
+            table.add_row(local(row.time)[5:], printable(row.operator, limit=20), action, row.change,
+                          printable(row.what, limit=120))
         more = f" (the newest {LIMIT}; narrow the filters)" if len(rows) > LIMIT else ""
         self.query_one(".dialog").border_subtitle = (
             f"{len(self.rows)} actions{more} · u undo / ctrl+r redo your own · enter its resources")

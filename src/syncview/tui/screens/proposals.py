@@ -66,9 +66,8 @@ class ProposalsScreen(ModalScreen[bool]):
         with Vertical(classes="dialog logs") as box:
             box.border_title = self.title_text
             box.border_subtitle = "computing…"
-            hint = ("enter accept · space skip · m other record · ctrl+s accept all not skipped · esc close"
-                    if self.suggested else
-                    "space skip · enter/m other record · ctrl+s re-match all not skipped · esc cancel")
+            hint = ("enter accept · space skip · m other record · ctrl+s accept the rest · esc close"
+                    if self.suggested else "space skip · enter/m other record · ctrl+s re-match all · esc cancel")
             yield Static(hint, classes="hint")
             yield DataTable(cursor_type="row", zebra_stripes=True, id="proposals")
             with Horizontal(classes="switch-row"):

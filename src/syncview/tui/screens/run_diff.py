@@ -18,6 +18,7 @@ from syncview.safe_text import printable
 from syncview.services.run_diff import SECTIONS, RunDiff, run_diff
 from syncview.store import Store
 from syncview.timeutil import local
+from syncview.tui.widgets.tiles import number
 
 
 def render_diff(diff: RunDiff) -> Group:
@@ -31,7 +32,7 @@ def render_diff(diff: RunDiff) -> Group:
     for label, value in (("Fetched", diff.fetched), ("New resources (first seen)", diff.new_resources),
                          ("Records created", diff.created), ("Matched (after the run)", diff.matched),
                          ("Not Synced (after the run)", diff.not_synced), ("Removed remotely", diff.removed)):
-        counts.add_row(label, f"{value:,}")
+        counts.add_row(label, number(value))
     parts: list = [head, Text(printable(diff.message or "", limit=300), style="yellow"), counts]
     for key, title, _marker in SECTIONS:
         items = diff.section(key)
