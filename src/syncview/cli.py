@@ -30,7 +30,7 @@ from syncview.demo import DEFAULT_RESOURCES
 from syncview.domain import ResourceType, SyncStatus, parse_resource_type
 from syncview.errors import ConfigError, SyncviewError
 from syncview.redaction import redact
-from syncview.render import dumps, jsonable, printable, resource_record, write_csv, write_json
+from syncview.render import dumps, jsonable, printable, resource_record, write_atomically, write_csv, write_json
 from syncview.services import actions, integrations, matching, queries
 from syncview.services.seed import seed_demo
 from syncview.store import Store, open_store
@@ -471,25 +471,8 @@ def export(app: App, integration, client, text, type_, status, fmt, output: Path
     if str(output) == "-":
         write(rows, sys.stdout)
         return
-    count = _write_atomically(output, lambda handle: write(rows, handle))
+    count = write_atomically(output, lambda handle: write(rows, handle))
     click.echo(f"Exported {count:,} resources to {output}", err=True)
-
-
-def _write_atomically(path: Path, write) -> int:
-    """Write beside ``path`` and rename, so a failure never leaves half a file under its name."""
-    partial = path.with_name(path.name + ".partial")
-    try:
-        with partial.open("w", newline="", encoding="utf-8") as handle:
-            count = write(handle)
-        partial.replace(path)
-    except OSError as error:
-        partial.unlink(missing_ok=True)
-        raise click.ClickException(f"cannot write {path}: {error.strerror or error}; "
-                                   "check the directory exists and is writable") from None
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    return count
 
 
 @cli.command("config")

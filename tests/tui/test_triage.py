@@ -352,3 +352,38 @@ async def test_triage_dialogs_fit_80_by_24(app, demo_store, tmp_path):
         await pilot.press("escape", "h")
         await settle(pilot)
         assert app.screen.query_one(DataTable).region.height >= 10
+
+
+async def test_integration_client_filters_and_theme_are_remembered_between_runs(demo_store):
+    from syncview.tui.app import SyncviewApp
+
+    rmm = queries.get_integration(demo_store, "Datto RMM")
+    client = queries.integration_clients(demo_store, rmm.id)[1]
+    first = SyncviewApp(demo_store, operator="tester")
+    async with first.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("I", "enter", "down", "enter")  # Datto RMM
+        await settle(pilot)
+        await pilot.press("c", "enter", *client.name[:6].lower(), "enter")
+        await settle(pilot)
+        await pilot.press("S", "enter", "down", "down", "enter")  # Not Synced
+        await settle(pilot)
+        await pilot.press("slash", *"ws", "enter")
+        await settle(pilot)
+        await pilot.press("ctrl+p", *"theme")  # the palette's Theme command
+        await settle(pilot)
+        await pilot.press("enter", *"nord")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert first.theme == "nord"
+        remembered = first.screen.current_filter()
+    assert remembered.integration_id == rmm.id and remembered.client_id == client.id
+
+    again = SyncviewApp(demo_store, operator="tester")
+    async with again.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert again.theme == "nord"
+        assert again.screen.current_filter() == remembered
+        shown = [line for line in table_lines(again)[1:] if line.strip()]
+        assert shown and all(" Not Synced " in line for line in shown)

@@ -400,23 +400,21 @@ def undo(store: Store, *, operator: str | None = None) -> ActionResult:
 
     A bulk action is one batch, so one undo reverts all of its resources together.
     """
-    operator = operator or current_operator()
-    with store.write() as conn:
-        last = _last_undoable(conn, operator)
-        if last is None:
-            raise ActionError(f"nothing to undo for {operator}")
-        return _revert(conn, last, "undo", operator)
+    return _step(store, "undo", operator or current_operator())
 
 
 def redo(store: Store, *, operator: str | None = None) -> ActionResult:
     """Apply again what the operator's last undo reverted, if nothing changed since and the
     operator has not acted since (a new action, as in any editor, ends what can be redone)."""
-    operator = operator or current_operator()
+    return _step(store, "redo", operator or current_operator())
+
+
+def _step(store: Store, kind: str, operator: str) -> ActionResult:
     with store.write() as conn:
-        last = _last_redoable(conn, operator)
+        last = _last_undoable(conn, operator) if kind == "undo" else _last_redoable(conn, operator)
         if last is None:
-            raise ActionError(f"nothing to redo for {operator}")
-        return _revert(conn, last, "redo", operator)
+            raise ActionError(f"nothing to {kind} for {operator}")
+        return _revert(conn, last, kind, operator)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from syncview.store import Store
 from syncview.tui.screens.help import HelpScreen
 from syncview.tui.screens.overview import OverviewScreen
 from syncview.tui.screens.triage import TRIAGE_COMMANDS, TRIAGE_HELP
+from syncview.tui.state import UiState
 from syncview.tui.widgets.resource_table import COLUMNS, ResourceTable
 
 #: Palette entries for the overview: (title, help, action on the overview screen).
@@ -50,6 +51,8 @@ class SyncviewApp(App[None]):
         self.store = store
         self.config = config or Config(path=None)
         self.operator = operator
+        #: the theme and each store's last integration, client and filters (tui/state.py)
+        self.ui_state = UiState()
 
     def on_mount(self) -> None:
         if self.config.keymap:
@@ -60,6 +63,11 @@ class SyncviewApp(App[None]):
             else:
                 self.notify(f"unknown theme {self.config.theme!r} in the config; using the default",
                             severity="warning")
+        # A theme chosen from the palette (ctrl+p, "Theme") is remembered and wins over
+        # the config's: it is the operator's latest word.
+        if self.ui_state.theme in self.available_themes:
+            self.theme = self.ui_state.theme
+        self.theme_changed_signal.subscribe(self, lambda theme: self.ui_state.set_theme(theme.name))
         self.push_screen(OverviewScreen(self.store, self.config, operator=self.operator))
 
     def action_help(self) -> None:

@@ -197,7 +197,7 @@ class OverviewScreen(TriageMixin, Screen[None]):
             return
         current = self.integration.id if self.integration else None
         ids = [i.id for i in message.integrations]
-        select.value = current if current in ids else ids[0]
+        select.value = current if current in ids else self.initial_integration(ids)  # last run's (triage.py)
 
     @on(Select.Changed, "#integration")
     def _integration_chosen(self, event: Select.Changed) -> None:
@@ -242,6 +242,7 @@ class OverviewScreen(TriageMixin, Screen[None]):
             select.value = keep if keep in {value for _, value in options} else ALL
         if message.keep_client:
             self.table.reload()
+        self.restore_view()  # the client and filters of the last run, once (triage.py)
 
     def _show_last_synced(self, summary: IntegrationSummary) -> None:
         if self._sync is not None and self._sync[1] == summary.id:

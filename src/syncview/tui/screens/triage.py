@@ -14,8 +14,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
 from textual.binding import Binding, BindingType
+from textual.widgets import Input, Select
 
 from syncview import render
+from syncview.domain import ResourceType, SyncStatus
 from syncview.safe_text import printable
 from syncview.services import actions, bulk, queries
 from syncview.services.bulk import Marks
@@ -23,6 +25,7 @@ from syncview.tui.screens.confirm import BulkExcludeDialog, ConfirmDialog
 from syncview.tui.screens.export import ExportChoice, ExportDialog
 from syncview.tui.screens.history import HistoryScreen, confirm_pending
 from syncview.tui.screens.proposals import PREVIEW_LIMIT, ProposalsScreen
+from syncview.tui.state import UiState, ViewState
 from syncview.tui.widgets.tiles import number
 
 if TYPE_CHECKING:
@@ -64,6 +67,56 @@ class TriageMixin:
 
     _counts: tuple[int, int] | None = None
     _marked_count: int | None = None
+    #: the place remembered from the last run, applied once its integration has loaded
+    _pending_view: ViewState | None = None
+
+    # -- the place remembered between runs (tui/state.py) --------------------------------
+
+    @property
+    def _ui_state(self) -> UiState | None:
+        return getattr(self.app, "ui_state", None)
+
+    def on_mount(self) -> None:
+        state = self._ui_state
+        self._pending_view = state.view(self.store.path) if state is not None else None
+
+    def _remember_view(self) -> None:
+        """Write down the current integration, client and filters (each time a new result is
+        counted, so a crash or a kill keeps them too)."""
+        state = self._ui_state
+        flt = self.current_filter()
+        if state is None or flt is None or self._pending_view is not None:
+            return  # nothing to remember yet, or the remembered place is still to be restored
+        client = flt.client_id if isinstance(flt.client_id, int) else None
+        state.set_view(self.store.path, ViewState(
+            self.integration.name, client, flt.type.value if flt.type else None,
+            flt.status.value if flt.status else None, flt.text))
+
+    def initial_integration(self, ids: list[int]) -> int:
+        """The integration to open: the one used last in this store, else the first."""
+        pending = self._pending_view
+        if pending is not None and pending.integration is not None:
+            for integration in self._integrations:
+                if integration.name == pending.integration and integration.id in ids:
+                    return integration.id
+        return ids[0]
+
+    def restore_view(self) -> None:
+        """Once the remembered integration's clients are loaded, put back its client and filters."""
+        view, self._pending_view = self._pending_view, None
+        if view is None or self.integration is None or view.integration != self.integration.name:
+            return
+        client = self._client_select
+        values = {value for _, value in client._options}
+        with self.prevent(Input.Changed, Select.Changed):
+            if view.client in values:
+                client.value = view.client
+            for selector, value, choices in (("#type", view.type, ResourceType), ("#status-filter", view.status,
+                                                                                   SyncStatus)):
+                if value in {c.value for c in choices}:
+                    self.query_one(selector, Select).value = value
+            self.query_one("#filter", Input).value = view.text
+        self._apply_filters()
 
     # -- marks ---------------------------------------------------------------------------
 
@@ -100,17 +153,7 @@ class TriageMixin:
         self.clear_marks()
 
     def _count_marks(self) -> None:
-        marks = self.marks
-
-        def work() -> None:
-            try:
-                found = bulk.count(self.store, marks)
-            except Exception as error:  # noqa: BLE001 - shown as a notification
-                self.app.call_from_thread(self.notify_error, "counting the marks", error)
-                return
-            self.app.call_from_thread(self._marks_counted, marks, found)
-
-        self.run_worker(work, thread=True, group="marks", exclusive=True, exit_on_error=False)
+        self._with_marked_count(None)
 
     def _marks_counted(self, marks: Marks, found: int) -> None:
         if marks == self.marks:
@@ -121,6 +164,7 @@ class TriageMixin:
         """The table's shown/total line, with the marked count while anything is marked."""
         self._counts = (shown, total)
         self._show_subtitle()
+        self._remember_view()
         if self.marks:
             self._count_marks()  # the rows may have changed under the marks
 
@@ -142,17 +186,27 @@ class TriageMixin:
                  for label, value in self._client_select._options}
         return re.sub(r"of client (\d+)", lambda m: f"of {names.get(m.group(1), 'client ' + m.group(1))}", text)
 
-    def _with_marked_count(self, then: Callable[[int], None]) -> None:
-        """Count the marks afresh (off the screen's thread), then call ``then`` with the count."""
+    def _with_marked_count(self, then: Callable[[int], None] | None) -> None:
+        """Count the marks afresh (off the screen's thread) and show the count; then, if any
+        is left, call ``then`` with it."""
         marks = self.marks
 
         def work() -> None:
             try:
                 found = bulk.count(self.store, marks)
-            except Exception as error:  # noqa: BLE001
+            except Exception as error:  # noqa: BLE001 - shown as a notification
                 self.app.call_from_thread(self.notify_error, "counting the marks", error)
                 return
-            self.app.call_from_thread(then, found)
+            self.app.call_from_thread(counted, found)
+
+        def counted(found: int) -> None:
+            self._marks_counted(marks, found)
+            if then is None:
+                return
+            if not found:
+                self.notify("No marked resource left", severity="warning", timeout=3)
+                return
+            then(found)
 
         self.run_worker(work, thread=True, group="marks", exclusive=True, exit_on_error=False)
 
@@ -162,11 +216,6 @@ class TriageMixin:
         marks = self.marks
 
         def counted(count: int) -> None:
-            self._marks_counted(marks, count)
-            if not count:
-                self.notify("No marked resource left", severity="warning", timeout=3)
-                return
-
             def chosen(disable_records: bool | None) -> None:
                 if disable_records is not None:
                     self._bulk(lambda: bulk.exclude(self.store, marks, disable_records=disable_records,
@@ -180,11 +229,6 @@ class TriageMixin:
         marks = self.marks
 
         def counted(count: int) -> None:
-            self._marks_counted(marks, count)
-            if not count:
-                self.notify("No marked resource left", severity="warning", timeout=3)
-                return
-
             def answered(yes: bool | None) -> None:
                 if yes:
                     self._bulk(lambda: bulk.include(self.store, marks, expected_count=count, operator=self.operator))
@@ -201,10 +245,6 @@ class TriageMixin:
         marks = self.marks
 
         def counted(count: int) -> None:
-            self._marks_counted(marks, count)
-            if not count:
-                self.notify("No marked resource left", severity="warning", timeout=3)
-                return
             if count > PREVIEW_LIMIT:
                 self.notify(f"{number(count)} resources are marked; a bulk re-match previews at most "
                             f"{number(PREVIEW_LIMIT)}: narrow the marks first", severity="warning", timeout=6)
