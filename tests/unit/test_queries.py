@@ -169,6 +169,50 @@ def test_descending_and_other_sort_keys(demo_store):
     assert [r.status.value for r in by_status] == sorted(r.status.value for r in by_status)
 
 
+def _naive_plan(conn, flt, offset, limit, sort, descending):
+    return queries._PagePlan(offset, limit, descending)
+
+
+@pytest.mark.parametrize("sort_over_walk", [0, queries.SORT_OVER_WALK, 10**9])
+@pytest.mark.parametrize(("sort", "descending"), [("name", False), ("name", True), ("status", False),
+                                                  ("record", True), ("client", False)])
+def test_planned_pages_are_the_pages_of_the_plain_query(demo_store, monkeypatch, sort_over_walk, sort, descending):
+    """Pages read from the other end, from a sorted slice or not at all (past the end, empty slice)
+    are exactly the pages of the plain OFFSET query, whichever plan the counts choose."""
+    psa = iid(demo_store, PSA)
+    client_id = next(r["client_id"] for r in all_resources(demo_store, psa) if r["client_id"] is not None)
+    filters = [ResourceFilter(psa), ResourceFilter(psa, type=ResourceType.SITE),
+               ResourceFilter(psa, status=SyncStatus.EXCLUDED), ResourceFilter(psa, client_id=client_id),
+               ResourceFilter(psa, client_id=NO_CLIENT, type=ResourceType.DEVICE),
+               ResourceFilter(iid(demo_store, RMM), type=ResourceType.CONTACT)]  # the RMM has no contacts
+    monkeypatch.setattr(queries, "SORT_OVER_WALK", sort_over_walk)
+    for flt in filters:
+        total = queries.count_resources(demo_store, flt)
+        offsets = sorted({0, 1, total // 2, max(total - 37, 0), max(total - 1, 0), total, total + 5,
+                          *range(0, total, max(total // 7, 1))})
+        planned = [queries.resource_page(demo_store, flt, offset=o, limit=37, sort=sort, descending=descending)
+                   for o in offsets]
+        with monkeypatch.context() as plain:
+            plain.setattr(queries, "_page_plan", _naive_plan)
+            expected = [queries.resource_page(demo_store, flt, offset=o, limit=37, sort=sort, descending=descending)
+                        for o in offsets]
+        assert [[r.id for r in page] for page in planned] == [[r.id for r in page] for page in expected], flt
+        assert sum(len(p) for p in planned) == sum(min(37, max(total - o, 0)) for o in offsets)
+
+
+def test_small_slices_are_sorted_and_late_pages_read_from_the_end(demo_store):
+    psa = iid(demo_store, PSA)
+    with demo_store.read() as conn:
+        total = queries.count_resources(demo_store, ResourceFilter(psa))
+        late = queries._page_plan(conn, ResourceFilter(psa), total - 10, 100, "name", False)
+        assert (late.offset, late.limit, late.descending, late.sorted_slice) == (0, 10, True, False)
+        sites = queries._page_plan(conn, ResourceFilter(psa, type=ResourceType.SITE), 0, 100, "name", False)
+        assert sites.sorted_slice
+        empty = queries._page_plan(conn, ResourceFilter(iid(demo_store, RMM), type=ResourceType.CONTACT),
+                                   0, 100, "name", False)
+        assert empty.limit == 0
+
+
 def test_an_unknown_sort_key_is_refused(demo_store):
     with pytest.raises(ValueError, match="cannot sort by 'colour'"):
         queries.resource_page(demo_store, ResourceFilter(None), sort="colour")
