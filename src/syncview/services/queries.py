@@ -348,13 +348,12 @@ def resource_page(
             page = _page_plan(conn, flt, offset, limit, sort, descending)
             if page.limit <= 0:
                 return []
-            if page.sorted_slice:
-                where = _where_for_sorting(flt)
         key = SORT_KEYS[sort]
-        if page.sorted_slice:
-            key = literal_column(f"+resource.{key.name}")  # not the name index: sort the slice
         order = [key.desc(), R.id.desc()] if page.descending else [key.asc(), R.id.asc()]
-        query = _row_query().where(*where).order_by(*order).offset(page.offset).limit(page.limit)
+        if page.sorted_slice:
+            query = _row_query().where(R.id.in_(_sorted_slice_ids(flt, page))).order_by(*order)
+        else:
+            query = _row_query().where(*where).order_by(*order).offset(page.offset).limit(page.limit)
         rows = [_to_row(row) for row in conn.execute(query)]
     return rows[::-1] if page.descending != descending else rows
 
@@ -381,7 +380,8 @@ def _page_plan(conn, flt: ResourceFilter, offset: int, limit: int, sort: str, de
     if from_end < offset:
         offset, descending = from_end, not descending
     sorted_slice = False
-    if sort == "name" and (flt.client_id is not None or flt.type is not None or flt.status is not None):
+    if sort == "name" and flt.integration_id is not None and (
+            flt.client_id is not None or flt.type is not None or flt.status is not None):
         whole = _kept_count(conn, ResourceFilter(flt.integration_id))
         # Walking the name index finds the slice's rows spread evenly among the integration's.
         walk = (offset + limit) * whole / count
@@ -389,14 +389,34 @@ def _page_plan(conn, flt: ResourceFilter, offset: int, limit: int, sort: str, de
     return _PagePlan(offset, limit, descending, sorted_slice)
 
 
-def _where_for_sorting(flt: ResourceFilter) -> list:
-    """The filter's clauses for sorting a small slice, put so SQLite finds the slice through an
-    index: a type with any status becomes each status in turn ("status IN (...)"), which
-    ix_resource_integration_status_type serves."""
-    clauses = _where(flt, _TextPlan(""))
-    if flt.type is not None and flt.status is None and flt.client_id is None:
-        clauses.append(R.status.in_([s.value for s in SyncStatus]))
-    return clauses
+def _sorted_slice_ids(flt: ResourceFilter, page: _PagePlan):
+    """The ids of a page of a small slice (no text; sorted by name), sorted on their own so
+    that only the page's rows are then read and joined.
+
+    The index is named: SQLite (without ANALYZE statistics) would otherwise prefer walking
+    the covering ix_resource_screen over the whole integration. With a client that index is
+    the right one; without, the slice is found through ix_resource_integration_status_type,
+    a type with any status being asked as each status in turn.
+    """
+    conditions, params = ["integration_id = :integration"], {"integration": flt.integration_id}
+    if flt.client_id == NO_CLIENT:
+        conditions.append("client_id IS NULL")
+    elif flt.client_id is not None:
+        conditions.append("client_id = :client")
+        params["client"] = flt.client_id
+    if flt.status is not None:
+        conditions.append("status = :status")
+        params["status"] = flt.status.value
+    elif flt.client_id is None:
+        conditions.append("status IN (" + ", ".join(f"'{s.value}'" for s in SyncStatus) + ")")
+    if flt.type is not None:
+        conditions.append("type = :type")
+        params["type"] = flt.type.value
+    index = "ix_resource_screen" if flt.client_id is not None else "ix_resource_integration_status_type"
+    direction = "DESC" if page.descending else "ASC"
+    sql = (f"SELECT id FROM resource INDEXED BY {index} WHERE {' AND '.join(conditions)}"
+           f" ORDER BY +name_norm {direction}, id {direction} LIMIT :limit OFFSET :offset")
+    return text(sql).bindparams(**params, limit=page.limit, offset=page.offset).columns(R.id)
 
 
 def iter_resources(store: Store, flt: ResourceFilter, *, chunk: int = 5000) -> Iterator[ResourceRow]:
