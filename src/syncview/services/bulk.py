@@ -314,44 +314,65 @@ def _records(conn, type_: str, client_id: int | None, integration_id: int) -> di
     return found
 
 
-def propose(store: Store, marks: Marks, *, limit: int | None = None) -> list[Proposal]:
+def propose(store: Store, marks: Marks) -> list[Proposal]:
     """For each marked resource, the best-ranked free record of its type (and client), by the
     Re-match dialog's similarity; no two resources get the same record (the better score wins)."""
+    return [proposal for chunk, _done, _total in propose_iter(store, marks) for proposal in chunk]
+
+
+#: Resources ranked per chunk of :func:`propose_iter` (a screen shows each chunk as it comes).
+CHUNK = 500
+
+
+def propose_iter(store: Store, marks: Marks, *, chunk: int = CHUNK) -> Iterator[tuple[list[Proposal], int, int]]:
+    """:func:`propose` a chunk at a time: yields (proposals, resources done, resources in all).
+
+    Resources with a client come first, client by client, so their (cheap) proposals arrive
+    at once; those without one (their company is unmatched) are ranked against every record
+    of their type, the slow part at a million resources, and come last. A record proposed in
+    an earlier chunk is not proposed again.
+    """
     with store.read() as conn:
         targets = _targets(conn, marks_clause(marks))
-        if limit is not None:
-            targets = targets[:limit]
-        groups: dict[tuple[str, int | None, int], list[_Target]] = {}
-        for target in targets:
-            groups.setdefault((target.type, target.client_id, target.integration_id), []).append(target)
+    targets.sort(key=lambda t: (t.client_id is None, t.integration_id, t.client_id or 0, t.type, t.id))
+    taken: set[int] = set()
+    group: tuple | None = None
+    records: dict[int, tuple[str, str | None]] = {}
+    keyed: dict[int, str] = {}
+    exact: dict[str, list[int]] = {}
+    for start in range(0, len(targets), chunk):
+        part = targets[start:start + chunk]
         ranked: dict[int, list[tuple[int, str, float]]] = {}
         record_clients: dict[int, str | None] = {}
-        for (type_, client_id, integration_id), members in groups.items():
-            records = _records(conn, type_, client_id, integration_id)
-            if not records:
-                continue
-            keyed = {rid: similarity_key(name) for rid, (name, _) in records.items()}
-            record_clients.update((rid, client) for rid, (_, client) in records.items())
-            exact: dict[str, list[int]] = {}
-            for rid, key in keyed.items():
-                exact.setdefault(key, []).append(rid)
-            for target in members:
+        with store.read() as conn:
+            for target in part:
+                if (target.type, target.client_id, target.integration_id) != group:
+                    group = (target.type, target.client_id, target.integration_id)
+                    records = _records(conn, *group)
+                    keyed = {rid: similarity_key(name) for rid, (name, _) in records.items()}
+                    exact = {}
+                    for rid, key in keyed.items():
+                        exact.setdefault(key, []).append(rid)
+                if not records:
+                    continue
                 key = similarity_key(target.name)
                 if key in exact:
                     # Equal keys score 100, the best there is: no need to score the whole group
                     # (re-matching thousands of included resources to their old records).
-                    ranked[target.id] = [(rid, records[rid][0], 100.0) for rid in exact[key][:_RANKED]]
-                    continue
-                found = process.extract(key, keyed, scorer=fuzz.WRatio, limit=_RANKED, processor=None)
-                ranked[target.id] = [(rid, records[rid][0], round(score, 1)) for _, score, rid in found]
-    return _assign(targets, ranked, record_clients)
+                    found = [(rid, 100.0) for rid in exact[key][:_RANKED]]
+                else:
+                    found = [(rid, round(score, 1)) for _, score, rid in
+                             process.extract(key, keyed, scorer=fuzz.WRatio, limit=_RANKED, processor=None)]
+                ranked[target.id] = [(rid, records[rid][0], score) for rid, score in found]
+                record_clients.update((rid, records[rid][1]) for rid, _ in found)
+        yield _assign(part, ranked, record_clients, taken), start + len(part), len(targets)
 
 
 def _assign(targets: Sequence[_Target], ranked: dict[int, list[tuple[int, str, float]]],
-            record_clients: dict[int, str | None]) -> list[Proposal]:
+            record_clients: dict[int, str | None], taken: set[int]) -> list[Proposal]:
     """Greedy by score: the resource with the best candidate takes it, the next takes its best
-    untaken one, and so on. Proposals come back in the resources' order."""
-    taken: set[int] = set()
+    untaken one, and so on (``taken`` holds, and gains, the records already proposed).
+    Proposals come back in the resources' order."""
     chosen: dict[int, tuple[int, str, float]] = {}
     order = sorted(targets, key=lambda t: -(ranked.get(t.id) or [(0, "", 0.0)])[0][2])
     for target in order:
@@ -375,9 +396,18 @@ def suggestions(store: Store, integration_id: int, *, client_id: int | None = No
                 threshold: float = SUGGEST_THRESHOLD) -> list[Proposal]:
     """Not Synced resources of an integration (and client) whose best free candidate scores at
     least ``threshold``, best first."""
-    flt = ResourceFilter(integration_id, client_id, status=SyncStatus.NOT_SYNCED)
-    found = [p for p in propose(store, Marks((flt,))) if p.record_id is not None and p.score >= threshold]
+    found = [p for chunk, _done, _total in suggestions_iter(store, integration_id, client_id=client_id,
+                                                             threshold=threshold) for p in chunk]
     return sorted(found, key=lambda p: (-p.score, p.resource_name.casefold(), p.resource_id))
+
+
+def suggestions_iter(store: Store, integration_id: int, *, client_id: int | None = None,
+                     threshold: float = SUGGEST_THRESHOLD) -> Iterator[tuple[list[Proposal], int, int]]:
+    """:func:`suggestions` a chunk at a time, as :func:`propose_iter` (each chunk best first)."""
+    flt = ResourceFilter(integration_id, client_id, status=SyncStatus.NOT_SYNCED)
+    for chunk, done, total in propose_iter(store, Marks((flt,))):
+        kept = [p for p in chunk if p.record_id is not None and p.score >= threshold]
+        yield sorted(kept, key=lambda p: (-p.score, p.resource_name.casefold(), p.resource_id)), done, total
 
 
 def rematch(store: Store, proposals: Iterable[Proposal], *, disable_previous: bool = False,

@@ -8,7 +8,7 @@ all rows not skipped as one bulk re-match (ctrl+s): one transaction, one undo.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import ClassVar
 
@@ -18,6 +18,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
+from textual.worker import get_current_worker
 from textual.widgets import Button, DataTable, Label, Static, Switch
 
 from syncview.errors import SyncviewError
@@ -49,8 +50,8 @@ class ProposalsScreen(ModalScreen[bool]):
         Binding("ctrl+s", "apply", "Re-match all", id="proposals.apply"),
     ]
 
-    def __init__(self, store: Store, load: Callable[[], list[Proposal]], *, title: str, suggested: bool,
-                 operator: str) -> None:
+    def __init__(self, store: Store, load: Callable[[], Iterator[tuple[list[Proposal], int, int]]], *,
+                 title: str, suggested: bool, operator: str) -> None:
         super().__init__()
         self.store = store
         self.load = load
@@ -61,6 +62,8 @@ class ProposalsScreen(ModalScreen[bool]):
         self.proposals: dict[str, Proposal] = {}
         self.skipped: set[str] = set()
         self.changed = False
+        #: (resources ranked, resources in all) while proposals are still coming
+        self.progress: tuple[int, int] | None = (0, 0)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog logs") as box:
@@ -92,24 +95,40 @@ class ProposalsScreen(ModalScreen[bool]):
 
     @work(thread=True, exclusive=True, group="proposals", exit_on_error=False)
     def _compute(self) -> None:
+        """Rank a chunk at a time and show each as it comes: at a million resources the last
+        chunks (resources without a client) take a while, the first ones do not."""
+        worker = get_current_worker()
         try:
-            found = self.load()
+            for chunk, done, total in self.load():
+                if worker.is_cancelled:
+                    return
+                self.app.call_from_thread(self._add, chunk, done, total)
         except Exception as error:  # noqa: BLE001 - shown in the dialog
             self.app.call_from_thread(self._failed, error)
             return
-        self.app.call_from_thread(self._show, found)
+        self.app.call_from_thread(self._finished)
 
     def _failed(self, error: Exception) -> None:
+        self.progress = None
         self.query_one(".dialog").border_subtitle = "could not compute the proposals"
         self.notify(str(error), title="Not done", severity="error", timeout=8)
 
-    def _show(self, found: list[Proposal]) -> None:
+    def _add(self, found: list[Proposal], done: int, total: int) -> None:
         table = self.query_one(DataTable)
-        table.clear()
-        self.proposals = {str(p.resource_id): p for p in found}
-        self.skipped = {key for key, p in self.proposals.items() if p.record_id is None}
-        for key, proposal in self.proposals.items():
+        for proposal in found:
+            key = str(proposal.resource_id)
+            self.proposals[key] = proposal
+            if proposal.record_id is None:
+                self.skipped.add(key)
             table.add_row(*self._cells(key, proposal), key=key)
+        self.progress = (done, total)
+        self._count()
+
+    def _finished(self) -> None:
+        self.progress = None
+        if self.suggested:  # chunk by chunk they came best first; now all of them are
+            self.query_one(DataTable).sort(
+                "score", "resource", key=lambda cells: (-float(cells[0].plain or 0), cells[1].plain.casefold()))
         self._count()
 
     def _cells(self, key: str, p: Proposal) -> tuple:
@@ -134,7 +153,11 @@ class ProposalsScreen(ModalScreen[bool]):
 
     def _count(self) -> None:
         kept = len(self.proposals) - len(self.skipped)
-        self.query_one(".dialog").border_subtitle = f"{number(kept)} to re-match of {number(len(self.proposals))}"
+        text = f"{number(kept)} to re-match of {number(len(self.proposals))}"
+        if self.progress is not None:
+            done, total = self.progress
+            text += f" · ranking… {number(done)} of {number(total)} resources"
+        self.query_one(".dialog").border_subtitle = text
         self.query_one("#apply", Button).label = f"Re-match {number(kept)}"
 
     def _key(self) -> str | None:

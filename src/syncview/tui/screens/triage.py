@@ -256,7 +256,7 @@ class TriageMixin:
                     self.refresh_data()
 
             self.app.push_screen(ProposalsScreen(
-                self.store, lambda: bulk.propose(self.store, marks),
+                self.store, lambda: bulk.propose_iter(self.store, marks),
                 title=f"Re-match {number(count)} marked resources to their best-ranked records",
                 suggested=False, operator=self.operator), closed)
 
@@ -293,7 +293,7 @@ class TriageMixin:
 
         scope = "this client" if client_id is not None else printable(self.integration.name, limit=40)
         self.app.push_screen(ProposalsScreen(
-            self.store, lambda: bulk.suggestions(self.store, integration_id, client_id=client_id),
+            self.store, lambda: bulk.suggestions_iter(self.store, integration_id, client_id=client_id),
             title=f"Suggested matches in {scope} (score ≥ {bulk.SUGGEST_THRESHOLD:.0f})",
             suggested=True, operator=self.operator), closed)
 
