@@ -453,8 +453,16 @@ def include(app: App, resource_id, expect_version, as_json) -> None:
 @_json
 @pass_app
 def undo(app: App, as_json) -> None:
-    """Undo your last action (re-match, exclude or include)."""
+    """Undo your last action (re-match, exclude or include; a bulk action as a whole)."""
     _report(app, actions.undo(app.store), as_json)
+
+
+@cli.command()
+@_json
+@pass_app
+def redo(app: App, as_json) -> None:
+    """Apply again what your last undo reverted (as long as you have not acted since)."""
+    _report(app, actions.redo(app.store), as_json)
 
 
 @cli.command()

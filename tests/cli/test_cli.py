@@ -206,6 +206,10 @@ def test_exclude_disabling_the_record_include_and_undo(sv, db):
     assert [a for _, a, _, _ in audit_rows(db, resource["id"])] == ["exclude", "include", "undo"]
     assert len(action_logs(db, resource["id"])) == 3
 
+    redone = sv.json("redo")  # what the undo reverted: the include
+    assert redone["action"] == "redo" and redone["resources"][0]["status"] == "not_synced"
+    assert "nothing to redo for tester" in sv.fails("redo", code=1)
+
 
 def test_undo_restores_a_rematch_and_the_disabled_record(sv, db):
     resource = a_resource(sv, "matched")
