@@ -1,5 +1,5 @@
 """The screen under bad input: a failing action or sync is a notification, never a crash; hostile
-remote names are painted inert.
+remote names are painted inert; a secret quoted by a connector's bug is masked.
 
 The store fills up for real (SQLite's page limit on every connection the app opens, so a write
 that needs one more page fails with SQLITE_FULL through the store's own transaction); the app
@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import sqlite3
 from contextlib import closing, contextmanager
+from importlib.metadata import EntryPoint
 from pathlib import Path
 
 from sqlalchemy import Engine, event
 
+from syncview.config import parse_config
+from syncview.connectors import registry
 from syncview.domain import SyncStatus
-from syncview.services import queries
+from syncview.services import integrations, queries
 from syncview.tui.app import SyncviewApp
 from syncview.tui.screens.exclude import ExcludeDialog
 from syncview.tui.widgets.resource_table import ResourceTable
@@ -137,4 +140,22 @@ async def test_hostile_remote_names_are_painted_inert(demo_store):
         await settle(pilot)
         line = table_lines(app)[1]
         assert line.startswith("HUGE-XXX") and len(line) <= 120
+        assert app.is_running
+
+
+async def test_a_connector_bug_quoting_its_secret_is_a_masked_notification(store, monkeypatch):
+    known = dict(registry.available())
+    known["leaky"] = EntryPoint("leaky", "tests.reliability.leaky_connector:LeakyConnector", registry.GROUP)
+    monkeypatch.setattr(registry, "available", lambda: known)
+    monkeypatch.setenv("LEAKY_TOKEN", "leaky-T0ken-value-123")
+    config = parse_config('[[integrations]]\nname = "Leaky"\nkind = "leaky"\ntoken = "env:LEAKY_TOKEN"\n')
+    integrations.register(store, config)
+    app = SyncviewApp(store, config, operator="tester")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        shown = _notifications(app)
+        assert any("could not parse the answer to Authorization: Bearer ***" in m for m in shown), shown
+        assert not any("leaky-T0ken-value-123" in m for m in shown)
         assert app.is_running

@@ -19,6 +19,7 @@ from textual.widgets import Button, Footer, Input, Select, Static
 from syncview.config import Config
 from syncview.domain import ResourceType, SyncStatus
 from syncview.errors import SyncviewError
+from syncview.redaction import redact
 from syncview.safe_text import printable
 from syncview.services import actions, integrations, queries
 from syncview.services.actions import ActionResult
@@ -290,7 +291,7 @@ class OverviewScreen(TriageMixin, Screen[None]):
             self.notify(str(error), title="Not done", severity="error", timeout=8)
         else:
             self.log.error(what, error)
-            self.notify(f"{what} failed: {type(error).__name__}: {error}", title="Unexpected error",
+            self.notify(redact(f"{what} failed: {type(error).__name__}: {error}"), title="Unexpected error",
                         severity="error", timeout=10)
 
     # -- the row's actions -------------------------------------------------------------
