@@ -222,6 +222,16 @@ def test_tls_failures_name_the_host_and_what_to_check():
     assert "system clock" in str(failure.value)
 
 
+def test_an_answer_cut_off_mid_body_is_not_called_a_failure_to_connect():
+    transport, seen = scripted(*[httpx.RemoteProtocolError("peer closed connection without sending complete "
+                                                           "message body (received 28 bytes, expected 1000)")] * 2)
+    with pytest.raises(ConnectorError) as failure:
+        make_client(transport, retry=RetryPolicy(attempts=2, backoff=0)).get("x")
+    assert len(seen) == 2
+    assert "the connection to api.example.test broke off mid-answer after 2 attempts" in str(failure.value)
+    assert "cannot connect" not in str(failure.value)
+
+
 def test_an_untrusted_certificate_is_not_retried_and_says_how_to_trust_it():
     transport, seen = scripted(httpx.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed"))
     with pytest.raises(ConnectorError) as failure:

@@ -174,6 +174,34 @@ def serve_self_signed(app, world: World) -> str:
     return f"https://127.0.0.1:{server.server_port}"
 
 
+def serve_cut_off(world: World) -> str:
+    """A server that announces a 1000-byte JSON body, sends 28 bytes of it and hangs up; returns its URL."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.05)
+    stop = threading.Event()
+
+    def answer() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+                             b'{"access_token": "abc", "exp')
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+
+    def close() -> None:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
+    world.cleanups.append(close)
+    return f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+
 def free_port() -> int:
     """A loopback port with nothing listening (bound, then closed)."""
     with closing(socket.socket()) as sock:
@@ -279,6 +307,11 @@ def _self_signed(w: World) -> list[str]:
     return ["sync", "Halo"]
 
 
+def _cut_off(w: World) -> list[str]:
+    w.halo(url=serve_cut_off(w))
+    return ["sync", "Halo"]
+
+
 def _wrong_secret(w: World) -> list[str]:
     w.halo(FakeHaloPsa(client_secret="another-secret"))
     return ["sync", "Halo"]
@@ -345,6 +378,13 @@ def _truncated_store(w: World) -> list[str]:
     w.demo_store()
     data = w.db.read_bytes()
     w.db.write_bytes(data[: len(data) // 2])  # a copy cut short
+    return ["status"]
+
+
+def _unreadable_store(w: World) -> list[str]:
+    w.demo_store()
+    w.db.chmod(0o000)
+    w.cleanups.append(lambda: w.db.chmod(0o644))
     return ["status"]
 
 
@@ -465,6 +505,11 @@ CASES: tuple[Case, ...] = (
           "CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate (_ssl.c:<line>)); if "
           "the server uses a certificate of your own authority, point the SSL_CERT_FILE environment variable "
           "at that authority's certificate (PEM)"), retry_ok=True),
+    Case("cut-off-body", "network: the connection closes after 28 of the 1000 bytes the answer announced",
+         "syncview sync Halo", _cut_off,
+         ("syncview: error: Halo: the connection to 127.0.0.1 broke off mid-answer after 3 attempts "
+          "(RemoteProtocolError: peer closed connection without sending complete message body (received 28 "
+          "bytes, expected 1000)); check the network and any proxy, or sync again later")),
     Case("wrong-secret", "product: the secret is wrong (OAuth `invalid_client`)",
          "syncview sync Halo", _wrong_secret,
          ("syncview: error: authentication failed for Halo: /auth/token refused the token request: "
@@ -544,6 +589,10 @@ CASES: tuple[Case, ...] = (
          ("syncview: error: <tmp>/syncview.db is not a syncview store or is damaged (SQLite says: database "
           "disk image is malformed); choose another --db path, or restore a backup with `syncview restore "
           "BACKUP`")),
+    Case("unreadable-store", "store: the file cannot be read (chmod 000)",
+         "syncview status", _unreadable_store,
+         "syncview: error: Invalid value for '--db': File '<tmp>/syncview.db' is not readable. (see `syncview --help`)",
+         code=2, process=True),
     Case("newer-schema", "store: written by a newer syncview (schema 99)",
          "syncview status", _newer_schema,
          ("syncview: error: <tmp>/syncview.db was written by a newer syncview (schema 99; this one reads up "
@@ -663,14 +712,15 @@ real: config files, SQLite stores, fake product servers on a loopback socket, a 
 exactly as a full disk does) and read-only files (checked in a process without root's override
 of file modes). Then it runs the command and checks the exit status and the exact line below.
 
-A failing command exits with status 1 and prints that one line on standard error: no
-traceback, and the store holds exactly what it held before (a failed sync records its failed
-run, nothing else). Where the line says what to do (free disk space, trust a certificate), the
-test does it and runs the command again: it succeeds.
-Network failures are retried (three tries in the tests, five by default) before the line is
-printed; each retry is announced on a `syncview: warning:` line of its own. In the lines, `<tmp>` stands for the test's directory, `<port>` for a loopback port,
-`<t>` and `<time>` for a duration and a time, `<N>` for this syncview's schema version and
-`<line>` for a line of Python's ssl module.
+A failing command exits with status 1 (2 when the command line itself is refused, as click
+refuses an unreadable `--db`) and prints that one line on standard error: no traceback, and
+the store holds exactly what it held before (a failed sync records its failed run, nothing
+else). Where the line says what to do (free disk space, trust a certificate), the test does it
+and runs the command again: it succeeds. Network failures are retried (three tries in the
+tests, five by default) before the line is printed; each retry is announced on a `syncview:
+warning:` line of its own. In the lines, `<tmp>` stands for the test's directory, `<port>` for
+a loopback port, `<t>` and `<time>` for a duration and a time, `<N>` for this syncview's
+schema version and `<line>` for a line of Python's ssl module.
 
 | # | input tried | command | exit | what you see |
 | --- | --- | --- | --- | --- |
@@ -709,3 +759,4 @@ def test_every_case_has_its_own_id_and_line() -> None:
     ids = [case.id for case in CASES]
     assert len(ids) == len(set(ids))
     assert all(case.code == 0 or case.sees.startswith("syncview: error: ") for case in CASES)
+    assert all(case.code in (0, 1, 2) and (case.code == 0) == case.survivable for case in CASES)

@@ -622,6 +622,9 @@ class HttpClient:
         elif isinstance(error, httpx.TimeoutException):
             message = (f"{self.integration}: {host} did not answer in time{tries} ({_describe(error)}); "
                        "check the network, or raise this integration's timeout")
+        elif isinstance(error, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
+            message = (f"{self.integration}: the connection to {host} broke off mid-answer{tries} "
+                       f"({_describe(error)}); check the network and any proxy, or sync again later")
         elif isinstance(error, httpx.ProxyError):
             message = f"{self.integration}: the proxy refused the connection to {host} ({_describe(error)}); check the proxy settings"
         else:
