@@ -174,11 +174,13 @@ def serve_self_signed(app, world: World) -> str:
     return f"https://127.0.0.1:{server.server_port}"
 
 
-def serve_cut_off(world: World) -> str:
-    """A server that announces a 1000-byte JSON body, sends 28 bytes of it and hangs up; returns its URL."""
+def serve_raw(world: World, reply: bytes | None) -> str:
+    """A loopback server that reads each request and sends ``reply`` raw, then hangs up; with None it
+    never answers (the connection stays open until the case ends). Returns its URL."""
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(0.05)
     stop = threading.Event()
+    silent: list[socket.socket] = []
 
     def answer() -> None:
         while not stop.is_set():
@@ -186,10 +188,12 @@ def serve_cut_off(world: World) -> str:
                 conn, _ = listener.accept()
             except TimeoutError:
                 continue
+            conn.recv(65536)
+            if reply is None:
+                silent.append(conn)
+                continue
             with conn:
-                conn.recv(65536)
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
-                             b'{"access_token": "abc", "exp')
+                conn.sendall(reply)
 
     thread = threading.Thread(target=answer, daemon=True)
     thread.start()
@@ -197,6 +201,8 @@ def serve_cut_off(world: World) -> str:
     def close() -> None:
         stop.set()
         thread.join(timeout=5)
+        for conn in silent:
+            conn.close()
         listener.close()
     world.cleanups.append(close)
     return f"http://127.0.0.1:{listener.getsockname()[1]}"
@@ -308,7 +314,14 @@ def _self_signed(w: World) -> list[str]:
 
 
 def _cut_off(w: World) -> list[str]:
-    w.halo(url=serve_cut_off(w))
+    # 28 of the 1000 bytes announced, then the server hangs up.
+    w.halo(url=serve_raw(w, b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+                            b'{"access_token": "abc", "exp'))
+    return ["sync", "Halo"]
+
+
+def _silent(w: World) -> list[str]:
+    w.halo(url=serve_raw(w, None), extra="timeout = 0.3\n")
     return ["sync", "Halo"]
 
 
@@ -510,6 +523,10 @@ CASES: tuple[Case, ...] = (
          ("syncview: error: Halo: the connection to 127.0.0.1 broke off mid-answer after 3 attempts "
           "(RemoteProtocolError: peer closed connection without sending complete message body (received 28 "
           "bytes, expected 1000)); check the network and any proxy, or sync again later")),
+    Case("no-answer", "network: the server accepts the connection and never answers (`timeout = 0.3`)",
+         "syncview sync Halo", _silent,
+         ("syncview: error: Halo: 127.0.0.1 did not answer in time after 3 attempts (ReadTimeout: timed out); "
+          "check the network, or raise this integration's timeout")),
     Case("wrong-secret", "product: the secret is wrong (OAuth `invalid_client`)",
          "syncview sync Halo", _wrong_secret,
          ("syncview: error: authentication failed for Halo: /auth/token refused the token request: "
