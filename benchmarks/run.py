@@ -56,8 +56,12 @@ FIGURES = [
     ("ingest: initial sync", "ingest", lambda f: f["initial, empty store"], "/s", 200_000, False, False),
     ("ingest: unchanged re-sync", "ingest", lambda f: f["unchanged re-sync"], "/s", 200_000, False, False),
     ("ingest: raw sqlite3 executemany", "ingest", lambda f: f["raw sqlite3 executemany"], "/s", None, False, False),
+    ("ingest: raw executemany, bare table", "ingest", lambda f: f["raw executemany, bare table"], "/s", None,
+     False, False),
     ("ingest: initial / raw", "ingest", lambda f: f["initial, empty store"] / f["raw sqlite3 executemany"],
      "ratio", None, False, False),
+    ("ingest: initial / raw bare", "ingest",
+     lambda f: f["initial, empty store"] / f["raw executemany, bare table"], "ratio", None, False, False),
 ]
 
 
