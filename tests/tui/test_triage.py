@@ -389,3 +389,19 @@ async def test_integration_client_filters_and_theme_are_remembered_between_runs(
         assert again.screen.current_filter() == remembered
         shown = [line for line in table_lines(again)[1:] if line.strip()]
         assert shown and all(" Not Synced " in line for line in shown)
+
+
+async def test_triage_keys_can_be_rebound_from_the_config(demo_store):
+    from syncview.config import Config
+    from syncview.tui.app import SyncviewApp
+
+    app = SyncviewApp(demo_store, Config(path=None, keymap={"overview.mark": "v", "overview.history": "H"}),
+                      operator="tester")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("v")
+        await settle(pilot)
+        assert _subtitle(app).startswith("● 1 marked")
+        await pilot.press("H")
+        await settle(pilot)
+        assert isinstance(app.screen, HistoryScreen)

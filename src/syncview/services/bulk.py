@@ -75,9 +75,8 @@ class Marks:
     def describe(self) -> str:
         """What is marked, in words: ``all Not Synced devices named "ws" + 3``."""
         parts = [describe_filter(flt) for flt in self.filters]
-        extra = len(self.added)
-        if extra:
-            parts.append(f"{extra} one by one" if parts else f"{extra} one by one")
+        if self.added:
+            parts.append(f"{len(self.added)} marked one by one")
         text = " + ".join(parts)
         if self.removed:
             text += f" − {len(self.removed)}"

@@ -220,7 +220,19 @@ class BatchEventsDialog(ModalScreen[None]):
         for label in ("Type", "Resource", "Before", "After"):
             table.add_column(label)
         self.set_focus(table)
-        events = history.batch_events(self.store, self.batch.batch)
+        self._load()
+
+    @work(thread=True, exit_on_error=False)
+    def _load(self) -> None:
+        try:
+            events = history.batch_events(self.store, self.batch.batch)
+        except Exception as error:  # noqa: BLE001 - shown in the dialog
+            self.app.call_from_thread(self.notify, str(error), severity="error")
+            return
+        self.app.call_from_thread(self._show, events)
+
+    def _show(self, events: list[history.EventRow]) -> None:
+        table = self.query_one(DataTable)
         for event in events:
             table.add_row(event.type or "—", printable(event.name or f"resource {event.resource_id}", limit=60),
                           history.describe_state(event.before), history.describe_state(event.after))

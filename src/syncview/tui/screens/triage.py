@@ -9,12 +9,14 @@ screen's module stays about the screen. It relies on the screen's ``store``,
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
 from textual.binding import Binding, BindingType
 from textual.widgets import Input, Select
+from textual.widgets.select import InvalidSelectValueError
 
 from syncview import render
 from syncview.domain import ResourceType, SyncStatus
@@ -107,10 +109,10 @@ class TriageMixin:
         if view is None or self.integration is None or view.integration != self.integration.name:
             return
         client = self._client_select
-        values = {value for _, value in client._options}
         with self.prevent(Input.Changed, Select.Changed):
-            if view.client in values:
-                client.value = view.client
+            if view.client is not None:
+                with contextlib.suppress(InvalidSelectValueError):  # the client has gone since
+                    client.value = view.client
             for selector, value, choices in (("#type", view.type, ResourceType), ("#status-filter", view.status,
                                                                                    SyncStatus)):
                 if value in {c.value for c in choices}:
