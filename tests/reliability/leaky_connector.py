@@ -22,3 +22,14 @@ class LeakyConnector(Connector):
         token = self.settings["token"]
         yield from ()
         raise RuntimeError(f"could not parse the answer to Authorization: Bearer {token}")
+
+
+def register(monkeypatch) -> None:
+    """Make kind "leaky" known to the registry for one test, as an installed plugin would."""
+    from importlib.metadata import EntryPoint
+
+    from syncview.connectors import registry
+
+    known = dict(registry.available())
+    known["leaky"] = EntryPoint("leaky", f"{__name__}:LeakyConnector", registry.GROUP)
+    monkeypatch.setattr(registry, "available", lambda: known)

@@ -153,3 +153,34 @@ def invoke(*args: str | Path, env: Mapping[str, str] | None = None) -> Ran:
     result = CliRunner(env={"COLUMNS": "200", **(env or {})}).invoke(cli, list(map(str, args)),
                                                                    catch_exceptions=False)
     return Ran(tuple(map(str, args)), result.exit_code, result.stdout, result.stderr)
+
+
+# --------------------------------------------------------------------------- a full disk, a free port
+
+
+def cap_store_pages(path: Path) -> Callable[[], None]:
+    """Make the store at ``path`` full for this process: no connection opened on it from now on may
+    grow it past its present size (SQLite then fails the write with SQLITE_FULL, as on a full disk).
+
+    ``PRAGMA max_page_count`` holds per connection, so it is set on every connection any engine
+    opens on that file. Returns what lifts the cap (for connections opened after it).
+    """
+    from sqlalchemy import Engine, event
+
+    pages = scalar(path, "PRAGMA page_count")
+
+    def on_connect(dbapi_connection, _record) -> None:
+        if dbapi_connection.execute("PRAGMA database_list").fetchone()[2] == str(path):
+            dbapi_connection.execute(f"PRAGMA max_page_count = {pages}")
+
+    event.listen(Engine, "connect", on_connect)
+    return lambda: event.remove(Engine, "connect", on_connect)
+
+
+def free_port() -> int:
+    """A loopback port with nothing listening (bound, then closed)."""
+    import socket
+
+    with closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -34,7 +34,6 @@ from pathlib import Path
 from wsgiref.simple_server import make_server
 
 import pytest
-from sqlalchemy import Engine, event
 
 from syncview.connectors import http
 from tests.connectors.fakes.halopsa import FakeHaloPsa
@@ -45,9 +44,11 @@ from tests.reliability.support import (
     TIMEOUT,
     Ran,
     assert_consistent,
+    cap_store_pages,
     command,
     content,
     environment,
+    free_port,
     invoke,
     query,
 )
@@ -119,22 +120,8 @@ class World:
         return self.db
 
     def limit_pages(self) -> None:
-        """A full disk: every connection syncview opens on the store may not grow it past its size now.
-
-        ``PRAGMA max_page_count`` is per connection, so it is set on each connection the
-        store's engine opens (a listener on every engine); SQLite then fails the write that
-        needs one more page with SQLITE_FULL, as it does on a full disk, through the same
-        code path: the store's transaction, its rollback and its error translation.
-        """
-        db = str(self.db)
-        pages = query(self.db, "PRAGMA page_count")[0][0]
-
-        def on_connect(dbapi_connection, _record) -> None:
-            if dbapi_connection.execute("PRAGMA database_list").fetchone()[2] == db:
-                dbapi_connection.execute(f"PRAGMA max_page_count = {pages}")
-
-        event.listen(Engine, "connect", on_connect)
-        self.fixes.append(lambda: event.remove(Engine, "connect", on_connect))
+        """A full disk (see :func:`~tests.reliability.support.cap_store_pages`) until the case is fixed."""
+        self.fixes.append(cap_store_pages(self.db))
 
 
 def serve_self_signed(app, world: World) -> str:
@@ -206,13 +193,6 @@ def serve_raw(world: World, reply: bytes | None) -> str:
         listener.close()
     world.cleanups.append(close)
     return f"http://127.0.0.1:{listener.getsockname()[1]}"
-
-
-def free_port() -> int:
-    """A loopback port with nothing listening (bound, then closed)."""
-    with closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # --------------------------------------------------------------------------- the cases

@@ -24,7 +24,7 @@ import pytest
 from syncview.store.db import SCHEMA_VERSION
 from tests.connectors.fakes.halopsa import FakeHaloPsa
 from tests.reliability.conftest import HALO_SECRET, HALO_SECRET_VAR, halo_config
-from tests.reliability.support import assert_consistent, content, invoke, query, run, scalar
+from tests.reliability.support import assert_consistent, content, free_port, invoke, query, run, scalar
 
 ENV = {HALO_SECRET_VAR: HALO_SECRET}
 
@@ -89,7 +89,7 @@ def test_doctor_offline_makes_no_request_and_a_missing_store_stays_missing(tmp_p
 
 
 def test_doctor_lists_each_problem_with_what_to_fix_and_exits_1(demo_db, tmp_path, write_config):
-    port = _closed_port()
+    port = free_port()
     config = write_config(halo_config(f"http://127.0.0.1:{port}") + halo_config(
         f"http://127.0.0.1:{port}", name="Halo 2", secret="env:SYNCVIEW_TEST_UNSET"))
     config.chmod(0o666)  # others may write it
@@ -128,14 +128,6 @@ def test_doctor_names_a_store_it_cannot_use(demo_db, what, expected):
     assert result.code == 1
     assert f"✗ store: {demo_db}: {expected}" in result.stdout.splitlines()
     assert digest(demo_db) == before
-
-
-def _closed_port() -> int:
-    import socket
-
-    with closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # --------------------------------------------------------------------------- backup

@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import base64
 import json
-from importlib.metadata import EntryPoint
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
 import platformdirs
 import pytest
 
-from syncview.connectors import registry
 from tests.connectors.fakes.connectwise import FakeConnectWise
 from tests.connectors.fakes.halopsa import FakeHaloPsa
+from tests.reliability import leaky_connector
 from tests.reliability.conftest import HALO_SECRET, HALO_SECRET_VAR, halo_config
 from tests.reliability.support import Ran, invoke, query, run
 
@@ -136,9 +135,7 @@ def test_a_product_echoing_the_secret_in_its_error_is_masked(estate):
 
 def test_a_secret_in_a_connectors_unexpected_exception_stays_off_screen_and_out_of_the_store(
         estate, monkeypatch):
-    known = dict(registry.available())
-    known["leaky"] = EntryPoint("leaky", "tests.reliability.leaky_connector:LeakyConnector", registry.GROUP)
-    monkeypatch.setattr(registry, "available", lambda: known)
+    leaky_connector.register(monkeypatch)
     token = "leaky-T0ken-value-123"
     estate.config.write_text('[[integrations]]\nname = "Leaky"\nkind = "leaky"\ntoken = "env:LEAKY_TOKEN"\n',
                              encoding="utf-8")

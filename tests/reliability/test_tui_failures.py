@@ -10,20 +10,17 @@ from __future__ import annotations
 
 import sqlite3
 from contextlib import closing, contextmanager
-from importlib.metadata import EntryPoint
 from pathlib import Path
 
-from sqlalchemy import Engine, event
-
 from syncview.config import parse_config
-from syncview.connectors import registry
 from syncview.domain import SyncStatus
 from syncview.services import integrations, queries
 from syncview.tui.app import SyncviewApp
 from syncview.tui.screens.exclude import ExcludeDialog
 from syncview.tui.widgets.resource_table import ResourceTable
 from tests.helpers import rows
-from tests.reliability.support import content
+from tests.reliability import leaky_connector
+from tests.reliability.support import cap_store_pages, content
 from tests.tui.conftest import settle, table_lines
 
 FULL = "is full; nothing was written: free some space and retry"
@@ -45,16 +42,12 @@ def full_disk(store):
             except sqlite3.OperationalError as error:
                 assert "full" in str(error)
 
-    def on_connect(dbapi_connection, _record) -> None:
-        if dbapi_connection.execute("PRAGMA database_list").fetchone()[2] == path:
-            dbapi_connection.execute(f"PRAGMA max_page_count = {pages}")
-
-    event.listen(Engine, "connect", on_connect)
+    lift = cap_store_pages(Path(path))
     store.engine.dispose()  # pooled connections were opened before the cap
     try:
         yield
     finally:
-        event.remove(Engine, "connect", on_connect)
+        lift()
         store.engine.dispose()
 
 
@@ -144,9 +137,7 @@ async def test_hostile_remote_names_are_painted_inert(demo_store):
 
 
 async def test_a_connector_bug_quoting_its_secret_is_a_masked_notification(store, monkeypatch):
-    known = dict(registry.available())
-    known["leaky"] = EntryPoint("leaky", "tests.reliability.leaky_connector:LeakyConnector", registry.GROUP)
-    monkeypatch.setattr(registry, "available", lambda: known)
+    leaky_connector.register(monkeypatch)
     monkeypatch.setenv("LEAKY_TOKEN", "leaky-T0ken-value-123")
     config = parse_config('[[integrations]]\nname = "Leaky"\nkind = "leaky"\ntoken = "env:LEAKY_TOKEN"\n')
     integrations.register(store, config)
