@@ -21,6 +21,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
 from syncview.safe_text import printable
+from syncview.tui.widgets.tiles import number
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +76,7 @@ class ExportDialog(ModalScreen[ExportChoice | None]):
 
     @staticmethod
     def _n(count: int | None) -> str:
-        return "…" if count is None else f"{count:,}"
+        return "…" if count is None else number(count)
 
     def on_mount(self) -> None:
         self.set_focus(self.query_one("#path", Input))

@@ -25,8 +25,10 @@ from syncview.services import actions, bulk, queries
 from syncview.services.bulk import Marks
 from syncview.tui.screens.confirm import BulkExcludeDialog, ConfirmDialog
 from syncview.tui.screens.export import ExportChoice, ExportDialog
-from syncview.tui.screens.history import HistoryScreen, confirm_pending
+from syncview.tui.screens.history import BatchEventsDialog, HistoryScreen, confirm_pending
+from syncview.tui.screens.logs import SyncLogsDialog
 from syncview.tui.screens.proposals import PREVIEW_LIMIT, ProposalsScreen
+from syncview.tui.screens.run_diff import RunDiffDialog
 from syncview.tui.state import UiState, ViewState
 from syncview.tui.widgets.tiles import number
 
@@ -59,6 +61,12 @@ TRIAGE_COMMANDS = (
 TRIAGE_HELP = (
     ("Suggested matches and bulk re-match review", ProposalsScreen.BINDINGS),
     ("History", HistoryScreen.BINDINGS),
+    ("An action's resources (History, enter)", BatchEventsDialog.BINDINGS),
+    ("Exclude marked resources", BulkExcludeDialog.BINDINGS),
+    ("Confirmations (include marked, undo, redo, replace a file)", ConfirmDialog.BINDINGS),
+    ("Export", ExportDialog.BINDINGS),
+    ("Sync logs", SyncLogsDialog.BINDINGS),
+    ("What a sync run changed", RunDiffDialog.BINDINGS),
 )
 
 
