@@ -163,3 +163,17 @@ def test_a_real_process_keeps_the_secrets_off_its_output_and_its_store(estate):
     estate.outputs.append(done)
     estate.outputs.append(run("--db", estate.db, "--config", estate.config, "doctor", env=estate.env).ok())
     estate.assert_nothing_leaked()
+
+
+def test_a_config_others_can_read_while_it_shows_how_to_fetch_a_secret_is_warned_about_once(estate):
+    estate.config.chmod(0o644)  # the CW private key's cmd: reference is readable by every user
+    result = estate.cli("status", "--json").ok()
+    warning = (f"syncview: warning: config file {estate.config} can be read by other users (mode 0644) and holds "
+               f'credential details ("CW".public_key, "CW".private_key); run: chmod 600 {estate.config}')
+    assert result.stderr.splitlines() == [warning]
+    assert json.loads(result.stdout)["integrations"]  # stdout stays a JSON document
+    doctor = estate.cli("doctor", "--offline")
+    assert doctor.code == 1 and doctor.stderr == ""
+    assert doctor.stdout.splitlines()[0] == f"✗ config: {estate.config}: " + warning.removeprefix("syncview: warning: ")
+    estate.config.chmod(0o600)
+    assert estate.cli("status").ok().stderr == ""
