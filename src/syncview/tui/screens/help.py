@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import ClassVar
 
+from rich.console import Group
 from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -16,21 +18,31 @@ from textual.widgets import Static
 Sections = Iterable[tuple[str, Iterable[BindingType]]]
 
 
-def key_table(sections: Sections, keymap: dict[str, str]) -> Table:
-    """A two-column table of keys and what they do; ``keymap`` maps binding ids to keys."""
-    table = Table.grid(padding=(0, 2))
-    table.add_column(style="bold", no_wrap=True)
-    table.add_column()
+def key_table(sections: Sections, keymap: dict[str, str]) -> Group:
+    """Each section's title over a two-column grid of keys and what they do; ``keymap`` maps
+    binding ids to keys. Titles sit on their own lines so a long one never squeezes the
+    descriptions out; the key column has one width throughout, so the sections line up."""
+    listed: list[tuple[str, list[tuple[str, str]]]] = []
     for title, bindings in sections:
-        table.add_row("", "")
-        table.add_row(f"[u]{title}[/u]", "")
+        rows = []
         for binding in bindings:
             if not isinstance(binding, Binding):
                 continue
             keys = keymap.get(binding.id or "", binding.key)
             shown = ", ".join(binding.key_display or _pretty(k) for k in keys.split(","))
-            table.add_row(shown, binding.description or binding.action)
-    return table
+            rows.append((shown, binding.description or binding.action))
+        listed.append((title, rows))
+    width = max((len(keys) for _, rows in listed for keys, _ in rows), default=1)
+    parts: list[Text | Table] = []
+    for title, rows in listed:
+        parts.append(Text(f"\n{title}", style="underline"))
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="bold", no_wrap=True, min_width=width)
+        grid.add_column()
+        for keys, description in rows:
+            grid.add_row(keys, description)
+        parts.append(grid)
+    return Group(*parts)
 
 
 def _pretty(key: str) -> str:
