@@ -81,7 +81,7 @@ class SyncLogsDialog(ModalScreen[None]):
         table.add_column("Message")
         table.add_column("Resource")
         self.action_range("week")
-        table.focus()
+        self.set_focus(table)
 
     def _key(self) -> tuple[str, str, str]:
         """What the inputs say now; a loaded page is shown only if they still say it."""
