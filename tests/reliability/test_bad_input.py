@@ -420,6 +420,19 @@ def _restore_not_a_store(w: World) -> list[str]:
     return ["restore", str(w.dir / "notes.db")]
 
 
+def _restore_while_locked(w: World) -> list[str]:
+    w.demo_store()
+    invoke("--db", w.db, "backup", w.dir / "monday.db").ok()
+    holder = sqlite3.connect(w.db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process's write transaction, never ending
+
+    def release() -> None:
+        holder.execute("ROLLBACK")
+        holder.close()
+    w.cleanups.append(release)
+    return ["restore", str(w.dir / "monday.db")]
+
+
 def _full_disk_sync(w: World) -> list[str]:
     fake = FakeHaloPsa(clients=300, assets_per_client=0, users_per_client=0)
     w.write_config(halo_config(w.serve(fake)).replace("page_size = 5", "page_size = 500"))
@@ -610,6 +623,10 @@ CASES: tuple[Case, ...] = (
          "syncview restore notes.db", _restore_not_a_store,
          ("syncview: error: <tmp>/notes.db is not a syncview store (not an SQLite database); the store was left "
           "as it is")),
+    Case("restore-locked", "restore: another process holds the store's write lock and never lets go",
+         "syncview restore monday.db", _restore_while_locked,
+         ("syncview: error: <tmp>/syncview.db is locked by another syncview process (waited 5 s); try again "
+          "when it has finished; the store is unchanged (and saved to <tmp>/syncview.db.before-restore.bak)")),
     Case("full-disk-sync", "store: the disk fills up during a sync",
          "syncview sync Halo", _full_disk_sync,
          ("syncview: error: Halo: the disk holding <tmp>/syncview.db is full; nothing was written: free some "

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import time
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,7 +144,7 @@ def restore_store(store_path: Path, source: Path) -> RestoreReport:
     backup_store(store_path, previous, force=True)
     try:
         with closing(_connect(source, read_only=True)) as src, closing(_connect(store_path)) as dest:
-            src.backup(dest)  # one step: one write transaction on the live store
+            _backup_step(src, dest)  # one write transaction on the live store
     except sqlite3.DatabaseError as error:
         raise StoreError(_sqlite_message(error, source, store_path) + f"; the store is unchanged "
                          f"(and saved to {previous})") from None
@@ -161,11 +162,23 @@ def _connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
     return conn
 
 
+def _backup_step(src: sqlite3.Connection, dest: sqlite3.Connection) -> None:
+    """``src.backup(dest)`` in one step (one transaction each side), giving up once locks have been
+    waited for ``BUSY_TIMEOUT_S``: Python's own loop would retry a held lock forever."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+
+    def progress(status: int, _remaining: int, _total: int) -> None:
+        if status in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) and time.monotonic() >= deadline:
+            raise sqlite3.OperationalError("database is locked")
+
+    src.backup(dest, progress=progress)  # pages=-1: the whole copy at once
+
+
 def _copy(source: Path, target: Path) -> None:
     """One consistent snapshot of ``source`` into a new file ``target``, made self-contained and synced."""
     target.unlink(missing_ok=True)
     with closing(_connect(source, read_only=True)) as src, closing(_connect(target)) as dest:
-        src.backup(dest)  # pages=-1: the whole copy under one read transaction
+        _backup_step(src, dest)  # the whole copy under one read transaction
         # The copy inherits WAL mode from the page it copied; a backup is one file to carry around.
         dest.execute("PRAGMA journal_mode = DELETE")
     with target.open("rb+") as handle:
