@@ -7,9 +7,10 @@ from typing import ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.dom import DOMNode
 from textual.screen import Screen
 
-from syncview.config import Config
+from syncview.config import Config, did_you_mean
 from syncview.store import Store
 from syncview.tui.screens.help import HelpScreen
 from syncview.tui.screens.overview import OverviewScreen
@@ -32,6 +33,34 @@ OVERVIEW_COMMANDS = (
     ("Choose integration", "Focus the integration picker", "focus_integration"),
     *TRIAGE_COMMANDS,
 )
+
+
+def binding_ids() -> set[str]:
+    """The id of every binding syncview's app, screens and widgets declare: what ``[keymap]`` may name."""
+    ids: set[str] = set()
+    pending: list[type] = [DOMNode]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if cls.__module__.startswith("syncview."):
+            ids.update(b.id for b in cls.__dict__.get("BINDINGS", ()) if isinstance(b, Binding) and b.id)
+    return ids
+
+
+def unknown_keymap_ids(keymap: dict[str, str]) -> list[str]:
+    """One line per ``[keymap]`` entry that names no binding, with the id it probably meant."""
+    known = binding_ids()
+    lines = []
+    for name in sorted(set(keymap) - known):
+        ending = [i for i in known if i.endswith(f".{name}")]
+        if len(ending) == 1:
+            hint = f' (did you mean "{ending[0]}"?)'
+        elif ending:
+            hint = " (did you mean one of " + ", ".join(f'"{i}"' for i in sorted(ending)) + "?)"
+        else:
+            hint = did_you_mean(name, known)
+        lines.append(f'[keymap] "{name}" is no binding id{hint}; the ids are listed in the README and the help (?)')
+    return lines
 
 
 class SyncviewApp(App[None]):
@@ -57,6 +86,8 @@ class SyncviewApp(App[None]):
     def on_mount(self) -> None:
         if self.config.keymap:
             self.set_keymap(self.config.keymap)
+            for line in unknown_keymap_ids(self.config.keymap):
+                self.notify(line, title="Config", severity="warning", timeout=10)
         if self.config.theme:
             if self.config.theme in self.available_themes:
                 self.theme = self.config.theme
