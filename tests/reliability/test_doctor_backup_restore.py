@@ -292,3 +292,20 @@ def test_backup_and_restore_through_the_console_script(demo_db, tmp_path):
     refused = run("--db", demo_db, "restore", tmp_path / "b.db.partial")
     assert refused.error_line() == (f"syncview: error: {tmp_path / 'b.db.partial'} does not exist or is not a file; "
                                     "the store was left as it is")
+
+
+def test_a_migration_whose_backup_cannot_be_written_is_refused_in_one_line(demo_db, monkeypatch):
+    """An older store is upgraded only after a backup beside it; no backup, no upgrade, no traceback."""
+    from syncview.store import db
+
+    monkeypatch.setattr(db, "SCHEMA_VERSION", db.SCHEMA_VERSION + 1)
+    monkeypatch.setitem(db.MIGRATIONS, db.SCHEMA_VERSION - 1, lambda conn: None)
+    blocked = demo_db.with_name(f"{demo_db.name}.schema{db.SCHEMA_VERSION - 1}.bak")
+    blocked.mkdir()  # where the backup would go
+    before = content(demo_db)
+    line = sv(demo_db, "status").error_line()
+    assert line == (f"syncview: error: {demo_db} needs upgrading to schema {db.SCHEMA_VERSION} but its backup "
+                    f"{blocked} cannot be written (unable to open database file); free some space or fix the "
+                    "directory's permissions and retry; the store is unchanged")
+    assert content(demo_db) == before
+    assert query(demo_db, "PRAGMA user_version") == [(db.SCHEMA_VERSION - 1,)]

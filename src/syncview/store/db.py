@@ -199,6 +199,10 @@ def _backup(path: Path, version: int) -> Path:
             source.backup(dest)
         finally:
             dest.close()
+    except sqlite3.Error as error:  # no migration without its backup
+        raise StoreError(f"{path} needs upgrading to schema {SCHEMA_VERSION} but its backup {target} cannot be "
+                         f"written ({error}); free some space or fix the directory's permissions and retry; "
+                         "the store is unchanged") from None
     finally:
         source.close()
     return target
