@@ -133,16 +133,22 @@ def write_json(rows: Iterable[ResourceRow], out: IO[str]) -> int:
 def write_atomically(path: Path, write: Callable[[IO[str]], int]) -> int:
     """Call ``write`` on a file beside ``path``, then rename it into place, so a failure never
     leaves half a file under its name; returns what ``write`` returned (rows written)."""
-    partial = path.with_name(path.name + ".partial")
+    # A device or a pipe (/dev/stdout, a FIFO) is written into: renaming over it would swap the
+    # node itself for a plain file. A link is kept, and the file it names replaced.
+    direct = path.exists() and not path.is_file()
+    if not direct and path.is_symlink():
+        path = path.resolve()
+    partial = path if direct else path.with_name(path.name + ".partial")
     try:
         with partial.open("w", newline="", encoding="utf-8") as handle:
             count = write(handle)
-        partial.replace(path)
-    except OSError as error:
-        partial.unlink(missing_ok=True)
-        raise ActionError(f"cannot write {path}: {error.strerror or error}; "
-                          "check the directory exists and is writable") from None
-    except BaseException:
-        partial.unlink(missing_ok=True)
+        if not direct:
+            partial.replace(path)
+    except BaseException as error:
+        if not direct:
+            partial.unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise ActionError(f"cannot write {path}: {error.strerror or error}; "
+                              "check the directory exists and is writable") from None
         raise
     return count

@@ -92,6 +92,9 @@ def backup_store(store_path: Path, target: Path, *, force: bool = False) -> Stor
         raise StoreError(f"there is no store at {store_path} to back up")
     if target.exists() and target.is_dir():
         raise StoreError(f"{target} is a directory; give the path of the backup file to write")
+    if target.exists() and not target.is_file():  # a device or a pipe: a rename would replace the node itself
+        raise StoreError(f"{target} is not a regular file; give the path of the backup file to write")
+    target = target.resolve() if target.is_symlink() else target  # a link to a backup: replace what it names
     if target.exists() and (_same_file(target, store_path) or not force):
         why = "it is the store itself" if _same_file(target, store_path) else "use --force to overwrite it"
         raise StoreError(f"{target} already exists; {why}")
@@ -124,6 +127,8 @@ def restore_store(store_path: Path, source: Path) -> RestoreReport:
     syncview opens the store, as any older store is.
     """
     store_path, source = store_path.absolute(), source.absolute()
+    if store_path.exists() and not store_path.is_file():  # a directory, a device: never replaced by a rename
+        raise StoreError(f"{store_path} is not a regular file; point --db at the store file to restore into")
     if source.exists() and store_path.exists() and _same_file(source, store_path):
         raise StoreError(f"{source} is the store itself; name a backup file to restore")
     try:

@@ -175,6 +175,8 @@ def _make_engine(path: Path) -> Engine:
 def _check_file(path: Path) -> None:
     if path.is_dir():
         raise StoreError(f"{path} is a directory; give the path of a store file (e.g. {path / 'syncview.db'})")
+    if path.exists() and not path.is_file():
+        raise StoreError(f"{path} is not a regular file (a device or a pipe); give the path of a store file")
     if path.exists() and path.stat().st_size > 0:
         with path.open("rb") as handle:
             if handle.read(len(_SQLITE_HEADER)) != _SQLITE_HEADER:
