@@ -72,3 +72,13 @@ def test_a_pipe_is_refused_as_a_backup_a_store_or_a_store_to_restore_into(demo_d
                         "store file")
     assert stat.S_ISFIFO(pipe.lstat().st_mode)
     assert content(demo_db) == before
+
+
+def test_a_restore_through_a_linked_store_replaces_the_file_and_keeps_the_link(demo_db, tmp_path):
+    real = tmp_path / "disk2" / "store.db"
+    real.parent.mkdir()
+    real.write_bytes(b"SQLite format 3\x00" + b"\x00" * 100)  # unreadable: replaced by a rename
+    link = tmp_path / "store.db"
+    link.symlink_to(real)
+    invoke("--db", link, "restore", demo_db).ok()
+    assert link.is_symlink() and content(real) == content(demo_db)

@@ -127,6 +127,7 @@ def restore_store(store_path: Path, source: Path) -> RestoreReport:
     syncview opens the store, as any older store is.
     """
     store_path, source = store_path.absolute(), source.absolute()
+    store_path = store_path.resolve() if store_path.is_symlink() else store_path  # restore into what a link names
     if store_path.exists() and not store_path.is_file():  # a directory, a device: never replaced by a rename
         raise StoreError(f"{store_path} is not a regular file; point --db at the store file to restore into")
     if source.exists() and store_path.exists() and _same_file(source, store_path):
