@@ -57,7 +57,7 @@ def test_an_export_through_a_link_replaces_the_file_and_keeps_the_link(demo_db, 
     assert link.is_symlink() and real.read_text(encoding="utf-8").startswith("[")
 
 
-@pytest.mark.parametrize("command", ["backup", "restore", "status"])
+@pytest.mark.parametrize("command", ["backup", "restore", "status", "doctor"])
 def test_a_pipe_is_refused_as_a_backup_a_store_or_a_store_to_restore_into(demo_db, pipe, command):
     before = content(demo_db)
     if command == "backup":
@@ -66,6 +66,11 @@ def test_a_pipe_is_refused_as_a_backup_a_store_or_a_store_to_restore_into(demo_d
     elif command == "restore":
         line = invoke("--db", pipe, "restore", demo_db).error_line()
         assert line == f"syncview: error: {pipe} is not a regular file; point --db at the store file to restore into"
+    elif command == "doctor":
+        result = invoke("--db", pipe, "doctor", "--offline")
+        assert result.code == 1
+        assert f"✗ store: {pipe}: is not a regular file (a device or a pipe); point --db at a store file" in \
+            result.stdout.splitlines()
     else:
         line = invoke("--db", pipe, "status").error_line()
         assert line == (f"syncview: error: {pipe} is not a regular file (a device or a pipe); give the path of a "

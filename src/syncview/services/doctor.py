@@ -82,6 +82,9 @@ def check_store(path: Path) -> Iterator[Finding]:
     if path.is_dir():
         yield Finding("store", subject, False, "is a directory; point --db at a store file")
         return
+    if not path.is_file():  # a pipe would block the read below
+        yield Finding("store", subject, False, "is not a regular file (a device or a pipe); point --db at a store file")
+        return
     with path.open("rb") as handle:
         if handle.read(len(_SQLITE_HEADER)) != _SQLITE_HEADER and path.stat().st_size:
             yield Finding("store", subject, False, "is not an SQLite database; point --db at a syncview store, "
