@@ -309,3 +309,12 @@ def test_a_migration_whose_backup_cannot_be_written_is_refused_in_one_line(demo_
                     "directory's permissions and retry; the store is unchanged")
     assert content(demo_db) == before
     assert query(demo_db, "PRAGMA user_version") == [(db.SCHEMA_VERSION - 1,)]
+
+
+def test_doctor_on_an_empty_file_says_it_becomes_a_store_and_leaves_it_empty(tmp_path):
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    report = json.loads(sv(empty, "doctor", "--offline", "--json").ok().stdout)
+    assert {"area": "store", "subject": str(empty), "ok": True,
+            "message": "is an empty file; syncview makes it a store on first use"} in report["checks"]
+    assert empty.stat().st_size == 0

@@ -85,8 +85,12 @@ def check_store(path: Path) -> Iterator[Finding]:
     if not path.is_file():  # a pipe would block the read below
         yield Finding("store", subject, False, "is not a regular file (a device or a pipe); point --db at a store file")
         return
+    if path.stat().st_size == 0:  # an empty file: opening the store initialises it
+        yield Finding("store", subject, True, "is an empty file; syncview makes it a store on first use")
+        yield from _check_disk(path.parent, subject)
+        return
     with path.open("rb") as handle:
-        if handle.read(len(_SQLITE_HEADER)) != _SQLITE_HEADER and path.stat().st_size:
+        if handle.read(len(_SQLITE_HEADER)) != _SQLITE_HEADER:
             yield Finding("store", subject, False, "is not an SQLite database; point --db at a syncview store, "
                           "or restore one with `syncview restore BACKUP`")
             return
