@@ -197,6 +197,16 @@ def test_planned_pages_are_the_pages_of_the_plain_query(demo_store, monkeypatch,
             expected = [queries.resource_page(demo_store, flt, offset=o, limit=37, sort=sort, descending=descending)
                         for o in offsets]
         assert [[r.id for r in page] for page in planned] == [[r.id for r in page] for page in expected], flt
+        if sort == "name":  # and both are the plain query's: ORDER BY name_norm, id with OFFSET/LIMIT
+            clauses = {"type = ?": flt.type and flt.type.value, "status = ?": flt.status and flt.status.value,
+                       "client_id = ?": flt.client_id if flt.client_id not in (None, NO_CLIENT) else None}
+            where = " AND ".join(["integration_id = ?", *(c for c, v in clauses.items() if v is not None)]
+                                 + (["client_id IS NULL"] if flt.client_id == NO_CLIENT else []))
+            direction = "DESC" if descending else "ASC"
+            ordered = [r[0] for r in rows(
+                demo_store, f"SELECT id FROM resource WHERE {where} ORDER BY name_norm {direction}, id {direction}",
+                flt.integration_id, *(v for v in clauses.values() if v is not None))]
+            assert [[r.id for r in page] for page in planned] == [ordered[o:o + 37] for o in offsets], flt
         assert sum(len(p) for p in planned) == sum(min(37, max(total - o, 0)) for o in offsets)
 
 

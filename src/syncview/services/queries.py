@@ -333,6 +333,10 @@ def resource_page(
     and a small slice is sorted rather than picked out of the whole integration's name
     order. A million-resource integration then pages, filters and jumps to its end in
     milliseconds instead of hundreds of them.
+
+    The page's ids are picked first and only its rows are then read and joined: SQLite
+    builds every row an OFFSET skips, so a deep page used to join the records and clients
+    of all the rows before it; ids alone mostly come from an index without touching a row.
     """
     if sort not in SORT_KEYS:
         raise ValueError(f"cannot sort by {sort!r}; choose one of {', '.join(SORT_KEYS)}")
@@ -346,13 +350,16 @@ def resource_page(
         page = _PagePlan(offset, limit, descending)
         if not plan.norm:
             page = _page_plan(conn, flt, offset, limit, sort, descending)
-            if page.limit <= 0:
-                return []
+        if page.limit <= 0:
+            return []
         key = SORT_KEYS[sort]
         order = [key.desc(), R.id.desc()] if page.descending else [key.asc(), R.id.asc()]
         if page.sorted_slice:
             query = _row_query().where(R.id.in_(_sorted_slice_ids(flt, page))).order_by(*order)
-        else:
+        elif key.table is Resource.__table__:
+            ids = select(R.id).where(*where).order_by(*order).offset(page.offset).limit(page.limit)
+            query = _row_query().where(R.id.in_(ids.scalar_subquery())).order_by(*order)
+        else:  # sorted by a record's or a client's name: the join is part of the order
             query = _row_query().where(*where).order_by(*order).offset(page.offset).limit(page.limit)
         rows = [_to_row(row) for row in conn.execute(query)]
     return rows[::-1] if page.descending != descending else rows
@@ -372,13 +379,10 @@ class _PagePlan:
 def _page_plan(conn, flt: ResourceFilter, offset: int, limit: int, sort: str, descending: bool) -> _PagePlan:
     """Plan a page of a filter without text, from the kept counts (two reads of a few hundred rows)."""
     count = _kept_count(conn, flt)
-    if offset >= count:
-        return _PagePlan(0, 0, descending)
-    limit = min(limit, count - offset)
-    # Rows [offset, offset + limit) read from the other end are rows [count - offset - limit, count - offset).
-    from_end = count - offset - limit
-    if from_end < offset:
-        offset, descending = from_end, not descending
+    page = _reversed_if_nearer_the_end(count, offset, limit, descending)
+    if page.limit <= 0:
+        return page
+    offset, limit, descending = page.offset, page.limit, page.descending
     sorted_slice = False
     if sort == "name" and flt.integration_id is not None and (
             flt.client_id is not None or flt.type is not None or flt.status is not None):
@@ -387,6 +391,18 @@ def _page_plan(conn, flt: ResourceFilter, offset: int, limit: int, sort: str, de
         walk = (offset + limit) * whole / count
         sorted_slice = SORT_OVER_WALK * count < walk
     return _PagePlan(offset, limit, descending, sorted_slice)
+
+
+def _reversed_if_nearer_the_end(count: int, offset: int, limit: int, descending: bool) -> _PagePlan:
+    """Rows [offset, offset + limit) of ``count``, read from the other end when that is nearer:
+    there they are rows [count - offset - limit, count - offset). Nothing past the end."""
+    if offset >= count:
+        return _PagePlan(0, 0, descending)
+    limit = min(limit, count - offset)
+    from_end = count - offset - limit
+    if from_end < offset:
+        return _PagePlan(from_end, limit, not descending)
+    return _PagePlan(offset, limit, descending)
 
 
 def _sorted_slice_ids(flt: ResourceFilter, page: _PagePlan):
