@@ -44,6 +44,8 @@ def run(script: str, sizes: list[int]) -> dict[int, dict]:
 #:  target is a maximum?, growth judged?)
 FIGURES = [
     ("open: first rows, median", "open", lambda f: f["painted_median"], "s", 0.5, True, False),
+    ("open: first rows, p95", "open", lambda f: f["painted_p95"], "s", 0.5, True, False),
+    ("open: from source (no bytecode), median", "open", lambda f: f["source_median"], "s", None, True, False),
     ("filter: rows painted, median", "filter", lambda f: f["painted_median"], "ms", 0.050, True, True),
     ("filter: rows painted, p95", "filter", lambda f: f["painted_p95"], "ms", 0.050, True, True),
     ("filter: count in, median", "filter", lambda f: f["counted_median"], "ms", None, True, True),
