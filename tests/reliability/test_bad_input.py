@@ -4,7 +4,8 @@ product or a disk can throw at syncview, and the exact line the operator then se
 Each case prepares real files (config, store), real loopback servers (the fake products of
 ``tests/connectors/fakes``), then runs one headless command and checks:
 
-- the exit status (1 for a failure; 0 where the input is survivable, e.g. a skipped row);
+- the exit status (1 for a failure, 2 for a refused command line; 0 where the input is
+  survivable, e.g. a skipped row);
 - the one line the operator sees, exactly, once temporary paths and ports are replaced by
   ``<tmp>`` and ``<port>``: for a failure, the only ``syncview: error:`` line on stderr, with
   no traceback; for a survivable input, a line of its output;
@@ -83,8 +84,6 @@ class World:
         self.fixes: list[Callable[[], None]] = []
         #: what undoes the case's surroundings at the end
         self.cleanups: list[Callable[[], None]] = []
-        #: the case needs a process of its own, run as an unprivileged user when the tests run as root
-        self.unprivileged = False
 
     def fix(self) -> None:
         """Remove the case's cause, once."""
@@ -129,6 +128,7 @@ def serve_self_signed(app, world: World) -> str:
     """Serve ``app`` over TLS on loopback with a certificate nobody trusts (self-signed); returns its URL."""
     from datetime import UTC, datetime, timedelta
 
+    pytest.importorskip("cryptography", reason="makes the self-signed certificate (keyring brings it on Linux)")
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
