@@ -15,9 +15,9 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-def _read_until(fd: int, wanted: bytes, timeout: float) -> bytes:
-    """Everything the terminal showed until ``wanted`` appeared; fails after ``timeout`` seconds."""
-    seen = b""
+def _read_until(fd: int, wanted: bytes, timeout: float, seen: bytes = b"") -> bytes:
+    """``seen`` and everything the terminal showed after it, until ``wanted`` appears in that;
+    fails after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while wanted not in seen:
         left = deadline - time.monotonic()
@@ -41,9 +41,10 @@ def test_bare_syncview_opens_the_screen_on_a_first_run_and_q_quits(tmp_path: Pat
                              stderr=terminal, env=env, close_fds=True, start_new_session=True)
     os.close(terminal)
     try:
+        # One growing transcript: the screen paints in any order, and a part painted once is not painted again.
         shown = _read_until(controller, b"Sync status", timeout=60)
         assert b"First run: seeded the demo MSP" in shown
-        _read_until(controller, b"ConnectWise Manage", timeout=30)
+        _read_until(controller, b"ConnectWise Manage", timeout=30, seen=shown)
         os.write(controller, b"q")
         # Keep reading: a child whose terminal output is not read blocks on its last writes.
         _read_until(controller, b"\x1b[?1049l", timeout=30)  # the screen it took is given back
