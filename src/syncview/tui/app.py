@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable
 from typing import ClassVar
 
@@ -100,6 +101,10 @@ class SyncviewApp(App[None]):
             self.theme = self.ui_state.theme
         self.theme_changed_signal.subscribe(self, lambda theme: self.ui_state.set_theme(theme.name))
         self.push_screen(OverviewScreen(self.store, self.config, operator=self.operator))
+        # What start-up built (modules, widgets, styles) lives as long as the app: keep it out
+        # of the garbage collector's full passes, which otherwise pause a keystroke's repaint
+        # by up to ~35 ms on the 2-core benchmark machine (benchmarks/RESULTS.md, filter p95).
+        self.call_after_refresh(gc.freeze)
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
