@@ -18,7 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from common import QUICK_SIZES, SIZES, machine, print_table
+from common import QUICK_SIZES, SIZES, Stats, machine, print_table
 
 HERE = Path(__file__).resolve().parent
 SCRIPTS = ("tiles", "open", "filter", "scroll", "memory", "ingest")
@@ -48,6 +48,9 @@ FIGURES = [
     ("open: from source (no bytecode), median", "open", lambda f: f["source_median"], "s", None, True, False),
     ("filter: rows painted, median", "filter", lambda f: f["painted_median"], "ms", 0.050, True, True),
     ("filter: rows painted, p95", "filter", lambda f: f["painted_p95"], "ms", 0.050, True, True),
+    ("filter: worst kind's p95 (text/type/status/client)", "filter",
+     lambda f: max(Stats(tuple(f[k]["painted"])).p95 for k in ("text", "type", "status", "client")), "ms", 0.050,
+     True, True),
     ("filter: count in, median", "filter", lambda f: f["counted_median"], "ms", None, True, True),
     ("tiles: totals + clients, median", "tiles", lambda f: f["both"]["median"], "ms", 0.050, True, False),
     ("scroll: page down, median", "scroll", lambda f: f["page down"]["median"], "ms", 0.016, True, True),
