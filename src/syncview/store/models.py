@@ -1,139 +1,61 @@
-"""The store's tables, in SQLAlchemy Core.
+"""SQLModel tables of the store.
 
 Names follow the domain: integration, client, record, resource (a remote
 resource), sync run, sync log entry, audit event. JSON columns hold text so the
 store stays readable with the plain ``sqlite3`` shell.
-
-Each table is reached as ``Name.__table__`` (``Resource.__table__.c.name_norm``), the
-way it was when these were SQLModel classes. They are plain Core tables because every
-reader and writer of the store goes through Core, never the ORM, and SQLModel's class
-machinery (pydantic and ``sqlalchemy.orm``) cost about 0.12 s of the app's 0.5 s
-start-up budget on the 2-core benchmark machine (benchmarks/RESULTS.md). The DDL a
-new store gets is the same as before, column for column, so existing stores need no
-migration.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime
 
-from sqlalchemy import (Boolean, Column, DateTime, ForeignKey, Index, Integer, MetaData, String, Table, Text,
-                        UniqueConstraint, types)
-
-#: Every table of the store (the derived tables of :mod:`syncview.store.derived` excepted).
-metadata = MetaData()
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
 
 
-class UTCDateTime(types.TypeDecorator[datetime]):
-    """Aware datetimes in, aware UTC datetimes out; stored as UTC without an offset.
 
-    A naive datetime is refused on the way in: the store never guesses a time zone.
-    """
-
-    impl = DateTime
-    cache_ok = True
-
-    def __init__(self) -> None:
-        super().__init__(timezone=True)
-
-    def coerce_compared_value(self, op: Any, value: Any) -> types.TypeEngine[Any]:
-        if isinstance(value, timedelta):
-            return types.Interval()
-        return self
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.utcoffset() is None:
-            raise ValueError("datetimes written to the store must be aware (e.g. datetime.now(UTC))")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.utcoffset() is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
-
-
-def _id() -> Column:
-    return Column("id", Integer, primary_key=True)
-
-
-def _json(name: str, default: str | None = "{}") -> Column:
-    return Column(name, Text, nullable=False, default=default)
-
-
-class Integration:
+class Integration(SQLModel, table=True):
     """A connection to one PSA/RMM instance; its settings and secrets live in the config, not here."""
 
-    __table__ = Table(
-        "integration", metadata,
-        _id(),
-        Column("name", String, nullable=False, unique=True),
-        Column("kind", String, nullable=False),
-        Column("created_at", UTCDateTime, nullable=False),
-    )
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    kind: str
+    created_at: datetime
 
 
-class Client:
+class Client(SQLModel, table=True):
     """A local client (organisation) of the documentation store."""
 
-    __table__ = Table(
-        "client", metadata,
-        _id(),
-        Column("name", String, nullable=False),
-        Column("name_norm", String, nullable=False, index=True),
-    )
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    name_norm: str = Field(index=True)
 
 
-class Record:
+class Record(SQLModel, table=True):
     """A local documentation record: the thing a remote resource is matched to."""
 
-    __table__ = Table(
-        "record", metadata,
-        _id(),
-        #: a ResourceType value
-        Column("type", String, nullable=False),
-        Column("client_id", Integer, ForeignKey("client.id")),
-        Column("name", String, nullable=False),
-        Column("name_norm", String, nullable=False),
-        Column("disabled", Boolean, nullable=False, default=False),
-        _json("attributes"),
-        Column("created_at", UTCDateTime, nullable=False),
-        Column("updated_at", UTCDateTime, nullable=False),
-        Index("ix_record_type_client_norm", "type", "client_id", "name_norm"),
-    )
+    __table_args__ = (Index("ix_record_type_client_norm", "type", "client_id", "name_norm"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    #: a ResourceType value
+    type: str
+    client_id: int | None = Field(default=None, foreign_key="client.id")
+    name: str
+    name_norm: str
+    disabled: bool = False
+    attributes: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))
+    created_at: datetime
+    updated_at: datetime
 
 
-class Resource:
+class Resource(SQLModel, table=True):
     """One remote resource as the last sync saw it, and how it stands locally.
 
     ``version`` grows with every change so an action can refuse to apply over a
-    change it did not see (optimistic concurrency). ``type`` is a ResourceType value,
-    ``status`` a SyncStatus value.
+    change it did not see (optimistic concurrency).
     """
 
-    __table__ = Table(
-        "resource", metadata,
-        _id(),
-        Column("integration_id", Integer, ForeignKey("integration.id"), nullable=False),
-        Column("type", String, nullable=False),
-        Column("external_id", String, nullable=False),
-        Column("name", String, nullable=False),
-        Column("name_norm", String, nullable=False),
-        Column("remote_company", String),
-        Column("client_id", Integer, ForeignKey("client.id")),
-        _json("payload"),
-        Column("status", String, nullable=False, default="not_synced"),
-        Column("record_id", Integer, ForeignKey("record.id")),
-        Column("first_seen", UTCDateTime, nullable=False),
-        Column("last_seen", UTCDateTime, nullable=False),
-        Column("deleted_remotely", Boolean, nullable=False, default=False),
-        Column("version", Integer, nullable=False, default=1),
-        Column("updated_at", UTCDateTime),
-        Column("updated_by", String),
+    __table_args__ = (
         UniqueConstraint("integration_id", "type", "external_id", name="uq_resource_external"),
         # The screen's queries: integration, then client, status and type filters, ordered by name.
         Index("ix_resource_screen", "integration_id", "client_id", "status", "type", "name_norm"),
@@ -142,73 +64,91 @@ class Resource:
         Index("ix_resource_record", "record_id"),
     )
 
-
-class SyncRun:
-    """One run of a connector for one integration; ``outcome`` is running, success, partial or failed."""
-
-    __table__ = Table(
-        "syncrun", metadata,
-        _id(),
-        Column("integration_id", Integer, ForeignKey("integration.id"), nullable=False),
-        Column("started_at", UTCDateTime, nullable=False),
-        Column("ended_at", UTCDateTime),
-        Column("outcome", String, nullable=False, default="running"),
-        Column("fetched", Integer, nullable=False, default=0),
-        Column("created", Integer, nullable=False, default=0),
-        Column("matched", Integer, nullable=False, default=0),
-        Column("not_synced", Integer, nullable=False, default=0),
-        Column("removed", Integer, nullable=False, default=0),
-        Column("message", String),
-        Index("ix_sync_run_integration_started", "integration_id", "started_at"),
-    )
-
-
-class SyncLogEntry:
-    """One notable event of a sync run or an operator action; ``level`` is info, warning or error."""
-
-    __table__ = Table(
-        "sync_log_entry", metadata,
-        _id(),
-        Column("integration_id", Integer, ForeignKey("integration.id"), nullable=False),
-        Column("sync_run_id", Integer, ForeignKey("syncrun.id")),
-        Column("time", UTCDateTime, nullable=False),
-        Column("level", String, nullable=False, default="info"),
-        Column("message", String, nullable=False),
-        Column("resource_id", Integer, ForeignKey("resource.id")),
-        Index("ix_log_integration_time", "integration_id", "time"),
-    )
+    id: int | None = Field(default=None, primary_key=True)
+    integration_id: int = Field(foreign_key="integration.id")
+    #: a ResourceType value
+    type: str
+    external_id: str
+    name: str
+    name_norm: str
+    remote_company: str | None = None
+    client_id: int | None = Field(default=None, foreign_key="client.id")
+    payload: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))
+    #: a SyncStatus value
+    status: str = "not_synced"
+    record_id: int | None = Field(default=None, foreign_key="record.id")
+    first_seen: datetime
+    last_seen: datetime
+    deleted_remotely: bool = False
+    version: int = 1
+    updated_at: datetime | None = None
+    updated_by: str | None = None
 
 
-class AuditEvent:
+class SyncRun(SQLModel, table=True):
+    """One run of a connector for one integration."""
+
+    __table_args__ = (Index("ix_sync_run_integration_started", "integration_id", "started_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    integration_id: int = Field(foreign_key="integration.id")
+    started_at: datetime
+    ended_at: datetime | None = None
+    #: running, success, partial or failed
+    outcome: str = "running"
+    fetched: int = 0
+    created: int = 0
+    matched: int = 0
+    not_synced: int = 0
+    removed: int = 0
+    message: str | None = None
+
+
+class SyncLogEntry(SQLModel, table=True):
+    """One notable event of a sync run or an operator action."""
+
+    __tablename__ = "sync_log_entry"
+    __table_args__ = (Index("ix_log_integration_time", "integration_id", "time"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    integration_id: int = Field(foreign_key="integration.id")
+    sync_run_id: int | None = Field(default=None, foreign_key="syncrun.id")
+    time: datetime
+    #: info, warning or error
+    level: str = "info"
+    message: str
+    resource_id: int | None = Field(default=None, foreign_key="resource.id")
+
+
+class AuditEvent(SQLModel, table=True):
     """One operator action on one resource; events of one action share a ``batch``.
 
     ``before`` and ``after`` are JSON snapshots of every field the action changed,
-    enough to undo it exactly; ``undone_by`` is the batch of the undo that reverted it.
+    enough to undo it exactly.
     """
 
-    __table__ = Table(
-        "audit_event", metadata,
-        _id(),
-        Column("batch", String, nullable=False),
-        Column("time", UTCDateTime, nullable=False),
-        Column("operator", String, nullable=False),
-        Column("action", String, nullable=False),
-        Column("integration_id", Integer, ForeignKey("integration.id")),
-        Column("resource_id", Integer, ForeignKey("resource.id")),
-        _json("before"),
-        _json("after"),
-        Column("undone_by", String),
+    __tablename__ = "audit_event"
+    __table_args__ = (
         Index("ix_audit_operator_batch", "operator", "batch"),
         Index("ix_audit_resource", "resource_id"),
     )
 
+    id: int | None = Field(default=None, primary_key=True)
+    batch: str
+    time: datetime
+    operator: str
+    action: str
+    integration_id: int | None = Field(default=None, foreign_key="integration.id")
+    resource_id: int | None = Field(default=None, foreign_key="resource.id")
+    before: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))
+    after: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))
+    #: batch of the undo that reverted this event, if any
+    undone_by: str | None = None
 
-class Meta:
-    """Facts about the store itself, by key (e.g. how the demo was seeded, so it can be re-synced);
-    ``value`` is JSON text."""
 
-    __table__ = Table(
-        "meta", metadata,
-        Column("key", String, primary_key=True),
-        Column("value", Text, nullable=False),
-    )
+class Meta(SQLModel, table=True):
+    """Facts about the store itself, by key (e.g. how the demo was seeded, so it can be re-synced)."""
+
+    key: str = Field(primary_key=True)
+    #: JSON text
+    value: str = Field(sa_column=Column(Text, nullable=False))
