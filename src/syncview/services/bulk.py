@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import and_, exists, false, func, literal_column, or_, select, true
+from sqlalchemy import and_, exists, false, func, literal_column, or_, select
 
 from syncview.domain import ResourceType, SyncStatus, normalise_name
 from syncview.errors import ActionError, StaleResourceError
@@ -115,16 +115,9 @@ def matches(flt: ResourceFilter, row: ResourceRow) -> bool:
     return not text or text in normalise_name(row.name)
 
 
-def _filter_clause(flt: ResourceFilter) -> Any:
-    # The screen's own WHERE clauses (the plain scan plan, as exports use): one definition
-    # of what a filter selects.
-    plan = queries._TextPlan(normalise_name(flt.text))  # noqa: SLF001 - the query module's filter
-    return and_(true(), *queries._where(flt, plan))  # noqa: SLF001
-
-
 def marks_clause(marks: Marks) -> Any:
     """SQL selecting the marked resources."""
-    parts = [_filter_clause(flt) for flt in marks.filters]
+    parts = [queries.filter_clause(flt) for flt in marks.filters]
     if marks.added:
         parts.append(in_ids(R.id, marks.added))
     clause = or_(*parts) if parts else false()
@@ -142,7 +135,7 @@ def count(store: Store, marks: Marks) -> int:
         flt = marks.filters[0]
         total = queries.count_resources(store, flt)
         with store.read() as conn:
-            clause = _filter_clause(flt)
+            clause = queries.filter_clause(flt)
             if marks.removed:
                 total -= conn.execute(select(func.count()).where(in_ids(R.id, marks.removed), clause)).scalar_one()
             if marks.added:
@@ -158,9 +151,9 @@ def iter_marked(store: Store, marks: Marks, *, chunk: int = 5000) -> Iterator[Re
     last = 0
     clause = marks_clause(marks)
     while True:
-        query = queries._row_query().where(clause, R.id > last).order_by(R.id).limit(chunk)  # noqa: SLF001
+        query = queries.row_query().where(clause, R.id > last).order_by(R.id).limit(chunk)
         with store.read() as conn:
-            rows = [queries._to_row(row) for row in conn.execute(query)]  # noqa: SLF001
+            rows = [queries.to_row(row) for row in conn.execute(query)]
         yield from rows
         if len(rows) < chunk:
             return
@@ -180,7 +173,7 @@ class BulkResult:
         return self.result.message
 
 
-def _marked(conn, marks: Marks, expected_count: int | None) -> dict[int, actions._Resource]:  # noqa: SLF001
+def _marked(conn, marks: Marks, expected_count: int | None) -> dict[int, actions._Resource]:
     resources = actions.load_where(conn, marks_clause(marks))
     if expected_count is not None and len(resources) != expected_count:
         raise StaleResourceError(
@@ -204,7 +197,7 @@ def exclude(store: Store, marks: Marks, *, disable_records: bool = False, expect
         skipped = len(resources) - len(todo)
         if not todo:
             raise ActionError(f"all {_plural(len(resources), 'marked resource')} are excluded already")
-        batch = actions._Batch(conn, "exclude", operator or actions.current_operator())  # noqa: SLF001
+        batch = actions._Batch(conn, "exclude", operator or actions.current_operator())
         items, wanted = [], []
         for resource in todo:
             before: dict[str, Any] = {}
@@ -215,13 +208,13 @@ def exclude(store: Store, marks: Marks, *, disable_records: bool = False, expect
                 message += " and disabled its record"
             items.append(Change(resource, {"status": SyncStatus.EXCLUDED.value, "record_id": None},
                                 before, after, message))
-        disabled = actions._set_disabled_many(batch, wanted)  # noqa: SLF001
+        disabled = actions._set_disabled_many(batch, wanted)
         summary = f"excluded {_plural(len(todo), 'resource')}"
         if disabled:
             summary += f" and disabled {_plural(disabled, 'record')}"
         if skipped:
             summary += f" ({skipped:,} already excluded, left as they were)"
-        actions._apply_many(batch, items, summary)  # noqa: SLF001
+        actions._apply_many(batch, items, summary)
         return BulkResult(batch.result(summary if len(items) > 1 else items[0].message), len(todo), skipped)
 
 
@@ -234,13 +227,13 @@ def include(store: Store, marks: Marks, *, expected_count: int | None = None,
         skipped = len(resources) - len(todo)
         if not todo:
             raise ActionError(f"none of the {_plural(len(resources), 'marked resource')} is excluded")
-        batch = actions._Batch(conn, "include", operator or actions.current_operator())  # noqa: SLF001
+        batch = actions._Batch(conn, "include", operator or actions.current_operator())
         items = [Change(r, {"status": SyncStatus.NOT_SYNCED.value}, {}, {},
                         f"included {r.label} again (Not Synced until matched)") for r in todo]
         summary = f"included {_plural(len(todo), 'resource')} again"
         if skipped:
             summary += f" ({skipped:,} not excluded, left as they were)"
-        actions._apply_many(batch, items, summary)  # noqa: SLF001
+        actions._apply_many(batch, items, summary)
         return BulkResult(batch.result(summary if len(items) > 1 else items[0].message), len(todo), skipped)
 
 
@@ -425,14 +418,14 @@ def rematch(store: Store, proposals: Iterable[Proposal], *, disable_previous: bo
                  or resources[p.resource_id].version != p.version]
         if stale:
             first = resources.get(stale[0].resource_id)
-            why = actions._changed_message(first) if first else f"resource {stale[0].resource_id} is gone"  # noqa: SLF001
+            why = actions._changed_message(first) if first else f"resource {stale[0].resource_id} is gone"
             raise StaleResourceError(f"{_plural(len(stale), 'resource')} changed since the preview ({why}); "
                                      "nothing was done: preview again")
         records = {row[0]: row[1:] for row in conn.execute(
             select(REC.id, REC.type, REC.name, REC.disabled, REC.client_id).where(in_ids(REC.id, record_ids)))}
         linked = {(row[0], row[1]): (row[2], row[3]) for row in conn.execute(
             select(R.record_id, R.integration_id, R.id, R.name).where(in_ids(R.record_id, record_ids)))}
-        batch = actions._Batch(conn, "rematch", operator or actions.current_operator())  # noqa: SLF001
+        batch = actions._Batch(conn, "rematch", operator or actions.current_operator())
         items, wanted = [], []
         for proposal in chosen:
             resource = resources[proposal.resource_id]
@@ -457,10 +450,10 @@ def rematch(store: Store, proposals: Iterable[Proposal], *, disable_previous: bo
                 message += " (re-enabled it)"
             items.append(Change(resource, {"status": SyncStatus.MATCHED.value, "record_id": proposal.record_id,
                                            "client_id": rclient}, before, after, message))
-        actions._set_disabled_many(batch, wanted)  # noqa: SLF001
+        actions._set_disabled_many(batch, wanted)
         summary = f"re-matched {_plural(len(items), 'resource')}"
         if disable_previous:
             summary += " (previous records disabled)"
-        actions._apply_many(batch, items, summary)  # noqa: SLF001
+        actions._apply_many(batch, items, summary)
         return BulkResult(batch.result(summary if len(items) > 1 else items[0].message), len(items), 0)
 

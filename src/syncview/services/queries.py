@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, literal_column, or_, select, text
+from sqlalchemy import ColumnElement, Select, and_, func, literal_column, or_, select, text, true
 
 from syncview.domain import ResourceType, SyncStatus, normalise_name
 from syncview.errors import NotFoundError
@@ -262,6 +262,12 @@ def _where(flt: ResourceFilter, plan: _TextPlan) -> list:
     return clauses
 
 
+def filter_clause(flt: ResourceFilter) -> ColumnElement[bool]:
+    """One SQL condition selecting what ``flt`` selects (names matched by a scan, no index
+    plan), for queries of other modules that build on the screen's filter (marks, bulk actions)."""
+    return and_(true(), *_where(flt, _TextPlan(normalise_name(flt.text))))
+
+
 def count_resources(store: Store, flt: ResourceFilter, *, cancellation: Cancellation | None = None) -> int:
     """How many resources the filter selects: from the kept counts when there is no text,
     through the name index when there is."""
@@ -288,7 +294,8 @@ def _kept_count(conn, flt: ResourceFilter) -> int:
     return conn.execute(select(func.coalesce(func.sum(RC.n), 0)).where(*clauses)).scalar_one()
 
 
-def _row_query() -> Select:
+def row_query() -> Select:
+    """The columns of a :class:`ResourceRow`, joined to their record and client; add the WHERE."""
     return (
         select(
             R.id, R.integration_id, R.type, R.external_id, R.name, R.status, R.record_id,
@@ -301,7 +308,8 @@ def _row_query() -> Select:
     )
 
 
-def _to_row(row) -> ResourceRow:
+def to_row(row) -> ResourceRow:
+    """A :class:`ResourceRow` from a row of :func:`row_query`."""
     values = list(row)
     values[2] = ResourceType(values[2])
     values[5] = SyncStatus(values[5])
@@ -355,13 +363,13 @@ def resource_page(
         key = SORT_KEYS[sort]
         order = [key.desc(), R.id.desc()] if page.descending else [key.asc(), R.id.asc()]
         if page.sorted_slice:
-            query = _row_query().where(R.id.in_(_sorted_slice_ids(flt, page))).order_by(*order)
+            query = row_query().where(R.id.in_(_sorted_slice_ids(flt, page))).order_by(*order)
         elif key.table is Resource.__table__:
             ids = select(R.id).where(*where).order_by(*order).offset(page.offset).limit(page.limit)
-            query = _row_query().where(R.id.in_(ids.scalar_subquery())).order_by(*order)
+            query = row_query().where(R.id.in_(ids.scalar_subquery())).order_by(*order)
         else:  # sorted by a record's or a client's name: the join is part of the order
-            query = _row_query().where(*where).order_by(*order).offset(page.offset).limit(page.limit)
-        rows = [_to_row(row) for row in conn.execute(query)]
+            query = row_query().where(*where).order_by(*order).offset(page.offset).limit(page.limit)
+        rows = [to_row(row) for row in conn.execute(query)]
     return rows[::-1] if page.descending != descending else rows
 
 
@@ -439,10 +447,10 @@ def iter_resources(store: Store, flt: ResourceFilter, *, chunk: int = 5000) -> I
     """Every resource the filter selects, in id order, fetched a chunk at a time (for exports)."""
     last = 0
     while True:
-        query = _row_query().where(*_where(flt, _TextPlan(normalise_name(flt.text))), R.id > last)
+        query = row_query().where(*_where(flt, _TextPlan(normalise_name(flt.text))), R.id > last)
         query = query.order_by(R.id).limit(chunk)
         with store.read() as conn:
-            rows = [_to_row(row) for row in conn.execute(query)]
+            rows = [to_row(row) for row in conn.execute(query)]
         yield from rows
         if len(rows) < chunk:
             return
@@ -452,10 +460,10 @@ def iter_resources(store: Store, flt: ResourceFilter, *, chunk: int = 5000) -> I
 def get_resource(store: Store, resource_id: int) -> ResourceRow:
     """One resource as the table shows it; NotFoundError if it is gone."""
     with store.read() as conn:
-        row = conn.execute(_row_query().where(R.id == resource_id)).first()
+        row = conn.execute(row_query().where(R.id == resource_id)).first()
     if row is None:
         raise NotFoundError(f"no resource with id {resource_id}")
-    return _to_row(row)
+    return to_row(row)
 
 
 def audit_history(store: Store, resource_id: int) -> list[AuditRow]:
