@@ -307,3 +307,15 @@ def test_registered_and_configurable():
         api_secret = "env:DATTO_API_SECRET"
     """)
     assert config.integration("Datto").settings["api_secret"] == "env:DATTO_API_SECRET"
+
+
+def test_a_403_block_after_too_many_requests_says_to_wait_not_only_to_check_the_secret():
+    """Datto answers repeated rate-limit breaches with a temporary 403: the message must
+    not send the operator hunting for a wrong secret only."""
+    fake = FakeDattoRmm()
+    fake.fail_page(403, target="devices", page=0, body={"error": "Forbidden"}, times=5)
+    with pytest.raises(AuthenticationError) as failure:
+        fetch_all(connector(fake))
+    message = str(failure.value)
+    assert f"authentication failed for {INTEGRATION}" in message and "answered 403" in message
+    assert "temporary block" in message and "wait a few minutes, or lower rate_limit" in message

@@ -89,7 +89,8 @@ class DattoRmmConnector(Connector):
             self, base_url=f"{self._root}/api/", auth=self._auth, default_rate_limit=DEFAULT_RATE_LIMIT,
             transport=transport, sleep=sleep, clock=clock, headers={"Accept": "application/json"},
             auth_hint="check api_key and api_secret, that the API user is enabled, and that api_url is "
-                      "your platform's API URL",
+                      "your platform's API URL; a 403 after many requests is Datto's temporary block for "
+                      "going over 600 requests a minute: wait a few minutes, or lower rate_limit",
         )
 
     def close(self) -> None:
