@@ -136,3 +136,20 @@ async def test_keys_typed_faster_than_the_screen_repaints_land_in_the_filter(app
         assert row_names(app) and all("globex" in name.lower() for name in row_names(app))
         await pilot.press("slash")  # in the box, "/" is text like any other
         assert app.screen.query_one("#filter", Input).value == "globex/"
+
+
+async def test_enter_then_a_key_typed_in_one_breath_acts_on_the_table(app, demo_store):
+    """'/globex⏎*' at full speed: enter leaves the filter before '*' arrives, so '*' marks the
+    matches instead of being typed into the filter."""
+    from textual import events
+    from textual.widgets import Input
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        keys = [("slash", "/"), *((c, c) for c in "globex"), ("enter", "\r"), ("asterisk", "*")]
+        for key, character in keys:
+            app.post_message(events.Key(key, character))
+        await settle(pilot)
+        assert app.screen.query_one("#filter", Input).value == "globex"
+        assert app.screen.focused is app.screen.query_one(ResourceTable)
+        assert "marked" in str(app.screen.query_one("#sync-status").border_subtitle)

@@ -57,6 +57,9 @@ class OverviewScreen(TriageMixin, Screen[None]):
         # Priority: handled as the key arrives, so the letters typed right after it (faster than a
         # repaint, or pasted) already go to the filter box rather than to the table's keys.
         Binding("slash", "focus_filter", "Filter", id="overview.filter", priority=True),
+        # Priority too, for the same reason: "/acme⏎*" typed in one breath marks the matches
+        # (only while the filter has focus: see check_action).
+        Binding("enter", "filter_done", "To the table", show=False, priority=True, id="overview.filter_done"),
         Binding("escape", "back_out", "Back", show=False, id="overview.back"),
         Binding("m", "rematch", "Re-match", id="overview.rematch"),
         Binding("x", "exclude", "Exclude", id="overview.exclude"),
@@ -266,8 +269,13 @@ class OverviewScreen(TriageMixin, Screen[None]):
     def _filters_changed(self) -> None:
         self._apply_filters()
 
-    @on(Input.Submitted, "#filter")
-    def _filter_submitted(self) -> None:
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "filter_done":  # enter is the filter's only while the filter has focus
+            return self.focused is self.query_one("#filter", Input)
+        return True
+
+    def action_filter_done(self) -> None:
+        """enter in the filter: back to the table, the filter kept."""
         self.set_focus(self.table)
 
     @on(ResourceTable.Counted)
