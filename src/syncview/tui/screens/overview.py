@@ -474,7 +474,7 @@ class OverviewScreen(TriageMixin, Screen[None]):
         except SyncCancelled:
             self.post_message(self.Failed(f"syncing {name}", SyncCancelled(
                 f"the sync of {name} was stopped; the pages it saved are kept and the next sync completes it")))
-        except Exception as error:  # noqa: BLE001 - config, secrets, already running, cancelled
+        except Exception as error:  # noqa: BLE001 - config, secrets, a sync already running
             self.post_message(self.Failed(f"syncing {name}", error))
         self.post_message(self.SyncEnded(integration_id, report))
 
