@@ -63,12 +63,12 @@ class OverviewScreen(TriageMixin, Screen[None]):
         Binding("escape", "back_out", "Back", show=False, id="overview.back"),
         Binding("m", "rematch", "Re-match", id="overview.rematch"),
         Binding("x", "exclude", "Exclude", id="overview.exclude"),
-        Binding("i", "include", "Include", id="overview.include"),
+        Binding("i", "include", "Include", show=False, id="overview.include"),
         Binding("d", "details", "Details", show=False, id="overview.details"),
         Binding("u", "undo", "Undo", id="overview.undo"),
         Binding("s", "sync", "Sync now", id="overview.sync"),
         Binding("l", "logs", "Logs", id="overview.logs"),
-        Binding("r", "refresh", "Refresh", id="overview.refresh"),
+        Binding("r", "refresh", "Refresh", show=False, id="overview.refresh"),
         Binding("c", "focus_client", "Client", show=False, id="overview.client"),
         Binding("t", "focus_type", "Type", show=False, id="overview.type"),
         Binding("S", "focus_status", "Status", show=False, id="overview.status"),
@@ -142,7 +142,7 @@ class OverviewScreen(TriageMixin, Screen[None]):
                               value=ALL, allow_blank=False, compact=True, id="status-filter")
         with Vertical(id="sync-status"):
             yield ResourceTable(self.store, id="resources")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#sync-status").border_title = "Sync status"

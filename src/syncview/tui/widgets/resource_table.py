@@ -129,7 +129,7 @@ class ResourceTable(ScrollView, can_focus=True):
         Binding("end,G", "last", "Last", show=False, id="table.last"),
         Binding("pageup,ctrl+b", "page_up", "Page up", show=False, id="table.page_up"),
         Binding("pagedown,ctrl+f", "page_down", "Page down", show=False, id="table.page_down"),
-        Binding("o", "sort_next", "Sort", id="table.sort"),
+        Binding("o", "sort_next", "Sort", show=False, id="table.sort"),
         Binding("O", "sort_reverse", "Reverse sort", show=False, id="table.sort_reverse"),
     ]
 
