@@ -88,3 +88,29 @@ async def test_a_store_without_a_syncable_integration_says_so(store, tmp_path):
         await pilot.press("s")
         await settle(pilot)
         assert any('no integration named "ConnectWise Manage"' in m for m in _notifications(app))
+
+
+async def test_a_sync_or_a_refresh_keeps_the_operators_filter_client_and_marks(app, demo_store):
+    from textual.widgets import Input
+
+    from syncview.tui.widgets.resource_table import ResourceTable
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"acme", "enter", "space")
+        await settle(pilot)
+        for key in ("r", "s"):
+            await pilot.press(key)
+            await settle(pilot)
+            assert app.screen.query_one("#filter", Input).value == "acme", key
+            assert app.screen.query_one(ResourceTable).total > 0
+            assert all("acme" in row.lower() for row in _row_names(app)), key
+            assert "1 marked" in str(app.screen.query_one("#sync-status").border_subtitle), key
+
+
+def _row_names(app) -> list[str]:
+    """Names of the rows in view, with the mark gutter ("● ") taken off."""
+    from tests.tui.conftest import table_lines
+
+    lines = [line.strip().lstrip("●").strip() for line in table_lines(app)[1:]]
+    return [line.split("  ")[0] for line in lines if line]

@@ -195,13 +195,21 @@ class OverviewScreen(TriageMixin, Screen[None]):
     def _show_integrations(self, message: IntegrationsLoaded) -> None:
         self._integrations = message.integrations
         select = self.query_one("#integration", Select)
-        select.set_options([(printable(i.name), i.id) for i in message.integrations])
+        options = [(printable(i.name), i.id) for i in message.integrations]
+        current = self.integration.id if self.integration else None
+        ids = [i.id for i in message.integrations]
+        if current in ids:
+            # A reload (r, after a sync): the same integration stays chosen, and so do the
+            # operator's filter, client and marks: no Changed, which would start afresh.
+            with select.prevent(Select.Changed):
+                select.set_options(options)
+                select.value = current
+            return
+        select.set_options(options)
         if not message.integrations:
             self.query_one("#last-synced", Static).update("No integration yet: run `syncview demo` or configure one")
             return
-        current = self.integration.id if self.integration else None
-        ids = [i.id for i in message.integrations]
-        select.value = current if current in ids else self.initial_integration(ids)  # last run's (triage.py)
+        select.value = self.initial_integration(ids)  # last run's (triage.py)
 
     @on(Select.Changed, "#integration")
     def _integration_chosen(self, event: Select.Changed) -> None:
