@@ -412,3 +412,16 @@ async def test_triage_keys_can_be_rebound_from_the_config(demo_store):
         await pilot.press("H")
         await settle(pilot)
         assert isinstance(app.screen, HistoryScreen)
+
+
+async def test_the_export_dialog_names_the_chosen_client(app, demo_store):
+    cw = queries.get_integration(demo_store, "ConnectWise Manage")
+    client = queries.integration_clients(demo_store, cw.id)[2]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("c", "enter", *client.name[:6].lower(), "enter")
+        await settle(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        assert isinstance(app.screen, ExportDialog)
+        assert app.screen.describe == f"View: all resources of {client.name}"

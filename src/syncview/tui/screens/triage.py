@@ -191,7 +191,10 @@ class TriageMixin:
 
     def describe_marks(self) -> str:
         """What is marked, with client names as the client picker shows them."""
-        text = self.marks.describe()
+        return self._with_client_names(self.marks.describe())
+
+    def _with_client_names(self, text: str) -> str:
+        """``text`` (a filter's description) with "client 182" written as the client's name."""
         names = {str(value): re.sub(r" \([\d\u2009]+\)$", "", str(label))
                  for label, value in self._client_select._options}
         return re.sub(r"of client (\d+)", lambda m: f"of {names.get(m.group(1), 'client ' + m.group(1))}", text)
@@ -330,7 +333,7 @@ class TriageMixin:
         marks = self.marks
         dialog = ExportDialog(self.integration.name, view_count=self._counts[0] if self._counts else None,
                               marked_count=self._marked_count if marks else None,
-                              describe=f"View: {bulk.describe_filter(flt)}" + (
+                              describe=f"View: {self._with_client_names(bulk.describe_filter(flt))}" + (
                                   f" · marked: {self.describe_marks()}" if marks else ""))
 
         def chosen(choice: ExportChoice | None) -> None:
