@@ -190,3 +190,13 @@ def test_a_failure_inside_an_action_writes_nothing(demo_store, monkeypatch):
     assert queries.get_resource(demo_store, resource.id) == resource
     assert not record_disabled(demo_store, resource.record_id)
     assert rows(demo_store, "SELECT count(*) FROM audit_event") == audit_count
+
+
+def test_the_undo_question_names_the_record_it_enables_again(demo_store):
+    resource = first(demo_store, type=ResourceType.DEVICE, status=SyncStatus.MATCHED)
+    actions.exclude(demo_store, resource.id, disable_record=True)
+
+    pending = actions.pending(demo_store, "undo")
+
+    assert pending.lines == (f"device {resource.name!r}: Excluded → Matched, "
+                             f"record {resource.record_name!r} enabled",)

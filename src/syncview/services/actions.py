@@ -454,6 +454,9 @@ def pending(store: Store, kind: str, *, operator: str | None = None) -> Pending 
             .select_from(AuditEvent.__table__.outerjoin(Resource.__table__, R.id == A.resource_id))
             .where(A.batch == batch_id).order_by(A.id).limit(SAMPLE)
         ).all()
+        # The records whose disabled flag comes back, by name: the question names what changes.
+        record_ids = {int(rid) for *_, before_json in sample for rid in json.loads(before_json).get("records", {})}
+        names = dict(conn.execute(select(REC.id, REC.name).where(REC.id.in_(record_ids))).all()) if record_ids else {}
     lines = []
     action = sample[0][0] if sample else kind
     if kind == "redo":
@@ -464,8 +467,10 @@ def pending(store: Store, kind: str, *, operator: str | None = None) -> Pending 
         change = f"{SyncStatus(now['status']).label} → {SyncStatus(back['status']).label}"
         records = back.get("records", {})
         if records:
-            change += ", " + ", ".join(f"record {rid} {'disabled' if s['disabled'] else 'enabled'}"
-                                       for rid, s in records.items())
+            change += ", " + ", ".join(
+                f"record {repr(names[int(rid)]) if int(rid) in names else rid} "
+                f"{'disabled' if flags['disabled'] else 'enabled'}"
+                for rid, flags in records.items())
         lines.append(f"{type_} {name!r}: {change}")
     return Pending(kind, action, first_time, count, tuple(lines))
 
