@@ -52,6 +52,10 @@ def test_batch_events_and_their_states_in_words(demo_store):
     assert history.describe_state(event.before) == (f"Matched to record {row.record_id}, "
                                                     f"record {row.record_id} enabled")
     assert history.describe_state(event.after) == f"Excluded, record {row.record_id} disabled"
+    names = history.record_names(demo_store, [event])
+    assert names == {row.record_id: row.record_name}
+    assert history.describe_state(event.before, names) == (f"Matched to record {row.record_name!r}, "
+                                                           f"record {row.record_name!r} enabled")
 
 
 def test_run_diff_lists_what_a_run_matched_left_created_and_removed(documented):

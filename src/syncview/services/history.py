@@ -6,6 +6,7 @@ Read-only; undo and redo are in :mod:`syncview.services.actions`.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,10 +15,11 @@ from sqlalchemy import func, select
 
 from syncview.domain import SyncStatus
 from syncview.store import Store
-from syncview.store.models import AuditEvent, Resource
+from syncview.store.models import AuditEvent, Record, Resource
 
 A = AuditEvent.__table__.c
 R = Resource.__table__.c
+REC = Record.__table__.c
 
 #: Every action name an audit event can carry, in the order the screen offers them.
 ACTIONS = ("rematch", "exclude", "include", "undo", "redo")
@@ -124,12 +126,29 @@ def batch_events(store: Store, batch: str, *, limit: int = 2000) -> list[EventRo
         return [EventRow(*row[:4], json.loads(row[4]), json.loads(row[5])) for row in conn.execute(query)]
 
 
-def describe_state(state: dict[str, Any]) -> str:
-    """``Matched to record 12, record 7 disabled`` — an audit snapshot in words."""
+def record_names(store: Store, events: Iterable[EventRow]) -> dict[int, str]:
+    """The names of the records the events' snapshots mention, by id (for :func:`describe_state`)."""
+    ids = {int(state["record_id"]) for event in events for state in (event.before, event.after)
+           if state.get("record_id")}
+    ids |= {int(rid) for event in events for state in (event.before, event.after) for rid in state.get("records", {})}
+    if not ids:
+        return {}
+    with store.read() as conn:
+        return dict(conn.execute(select(REC.id, REC.name).where(REC.id.in_(ids))).all())
+
+
+def describe_state(state: dict[str, Any], names: Mapping[int, str] | None = None) -> str:
+    """``Matched to record 'HQ-FW', record 'Old HQ-FW' disabled`` — an audit snapshot in words;
+    a record not in ``names`` is shown by its id."""
+    names = names or {}
+
+    def record(record_id: Any) -> str:
+        return f"record {names[int(record_id)]!r}" if int(record_id) in names else f"record {record_id}"
+
     parts = []
     if "status" in state:
         status = SyncStatus(state["status"]).label
-        parts.append(f"{status} to record {state['record_id']}" if state.get("record_id") else status)
+        parts.append(f"{status} to {record(state['record_id'])}" if state.get("record_id") else status)
     for record_id, flags in state.get("records", {}).items():
-        parts.append(f"record {record_id} {'disabled' if flags['disabled'] else 'enabled'}")
+        parts.append(f"{record(record_id)} {'disabled' if flags['disabled'] else 'enabled'}")
     return ", ".join(parts) or "—"

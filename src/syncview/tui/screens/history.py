@@ -226,16 +226,18 @@ class BatchEventsDialog(ModalScreen[None]):
     def _load(self) -> None:
         try:
             events = history.batch_events(self.store, self.batch.batch)
+            names = history.record_names(self.store, events)
         except Exception as error:  # noqa: BLE001 - shown in the dialog
             self.app.call_from_thread(self.notify, str(error), severity="error")
             return
-        self.app.call_from_thread(self._show, events)
+        self.app.call_from_thread(self._show, events, names)
 
-    def _show(self, events: list[history.EventRow]) -> None:
+    def _show(self, events: list[history.EventRow], names: dict[int, str]) -> None:
         table = self.query_one(DataTable)
         for event in events:
             table.add_row(event.type or "—", printable(event.name or f"resource {event.resource_id}", limit=60),
-                          history.describe_state(event.before), history.describe_state(event.after))
+                          printable(history.describe_state(event.before, names), limit=80),
+                          printable(history.describe_state(event.after, names), limit=80))
         shown = len(events)
         self.query_one(".dialog").border_subtitle = (
             f"{shown:,} of {self.batch.resources:,} resources" if shown < self.batch.resources
