@@ -80,6 +80,7 @@ async def test_details_show_payload_and_history(app, demo_store):
         assert isinstance(app.screen, DetailsScreen)
         rendered = static_text(app.screen.query_one("#detail"))
         assert row.external_id in rendered and "exclude" in rendered
+        assert "Not Synced → Excluded" in rendered  # the audit snapshots in words, not status=...
         await pilot.press("escape")
 
 

@@ -52,7 +52,7 @@ def test_batch_events_and_their_states_in_words(demo_store):
     assert history.describe_state(event.before) == (f"Matched to record {row.record_id}, "
                                                     f"record {row.record_id} enabled")
     assert history.describe_state(event.after) == f"Excluded, record {row.record_id} disabled"
-    names = history.record_names(demo_store, [event])
+    names = history.record_names(demo_store, [event.before, event.after])
     assert names == {row.record_id: row.record_name}
     assert history.describe_state(event.before, names) == (f"Matched to record {row.record_name!r}, "
                                                            f"record {row.record_name!r} enabled")

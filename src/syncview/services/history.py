@@ -126,11 +126,12 @@ def batch_events(store: Store, batch: str, *, limit: int = 2000) -> list[EventRo
         return [EventRow(*row[:4], json.loads(row[4]), json.loads(row[5])) for row in conn.execute(query)]
 
 
-def record_names(store: Store, events: Iterable[EventRow]) -> dict[int, str]:
-    """The names of the records the events' snapshots mention, by id (for :func:`describe_state`)."""
-    ids = {int(state["record_id"]) for event in events for state in (event.before, event.after)
-           if state.get("record_id")}
-    ids |= {int(rid) for event in events for state in (event.before, event.after) for rid in state.get("records", {})}
+def record_names(store: Store, states: Iterable[dict[str, Any]]) -> dict[int, str]:
+    """The names of the records audit snapshots (``before``/``after``) mention, by id, for
+    :func:`describe_state`."""
+    states = list(states)
+    ids = {int(state["record_id"]) for state in states if state.get("record_id")}
+    ids |= {int(rid) for state in states for rid in state.get("records", {})}
     if not ids:
         return {}
     with store.read() as conn:

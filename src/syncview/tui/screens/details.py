@@ -17,13 +17,15 @@ from textual.widgets import Static
 
 from syncview.safe_text import printable
 from syncview.services import queries
+from syncview.services.history import describe_state, record_names
 from syncview.services.queries import ResourceDetail
 from syncview.store import Store
 from syncview.timeutil import ago, local
 
 
-def render_detail(detail: ResourceDetail) -> Group:
-    """Fields, payload and audit history as one scrollable block."""
+def render_detail(detail: ResourceDetail, names: dict[int, str] | None = None) -> Group:
+    """Fields, payload and audit history as one scrollable block; ``names`` are the names of
+    the records the history mentions (history.record_names)."""
     resource = detail.resource
     fields = Table.grid(padding=(0, 2))
     fields.add_column(style="dim", no_wrap=True)
@@ -42,7 +44,7 @@ def render_detail(detail: ResourceDetail) -> Group:
     for column in ("When", "Who", "Action", "Before → after"):
         history.add_column(column)
     for event in detail.history:
-        change = f"{_state(event.before)} → {_state(event.after)}"
+        change = f"{describe_state(event.before, names)} → {describe_state(event.after, names)}"
         action = event.action + (" (undone)" if event.undone_by else "")
         history.add_row(local(event.time), printable(event.operator), action, printable(change, limit=300))
     if not detail.history:
@@ -50,13 +52,6 @@ def render_detail(detail: ResourceDetail) -> Group:
     # json.dumps escapes control characters, so the payload cannot reach the terminal raw.
     payload = Text(json.dumps(detail.payload, indent=2, ensure_ascii=False, default=str)[:20_000])
     return Group(fields, Text(""), history, Text(""), Text("Payload", style="bold"), payload)
-
-
-def _state(state: dict) -> str:
-    parts = [f"{key}={state[key]}" for key in ("status", "record_id") if key in state]
-    records = state.get("records", {})
-    parts += [f"record {rid} {'disabled' if s['disabled'] else 'enabled'}" for rid, s in records.items()]
-    return ", ".join(parts) or "—"
 
 
 class DetailsScreen(ModalScreen[None]):
@@ -83,7 +78,8 @@ class DetailsScreen(ModalScreen[None]):
     def _load(self) -> None:
         try:
             detail = queries.resource_detail(self.store, self.resource_id)
+            names = record_names(self.store, [s for e in detail.history for s in (e.before, e.after)])
         except Exception as error:  # noqa: BLE001 - shown in place
             self.app.call_from_thread(self.query_one("#detail", Static).update, f"Could not read it: {error}")
             return
-        self.app.call_from_thread(self.query_one("#detail", Static).update, render_detail(detail))
+        self.app.call_from_thread(self.query_one("#detail", Static).update, render_detail(detail, names))

@@ -226,7 +226,7 @@ class BatchEventsDialog(ModalScreen[None]):
     def _load(self) -> None:
         try:
             events = history.batch_events(self.store, self.batch.batch)
-            names = history.record_names(self.store, events)
+            names = history.record_names(self.store, [e.before for e in events] + [e.after for e in events])
         except Exception as error:  # noqa: BLE001 - shown in the dialog
             self.app.call_from_thread(self.notify, str(error), severity="error")
             return
