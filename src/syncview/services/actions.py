@@ -19,6 +19,7 @@ from sqlalchemy import Connection, bindparam, func, insert, literal_column, sele
 
 from syncview.domain import ResourceType, SyncStatus
 from syncview.errors import ActionError, NotFoundError, StaleResourceError
+from syncview.services import history
 from syncview.store import Store
 from syncview.store.db import db_time, utcnow
 from syncview.store.models import AuditEvent, Record, Resource, SyncLogEntry
@@ -366,7 +367,7 @@ def _revert(conn: Connection, batch_id: str, action: str, operator: str) -> Acti
     verb = "undid" if action == "undo" else "redid"
     if action == "redo":
         # The events are the undo's; what comes back is the action that undo reverted.
-        redone = conn.execute(select(A.action).where(A.undone_by == batch_id).limit(1)).scalar()
+        redone = _undone_action(conn, batch_id)
         events = [(e[0], redone or e[1], *e[2:]) for e in events]
     for _event_id, event_action, resource_id, before_json, after_json in events:
         was, now = json.loads(before_json), json.loads(after_json)
@@ -454,27 +455,22 @@ def pending(store: Store, kind: str, *, operator: str | None = None) -> Pending 
             .select_from(AuditEvent.__table__.outerjoin(Resource.__table__, R.id == A.resource_id))
             .where(A.batch == batch_id).order_by(A.id).limit(SAMPLE)
         ).all()
-        # The records whose disabled flag comes back, by name: the question names what changes.
-        record_ids = {int(rid) for *_, before_json in sample for rid in json.loads(before_json).get("records", {})}
-        names = dict(conn.execute(select(REC.id, REC.name).where(REC.id.in_(record_ids))).all()) if record_ids else {}
+        action = sample[0][0] if sample else kind
+        if kind == "redo":
+            # The undo batch's events say "undo"; what comes back is what that undo reverted.
+            action = _undone_action(conn, batch_id) or action
+    # The records whose disabled flag comes back, by name: the question names what changes.
+    events = [(type_, name, json.loads(after_json), json.loads(before_json))
+              for _action, type_, name, before_json, after_json in sample]
+    names = history.record_names(store, [back for *_, back in events])
     lines = []
-    action = sample[0][0] if sample else kind
-    if kind == "redo":
-        # The undo batch's events say "undo"; what comes back is what that undo reverted.
-        action = _undone_action(store, batch_id) or action
-    for _action, type_, name, before_json, after_json in sample:
-        now, back = json.loads(after_json), json.loads(before_json)
+    for type_, name, now, back in events:
         change = f"{SyncStatus(now['status']).label} → {SyncStatus(back['status']).label}"
-        records = back.get("records", {})
-        if records:
-            change += ", " + ", ".join(
-                f"record {repr(names[int(rid)]) if int(rid) in names else rid} "
-                f"{'disabled' if flags['disabled'] else 'enabled'}"
-                for rid, flags in records.items())
+        change = ", ".join([change, *history.describe_records(back.get("records", {}), names)])
         lines.append(f"{type_} {name!r}: {change}")
     return Pending(kind, action, first_time, count, tuple(lines))
 
 
-def _undone_action(store: Store, undo_batch: str) -> str | None:
-    with store.read() as conn:
-        return conn.execute(select(A.action).where(A.undone_by == undo_batch).limit(1)).scalar()
+def _undone_action(conn: Connection, undo_batch: str) -> str | None:
+    """The action an undo batch reverted (what a redo of it brings back)."""
+    return conn.execute(select(A.action).where(A.undone_by == undo_batch).limit(1)).scalar()

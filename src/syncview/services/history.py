@@ -138,18 +138,23 @@ def record_names(store: Store, states: Iterable[dict[str, Any]]) -> dict[int, st
         return dict(conn.execute(select(REC.id, REC.name).where(REC.id.in_(ids))).all())
 
 
+def _record(record_id: Any, names: Mapping[int, str]) -> str:
+    """``record 'HQ-FW'``, or ``record 12`` when its name is not known."""
+    return f"record {names[int(record_id)]!r}" if int(record_id) in names else f"record {record_id}"
+
+
+def describe_records(records: Mapping[str, Any], names: Mapping[int, str] | None = None) -> list[str]:
+    """``record 'Old HQ-FW' disabled`` for each record flag of an audit snapshot's ``records``."""
+    return [f"{_record(record_id, names or {})} {'disabled' if flags['disabled'] else 'enabled'}"
+            for record_id, flags in records.items()]
+
+
 def describe_state(state: dict[str, Any], names: Mapping[int, str] | None = None) -> str:
     """``Matched to record 'HQ-FW', record 'Old HQ-FW' disabled`` — an audit snapshot in words;
     a record not in ``names`` is shown by its id."""
-    names = names or {}
-
-    def record(record_id: Any) -> str:
-        return f"record {names[int(record_id)]!r}" if int(record_id) in names else f"record {record_id}"
-
     parts = []
     if "status" in state:
         status = SyncStatus(state["status"]).label
-        parts.append(f"{status} to {record(state['record_id'])}" if state.get("record_id") else status)
-    for record_id, flags in state.get("records", {}).items():
-        parts.append(f"{record(record_id)} {'disabled' if flags['disabled'] else 'enabled'}")
+        parts.append(f"{status} to {_record(state['record_id'], names or {})}" if state.get("record_id") else status)
+    parts += describe_records(state.get("records", {}), names)
     return ", ".join(parts) or "—"
