@@ -29,9 +29,10 @@ def table_lines(app) -> list[str]:
 
 
 def row_names(app) -> list[str]:
-    """Names of the rows in view (the Name column), placeholders and blanks left out."""
-    lines = table_lines(app)[1:]
-    return [line.split("  ")[0].strip() for line in lines if line.strip() and not line.strip().startswith("…")]
+    """Names of the rows in view (the Name column, the mark gutter "● " taken off),
+    placeholders and blanks left out."""
+    lines = [line.strip().removeprefix("●").strip() for line in table_lines(app)[1:]]
+    return [line.split("  ")[0] for line in lines if line and not line.startswith("…")]
 
 
 def static_text(widget) -> str:

@@ -8,7 +8,7 @@ from syncview.connectors.demo import DemoConnector
 from syncview.services import queries
 from syncview.tui.widgets.tiles import TotalsTile
 from tests.helpers import rows
-from tests.tui.conftest import settle, static_text
+from tests.tui.conftest import row_names, settle, static_text
 
 PSA = "ConnectWise Manage"
 
@@ -104,13 +104,6 @@ async def test_a_sync_or_a_refresh_keeps_the_operators_filter_client_and_marks(a
             await settle(pilot)
             assert app.screen.query_one("#filter", Input).value == "acme", key
             assert app.screen.query_one(ResourceTable).total > 0
-            assert all("acme" in row.lower() for row in _row_names(app)), key
+            assert row_names(app) and all("acme" in row.lower() for row in row_names(app)), key
             assert "1 marked" in str(app.screen.query_one("#sync-status").border_subtitle), key
 
-
-def _row_names(app) -> list[str]:
-    """Names of the rows in view, with the mark gutter ("● ") taken off."""
-    from tests.tui.conftest import table_lines
-
-    lines = [line.strip().lstrip("●").strip() for line in table_lines(app)[1:]]
-    return [line.split("  ")[0] for line in lines if line]
