@@ -12,7 +12,7 @@ event per resource, written with a handful of ``executemany`` statements.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -72,9 +72,9 @@ class Marks:
         filters = self.filters if flt in self.filters else (*self.filters, flt)
         return Marks(filters, self.added, frozenset())
 
-    def describe(self) -> str:
+    def describe(self, client_names: Mapping[int, str] | None = None) -> str:
         """What is marked, in words: ``all Not Synced devices named "ws" + 3``."""
-        parts = [describe_filter(flt) for flt in self.filters]
+        parts = [describe_filter(flt, client_names) for flt in self.filters]
         if self.added:
             parts.append(f"{len(self.added)} marked one by one")
         text = " + ".join(parts)
@@ -83,7 +83,9 @@ class Marks:
         return text
 
 
-def describe_filter(flt: ResourceFilter) -> str:
+def describe_filter(flt: ResourceFilter, client_names: Mapping[int, str] | None = None) -> str:
+    """``all Matched devices of Acme Corp named "fw"``; a client not in ``client_names`` is
+    named by its id."""
     words = ["all"]
     if flt.status is not None:
         words.append(flt.status.label)
@@ -91,7 +93,7 @@ def describe_filter(flt: ResourceFilter) -> str:
     if flt.client_id == NO_CLIENT:
         words.append("without a client")
     elif flt.client_id is not None:
-        words.append(f"of client {flt.client_id}")
+        words.append(f"of {(client_names or {}).get(flt.client_id) or f'client {flt.client_id}'}")
     if normalise_name(flt.text):
         words.append(f"named “{flt.text.strip()}”")
     return " ".join(words)

@@ -191,13 +191,12 @@ class TriageMixin:
 
     def describe_marks(self) -> str:
         """What is marked, with client names as the client picker shows them."""
-        return self._with_client_names(self.marks.describe())
+        return self.marks.describe(self._client_names())
 
-    def _with_client_names(self, text: str) -> str:
-        """``text`` (a filter's description) with "client 182" written as the client's name."""
-        names = {str(value): re.sub(r" \([\d\u2009]+\)$", "", str(label))
-                 for label, value in self._client_select._options}
-        return re.sub(r"of client (\d+)", lambda m: f"of {names.get(m.group(1), 'client ' + m.group(1))}", text)
+    def _client_names(self) -> dict[int, str]:
+        """The client picker's clients by id, their names without the resource counts."""
+        return {value: re.sub(r" \([\d\u2009]+\)$", "", str(label))
+                for label, value in self._client_select._options if isinstance(value, int)}
 
     def _with_marked_count(self, then: Callable[[int], None] | None) -> None:
         """Count the marks afresh (off the screen's thread) and show the count; then, if any
@@ -333,7 +332,7 @@ class TriageMixin:
         marks = self.marks
         dialog = ExportDialog(self.integration.name, view_count=self._counts[0] if self._counts else None,
                               marked_count=self._marked_count if marks else None,
-                              describe=f"View: {self._with_client_names(bulk.describe_filter(flt))}" + (
+                              describe=f"View: {bulk.describe_filter(flt, self._client_names())}" + (
                                   f" · marked: {self.describe_marks()}" if marks else ""))
 
         def chosen(choice: ExportChoice | None) -> None:
