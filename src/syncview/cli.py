@@ -115,7 +115,16 @@ pass_app = click.make_pass_decorator(App)
 
 def error_line(message: str) -> str:
     """The one line a failure prints: secrets masked, whitespace runs folded, control characters escaped."""
-    return "syncview: error: " + printable(" ".join(redact(message).split()))
+    return _one_line("error", message)
+
+
+def warning_line(message: str) -> str:
+    """A warning, as one line on the same terms as :func:`error_line`."""
+    return _one_line("warning", message)
+
+
+def _one_line(level: str, message: str) -> str:
+    return f"syncview: {level}: " + printable(" ".join(redact(message).split()))
 
 
 class _WarningLines(logging.Handler):
@@ -127,7 +136,7 @@ class _WarningLines(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            click.echo("syncview: warning: " + printable(" ".join(redact(record.getMessage()).split())), err=True)
+            click.echo(warning_line(record.getMessage()), err=True)
         except Exception:  # noqa: BLE001 - logging must never fail a command
             self.handleError(record)
 
@@ -270,7 +279,7 @@ def cli(ctx: click.Context, db: Path | None, config_path: Path | None) -> None:
     # Once per run, on stderr (stdout may be JSON for a script); the doctor lists it with its findings.
     warning = warn_if_readable_by_others(app.config_or_none) if app.config_or_none else None
     if warning and ctx.invoked_subcommand != "doctor" and not ctx.resilient_parsing:
-        click.echo("syncview: warning: " + printable(warning), err=True)
+        click.echo(warning_line(warning), err=True)
     if ctx.invoked_subcommand is None:
         _start(ctx, app)
 
