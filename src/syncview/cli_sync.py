@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 from rich.text import Text
 
-from syncview.config import IntegrationConfig
+from syncview.config import IntegrationConfig, integration_named
 from syncview.connectors import registry
 from syncview.errors import SyncviewError
 from syncview.render import dumps, printable
@@ -48,7 +48,7 @@ def _chosen(candidates: tuple[IntegrationConfig, ...], where: str, name: str | N
         raise click.UsageError(f"name the integration to sync, or use --all; known: {names}")
     if every:
         return [i for i in candidates if i.enabled]
-    return [integrations.find(candidates, name, where)]
+    return [integration_named(candidates, name, where)]
 
 
 class _PlainProgress:

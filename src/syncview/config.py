@@ -17,7 +17,7 @@ import shlex
 import stat
 import subprocess
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,14 +69,22 @@ class Config:
     keymap: dict[str, str] = field(default_factory=dict)
 
     def integration(self, name: str) -> IntegrationConfig:
-        """The integration called ``name``; ConfigError naming the configured ones if there is none."""
-        for integration in self.integrations:
-            if integration.name == name:
-                return integration
-        names = [i.name for i in self.integrations]
-        known = ", ".join(f'"{n}"' for n in names) or "none"
-        raise ConfigError(f'no integration named "{name}"{did_you_mean(name, names)} '
-                          f'in {self.path or "the config"}; configured: {known}')
+        """The configured integration called ``name``; see :func:`integration_named`."""
+        return integration_named(self.integrations, name, str(self.path or "the config"))
+
+
+def integration_named(integrations: Sequence[IntegrationConfig], name: str, where: str) -> IntegrationConfig:
+    """The integration called ``name`` (exactly, else in any case) among ``integrations``;
+    ConfigError naming the ones there are (``where`` says where they come from) if none is."""
+    for integration in integrations:
+        if integration.name == name:
+            return integration
+    for integration in integrations:
+        if integration.name.casefold() == name.casefold():
+            return integration
+    names = [i.name for i in integrations]
+    known = ", ".join(f'"{n}"' for n in names) or "none"
+    raise ConfigError(f'no integration named "{name}"{did_you_mean(name, names)} in {where}; known: {known}')
 
 
 class UnknownKindError(ConfigError):

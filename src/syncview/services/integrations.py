@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import insert, select, update
 
-from syncview.config import Config, IntegrationConfig, did_you_mean
+from syncview.config import Config, IntegrationConfig
 from syncview.demo import INTEGRATIONS as DEMO_INTEGRATIONS
-from syncview.errors import ConfigError
 from syncview.services.seed import SeedSummary, demo_settings, seed_demo
 from syncview.store import Store
 from syncview.store.db import utcnow
@@ -61,12 +60,3 @@ def syncable(store: Store, config: Config) -> tuple[IntegrationConfig, ...]:
                   for name, flavour in DEMO_INTEGRATIONS.items() if name in present and name not in configured)
     return config.integrations + demos
 
-
-def find(candidates: tuple[IntegrationConfig, ...], name: str, where: str) -> IntegrationConfig:
-    """The integration called ``name`` (any case) among ``candidates``; ConfigError naming them if none."""
-    for integration in candidates:
-        if integration.name.casefold() == name.casefold():
-            return integration
-    names = [i.name for i in candidates]
-    known = ", ".join(f'"{n}"' for n in names) or "none"
-    raise ConfigError(f'no integration named "{name}"{did_you_mean(name, names)} to sync in {where}; known: {known}')

@@ -16,7 +16,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Select, Static
 
-from syncview.config import Config
+from syncview.config import Config, integration_named
 from syncview.domain import ResourceType, SyncStatus
 from syncview.errors import SyncviewError
 from syncview.redaction import redact
@@ -475,7 +475,7 @@ class OverviewScreen(TriageMixin, Screen[None]):
         report: SyncReport | None = None
         try:
             where = str(self.config.path or "the config")
-            chosen = integrations.find(integrations.syncable(self.store, self.config), name, where)
+            chosen = integration_named(integrations.syncable(self.store, self.config), name, where)
             report = sync_integration(self.store, chosen, on_progress=progress)
         except SyncError as error:
             report = error.report
