@@ -82,6 +82,43 @@ def normalise_name(name: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
+def xref(kind: str, type_: ResourceType, external_id: str) -> str:
+    """How one product names one of its items to others: ``kind:type:id``.
+
+    ``kind`` is the connector's registry key, ``type_`` the syncview type the item maps
+    onto: a Datto RMM site's ``autotaskCompanyId`` 29683512 is ``autotask:client:29683512``,
+    the same string the Autotask connector's company 29683512 is known by.
+    """
+    return f"{kind}:{type_.value}:{external_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityKeys:
+    """What identifies an item besides its name, as the product sent it.
+
+    Connectors copy the fields their API returns and nothing more; the core
+    (``syncview.identity``) normalises them and drops placeholder values, so a
+    connector never decides what counts as a real serial or MAC.
+    """
+
+    #: a device's serial number
+    serial: str | None = None
+    #: a device's MAC addresses, any notation, any number
+    macs: tuple[str, ...] = ()
+    #: a device's host name, with or without its domain
+    hostname: str | None = None
+    #: a contact's e-mail address
+    email: str | None = None
+    #: the same thing's ids in other products, each made by :func:`xref`
+    xrefs: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.serial or self.macs or self.hostname or self.email or self.xrefs)
+
+
+NO_KEYS = IdentityKeys()
+
+
 @dataclass(frozen=True, slots=True)
 class RemoteItem:
     """One item as a connector fetched it, before the store knows it."""
@@ -91,3 +128,5 @@ class RemoteItem:
     name: str
     remote_company: str | None = None
     payload: dict[str, Any] = field(default_factory=dict)
+    #: identity keys besides the name (serial, MACs, host name, e-mail, cross-references)
+    keys: IdentityKeys = NO_KEYS
