@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from syncview.domain import IdentityKeys, ResourceType, normalise_name, xref
+from syncview.domain import IdentityKeys, ResourceType, normalise_name
 
 
 class KeyKind(StrEnum):
@@ -210,12 +210,11 @@ class IdentityRules:
     def mac_is_placeholder(self, mac: str) -> bool:
         return mac_is_placeholder(mac) or mac in self._macs  # type: ignore[attr-defined]
 
-    def normalise(self, raw: IdentityKeys, type_: ResourceType, name: str, *, kind: str | None = None,
-                  external_id: str | None = None) -> Normalised:
-        """The identity keys of one remote item (or of the item a record was created from).
+    def normalise(self, raw: IdentityKeys, type_: ResourceType, name: str) -> Normalised:
+        """The identity keys of one remote item, as they are stored and compared.
 
-        ``kind`` and ``external_id``, when given, add the item's own cross-reference, by
-        which other products' items (and this one's next sync) find its record.
+        The item's own cross-reference is not among them: its integration's kind, its type
+        and its external id say it (see :mod:`syncview.services.matching`).
         """
         found: dict[KeyKind, set[str]] = {}
         refused: list[str] = []
@@ -241,8 +240,6 @@ class IdentityRules:
             if host is not None and host.casefold() not in PLACEHOLDER_HOSTS:
                 found[KeyKind.HOST] = {normalise_name(host)}
         xrefs = {x.strip() for x in raw.xrefs if x and x.strip()}
-        if kind is not None and external_id is not None:
-            xrefs.add(xref(kind, type_, external_id))
         if xrefs:
             found[KeyKind.XREF] = xrefs
         return Normalised(Keys({k: frozenset(v) for k, v in found.items() if v}), tuple(refused))

@@ -69,14 +69,14 @@ def test_emails_compare_without_case_and_must_look_like_one():
     assert identity.normalise_email("not an address") is None
 
 
-def test_normalise_keeps_keys_refuses_placeholders_and_adds_the_own_xref():
+def test_normalise_keeps_keys_and_refuses_placeholders():
     raw = IdentityKeys(serial="Default string", macs=("AA-BB-CC-DD-EE-01", "00:00:00:00:00:00", "junk"),
                        hostname="ws-7.acme.local", xrefs=("autotask:device:9",))
-    found = DEFAULT_RULES.normalise(raw, DEVICE, "WS-7", kind="datto_rmm", external_id="abc")
+    found = DEFAULT_RULES.normalise(raw, DEVICE, "WS-7")
     assert found.keys.get(KeyKind.SERIAL) == frozenset()
     assert found.keys.get(KeyKind.MAC) == {"aa:bb:cc:dd:ee:01"}
     assert found.keys.get(KeyKind.HOST) == {"ws 7"}
-    assert found.keys.get(KeyKind.XREF) == {"autotask:device:9", "datto_rmm:device:abc"}
+    assert found.keys.get(KeyKind.XREF) == {"autotask:device:9"}
     assert found.refused == ("serial 'Default string' is a placeholder", "MAC 00:00:00:00:00:00 is a placeholder")
 
 

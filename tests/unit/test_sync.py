@@ -19,7 +19,7 @@ from syncview.connectors.demo import DemoConnector
 from syncview.domain import RemoteItem, ResourceType, SyncStatus
 from syncview.errors import AuthenticationError, ConfigError, ConnectorError
 from syncview.services import actions, sync
-from syncview.services.matching import Decision, MatchInput, decide
+from syncview.services.matching import Decision, MatchInput, RecordInfo, Records, decide
 from syncview.services.sync import (
     SyncAlreadyRunningError,
     SyncCancelled,
@@ -147,12 +147,12 @@ def test_first_run_logs_what_happened_and_why(documented):
 
     messages = log_messages(documented, report.run_id)
     assert messages[0] == f"sync of {NAME} started (full)"
-    assert "device 'acme-ws-001' matched to its record" in messages
+    assert "device 'acme-ws-001' matched to its record on name" in messages
     assert "device 'ACME-WS-002' not synced: no unlinked device record of that name" in messages
     assert "device 'GLOBEX-1' not synced: its remote company matches no local client" in messages
     assert messages[-1].startswith(f"sync of {NAME} finished: 6 fetched, 6 new")
     resource_of = dict(rows(documented, "SELECT message, resource_id FROM sync_log_entry"))
-    assert resource_of["device 'acme-ws-001' matched to its record"] == \
+    assert resource_of["device 'acme-ws-001' matched to its record on name"] == \
         rows(documented, "SELECT id FROM resource WHERE external_id = '10'")[0][0]
 
 
@@ -476,8 +476,9 @@ def test_per_item_log_lines_are_bounded(store, monkeypatch):
 @pytest.mark.parametrize("status", list(SyncStatus))
 @pytest.mark.parametrize("record_id", [None, 5])
 def test_settled_is_exactly_where_decide_keeps_or_skips_whatever_records_exist(status, record_id):
-    free = {("device", 1, "x"): [9]}
-    outcome = decide(MatchInput(DEVICE, 1, "x", status, record_id), free, create_missing=True)
+    records = Records()
+    records.add(RecordInfo(9, "device", 1, "X", "x"))
+    outcome = decide(MatchInput(DEVICE, 1, "x", status, record_id), records, create_missing=True)
     assert settled(status, record_id) == (outcome.decision in (Decision.KEEP, Decision.SKIP))
 
 

@@ -1,34 +1,77 @@
 """Matching rules (what a sync links automatically) and re-match candidates (what an operator picks from).
 
-The rules are exact and conservative; similarity only ranks candidates for a
-person to choose from and never links anything on its own.
+The rules are exact and never guess. An item already linked keeps its record (an operator's
+re-match is never undone), an excluded one is skipped; any other item is tried, within its
+client, against the integration's rules in order (``match_on``, by default cross-reference
+id, serial, MAC, e-mail, then name). A rule links only when exactly one record in scope has
+the item's key and no stronger key of the two disagrees:
+
+- two records with the key leave the item Not Synced ("2 records share serial ABC123");
+- the one record with the key already linked to another item of the integration leaves it
+  Not Synced too (the key says it is that record, which is taken);
+- a stronger key that disagrees beats a weaker one that agrees: same host name but a
+  different real serial is a replaced machine, Not Synced, not a link.
+
+A record's keys are those of the resources linked to it (whichever integration they came
+from) and those it was created from (``record_key``). Values several items of one
+integration share are no identity of any of them (:func:`shared_values`); placeholders never
+get this far (:mod:`syncview.identity`). Similarity only ranks candidates for a person to
+choose from and never links anything on its own.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import exists, literal_column, select
 
 from syncview.domain import ResourceType, SyncStatus, normalise_name
+from syncview.identity import NO_KEYS, KeyKind, Keys, describe
 from syncview.services import queries
 from syncview.store import Store
-from syncview.store.models import Record, Resource
-
-R = Resource.__table__.c
-REC = Record.__table__.c
 
 
 class Decision(StrEnum):
     KEEP = "keep"  # already linked: a sync never undoes a link
     SKIP = "skip"  # excluded by an operator
-    LINK = "link"  # an unlinked record of the same type and client has the same name
+    LINK = "link"  # exactly one record in scope has the item's key, and no stronger key disagrees
     CREATE = "create"  # the integration creates missing records
     NOT_SYNCED = "not_synced"
+
+
+class Rule(StrEnum):
+    """A matching rule: the identity key it compares (``name``: the name, or a device's host name)."""
+
+    XREF = "xref"
+    SERIAL = "serial"
+    MAC = "mac"
+    EMAIL = "email"
+    NAME = "name"
+
+
+#: The rules and their order unless an integration's ``match_on`` says otherwise.
+DEFAULT_RULES: tuple[Rule, ...] = tuple(Rule)
+
+
+class MatchedOn(StrEnum):
+    """How a Matched resource got its record: a rule, an operator, or a record created from it."""
+
+    XREF = "xref"
+    SERIAL = "serial"
+    MAC = "mac"
+    EMAIL = "email"
+    NAME = "name"
+    OPERATOR = "operator"
+    CREATED = "created"
+
+    @property
+    def label(self) -> str:
+        return {"xref": "cross-reference", "mac": "MAC", "email": "e-mail", "operator": "re-matched by an operator",
+                "created": "record created from it"}.get(self.value, self.value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +83,16 @@ class MatchInput:
     name_norm: str
     status: SyncStatus
     record_id: int | None
+    #: identity keys, normalised, placeholders and shared values left out
+    keys: Keys = NO_KEYS
+    #: values left out and why ("serial 'Default string' is a placeholder"), for the reason
+    notes: tuple[str, ...] = ()
+    #: the resource's name as shown, for the reasons other items are given
+    name: str = ""
+
+    def name_forms(self) -> frozenset[str]:
+        """What the name rule compares: the normalised name, and a device's host name."""
+        return frozenset({self.name_norm, *self.keys.get(KeyKind.HOST)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,32 +100,312 @@ class Outcome:
     decision: Decision
     record_id: int | None = None
     reason: str = ""
+    #: for LINK the rule that linked, for CREATE "created"
+    matched_on: MatchedOn | None = None
 
 
-#: Records free to link, by (type, client id, normalised name): ids not linked to any resource
-#: of the integration being matched, lowest first.
-FreeRecords = Mapping[tuple[str, int | None, str], list[int]]
+@dataclass(frozen=True, slots=True)
+class RecordInfo:
+    """A local record as the rules see it."""
+
+    id: int
+    type: str
+    client_id: int | None
+    name: str
+    name_norm: str
+    keys: Keys = NO_KEYS
 
 
-def decide(resource: MatchInput, free: FreeRecords, *, create_missing: bool) -> Outcome:
+def scope_of(type_: str, client_id: int | None) -> tuple[str, int | None]:
+    """Where an item looks for records: its type, within its client; a client item among all
+    client records (the client is what is being matched)."""
+    return (type_, None if type_ == ResourceType.CLIENT.value else client_id)
+
+
+@dataclass(slots=True)
+class Records:
+    """The records some items may link to, indexed the ways the rules look them up.
+
+    ``taken`` holds the records a resource of the integration being matched links (record id
+    -> that resource's name); :func:`decide` adds the records it links, so two items of one
+    sync never take the same record.
+    """
+
+    info: dict[int, RecordInfo] = field(default_factory=dict)
+    #: (scope, kind, value) -> record ids
+    by_key: dict[tuple[tuple[str, int | None], str, str], set[int]] = field(default_factory=dict)
+    #: (scope, name form) -> record ids; forms are the normalised name and host names
+    by_name: dict[tuple[tuple[str, int | None], str], set[int]] = field(default_factory=dict)
+    taken: dict[int, str] = field(default_factory=dict)
+
+    def add(self, record: RecordInfo) -> None:
+        self.info[record.id] = record
+        scope = scope_of(record.type, record.client_id)
+        for kind, value in record.keys.pairs():
+            self.by_key.setdefault((scope, kind, value), set()).add(record.id)
+        for form in {record.name_norm, *record.keys.get(KeyKind.HOST)}:
+            self.by_name.setdefault((scope, form), set()).add(record.id)
+
+    def candidates(self, inp: MatchInput, rule: Rule) -> set[int]:
+        scope = scope_of(inp.type._value_, inp.client_id)
+        found: set[int] = set()
+        if rule is Rule.NAME:
+            for form in inp.name_forms():
+                found |= self.by_name.get((scope, form), set())
+        else:
+            for value in inp.keys.get(KeyKind(rule.value)):
+                found |= self.by_key.get((scope, rule.value, value), set())
+        return found
+
+
+def _conflict(inp: MatchInput, record: RecordInfo, stronger: Sequence[Rule]) -> str | None:
+    """The first stronger key on which the item and the record disagree, said in words."""
+    for rule in stronger:
+        if rule is Rule.NAME:
+            continue
+        kind = KeyKind(rule.value)
+        mine, theirs = inp.keys.get(kind), record.keys.get(kind)
+        if not mine or not theirs:
+            continue
+        if kind is KeyKind.XREF:
+            # Cross-references disagree only within one product's namespace (kind:type:).
+            spaces = {x.rsplit(":", 1)[0] for x in mine} & {x.rsplit(":", 1)[0] for x in theirs}
+            for space in sorted(spaces):
+                a = {x for x in mine if x.startswith(space + ":")}
+                b = {x for x in theirs if x.startswith(space + ":")}
+                if not a & b:
+                    return f"{kind.label} {', '.join(sorted(a))} differs from its {', '.join(sorted(b))}"
+            continue
+        if not mine & theirs:
+            return f"{kind.label} {', '.join(sorted(mine))} differs from its {', '.join(sorted(theirs))}"
+    return None
+
+
+def _key_words(inp: MatchInput, rule: Rule, record_ids: Iterable[int], records: Records) -> str:
+    if rule is Rule.NAME:
+        return f"name {inp.name_norm!r}"
+    kind = KeyKind(rule.value)
+    shared = set()
+    for record_id in record_ids:
+        shared |= records.info[record_id].keys.get(kind) & inp.keys.get(kind)
+    return describe(kind, ", ".join(sorted(shared or inp.keys.get(kind))))
+
+
+def decide(resource: MatchInput, records: Records, *, create_missing: bool,
+           rules: Sequence[Rule] = DEFAULT_RULES) -> Outcome:
     """Apply the matching rules to one resource.
 
-    ``free`` is consumed: a record linked here is popped, so two resources of one
+    ``records`` is updated: a record linked here is marked taken, so two resources of one
     sync never take the same record.
     """
     if resource.status is SyncStatus.MATCHED and resource.record_id is not None:
         return Outcome(Decision.KEEP, resource.record_id)
     if resource.status is SyncStatus.EXCLUDED:
         return Outcome(Decision.SKIP, reason="excluded by an operator")
-    candidates = free.get(match_key(resource.type.value, resource.client_id, resource.name_norm))
-    if candidates:
-        return Outcome(Decision.LINK, candidates.pop(0))
+    type_ = resource.type._value_
     if resource.client_id is None and resource.type is not ResourceType.CLIENT:
         # Only a client record can be created without a client to file it under.
         return Outcome(Decision.NOT_SYNCED, reason="its remote company matches no local client")
+    tried: list[Rule] = []
+    for rule in rules:
+        found = records.candidates(resource, rule)
+        if not found:
+            tried.append(rule)
+            continue
+        if len(found) > 1:
+            if rule is Rule.NAME:
+                return Outcome(Decision.NOT_SYNCED, reason=f"{len(found)} {type_} records are named like it")
+            return Outcome(Decision.NOT_SYNCED,
+                           reason=f"{len(found)} records share {_key_words(resource, rule, found, records)}")
+        (record_id,) = found
+        record = records.info[record_id]
+        holder = records.taken.get(record_id)
+        if holder is not None:
+            if rule is Rule.NAME:
+                # A name is no identity: the record of that name is someone else's, so this
+                # item simply has none yet (as before identity keys).
+                tried.append(rule)
+                continue
+            return Outcome(Decision.NOT_SYNCED, reason=f"{_key_words(resource, rule, found, records)} is on record "
+                                                       f"{record.name!r}, already matched to {holder!r}")
+        conflict = _conflict(resource, record, tried)
+        if conflict is not None:
+            what = "name" if rule is Rule.NAME else _key_words(resource, rule, found, records)
+            return Outcome(Decision.NOT_SYNCED, reason=f"same {what} as record {record.name!r} but {conflict} "
+                                                       "(replaced hardware?)")
+        records.taken[record_id] = resource.name or resource.name_norm
+        return Outcome(Decision.LINK, record_id, matched_on=MatchedOn(rule.value))
     if create_missing:
-        return Outcome(Decision.CREATE)
-    return Outcome(Decision.NOT_SYNCED, reason=f"no unlinked {resource.type.value} record of that name")
+        return Outcome(Decision.CREATE, matched_on=MatchedOn.CREATED)
+    # The cross-reference every item has (its own) is not worth a mention.
+    had = [KeyKind(rule.value).label for rule in rules
+           if rule not in (Rule.NAME, Rule.XREF) and resource.keys.get(KeyKind(rule.value))]
+    if not had:
+        reason = f"no unlinked {type_} record of that name"
+    else:
+        reason = f"no unlinked {type_} record has its {', '.join(had)} or name"
+    if resource.notes:
+        reason += "; " + "; ".join(resource.notes)
+    return Outcome(Decision.NOT_SYNCED, reason=reason)
+
+
+# --------------------------------------------------------------------------- the records, in bulk
+
+_KEYED_RULES = tuple(rule for rule in Rule if rule is not Rule.NAME)
+
+
+def _json(values: Iterable) -> str:
+    # Lists go to SQLite as one JSON parameter read by json_each: no limit on their length.
+    return json.dumps(sorted(values), separators=(",", ":"))
+
+
+def shared_values(cursor, integration_id: int, page: Sequence[tuple[int | None, Keys]]) -> dict[tuple[str, str], int]:
+    """Key values more than one live item of the integration carries: (kind, value) -> items.
+
+    ``page`` holds the items being synced, each with its stored resource id (None when new)
+    and its keys now; their stored keys are left out of the count, being replaced. A serial
+    on two items of one product identifies neither (a cloned image, a default nobody listed);
+    a MAC on several is a virtual adapter. Host names are left to the name rule.
+    """
+    counts: dict[tuple[str, str], int] = {}
+    wanted: dict[str, set[str]] = {}
+    for _, keys in page:
+        for kind, value in keys.pairs():
+            if kind == KeyKind.HOST:
+                continue
+            counts[(kind, value)] = counts.get((kind, value), 0) + 1
+            wanted.setdefault(kind, set()).add(value)
+    ids = _json(rid for rid, _ in page if rid is not None)
+    for kind, values in wanted.items():
+        for value, n in cursor.execute(
+            "SELECT k.value, count(*) FROM resource_key k JOIN resource r ON r.id = k.resource_id"
+            " WHERE k.kind = ? AND k.value IN (SELECT value FROM json_each(?)) AND r.integration_id = ?"
+            " AND r.deleted_remotely = 0 AND k.resource_id NOT IN (SELECT value FROM json_each(?))"
+            " GROUP BY k.value", (kind, _json(values), integration_id, ids)
+        ):
+            counts[(kind, value)] += n
+    return {key: n for key, n in counts.items() if n > 1}
+
+
+def without_shared(keys: Keys, shared: Mapping[tuple[str, str], int]) -> tuple[Keys, tuple[str, ...]]:
+    """An item's keys less the values :func:`shared_values` found, and a note for each."""
+    notes = []
+    for kind, value in keys.pairs():
+        n = shared.get((kind, value))
+        if n:
+            keys = keys.without(KeyKind(kind), value)
+            notes.append(f"{describe(KeyKind(kind), value)} is on {n} items of this integration, so it "
+                         "identifies none of them")
+    return keys, tuple(notes)
+
+
+def load_records(cursor, integration_id: int, inputs: Sequence[MatchInput],
+                 rules: Sequence[Rule] = DEFAULT_RULES) -> Records:
+    """The records ``inputs`` may link to, each with its keys, and those the integration has taken.
+
+    A handful of statements whatever the number of inputs: one per key kind and one for
+    names to find candidates, then their details, keys and links (``cursor`` is a DB-API
+    cursor, the sync engine's own inside its page transaction).
+    """
+    records = Records()
+    ids: set[int] = set()
+    for rule in rules:
+        if rule is Rule.NAME:
+            continue
+        values = {v for inp in inputs for v in inp.keys.get(KeyKind(rule.value))}
+        if values and rule is Rule.XREF:
+            ids.update(rid for (rid,) in cursor.execute(_BY_XREF, (_json(values),) * 3))
+        elif values:
+            ids.update(rid for (rid,) in cursor.execute(_BY_KEY, (rule.value, _json(values)) * 2))
+    if Rule.NAME in rules:
+        names = {(scope_of(inp.type._value_, inp.client_id), form) for inp in inputs for form in inp.name_forms()}
+        client_names = [form for (type_, _), form in names if type_ == "client"]
+        scoped = [[type_, client_id, form] for (type_, client_id), form in names if type_ != "client"]
+        if client_names:
+            ids.update(rid for (rid,) in cursor.execute(
+                "SELECT id FROM record WHERE type = 'client' AND name_norm IN (SELECT value FROM json_each(?))",
+                (_json(client_names),)))
+        if scoped:
+            ids.update(rid for (rid,) in cursor.execute(
+                "SELECT r.id FROM json_each(?) k JOIN record r ON r.type = json_extract(k.value, '$[0]')"
+                " AND r.client_id = json_extract(k.value, '$[1]') AND r.name_norm = json_extract(k.value, '$[2]')",
+                (json.dumps(scoped),)))
+        hosts = {form for (type_, _), form in names if type_ == "device"}
+        if hosts:
+            ids.update(rid for (rid,) in cursor.execute(_BY_KEY, (KeyKind.HOST.value, _json(hosts)) * 2))
+    if not ids:
+        return records
+    id_list = _json(ids)
+    keys: dict[int, list[tuple[str, str]]] = {}
+    for record_id, kind, value in cursor.execute(_KEYS_OF, (id_list,) * 3):
+        keys.setdefault(record_id, []).append((kind, value))
+    for record_id, type_, client_id, name, name_norm in cursor.execute(
+        "SELECT id, type, client_id, name, name_norm FROM record WHERE id IN (SELECT value FROM json_each(?))",
+        (id_list,)
+    ):
+        records.add(RecordInfo(record_id, type_, client_id, name, name_norm, Keys.from_pairs(keys.get(record_id, ()))))
+    # The unary + keeps SQLite on ix_resource_record rather than scanning the integration.
+    for record_id, name in cursor.execute(
+        "SELECT record_id, name FROM resource WHERE record_id IN (SELECT value FROM json_each(?))"
+        " AND +integration_id = ?", (id_list, integration_id)
+    ):
+        records.taken[record_id] = name
+    return records
+
+
+def records_for(store: Store, integration_id: int, inputs: Sequence[MatchInput],
+                rules: Sequence[Rule] = DEFAULT_RULES) -> Records:
+    """:func:`load_records` on a read of ``store`` (the sync engine calls it in its own transaction)."""
+    with store.read() as conn:
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            return load_records(cursor, integration_id, inputs, rules)
+        finally:
+            cursor.close()
+
+
+def stored_keys(store: Store, resource_ids: Iterable[int]) -> dict[int, Keys]:
+    """The identity keys the last sync stored for some resources, by resource id."""
+    found: dict[int, list[tuple[str, str]]] = {}
+    with store.read() as conn:
+        for resource_id, kind, value in conn.exec_driver_sql(
+            "SELECT resource_id, kind, value FROM resource_key WHERE resource_id IN (SELECT value FROM json_each(?))",
+            (_json(resource_ids),)
+        ):
+            found.setdefault(resource_id, []).append((kind, value))
+    return {rid: Keys.from_pairs(pairs) for rid, pairs in found.items()}
+
+
+#: Records holding a key (kind, values as JSON; the two parameters twice): through the
+#: resources linked to them, and their own keys.
+_BY_KEY = (
+    "SELECT r.record_id FROM resource_key k JOIN resource r ON r.id = k.resource_id"
+    " WHERE k.kind = ? AND k.value IN (SELECT value FROM json_each(?)) AND r.record_id IS NOT NULL"
+    " UNION SELECT record_id FROM record_key WHERE kind = ? AND value IN (SELECT value FROM json_each(?))"
+)
+#: Records holding cross-references (as JSON, twice). A resource's own cross-reference
+#: (kind:type:external id) is not stored: it is its integration's kind, its type and its
+#: external id, found by the unique (integration, type, external id) index.
+_BY_XREF = (
+    "SELECT r.record_id FROM json_each(?) x JOIN integration i ON i.kind = substr(x.value, 1, instr(x.value, ':') - 1)"
+    " JOIN resource r ON r.integration_id = i.id"
+    " AND r.type = substr(x.value, instr(x.value, ':') + 1, instr(substr(x.value, instr(x.value, ':') + 1), ':') - 1)"
+    " AND r.external_id = substr(substr(x.value, instr(x.value, ':') + 1),"
+    " instr(substr(x.value, instr(x.value, ':') + 1), ':') + 1)"
+    " WHERE r.record_id IS NOT NULL"
+    " UNION SELECT r.record_id FROM resource_key k JOIN resource r ON r.id = k.resource_id"
+    " WHERE k.kind = 'xref' AND k.value IN (SELECT value FROM json_each(?)) AND r.record_id IS NOT NULL"
+    " UNION SELECT record_id FROM record_key WHERE kind = 'xref' AND value IN (SELECT value FROM json_each(?))"
+)
+#: Every key of some records (ids as JSON, three times): (record id, kind, value), the
+#: linked resources' own cross-references included.
+_KEYS_OF = (
+    "SELECT r.record_id, k.kind, k.value FROM resource r JOIN resource_key k ON k.resource_id = r.id"
+    " WHERE r.record_id IN (SELECT value FROM json_each(?))"
+    " UNION SELECT r.record_id, 'xref', i.kind || ':' || r.type || ':' || r.external_id"
+    " FROM resource r JOIN integration i ON i.id = r.integration_id WHERE r.record_id IN (SELECT value FROM json_each(?))"
+    " UNION SELECT record_id, kind, value FROM record_key WHERE record_id IN (SELECT value FROM json_each(?))"
+)
 
 
 _LEGAL_SUFFIXES = re.compile(
@@ -136,28 +469,3 @@ def rematch_candidates(
     return [Candidate(by_id[rid], score, linked.get(rid)) for rid, score in ranked]
 
 
-def match_key(type_: str, client_id: int | None, name_norm: str) -> tuple[str, int | None, str]:
-    """Key under which a record and a resource match: a client record matches by name alone,
-    since the client is what is being matched; every other type within its client."""
-    return (type_, None if type_ == ResourceType.CLIENT.value else client_id, name_norm)
-
-
-def free_records_index(rows: Iterable[tuple[int, str, int | None, str]]) -> dict:
-    """Build :data:`FreeRecords` from (record id, type, client id, normalised name) rows."""
-    index: dict[tuple[str, int | None, str], list[int]] = {}
-    for record_id, type_, client_id, norm in sorted(rows):
-        index.setdefault(match_key(type_, client_id, norm), []).append(record_id)
-    return index
-
-
-def load_free_records(store: Store, integration_id: int) -> dict:
-    """:data:`FreeRecords` for an integration: enabled or not, every record no resource of it links to."""
-    query = (
-        select(REC.id, REC.type, REC.client_id, REC.name_norm)
-        # The unary + keeps SQLite on ix_resource_record instead of scanning the integration
-        # once per record (minutes at a million resources).
-        .where(~exists().where(R.record_id == REC.id,
-                               literal_column("+resource.integration_id") == integration_id))
-    )
-    with store.read() as conn:
-        return free_records_index(conn.execute(query))

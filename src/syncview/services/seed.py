@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from syncview.demo import DEFAULT_RESOURCES, INTEGRATIONS, DemoWorld
 from syncview.domain import SyncStatus, normalise_name
 from syncview.errors import ActionError
+from syncview.services.matching import MatchedOn, MatchInput, Records, decide
 from syncview.store import Store
 from syncview.store.db import db_time, utcnow
 from syncview.store.models import Client, Integration, Meta, Record, Resource
@@ -146,11 +147,19 @@ class _Writer:
                 json.dumps({"client_id": res.client_id, "record_id": None, "status": "excluded", "version": 2}),
             ))
         payload = json.dumps({"id": res.external_id, **res.payload}, separators=(",", ":"))
+        name_norm = normalise_name(res.name)
+        matched_on = reason = None
+        if res.status is SyncStatus.MATCHED:
+            matched_on = MatchedOn.NAME.value  # the demo's links are equal names
+        elif res.status is SyncStatus.NOT_SYNCED:
+            # The reason the rules give (the demo's Not Synced items have no record of their name).
+            reason = decide(MatchInput(res.type, res.client_id, name_norm, res.status, None), Records(),
+                            create_missing=False).reason
         self.resource_rows.append((
-            rid, integration_id, res.type.value, res.external_id, res.name, normalise_name(res.name),
+            rid, integration_id, res.type.value, res.external_id, res.name, name_norm,
             res.remote_company, res.client_id, payload, res.status.value, res.record_id,
             db_time(first_seen), db_time(last_seen), res.deleted_remotely, version,
-            db_time(updated_at) if updated_at else None, updated_by,
+            db_time(updated_at) if updated_at else None, updated_by, matched_on, reason,
         ))
         self.resources += 1
         samples = self.samples.setdefault(integration_id, [])
@@ -164,7 +173,8 @@ class _Writer:
         self.cursor.executemany(
             "INSERT INTO resource (id, integration_id, type, external_id, name, name_norm, remote_company,"
             " client_id, payload, status, record_id, first_seen, last_seen, deleted_remotely, version,"
-            " updated_at, updated_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " updated_at, updated_by, matched_on, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+            " ?, ?)",
             self.resource_rows)
         self.cursor.executemany(
             "INSERT INTO audit_event (batch, time, operator, action, integration_id, resource_id, before, after)"
