@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from syncview.domain import ResourceType, SyncStatus
@@ -162,6 +164,9 @@ def test_suggestions_are_above_the_threshold_best_first_and_accepted_in_bulk(dem
         row = queries.get_resource(demo_store, proposal.resource_id)
         assert (row.status, row.record_id) == (SyncStatus.MATCHED, proposal.record_id)
     assert _batches(demo_store) == [(result.result.batch, "rematch", len(found))]
+    assert {how for (how,) in rows(demo_store, "SELECT matched_on FROM resource WHERE id IN (SELECT value FROM"
+                                               " json_each(?))", json.dumps([p.resource_id for p in found]))} \
+        == {"operator"}
     assert bulk.suggestions(demo_store, _cw(demo_store), threshold=90) == []
     actions.undo(demo_store)
     assert len(bulk.suggestions(demo_store, _cw(demo_store), threshold=90)) == len(found)

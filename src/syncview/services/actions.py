@@ -55,10 +55,12 @@ class _Resource:
     version: int
     updated_by: str | None
     updated_at: Any
+    matched_on: str | None = None
+    reason: str | None = None
 
     def state(self) -> dict[str, Any]:
-        return {"status": self.status.value, "record_id": self.record_id,
-                "client_id": self.client_id, "version": self.version}
+        return {"status": self.status.value, "record_id": self.record_id, "client_id": self.client_id,
+                "version": self.version, "matched_on": self.matched_on, "reason": self.reason}
 
     @property
     def label(self) -> str:
@@ -66,16 +68,31 @@ class _Resource:
 
 
 def _load(conn: Connection, resource_id: int, expected_version: int | None) -> _Resource:
-    row = conn.execute(
-        select(R.id, R.integration_id, R.type, R.name, R.status, R.record_id, R.client_id,
-               R.version, R.updated_by, R.updated_at).where(R.id == resource_id)
-    ).first()
+    row = conn.execute(select(*_COLUMNS).where(R.id == resource_id)).first()
     if row is None:
         raise NotFoundError(f"no resource with id {resource_id}")
     resource = _Resource(row[0], row[1], ResourceType(row[2]), row[3], SyncStatus(row[4]), *row[5:])
     if expected_version is not None and resource.version != expected_version:
         raise StaleResourceError(_changed_message(resource))
     return resource
+
+
+#: The columns a :class:`_Resource` is read from, in its fields' order.
+_COLUMNS = (R.id, R.integration_id, R.type, R.name, R.status, R.record_id, R.client_id, R.version, R.updated_by,
+            R.updated_at, R.matched_on, R.reason)
+#: Why an included resource is Not Synced until the next sync gives the rules' reason.
+INCLUDED_REASON = "included again by an operator; the next sync applies the matching rules"
+
+
+def matched_by_operator(record_id: int, client_id: int | None) -> dict[str, Any]:
+    """The changes of an operator's re-match: a sync never undoes a link whose ``matched_on`` is operator."""
+    return {"status": SyncStatus.MATCHED.value, "record_id": record_id, "client_id": client_id,
+            "matched_on": "operator", "reason": None}
+
+
+#: The changes of an exclusion and of an include.
+EXCLUDED = {"status": SyncStatus.EXCLUDED.value, "record_id": None, "matched_on": None, "reason": None}
+INCLUDED = {"status": SyncStatus.NOT_SYNCED.value, "matched_on": None, "reason": INCLUDED_REASON}
 
 
 def _changed_message(resource: _Resource) -> str:
@@ -175,8 +192,7 @@ def rematch(
         if rdisabled:
             batch.set_disabled(record_id, False, before, after)
             message += " (re-enabled it)"
-        changes = {"status": SyncStatus.MATCHED.value, "record_id": record_id, "client_id": rclient}
-        batch.apply(resource, changes, before, after, message)
+        batch.apply(resource, matched_by_operator(record_id, rclient), before, after, message)
         return batch.result(message)
 
 
@@ -200,7 +216,7 @@ def exclude(
         if disable_record and resource.record_id is not None:
             batch.set_disabled(resource.record_id, True, before, after)
             message += f" and disabled record {_record(conn, resource.record_id)[1]!r}"
-        batch.apply(resource, {"status": SyncStatus.EXCLUDED.value, "record_id": None}, before, after, message)
+        batch.apply(resource, EXCLUDED, before, after, message)
         return batch.result(message)
 
 
@@ -218,12 +234,13 @@ def include(
             raise ActionError(f"{resource.label} is not excluded ({resource.status.label})")
         batch = _Batch(conn, "include", operator or current_operator())
         message = f"included {resource.label} again (Not Synced until matched)"
-        batch.apply(resource, {"status": SyncStatus.NOT_SYNCED.value}, {}, {}, message)
+        batch.apply(resource, INCLUDED, {}, {}, message)
         return batch.result(message)
 
 
-#: Resource fields an action changes and its undo puts back.
-_RESTORED = ("status", "record_id", "client_id")
+#: Resource fields an action changes and its undo puts back (snapshots from before schema 3
+#: lack the last two: those come back as None).
+_RESTORED = ("status", "record_id", "client_id", "matched_on", "reason")
 #: json.dumps(..., sort_keys=True) builds an encoder per call; a bulk action makes 20 000 calls.
 _encode_sorted = json.JSONEncoder(sort_keys=True).encode
 #: A batch of more resources than this logs one summary line instead of a line per resource
@@ -245,10 +262,7 @@ def in_ids(column, ids) -> Any:
 
 def load_where(conn: Connection, *clauses) -> dict[int, _Resource]:
     """The resources the clauses select, by id, read in one statement."""
-    rows = conn.execute(
-        select(R.id, R.integration_id, R.type, R.name, R.status, R.record_id, R.client_id,
-               R.version, R.updated_by, R.updated_at).where(*clauses).order_by(R.id)
-    ).all()
+    rows = conn.execute(select(*_COLUMNS).where(*clauses).order_by(R.id)).all()
     return {row[0]: _Resource(row[0], row[1], ResourceType(row[2]), row[3], SyncStatus(row[4]), *row[5:])
             for row in rows}
 
@@ -310,14 +324,14 @@ def _apply_many(batch: _Batch, items: list[Change], summary: str) -> None:
         version = resource.version + 1
         new = {**state, **item.changes, "version": version}
         item.after.update(new)
-        resource_rows.append((new["status"], new["record_id"], new["client_id"], version, batch.operator, now,
-                              resource.id))
+        resource_rows.append((new["status"], new["record_id"], new["client_id"], new["matched_on"], new["reason"],
+                              version, batch.operator, now, resource.id))
         audit_rows.append((batch.id, now, batch.operator, batch.action, resource.integration_id, resource.id,
                            dumps(item.before), dumps(item.after)))
         batch.resource_ids.append(resource.id)
     raw = batch.conn.connection.driver_connection
-    raw.executemany("UPDATE resource SET status = ?, record_id = ?, client_id = ?, version = ?, updated_by = ?,"
-                    " updated_at = ? WHERE id = ?", resource_rows)
+    raw.executemany("UPDATE resource SET status = ?, record_id = ?, client_id = ?, matched_on = ?, reason = ?,"
+                    " version = ?, updated_by = ?, updated_at = ? WHERE id = ?", resource_rows)
     raw.executemany("INSERT INTO audit_event (batch, time, operator, action, integration_id, resource_id,"
                     " before, after) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", audit_rows)
     if len(items) <= LOG_EACH_UP_TO:
@@ -385,7 +399,7 @@ def _revert(conn: Connection, batch_id: str, action: str, operator: str) -> Acti
         after: dict[str, Any] = {}
         for record_id, state in was.get("records", {}).items():
             wanted.append((int(record_id), state["disabled"], before, after))
-        changes = {key: was[key] for key in _RESTORED}
+        changes = {key: was.get(key) for key in _RESTORED}
         message = f"{verb} {event_action} of {resource.label} (back to {SyncStatus(was['status']).label})"
         items.append(Change(resource, changes, before, after, message))
     _set_disabled_many(batch, wanted)

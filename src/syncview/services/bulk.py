@@ -208,8 +208,7 @@ def exclude(store: Store, marks: Marks, *, disable_records: bool = False, expect
             if disable_records and resource.record_id is not None:
                 wanted.append((resource.record_id, True, before, after))
                 message += " and disabled its record"
-            items.append(Change(resource, {"status": SyncStatus.EXCLUDED.value, "record_id": None},
-                                before, after, message))
+            items.append(Change(resource, actions.EXCLUDED, before, after, message))
         disabled = actions._set_disabled_many(batch, wanted)
         summary = f"excluded {_plural(len(todo), 'resource')}"
         if disabled:
@@ -230,8 +229,8 @@ def include(store: Store, marks: Marks, *, expected_count: int | None = None,
         if not todo:
             raise ActionError(f"none of the {_plural(len(resources), 'marked resource')} is excluded")
         batch = actions._Batch(conn, "include", operator or actions.current_operator())
-        items = [Change(r, {"status": SyncStatus.NOT_SYNCED.value}, {}, {},
-                        f"included {r.label} again (Not Synced until matched)") for r in todo]
+        items = [Change(r, actions.INCLUDED, {}, {}, f"included {r.label} again (Not Synced until matched)")
+                 for r in todo]
         summary = f"included {_plural(len(todo), 'resource')} again"
         if skipped:
             summary += f" ({skipped:,} not excluded, left as they were)"
@@ -450,8 +449,8 @@ def rematch(store: Store, proposals: Iterable[Proposal], *, disable_previous: bo
             if rdisabled:
                 wanted.append((proposal.record_id, False, before, after))
                 message += " (re-enabled it)"
-            items.append(Change(resource, {"status": SyncStatus.MATCHED.value, "record_id": proposal.record_id,
-                                           "client_id": rclient}, before, after, message))
+            items.append(Change(resource, actions.matched_by_operator(proposal.record_id, rclient), before, after,
+                                message))
         actions._set_disabled_many(batch, wanted)
         summary = f"re-matched {_plural(len(items), 'resource')}"
         if disable_previous:
