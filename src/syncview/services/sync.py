@@ -43,7 +43,7 @@ from syncview.domain import RemoteItem, ResourceType, SyncStatus, normalise_name
 from syncview.errors import ConfigError, SyncviewError
 from syncview.redaction import redact
 from syncview.identity import DEFAULT_RULES as DEFAULT_IDENTITY
-from syncview.identity import IdentityRules, KeyKind, Keys
+from syncview.identity import IdentityRules, KeyKind, Keys, describe
 from syncview.services.matching import (
     DEFAULT_RULES,
     Decision,
@@ -435,6 +435,8 @@ class _RunState:
         #: normalised local client name -> client id (lowest id of equal names)
         self.clients_by_name: dict[str, int] = {}
         self._norms: dict[str, str] = {}
+        #: resources this run linked on an identity key (not a name), checked again at the end
+        self.key_links: list[int] = []
 
     # ---- logging
 
@@ -501,6 +503,7 @@ class _RunState:
         """Write one page: the caller's transaction makes it land whole or not at all."""
         cursor = conn.connection.driver_connection.cursor()
         before = replace(self.counts), self.item_logs, self.warning_logs
+        key_links = len(self.key_links)
         try:
             if self.companies is None:
                 self.load_companies(cursor)
@@ -530,13 +533,16 @@ class _RunState:
             # The page is rolled back: so are its counts and log lines. The company map may
             # hold clients of the page, but a run that failed here does not go on.
             self.counts, self.item_logs, self.warning_logs = before
+            del self.key_links[key_links:]
             self._logs.clear()
             raise
         finally:
             cursor.close()
 
     def finish(self, conn: Connection) -> str | None:
-        """Mark what a full run did not see as removed, close the run as a success."""
+        """Take back links made on values later pages showed shared, mark what a full run did not
+        see as removed, close the run as a success."""
+        self._unlink_shared(conn)
         notes = []
         if self.run.since is None:
             notes += self._mark_removed(conn)
@@ -556,6 +562,39 @@ class _RunState:
         self.log("info", summary, item=False)
         self.flush_logs(conn)
         return message
+
+    def _unlink_shared(self, conn: Connection) -> None:
+        """Links this run made on a key value that, as later pages showed, several items of the
+        integration carry: the value identifies none of them, so the link was a guess. Each page
+        already leaves out the values it can see are shared; this catches those whose other
+        carriers came on a later page. Only this run's own links are taken back."""
+        if not self.key_links:
+            return
+        raw = conn.connection.driver_connection
+        found = raw.execute(
+            "SELECT r.id, r.type, r.name, k.kind, k.value, count(*) FROM resource r"
+            " JOIN resource_key k ON k.resource_id = r.id AND k.kind = r.matched_on"
+            " JOIN resource_key o ON o.kind = k.kind AND o.value = k.value"
+            " JOIN resource x ON x.id = o.resource_id AND x.integration_id = r.integration_id AND x.deleted_remotely = 0"
+            " WHERE r.id IN (SELECT value FROM json_each(?)) AND r.status = 'matched'"
+            " GROUP BY r.id, k.kind, k.value HAVING count(*) > 1",
+            (_json_list(self.key_links),)).fetchall()
+        reasons: dict[int, tuple[str, str, str]] = {}
+        for resource_id, type_, name, kind, value, n in found:
+            reasons.setdefault(resource_id, (type_, name, f"{describe(KeyKind(kind), value)} is on {n} items of "
+                                                           "this integration, so it identifies none of them"))
+        if not reasons:
+            return
+        now = db_time(_precise_now())
+        raw.executemany(
+            "UPDATE resource SET status = 'not_synced', record_id = NULL, matched_on = NULL, reason = ?,"
+            " updated_at = ?, updated_by = NULL, version = version + 1 WHERE id = ?",
+            [(reason, now, resource_id) for resource_id, (_, _, reason) in reasons.items()])
+        for resource_id, (type_, name, reason) in reasons.items():
+            self.log("warning", f"{type_} {name!r} not synced after all: {reason}", resource_id)
+        self.counts.linked -= len(reasons)
+        self.counts.matched -= len(reasons)
+        self.counts.not_synced += len(reasons)
 
     def _mark_removed(self, conn: Connection) -> list[str]:
         raw = conn.connection.driver_connection
@@ -756,6 +795,7 @@ class _PageWriter:
             matched_on = None if old is None else old.matched_on
             reason = None if old is None else old.reason
             note = None
+            key_link = False
             if inp is not None:
                 outcome = decide(inp, records, create_missing=create_missing, rules=rules)
                 decision = outcome.decision
@@ -766,6 +806,7 @@ class _PageWriter:
                     status = _MATCHED
                     client_id = records.info[record_id].client_id
                     counts.linked += 1
+                    key_link = matched_on != "name"
                     note = ("info", f"{item.type._value_} {item.name!r} matched to its record on {matched_on}")
                 elif decision is Decision.CREATE:
                     status = _MATCHED
@@ -822,6 +863,8 @@ class _PageWriter:
                     if old.deleted_remotely:
                         counts.reappeared += 1
                         note = note or ("info", f"{item.type._value_} {item.name!r} is back remotely")
+            if key_link:
+                state.key_links.append(resource_id)
             if note is not None:
                 state.log(note[0], note[1], resource_id)
 
