@@ -152,13 +152,19 @@ class Keys:
     """An item's identity keys, normalised, placeholders left out: kind -> values."""
 
     values: dict[KeyKind, frozenset[str]] = field(default_factory=dict)
+    #: :meth:`pairs`, worked out once (a sync asks a key set for them several times)
+    _pairs: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        pairs = sorted((kind._value_, value) for kind, values in self.values.items() for value in values)
+        object.__setattr__(self, "_pairs", tuple(pairs))
 
     def get(self, kind: KeyKind) -> frozenset[str]:
-        return self.values.get(kind, frozenset())
+        return self.values.get(kind, _EMPTY)
 
-    def pairs(self) -> list[tuple[str, str]]:
-        """(kind, value) rows, as the store's key tables hold them, in a stable order."""
-        return sorted((kind.value, value) for kind, values in self.values.items() for value in values)
+    def pairs(self) -> tuple[tuple[str, str], ...]:
+        """(kind, value) rows, as the store's key tables hold them, sorted."""
+        return self._pairs
 
     def without(self, kind: KeyKind, value: str) -> Keys:
         kept = {k: (v - {value} if k is kind else v) for k, v in self.values.items()}
@@ -170,11 +176,14 @@ class Keys:
     @classmethod
     def from_pairs(cls, pairs) -> Keys:
         found: dict[KeyKind, set[str]] = {}
+        kinds = _KIND_OF
         for kind, value in pairs:
-            found.setdefault(KeyKind(kind), set()).add(value)
+            found.setdefault(kinds[kind], set()).add(value)
         return cls({kind: frozenset(values) for kind, values in found.items()})
 
 
+_EMPTY: frozenset[str] = frozenset()
+_KIND_OF = {kind._value_: kind for kind in KeyKind}
 NO_KEYS = Keys()
 
 
@@ -210,11 +219,13 @@ class IdentityRules:
     def mac_is_placeholder(self, mac: str) -> bool:
         return mac_is_placeholder(mac) or mac in self._macs  # type: ignore[attr-defined]
 
-    def normalise(self, raw: IdentityKeys, type_: ResourceType, name: str) -> Normalised:
+    def normalise(self, raw: IdentityKeys, type_: ResourceType, name: str, name_norm: str | None = None) -> Normalised:
         """The identity keys of one remote item, as they are stored and compared.
 
         The item's own cross-reference is not among them: its integration's kind, its type
-        and its external id say it (see :mod:`syncview.services.matching`).
+        and its external id say it (see :mod:`syncview.services.matching`). Nor is a device's
+        host name when it is its name (``name_norm``, the normalised name, when the caller
+        has it): the name rule compares names anyway.
         """
         found: dict[KeyKind, set[str]] = {}
         refused: list[str] = []
@@ -238,7 +249,9 @@ class IdentityRules:
         if type_ is ResourceType.DEVICE:
             host = normalise_hostname(raw.hostname) if raw.hostname else hostname_of_name(name)
             if host is not None and host.casefold() not in PLACEHOLDER_HOSTS:
-                found[KeyKind.HOST] = {normalise_name(host)}
+                host_norm = normalise_name(host)
+                if host_norm != (name_norm if name_norm is not None else normalise_name(name)):
+                    found[KeyKind.HOST] = {host_norm}
         xrefs = {x.strip() for x in raw.xrefs if x and x.strip()}
         if xrefs:
             found[KeyKind.XREF] = xrefs

@@ -72,7 +72,7 @@ def test_emails_compare_without_case_and_must_look_like_one():
 def test_normalise_keeps_keys_and_refuses_placeholders():
     raw = IdentityKeys(serial="Default string", macs=("AA-BB-CC-DD-EE-01", "00:00:00:00:00:00", "junk"),
                        hostname="ws-7.acme.local", xrefs=("autotask:device:9",))
-    found = DEFAULT_RULES.normalise(raw, DEVICE, "WS-7")
+    found = DEFAULT_RULES.normalise(raw, DEVICE, "Reception PC")
     assert found.keys.get(KeyKind.SERIAL) == frozenset()
     assert found.keys.get(KeyKind.MAC) == {"aa:bb:cc:dd:ee:01"}
     assert found.keys.get(KeyKind.HOST) == {"ws 7"}
@@ -84,6 +84,9 @@ def test_a_device_named_by_its_domain_name_has_its_host_key():
     found = DEFAULT_RULES.normalise(IdentityKeys(), DEVICE, "pc-01.corp.local")
     assert found.keys.get(KeyKind.HOST) == {"pc 01"}
     assert DEFAULT_RULES.normalise(IdentityKeys(), CONTACT, "a.b.c").keys.get(KeyKind.HOST) == frozenset()
+    # A host name that is the device's name adds nothing to it: the name rule compares names.
+    assert DEFAULT_RULES.normalise(IdentityKeys(hostname="PC-01"), DEVICE, "pc-01").keys.get(KeyKind.HOST) \
+        == frozenset()
 
 
 def test_keys_round_trip_through_the_stores_pairs():

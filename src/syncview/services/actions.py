@@ -138,6 +138,7 @@ class _Batch:
             .values(**changes, version=version, updated_by=self.operator, updated_at=self.now)
         )
         after.update({**resource.state(), **changes, "version": version})
+        self.keep_created_keys(_unlinked_creators([(resource, after)]))
         self.conn.execute(insert(AuditEvent.__table__).values(
             batch=self.id, time=self.now, operator=self.operator, action=action or self.action,
             integration_id=resource.integration_id, resource_id=resource.id,
@@ -148,6 +149,24 @@ class _Batch:
             message=f"{self.operator}: {message}", resource_id=resource.id,
         ))
         self.resource_ids.append(resource.id)
+
+    def keep_created_keys(self, unlinked: list[tuple[int, int]]) -> None:
+        """Records created from resources now unlinked keep the keys they were created from
+        (and the resource's own cross-reference), so other items still find them by those.
+        ``unlinked``: (resource id, record id) pairs."""
+        if not unlinked:
+            return
+        pairs = json.dumps(unlinked)
+        raw = self.conn.connection.driver_connection
+        raw.execute(
+            "INSERT OR IGNORE INTO record_key (record_id, kind, value)"
+            " SELECT json_extract(j.value, '$[1]'), k.kind, k.value FROM json_each(?) j"
+            " CROSS JOIN resource_key k WHERE k.resource_id = json_extract(j.value, '$[0]')", (pairs,))
+        raw.execute(
+            "INSERT OR IGNORE INTO record_key (record_id, kind, value)"
+            " SELECT json_extract(j.value, '$[1]'), 'xref', i.kind || ':' || r.type || ':' || r.external_id"
+            " FROM json_each(?) j CROSS JOIN resource r CROSS JOIN integration i"
+            " WHERE r.id = json_extract(j.value, '$[0]') AND i.id = r.integration_id", (pairs,))
 
     def result(self, message: str) -> ActionResult:
         return ActionResult(self.id, self.action, message, tuple(self.resource_ids))
@@ -283,6 +302,13 @@ class Change:
     message: str
 
 
+def _unlinked_creators(changes: list[tuple[_Resource, dict[str, Any]]]) -> list[tuple[int, int]]:
+    """(resource id, record id) of the resources a record was created from that these changes unlink."""
+    return [(resource.id, resource.record_id) for resource, after in changes
+            if resource.matched_on == "created" and resource.record_id is not None
+            and after.get("record_id") != resource.record_id]
+
+
 def _set_disabled_many(batch: _Batch, wanted: list[tuple[int, bool, dict, dict]]) -> int:
     """Set records' disabled flags, noting each real change in its resource's before/after;
     returns how many records changed. One read and one ``executemany``, whatever the count."""
@@ -329,6 +355,7 @@ def _apply_many(batch: _Batch, items: list[Change], summary: str) -> None:
         audit_rows.append((batch.id, now, batch.operator, batch.action, resource.integration_id, resource.id,
                            dumps(item.before), dumps(item.after)))
         batch.resource_ids.append(resource.id)
+    batch.keep_created_keys(_unlinked_creators([(item.resource, item.after) for item in items]))
     raw = batch.conn.connection.driver_connection
     raw.executemany("UPDATE resource SET status = ?, record_id = ?, client_id = ?, matched_on = ?, reason = ?,"
                     " version = ?, updated_by = ?, updated_at = ? WHERE id = ?", resource_rows)

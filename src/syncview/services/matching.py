@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -52,6 +52,9 @@ class Rule(StrEnum):
     EMAIL = "email"
     NAME = "name"
 
+
+#: The key kind each keyed rule compares (the name rule compares names).
+_KINDS = {Rule(kind.value): kind for kind in KeyKind if kind.value in Rule._value2member_map_}
 
 #: The rules and their order unless an integration's ``match_on`` says otherwise.
 DEFAULT_RULES: tuple[Rule, ...] = tuple(Rule)
@@ -146,15 +149,22 @@ class Records:
         for form in {record.name_norm, *record.keys.get(KeyKind.HOST)}:
             self.by_name.setdefault((scope, form), set()).add(record.id)
 
-    def candidates(self, inp: MatchInput, rule: Rule) -> set[int]:
-        scope = scope_of(inp.type._value_, inp.client_id)
+    def candidates(self, inp: MatchInput, rule: Rule, scope: tuple[str, int | None] | None = None) -> set[int]:
+        """The records in the input's scope that share the rule's key with it (``scope``, if the
+        caller has it, saves working it out again)."""
+        if scope is None:
+            scope = scope_of(inp.type._value_, inp.client_id)
         found: set[int] = set()
         if rule is Rule.NAME:
-            for form in inp.name_forms():
-                found |= self.by_name.get((scope, form), set())
+            index, kind = self.by_name, None
+            values = inp.name_forms()
         else:
-            for value in inp.keys.get(KeyKind(rule.value)):
-                found |= self.by_key.get((scope, rule.value, value), set())
+            index, kind = self.by_key, rule._value_
+            values = inp.keys.values.get(_KINDS[rule], ())
+        for value in values:
+            hit = index.get((scope, value) if kind is None else (scope, kind, value))
+            if hit:
+                found |= hit
         return found
 
 
@@ -163,8 +173,8 @@ def _conflict(inp: MatchInput, record: RecordInfo, stronger: Sequence[Rule]) -> 
     for rule in stronger:
         if rule is Rule.NAME:
             continue
-        kind = KeyKind(rule.value)
-        mine, theirs = inp.keys.get(kind), record.keys.get(kind)
+        kind = _KINDS[rule]
+        mine, theirs = inp.keys.values.get(kind), record.keys.values.get(kind)
         if not mine or not theirs:
             continue
         if kind is KeyKind.XREF:
@@ -191,6 +201,10 @@ def _key_words(inp: MatchInput, rule: Rule, record_ids: Iterable[int], records: 
     return describe(kind, ", ".join(sorted(shared or inp.keys.get(kind))))
 
 
+#: What a disagreeing stronger key most likely means, by type.
+_CONFLICT_GUESS = {ResourceType.DEVICE: " (replaced hardware?)", ResourceType.CONTACT: " (another person, or a new address?)"}
+
+
 def decide(resource: MatchInput, records: Records, *, create_missing: bool,
            rules: Sequence[Rule] = DEFAULT_RULES) -> Outcome:
     """Apply the matching rules to one resource.
@@ -207,8 +221,9 @@ def decide(resource: MatchInput, records: Records, *, create_missing: bool,
         # Only a client record can be created without a client to file it under.
         return Outcome(Decision.NOT_SYNCED, reason="its remote company matches no local client")
     tried: list[Rule] = []
+    scope = (type_, None if resource.type is ResourceType.CLIENT else resource.client_id)
     for rule in rules:
-        found = records.candidates(resource, rule)
+        found = records.candidates(resource, rule, scope)
         if not found:
             tried.append(rule)
             continue
@@ -231,8 +246,8 @@ def decide(resource: MatchInput, records: Records, *, create_missing: bool,
         conflict = _conflict(resource, record, tried)
         if conflict is not None:
             what = "name" if rule is Rule.NAME else _key_words(resource, rule, found, records)
-            return Outcome(Decision.NOT_SYNCED, reason=f"same {what} as record {record.name!r} but {conflict} "
-                                                       "(replaced hardware?)")
+            guess = _CONFLICT_GUESS.get(resource.type, "")
+            return Outcome(Decision.NOT_SYNCED, reason=f"same {what} as record {record.name!r} but {conflict}{guess}")
         records.taken[record_id] = resource.name or resource.name_norm
         return Outcome(Decision.LINK, record_id, matched_on=MatchedOn(rule.value))
     if create_missing:
@@ -259,6 +274,17 @@ def _json(values: Iterable) -> str:
     return json.dumps(sorted(values), separators=(",", ":"))
 
 
+def _counts(cursor, integration_id: int, kind: str, values: Iterable[str],
+            excluding: str = "[]") -> Iterator[tuple[str, int]]:
+    """(value, live items of the integration carrying it) for key values of one kind, leaving
+    out the resources whose ids ``excluding`` lists (as JSON)."""
+    return cursor.execute(
+        "SELECT k.value, count(*) FROM resource_key k JOIN resource r ON r.id = k.resource_id"
+        " WHERE k.kind = ? AND k.value IN (SELECT value FROM json_each(?)) AND r.integration_id = ?"
+        " AND r.deleted_remotely = 0 AND k.resource_id NOT IN (SELECT value FROM json_each(?))"
+        " GROUP BY k.value", (kind, _json(values), integration_id, excluding))
+
+
 def shared_values(cursor, integration_id: int, page: Sequence[tuple[int | None, Keys]]) -> dict[tuple[str, str], int]:
     """Key values more than one live item of the integration carries: (kind, value) -> items.
 
@@ -277,14 +303,55 @@ def shared_values(cursor, integration_id: int, page: Sequence[tuple[int | None, 
             wanted.setdefault(kind, set()).add(value)
     ids = _json(rid for rid, _ in page if rid is not None)
     for kind, values in wanted.items():
-        for value, n in cursor.execute(
-            "SELECT k.value, count(*) FROM resource_key k JOIN resource r ON r.id = k.resource_id"
-            " WHERE k.kind = ? AND k.value IN (SELECT value FROM json_each(?)) AND r.integration_id = ?"
-            " AND r.deleted_remotely = 0 AND k.resource_id NOT IN (SELECT value FROM json_each(?))"
-            " GROUP BY k.value", (kind, _json(values), integration_id, ids)
-        ):
+        for value, n in _counts(cursor, integration_id, kind, values, ids):
             counts[(kind, value)] += n
     return {key: n for key, n in counts.items() if n > 1}
+
+
+def guessed_links(cursor, integration_id: int, resource_ids: Sequence[int]) -> dict[int, str]:
+    """Of these resources, linked on an identity key, those whose link rests only on values that
+    several live items of the integration carry (and so identify none of them), with the reason.
+
+    A link rests on the values of its key the resource and its record share (the record's from
+    its other resources and its own keys): a machine linked on its own MAC is not suspect for
+    also carrying a virtual adapter's MAC that many do.
+    """
+    mine: dict[int, tuple[int, str, set[str]]] = {}
+    for resource_id, record_id, kind, value in cursor.execute(
+        "SELECT r.id, r.record_id, r.matched_on, k.value FROM json_each(?) j CROSS JOIN resource r"
+        " CROSS JOIN resource_key k WHERE r.id = j.value AND r.status = 'matched' AND k.resource_id = r.id"
+        " AND k.kind = r.matched_on", (_json(resource_ids),)
+    ):
+        mine.setdefault(resource_id, (record_id, kind, set()))[2].add(value)
+    if not mine:
+        return {}
+    asked = json.dumps([[rid, record_id, kind] for rid, (record_id, kind, _) in mine.items()])
+    theirs: dict[int, set[str]] = {}
+    for resource_id, value in cursor.execute(
+        "SELECT json_extract(j.value, '$[0]'), o.value FROM json_each(?) j CROSS JOIN resource x"
+        " CROSS JOIN resource_key o WHERE x.record_id = json_extract(j.value, '$[1]')"
+        " AND x.id != json_extract(j.value, '$[0]') AND o.resource_id = x.id AND o.kind = json_extract(j.value, '$[2]')"
+        " UNION ALL SELECT json_extract(j.value, '$[0]'), k.value FROM json_each(?) j CROSS JOIN record_key k"
+        " WHERE k.record_id = json_extract(j.value, '$[1]') AND k.kind = json_extract(j.value, '$[2]')",
+        (asked, asked)
+    ):
+        theirs.setdefault(resource_id, set()).add(value)
+    resting: dict[int, tuple[str, set[str]]] = {}
+    wanted: dict[str, set[str]] = {}
+    for resource_id, (_, kind, values) in mine.items():
+        common = values & theirs.get(resource_id, set())
+        if common:
+            resting[resource_id] = (kind, common)
+            wanted.setdefault(kind, set()).update(common)
+    counts = {(kind, value): n for kind, values in wanted.items()
+              for value, n in _counts(cursor, integration_id, kind, values)}
+    guessed = {}
+    for resource_id, (kind, common) in resting.items():
+        if all(counts.get((kind, value), 0) > 1 for value in common):
+            value = min(common)
+            guessed[resource_id] = (f"{describe(KeyKind(kind), value)} is on {counts[(kind, value)]} items of this "
+                                    "integration, so it identifies none of them")
+    return guessed
 
 
 def without_shared(keys: Keys, shared: Mapping[tuple[str, str], int]) -> tuple[Keys, tuple[str, ...]]:
@@ -314,7 +381,8 @@ def load_records(cursor, integration_id: int, inputs: Sequence[MatchInput],
             continue
         values = {v for inp in inputs for v in inp.keys.get(KeyKind(rule.value))}
         if values and rule is Rule.XREF:
-            ids.update(rid for (rid,) in cursor.execute(_BY_XREF, (_json(values),) * 3))
+            triples = json.dumps([x.split(":", 2) for x in sorted(values) if x.count(":") >= 2])
+            ids.update(rid for (rid,) in cursor.execute(_BY_XREF, (triples, _json(values), _json(values))))
         elif values:
             ids.update(rid for (rid,) in cursor.execute(_BY_KEY, (rule.value, _json(values)) * 2))
     if Rule.NAME in rules:
@@ -364,6 +432,17 @@ def records_for(store: Store, integration_id: int, inputs: Sequence[MatchInput],
             cursor.close()
 
 
+def record_keys(store: Store, record_ids: Iterable[int]) -> dict[int, Keys]:
+    """The identity keys of some records, by record id: those of the resources linked to them
+    (own cross-references included) and those they hold themselves."""
+    ids = _json(set(record_ids))
+    found: dict[int, list[tuple[str, str]]] = {}
+    with store.read() as conn:
+        for record_id, kind, value in conn.exec_driver_sql(_KEYS_OF, (ids, ids, ids)):
+            found.setdefault(record_id, []).append((kind, value))
+    return {rid: Keys.from_pairs(pairs) for rid, pairs in found.items()}
+
+
 def stored_keys(store: Store, resource_ids: Iterable[int]) -> dict[int, Keys]:
     """The identity keys the last sync stored for some resources, by resource id."""
     found: dict[int, list[tuple[str, str]]] = {}
@@ -383,16 +462,15 @@ _BY_KEY = (
     " WHERE k.kind = ? AND k.value IN (SELECT value FROM json_each(?)) AND r.record_id IS NOT NULL"
     " UNION SELECT record_id FROM record_key WHERE kind = ? AND value IN (SELECT value FROM json_each(?))"
 )
-#: Records holding cross-references (as JSON, twice). A resource's own cross-reference
-#: (kind:type:external id) is not stored: it is its integration's kind, its type and its
-#: external id, found by the unique (integration, type, external id) index.
+#: Records holding cross-references: the first parameter is [kind, type, external id] triples as
+#: JSON, the other two the cross-references as JSON. A resource's own cross-reference (kind:type:
+#: external id) is not stored: it is its integration's kind, its type and its external id, found
+#: by the unique (integration, type, external id) index. CROSS JOIN keeps SQLite on that order.
 _BY_XREF = (
-    "SELECT r.record_id FROM json_each(?) x JOIN integration i ON i.kind = substr(x.value, 1, instr(x.value, ':') - 1)"
-    " JOIN resource r ON r.integration_id = i.id"
-    " AND r.type = substr(x.value, instr(x.value, ':') + 1, instr(substr(x.value, instr(x.value, ':') + 1), ':') - 1)"
-    " AND r.external_id = substr(substr(x.value, instr(x.value, ':') + 1),"
-    " instr(substr(x.value, instr(x.value, ':') + 1), ':') + 1)"
-    " WHERE r.record_id IS NOT NULL"
+    "SELECT r.record_id FROM json_each(?) x CROSS JOIN integration i CROSS JOIN resource r"
+    " WHERE i.kind = json_extract(x.value, '$[0]') AND r.integration_id = i.id"
+    " AND r.type = json_extract(x.value, '$[1]') AND r.external_id = json_extract(x.value, '$[2]')"
+    " AND r.record_id IS NOT NULL"
     " UNION SELECT r.record_id FROM resource_key k JOIN resource r ON r.id = k.resource_id"
     " WHERE k.kind = 'xref' AND k.value IN (SELECT value FROM json_each(?)) AND r.record_id IS NOT NULL"
     " UNION SELECT record_id FROM record_key WHERE kind = 'xref' AND value IN (SELECT value FROM json_each(?))"

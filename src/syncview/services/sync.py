@@ -39,19 +39,19 @@ from sqlalchemy import Connection, func, insert, select, update
 from syncview.config import IntegrationConfig, resolve_settings
 from syncview.connectors import registry
 from syncview.connectors.base import Connector, Page
-from syncview.domain import RemoteItem, ResourceType, SyncStatus, normalise_name, xref
+from syncview.domain import RemoteItem, ResourceType, SyncStatus, normalise_name
 from syncview.errors import ConfigError, SyncviewError
 from syncview.redaction import redact
 from syncview.identity import DEFAULT_RULES as DEFAULT_IDENTITY
-from syncview.identity import IdentityRules, KeyKind, Keys, describe
+from syncview.identity import IdentityRules, Keys
 from syncview.services.matching import (
     DEFAULT_RULES,
     Decision,
-    MatchedOn,
     MatchInput,
     Records,
     Rule,
     decide,
+    guessed_links,
     load_records,
     shared_values,
     without_shared,
@@ -571,18 +571,15 @@ class _RunState:
         if not self.key_links:
             return
         raw = conn.connection.driver_connection
-        found = raw.execute(
-            "SELECT r.id, r.type, r.name, k.kind, k.value, count(*) FROM resource r"
-            " JOIN resource_key k ON k.resource_id = r.id AND k.kind = r.matched_on"
-            " JOIN resource_key o ON o.kind = k.kind AND o.value = k.value"
-            " JOIN resource x ON x.id = o.resource_id AND x.integration_id = r.integration_id AND x.deleted_remotely = 0"
-            " WHERE r.id IN (SELECT value FROM json_each(?)) AND r.status = 'matched'"
-            " GROUP BY r.id, k.kind, k.value HAVING count(*) > 1",
-            (_json_list(self.key_links),)).fetchall()
-        reasons: dict[int, tuple[str, str, str]] = {}
-        for resource_id, type_, name, kind, value, n in found:
-            reasons.setdefault(resource_id, (type_, name, f"{describe(KeyKind(kind), value)} is on {n} items of "
-                                                           "this integration, so it identifies none of them"))
+        cursor = raw.cursor()
+        try:
+            guessed = guessed_links(cursor, self.run.integration_id, self.key_links)
+            named = {rid: (type_, name) for rid, type_, name in cursor.execute(
+                "SELECT id, type, name FROM resource WHERE id IN (SELECT value FROM json_each(?))",
+                (_json_list(guessed),))} if guessed else {}
+        finally:
+            cursor.close()
+        reasons = {rid: (*named[rid], reason) for rid, reason in guessed.items()}
         if not reasons:
             return
         now = db_time(_precise_now())
@@ -645,8 +642,6 @@ def settled(status: SyncStatus, record_id: int | None) -> bool:
 
 
 _MATCHED, _NOT_SYNCED, _EXCLUDED = SyncStatus.MATCHED, SyncStatus.NOT_SYNCED, SyncStatus.EXCLUDED
-_CREATED = MatchedOn.CREATED
-_XREF = KeyKind.XREF
 
 
 class _Existing(NamedTuple):
@@ -699,9 +694,6 @@ class _PageWriter:
         #: resources whose stored keys are replaced (their old ones deleted first)
         self.rekeyed: list[int] = []
         self.resource_keys: list[tuple[int, str, str]] = []
-        #: records whose own keys are replaced: created here, or their creator's keys changed
-        self.record_rekeyed: list[int] = []
-        self.record_keys: list[tuple[int, str, str]] = []
         self._next_ids: dict[str, int] = {}
 
     def next_id(self, table: str) -> int:
@@ -728,8 +720,9 @@ class _PageWriter:
             found.update(((type_, row[0]), make(row)) for row in rows)
         return found
 
-    def stored_keys(self, resource_ids: list[int]) -> dict[int, list[tuple[str, str]]]:
-        """The keys stored for these resources, each resource's as sorted (kind, value) pairs."""
+    def stored_keys(self, resource_ids: list[int]) -> dict[int, tuple[tuple[str, str], ...]]:
+        """The keys stored for these resources, each resource's as sorted (kind, value) pairs
+        (as :meth:`Keys.pairs` gives them)."""
         found: dict[int, list[tuple[str, str]]] = {}
         if resource_ids:
             for resource_id, kind, value in self.cur.execute(
@@ -737,7 +730,7 @@ class _PageWriter:
                 " ORDER BY resource_id, kind, value", (_json_list(resource_ids),)
             ):
                 found.setdefault(resource_id, []).append((kind, value))
-        return found
+        return {resource_id: tuple(pairs) for resource_id, pairs in found.items()}
 
     def apply(self, items: list[RemoteItem]) -> None:
         """Decide every item of one batch and queue its row changes."""
@@ -751,15 +744,16 @@ class _PageWriter:
         plans: list[_Plan] = []
         for item in items:
             old = existing.get((item.type._value_, item.external_id))
-            found = normalise(item.keys, item.type, item.name)
             if old is None:
                 name_norm = normalise_name(item.name)
+                found = normalise(item.keys, item.type, item.name, name_norm)
                 inp = MatchInput(item.type, resolve(item), name_norm, _NOT_SYNCED, None, found.keys, found.refused,
                                  item.name)
                 plans.append(_Plan(item, None, inp, inp.client_id, name_norm, _NOT_SYNCED, found.keys))
                 continue
             status = _STATUS[old.status]
             name_norm = old.name_norm if old.name == item.name else normalise_name(item.name)
+            found = normalise(item.keys, item.type, item.name, name_norm)
             if settled(status, old.record_id):
                 # A linked resource's client is its record's, set when it was linked: keep it.
                 client_id = old.client_id if status is _MATCHED else resolve(item)
@@ -810,7 +804,7 @@ class _PageWriter:
                     note = ("info", f"{item.type._value_} {item.name!r} matched to its record on {matched_on}")
                 elif decision is Decision.CREATE:
                     status = _MATCHED
-                    client_id, record_id = self.create_record(item, inp, keys)
+                    client_id, record_id = self.create_record(item, inp)
                     counts.created += 1
                     note = ("info", f"{item.type._value_} {item.name!r}: created its record")
                 elif decision is Decision.NOT_SYNCED:
@@ -840,16 +834,10 @@ class _PageWriter:
                 counts.new += 1
             else:
                 resource_id = old.id
-                same_keys = old_keys.get(resource_id, []) == pairs
+                same_keys = old_keys.get(resource_id, ()) == pairs
                 if not same_keys:
                     self.rekeyed.append(resource_id)
                     self.resource_keys.extend((resource_id, k, v) for k, v in pairs)
-                    if matched_on == _CREATED and status is _MATCHED and record_id is not None:
-                        # A record keeps the keys it was created from, refreshed while its creator is linked.
-                        self.record_rekeyed.append(record_id)
-                        self.record_keys.extend((record_id, k, v) for k, v in pairs)
-                        self.record_keys.append((record_id, _XREF.value,
-                                                 xref(state.kind, item.type, item.external_id)))
                 if (same_keys and old.payload == payload and old.name == item.name and old.client_id == client_id
                         and old.status == status and old.record_id == record_id
                         and old.remote_company == item.remote_company and not old.deleted_remotely
@@ -868,11 +856,13 @@ class _PageWriter:
             if note is not None:
                 state.log(note[0], note[1], resource_id)
 
-    def create_record(self, item: RemoteItem, inp: MatchInput, keys: Keys) -> tuple[int, int]:
-        # The record also keeps the item's own cross-reference: other products' items that
-        # name this one find the record by it even once the item is unlinked.
-        """A record for an item that matched none, holding the item's keys; a client item gets
-        its client too, unless a local client of its name exists. Returns (client id, record id)."""
+    def create_record(self, item: RemoteItem, inp: MatchInput) -> tuple[int, int]:
+        """A record for an item that matched none; a client item gets its client too, unless a
+        local client of its name exists. Returns (client id, record id).
+
+        The record has the item's keys through the link (matched_on "created"), refreshed by
+        every sync; should an operator unlink the item, the record keeps them (actions copy
+        them into ``record_key``)."""
         state = self.state
         client_id = inp.client_id
         if item.type is _CLIENT:
@@ -884,8 +874,6 @@ class _PageWriter:
         record_id = self.next_id("record")
         self.new_records.append((record_id, item.type._value_, client_id, item.name, inp.name_norm, False, "{}",
                                  self.now, self.now))
-        self.record_keys.extend((record_id, k, v) for k, v in keys.pairs())
-        self.record_keys.append((record_id, _XREF.value, xref(self.state.kind, item.type, item.external_id)))
         return client_id, record_id
 
     def write(self) -> None:
@@ -916,9 +904,3 @@ class _PageWriter:
         if self.resource_keys:
             cur.executemany("INSERT INTO resource_key (resource_id, kind, value) VALUES (?, ?, ?)",
                             self.resource_keys)
-        if self.record_rekeyed:
-            cur.execute("DELETE FROM record_key WHERE record_id IN (SELECT value FROM json_each(?))",
-                        (_json_list(self.record_rekeyed),))
-        if self.record_keys:
-            cur.executemany("INSERT OR IGNORE INTO record_key (record_id, kind, value) VALUES (?, ?, ?)",
-                            self.record_keys)
