@@ -235,8 +235,9 @@ def test_an_audit_snapshot_from_schema_2_undoes_with_no_reason(demo_store):
     resource = matched_device(demo_store)
     actions.exclude(demo_store, resource.id)
     with demo_store.write() as conn:  # what a schema-2 syncview wrote: no matched_on, no reason
-        conn.exec_driver_sql("UPDATE audit_event SET before = json_remove(before, '$.matched_on', '$.reason'),"
-                             " after = json_remove(after, '$.matched_on', '$.reason') WHERE resource_id = ?",
+        conn.exec_driver_sql("UPDATE audit_event SET before = json_remove(before, '$.matched_on', '$.reason',"
+                             " '$.reason_kind'), after = json_remove(after, '$.matched_on', '$.reason',"
+                             " '$.reason_kind') WHERE resource_id = ?",
                              (resource.id,))
     actions.undo(demo_store)
     assert how(demo_store, resource.id) == ("matched", None, None)

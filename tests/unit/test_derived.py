@@ -105,7 +105,7 @@ def test_a_version_1_store_is_migrated_with_counts_and_index_backfilled(demo_sto
         raw.execute("DROP TABLE meta")
         for table in ("resource_key", "record_key"):  # and what schema 3 added
             raw.execute(f"DROP TABLE {table}")
-        for column in ("matched_on", "reason"):
+        for column in ("matched_on", "reason", "reason_kind"):
             raw.execute(f"ALTER TABLE resource DROP COLUMN {column}")
         raw.execute("PRAGMA user_version = 1")
     migrated = open_store(store_path)

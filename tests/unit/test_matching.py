@@ -5,7 +5,16 @@ from __future__ import annotations
 from syncview.domain import ResourceType, SyncStatus
 from syncview.services import matching, queries
 from syncview.identity import Keys
-from syncview.services.matching import Decision, MatchedOn, MatchInput, RecordInfo, Records, Rule, decide
+from syncview.services.matching import (
+    Decision,
+    MatchedOn,
+    MatchInput,
+    ReasonKind,
+    RecordInfo,
+    Records,
+    Rule,
+    decide,
+)
 from tests.helpers import first
 
 DEVICE, CLIENT, CONTACT = ResourceType.DEVICE, ResourceType.CLIENT, ResourceType.CONTACT
@@ -70,6 +79,7 @@ def test_create_missing_creates_only_when_the_integration_says_so():
     assert (outcome.decision, outcome.matched_on) == (Decision.CREATE, MatchedOn.CREATED)
     outcome = decide(item(), records(), create_missing=False)
     assert outcome.decision is Decision.NOT_SYNCED and outcome.reason == "no unlinked device record of that name"
+    assert outcome.kind is ReasonKind.NO_MATCH
 
 
 def test_without_a_local_client_nothing_is_created_and_the_reason_says_why():
@@ -99,6 +109,7 @@ def test_two_records_with_the_key_leave_the_item_not_synced_with_the_reason():
     free = records((9, "device", 1, "a", keys(serial="ABC123")), (10, "device", 1, "b", keys(serial="ABC123")))
     outcome = decide(item(serial="ABC123"), free, create_missing=True)
     assert outcome.decision is Decision.NOT_SYNCED and outcome.reason == "2 records share serial ABC123"
+    assert outcome.kind is ReasonKind.AMBIGUOUS
 
 
 def test_two_records_of_the_name_are_not_guessed_between():
@@ -113,6 +124,7 @@ def test_a_different_real_serial_beats_an_equal_name():
     assert outcome.decision is Decision.NOT_SYNCED
     assert outcome.reason == ("same name as record 'ACME WS 014' but serial NEW222 differs from its OLD111 "
                               "(replaced hardware?)")
+    assert outcome.kind is ReasonKind.CONFLICT
 
 
 def test_a_record_without_the_key_links_by_name():
@@ -126,6 +138,7 @@ def test_a_key_whose_one_record_is_taken_does_not_fall_back_to_a_name():
     outcome = decide(item(serial="ABC123"), free, create_missing=True)
     assert outcome.decision is Decision.NOT_SYNCED
     assert outcome.reason == "serial ABC123 is on record 'X', already matched to 'WS-OTHER'"
+    assert outcome.kind is ReasonKind.TAKEN
 
 
 def test_a_host_name_matches_a_record_named_by_it():

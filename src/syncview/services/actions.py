@@ -57,10 +57,12 @@ class _Resource:
     updated_at: Any
     matched_on: str | None = None
     reason: str | None = None
+    reason_kind: str | None = None
 
     def state(self) -> dict[str, Any]:
         return {"status": self.status.value, "record_id": self.record_id, "client_id": self.client_id,
-                "version": self.version, "matched_on": self.matched_on, "reason": self.reason}
+                "version": self.version, "matched_on": self.matched_on, "reason": self.reason,
+                "reason_kind": self.reason_kind}
 
     @property
     def label(self) -> str:
@@ -79,7 +81,7 @@ def _load(conn: Connection, resource_id: int, expected_version: int | None) -> _
 
 #: The columns a :class:`_Resource` is read from, in its fields' order.
 _COLUMNS = (R.id, R.integration_id, R.type, R.name, R.status, R.record_id, R.client_id, R.version, R.updated_by,
-            R.updated_at, R.matched_on, R.reason)
+            R.updated_at, R.matched_on, R.reason, R.reason_kind)
 #: Why an included resource is Not Synced until the next sync gives the rules' reason.
 INCLUDED_REASON = "included again by an operator; the next sync applies the matching rules"
 
@@ -87,12 +89,14 @@ INCLUDED_REASON = "included again by an operator; the next sync applies the matc
 def matched_by_operator(record_id: int, client_id: int | None) -> dict[str, Any]:
     """The changes of an operator's re-match: a sync never undoes a link whose ``matched_on`` is operator."""
     return {"status": SyncStatus.MATCHED.value, "record_id": record_id, "client_id": client_id,
-            "matched_on": "operator", "reason": None}
+            "matched_on": "operator", "reason": None, "reason_kind": None}
 
 
 #: The changes of an exclusion and of an include.
-EXCLUDED = {"status": SyncStatus.EXCLUDED.value, "record_id": None, "matched_on": None, "reason": None}
-INCLUDED = {"status": SyncStatus.NOT_SYNCED.value, "matched_on": None, "reason": INCLUDED_REASON}
+EXCLUDED = {"status": SyncStatus.EXCLUDED.value, "record_id": None, "matched_on": None, "reason": None,
+            "reason_kind": None}
+INCLUDED = {"status": SyncStatus.NOT_SYNCED.value, "matched_on": None, "reason": INCLUDED_REASON,
+            "reason_kind": "included"}
 
 
 def _changed_message(resource: _Resource) -> str:
@@ -258,8 +262,8 @@ def include(
 
 
 #: Resource fields an action changes and its undo puts back (snapshots from before schema 3
-#: lack the last two: those come back as None).
-_RESTORED = ("status", "record_id", "client_id", "matched_on", "reason")
+#: lack the last three: those come back as None).
+_RESTORED = ("status", "record_id", "client_id", "matched_on", "reason", "reason_kind")
 #: json.dumps(..., sort_keys=True) builds an encoder per call; a bulk action makes 20 000 calls.
 _encode_sorted = json.JSONEncoder(sort_keys=True).encode
 #: A batch of more resources than this logs one summary line instead of a line per resource
@@ -351,14 +355,14 @@ def _apply_many(batch: _Batch, items: list[Change], summary: str) -> None:
         new = {**state, **item.changes, "version": version}
         item.after.update(new)
         resource_rows.append((new["status"], new["record_id"], new["client_id"], new["matched_on"], new["reason"],
-                              version, batch.operator, now, resource.id))
+                              new["reason_kind"], version, batch.operator, now, resource.id))
         audit_rows.append((batch.id, now, batch.operator, batch.action, resource.integration_id, resource.id,
                            dumps(item.before), dumps(item.after)))
         batch.resource_ids.append(resource.id)
     batch.keep_created_keys(_unlinked_creators([(item.resource, item.after) for item in items]))
     raw = batch.conn.connection.driver_connection
     raw.executemany("UPDATE resource SET status = ?, record_id = ?, client_id = ?, matched_on = ?, reason = ?,"
-                    " version = ?, updated_by = ?, updated_at = ? WHERE id = ?", resource_rows)
+                    " reason_kind = ?, version = ?, updated_by = ?, updated_at = ? WHERE id = ?", resource_rows)
     raw.executemany("INSERT INTO audit_event (batch, time, operator, action, integration_id, resource_id,"
                     " before, after) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", audit_rows)
     if len(items) <= LOG_EACH_UP_TO:

@@ -77,6 +77,22 @@ class MatchedOn(StrEnum):
                 "created": "record created from it"}.get(self.value, self.value)
 
 
+class ReasonKind(StrEnum):
+    """Why a resource is Not Synced, in a word (its ``reason`` says it in full)."""
+
+    NO_CLIENT = "no_client"  # its remote company matches no local client
+    NO_MATCH = "no_match"  # no record has its name or keys
+    AMBIGUOUS = "ambiguous"  # two or more records have its key (or name)
+    TAKEN = "taken"  # the one record with its key is another item's
+    CONFLICT = "conflict"  # a stronger key disagrees with the record its name (or key) finds
+    SHARED = "shared"  # linked on a value that several items carry, and taken back
+    INCLUDED = "included"  # included again by an operator; the next sync applies the rules
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ")
+
+
 @dataclass(frozen=True, slots=True)
 class MatchInput:
     """What the rules need to know of one resource."""
@@ -105,6 +121,8 @@ class Outcome:
     reason: str = ""
     #: for LINK the rule that linked, for CREATE "created"
     matched_on: MatchedOn | None = None
+    #: for NOT_SYNCED why, in a word
+    kind: ReasonKind | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,7 +237,8 @@ def decide(resource: MatchInput, records: Records, *, create_missing: bool,
     type_ = resource.type._value_
     if resource.client_id is None and resource.type is not ResourceType.CLIENT:
         # Only a client record can be created without a client to file it under.
-        return Outcome(Decision.NOT_SYNCED, reason="its remote company matches no local client")
+        return Outcome(Decision.NOT_SYNCED, reason="its remote company matches no local client",
+                       kind=ReasonKind.NO_CLIENT)
     tried: list[Rule] = []
     scope = (type_, None if resource.type is ResourceType.CLIENT else resource.client_id)
     for rule in rules:
@@ -229,8 +248,9 @@ def decide(resource: MatchInput, records: Records, *, create_missing: bool,
             continue
         if len(found) > 1:
             if rule is Rule.NAME:
-                return Outcome(Decision.NOT_SYNCED, reason=f"{len(found)} {type_} records are named like it")
-            return Outcome(Decision.NOT_SYNCED,
+                return Outcome(Decision.NOT_SYNCED, reason=f"{len(found)} {type_} records are named like it",
+                               kind=ReasonKind.AMBIGUOUS)
+            return Outcome(Decision.NOT_SYNCED, kind=ReasonKind.AMBIGUOUS,
                            reason=f"{len(found)} records share {_key_words(resource, rule, found, records)}")
         (record_id,) = found
         record = records.info[record_id]
@@ -241,13 +261,15 @@ def decide(resource: MatchInput, records: Records, *, create_missing: bool,
                 # item simply has none yet (as before identity keys).
                 tried.append(rule)
                 continue
-            return Outcome(Decision.NOT_SYNCED, reason=f"{_key_words(resource, rule, found, records)} is on record "
-                                                       f"{record.name!r}, already matched to {holder!r}")
+            return Outcome(Decision.NOT_SYNCED, kind=ReasonKind.TAKEN,
+                           reason=f"{_key_words(resource, rule, found, records)} is on record {record.name!r}, "
+                                  f"already matched to {holder!r}")
         conflict = _conflict(resource, record, tried)
         if conflict is not None:
             what = "name" if rule is Rule.NAME else _key_words(resource, rule, found, records)
             guess = _CONFLICT_GUESS.get(resource.type, "")
-            return Outcome(Decision.NOT_SYNCED, reason=f"same {what} as record {record.name!r} but {conflict}{guess}")
+            return Outcome(Decision.NOT_SYNCED, kind=ReasonKind.CONFLICT,
+                           reason=f"same {what} as record {record.name!r} but {conflict}{guess}")
         records.taken[record_id] = resource.name or resource.name_norm
         return Outcome(Decision.LINK, record_id, matched_on=MatchedOn(rule.value))
     if create_missing:
@@ -261,7 +283,7 @@ def decide(resource: MatchInput, records: Records, *, create_missing: bool,
         reason = f"no unlinked {type_} record has its {', '.join(had)} or name"
     if resource.notes:
         reason += "; " + "; ".join(resource.notes)
-    return Outcome(Decision.NOT_SYNCED, reason=reason)
+    return Outcome(Decision.NOT_SYNCED, reason=reason, kind=ReasonKind.NO_MATCH)
 
 
 # --------------------------------------------------------------------------- the records, in bulk

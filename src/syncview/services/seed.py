@@ -148,18 +148,19 @@ class _Writer:
             ))
         payload = json.dumps({"id": res.external_id, **res.payload}, separators=(",", ":"))
         name_norm = normalise_name(res.name)
-        matched_on = reason = None
+        matched_on = reason = reason_kind = None
         if res.status is SyncStatus.MATCHED:
             matched_on = MatchedOn.NAME.value  # the demo's links are equal names
         elif res.status is SyncStatus.NOT_SYNCED:
             # The reason the rules give (the demo's Not Synced items have no record of their name).
-            reason = decide(MatchInput(res.type, res.client_id, name_norm, res.status, None), Records(),
-                            create_missing=False).reason
+            outcome = decide(MatchInput(res.type, res.client_id, name_norm, res.status, None), Records(),
+                             create_missing=False)
+            reason, reason_kind = outcome.reason, outcome.kind.value
         self.resource_rows.append((
             rid, integration_id, res.type.value, res.external_id, res.name, name_norm,
             res.remote_company, res.client_id, payload, res.status.value, res.record_id,
             db_time(first_seen), db_time(last_seen), res.deleted_remotely, version,
-            db_time(updated_at) if updated_at else None, updated_by, matched_on, reason,
+            db_time(updated_at) if updated_at else None, updated_by, matched_on, reason, reason_kind,
         ))
         self.resources += 1
         samples = self.samples.setdefault(integration_id, [])
@@ -173,8 +174,8 @@ class _Writer:
         self.cursor.executemany(
             "INSERT INTO resource (id, integration_id, type, external_id, name, name_norm, remote_company,"
             " client_id, payload, status, record_id, first_seen, last_seen, deleted_remotely, version,"
-            " updated_at, updated_by, matched_on, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-            " ?, ?)",
+            " updated_at, updated_by, matched_on, reason, reason_kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+            " ?, ?, ?, ?, ?, ?, ?)",
             self.resource_rows)
         self.cursor.executemany(
             "INSERT INTO audit_event (batch, time, operator, action, integration_id, resource_id, before, after)"

@@ -585,6 +585,7 @@ class _RunState:
         now = db_time(_precise_now())
         raw.executemany(
             "UPDATE resource SET status = 'not_synced', record_id = NULL, matched_on = NULL, reason = ?,"
+            " reason_kind = 'shared',"
             " updated_at = ?, updated_by = NULL, version = version + 1 WHERE id = ?",
             [(reason, now, resource_id) for resource_id, (_, _, reason) in reasons.items()])
         for resource_id, (type_, name, reason) in reasons.items():
@@ -659,6 +660,7 @@ class _Existing(NamedTuple):
     deleted_remotely: int
     matched_on: str | None
     reason: str | None
+    reason_kind: str | None
 
 
 _EXISTING_SQL = ", ".join(_Existing._fields)
@@ -788,6 +790,7 @@ class _PageWriter:
             record_id = None if old is None else old.record_id
             matched_on = None if old is None else old.matched_on
             reason = None if old is None else old.reason
+            reason_kind = None if old is None else old.reason_kind
             note = None
             key_link = False
             if inp is not None:
@@ -795,7 +798,7 @@ class _PageWriter:
                 decision = outcome.decision
                 record_id = outcome.record_id
                 matched_on = outcome.matched_on._value_ if outcome.matched_on else None
-                reason = None
+                reason = reason_kind = None
                 if decision is Decision.LINK:
                     status = _MATCHED
                     client_id = records.info[record_id].client_id
@@ -810,6 +813,7 @@ class _PageWriter:
                 elif decision is Decision.NOT_SYNCED:
                     status = _NOT_SYNCED
                     reason = outcome.reason
+                    reason_kind = outcome.kind._value_ if outcome.kind else None
                     if old is None or old.status != status or old.reason != reason:
                         note = ("warning", f"{item.type._value_} {item.name!r} not synced: {reason}")
                 else:  # KEEP or SKIP of an unsettled input cannot happen; keep what the rules said
@@ -829,7 +833,7 @@ class _PageWriter:
                 resource_id = self.next_id("resource")
                 self.inserts.append((resource_id, self.integration_id, item.type._value_, item.external_id,
                                      item.name, name_norm, item.remote_company, client_id, payload,
-                                     status._value_, record_id, now, now, matched_on, reason))
+                                     status._value_, record_id, now, now, matched_on, reason, reason_kind))
                 self.resource_keys.extend((resource_id, k, v) for k, v in pairs)
                 counts.new += 1
             else:
@@ -841,12 +845,14 @@ class _PageWriter:
                 if (same_keys and old.payload == payload and old.name == item.name and old.client_id == client_id
                         and old.status == status and old.record_id == record_id
                         and old.remote_company == item.remote_company and not old.deleted_remotely
-                        and old.matched_on == matched_on and old.reason == reason):
+                        and old.matched_on == matched_on and old.reason == reason
+                        and old.reason_kind == reason_kind):
                     self.seen.append(resource_id)
                     counts.unchanged += 1
                 else:
                     self.updates.append((item.name, name_norm, item.remote_company, payload, client_id,
-                                         status._value_, record_id, matched_on, reason, now, now, resource_id))
+                                         status._value_, record_id, matched_on, reason, reason_kind, now, now,
+                                         resource_id))
                     counts.changed += 1
                     if old.deleted_remotely:
                         counts.reappeared += 1
@@ -889,11 +895,12 @@ class _PageWriter:
             cur.executemany(
                 "INSERT INTO resource (id, integration_id, type, external_id, name, name_norm, remote_company,"
                 " client_id, payload, status, record_id, first_seen, last_seen, deleted_remotely, version,"
-                " matched_on, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 1, ?, ?)", self.inserts)
+                " matched_on, reason, reason_kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 1, ?, ?, ?)",
+                self.inserts)
         if self.updates:
             cur.executemany(
                 "UPDATE resource SET name = ?, name_norm = ?, remote_company = ?, payload = ?, client_id = ?,"
-                " status = ?, record_id = ?, matched_on = ?, reason = ?, last_seen = ?, updated_at = ?,"
+                " status = ?, record_id = ?, matched_on = ?, reason = ?, reason_kind = ?, last_seen = ?, updated_at = ?,"
                 " updated_by = NULL, deleted_remotely = 0, version = version + 1 WHERE id = ?", self.updates)
         if self.seen:
             cur.execute("UPDATE resource SET last_seen = ? WHERE id IN (SELECT value FROM json_each(?))",

@@ -39,6 +39,7 @@ def _v1_to_v2(conn: Connection) -> None:
 def _v2_to_v3(conn: Connection) -> None:
     conn.exec_driver_sql("ALTER TABLE resource ADD COLUMN matched_on VARCHAR")
     conn.exec_driver_sql("ALTER TABLE resource ADD COLUMN reason VARCHAR")
+    conn.exec_driver_sql("ALTER TABLE resource ADD COLUMN reason_kind VARCHAR")
     models.ResourceKey.__table__.create(conn)
     models.RecordKey.__table__.create(conn)
     # How the links of a v2 store were made is known only from the audit: an operator's

@@ -88,6 +88,8 @@ class Resource(SQLModel, table=True):
     matched_on: str | None = None
     #: why a Not Synced resource is not linked, in words ("2 records share serial ABC123")
     reason: str | None = None
+    #: the same in a word (a syncview.services.matching.ReasonKind value), for filters
+    reason_kind: str | None = None
 
 
 class ResourceKey(SQLModel, table=True):
