@@ -203,7 +203,7 @@ def test_the_demo_store_is_consistent_with_the_rules(demo_store):
     for integration in queries.list_integrations(demo_store):
         flt = queries.ResourceFilter(integration.id)
         rows = list(queries.iter_resources(demo_store, flt))
-        stored = matching.stored_keys(demo_store, [row.id for row in rows])
+        stored = queries.resource_keys(demo_store, [row.id for row in rows])
         inputs = [MatchInput(row.type, row.client_id, matching.normalise_name(row.name), row.status, row.record_id,
                              stored.get(row.id, Keys()), (), row.name) for row in rows]
         found = matching.records_for(demo_store, integration.id, inputs)

@@ -18,7 +18,7 @@ from syncview.connectors.base import Connector, Page
 from syncview.connectors.demo import DemoConnector
 from syncview.domain import IdentityKeys, RemoteItem, ResourceType, SyncStatus, xref
 from syncview.errors import AuthenticationError, ConfigError, ConnectorError
-from syncview.services import actions, matching, sync
+from syncview.services import actions, queries, sync
 from syncview.services.matching import Decision, MatchInput, RecordInfo, Records, Rule, decide
 from syncview.services.sync import (
     SyncAlreadyRunningError,
@@ -580,7 +580,7 @@ def test_two_records_with_the_serial_leave_the_item_not_synced(keyed):
 
 def test_a_created_record_keeps_its_keys_and_a_later_sync_refreshes_them(keyed):
     record_id = how(keyed, 50, "RMM")[1]
-    keys_of = lambda: sorted(matching.record_keys(keyed, [record_id])[record_id].pairs())  # noqa: E731
+    keys_of = lambda: sorted(queries.record_keys(keyed, [record_id])[record_id].pairs())  # noqa: E731
     assert keys_of() == [("mac", "aa:bb:cc:00:00:07"), ("serial", "5CG7"), ("xref", "scripted:device:50")]
     run(keyed, [item(CLIENT, 1, "ACME Corp."), device(50, "ACME-LT-7", serial="5CG7", macs=("AA:BB:CC:00:00:77",))],
         name_="RMM")

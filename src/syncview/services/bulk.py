@@ -19,7 +19,7 @@ from typing import Any
 from rapidfuzz import fuzz, process
 from sqlalchemy import and_, exists, false, func, literal_column, or_, select
 
-from syncview.domain import ResourceType, SyncStatus, normalise_name
+from syncview.domain import MatchedOn, ResourceType, SyncStatus, normalise_name
 from syncview.errors import ActionError, StaleResourceError
 from syncview.services import actions, columns, queries
 from syncview.services.actions import ActionResult, Change, in_ids
@@ -90,6 +90,10 @@ def describe_filter(flt: ResourceFilter, client_names: Mapping[int, str] | None 
     if flt.status is not None:
         words.append(flt.status.label)
     words.append(f"{flt.type.label.lower()}s" if flt.type is not None else "resources")
+    if isinstance(flt.why, MatchedOn):
+        words.append(f"matched on {flt.why.label}")
+    elif flt.why is not None:
+        words.append(f"not synced: {flt.why.label}")
     if flt.client_id == NO_CLIENT:
         words.append("without a client")
     elif flt.client_id is not None:
@@ -112,6 +116,8 @@ def matches(flt: ResourceFilter, row: ResourceRow) -> bool:
     if flt.status is not None and row.status is not flt.status:
         return False
     if flt.type is not None and row.type is not flt.type:
+        return False
+    if flt.why is not None and flt.why.value not in (row.matched_on, row.reason_kind):
         return False
     text = normalise_name(flt.text)
     return not text or text in normalise_name(row.name)

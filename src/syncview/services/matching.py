@@ -29,7 +29,7 @@ from enum import StrEnum
 
 from rapidfuzz import fuzz, process
 
-from syncview.domain import ResourceType, SyncStatus, normalise_name
+from syncview.domain import MatchedOn, ReasonKind, ResourceType, SyncStatus, normalise_name
 from syncview.identity import NO_KEYS, KeyKind, Keys, describe
 from syncview.services import queries
 from syncview.store import Store
@@ -58,39 +58,6 @@ _KINDS = {Rule(kind.value): kind for kind in KeyKind if kind.value in Rule._valu
 
 #: The rules and their order unless an integration's ``match_on`` says otherwise.
 DEFAULT_RULES: tuple[Rule, ...] = tuple(Rule)
-
-
-class MatchedOn(StrEnum):
-    """How a Matched resource got its record: a rule, an operator, or a record created from it."""
-
-    XREF = "xref"
-    SERIAL = "serial"
-    MAC = "mac"
-    EMAIL = "email"
-    NAME = "name"
-    OPERATOR = "operator"
-    CREATED = "created"
-
-    @property
-    def label(self) -> str:
-        return {"xref": "cross-reference", "mac": "MAC", "email": "e-mail", "operator": "re-matched by an operator",
-                "created": "record created from it"}.get(self.value, self.value)
-
-
-class ReasonKind(StrEnum):
-    """Why a resource is Not Synced, in a word (its ``reason`` says it in full)."""
-
-    NO_CLIENT = "no_client"  # its remote company matches no local client
-    NO_MATCH = "no_match"  # no record has its name or keys
-    AMBIGUOUS = "ambiguous"  # two or more records have its key (or name)
-    TAKEN = "taken"  # the one record with its key is another item's
-    CONFLICT = "conflict"  # a stronger key disagrees with the record its name (or key) finds
-    SHARED = "shared"  # linked on a value that several items carry, and taken back
-    INCLUDED = "included"  # included again by an operator; the next sync applies the rules
-
-    @property
-    def label(self) -> str:
-        return self.value.replace("_", " ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -427,7 +394,7 @@ def load_records(cursor, integration_id: int, inputs: Sequence[MatchInput],
         return records
     id_list = _json(ids)
     keys: dict[int, list[tuple[str, str]]] = {}
-    for record_id, kind, value in cursor.execute(_KEYS_OF, (id_list,) * 3):
+    for record_id, kind, value in cursor.execute(queries.KEYS_OF_RECORDS, (id_list,) * 3):
         keys.setdefault(record_id, []).append((kind, value))
     for record_id, type_, client_id, name, name_norm in cursor.execute(
         "SELECT id, type, client_id, name, name_norm FROM record WHERE id IN (SELECT value FROM json_each(?))",
@@ -454,29 +421,6 @@ def records_for(store: Store, integration_id: int, inputs: Sequence[MatchInput],
             cursor.close()
 
 
-def record_keys(store: Store, record_ids: Iterable[int]) -> dict[int, Keys]:
-    """The identity keys of some records, by record id: those of the resources linked to them
-    (own cross-references included) and those they hold themselves."""
-    ids = _json(set(record_ids))
-    found: dict[int, list[tuple[str, str]]] = {}
-    with store.read() as conn:
-        for record_id, kind, value in conn.exec_driver_sql(_KEYS_OF, (ids, ids, ids)):
-            found.setdefault(record_id, []).append((kind, value))
-    return {rid: Keys.from_pairs(pairs) for rid, pairs in found.items()}
-
-
-def stored_keys(store: Store, resource_ids: Iterable[int]) -> dict[int, Keys]:
-    """The identity keys the last sync stored for some resources, by resource id."""
-    found: dict[int, list[tuple[str, str]]] = {}
-    with store.read() as conn:
-        for resource_id, kind, value in conn.exec_driver_sql(
-            "SELECT resource_id, kind, value FROM resource_key WHERE resource_id IN (SELECT value FROM json_each(?))",
-            (_json(resource_ids),)
-        ):
-            found.setdefault(resource_id, []).append((kind, value))
-    return {rid: Keys.from_pairs(pairs) for rid, pairs in found.items()}
-
-
 #: Records holding a key (kind, values as JSON; the two parameters twice): through the
 #: resources linked to them, and their own keys.
 _BY_KEY = (
@@ -496,15 +440,6 @@ _BY_XREF = (
     " UNION SELECT r.record_id FROM resource_key k JOIN resource r ON r.id = k.resource_id"
     " WHERE k.kind = 'xref' AND k.value IN (SELECT value FROM json_each(?)) AND r.record_id IS NOT NULL"
     " UNION SELECT record_id FROM record_key WHERE kind = 'xref' AND value IN (SELECT value FROM json_each(?))"
-)
-#: Every key of some records (ids as JSON, three times): (record id, kind, value), the
-#: linked resources' own cross-references included.
-_KEYS_OF = (
-    "SELECT r.record_id, k.kind, k.value FROM resource r JOIN resource_key k ON k.resource_id = r.id"
-    " WHERE r.record_id IN (SELECT value FROM json_each(?))"
-    " UNION SELECT r.record_id, 'xref', i.kind || ':' || r.type || ':' || r.external_id"
-    " FROM resource r JOIN integration i ON i.id = r.integration_id WHERE r.record_id IN (SELECT value FROM json_each(?))"
-    " UNION SELECT record_id, kind, value FROM record_key WHERE record_id IN (SELECT value FROM json_each(?))"
 )
 
 

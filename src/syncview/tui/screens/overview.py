@@ -17,7 +17,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Select, Static
 
 from syncview.config import Config, integration_named
-from syncview.domain import ResourceType, SyncStatus
+from syncview.domain import MatchedOn, ReasonKind, ResourceType, SyncStatus, parse_why
 from syncview.errors import SyncviewError
 from syncview.redaction import redact
 from syncview.safe_text import printable
@@ -37,6 +37,19 @@ from syncview.tui.widgets.resource_table import Query, ResourceTable
 from syncview.tui.widgets.tiles import StatusTile, TotalsTile, number
 
 ALL = "all"
+
+
+def _status_choices() -> list[tuple[str, str]]:
+    """The status filter's choices: each status, and under Matched and Not Synced each way a
+    resource matched or reason it did not (values "matched:serial", "not_synced:conflict")."""
+    choices = [("All statuses", ALL)]
+    for status in SyncStatus:
+        choices.append((status.label, status.value))
+        if status is SyncStatus.MATCHED:
+            choices += [(f"Matched on {how.label}", f"{status.value}:{how.value}") for how in MatchedOn]
+        elif status is SyncStatus.NOT_SYNCED:
+            choices += [(f"Not synced: {why.label}", f"{status.value}:{why.value}") for why in ReasonKind]
+    return choices
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,8 +151,7 @@ class OverviewScreen(TriageMixin, Screen[None]):
             yield Input(placeholder="Filter by name  ( / )", compact=True, id="filter")
             yield Select[str]([("All types", ALL)] + [(t.label, t.value) for t in ResourceType],
                               value=ALL, allow_blank=False, compact=True, id="type")
-            yield Select[str]([("All statuses", ALL)] + [(s.label, s.value) for s in SyncStatus],
-                              value=ALL, allow_blank=False, compact=True, id="status-filter")
+            yield Select[str](_status_choices(), value=ALL, allow_blank=False, compact=True, id="status-filter")
         with Vertical(id="sync-status"):
             yield ResourceTable(self.store, id="resources")
         yield Footer(compact=True)
@@ -167,12 +179,14 @@ class OverviewScreen(TriageMixin, Screen[None]):
         client = self._client_select.value
         type_ = self.query_one("#type", Select).value
         status = self.query_one("#status-filter", Select).value
+        status, _, why = ("" if status in (ALL, Select.NULL) else str(status)).partition(":")
         return ResourceFilter(
             integration_id=self.integration.id,
             client_id=None if client in (ALL, Select.NULL) else int(client),
             text=self.query_one("#filter", Input).value,
             type=None if type_ in (ALL, Select.NULL) else ResourceType(type_),
-            status=None if status in (ALL, Select.NULL) else SyncStatus(status),
+            status=SyncStatus(status) if status else None,
+            why=parse_why(why) if why else None,
         )
 
     def _apply_filters(self) -> None:
