@@ -40,16 +40,12 @@ ALL = "all"
 
 
 def _status_choices() -> list[tuple[str, str]]:
-    """The status filter's choices: each status, and under Matched and Not Synced each way a
-    resource matched or reason it did not (values "matched:serial", "not_synced:conflict")."""
-    choices = [("All statuses", ALL)]
-    for status in SyncStatus:
-        choices.append((status.label, status.value))
-        if status is SyncStatus.MATCHED:
-            choices += [(f"Matched on {how.label}", f"{status.value}:{how.value}") for how in MatchedOn]
-        elif status is SyncStatus.NOT_SYNCED:
-            choices += [(f"Not synced: {why.label}", f"{status.value}:{why.value}") for why in ReasonKind]
-    return choices
+    """The status filter's choices: each status, then each way a resource matched and each
+    reason it did not (values "matched:serial", "not_synced:conflict")."""
+    matched, not_synced = SyncStatus.MATCHED, SyncStatus.NOT_SYNCED
+    return ([("All statuses", ALL)] + [(status.label, status.value) for status in SyncStatus]
+            + [(f"Matched on {how.label}", f"{matched.value}:{how.value}") for how in MatchedOn]
+            + [(f"Not synced: {why.label}", f"{not_synced.value}:{why.value}") for why in ReasonKind])
 
 
 @dataclass(frozen=True, slots=True)
