@@ -111,6 +111,14 @@ class Connector(ABC):
         self.integration = integration
         self.settings = dict(settings)
 
+    def setting(self, name: str) -> Any:
+        """A setting's value, else its declared default (a connector made without the config's
+        defaults applied, as tests make them, reads the same values)."""
+        value = self.settings.get(name)
+        if value is None:
+            value = next((s.default for s in self.settings_schema if s.name == name), None)
+        return value
+
     @abstractmethod
     def fetch(self, since: datetime | None = None) -> Iterator[Page]:
         """Yield pages of remote items; ``since`` asks for items changed after it."""
