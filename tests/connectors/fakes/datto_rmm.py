@@ -14,6 +14,10 @@
   {"count", "totalCount", "prevPageUrl", "nextPageUrl"}, "sites"|"devices": [...]}``
   with absolute page URLs; ``nextPageUrl`` is null on the last page.
 - Timestamps are epoch milliseconds (the spec says date-time; the API sends numbers).
+- Sites name the Autotask company their PSA link maps them to (``autotaskCompanyId``,
+  a string; null on a site without one). With ``out_of_scope=True`` the account also
+  holds its recycle bin, the "Deleted Devices" site with two ``deleted`` devices, an
+  on-demand site (``onDemand``) with a device, and a site linked to no PSA company.
 
 :meth:`FakeDattoRmm.expire_tokens` makes 100 hours pass; ``honour_tokens = False``
 refuses every token it issues; :meth:`FakeDattoRmm.fail_page` scripts a fault on
@@ -43,7 +47,7 @@ class FakeDattoRmm(FakeServer):
     """One Datto RMM account: sites, and devices in them (one per site in the recycle bin, ``deleted``)."""
 
     def __init__(self, *, api_key: str = API_KEY, api_secret: str = API_SECRET, sites: int = 3,
-                 devices_per_site: int = 4) -> None:
+                 devices_per_site: int = 4, out_of_scope: bool = False) -> None:
         super().__init__()
         self.api_key, self.api_secret = api_key, api_secret
         self.entities: dict[str, list[dict[str, Any]]] = {"sites": [], "devices": []}
@@ -55,7 +59,11 @@ class FakeDattoRmm(FakeServer):
         self._serial = itertools.count(1)
         #: (list, 0-based page) -> responses to give instead, first first.
         self._page_faults: dict[tuple[str, int], list[Response]] = {}
+        #: uids of the sites and devices a default-scoped sync must not yield
+        self.out_of_scope: set[str] = set()
         self.build(sites, devices_per_site)
+        if out_of_scope:
+            self.add_out_of_scope()
 
     # ----------------------------------------------------------------- data
 
@@ -85,8 +93,34 @@ class FakeDattoRmm(FakeServer):
                     "deviceClass": "device", "portalUrl": f"https://fake.centrastage.net/csm/device/{ident}",
                 })
 
+    def add_out_of_scope(self) -> None:
+        """Datto's recycle bin site, an on-demand site and a site with no PSA link."""
+        for number, (name, on_demand, devices) in enumerate(
+                (("Deleted Devices", False, 2), ("Walk-in repairs", True, 1), ("Unlinked Ltd", False, 1))):
+            site_id, site_uid = 8_900 + number, f"5f1e0c7a-9999-4000-8000-{number:012d}"
+            self.entities["sites"].append({
+                "id": site_id, "uid": site_uid, "accountUid": "ACCT1234", "name": name, "description": "",
+                "notes": "", "onDemand": on_demand, "splashtopAutoInstall": False,
+                "devicesStatus": {"numberOfDevices": devices, "numberOfOnlineDevices": 0,
+                                  "numberOfOfflineDevices": devices},
+                "autotaskCompanyName": None, "autotaskCompanyId": None,
+                "portalUrl": f"https://fake.centrastage.net/csm/site/{site_id}"})
+            if name != "Unlinked Ltd":
+                self.out_of_scope.add(site_uid)
+            for m in range(devices):
+                uid = f"9c2d4b1e-9999-4000-8000-{number:06d}{m:06d}"
+                self.entities["devices"].append({
+                    "id": 690_000 + number * 10 + m, "uid": uid, "siteId": site_id, "siteUid": site_uid,
+                    "siteName": name, "deviceType": {"category": "Laptop", "type": "Laptop"},
+                    "hostname": f"OLD-LT-{number}{m}", "intIpAddress": "192.168.1.20", "online": False,
+                    "suspended": False, "deleted": name == "Deleted Devices", "lastSeen": EPOCH_MS,
+                    "deviceClass": "device"})
+                if name != "Unlinked Ltd":
+                    self.out_of_scope.add(uid)
+
     def live_devices(self) -> list[dict[str, Any]]:
-        return [d for d in self.entities["devices"] if not d["deleted"]]
+        """The devices a default-scoped sync yields."""
+        return [d for d in self.entities["devices"] if not d["deleted"] and d["uid"] not in self.out_of_scope]
 
     # ----------------------------------------------------------------- test controls
 
