@@ -135,7 +135,8 @@ def sync_command(app: Any, integration: str | None, every: bool, full: bool, as_
 
     Each page fetched is saved as it arrives, so an interrupted sync keeps what it saved and
     the next one completes it. Resources a full sync no longer sees are marked removed
-    remotely. Operators' re-matches and exclusions are never undone by a sync.
+    remotely, and so are those an incremental one finds missing from the product's list of
+    ids. Operators' re-matches and exclusions are never undone by a sync.
 
     Exits 1 when any sync failed or stopped early (the others still run).
     """
