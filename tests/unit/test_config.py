@@ -536,7 +536,7 @@ DOCUMENTED = {
     "connectwise": ("site", "company_id", "public_key", "private_key*", "client_id", "base_url", "page_size",
                     "forward_only", "company_types", "company_statuses", "include_inactive"),
     "autotask": ("username", "secret*", "integration_code*", "zone_url", "company_types", "include_inactive"),
-    "datto_rmm": ("api_url", "api_key", "api_secret*", "include_on_demand_sites"),
+    "datto_rmm": ("api_url", "api_key", "api_secret*", "include_on_demand_sites", "network_interfaces"),
     "halopsa": ("resource_server", "auth_server", "tenant", "client_id", "client_secret*", "page_size",
                 "hostname_field", "serial_field", "include_inactive", "include_general_users"),
 }
@@ -544,7 +544,7 @@ DOCUMENTED = {
 
 #: Documented settings that are not strings, for the fallback schema below.
 _TYPES = {"resources": "int", "seed": "int", "page_size": "int", "forward_only": "bool", "include_inactive": "bool",
-          "include_on_demand_sites": "bool", "include_general_users": "bool", "company_types": "list",
+          "include_on_demand_sites": "bool", "network_interfaces": "bool", "include_general_users": "bool", "company_types": "list",
           "company_statuses": "list"}
 
 

@@ -14,6 +14,11 @@
   {"count", "totalCount", "prevPageUrl", "nextPageUrl"}, "sites"|"devices": [...]}``
   with absolute page URLs; ``nextPageUrl`` is null on the last page.
 - Timestamps are epoch milliseconds (the spec says date-time; the API sends numbers).
+- ``GET /api/v2/site/{siteUid}/devices/network-interface`` pages the site's devices in
+  short (uid, hostname, ...) with their ``nics`` (``instance``, ``ipv4``, ``macAddress``,
+  ``type``); 404 for a site it does not know. Every device has its own Ethernet MAC and
+  the same Hyper-V virtual adapter's (shared by many: not an identity); a device with
+  no audit yet has no nics.
 - Sites name the Autotask company their PSA link maps them to (``autotaskCompanyId``,
   a string; null on a site without one). With ``out_of_scope=True`` the account also
   holds its recycle bin, the "Deleted Devices" site with two ``deleted`` devices, an
@@ -28,6 +33,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import re
 from typing import Any
 
 from tests.connectors.fakes.wsgi import FakeServer, Request, Response
@@ -140,7 +146,8 @@ class FakeDattoRmm(FakeServer):
         path = request.path.rstrip("/")
         if path == "/auth/oauth/token":
             return self._token(request) if request.method == "POST" else _error(405, "method_not_allowed")
-        if path not in LISTS:
+        nics = re.fullmatch(r"/api/v2/site/([^/]+)/devices/network-interface", path)
+        if path not in LISTS and nics is None:
             return Response.json({"status": 404, "error": "Not Found", "path": path}, 404)
         if request.method != "GET":
             return Response.json({"status": 405, "error": "Method Not Allowed", "path": path}, 405)
@@ -150,7 +157,9 @@ class FakeDattoRmm(FakeServer):
             return _error(401, "unauthorized", "Full authentication is required to access this resource")
         if token not in self.tokens:
             return _error(401, "invalid_token", f"Access token expired: {token}")
-        name = LISTS[path]
+        name = LISTS.get(path, "nics")
+        if nics is not None and nics[1] not in {site["uid"] for site in self.entities["sites"]}:
+            return Response.json({"status": 404, "error": "Not Found", "message": "Site or filter not found."}, 404)
         try:
             page = int(request.query.get("page", 0))
             size = min(int(request.query.get("max", MAX_PAGE)), MAX_PAGE)
@@ -160,6 +169,9 @@ class FakeDattoRmm(FakeServer):
         scripted = self._page_faults.get((name, page))
         if scripted:
             return scripted.pop(0)
+        if nics is not None:
+            return self._page(request, "devices", max(0, page), max(1, size),
+                              rows=[_with_nics(d) for d in self.entities["devices"] if d.get("siteUid") == nics[1]])
         return self._page(request, name, max(0, page), max(1, size))
 
     def _token(self, request: Request) -> Response:
@@ -178,8 +190,9 @@ class FakeDattoRmm(FakeServer):
         return Response.json({"access_token": token, "token_type": "bearer", "expires_in": TOKEN_LIFETIME,
                               "scope": "default", "jti": token[-12:]})
 
-    def _page(self, request: Request, name: str, page: int, size: int) -> Response:
-        rows = self.entities[name]
+    def _page(self, request: Request, name: str, page: int, size: int,
+              rows: list[dict[str, Any]] | None = None) -> Response:
+        rows = self.entities[name] if rows is None else rows
         base = f"{request.origin}{request.path}"
 
         def url(number: int) -> str:
@@ -193,6 +206,24 @@ class FakeDattoRmm(FakeServer):
             },
             name: rows[page * size:(page + 1) * size],
         })
+
+
+#: The MAC Hyper-V gives its default switch adapter on every host: shared, so no identity.
+SHARED_VIRTUAL_MAC = "00:15:5D:00:04:01"
+
+
+def _with_nics(device: dict[str, Any]) -> dict[str, Any]:
+    """A device as the network-interface list shortens it, with its adapters."""
+    short = {key: device.get(key) for key in ("id", "uid", "siteId", "siteUid", "siteName", "deviceType",
+                                               "hostname", "intIpAddress", "extIpAddress")}
+    ident = device["id"]
+    short["nics"] = [] if device.get("lastAuditDate") is None else [
+        {"instance": "Intel(R) Ethernet Connection I219-LM", "ipv4": device.get("intIpAddress"), "ipv6": None,
+         "macAddress": f"3C:52:82:{ident >> 16 & 255:02X}:{ident >> 8 & 255:02X}:{ident & 255:02X}",
+         "type": "Ethernet"},
+        {"instance": "Hyper-V Virtual Ethernet Adapter", "ipv4": "172.17.0.1", "ipv6": None,
+         "macAddress": SHARED_VIRTUAL_MAC, "type": "Ethernet"}]
+    return short
 
 
 def _error(status: int, error: str, description: str | None = None) -> Response:
