@@ -544,8 +544,8 @@ DOCUMENTED = {
 
 #: Documented settings that are not strings, for the fallback schema below.
 _TYPES = {"resources": "int", "seed": "int", "page_size": "int", "forward_only": "bool", "include_inactive": "bool",
-          "include_on_demand_sites": "bool", "network_interfaces": "bool", "include_general_users": "bool", "company_types": "list",
-          "company_statuses": "list"}
+          "include_on_demand_sites": "bool", "network_interfaces": "bool", "include_general_users": "bool",
+          "company_types": "list", "company_statuses": "list"}
 
 
 def documented_schema(kind: str) -> tuple[Setting, ...]:

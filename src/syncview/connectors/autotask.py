@@ -177,7 +177,8 @@ class AutotaskConnector(Connector):
                 if entity == "Companies":
                     ids = [str(row["id"]) for row in rows if _has_id(row) and self._judge(row)]
                 else:
-                    ids = [str(row["id"]) for row in rows if _has_id(row) and row.get("companyID") not in self._left_out]
+                    ids = [str(row["id"]) for row in rows
+                           if _has_id(row) and row.get("companyID") not in self._left_out]
                 yield IdPage(type_, ids)
 
     def _filters(self, entity: str, since: datetime | None) -> tuple[dict[str, Any], ...]:

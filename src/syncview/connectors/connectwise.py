@@ -33,9 +33,10 @@ company left out are known to be left out, not taken for orphans.
 Identity keys, copied as sent: a configuration's ``serialNumber``, ``macAddress`` and
 its ``name`` as host name (ConnectWise has no host name field; RMM integrations name
 configurations after the machine; ``deviceIdentifier`` is written by whichever
-integration manages the configuration, in its own form, so it stays in the payload). ``tagNumber`` is not a key: it is the MSP's own
-asset label, typed by a person into the PSA alone, which no other product reports
-and which is re-used on replaced hardware; it stays in the payload. A contact's
+integration manages the configuration, in its own form, so it stays in the payload).
+``tagNumber`` is not a key: it is the MSP's own asset label, typed by a person into
+the PSA alone, which no other product reports and which is re-used on replaced
+hardware; it stays in the payload. A contact's
 e-mail is its default ``Email`` communication item (else its first one).
 
 Deletions: after an incremental fetch, :meth:`live_ids` lists the ids of companies,

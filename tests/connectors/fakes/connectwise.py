@@ -151,7 +151,7 @@ class FakeConnectWise(FakeServer):
 
     def item_count(self) -> int:
         """Items a sync with the default scope yields (what is out of scope is left out)."""
-        rows = [*(r for rows in self.entities.values() for r in rows), *(r for rows in self.sites.values() for r in rows)]
+        rows = [r for group in (*self.entities.values(), *self.sites.values()) for r in group]
         return sum(1 for r in rows if r.get("id") not in self.out_of_scope_ids)
 
     # ----------------------------------------------------------------- HTTP
