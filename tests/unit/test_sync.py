@@ -418,6 +418,22 @@ def test_a_cancel_during_the_id_pass_marks_nothing(documented):
     assert rows(documented, "SELECT count(*) FROM temp.sqlite_master WHERE name = 'live_id'") == [(0,)]
 
 
+def test_a_product_refusing_the_id_pass_keeps_the_changes_and_only_the_deletions_wait(documented):
+    sync_connector(documented, Listing([SOURCE], live_of(SOURCE)))
+
+    class Refusing(Listing):
+        def live_ids(self):
+            yield IdPage(DEVICE, ["10"])
+            raise ConnectorError(f"{NAME}: fields=id is not supported by this server")
+
+    changed = item(DEVICE, 10, "acme-ws-001", kind="laptop")
+    report = sync_connector(documented, Refusing([[changed]], {}))
+
+    assert report.ok and report.counts.changed == 1 and report.counts.removed == 0
+    assert report.message == f"deletions not checked this time: {NAME}: fields=id is not supported by this server"
+    assert not any(r[5] for r in resources(documented).values())
+
+
 def test_a_full_run_does_not_ask_for_live_ids(documented):
     sync_connector(documented, Listing([SOURCE], live_of(SOURCE)))
     full = Listing([SOURCE], {})

@@ -44,7 +44,7 @@ from syncview.config import IntegrationConfig, resolve_settings
 from syncview.connectors import registry
 from syncview.connectors.base import Connector, IdPage, Page
 from syncview.domain import RemoteItem, ResourceType, SyncStatus, normalise_name
-from syncview.errors import ConfigError, SyncviewError
+from syncview.errors import ConfigError, ConnectorError, SyncviewError
 from syncview.redaction import redact
 from syncview.services.matching import Decision, MatchInput, decide, free_records_index, match_key
 from syncview.store import Store
@@ -382,13 +382,22 @@ def _finish_with_live_ids(store: Store, connector: Connector, state: _RunState,
     with store.connection() as held:
         live = _LiveIds(held)
         try:
-            for page in connector.live_ids():
-                live.add(page)
-                label = f"{page.type.value} ids"
-                state.entity_fetched[label] = state.entity_fetched.get(label, 0) + len(page.ids)
-                _report(on_progress, state, label, None)
+            listed: _LiveIds | None = live
+            try:
+                for page in connector.live_ids():
+                    live.add(page)
+                    label = f"{page.type.value} ids"
+                    state.entity_fetched[label] = state.entity_fetched.get(label, 0) + len(page.ids)
+                    _report(on_progress, state, label, None)
+            except ConnectorError as error:
+                # The changes fetched are saved; only the deletions wait. Failing the run here
+                # would fail every incremental sync of a product that refuses the id pass.
+                listed = None
+                note = f"deletions not checked this time: {redact(str(error))}"
+                state.log("warning", f"{state.run.name}: {note}", item=False)
+                state.notes.append(note)
             with store.write(on=held) as conn:
-                return state.finish(conn, live)
+                return state.finish(conn, listed)
         finally:
             live.drop()
 
@@ -461,6 +470,8 @@ class _RunState:
         self.item_logs = 0
         self.warning_logs = 0
         self._logs: list[tuple] = []
+        #: notes for the run's message gathered before its end
+        self.notes: list[str] = []
         #: normalised remote company -> local client id
         self.companies: dict[str, int] | None = None
         #: normalised local client name -> client id (lowest id of equal names)
@@ -569,7 +580,7 @@ class _RunState:
     def finish(self, conn: Connection, live: _LiveIds | None = None) -> str | None:
         """Mark removed what a full run did not see, or what an incremental run's pass over
         live ids (``live``, on ``conn``) did not list; close the run as a success."""
-        notes = []
+        notes = list(self.notes)
         if self.run.since is None:
             notes += self._mark_removed(conn)
         elif live is not None:
