@@ -28,10 +28,12 @@ No Textual and no rich here: progress goes to a plain callback.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import socket
+import sqlite3
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
@@ -425,8 +427,10 @@ class _LiveIds:
         self.listed[type_] = self.listed.get(type_, 0) + len(page.ids)
 
     def drop(self) -> None:
-        # The connection goes back to the pool: leave no table behind on it.
-        self.raw.execute("DROP TABLE IF EXISTS temp.live_id")
+        # The connection goes back to the pool: leave no table behind on it. A failure here must
+        # not hide the error that ended the run; a table left behind is emptied by the next pass.
+        with contextlib.suppress(sqlite3.Error):
+            self.raw.execute("DROP TABLE IF EXISTS temp.live_id")
 
 
 def _report(callback: ProgressCallback | None, state: _RunState, entity: str, total: int | None) -> None:
