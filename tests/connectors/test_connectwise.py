@@ -128,13 +128,15 @@ def test_incremental_fetch_asks_only_for_changes():
     since = EPOCH + timedelta(days=1)
     items, _ = fetch_all(connector(fake), since=since)
     assert ConnectWiseConnector.supports_incremental
-    assert {(i.type, i.external_id) for i in items} == {
-        (ResourceType.CLIENT, "102"), (ResourceType.SITE, "503"),
-        (ResourceType.DEVICE, "2005"), (ResourceType.CONTACT, "7002")}
+    assert {(i.type, i.external_id) for i in items if i.type is not ResourceType.SITE} == {
+        (ResourceType.CLIENT, "102"), (ResourceType.DEVICE, "2005"), (ResourceType.CONTACT, "7002")}
     conditions = {r.query.get("conditions") for r in fake.requests if "/apis/" in r.path}
     assert "lastUpdated>[2026-01-02T00:00:00Z]" in conditions
-    # Sites of unchanged companies are still asked for: a site can change on its own.
-    assert len([p for p in fake.paths() if p.endswith("/sites")]) == 3
+    # Sites come whole, one request per company as before (a site can change on its own), so
+    # that the ids seen are the live sites for the pass over live ids.
+    site_requests = [r for r in fake.requests if r.path.endswith("/sites")]
+    assert len(site_requests) == 3 and not any("conditions" in r.query for r in site_requests)
+    assert sum(i.type is ResourceType.SITE for i in items) == 6
 
 
 def test_wrong_private_key_is_an_authentication_error_without_the_secret(caplog):
@@ -327,7 +329,7 @@ def test_live_ids_list_what_is_in_scope_asking_for_ids_alone():
     for i in items:
         if i.type is not ResourceType.SITE:
             expected.setdefault(i.type, set()).add(i.external_id)
-    assert listed == expected
+    assert listed == expected  # sites only after a fetch: see the next test
     fields = {r.query.get("fields") for r in fake.requests if "/apis/" in r.path}
     assert "id,company/id" in fields
 
@@ -339,12 +341,15 @@ def test_an_item_deleted_between_two_incremental_syncs_is_marked_removed_after_t
     fake = FakeConnectWise(companies=2, out_of_scope=True)
     assert sync_connector(store, connector(fake)).full
     quiet = sync_connector(store, connector(fake))
-    assert not quiet.full and quiet.counts.fetched == 0 and quiet.counts.removed == 0
+    assert not quiet.full and quiet.counts.fetched == 4 == quiet.counts.unchanged  # the sites, whole
+    assert quiet.counts.removed == 0
     gone = fake.entities["configurations"].pop(0)
     fake.entities["contacts"][0]["inactiveFlag"] = True  # made inactive: out of scope from now on
+    closed = fake.sites[101].pop()
 
     report = sync_connector(store, connector(fake))
 
-    assert not report.full and report.counts.removed == 2
+    assert not report.full and report.counts.removed == 3
     removed = rows(store, "SELECT type, external_id FROM resource WHERE deleted_remotely = 1 ORDER BY type")
-    assert removed == [("contact", str(fake.entities["contacts"][0]["id"])), ("device", str(gone["id"]))]
+    assert removed == [("contact", str(fake.entities["contacts"][0]["id"])), ("device", str(gone["id"])),
+                       ("site", str(closed["id"]))]

@@ -40,8 +40,12 @@ hardware; it stays in the payload. A contact's
 e-mail is its default ``Email`` communication item (else its first one).
 
 Deletions: after an incremental fetch, :meth:`live_ids` lists the ids of companies,
-configurations and contacts (``fields=id,...``, ``page_size`` a request). Sites are
-listed per company, one request each, so their deletions wait for a full run.
+configurations and contacts (``fields=id,...``, ``page_size`` a request). Sites have no
+list of their own: they are listed per company, one request each, on every sync. An
+incremental fetch asks each company for all its sites rather than the changed ones
+(the same one request per company; unchanged sites cost the store only their
+``last_seen``), so the ids it saw are the live sites and :meth:`live_ids` hands them
+on without asking again.
 """
 
 from __future__ import annotations
@@ -115,7 +119,9 @@ class ConnectWiseConnector(Connector):
         self._company_id = str(self.settings["company_id"]).strip()
         self._page_size = max(1, min(MAX_PAGE_SIZE, int(self.settings.get("page_size") or MAX_PAGE_SIZE)))
         self._scope = _CompanyScope(self.setting("company_types"), self.setting("company_statuses"))
-        self._active_only = not self.settings.get("include_inactive")
+        self._active_only = not self.setting("include_inactive")
+        #: ids of the sites the last fetch listed (whole), for live_ids; None before a fetch
+        self._site_ids: list[str] | None = None
         self._api_ready = False
         auth = BasicAuth(
             f"{self._company_id}+{self.settings['public_key']}",
@@ -151,16 +157,25 @@ class ConnectWiseConnector(Connector):
         if since is not None:
             # Sites of a company that did not change may have: list every company, cheaply.
             companies = self._company_names()
-        yield from self._sites(companies, changed)
+        # Whole, even when incremental: the request per company is the same, and the ids seen
+        # are then the live sites, for live_ids.
+        self._site_ids = []
+        yield from self._sites(companies, None)
         yield from self._list("company/configurations", "configurations", scope.owned(_configuration_item),
                               _all(changed, "activeFlag=true" if self._active_only else None))
         yield from self._list("company/contacts", "contacts", scope.owned(_contact_item),
                               _all(changed, "inactiveFlag=false" if self._active_only else None))
 
     def live_ids(self) -> Iterator[IdPage]:
-        """Ids of the companies, configurations and contacts in scope now (sites: see the module doc)."""
+        """Ids of the companies, configurations and contacts in scope now, and of the sites the
+        fetch just listed whole (see the module doc)."""
         self._discover_api()
         scope = self._scope
+        if self._site_ids is not None:
+            for start in range(0, len(self._site_ids), self._page_size):
+                yield IdPage(ResourceType.SITE, self._site_ids[start:start + self._page_size])
+            if not self._site_ids:
+                yield IdPage(ResourceType.SITE, [])
         for page in self._list("company/companies", "companies", _company_item, None, fields=SCOPE_FIELDS):
             yield IdPage(ResourceType.CLIENT, [i.external_id for i in page.items if scope.judge(i.payload)])
         for path, entity, type_, active in (
@@ -244,6 +259,8 @@ class ConnectWiseConnector(Connector):
                 return _site_item(row, company_name)
 
             for page in self._list(f"company/companies/{company_id}/sites", "sites", site, conditions):
+                if self._site_ids is not None:
+                    self._site_ids.extend(item.external_id for item in page.items)
                 batch.items.extend(page.items)
                 batch.warnings.extend(page.warnings)
                 if len(batch.items) >= self._page_size:
