@@ -652,15 +652,17 @@ class _RunState:
         self._remove(raw, listed_where.format("NOT") + " AND deleted_remotely = 0 AND last_seen < ?",
                      (*params, db_time(self.run.started)))
         back_where = listed_where.format("") + " AND deleted_remotely = 1"
+        budget = max(0, ITEM_LOG_LIMIT - self.item_logs)
         for resource_id, type_, name in raw.execute(
-            f"SELECT id, type, name FROM resource WHERE {back_where} ORDER BY id LIMIT ?",
-            (*params, max(0, ITEM_LOG_LIMIT - self.item_logs))
+            f"SELECT id, type, name FROM resource WHERE {back_where} ORDER BY id LIMIT ?", (*params, budget)
         ).fetchall():
             self.log("info", f"{type_} {name!r} is back remotely", resource_id)
         now = db_time(_precise_now())
-        self.counts.reappeared += raw.execute(
+        back = raw.execute(
             "UPDATE resource SET deleted_remotely = 0, version = version + 1, updated_at = ?, updated_by = NULL,"
             f" last_seen = ? WHERE {back_where}", (now, now, *params)).rowcount
+        self.item_logs += max(0, back - budget)
+        self.counts.reappeared += back
         return notes
 
     def _remove(self, raw, where: str, params: tuple) -> None:
