@@ -165,8 +165,8 @@ class AutotaskConnector(Connector):
 
         mappers = {"Companies": client, "CompanyLocations": owned(_location_item),
                    "ConfigurationItems": owned(_device_item), "Contacts": owned(_contact_item)}
-        for entity, (_, label, changed, _) in _ENTITIES.items():
-            yield from self._query(entity, label, mappers[entity], self._filters(entity, changed and since))
+        for entity, (_, label, _, _) in _ENTITIES.items():
+            yield from self._query(entity, label, mappers[entity], self._filters(entity, since))
 
     def live_ids(self) -> Iterator[IdPage]:
         """The ids of every entity in scope now, each query asking for the fields scope needs alone."""
@@ -182,9 +182,11 @@ class AutotaskConnector(Connector):
                 yield IdPage(type_, ids)
 
     def _filters(self, entity: str, since: datetime | None) -> tuple[dict[str, Any], ...]:
-        """An entity's query filter: changed after ``since`` when given, active only unless
-        ``include_inactive``. Companies are judged on the rows instead (see the module doc)."""
-        filters = _changed_since(_ENTITIES[entity][2] or "", since) if since else ()
+        """An entity's query filter: changed after ``since`` when given and the entity records a
+        change time (companies and locations come whole), active only unless ``include_inactive``.
+        Companies are judged on the rows instead (see the module doc)."""
+        changed = _ENTITIES[entity][2]
+        filters = _changed_since(changed, since) if changed and since else ()
         if self._active_only and entity != "Companies":
             filters += ({"op": "eq", "field": "isActive", "value": _ENTITIES[entity][3]},)
         return filters or EVERY_ROW
