@@ -140,7 +140,8 @@ class ConnectWiseConnector(Connector):
     # ----------------------------------------------------------------- fetching
 
     def fetch(self, since: datetime | None = None) -> Iterator[Page]:
-        """Companies, then sites, configurations and contacts; only those changed after ``since`` if given."""
+        """Companies, then sites, configurations and contacts; only those changed after ``since`` if
+        given, but sites whole (see the module doc)."""
         self._discover_api()
         changed = _changed_since(since)
         scope = self._scope
@@ -160,7 +161,7 @@ class ConnectWiseConnector(Connector):
         # Whole, even when incremental: the request per company is the same, and the ids seen
         # are then the live sites, for live_ids.
         self._site_ids = []
-        yield from self._sites(companies, None)
+        yield from self._sites(companies)
         yield from self._list("company/configurations", "configurations", scope.owned(_configuration_item),
                               _all(changed, "activeFlag=true" if self._active_only else None))
         yield from self._list("company/contacts", "contacts", scope.owned(_contact_item),
@@ -176,16 +177,17 @@ class ConnectWiseConnector(Connector):
                 yield IdPage(ResourceType.SITE, self._site_ids[start:start + self._page_size])
             if not self._site_ids:
                 yield IdPage(ResourceType.SITE, [])
-        for page in self._list("company/companies", "companies", _company_item, None, fields=SCOPE_FIELDS):
-            yield IdPage(ResourceType.CLIENT, [i.external_id for i in page.items if scope.judge(i.payload)])
-        for path, entity, type_, active in (
-                ("company/configurations", "configurations", ResourceType.DEVICE, "activeFlag=true"),
-                ("company/contacts", "contacts", ResourceType.CONTACT, "inactiveFlag=false")):
-            conditions = active if self._active_only else None
-            for response in self._pages(path, conditions, fields="id,company/id"):
-                rows = self.http.decode_json(response, expect=list)
-                yield IdPage(type_, [str(row["id"]) for row in rows if isinstance(row, dict)
-                                     and _numeric_id(row) and scope.owns(row)])
+        # Rows are read as they come, not mapped: a row the fetch skips as malformed (no name) is
+        # still a live one, never to be marked removed.
+        for path, type_, fields, active in (
+                ("company/companies", ResourceType.CLIENT, SCOPE_FIELDS, None),
+                ("company/configurations", ResourceType.DEVICE, "id,company/id", "activeFlag=true"),
+                ("company/contacts", ResourceType.CONTACT, "id,company/id", "inactiveFlag=false")):
+            for response in self._pages(path, active if self._active_only else None, fields=fields):
+                rows = [row for row in self.http.decode_json(response, expect=list)
+                        if isinstance(row, dict) and _numeric_id(row)]
+                inside = scope.judge if type_ is ResourceType.CLIENT else scope.owns
+                yield IdPage(type_, [str(row["id"]) for row in rows if inside(row)])
 
     def _discover_api(self) -> None:
         """Point the client at the API: ``base_url`` as given, else ``{site}/{codebase}apis/3.0/``."""
@@ -247,7 +249,7 @@ class ConnectWiseConnector(Connector):
                     names[int(item.external_id)] = item.name
         return names
 
-    def _sites(self, companies: dict[int, str | None], conditions: str | None) -> Iterator[Page]:
+    def _sites(self, companies: dict[int, str | None]) -> Iterator[Page]:
         """Sites of every company, regrouped into pages of about ``page_size``.
 
         Sites are listed per company; most companies have one or two, and a Page
@@ -258,7 +260,7 @@ class ConnectWiseConnector(Connector):
             def site(row: dict[str, Any], company_name: str | None = company_name) -> RemoteItem:
                 return _site_item(row, company_name)
 
-            for page in self._list(f"company/companies/{company_id}/sites", "sites", site, conditions):
+            for page in self._list(f"company/companies/{company_id}/sites", "sites", site, None):
                 if self._site_ids is not None:
                     self._site_ids.extend(item.external_id for item in page.items)
                 batch.items.extend(page.items)
