@@ -353,3 +353,15 @@ def test_an_item_deleted_between_two_incremental_syncs_is_marked_removed_after_t
     removed = rows(store, "SELECT type, external_id FROM resource WHERE deleted_remotely = 1 ORDER BY type")
     assert removed == [("contact", str(fake.entities["contacts"][0]["id"])), ("device", str(gone["id"])),
                        ("site", str(closed["id"]))]
+
+
+def test_a_row_the_fetch_skips_as_malformed_is_still_live_for_the_id_pass(store):
+    from syncview.services.sync import sync_connector
+
+    fake = FakeConnectWise(companies=2)
+    sync_connector(store, connector(fake))
+    fake.entities["companies"][0]["name"] = fake.entities["companies"][0]["identifier"] = ""
+
+    report = sync_connector(store, connector(fake))
+
+    assert not report.full and report.counts.removed == 0
