@@ -148,11 +148,12 @@ class ConnectWiseConnector(Connector):
         companies: dict[int, str | None] = {}
 
         def client(row: dict[str, Any]) -> list[RemoteItem]:
+            inside = scope.judge(row)
+            if inside and _numeric_id(row):
+                # Before the row is checked: a company skipped for want of a name still has sites.
+                companies[row["id"]] = _company_name(row)
             item = _company_item(row)
-            if not scope.judge(row):
-                return []
-            companies[row["id"]] = item.name
-            return [item]
+            return [item] if inside else []
 
         yield from self._list("company/companies", "companies", client, changed)
         if since is not None:
@@ -241,12 +242,13 @@ class ConnectWiseConnector(Connector):
         yield from follow_links(self.http, path, params=params, headers=headers)
 
     def _company_names(self) -> dict[int, str | None]:
-        """Every company in scope, by id, with its name; judging them records the ones left out."""
+        """Every company in scope, by id, with its name (None for one without); judging them
+        records the ones left out."""
         names: dict[int, str | None] = {}
-        for page in self._list("company/companies", "companies", _company_item, None, fields=SCOPE_FIELDS):
-            for item in page.items:
-                if self._scope.judge(item.payload):
-                    names[int(item.external_id)] = item.name
+        for response in self._pages("company/companies", None, fields=SCOPE_FIELDS):
+            for row in self.http.decode_json(response, expect=list):
+                if isinstance(row, dict) and _numeric_id(row) and self._scope.judge(row):
+                    names[row["id"]] = _company_name(row)
         return names
 
     def _sites(self, companies: dict[int, str | None]) -> Iterator[Page]:
@@ -365,6 +367,10 @@ def _remote_company(row: dict[str, Any]) -> str | None:
             if isinstance(company.get(key), str) and company[key].strip():
                 return company[key].strip()
     return None
+
+
+def _company_name(row: dict[str, Any]) -> str | None:
+    return _text(row.get("name")) or _text(row.get("identifier"))
 
 
 def _company_item(row: dict[str, Any]) -> RemoteItem:
