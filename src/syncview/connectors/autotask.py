@@ -146,8 +146,9 @@ class AutotaskConnector(Connector):
         names: dict[int, str] = {}
 
         def client(row: dict[str, Any]) -> list[RemoteItem]:
+            inside = self._judge(row)  # first: a company skipped for want of a name is still judged
             item = _company_item(row)
-            if not self._judge(row):
+            if not inside:
                 return []
             names[int(item.external_id)] = item.name
             return [item]
