@@ -454,6 +454,16 @@ def _unknown_serial_field(w: World) -> list[str]:
     return ["sync", "Halo"]
 
 
+def _misspelt_match_on(w: World) -> list[str]:
+    w.halo(extra='match_on = ["serail", "name"]\n')
+    return ["sync", "Halo"]
+
+
+def _placeholder_mac_not_a_mac(w: World) -> list[str]:
+    w.write_config('[identity]\nplaceholder_macs = ["00:11:22:33:44"]\n')
+    return ["status"]
+
+
 def _full_disk_demo(w: World) -> list[str]:
     invoke("--db", w.db, "status", env=w.env).ok()  # creates the store, empty
     w.limit_pages()
@@ -656,6 +666,15 @@ CASES: tuple[Case, ...] = (
          "syncview sync Halo", _unknown_serial_field,
          ('syncview: error: integration "Halo": serial_field must be one of key_field, key_field2, key_field3, '
           "inventory_number, got 'serial'")),
+    Case("misspelt-match-on", 'config: `match_on = ["serail", "name"]`, a rule misspelt',
+         "syncview sync Halo", _misspelt_match_on,
+         ('syncview: error: config error in <tmp>/config.toml: integrations[1] ("Halo"): match_on has unknown rule '
+          "'serail' (did you mean \"serial\"?); expected a list of rules from xref, serial, mac, email, name, "
+          'e.g. match_on = ["serial", "name"]')),
+    Case("placeholder-mac-not-a-mac", "config: a placeholder MAC in `[identity]` that is not a MAC (5 octets)",
+         "syncview status", _placeholder_mac_not_a_mac,
+         ("syncview: error: config error in <tmp>/config.toml: identity.placeholder_macs: '00:11:22:33:44' is not "
+          'a MAC address; write 12 hex digits in any notation, e.g. "00:11:22:33:44:55"')),
 )
 
 
