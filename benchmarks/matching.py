@@ -52,16 +52,18 @@ def preselected(store, integration_id: int) -> list[tuple[int, int]] | None:
     """(resource id, record id) pairs the suggestions pre-select for an integration, or None
     when this engine does not pre-select (the hook for issue 11 item 5: once proposals carry
     ``preselected``, they are scored here)."""
+    import dataclasses
+
     try:
         from syncview.services import bulk
     except ImportError:
         return None
     suggest = getattr(bulk, "suggestions", None)
-    if suggest is None:
+    proposal = getattr(bulk, "Proposal", None)
+    # Asked first: ranking every Not Synced resource of a million is minutes of work.
+    if suggest is None or proposal is None or "preselected" not in {f.name for f in dataclasses.fields(proposal)}:
         return None
     proposals = suggest(store, integration_id)
-    if not proposals or not hasattr(proposals[0], "preselected"):
-        return None
     return [(p.resource_id, p.record_id) for p in proposals if p.preselected and p.record_id is not None]
 
 

@@ -152,19 +152,22 @@ class Keys:
     """An item's identity keys, normalised, placeholders left out: kind -> values."""
 
     values: dict[KeyKind, frozenset[str]] = field(default_factory=dict)
-    #: :meth:`pairs`, worked out once (a sync asks a key set for them several times)
-    _pairs: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
-
-    def __post_init__(self) -> None:
-        pairs = sorted((kind._value_, value) for kind, values in self.values.items() for value in values)
-        object.__setattr__(self, "_pairs", tuple(pairs))
+    #: :meth:`pairs`, worked out when first asked (a sync asks a key set several times)
+    _pairs: tuple[tuple[str, str], ...] | None = field(default=None, compare=False, repr=False)
 
     def get(self, kind: KeyKind) -> frozenset[str]:
         return self.values.get(kind, _EMPTY)
 
     def pairs(self) -> tuple[tuple[str, str], ...]:
         """(kind, value) rows, as the store's key tables hold them, sorted."""
-        return self._pairs
+        pairs = self._pairs
+        if pairs is None:
+            found = [(kind._value_, value) for kind, values in self.values.items() for value in values]
+            if len(found) > 1:
+                found.sort()
+            pairs = tuple(found)
+            object.__setattr__(self, "_pairs", pairs)
+        return pairs
 
     def without(self, kind: KeyKind, value: str) -> Keys:
         kept = {k: (v - {value} if k is kind else v) for k, v in self.values.items()}
