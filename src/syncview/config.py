@@ -27,7 +27,7 @@ import platformdirs
 from syncview.connectors import registry
 from syncview.connectors.base import Setting
 from syncview.errors import ConfigError, SecretError
-from syncview.identity import DEFAULT_RULES, IdentityRules, normalise_mac
+from syncview.identity import DEFAULT_IDENTITY, IdentityRules, normalise_mac
 from syncview.redaction import remember
 
 ENV_VAR = "SYNCVIEW_CONFIG"
@@ -62,7 +62,7 @@ class IntegrationConfig:
     #: The matching rules a sync applies to this integration's items, in order.
     match_on: tuple[str, ...] = MATCH_RULES
     #: Placeholder values that are no identity (the built-in lists plus the config's ``[identity]``).
-    identity: IdentityRules = DEFAULT_RULES
+    identity: IdentityRules = DEFAULT_IDENTITY
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ class Config:
     #: Binding id -> key(s), handed to the TUI's keymap.
     keymap: dict[str, str] = field(default_factory=dict)
     #: Placeholder values that are no identity: the built-in lists plus the ``[identity]`` section.
-    identity: IdentityRules = DEFAULT_RULES
+    identity: IdentityRules = DEFAULT_IDENTITY
 
     def integration(self, name: str) -> IntegrationConfig:
         """The configured integration called ``name``; see :func:`integration_named`."""
@@ -218,7 +218,7 @@ def _identity(table: dict[str, Any]) -> IdentityRules:
             raise _Invalid(f"identity.placeholder_macs: {mac!r} is not a MAC address; write 12 hex digits in any "
                            'notation, e.g. "00:11:22:33:44:55"')
     if not any(lists.values()):
-        return DEFAULT_RULES
+        return DEFAULT_IDENTITY
     return IdentityRules(lists["placeholder_serials"], lists["placeholder_macs"])
 
 
@@ -236,7 +236,7 @@ def _match_on(value: Any, label: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _integration(table: dict[str, Any], number: int, rules: IdentityRules = DEFAULT_RULES) -> IntegrationConfig:
+def _integration(table: dict[str, Any], number: int, rules: IdentityRules = DEFAULT_IDENTITY) -> IntegrationConfig:
     """Check one [[integrations]] table, numbered from 1 as an operator counts them in the file."""
     label = f"integrations[{number}]"
     name = table.get("name")

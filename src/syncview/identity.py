@@ -261,7 +261,7 @@ class IdentityRules:
         return Normalised(Keys({k: frozenset(v) for k, v in found.items() if v}), tuple(refused))
 
 
-DEFAULT_RULES = IdentityRules()
+DEFAULT_IDENTITY = IdentityRules()
 
 
 def describe(kind: KeyKind, value: str) -> str:

@@ -35,7 +35,7 @@ from syncview.connectors.base import Connector, Page
 from syncview.domain import IdentityKeys, RemoteItem, ResourceType, SyncStatus, normalise_name
 from syncview.errors import ActionError
 from syncview.services import actions
-from syncview.identity import DEFAULT_RULES, KeyKind, Keys
+from syncview.identity import DEFAULT_IDENTITY, KeyKind, Keys
 from syncview.services.matching import Decision, MatchInput, RecordInfo, Records, Rule, decide
 from syncview.services.sync import sync_connector
 from syncview.store import open_store
@@ -149,7 +149,6 @@ NAMES = ["WS-1", "ws 1", "WS-2", "Ann", "Bob", "Acme", "Globex"]
 SERIALS = [None, "SN-1001", " sn-1001", "SN-2002", "Default string", "To Be Filled By O.E.M.", "0"]
 MACS = [(), ("AA:BB:CC:00:00:01",), ("aabb.cc00.0001",), ("aa-bb-cc-00-00-02",), ("00:00:00:00:00:00",),
         ("FF:FF:FF:FF:FF:FF", "AA:BB:CC:00:00:02")]
-PLACEHOLDER_SERIALS = {s for s in SERIALS if s and DEFAULT_RULES.serial_is_placeholder(s.strip().upper())}
 OPERATOR = "prop"
 
 
@@ -359,10 +358,10 @@ class SyncsAndActions(RuleBasedStateMachine):
         one that the resource and its record share."""
         assert [v for (v,) in self.sql("SELECT value FROM resource_key WHERE kind = 'serial' UNION "
                                        "SELECT value FROM record_key WHERE kind = 'serial'")
-                if DEFAULT_RULES.serial_is_placeholder(v)] == []
+                if DEFAULT_IDENTITY.serial_is_placeholder(v)] == []
         assert [v for (v,) in self.sql("SELECT value FROM resource_key WHERE kind = 'mac' UNION "
                                        "SELECT value FROM record_key WHERE kind = 'mac'")
-                if DEFAULT_RULES.mac_is_placeholder(v)] == []
+                if DEFAULT_IDENTITY.mac_is_placeholder(v)] == []
 
     def check_key_links(self, new_links) -> None:
         """A link a sync just made on a serial or MAC rests on a real one the resource and its record share."""

@@ -6,7 +6,7 @@ import pytest
 
 from syncview import identity
 from syncview.domain import IdentityKeys, ResourceType
-from syncview.identity import DEFAULT_RULES, IdentityRules, KeyKind
+from syncview.identity import DEFAULT_IDENTITY, IdentityRules, KeyKind
 
 DEVICE, CONTACT = ResourceType.DEVICE, ResourceType.CONTACT
 
@@ -25,11 +25,11 @@ def test_what_is_not_48_bits_of_hex_is_no_mac(raw):
 @pytest.mark.parametrize("mac", ["00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff", "01:00:5e:00:00:fb", "33:33:00:00:00:01",
                                  "02:00:4c:4f:4f:50", "00:05:9a:3c:7a:00"])
 def test_zero_broadcast_multicast_and_listed_virtual_macs_are_placeholders(mac):
-    assert DEFAULT_RULES.mac_is_placeholder(mac)
+    assert DEFAULT_IDENTITY.mac_is_placeholder(mac)
 
 
 def test_a_real_mac_is_not_a_placeholder():
-    assert not DEFAULT_RULES.mac_is_placeholder("00:1a:2b:3c:4d:5e")
+    assert not DEFAULT_IDENTITY.mac_is_placeholder("00:1a:2b:3c:4d:5e")
 
 
 def test_serials_compare_without_case_or_surrounding_spaces():
@@ -41,19 +41,19 @@ def test_serials_compare_without_case_or_surrounding_spaces():
                                     "System Serial Number", "0", "N/A", "None", "123456789", "Not Specified",
                                     "Chassis Serial Number", "00000000", "XXXXXXX", "A1", " n/a "])
 def test_oem_and_filler_serials_are_placeholders(serial):
-    assert DEFAULT_RULES.serial_is_placeholder(identity.normalise_serial(serial))
+    assert DEFAULT_IDENTITY.serial_is_placeholder(identity.normalise_serial(serial))
 
 
 @pytest.mark.parametrize("serial", ["5CG1234XYZ", "C02XK0ABJGH5", "VMware-56 4d 9a"])
 def test_real_serials_are_not_placeholders(serial):
-    assert not DEFAULT_RULES.serial_is_placeholder(identity.normalise_serial(serial))
+    assert not DEFAULT_IDENTITY.serial_is_placeholder(identity.normalise_serial(serial))
 
 
 def test_the_config_adds_to_the_lists():
     rules = IdentityRules(extra_serials=("ASSET-TBD",), extra_macs=("00-11-22-33-44-55",))
     assert rules.serial_is_placeholder("asset-tbd".upper())
     assert rules.mac_is_placeholder("00:11:22:33:44:55")
-    assert not DEFAULT_RULES.serial_is_placeholder("ASSET-TBD")
+    assert not DEFAULT_IDENTITY.serial_is_placeholder("ASSET-TBD")
     assert rules.serial_is_placeholder("DEFAULT STRING")  # the built-in ones still hold
 
 
@@ -72,7 +72,7 @@ def test_emails_compare_without_case_and_must_look_like_one():
 def test_normalise_keeps_keys_and_refuses_placeholders():
     raw = IdentityKeys(serial="Default string", macs=("AA-BB-CC-DD-EE-01", "00:00:00:00:00:00", "junk"),
                        hostname="ws-7.acme.local", xrefs=("autotask:device:9",))
-    found = DEFAULT_RULES.normalise(raw, DEVICE, "Reception PC")
+    found = DEFAULT_IDENTITY.normalise(raw, DEVICE, "Reception PC")
     assert found.keys.get(KeyKind.SERIAL) == frozenset()
     assert found.keys.get(KeyKind.MAC) == {"aa:bb:cc:dd:ee:01"}
     assert found.keys.get(KeyKind.HOST) == {"ws 7"}
@@ -81,14 +81,14 @@ def test_normalise_keeps_keys_and_refuses_placeholders():
 
 
 def test_a_device_named_by_its_domain_name_has_its_host_key():
-    found = DEFAULT_RULES.normalise(IdentityKeys(), DEVICE, "pc-01.corp.local")
+    found = DEFAULT_IDENTITY.normalise(IdentityKeys(), DEVICE, "pc-01.corp.local")
     assert found.keys.get(KeyKind.HOST) == {"pc 01"}
-    assert DEFAULT_RULES.normalise(IdentityKeys(), CONTACT, "a.b.c").keys.get(KeyKind.HOST) == frozenset()
+    assert DEFAULT_IDENTITY.normalise(IdentityKeys(), CONTACT, "a.b.c").keys.get(KeyKind.HOST) == frozenset()
     # A host name that is the device's name adds nothing to it: the name rule compares names.
-    assert DEFAULT_RULES.normalise(IdentityKeys(hostname="PC-01"), DEVICE, "pc-01").keys.get(KeyKind.HOST) \
+    assert DEFAULT_IDENTITY.normalise(IdentityKeys(hostname="PC-01"), DEVICE, "pc-01").keys.get(KeyKind.HOST) \
         == frozenset()
 
 
 def test_keys_round_trip_through_the_stores_pairs():
-    keys = DEFAULT_RULES.normalise(IdentityKeys(serial="ABC123", email="a@b.example"), CONTACT, "A").keys
+    keys = DEFAULT_IDENTITY.normalise(IdentityKeys(serial="ABC123", email="a@b.example"), CONTACT, "A").keys
     assert identity.Keys.from_pairs(keys.pairs()) == keys

@@ -47,9 +47,8 @@ from syncview.connectors import registry
 from syncview.connectors.base import Connector, IdPage, Page
 from syncview.domain import RemoteItem, ResourceType, SyncStatus, normalise_name
 from syncview.errors import ConfigError, ConnectorError, SyncviewError
+from syncview.identity import DEFAULT_IDENTITY, IdentityRules, Keys
 from syncview.redaction import redact
-from syncview.identity import DEFAULT_RULES as DEFAULT_IDENTITY
-from syncview.identity import IdentityRules, Keys
 from syncview.services.matching import (
     DEFAULT_RULES,
     Decision,
