@@ -67,6 +67,13 @@ def expected(inp: MatchInput, records: Records, create_missing: bool, rules) -> 
         mine = inp.name_forms() if rule is Rule.NAME else inp.keys.get(KeyKind(rule.value))
         found = [r for r in records.info.values() if in_scope(r) and mine & (
             {r.name_norm, *r.keys.get(KeyKind.HOST)} if rule is Rule.NAME else r.keys.get(KeyKind(rule.value)))]
+        if rule is not Rule.NAME and len(found) > 1:
+            # Values that single out one record, all the same one: that record (a MAC shared
+            # with other records, such as a virtual adapter's, does not make it ambiguous).
+            singled = {holders[0].id for value in mine
+                       if len(holders := [r for r in found if value in r.keys.get(KeyKind(rule.value))]) == 1}
+            if len(singled) == 1:
+                found = [records.info[singled.pop()]]
         if not found:
             tried.append(rule)
             continue

@@ -112,6 +112,16 @@ def test_two_records_with_the_key_leave_the_item_not_synced_with_the_reason():
     assert outcome.kind is ReasonKind.AMBIGUOUS
 
 
+def test_a_mac_that_singles_out_one_record_wins_over_one_that_several_records_share():
+    vpn = "02:50:41:00:00:01"
+    free = records((9, "device", 1, "a", keys(mac=["aa:00:00:00:00:09", vpn])), (10, "device", 1, "b", keys(mac=vpn)))
+    outcome = decide(item(mac=["aa:00:00:00:00:09", vpn]), free, create_missing=False)
+    assert (outcome.record_id, outcome.matched_on) == (9, MatchedOn.MAC)
+    free = records((9, "device", 1, "a", keys(mac="aa:00:00:00:00:09")), (10, "device", 1, "b", keys(mac=vpn)))
+    outcome = decide(item(mac=["aa:00:00:00:00:09", vpn]), free, create_missing=False)  # each singles out another
+    assert outcome.kind is ReasonKind.AMBIGUOUS and outcome.reason.startswith("2 records share MAC")
+
+
 def test_two_records_of_the_name_are_not_guessed_between():
     free = records((9, "device", 1, "acme ws 014"), (10, "device", 1, "acme ws 014"))
     outcome = decide(item(), free, create_missing=True)

@@ -136,7 +136,11 @@ class Records:
 
     def candidates(self, inp: MatchInput, rule: Rule, scope: tuple[str, int | None] | None = None) -> set[int]:
         """The records in the input's scope that share the rule's key with it (``scope``, if the
-        caller has it, saves working it out again)."""
+        caller has it, saves working it out again).
+
+        An item with several values of a key (MACs) may share one with several records (a
+        virtual adapter's) and another with one record only: when every value that singles
+        out a record singles out the same one, that record is the candidate."""
         if scope is None:
             scope = scope_of(inp.type._value_, inp.client_id)
         found: set[int] = set()
@@ -146,10 +150,15 @@ class Records:
         else:
             index, kind = self.by_key, rule._value_
             values = inp.keys.values.get(_KINDS[rule], ())
+        singled: set[int] = set()
         for value in values:
             hit = index.get((scope, value) if kind is None else (scope, kind, value))
             if hit:
                 found |= hit
+                if len(hit) == 1:
+                    singled |= hit
+        if kind is not None and len(found) > 1 and len(singled) == 1:
+            return singled
         return found
 
 
