@@ -607,7 +607,7 @@ CASES: tuple[Case, ...] = (
           "01,,,<time>,false,1,,,,its remote company matches no local client,no_client"), code=0, survivable=True),
     Case("huge-name", "remote data: a device name of 100 000 characters",
          "syncview resources --filter huge", _huge_name_on_screen,
-         "5   HUGE-" + "X" * 127 + "…  Device  Not Synced  —             Halo Client 01  just now",
+         "5   HUGE-" + "X" * 116 + "…  Device  Not Synced  no client  —             Halo Client 01  just now",
          code=0, survivable=True),
     # ---- the store file
     Case("not-sqlite", "store: a text file, not a database",
