@@ -20,7 +20,7 @@ def row(**changes) -> ResourceRow:
         status=SyncStatus.MATCHED, record_id=3, record_name="ACME-WS-007", record_disabled=False,
         remote_company="Acme Corp", client_id=1, client_name="Acme Corp",
         last_seen=datetime(2026, 11, 1, 9, 30, tzinfo=UTC), deleted_remotely=False, version=1,
-        updated_by=None, updated_at=None,
+        updated_by=None, updated_at=None, matched_on="serial", reason=None, reason_kind=None,
     )
     return ResourceRow(**{**values, **changes})
 
