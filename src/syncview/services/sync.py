@@ -38,7 +38,7 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from syncview.config import IntegrationConfig, resolve_settings
 from syncview.connectors import registry
-from syncview.connectors.base import Connector, Page
+from syncview.connectors.base import Connector, Page, storable
 from syncview.domain import RemoteItem, ResourceType, SyncStatus, normalise_name
 from syncview.errors import ConfigError, SyncviewError
 from syncview.redaction import redact
@@ -237,6 +237,7 @@ def sync_connector(
     try:
         _report(on_progress, state, "", None)
         for page in connector.fetch(since=run.since):
+            page = storable(page)  # an item SQLite cannot encode is skipped, not the whole page
             with store.write() as conn:
                 state.apply(conn, page)
             _report(on_progress, state, page.entity, page.total)
