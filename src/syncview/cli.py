@@ -30,7 +30,8 @@ from syncview.demo import DEFAULT_RESOURCES
 from syncview.domain import ResourceType, SyncStatus, parse_resource_type
 from syncview.errors import ConfigError, SyncviewError
 from syncview.redaction import redact
-from syncview.render import dumps, jsonable, printable, resource_record, write_atomically, write_csv, write_json
+from syncview.render import dumps, jsonable, resource_record, write_atomically, write_csv, write_json
+from syncview.safe_text import printable
 from syncview.services import actions, integrations, matching, queries
 from syncview.services.seed import seed_demo
 from syncview.store import Store, open_store

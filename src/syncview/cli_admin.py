@@ -17,7 +17,8 @@ import rich_click as click
 from rich.console import Console
 from rich.text import Text
 
-from syncview.render import dumps, printable
+from syncview.render import dumps
+from syncview.safe_text import printable
 from syncview.services.backup import backup_store, restore_store
 from syncview.services.doctor import run_checks
 

@@ -22,7 +22,8 @@ from rich.text import Text
 from syncview.config import IntegrationConfig, integration_named
 from syncview.connectors import registry
 from syncview.errors import SyncviewError
-from syncview.render import dumps, printable
+from syncview.render import dumps
+from syncview.safe_text import printable
 from syncview.services import integrations
 from syncview.services.sync import SyncError, SyncProgress, SyncReport, sync_integration
 

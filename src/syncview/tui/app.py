@@ -7,11 +7,13 @@ from collections.abc import Iterable
 from typing import ClassVar
 
 from textual.app import App, SystemCommand
+from textual.notifications import SeverityLevel
 from textual.binding import Binding, BindingType
 from textual.dom import DOMNode
 from textual.screen import Screen
 
 from syncview.config import Config, did_you_mean
+from syncview.safe_text import printable
 from syncview.store import Store
 from syncview.tui.screens.help import HelpScreen
 from syncview.tui.screens.overview import OverviewScreen
@@ -36,6 +38,10 @@ OVERVIEW_COMMANDS = (
 )
 
 
+#: Longest notice shown; a notice is a line or three, never a page.
+NOTICE_LIMIT = 300
+
+
 def binding_ids() -> set[str]:
     """The id of every binding syncview's app, screens and widgets declare: what ``[keymap]`` may name."""
     ids: set[str] = set()
@@ -44,7 +50,7 @@ def binding_ids() -> set[str]:
         cls = pending.pop()
         pending.extend(cls.__subclasses__())
         if cls.__module__.startswith("syncview."):
-            ids.update(b.id for b in cls.__dict__.get("BINDINGS", ()) if isinstance(b, Binding) and b.id)
+            ids |= {b.id for b in cls.__dict__.get("BINDINGS", ()) if isinstance(b, Binding) and b.id}
     return ids
 
 
@@ -105,6 +111,17 @@ class SyncviewApp(App[None]):
         # of the garbage collector's full passes, which otherwise pause a keystroke's repaint
         # by up to ~35 ms on the 2-core benchmark machine (benchmarks/RESULTS.md, filter p95).
         self.call_after_refresh(gc.freeze)
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Every notice, whoever sends it (a screen, a widget, a worker thread), as plain text.
+
+        Notices carry names and error messages from outside, so they are never read as markup
+        (``markup`` is ignored) and what a terminal would act on is escaped; a notice is cut at
+        :data:`NOTICE_LIMIT` characters, the title at 80.
+        """
+        super().notify(printable(str(message), limit=NOTICE_LIMIT), title=printable(str(title), limit=80),
+                       severity=severity, timeout=timeout, markup=False)
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
