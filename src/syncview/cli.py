@@ -11,6 +11,7 @@ output is stable for scripts.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import traceback
 from datetime import datetime
@@ -20,11 +21,11 @@ from typing import Any, NoReturn
 
 import platformdirs
 import rich_click as click
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from syncview import __version__
+from syncview.cli_output import console
 from syncview.config import Config, default_config_path, load_config, resolve_settings, warn_if_readable_by_others
 from syncview.demo import DEFAULT_RESOURCES
 from syncview.domain import ResourceType, SyncStatus, parse_resource_type
@@ -39,7 +40,7 @@ from syncview.store.db import default_store_path
 from syncview.timeutil import ago, local, parse_when
 
 #: Names and messages come from remote products: never let rich read them as markup.
-out = Console(highlight=False, soft_wrap=True, markup=False)
+out = console()
 
 #: Exit codes (see the module docstring).
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
@@ -168,6 +169,12 @@ class SyncviewGroup(click.RichGroup):
     exactly what the console script gets.
     """
 
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:  # here, before rich-click turns it into exit status 1
+            reader_gone()
+
     def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
              standalone_mode: bool = True, **extra: Any) -> Any:
         _show_warnings()
@@ -187,6 +194,16 @@ class SyncviewGroup(click.RichGroup):
             _fail(f"unexpected {type(error).__name__}: {error} ({_crash_report()}); please report it")
         # ``code`` is an exit code after --help or --version, the command's return value (None) otherwise.
         sys.exit(code if isinstance(code, int) else 0)
+
+
+def reader_gone() -> NoReturn:
+    """The reader of standard output went away (``syncview export | head -1``): what it wanted
+    it has, so that is a success. Standard output is pointed at /dev/null first, or Python's
+    own flush at exit would fail on the closed pipe once more."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    sys.exit(0)
 
 
 def _crash_report() -> str:

@@ -15,7 +15,6 @@ import os
 import re
 import shlex
 import stat
-import subprocess
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,8 +23,10 @@ from typing import Any
 
 import platformdirs
 
+from syncview import bounded
 from syncview.connectors import registry
 from syncview.connectors.base import Setting
+from syncview.domain import integration_key, integration_name
 from syncview.errors import ConfigError, SecretError
 from syncview.redaction import remember
 
@@ -76,11 +77,12 @@ class Config:
 def integration_named(integrations: Sequence[IntegrationConfig], name: str, where: str) -> IntegrationConfig:
     """The integration called ``name`` (exactly, else in any case) among ``integrations``;
     ConfigError naming the ones there are (``where`` says where they come from) if none is."""
+    exact, key = integration_name(name), integration_key(name)
     for integration in integrations:
-        if integration.name == name:
+        if integration.name == exact:
             return integration
     for integration in integrations:
-        if integration.name.casefold() == name.casefold():
+        if integration_key(integration.name) == key:
             return integration
     names = [i.name for i in integrations]
     known = ", ".join(f'"{n}"' for n in names) or "none"
@@ -131,9 +133,16 @@ def load_config(explicit: Path | None = None, environ: Mapping[str, str] = os.en
         raise ConfigError(f"config file {path} does not exist (asked for by --config or {ENV_VAR}); "
                           "fix the path, or start from config.example.toml")
     try:
-        text = path.read_text(encoding="utf-8")
+        # Bounded: a config linked to /dev/zero or a FIFO must fail with a line, not eat memory or hang.
+        text = bounded.read_file(path, limit=bounded.MAX_CONFIG_BYTES).decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError(f"config error in {path}: the file is not UTF-8 text; save it as UTF-8") from None
+    except ValueError as error:
+        raise ConfigError(f"config file {path} is {error}; point --config or {ENV_VAR} at the config file "
+                          "itself") from None
+    except bounded.TooLarge as error:
+        raise ConfigError(f"config file {path} is larger than {bounded.size(error.limit)}, too large for a config; "
+                          f"point --config or {ENV_VAR} at the config file itself") from None
     except OSError as error:
         raise ConfigError(f"cannot read config file {path}: {error.strerror or error}") from None
     return parse_config(text, path)
@@ -181,13 +190,14 @@ def _config(data: dict[str, Any], path: Path | None) -> Config:
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
         raise _Invalid("integrations must be written as [[integrations]] tables (double brackets), one per integration")
     integrations: list[IntegrationConfig] = []
+    numbers: dict[str, int] = {}  # name key -> the table that has it: one look-up per table, not a scan
     for number, table in enumerate(tables, start=1):
         integration = _integration(table, number)
-        for earlier, other in enumerate(integrations, start=1):
-            # Case-blind, or "syncview sync cw" could mean either of two integrations.
-            if other.name.casefold() == integration.name.casefold():
-                raise _Invalid(f'integrations[{number}]: name "{integration.name}" is already used by '
-                               f"integrations[{earlier}]; every integration needs its own name")
+        # Case-blind, or "syncview sync cw" could mean either of two integrations.
+        earlier = numbers.setdefault(integration_key(integration.name), number)
+        if earlier != number:
+            raise _Invalid(f'integrations[{number}]: name "{integration.name}" is already used by '
+                           f"integrations[{earlier}]; every integration needs its own name")
         integrations.append(integration)
     return Config(path, tuple(integrations), store_path, theme, keymap)
 
@@ -196,7 +206,9 @@ def _integration(table: dict[str, Any], number: int) -> IntegrationConfig:
     """Check one [[integrations]] table, numbered from 1 as an operator counts them in the file."""
     label = f"integrations[{number}]"
     name = table.get("name")
-    if not isinstance(name, str) or not name.strip():
+    if isinstance(name, str):
+        name = integration_name(name)  # one name however it was typed or pasted (see domain.py)
+    if not isinstance(name, str) or not name:
         raise _Invalid(f'{label}: name is missing or empty; give each integration a name, e.g. name = "ConnectWise"')
     label = f'{label} ("{name}")'
     kind = table.get("kind")
@@ -316,20 +328,24 @@ def _from_keyring(reference: str, service: str, user: str) -> str:
 def _from_command(reference: str, argv: list[str]) -> str:
     program = argv[0]
     try:
-        # No shell, so nothing in the reference is interpreted twice; output is captured, never shown.
-        done = subprocess.run(argv, capture_output=True, text=True, encoding="utf-8", errors="replace",
-                              timeout=CMD_TIMEOUT, stdin=subprocess.DEVNULL, check=False)
+        # No shell, so nothing in the reference is interpreted twice; output is captured, never
+        # shown; the command runs without a terminal and is killed past its time or size.
+        status, output = bounded.run_command(argv, timeout=CMD_TIMEOUT, limit=bounded.MAX_COMMAND_BYTES)
     except FileNotFoundError:
         raise SecretError(f'"{reference}": program {program} was not found; install it or fix the PATH') from None
-    except subprocess.TimeoutExpired:
-        raise SecretError(f'"{reference}": {program} did not finish within {CMD_TIMEOUT:g} s; '
+    except bounded.TooSlow:
+        raise SecretError(f'"{reference}": {program} did not finish within {CMD_TIMEOUT:g} s and was stopped; '
                           "make sure it does not wait for input") from None
+    except bounded.TooLarge as error:
+        raise SecretError(f'"{reference}": {program} printed more than {bounded.size(error.limit)}, more than '
+                          "any secret; make it print the secret alone") from None
     except OSError as error:
         raise SecretError(f'"{reference}": {program} could not run ({error.strerror or error})') from None
-    if done.returncode != 0:
-        raise SecretError(f'"{reference}": {program} failed with exit status {done.returncode}; '
+    if status != 0:
+        raise SecretError(f'"{reference}": {program} failed with exit status {status}; '
                           "run it yourself to see why")
-    return done.stdout.removesuffix("\n")  # text mode already turned "\r\n" into "\n"
+    text = output.decode("utf-8", errors="replace").replace("\r\n", "\n")
+    return text.removesuffix("\n")
 
 
 def resolve_settings(integration: IntegrationConfig, *, environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
