@@ -15,6 +15,7 @@ import signal
 import stat
 import subprocess
 import time
+import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -37,8 +38,8 @@ class TooLarge(Exception):
 class TooSlow(Exception):
     """An answer did not end by its deadline."""
 
-    def __init__(self, seconds: float) -> None:
-        super().__init__(f"not finished within {seconds:g} s")
+    def __init__(self, seconds: float = 0.0) -> None:
+        super().__init__(f"not finished within {seconds:g} s" if seconds else "not finished in time")
         self.seconds = seconds
 
 
@@ -62,8 +63,49 @@ def bounded_chunks(chunks: Iterable[bytes], *, limit: int, deadline: float | Non
         if total > limit:
             raise TooLarge(limit, total)
         if deadline is not None and clock() > deadline:
-            raise TooSlow(0)
+            raise TooSlow()
         yield chunk
+
+
+#: Content-Encodings :func:`inflate` decodes itself, each a zlib window size (gzip, zlib or raw deflate).
+INFLATABLE = {"": None, "identity": None, "gzip": zlib.MAX_WBITS | 16, "x-gzip": zlib.MAX_WBITS | 16,
+              "deflate": zlib.MAX_WBITS | 32}
+
+
+def inflate(raw: Iterable[bytes], encoding: str, *, limit: int) -> Iterator[bytes]:
+    """The decoded body from ``raw`` body bytes sent with Content-Encoding ``encoding`` (one of
+    :data:`INFLATABLE`), never inflating more than ``limit`` + 1 bytes: TooLarge past ``limit``.
+
+    A library decoder inflates each network chunk whole: 64 KB of a gzip bomb is 64 MB. Here
+    every call to zlib is told how much it may give (``max_length``), so memory stays at the
+    bound whatever the compression ratio. ValueError for a body that is not what it claims.
+    """
+    wbits = INFLATABLE[encoding]
+    if wbits is None:
+        yield from raw
+        return
+    decoder = zlib.decompressobj(wbits)
+    total = 0
+    try:
+        for chunk in raw:
+            data = chunk
+            while data and not decoder.eof:
+                out = decoder.decompress(data, limit + 1 - total)
+                total += len(out)
+                if total > limit:
+                    raise TooLarge(limit, total)
+                if out:
+                    yield out
+                data = decoder.unconsumed_tail
+        tail = decoder.flush()
+    except zlib.error as error:
+        if encoding == "deflate" and total == 0 and wbits != -zlib.MAX_WBITS:
+            raise ValueError(f"{encoding} body that zlib cannot read ({error}); raw deflate is not supported") from None
+        raise ValueError(f"a {encoding} body that does not decode ({error})") from None
+    if total + len(tail) > limit:
+        raise TooLarge(limit, total + len(tail))
+    if tail:
+        yield tail
 
 
 def read_file(path: Path, *, limit: int) -> bytes:

@@ -35,7 +35,8 @@ REFERENCE_PREFIXES = ("env:", "keyring:", "cmd:")
 #: Seconds a ``cmd:`` reference may take; a password manager waiting for a PIN must not hang a sync.
 CMD_TIMEOUT = 10.0
 #: Keys of every ``[[integrations]]`` table, whatever its kind.
-GENERIC_KEYS = ("name", "kind", "create_missing", "enabled", "rate_limit", "timeout")
+GENERIC_KEYS = ("name", "kind", "create_missing", "enabled", "rate_limit", "timeout", "request_deadline",
+                "max_response_bytes", "pages_beyond_total")
 _TOP_KEYS = ("store", "ui", "keymap", "integrations")
 #: Setting names whose plain values are worth keeping from other users' eyes (see warn_if_readable_by_others).
 _CREDENTIAL_NAME = re.compile(r"key|token|secret|password|passwd|credential", re.IGNORECASE)
@@ -54,8 +55,14 @@ class IntegrationConfig:
     enabled: bool = True
     #: Requests per minute; None keeps the connector's default.
     rate_limit: float | None = None
-    #: HTTP timeout in seconds.
+    #: HTTP timeout in seconds, for each connect and each read.
     timeout: float = 30.0
+    #: Seconds one HTTP request may take in all (None: the HTTP layer's default).
+    request_deadline: float | None = None
+    #: Largest HTTP answer, decoded, in bytes (None: the HTTP layer's default).
+    max_response_bytes: int | None = None
+    #: Pages an entity may bring after the total its product reported (None: the engine's default).
+    pages_beyond_total: int | None = None
 
 
 @dataclass(frozen=True)
@@ -229,12 +236,20 @@ def _integration(table: dict[str, Any], number: int) -> IntegrationConfig:
             if not isinstance(table[key], bool):
                 raise _Invalid(f"{label}: {key} must be true or false, got {table[key]!r}")
             options[key] = table[key]
-    for key, unit in (("rate_limit", "requests per minute"), ("timeout", "seconds")):
+    for key, unit in (("rate_limit", "requests per minute"), ("timeout", "seconds"),
+                      ("request_deadline", "seconds")):
         if key in table:
             value = table[key]
             if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
                 raise _Invalid(f"{label}: {key} must be a positive number of {unit}, got {value!r}")
             options[key] = float(value)
+    for key, unit in (("max_response_bytes", "bytes"), ("pages_beyond_total", "pages")):
+        if key in table:
+            value = table[key]
+            if isinstance(value, bool) or not isinstance(value, int) or value < (1 if key == "max_response_bytes"
+                                                                                else 0):
+                raise _Invalid(f"{label}: {key} must be a whole number of {unit}, got {value!r}")
+            options[key] = value
     return IntegrationConfig(name=name, kind=kind, settings=settings, **options)
 
 

@@ -659,3 +659,14 @@ def test_real_demo_connector_settings():
     pytest.importorskip("syncview.connectors.demo")
     names = {s.name for s in real_settings_schema_for("demo")}
     assert {"flavour", "resources", "seed"} <= names
+
+
+def test_the_limits_of_an_answer_are_generic_keys_with_checked_values(tmp_path):
+    loaded = load_config(write(tmp_path, fake("Limits") + "request_deadline = 60\nmax_response_bytes = 1048576\n"
+                                                          "pages_beyond_total = 0\n"))
+    integration = loaded.integrations[0]
+    assert (integration.request_deadline, integration.max_response_bytes, integration.pages_beyond_total) == (
+        60.0, 1048576, 0)
+    message = error_of(tmp_path, fake("Limits") + 'max_response_bytes = "64 MB"\n')
+    assert message.endswith('integrations[1] ("Limits"): max_response_bytes must be a whole number of bytes, '
+                            "got '64 MB'")

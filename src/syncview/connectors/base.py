@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, ClassVar, Literal
 
 from syncview.domain import RemoteItem
+from syncview.errors import ConnectorError
 from syncview.safe_text import printable
 
 SettingType = Literal["str", "int", "bool", "url", "path"]
@@ -69,6 +70,34 @@ def page_of(rows: Iterable[Any], entity: str, mapper: Callable[[dict[str, Any]],
         else:
             page.items.append(mapped)
     return page
+
+
+#: Pages an entity may still bring after the product's reported total has come (config key
+#: ``pages_beyond_total``): a total a little stale is normal, paging on and on is a loop.
+PAGES_BEYOND_TOTAL = 10
+
+
+def within_total(pages: Iterable[Page], *, integration: str, beyond: int = PAGES_BEYOND_TOTAL) -> Iterator[Page]:
+    """``pages`` as they come, stopped with a ConnectorError once an entity whose product
+    reported a total keeps offering pages: more than ``beyond`` of them after that total came.
+
+    The engine reads every connector's pages through here, so a product whose paging loops
+    (a next-page link that always differs) cannot hold a sync for ever, whatever helper the
+    connector pages with.
+    """
+    seen: dict[str, int] = {}
+    extra: dict[str, int] = {}
+    for page in pages:
+        entity = page.entity
+        if page.total is not None and seen.get(entity, 0) >= page.total:
+            extra[entity] = extra.get(entity, 0) + 1
+            if extra[entity] > beyond:
+                raise ConnectorError(
+                    f"{integration}: the product reported {page.total:,} {entity or 'items'} but still offers "
+                    f"pages, {beyond} more after all {page.total:,} came; the sync stopped there (its paging "
+                    "loops): sync again later, or raise pages_beyond_total if the product's count lags")
+        seen[entity] = seen.get(entity, 0) + len(page.items)
+        yield page
 
 
 def storable(page: Page) -> Page:

@@ -38,7 +38,7 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from syncview.config import IntegrationConfig, resolve_settings
 from syncview.connectors import registry
-from syncview.connectors.base import Connector, Page, storable
+from syncview.connectors.base import PAGES_BEYOND_TOTAL, Connector, Page, storable, within_total
 from syncview.domain import RemoteItem, ResourceType, SyncStatus, normalise_name
 from syncview.errors import ConfigError, SyncviewError
 from syncview.redaction import redact
@@ -181,14 +181,16 @@ class SyncAlreadyRunningError(SyncviewError):
 def build_connector(integration: IntegrationConfig, *, environ: Mapping[str, str] = os.environ) -> Connector:
     """The connector for a configured integration, its secrets resolved.
 
-    The generic ``timeout`` and ``rate_limit`` keys are handed over in the settings,
-    where the HTTP layer (``HttpClient.for_connector``) reads them.
+    The generic ``timeout``, ``rate_limit``, ``max_response_bytes`` and ``request_deadline``
+    keys are handed over in the settings, where the HTTP layer (``HttpClient.for_connector``)
+    reads them; ``pages_beyond_total`` too, where the engine reads it.
     """
     cls = registry.load(integration.kind)
     settings = resolve_settings(integration, environ=environ)
     settings["timeout"] = integration.timeout
-    if integration.rate_limit is not None:
-        settings["rate_limit"] = integration.rate_limit
+    for key in ("rate_limit", "max_response_bytes", "request_deadline", "pages_beyond_total"):
+        if getattr(integration, key) is not None:
+            settings[key] = getattr(integration, key)
     return cls(integration.name, settings)
 
 
@@ -236,7 +238,9 @@ def sync_connector(
     state = _RunState(run, create_missing)
     try:
         _report(on_progress, state, "", None)
-        for page in connector.fetch(since=run.since):
+        beyond = connector.settings.get("pages_beyond_total")
+        beyond = PAGES_BEYOND_TOTAL if beyond is None else int(beyond)
+        for page in within_total(connector.fetch(since=run.since), integration=run.name, beyond=beyond):
             page = storable(page)  # an item SQLite cannot encode is skipped, not the whole page
             with store.write() as conn:
                 state.apply(conn, page)
