@@ -10,6 +10,7 @@ output is stable for scripts.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -24,7 +25,7 @@ import rich_click as click
 from rich.table import Table
 from rich.text import Text
 
-from syncview import __version__
+from syncview import __version__, signals
 from syncview.cli_output import console
 from syncview.config import Config, default_config_path, load_config, resolve_settings, warn_if_readable_by_others
 from syncview.demo import DEFAULT_RESOURCES
@@ -35,6 +36,7 @@ from syncview.render import dumps, jsonable, resource_record, write_atomically, 
 from syncview.safe_text import printable
 from syncview.services import actions, columns, integrations, matching, queries
 from syncview.services.seed import seed_demo
+from syncview.services.sync import close_abandoned_runs
 from syncview.store import Store, open_store
 from syncview.store.db import default_store_path
 from syncview.timeutil import ago, local, parse_when
@@ -174,16 +176,20 @@ class SyncviewGroup(click.RichGroup):
             return super().invoke(ctx)
         except BrokenPipeError:  # here, before rich-click turns it into exit status 1
             reader_gone()
+        except signals.Terminated:  # no "^C" on the terminal to step past: no blank line as rich-click prints
+            raise click.exceptions.Abort() from None
 
     def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
              standalone_mode: bool = True, **extra: Any) -> Any:
         _show_warnings()
+        signals.stop_like_ctrl_c()  # SIGTERM and SIGHUP end every command as Ctrl-C does
         if not standalone_mode:  # a caller that handles click's exceptions itself
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         try:
             code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        except click.exceptions.Abort:  # rich-click turns Ctrl-C into Abort
-            _fail("interrupted", EXIT_INTERRUPTED)
+        except click.exceptions.Abort:  # rich-click turns Ctrl-C (and SIGTERM, SIGHUP) into Abort
+            by = signals.name(signals.received)
+            _fail(f"interrupted ({by})" if by else "interrupted", EXIT_INTERRUPTED)
         except click.UsageError as error:
             _fail(_usage_message(error), EXIT_USAGE)
         except click.ClickException as error:
@@ -302,6 +308,13 @@ def cli(ctx: click.Context, db: Path | None, config_path: Path | None) -> None:
         _start(ctx, app)
 
 
+def _close_dead_runs(app: App) -> None:
+    """Runs left "running" by a process that was killed (SIGKILL, a power cut) read as
+    interrupted from the next look at the store, not only from the next sync."""
+    with contextlib.suppress(SyncviewError):  # a read-only store is shown as it is
+        close_abandoned_runs(app.store)
+
+
 def _start(ctx: click.Context, app: App) -> None:
     """Bare ``syncview``: on a first run seed the demo, then open the Sync Overview.
 
@@ -316,7 +329,11 @@ def _start(ctx: click.Context, app: App) -> None:
     # Imported here so headless commands never pay for loading Textual.
     from syncview.tui.app import SyncviewApp
 
-    SyncviewApp(app.store, app.config).run()
+    _close_dead_runs(app)
+    screen = SyncviewApp(app.store, app.config)
+    screen.run()
+    if screen.stopped_by is not None:  # SIGTERM or SIGHUP: the terminal is back, say why it closed
+        _fail(f"interrupted ({signals.name(screen.stopped_by)})", EXIT_INTERRUPTED)
 
 
 # --- commands ------------------------------------------------------------------------------------
@@ -338,6 +355,7 @@ def demo(app: App, resources: int, seed: int) -> None:
 @pass_app
 def status(app: App, as_json: bool) -> None:
     """Each integration's last sync and how its resources stand."""
+    _close_dead_runs(app)
     rows = [(i, queries.integration_totals(app.store, i.id)) for i in queries.list_integrations(app.store)]
     if as_json:
         click.echo(dumps({"store": str(app.store.path), "integrations": [

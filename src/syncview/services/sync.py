@@ -37,6 +37,7 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from syncview.config import IntegrationConfig, resolve_settings
+from syncview import signals
 from syncview.connectors import registry
 from syncview.connectors.base import PAGES_BEYOND_TOTAL, Connector, Page, storable, within_total
 from syncview.domain import RemoteItem, ResourceType, SyncStatus, normalise_name
@@ -248,8 +249,9 @@ def sync_connector(
         with store.write() as conn:
             message = state.finish(conn)
         return SyncReport(run.name, run.id, SUCCESS, state.counts, message, time.monotonic() - began, run.since is None)
-    except KeyboardInterrupt:
-        _record_stop(store, state, "interrupted by the operator", began)
+    except KeyboardInterrupt as error:  # Ctrl-C, or SIGTERM/SIGHUP (syncview.signals.Terminated)
+        by = signals.name(getattr(error, "signum", None))
+        _record_stop(store, state, f"interrupted by {by}" if by else "interrupted by the operator", began)
         raise
     except SyncCancelled as error:
         _record_stop(store, state, str(error), began)

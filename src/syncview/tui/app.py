@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import Iterable
 from typing import ClassVar
@@ -14,6 +15,7 @@ from textual.screen import Screen
 
 from syncview.config import Config, did_you_mean
 from syncview.safe_text import printable
+from syncview.signals import STOP_SIGNALS
 from syncview.services import columns
 from syncview.store import Store
 from syncview.tui.screens.help import HelpScreen
@@ -88,10 +90,13 @@ class SyncviewApp(App[None]):
         self.store = store
         self.config = config or Config(path=None)
         self.operator = operator
+        #: the signal that closed the screen (SIGTERM, SIGHUP), if one did
+        self.stopped_by: int | None = None
         #: the theme and each store's last integration, client and filters (tui/state.py)
         self.ui_state = UiState()
 
     def on_mount(self) -> None:
+        self._exit_on_stop_signals()
         if self.config.keymap:
             self.set_keymap(self.config.keymap)
             for line in unknown_keymap_ids(self.config.keymap):
@@ -112,6 +117,22 @@ class SyncviewApp(App[None]):
         # of the garbage collector's full passes, which otherwise pause a keystroke's repaint
         # by up to ~35 ms on the 2-core benchmark machine (benchmarks/RESULTS.md, filter p95).
         self.call_after_refresh(gc.freeze)
+
+    def _exit_on_stop_signals(self) -> None:
+        """SIGTERM and SIGHUP close the screen as q does, so Textual gives the terminal back
+        (see syncview.signals); a running sync is stopped after its page and recorded."""
+        loop = asyncio.get_running_loop()
+        for signum in STOP_SIGNALS:
+            try:
+                loop.add_signal_handler(signum, self._stop_on_signal, signum)
+            except (ValueError, RuntimeError, NotImplementedError):  # not the main thread, or not Unix
+                return
+
+    def _stop_on_signal(self, signum: int) -> None:
+        self.stopped_by = signum
+        for worker in self.workers:
+            worker.cancel()  # the sync worker stops at its next page and records the run
+        self.exit(return_code=128 + signum)
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = False) -> None:
