@@ -311,8 +311,9 @@ def cli(ctx: click.Context, db: Path | None, config_path: Path | None) -> None:
 def _close_dead_runs(app: App) -> None:
     """Runs left "running" by a process that was killed (SIGKILL, a power cut) read as
     interrupted from the next look at the store, not only from the next sync."""
+    store = app.store  # its own errors (config, a store that is not one) are the command's
     with contextlib.suppress(SyncviewError):  # a read-only store is shown as it is
-        close_abandoned_runs(app.store)
+        close_abandoned_runs(store)
 
 
 def _start(ctx: click.Context, app: App) -> None:
