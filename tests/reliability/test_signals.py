@@ -16,7 +16,17 @@ from pathlib import Path
 import pytest
 
 from tests.cli.test_terminal import _read_until
-from tests.reliability.support import assert_consistent, environment, finish, kill, query, run, spawn, wait_for
+from tests.reliability.support import (
+    assert_consistent,
+    command,
+    environment,
+    finish,
+    kill,
+    query,
+    run,
+    spawn,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -129,3 +139,13 @@ def test_a_sync_killed_outright_reads_as_interrupted_from_the_next_status(tmp_pa
     run("--db", db, "--config", config, "status").ok()
     (outcome, message), = query(db, "SELECT outcome, message FROM syncrun")
     assert outcome == "failed" and message.startswith("interrupted (process ")
+
+
+@pytest.mark.parametrize("args", [("export", "--format", "csv"), ("export", "--format", "json"), ("resources",)])
+def test_a_reader_that_goes_away_ends_the_command_well(demo_db, args):
+    """``syncview export | head -1``: the line is printed, and syncview ends with 0 and no message."""
+    script = f"{' '.join(map(str, command('--db', demo_db, *args)))} | head -1; echo \"status ${{PIPESTATUS[0]}}\""
+    done = subprocess.run(["bash", "-c", script], env=environment(), capture_output=True, text=True, timeout=90)
+    first, status = done.stdout.splitlines()
+    assert first.strip().startswith(("id,integration_id,type", "[", "Id "))
+    assert status == "status 0" and done.stderr == ""
