@@ -157,7 +157,7 @@ class TriageMixin:
         flt = self.current_filter()
         if flt is None:
             return
-        self._set_marks(self.marks.with_filter(flt))
+        self._set_marks(self.marks.with_filter(flt, bulk.snapshot(self.store, flt.integration_id)))
 
     def action_unmark_all(self) -> None:
         self.clear_marks()
