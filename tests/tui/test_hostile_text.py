@@ -38,7 +38,8 @@ def sync_names(store: Store, directory: Path, names: list[str], *, integration: 
 
 
 def plain(renderable) -> str:
-    console = Console(width=400, no_color=True)
+    """What ``renderable`` shows, as text without styles."""
+    console = Console(width=400, color_system=None, force_terminal=False, highlight=False)
     with console.capture() as capture:
         console.print(renderable)
     return capture.get()
