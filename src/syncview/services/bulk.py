@@ -264,16 +264,17 @@ def _marked(conn, marks: Marks, expected_count: int | None) -> tuple[dict[int, a
         if why:
             changed.append((resource, why))
             del resources[resource.id]
-    note = ""
+    listed = ""
     if changed:
-        named = "; ".join(f"{r.label} ({why})" for r, why in changed[:NAMED_CHANGES])
-        more = f" and {len(changed) - NAMED_CHANGES:,} more" if len(changed) > NAMED_CHANGES else ""
-        note = f"; left alone, changed since you marked them: {named}{more}"
+        listed = "; ".join(f"{r.label} ({why})" for r, why in changed[:NAMED_CHANGES])
+        if len(changed) > NAMED_CHANGES:
+            listed += f" and {len(changed) - NAMED_CHANGES:,} more"
     if not resources:
         if changed:
-            raise StaleResourceError(f"every marked resource changed since you marked it{note.removeprefix(';')}"
-                                     "; nothing was done: check them and mark again")
+            raise StaleResourceError(f"every marked resource changed since you marked it: {listed}; nothing was "
+                                     "done: check them and mark again")
         raise ActionError("no marked resource left to act on")
+    note = f"; left alone, changed since you marked them: {listed}" if changed else ""
     return resources, note
 
 
