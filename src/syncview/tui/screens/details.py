@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import ClassVar
 
 from rich.console import Group
@@ -16,13 +15,14 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from syncview.identity import KeyKind
-from syncview.safe_text import printable
+from syncview.render import dumps
 from syncview.services import queries
 from syncview.services.columns import standing
 from syncview.services.history import describe_state, record_names
 from syncview.services.queries import ResourceDetail
 from syncview.store import Store
 from syncview.timeutil import ago, local
+from syncview.tui.text import shown
 
 
 def render_detail(detail: ResourceDetail, names: dict[int, str] | None = None) -> Group:
@@ -42,15 +42,15 @@ def render_detail(detail: ResourceDetail, names: dict[int, str] | None = None) -
         ("Removed remotely", "yes" if resource.deleted_remotely else "no"),
         ("Changed by", f"{resource.updated_by} at {local(resource.updated_at)}" if resource.updated_by else "—"),
     ):
-        fields.add_row(label, printable(str(value), limit=300))
+        fields.add_row(label, shown(value, limit=300))
     keys = Table(title="Identity keys", title_justify="left", expand=True, show_edge=False)
     for column in ("Key", "This item", "Its record"):
         keys.add_column(column)
     for kind in KeyKind:
         mine, theirs = detail.keys.get(kind), detail.record_keys.get(kind)
         if mine or theirs:
-            keys.add_row(kind.label, printable(", ".join(sorted(mine)) or "—", limit=300),
-                         printable(", ".join(sorted(theirs)) or "—", limit=300))
+            keys.add_row(kind.label, shown(", ".join(sorted(mine)) or "—", limit=300),
+                         shown(", ".join(sorted(theirs)) or "—", limit=300))
     if not detail.keys and not detail.record_keys:
         keys.add_row("—", "none", "")
     history = Table(title="Audit history", title_justify="left", expand=True, show_edge=False)
@@ -59,13 +59,13 @@ def render_detail(detail: ResourceDetail, names: dict[int, str] | None = None) -
     for event in detail.history:
         change = f"{describe_state(event.before, names)} → {describe_state(event.after, names)}"
         action = event.action + (" (undone)" if event.undone_by else "")
-        history.add_row(local(event.time), printable(event.operator), action, printable(change, limit=300))
+        history.add_row(local(event.time), shown(event.operator, limit=60), shown(action), shown(change, limit=300))
     if not detail.history:
         history.add_row("—", "", "no operator action yet", "")
-    # json.dumps escapes control characters, so the payload cannot reach the terminal raw.
-    payload = Text(json.dumps(detail.payload, indent=2, ensure_ascii=False, default=str)[:20_000])
+    # dumps escapes control, bidi and format characters, so the payload cannot reach the terminal raw;
+    # a Text, so its brackets are not markup.
+    payload = Text(dumps(detail.payload)[:20_000])
     return Group(fields, Text(""), keys, Text(""), history, Text(""), Text("Payload", style="bold"), payload)
-
 
 
 class DetailsScreen(ModalScreen[None]):
