@@ -763,7 +763,8 @@ CASES: tuple[Case, ...] = (
     Case("markup-names", "remote data: device names that are markup (`Workstation [/]`, `[DECOM] Server01`, "
          "`[@click=app.quit]quit[/]`)",
          "syncview resources --filter workstation", _markup_names,
-         "3   Workstation [/]  Device  Not Synced  —             Halo Client 01  just now", code=0, survivable=True),
+         "3   Workstation [/]  Device  Not Synced  no client  —             Halo Client 01  just now", code=0,
+         survivable=True),
     Case("lone-surrogate", "remote data: a device name with half an emoji (a lone surrogate, `\\ud83d` in JSON)",
          "syncview sync Halo", _lone_surrogate,
          ("Halo: success in <t> s: 3 fetched, 3 new, 0 changed, 0 newly matched, 0 records created, 0 removed "
@@ -773,7 +774,9 @@ CASES: tuple[Case, ...] = (
          ('{"id": 3, "integration_id": 1, "type": "device", "external_id": "1001", "name": '
           '"MARK-\\u200eA\\u200fB\\u061cC", "status": "not_synced", "record_id": null, "record_name": null, '
           '"record_disabled": null, "remote_company": "Halo Client 01", "client_id": null, "client_name": null, '
-          '"last_seen": "<time>", "deleted_remotely": false, "version": 1, "updated_by": null, "updated_at": null}'), code=0, survivable=True),
+          '"last_seen": "<time>", "deleted_remotely": false, "version": 1, "updated_by": null, "updated_at": null, '
+          '"matched_on": null, "reason": "its remote company matches no local client", "reason_kind": "no_client"}'),
+         code=0, survivable=True),
     Case("gzip-bomb", "product: a gzip bomb (250 KB on the wire, 256 MB inflated; `max_response_bytes = 1048576`)",
          "syncview sync Halo", _gzip_bomb,
          ("syncview: error: Halo: GET /api/Client answered more than 1 MiB (max_response_bytes), so syncview "
@@ -833,7 +836,7 @@ CASES: tuple[Case, ...] = (
          "3 checks passed", code=0, survivable=True),
     Case("backup-read-only-media", "backup: a store on read-only media (the file and its directory read-only)",
          "syncview backup backups/monday.db", _read_only_media,
-         ("Backed up <tmp>/media/syncview.db to <tmp>/backups/monday.db (1.3 MB, 2,000 resources, schema 2)"), code=0, survivable=True, process=True),
+         ("Backed up <tmp>/media/syncview.db to <tmp>/backups/monday.db (1.3 MB, 2,000 resources, schema 3)"), code=0, survivable=True, process=True),
     Case("full-disk-sync", "store: the disk fills up during a sync",
          "syncview sync Halo", _full_disk_sync,
          ("syncview: error: Halo: the disk holding <tmp>/syncview.db is full; nothing was written: free some "

@@ -406,5 +406,6 @@ def test_any_sequence_of_syncs_and_actions_keeps_the_invariants(template):
     print(dict(STEPS))
     # Every kind of step was exercised (a floor, not a quota: the draws vary from run to run,
     # and include needs an excluded resource first, so it is the rarest).
-    assert min(STEPS[step] for step in ("sync", "rematch", "exclude", "include", "undo", "refused", "key links")) >= 3, \
-        STEPS
+    assert min(STEPS[step] for step in ("sync", "rematch", "exclude", "include", "undo", "refused")) >= 3, STEPS
+    # A serial or MAC link needs an item alone in carrying a documented value: rarer still.
+    assert STEPS["key links"] >= 1, STEPS

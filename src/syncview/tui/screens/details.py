@@ -49,7 +49,7 @@ def render_detail(detail: ResourceDetail, names: dict[int, str] | None = None) -
     for kind in KeyKind:
         mine, theirs = detail.keys.get(kind), detail.record_keys.get(kind)
         if mine or theirs:
-            keys.add_row(kind.label, shown(", ".join(sorted(mine)) or "—", limit=300),
+            keys.add_row(shown(kind.label), shown(", ".join(sorted(mine)) or "—", limit=300),
                          shown(", ".join(sorted(theirs)) or "—", limit=300))
     if not detail.keys and not detail.record_keys:
         keys.add_row("—", "none", "")
