@@ -95,12 +95,13 @@ async def test_help_lists_every_key_and_keymap_overrides_apply(demo_store):
         assert isinstance(app.screen, HelpScreen)
         await settle(pilot)
         keys = app.screen.query_one("Static")
-        # As painted in the dialog's width: each key beside what it does.
+        # As painted in the dialog's width: each key beside what it does and its binding id.
         painted = [keys.render_line(y).text.split() for y in range(keys.size.height)]
-        pairs = {tuple(words) for words in painted if len(words) == 2}
-        for pair in (("m", "Re-match"), ("X", "Exclude"), ("i", "Include"), ("u", "Undo"), ("l", "Logs"),
-                     ("/", "Filter"), ("q", "Quit")):
-            assert pair in pairs, f"{pair} not painted; help shows {painted[:12]}"
+        lines = {tuple(words) for words in painted if len(words) == 3}
+        for line in (("m", "Re-match", "overview.rematch"), ("X", "Exclude", "overview.exclude"),
+                     ("i", "Include", "overview.include"), ("u", "Undo", "overview.undo"),
+                     ("l", "Logs", "overview.logs"), ("/", "Filter", "overview.filter"), ("q", "Quit", "app.quit")):
+            assert line in lines, f"{line} not painted; help shows {painted[:12]}"
         await pilot.press("escape")
         await pilot.press("X")
         await settle(pilot)

@@ -53,6 +53,7 @@ class HistoryScreen(ModalScreen[bool]):
     """Dismisses with True if an undo or redo here changed the store."""
 
     CSS_PATH = "dialogs.tcss"
+    BINDING_GROUP_TITLE = "History"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close", id="history.close"),
         Binding("u", "undo", "Undo mine", id="history.undo"),
@@ -202,6 +203,7 @@ class BatchEventsDialog(ModalScreen[None]):
     """The resources of one action, each with its state before and after."""
 
     CSS_PATH = "dialogs.tcss"
+    BINDING_GROUP_TITLE = "An action's resources (History, enter)"
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "Close", id="history_events.close")]
 
     def __init__(self, store: Store, batch: BatchRow) -> None:

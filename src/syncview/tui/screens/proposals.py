@@ -42,6 +42,7 @@ class ProposalsScreen(ModalScreen[bool]):
     """Dismisses with True when it changed the store (the overview then reads it again)."""
 
     CSS_PATH = "dialogs.tcss"
+    BINDING_GROUP_TITLE = "Suggested matches and bulk re-match review"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close", id="proposals.close"),
         Binding("space", "skip", "Skip / keep", id="proposals.skip"),

@@ -21,6 +21,7 @@ class RowMenu(ModalScreen[str | None]):
     """Re-match, exclude, include or inspect one resource; dismisses with the action's name."""
 
     CSS_PATH = "dialogs.tcss"
+    BINDING_GROUP_TITLE = "A row's actions (enter in the table)"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "dismiss(None)", "Close", id="menu.close"),
         Binding("m", "choose('rematch')", "Re-match", show=False, id="menu.rematch"),

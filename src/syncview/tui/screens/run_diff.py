@@ -56,6 +56,7 @@ def render_diff(diff: RunDiff) -> Group:
 
 class RunDiffDialog(ModalScreen[None]):
     CSS_PATH = "dialogs.tcss"
+    BINDING_GROUP_TITLE = "What a sync run changed"
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q", "dismiss(None)", "Close", id="run_diff.close")]
 
     def __init__(self, store: Store, run_id: int) -> None:
