@@ -138,3 +138,22 @@ async def test_a_keymap_id_that_names_no_binding_is_reported_on_screen(demo_stor
         await pilot.press("X")  # the valid entry still applies
         await settle(pilot)
         assert type(app.screen).__name__ == "ExcludeDialog"
+
+
+async def test_the_row_menu_names_the_keys_as_rebound(demo_store):
+    from textual.widgets import OptionList
+
+    app = SyncviewApp(demo_store, Config(path=None, keymap={"menu.exclude": "X"}), operator="tester")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"ACME-LT-023", "enter")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "RowMenu"
+        menu = app.screen.query_one(OptionList)
+        labels = [str(menu.get_option_at_index(i).prompt) for i in range(menu.option_count)]
+        assert [label.split()[-1] for label in labels] == ["m", "X", "i", "d"]
+        await pilot.press("X")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "ExcludeDialog"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from functools import cache, partial
 
@@ -97,6 +97,21 @@ def key_names(binding: Binding, keymap: dict[str, str]) -> str:
     return ", ".join(_KEY_NAMES.get(k.strip(), k.strip()) for k in keys.split(","))
 
 
+def keymap_of(app: App[object]) -> dict[str, str]:
+    """The ``[keymap]`` the app runs with (none for an app without a config)."""
+    config = getattr(app, "config", None)
+    keymap = getattr(config, "keymap", None)
+    return dict(keymap) if keymap else {}
+
+
+def bound_keys(app: App[object], cls: type[DOMNode], binding_id: str) -> str:
+    """The keys that run ``cls``'s binding ``binding_id`` now, as :func:`key_names` writes them."""
+    for binding in own_bindings(cls):
+        if binding.id == binding_id:
+            return key_names(binding, keymap_of(app))
+    raise KeyError(f"{cls.__qualname__} has no binding {binding_id!r}")
+
+
 @dataclass(frozen=True, slots=True)
 class KeyLine:
     """One line of help: the keys, what they do, and the id that rebinds them."""
@@ -122,7 +137,7 @@ def _offered(screen: Screen[object]) -> Iterator[tuple[DOMNode, Binding]]:
         for cls in type(node).__mro__:
             if not _ours(cls):
                 continue
-            for binding in own_bindings(cls):  # type: ignore[arg-type]
+            for binding in own_bindings(cls):
                 key = binding.id or f"{cls.__qualname__}.{binding.action}"
                 # Textual's palette has its own Quit, and the palette needs no entry for itself.
                 if key in seen or binding.action in ("quit", "command_palette"):
@@ -136,7 +151,7 @@ class BindingCommands(Provider):
     screen's widgets and the app), so the palette offers what the keys offer."""
 
     def _commands(self) -> Iterator[tuple[str, str, Binding, DOMNode]]:
-        keymap = getattr(getattr(self.app, "config", None), "keymap", None) or {}
+        keymap = keymap_of(self.app)
         for node, binding in _offered(self.screen):
             action, params = _parse(binding.action)
             if node.check_action(action, params) is False:
@@ -145,7 +160,7 @@ class BindingCommands(Provider):
             help_text = f"{binding.tooltip or title} ({key_names(binding, keymap)})"
             yield title, help_text, binding, node
 
-    def _run(self, binding: Binding, node: DOMNode) -> partial[object]:
+    def _run(self, binding: Binding, node: DOMNode) -> Callable[[], Awaitable[bool]]:
         return partial(self.app.run_action, binding.action, node)
 
     async def discover(self) -> Hits:

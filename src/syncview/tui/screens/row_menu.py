@@ -15,6 +15,7 @@ from textual.widgets.option_list import Option
 from syncview.domain import SyncStatus
 from syncview.safe_text import printable
 from syncview.services.queries import ResourceRow
+from syncview.tui.keys import bound_keys
 
 
 class RowMenu(ModalScreen[str | None]):
@@ -36,13 +37,19 @@ class RowMenu(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         excluded = self.row.status is SyncStatus.EXCLUDED
+
+        def option(label: str, action: str, *, disabled: bool = False) -> Option:
+            # The key as bound now: [keymap] may have moved it.
+            return Option(f"{label:<20}{bound_keys(self.app, RowMenu, f'menu.{action}')}", id=action,
+                          disabled=disabled)
+
         with Vertical(classes="dialog menu") as box:
             box.border_title = f"{self.row.type.label} {printable(self.row.name, limit=60)}"
             yield OptionList(
-                Option("Re-match record…    m", id="rematch"),
-                Option("Exclude record…     x", id="exclude", disabled=excluded),
-                Option("Include record      i", id="include", disabled=not excluded),
-                Option("Show details        d", id="details"),
+                option("Re-match record…", "rematch"),
+                option("Exclude record…", "exclude", disabled=excluded),
+                option("Include record", "include", disabled=not excluded),
+                option("Show details", "details"),
             )
 
     def on_mount(self) -> None:
