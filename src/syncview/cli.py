@@ -20,6 +20,7 @@ from typing import Any, NoReturn
 
 import platformdirs
 import rich_click as click
+from click.exceptions import Abort, Exit
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -105,7 +106,7 @@ def _is_failure(exc: BaseException | None) -> bool:
     """Whether an exception ending a command means it failed (``--help`` and ``--version`` exit with 0)."""
     if exc is None:
         return False
-    return not (isinstance(exc, click.exceptions.Exit) and exc.exit_code == 0)
+    return not (isinstance(exc, Exit) and exc.exit_code == 0)
 
 
 pass_app = click.make_pass_decorator(App)
@@ -174,7 +175,7 @@ class SyncviewGroup(click.RichGroup):
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         try:
             code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        except click.exceptions.Abort:  # rich-click turns Ctrl-C into Abort
+        except Abort:  # rich-click turns Ctrl-C into Abort
             _fail("interrupted", EXIT_INTERRUPTED)
         except click.UsageError as error:
             _fail(_usage_message(error), EXIT_USAGE)

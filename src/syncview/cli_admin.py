@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import rich_click as click
+from click.exceptions import Exit
 from rich.console import Console
 from rich.text import Text
 
@@ -54,7 +55,7 @@ def doctor_command(app: Any, offline: bool, as_json: bool) -> None:
                    else f"{len(problems)} problem{'s' if len(problems) != 1 else ''} in {len(findings)} checks")
         console.print(summary)
     if problems:
-        raise click.exceptions.Exit(1)
+        raise Exit(1)
 
 
 @click.command("backup")

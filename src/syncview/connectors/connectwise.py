@@ -129,7 +129,7 @@ class ConnectWiseConnector(Connector):
     def _lookup_codebase(self) -> str:
         # companyinfo is public: credentials are not sent where they are not needed.
         response = self.http.get(f"{self._root}/login/companyinfo/{self._company_id}", auth=None, check=False)
-        codebase = None
+        codebase: str | None = None
         if response.status_code == 200:
             try:
                 body = response.json()
@@ -210,8 +210,9 @@ def _remote_company(row: dict[str, Any]) -> str | None:
     company = row.get("company")
     if isinstance(company, dict):
         for key in ("name", "identifier"):
-            if isinstance(company.get(key), str) and company[key].strip():
-                return company[key].strip()
+            value = company.get(key)
+            if isinstance(value, str) and value.strip():
+                return value.strip()
     return None
 
 

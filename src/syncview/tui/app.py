@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.command import Provider
 from textual.screen import Screen
 
 from syncview.config import Config, did_you_mean
@@ -42,10 +41,10 @@ class SyncviewApp(App[None]):
     TITLE = "syncview"
     BINDING_GROUP_TITLE = "Everywhere"
     #: Textual's commands (theme, quit, ...) and one per binding of the screen (tui/keys.py).
-    COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {*App.COMMANDS, BindingCommands}
+    COMMANDS = {*App.COMMANDS, BindingCommands}
     CSS_PATH = "app.tcss"
     #: Screens get -narrow below 100 columns, so stylesheets can fit an 80x24 SSH session.
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (100, "-wide")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("question_mark", "help", "Help", key_display="?", id="app.help",

@@ -209,11 +209,12 @@ class BatchEventsDialog(ModalScreen[None]):
     def __init__(self, store: Store, batch: BatchRow) -> None:
         super().__init__()
         self.store = store
-        self.batch = batch
+        #: not "batch": that would hide Textual's Widget.batch()
+        self.action_row = batch
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide tall") as box:
-            box.border_title = printable(f"{self.batch.action} by {self.batch.operator}, {local(self.batch.time)}",
+            box.border_title = printable(f"{self.action_row.action} by {self.action_row.operator}, {local(self.action_row.time)}",
                                          limit=80)
             yield DataTable(cursor_type="row", zebra_stripes=True, id="events")
 
@@ -227,7 +228,7 @@ class BatchEventsDialog(ModalScreen[None]):
     @work(thread=True, exit_on_error=False)
     def _load(self) -> None:
         try:
-            events = history.batch_events(self.store, self.batch.batch)
+            events = history.batch_events(self.store, self.action_row.batch)
             names = history.record_names(self.store, [e.before for e in events] + [e.after for e in events])
         except Exception as error:  # noqa: BLE001 - shown in the dialog
             self.app.call_from_thread(self.notify, str(error), severity="error")
@@ -242,5 +243,5 @@ class BatchEventsDialog(ModalScreen[None]):
                           printable(history.describe_state(event.after, names), limit=80))
         shown = len(events)
         self.query_one(".dialog").border_subtitle = (
-            f"{shown:,} of {self.batch.resources:,} resources" if shown < self.batch.resources
+            f"{shown:,} of {self.action_row.resources:,} resources" if shown < self.action_row.resources
             else f"{shown:,} resources")

@@ -182,10 +182,10 @@ class OverviewScreen(TriageMixin, Screen[None]):
         status = self.query_one("#status-filter", Select).value
         return ResourceFilter(
             integration_id=self.integration.id,
-            client_id=None if client in (ALL, Select.NULL) else int(client),
+            client_id=int(client) if isinstance(client, (int, str)) and client != ALL else None,
             text=self.query_one("#filter", Input).value,
-            type=None if type_ in (ALL, Select.NULL) else ResourceType(type_),
-            status=None if status in (ALL, Select.NULL) else SyncStatus(status),
+            type=ResourceType(type_) if isinstance(type_, str) and type_ != ALL else None,
+            status=SyncStatus(status) if isinstance(status, str) and status != ALL else None,
         )
 
     def _apply_filters(self) -> None:

@@ -221,8 +221,11 @@ class ProposalsScreen(ModalScreen[bool]):
         if key is None or key in self.skipped:
             return
         proposal = self.proposals[key]
+        record_id = proposal.record_id
+        if record_id is None:  # no candidate: nothing to accept
+            return
         disable = self.query_one("#disable-previous", Switch).value
-        self._run(lambda: actions.rematch(self.store, proposal.resource_id, proposal.record_id,
+        self._run(lambda: actions.rematch(self.store, proposal.resource_id, record_id,
                                           disable_previous=disable, expected_version=proposal.version,
                                           operator=self.operator).message, accepted=[key])
 

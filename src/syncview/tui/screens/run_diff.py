@@ -75,6 +75,7 @@ class RunDiffDialog(ModalScreen[None]):
 
     @work(thread=True, exit_on_error=False)
     def _load(self) -> None:
+        shown: Group | Text
         try:
             shown = render_diff(run_diff(self.store, self.run_id))
         except Exception as error:  # noqa: BLE001 - shown in place
