@@ -7,12 +7,14 @@ from datetime import UTC, datetime, timedelta
 from textual.widgets import DataTable, Input
 
 from syncview.services import queries
-from syncview.timeutil import local_midnight
+from syncview.store.db import db_time
+from syncview.timeutil import local_midnight, parse_when
 from syncview.tui.screens.details import DetailsScreen
 from syncview.tui.screens.help import HelpScreen
 from syncview.tui.screens.logs import SyncLogsDialog
 from syncview.tui.screens.overview import OverviewScreen
 from syncview.tui.widgets.resource_table import ResourceTable
+from tests.helpers import rows
 from tests.tui.conftest import settle, static_text, table_lines
 
 
@@ -67,6 +69,11 @@ async def test_logs_dialog_level_filter(app, demo_store):
         table = dialog.query_one(DataTable)
         levels = {str(table.get_row_at(i)[1]) for i in range(table.row_count)}
         assert levels == {"error"}
+        # ...and every error of the range is there, not just some (an empty table passes the above).
+        since = parse_when(dialog.query_one("#since", Input).value)
+        [(errors,)] = rows(demo_store, "SELECT count(*) FROM sync_log_entry WHERE integration_id = ? "
+                                       "AND level = 'error' AND time >= ?", dialog.integration.id, db_time(since))
+        assert table.row_count == errors > 0
 
 
 async def test_details_show_payload_and_history(app, demo_store):
@@ -132,4 +139,5 @@ async def test_quit_with_q(app):
         await settle(pilot)
         await pilot.press("q")
         await pilot.pause()
-        assert app.return_code == 0 or not app.is_running
+        assert not app.is_running
+    assert app.return_code == 0  # a crash would end it too, with 1
