@@ -309,7 +309,7 @@ class _CompanyScope:
         if not self.types:
             return True
         types = row.get("types")
-        names = {t.get("name").strip().casefold() for t in types if isinstance(t, dict)
+        names = {t["name"].strip().casefold() for t in types if isinstance(t, dict)
                  and isinstance(t.get("name"), str)} if isinstance(types, list) else set()
         return bool(names & self.types)
 
@@ -345,9 +345,10 @@ def _numeric_id(row: dict[str, Any]) -> bool:
 
 
 def _require_id(row: dict[str, Any]) -> int:
-    if not _numeric_id(row):
+    ident = row.get("id")
+    if not _numeric_id(row) or not isinstance(ident, int):
         raise MalformedRow("it has no numeric id")
-    return row["id"]
+    return ident
 
 
 def _text(value: Any) -> str | None:
