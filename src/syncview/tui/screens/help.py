@@ -11,6 +11,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
@@ -53,7 +54,8 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog wide tall") as box:
             box.border_title = "Keys"
-            box.border_subtitle = "esc closes · ctrl+p finds any action · [keymap] rebinds by id"
+            # Content, not a str: a str is read as markup, and "[keymap]" would vanish as a tag.
+            box.border_subtitle = Content("esc closes · ctrl+p finds any action · [keymap] rebinds by id")
             yield Static(key_table(self.sections))
 
     def on_mount(self) -> None:
