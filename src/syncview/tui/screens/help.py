@@ -16,6 +16,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from syncview.tui.keys import KeyLine
+from syncview.tui.text import shown
 
 #: (heading, lines) pairs the help lists, in reading order.
 Sections = list[tuple[str, list[KeyLine]]]
@@ -34,8 +35,8 @@ def key_table(sections: Sections) -> Group:
         grid.add_column(ratio=1)
         grid.add_column(style="dim", no_wrap=True)
         for line in lines:
-            # Text, not markup: a rebound key such as "[" is a key, not a style tag.
-            grid.add_row(Text(line.keys), Text(line.description), Text(line.id))
+            # Never markup: a key comes from the config, and "[" is a key, not a style tag.
+            grid.add_row(shown(line.keys), shown(line.description), shown(line.id))
         parts.append(grid)
     return Group(*parts)
 

@@ -13,9 +13,9 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from syncview.domain import SyncStatus
-from syncview.safe_text import printable
 from syncview.services.queries import ResourceRow
 from syncview.tui.keys import bound_keys
+from syncview.tui.text import shown
 
 
 class RowMenu(ModalScreen[str | None]):
@@ -39,12 +39,12 @@ class RowMenu(ModalScreen[str | None]):
         excluded = self.row.status is SyncStatus.EXCLUDED
 
         def option(label: str, action: str, *, disabled: bool = False) -> Option:
-            # The key as bound now: [keymap] may have moved it.
-            return Option(f"{label:<20}{bound_keys(self.app, RowMenu, f'menu.{action}')}", id=action,
+            # The key as bound now: [keymap] may have moved it (and a key is text, never markup).
+            return Option(shown(f"{label:<20}{bound_keys(self.app, RowMenu, f'menu.{action}')}"), id=action,
                           disabled=disabled)
 
         with Vertical(classes="dialog menu") as box:
-            box.border_title = f"{self.row.type.label} {printable(self.row.name, limit=60)}"
+            box.border_title = shown(f"{self.row.type.label} {self.row.name}", limit=70)
             yield OptionList(
                 option("Re-match record…", "rematch"),
                 option("Exclude record…", "exclude", disabled=excluded),
