@@ -243,9 +243,9 @@ def _why(kind):
         if not value:
             return None
         try:
-            found = parse_why(value)
-        except ValueError as error:
-            found = error
+            found: MatchedOn | ReasonKind | None = parse_why(value)
+        except ValueError:
+            found = None
         if not isinstance(found, kind):
             choices = ", ".join(member.value for member in kind)
             raise click.BadParameter(f"unknown value {value!r}; expected one of {choices}")

@@ -107,9 +107,9 @@ def parse_why(text: str) -> MatchedOn | ReasonKind:
 
 def why_label(matched_on: str | None, reason_kind: str | None) -> str:
     """How a resource matched, or why not, in a word or two ("serial", "no match"); "—" if neither."""
-    if matched_on in MatchedOn._value2member_map_:
+    if matched_on is not None and matched_on in MatchedOn._value2member_map_:
         return MatchedOn(matched_on).label
-    if reason_kind in ReasonKind._value2member_map_:
+    if reason_kind is not None and reason_kind in ReasonKind._value2member_map_:
         return ReasonKind(reason_kind).label
     return "—"
 

@@ -14,6 +14,7 @@ engine, which has the data (see :mod:`syncview.services.matching`).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -177,7 +178,7 @@ class Keys:
         return bool(self.values)
 
     @classmethod
-    def from_pairs(cls, pairs) -> Keys:
+    def from_pairs(cls, pairs: Iterable[tuple[str, str]]) -> Keys:
         found: dict[KeyKind, set[str]] = {}
         kinds = _KIND_OF
         for kind, value in pairs:
@@ -235,7 +236,7 @@ class IdentityRules:
         serial = normalise_serial(raw.serial)
         if serial is not None:
             if self.serial_is_placeholder(serial):
-                refused.append(f"serial {raw.serial.strip()!r} is a placeholder")
+                refused.append(f"serial {(raw.serial or '').strip()!r} is a placeholder")
             else:
                 found[KeyKind.SERIAL] = {serial}
         for text in raw.macs:

@@ -182,7 +182,7 @@ def _name(row: ResourceRow, clean: Clean) -> str:
 
 def standing(row: ResourceRow) -> str:
     """How a resource matched, or why it is not synced, in words (details show it)."""
-    if row.matched_on in MatchedOn._value2member_map_:
+    if row.matched_on is not None and row.matched_on in MatchedOn._value2member_map_:
         return MatchedOn(row.matched_on).sentence
     if row.reason:
         return row.reason

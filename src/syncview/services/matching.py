@@ -23,16 +23,18 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from rapidfuzz import fuzz, process
 
 from syncview.domain import MatchedOn, ReasonKind, ResourceType, SyncStatus, normalise_name
 from syncview.identity import NO_KEYS, KeyKind, Keys, describe
 from syncview.services import queries
-from syncview.store import Store
+from syncview.store import Store, sqlite_connection
 
 
 class Decision(StrEnum):
@@ -145,21 +147,20 @@ class Records:
             scope = scope_of(inp.type._value_, inp.client_id)
         found: set[int] = set()
         if rule is Rule.NAME:
-            index, kind = self.by_name, None
-            values = inp.name_forms()
-        else:
-            index, kind = self.by_key, rule._value_
-            values = inp.keys.values.get(_KINDS[rule], ())
+            for form in inp.name_forms():
+                hit = self.by_name.get((scope, form))
+                if hit:
+                    found |= hit
+            return found
+        kind = rule._value_
         singled: set[int] = set()
-        for value in values:
-            hit = index.get((scope, value) if kind is None else (scope, kind, value))
+        for value in inp.keys.get(_KINDS[rule]):
+            hit = self.by_key.get((scope, kind, value))
             if hit:
                 found |= hit
                 if len(hit) == 1:
                     singled |= hit
-        if kind is not None and len(found) > 1 and len(singled) == 1:
-            return singled
-        return found
+        return singled if len(found) > 1 and len(singled) == 1 else found
 
 
 def _conflict(inp: MatchInput, record: RecordInfo, stronger: Sequence[Rule]) -> str | None:
@@ -189,7 +190,7 @@ def _key_words(inp: MatchInput, rule: Rule, record_ids: Iterable[int], records: 
     if rule is Rule.NAME:
         return f"name {inp.name_norm!r}"
     kind = KeyKind(rule.value)
-    shared = set()
+    shared: set[str] = set()
     for record_id in record_ids:
         shared |= records.info[record_id].keys.get(kind) & inp.keys.get(kind)
     return describe(kind, ", ".join(sorted(shared or inp.keys.get(kind))))
@@ -267,13 +268,13 @@ def decide(resource: MatchInput, records: Records, *, create_missing: bool,
 _KEYED_RULES = tuple(rule for rule in Rule if rule is not Rule.NAME)
 
 
-def _json(values: Iterable) -> str:
+def _json(values: Iterable[Any]) -> str:
     # Lists go to SQLite as one JSON parameter read by json_each: no limit on their length.
     return json.dumps(sorted(values), separators=(",", ":"))
 
 
-def _counts(cursor, integration_id: int, kind: str, values: Iterable[str],
-            excluding: str = "[]") -> Iterator[tuple[str, int]]:
+def _counts(cursor: sqlite3.Cursor, integration_id: int, kind: str, values: Iterable[str],
+            excluding: str = "[]") -> sqlite3.Cursor:
     """(value, live items of the integration carrying it) for key values of one kind, leaving
     out the resources whose ids ``excluding`` lists (as JSON)."""
     return cursor.execute(
@@ -283,7 +284,7 @@ def _counts(cursor, integration_id: int, kind: str, values: Iterable[str],
         " GROUP BY k.value", (kind, _json(values), integration_id, excluding))
 
 
-def shared_values(cursor, integration_id: int, page: Sequence[tuple[int | None, Keys]]) -> dict[tuple[str, str], int]:
+def shared_values(cursor: sqlite3.Cursor, integration_id: int, page: Sequence[tuple[int | None, Keys]]) -> dict[tuple[str, str], int]:
     """Key values more than one live item of the integration carries: (kind, value) -> items.
 
     ``page`` holds the items being synced, each with its stored resource id (None when new)
@@ -306,7 +307,7 @@ def shared_values(cursor, integration_id: int, page: Sequence[tuple[int | None, 
     return {key: n for key, n in counts.items() if n > 1}
 
 
-def guessed_links(cursor, integration_id: int, resource_ids: Sequence[int]) -> dict[int, str]:
+def guessed_links(cursor: sqlite3.Cursor, integration_id: int, resource_ids: Sequence[int]) -> dict[int, str]:
     """Of these resources, linked on an identity key, those whose link rests only on values that
     several live items of the integration carry (and so identify none of them), with the reason.
 
@@ -364,7 +365,7 @@ def without_shared(keys: Keys, shared: Mapping[tuple[str, str], int]) -> tuple[K
     return keys, tuple(notes)
 
 
-def load_records(cursor, integration_id: int, inputs: Sequence[MatchInput],
+def load_records(cursor: sqlite3.Cursor, integration_id: int, inputs: Sequence[MatchInput],
                  rules: Sequence[Rule] = DEFAULT_RULES) -> Records:
     """The records ``inputs`` may link to, each with its keys, and those the integration has taken.
 
@@ -423,7 +424,7 @@ def records_for(store: Store, integration_id: int, inputs: Sequence[MatchInput],
                 rules: Sequence[Rule] = DEFAULT_RULES) -> Records:
     """:func:`load_records` on a read of ``store`` (the sync engine calls it in its own transaction)."""
     with store.read() as conn:
-        cursor = conn.connection.driver_connection.cursor()
+        cursor = sqlite_connection(conn).cursor()
         try:
             return load_records(cursor, integration_id, inputs, rules)
         finally:

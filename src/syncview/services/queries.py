@@ -7,7 +7,7 @@ frozen dataclasses, so callers never hold a connection or an ORM object.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -457,8 +457,8 @@ def resource_detail(store: Store, resource_id: int) -> ResourceDetail:
     resource = get_resource(store, resource_id)
     with store.read() as conn:
         first_seen, payload, kind = conn.execute(
-            select(R.first_seen, R.payload, Integration.__table__.c.kind)
-            .join(Integration.__table__, Integration.__table__.c.id == R.integration_id).where(R.id == resource_id)
+            select(R.first_seen, R.payload, integration_table.c.kind)
+            .join(integration_table, integration_table.c.id == R.integration_id).where(R.id == resource_id)
         ).one()
     own = xref(kind, resource.type, resource.external_id)
     keys = Keys.from_pairs([*resource_keys(store, [resource_id]).get(resource_id, NO_KEYS).pairs(), ("xref", own)])
@@ -479,7 +479,7 @@ KEYS_OF_RECORDS = (
 )
 
 
-def record_keys(store: Store, record_ids) -> dict[int, Keys]:
+def record_keys(store: Store, record_ids: Iterable[int]) -> dict[int, Keys]:
     """The identity keys of some records, by record id (see :data:`KEYS_OF_RECORDS`)."""
     ids = json.dumps(sorted(set(record_ids)))
     found: dict[int, list[tuple[str, str]]] = {}
@@ -489,7 +489,7 @@ def record_keys(store: Store, record_ids) -> dict[int, Keys]:
     return {rid: Keys.from_pairs(pairs) for rid, pairs in found.items()}
 
 
-def resource_keys(store: Store, resource_ids) -> dict[int, Keys]:
+def resource_keys(store: Store, resource_ids: Iterable[int]) -> dict[int, Keys]:
     """The identity keys the last sync stored for some resources, by resource id."""
     found: dict[int, list[tuple[str, str]]] = {}
     with store.read() as conn:

@@ -19,7 +19,8 @@ from sqlalchemy import Connection, Table, func, select
 from syncview.demo import DEFAULT_RESOURCES, INTEGRATIONS, DemoClient, DemoResource, DemoWorld
 from syncview.domain import SyncStatus, normalise_name
 from syncview.errors import ActionError
-from syncview.services.matching import MatchedOn, MatchInput, Records, decide
+from syncview.domain import MatchedOn
+from syncview.services.matching import MatchInput, Records, decide
 from syncview.store import Store, sqlite_connection
 from syncview.store.db import db_time, utcnow
 from syncview.store.models import client_table, integration_table, meta_table, record_table, resource_table
@@ -157,7 +158,7 @@ class _Writer:
             # The reason the rules give (the demo's Not Synced items have no record of their name).
             outcome = decide(MatchInput(res.type, res.client_id, name_norm, res.status, None), Records(),
                              create_missing=False)
-            reason, reason_kind = outcome.reason, outcome.kind.value
+            reason, reason_kind = outcome.reason, outcome.kind.value if outcome.kind else None
         self.resource_rows.append((
             rid, integration_id, res.type.value, res.external_id, res.name, name_norm,
             res.remote_company, res.client_id, payload, res.status.value, res.record_id,

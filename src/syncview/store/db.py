@@ -43,8 +43,8 @@ def _v2_to_v3(conn: Connection) -> None:
     conn.exec_driver_sql("ALTER TABLE resource ADD COLUMN matched_on VARCHAR")
     conn.exec_driver_sql("ALTER TABLE resource ADD COLUMN reason VARCHAR")
     conn.exec_driver_sql("ALTER TABLE resource ADD COLUMN reason_kind VARCHAR")
-    models.ResourceKey.__table__.create(conn)
-    models.RecordKey.__table__.create(conn)
+    models.resource_key_table.create(conn)
+    models.record_key_table.create(conn)
     # How the links of a v2 store were made is known only from the audit: an operator's
     # re-match left an event; every other link was the name rule's (or a created record's,
     # which v2 did not tell apart). Keys and reasons come with the next sync.
