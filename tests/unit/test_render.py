@@ -18,7 +18,8 @@ from syncview.services.queries import ResourceRow
 #: The exports' columns as scripts read them: written out here, not taken from the constant the
 #: exporter writes them from, so a change of the format is a change someone makes on purpose.
 EXPORT_HEADER = ("id,integration_id,type,external_id,name,status,record_id,record_name,record_disabled,"
-                 "remote_company,client_id,client_name,last_seen,deleted_remotely,version,updated_by,updated_at")
+                 "remote_company,client_id,client_name,last_seen,deleted_remotely,version,updated_by,updated_at,"
+                 "matched_on,reason,reason_kind")
 
 
 def row(**changes) -> ResourceRow:
