@@ -570,8 +570,8 @@ CASES: tuple[Case, ...] = (
     Case("malformed-rows", "product: rows without a name, or with an object as id and a number as name",
          "syncview sync Halo", _malformed_rows,
          ("Halo: success in <t> s: 4 fetched, 4 new, 0 changed, 0 newly matched, 0 records created, 0 "
-          "removed remotely; now 0 matched, 4 not synced, 0 excluded — 2 warnings: some items were skipped "
-          "(see the log)"), code=0, survivable=True),
+          "newly removed remotely; now 0 matched, 4 not synced, 0 excluded, 0 removed remotely — 2 warnings: "
+          "some items were skipped (see the log)"), code=0, survivable=True),
     # ---- hostile remote data
     Case("escape-sequences", "remote data: a device name holding terminal escape sequences (OSC 52 clipboard "
          "write, clear screen)",

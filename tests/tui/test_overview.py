@@ -7,7 +7,7 @@ from syncview.services import queries
 from syncview.services.queries import ResourceFilter
 from syncview.tui.widgets.resource_table import ResourceTable
 from syncview.tui.widgets.tiles import StatusTile, TotalsTile, number
-from tests.tui.conftest import row_names, settle, table_lines
+from tests.tui.conftest import row_names, settle, static_text, table_lines
 
 
 def _integration(store, name="ConnectWise Manage"):
@@ -22,9 +22,11 @@ async def test_opens_on_first_integration_with_tiles_counting_the_whole_integrat
         screen = app.screen
         assert screen.integration.id == cw.id
         assert screen.query_one(TotalsTile).totals == totals
-        status = str(screen.query_one(StatusTile).render_status(totals).columns[2]._cells)
+        status = static_text(screen.query_one(StatusTile))
         assert number(totals.by_status[SyncStatus.MATCHED]) in status
-        assert screen.query_one("#sync-status").border_subtitle == f"{number(totals.total)} resources"
+        assert f"Removed remotely {number(totals.removed)}" in " ".join(status.split())
+        # The table lists the removed-remotely resources too (marked so on their row).
+        assert screen.query_one("#sync-status").border_subtitle == f"{number(totals.total + totals.removed)} resources"
         lines = table_lines(app)
         assert lines[0].startswith("Name ▲")
         first_page = queries.resource_page(demo_store, ResourceFilter(cw.id), limit=5)

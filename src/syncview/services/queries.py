@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, literal_column, or_, select, text, true
+from sqlalchemy import ColumnElement, Connection, Select, and_, func, literal_column, or_, select, text, true
 
 from syncview.domain import ResourceType, SyncStatus, normalise_name
 from syncview.errors import NotFoundError
@@ -20,6 +20,7 @@ from syncview.store import Cancellation, Store
 from syncview.store import derived
 from syncview.store.derived import has_name_index, resource_count
 from syncview.store.models import AuditEvent, Client, Integration, Record, Resource, SyncLogEntry, SyncRun
+from syncview.timeutil import ago
 
 R = Resource.__table__.c
 REC = Record.__table__.c
@@ -33,20 +34,57 @@ NO_CLIENT = derived.NO_CLIENT
 
 @dataclass(frozen=True, slots=True)
 class IntegrationSummary:
+    """An integration and how its sync runs went: the last run first, then the last good one."""
+
     id: int
     name: str
     kind: str
+    #: end of the last *successful* run (None before the first one)
     last_synced_at: datetime | None
+    #: how the last run ended: success, partial, failed or running (None before any run)
     last_outcome: str | None
+    #: when the last run ended (when it started, while it runs)
+    last_run_at: datetime | None = None
+    #: what the last run said (why it failed, or its notes)
+    last_message: str | None = None
+
+    @property
+    def last_run_failed(self) -> bool:
+        """The last run did not complete: it failed or stopped part way."""
+        return self.last_outcome in ("failed", "partial")
+
+    def last_run_words(self, now: datetime | None = None) -> str:
+        """The last run's outcome and age, outcome first: "Failed just now", "Synced 4 min ago"."""
+        when = ago(self.last_run_at, now=now)
+        return {
+            None: "Never synced",
+            "success": f"Synced {when}",
+            "partial": f"Stopped part way {when}",
+            "failed": f"Failed {when}",
+            "running": f"Running, started {when}",
+        }.get(self.last_outcome, f"{str(self.last_outcome).capitalize()} {when}")
+
+    def last_success_words(self, now: datetime | None = None) -> str:
+        """When the last successful run ended: "Last success 4 min ago", or that there is none."""
+        if self.last_synced_at is None:
+            return "No successful sync yet"
+        return f"Last success {ago(self.last_synced_at, now=now)}"
 
 
 @dataclass(frozen=True, slots=True)
 class Totals:
-    """Counts over a whole integration, whatever client is selected."""
+    """Counts over a whole integration, whatever client is selected: the one definition of the
+    counts the tiles, ``status``, the sync toast and the run summary show.
+
+    ``total``, ``by_type`` and ``by_status`` count the live resources (those the product still
+    has); ``removed`` counts the resources removed remotely, apart from them.
+    """
 
     total: int
     by_type: dict[ResourceType, int]
     by_status: dict[SyncStatus, int]
+    #: resources marked removed remotely (whatever their status), not in the counts above
+    removed: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,25 +176,29 @@ SORT_KEYS = {
 
 
 def list_integrations(store: Store) -> list[IntegrationSummary]:
-    """Every integration in the store with the end of its last successful or partial run."""
+    """Every integration in the store with its last run (outcome, time, message) and the end of
+    its last successful run."""
     runs = SyncRun.__table__.c
-    last = (
+    last_success = (
         select(runs.integration_id, func.max(runs.ended_at).label("ended"))
-        .where(runs.outcome.in_(("success", "partial")))
+        .where(runs.outcome == "success")
         .group_by(runs.integration_id)
         .subquery()
     )
     integ = Integration.__table__.c
-    outcome = (
-        select(runs.outcome)
+    last_run = (
+        select(runs.id)
         .where(runs.integration_id == integ.id)
         .order_by(runs.started_at.desc(), runs.id.desc())
         .limit(1)
         .scalar_subquery()
     )
+    last = SyncRun.__table__.alias("last_run")
     query = (
-        select(integ.id, integ.name, integ.kind, last.c.ended, outcome)
-        .outerjoin(last, last.c.integration_id == integ.id)
+        select(integ.id, integ.name, integ.kind, last_success.c.ended, last.c.outcome,
+               func.coalesce(last.c.ended_at, last.c.started_at), last.c.message)
+        .outerjoin(last_success, last_success.c.integration_id == integ.id)
+        .outerjoin(last, last.c.id == last_run)
         .order_by(integ.name)
     )
     with store.read() as conn:
@@ -174,19 +216,36 @@ def get_integration(store: Store, name: str) -> IntegrationSummary:
 
 
 def integration_totals(store: Store, integration_id: int) -> Totals:
-    """Total resources and counts by type and by status for a whole integration."""
-    query = (
+    """Live resources by type and by status, and the removed-remotely ones, of a whole integration."""
+    with store.read() as conn:
+        return totals_on(conn, integration_id)
+
+
+def totals_on(conn: Connection, integration_id: int) -> Totals:
+    """:func:`integration_totals` on an open connection (the sync engine's, inside its transaction)."""
+    by_type = dict.fromkeys(ResourceType, 0)
+    by_status = dict.fromkeys(SyncStatus, 0)
+    kept = (
         select(RC.type, RC.status, func.sum(RC.n))
         .where(RC.integration_id == integration_id)
         .group_by(RC.type, RC.status)
     )
-    by_type = dict.fromkeys(ResourceType, 0)
-    by_status = dict.fromkeys(SyncStatus, 0)
-    with store.read() as conn:
-        for type_, status, count in conn.execute(query):
-            by_type[ResourceType(type_)] += count
-            by_status[SyncStatus(status)] += count
-    return Totals(sum(by_status.values()), by_type, by_status)
+    for type_, status, count in conn.execute(kept):
+        by_type[ResourceType(type_)] += count
+        by_status[SyncStatus(status)] += count
+    # The kept counts hold every resource; the removed ones (a partial index) come off them.
+    removed_rows = (
+        select(R.type, R.status, func.count())
+        # Written out, not bound: SQLite uses a partial index only for a literal that implies it.
+        .where(R.integration_id == integration_id, text("resource.deleted_remotely = 1"))
+        .group_by(R.type, R.status)
+    )
+    removed = 0
+    for type_, status, count in conn.execute(removed_rows):
+        by_type[ResourceType(type_)] -= count
+        by_status[SyncStatus(status)] -= count
+        removed += count
+    return Totals(sum(by_status.values()), by_type, by_status, removed)
 
 
 def integration_clients(store: Store, integration_id: int) -> list[ClientCount]:

@@ -24,7 +24,8 @@ from syncview.store import derived, models  # models registers the tables on SQL
 
 #: Schema version this syncview writes. Bump it and add a step to MIGRATIONS together.
 #: 1: the domain tables. 2: resource counts and the trigram name index (store/derived.py), meta.
-SCHEMA_VERSION = 2
+#: 3: the partial index of removed-remotely resources (counted apart from the live ones).
+SCHEMA_VERSION = 3
 #: ``PRAGMA application_id`` marking a file as a syncview store ("SYNV").
 APPLICATION_ID = 0x53594E56
 #: How long a writer waits for another process's lock before giving up.
@@ -35,8 +36,12 @@ def _v1_to_v2(conn: Connection) -> None:
     derived.create(conn, backfill=True)
 
 
+def _v2_to_v3(conn: Connection) -> None:
+    next(i for i in models.Resource.__table__.indexes if i.name == "ix_resource_removed").create(conn)
+
+
 #: MIGRATIONS[v] upgrades a store from schema v to v + 1, inside one transaction.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
 

@@ -26,7 +26,6 @@ from syncview.services.actions import ActionResult
 from syncview.services.queries import ClientCount, IntegrationSummary, ResourceFilter, ResourceRow, Totals
 from syncview.services.sync import SyncCancelled, SyncError, SyncProgress, SyncReport, sync_integration
 from syncview.store import Store
-from syncview.timeutil import ago
 from syncview.tui.screens.details import DetailsScreen
 from syncview.tui.screens.exclude import ExcludeDialog
 from syncview.tui.screens.logs import SyncLogsDialog
@@ -37,6 +36,11 @@ from syncview.tui.widgets.resource_table import Query, ResourceTable
 from syncview.tui.widgets.tiles import StatusTile, TotalsTile, number
 
 ALL = "all"
+#: How often the tile's ages ("4 min ago") are written again.
+TICK_S = 20.0
+#: The last run's outcome at a glance: a failure must not read like a sync.
+_OUTCOME_STYLES = {"failed": "bold red", "partial": "bold yellow", "running": "bold"}
+_OUTCOME_MARKS = {"success": "✓ ", "failed": "✗ ", "partial": "✗ "}
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +132,8 @@ class OverviewScreen(TriageMixin, Screen[None]):
         with Horizontal(id="tiles"):
             with Vertical(id="integration-tile", classes="tile"):
                 yield Select[int]([], prompt="No integration", allow_blank=True, compact=True, id="integration")
-                yield Static("Last synced …", id="last-synced")
+                yield Static("Last sync …", id="last-synced")
+                yield Static("", id="last-success")
                 yield Button("View logs", id="view-logs", compact=True)
             yield TotalsTile(id="totals", classes="tile")
             yield StatusTile(StatusTile.render_status(None), id="status", classes="tile")
@@ -149,6 +154,7 @@ class OverviewScreen(TriageMixin, Screen[None]):
         self.query_one("#integration-tile").border_title = "Integration"
         self.set_focus(self.table)
         self._load_integrations()
+        self.set_interval(TICK_S, self._tick)
 
     # -- widgets -----------------------------------------------------------------------
 
@@ -257,15 +263,29 @@ class OverviewScreen(TriageMixin, Screen[None]):
         self.restore_view()  # the client and filters of the last run, once (triage.py)
 
     def _show_last_synced(self, summary: IntegrationSummary) -> None:
+        """The last run's outcome first (a failure in red), then when the last successful one was."""
         if self._sync is not None and self._sync[1] == summary.id:
             return  # the sync's progress holds the line until it ends
-        when = summary.last_synced_at
-        text = Text(f"Last synced {ago(when)}", no_wrap=True, overflow="ellipsis")
-        if when:
-            text.append(f" · {when.astimezone():%d %b %H:%M}", style="dim")
-        if summary.last_outcome and summary.last_outcome != "success":
-            text.append(f" · {summary.last_outcome}", style="bold red")
-        self.query_one("#last-synced", Static).update(text)
+        style = _OUTCOME_STYLES.get(summary.last_outcome or "", "")
+        mark = _OUTCOME_MARKS.get(summary.last_outcome or "", "")
+        self.query_one("#last-synced", Static).update(
+            Text(f"{mark}{summary.last_run_words()}", style=style, no_wrap=True, overflow="ellipsis"))
+        if summary.last_outcome in (None, "success"):
+            # The same run: when it ended, and its notes (warnings) if it left any.
+            second = Text(f"Ended {summary.last_run_at.astimezone():%d %b %H:%M}" if summary.last_run_at else "",
+                          no_wrap=True, overflow="ellipsis")
+            if summary.last_message:
+                second.append(f" · {printable(summary.last_message)}")
+        else:
+            second = Text(summary.last_success_words(), no_wrap=True, overflow="ellipsis")
+            if summary.last_synced_at:
+                second.append(f" · {summary.last_synced_at.astimezone():%d %b %H:%M}")
+        self.query_one("#last-success", Static).update(second)
+
+    def _tick(self) -> None:
+        """Ages ("4 min ago") move on while the screen is open."""
+        if self.integration is not None:
+            self._show_last_synced(self.integration)
 
     def refresh_data(self) -> None:
         """Read the tiles, the clients and the table again, keeping the operator's place."""

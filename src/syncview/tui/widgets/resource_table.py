@@ -155,7 +155,7 @@ class ResourceTable(ScrollView, can_focus=True):
         &:focus > .resource-table--cursor { background: $accent 40%; text-style: bold; }
         & > .resource-table--matched { color: $success; }
         & > .resource-table--not-synced { color: $warning; }
-        & > .resource-table--excluded { color: $text-muted; }
+        & > .resource-table--excluded { color: $text-secondary; }
         & > .resource-table--placeholder { color: $text-disabled; }
         & > .resource-table--removed { color: $text-muted; text-style: italic; }
         & > .resource-table--marked { background: $secondary 25%; }
@@ -453,7 +453,8 @@ class ResourceTable(ScrollView, can_focus=True):
         if key == "type":
             return row.type.label, None
         if key == "status":
-            return row.status.label, self.get_component_rich_style(_STATUS_CLASS[row.status])
+            # Partial: only the status's colour, so the cursor's and the mark's background show through.
+            return row.status.label, self.get_component_rich_style(_STATUS_CLASS[row.status], partial=True)
         if key == "record":
             if row.record_name is None:
                 return "—", None
