@@ -54,9 +54,9 @@ async def test_typing_a_filter_narrows_the_rows_as_one_types(app, demo_store):
 async def test_type_and_status_pickers_filter_the_table(app, demo_store):
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        await pilot.press("t", "enter", "down", "down", "down", "enter")  # All types -> Client, Site, Device
+        await pilot.press("t", "down", "down", "down", "enter")  # All types -> Client, Site, Device
         await settle(pilot)
-        await pilot.press("S", "enter", "down", "down", "enter")  # All statuses -> Matched, Not Synced
+        await pilot.press("S", "down", "down", "enter")  # All statuses -> Matched, Not Synced
         await settle(pilot)
         flt = app.screen.current_filter()
         assert (flt.type, flt.status) == (ResourceType.DEVICE, SyncStatus.NOT_SYNCED)
@@ -70,7 +70,7 @@ async def test_type_and_status_pickers_filter_the_table(app, demo_store):
 async def test_choosing_another_integration_reloads_tiles_and_clients(app, demo_store):
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        await pilot.press("I", "enter", "down", "enter")
+        await pilot.press("I", "down", "enter")
         await settle(pilot)
         rmm = _integration(demo_store, "Datto RMM")
         assert app.screen.integration.id == rmm.id
@@ -85,7 +85,7 @@ async def test_client_picker_searches_as_one_types_and_filters_the_table(app, de
     client = queries.integration_clients(demo_store, cw.id)[2]
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        await pilot.press("c", "enter", *client.name[:6].lower(), "enter")
+        await pilot.press("c", *client.name[:6].lower(), "enter")
         await settle(pilot)
         flt = app.screen.current_filter()
         assert flt.client_id == client.id
@@ -155,3 +155,47 @@ async def test_enter_then_a_key_typed_in_one_breath_acts_on_the_table(app, demo_
         assert app.screen.query_one("#filter", Input).value == "globex"
         assert app.screen.focused is app.screen.query_one(ResourceTable)
         assert "marked" in str(app.screen.query_one("#sync-status").border_subtitle)
+
+
+async def test_no_integration_is_not_a_choice_in_the_integration_picker(app, demo_store):
+    from textual.widgets import Select
+
+    first, second = queries.list_integrations(demo_store)
+    for size in ((80, 24), (120, 40)):
+        async with app.run_test(size=size) as pilot:
+            await settle(pilot)
+            picker = app.screen.query_one("#integration", Select)
+            assert [value for _prompt, value in picker._options] == [first.id, second.id]
+            # Up from the first entry, then enter: still an integration, and `s` would sync it.
+            await pilot.press("I", "up", "up", "enter")
+            await settle(pilot)
+            assert picker.value == first.id and app.screen.integration.id == first.id
+        app = type(app)(demo_store, operator="tester")
+
+
+async def test_picker_keys_open_the_list_at_once_and_the_arrows_stop_at_its_ends(app, demo_store):
+    from textual.widgets import Select
+
+    rmm = queries.get_integration(demo_store, "Datto RMM")
+    for size in ((80, 24), (120, 40)):
+        async with app.run_test(size=size) as pilot:
+            await settle(pilot)
+            status = app.screen.query_one("#status-filter", Select)
+            await pilot.press("S")
+            assert status.expanded and app.screen.focused is not app.screen.table
+            # Down past the last entry stays on it (Excluded), it does not come round to All.
+            await pilot.press(*["down"] * 6, "enter")
+            await settle(pilot)
+            assert status.value == SyncStatus.EXCLUDED.value and not status.expanded
+            # The filter row is labelled: the words where there is room, the keys at 80 columns.
+            labels = [label.content for label in app.screen.query("#filters > .label") if label.display]
+            assert labels == (["c", "/", "t", "S"] if size == (80, 24) else ["Client", "Name", "Type", "Status"])
+            # Types the integration has no resources of are not offered.
+            await pilot.press("I", "down", "enter")
+            await settle(pilot)
+            assert app.screen.integration.id == rmm.id
+            offered = [prompt for prompt, _value in app.screen.query_one("#type", Select)._options]
+            totals = queries.integration_totals(demo_store, rmm.id)
+            assert offered == ["All"] + [t.label for t in ResourceType if totals.by_type[t]]
+            assert len(offered) < len(ResourceType) + 1
+        app = type(app)(demo_store, operator="tester")

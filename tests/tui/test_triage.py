@@ -86,7 +86,7 @@ async def test_bulk_exclude_with_disable_records_is_one_undo(app, demo_store):
     assert len(targets) > 5
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        await pilot.press("S", "enter", "down", "enter")  # status: Matched
+        await pilot.press("S", "down", "enter")  # status: Matched
         await settle(pilot)
         await _filter(pilot, "globex")  # ends in the table (enter)
         await pilot.press("asterisk", "x")
@@ -121,7 +121,7 @@ async def test_bulk_include_of_marked_excluded_rows(app, demo_store):
     ids = [r.id for r in queries.iter_resources(demo_store, excluded)]
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        await pilot.press("S", "enter", "down", "down", "down", "enter")  # status: Excluded
+        await pilot.press("S", "down", "down", "down", "enter")  # status: Excluded
         await settle(pilot)
         await pilot.press("escape", "space", "space", "space", "i")  # back to the table, mark three
         await settle(pilot)
@@ -371,11 +371,11 @@ async def test_integration_client_filters_and_theme_are_remembered_between_runs(
     first = SyncviewApp(demo_store, operator="tester")
     async with first.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        await pilot.press("I", "enter", "down", "enter")  # Datto RMM
+        await pilot.press("I", "down", "enter")  # Datto RMM
         await settle(pilot)
-        await pilot.press("c", "enter", *client.name[:6].lower(), "enter")
+        await pilot.press("c", *client.name[:6].lower(), "enter")
         await settle(pilot)
-        await pilot.press("S", "enter", "down", "down", "enter")  # Not Synced
+        await pilot.press("S", "down", "down", "enter")  # Not Synced
         await settle(pilot)
         await pilot.press("slash", *"ws", "enter")
         await settle(pilot)
@@ -419,7 +419,7 @@ async def test_the_export_dialog_names_the_chosen_client(app, demo_store):
     client = queries.integration_clients(demo_store, cw.id)[2]
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        await pilot.press("c", "enter", *client.name[:6].lower(), "enter")
+        await pilot.press("c", *client.name[:6].lower(), "enter")
         await settle(pilot)
         await pilot.press("e")
         await settle(pilot)

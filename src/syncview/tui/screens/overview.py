@@ -32,10 +32,13 @@ from syncview.tui.screens.logs import SyncLogsDialog
 from syncview.tui.screens.rematch import RematchDialog
 from syncview.tui.screens.row_menu import RowMenu
 from syncview.tui.screens.triage import TriageMixin
+from syncview.tui.widgets.picker import Picker
 from syncview.tui.widgets.resource_table import Query, ResourceTable
 from syncview.tui.widgets.tiles import StatusTile, TotalsTile, number
 
 ALL = "all"
+#: The integration picker's value while there is no integration to choose.
+NO_INTEGRATION = -1
 #: How often the tile's ages ("4 min ago") are written again.
 TICK_S = 20.0
 #: The last run's outcome at a glance: a failure must not read like a sync.
@@ -50,6 +53,12 @@ class IntegrationView:
     summary: IntegrationSummary
     totals: Totals
     clients: list[ClientCount]
+
+
+def _label(word: str, key: str) -> ComposeResult:
+    """A filter's label: the word (wide screens) and the key that opens it (narrow ones)."""
+    yield Static(word, classes="label word")
+    yield Static(key, classes="label key")
 
 
 class OverviewScreen(TriageMixin, Screen[None]):
@@ -73,6 +82,7 @@ class OverviewScreen(TriageMixin, Screen[None]):
         Binding("s", "sync", "Sync now", id="overview.sync"),
         Binding("l", "logs", "Logs", id="overview.logs"),
         Binding("r", "refresh", "Refresh", show=False, id="overview.refresh"),
+        # Each opens its picker's list at once: arrows (or a client's name), then enter.
         Binding("c", "focus_client", "Client", show=False, id="overview.client"),
         Binding("t", "focus_type", "Type", show=False, id="overview.type"),
         Binding("S", "focus_status", "Status", show=False, id="overview.status"),
@@ -131,19 +141,26 @@ class OverviewScreen(TriageMixin, Screen[None]):
     def compose(self) -> ComposeResult:
         with Horizontal(id="tiles"):
             with Vertical(id="integration-tile", classes="tile"):
-                yield Select[int]([], prompt="No integration", allow_blank=True, compact=True, id="integration")
+                # No blank entry: "no integration" is not a choice (it left the tiles and `s` on the
+                # previous one). Until the integrations are read, one placeholder entry stands in.
+                yield Picker[int]([("Reading integrations…", NO_INTEGRATION)], allow_blank=False, compact=True,
+                                  id="integration")
                 yield Static("Last sync …", id="last-synced")
                 yield Static("", id="last-success")
                 yield Button("View logs", id="view-logs", compact=True)
             yield TotalsTile(id="totals", classes="tile")
             yield StatusTile(StatusTile.render_status(None), id="status", classes="tile")
         with Horizontal(id="filters"):
-            yield Select[int | str]([("All clients", ALL)], value=ALL, allow_blank=False, compact=True,
+            # Each picker is labelled: the word where there is room, its key at 80 columns.
+            yield from _label("Client", "c")
+            yield Picker[int | str]([("All clients", ALL)], value=ALL, allow_blank=False, compact=True,
                                     type_to_search=True, id="client")
-            yield Input(placeholder="Filter by name  ( / )", compact=True, id="filter")
-            yield Select[str]([("All types", ALL)] + [(t.label, t.value) for t in ResourceType],
-                              value=ALL, allow_blank=False, compact=True, id="type")
-            yield Select[str]([("All statuses", ALL)] + [(s.label, s.value) for s in SyncStatus],
+            yield from _label("Name", "/")
+            yield Input(placeholder="part of the name", compact=True, id="filter")
+            yield from _label("Type", "t")
+            yield Picker[str](self._type_options(None), value=ALL, allow_blank=False, compact=True, id="type")
+            yield from _label("Status", "S")
+            yield Picker[str]([("All", ALL)] + [(s.label, s.value) for s in SyncStatus],
                               value=ALL, allow_blank=False, compact=True, id="status-filter")
         with Vertical(id="sync-status"):
             yield ResourceTable(self.store, id="resources")
@@ -211,16 +228,27 @@ class OverviewScreen(TriageMixin, Screen[None]):
                 select.set_options(options)
                 select.value = current
             return
-        select.set_options(options)
         if not message.integrations:
+            with select.prevent(Select.Changed):
+                select.set_options([("No integration yet", NO_INTEGRATION)])
             self.query_one("#last-synced", Static).update("No integration yet: run `syncview demo` or configure one")
             return
-        select.value = self.initial_integration(ids)  # last run's (triage.py)
+        with select.prevent(Select.Changed):  # the first entry is chosen as the options change
+            select.set_options(options)
+        chosen = self.initial_integration(ids)  # last run's (triage.py)
+        if select.value == chosen:
+            self._open_integration(chosen)
+        else:
+            select.value = chosen
 
     @on(Select.Changed, "#integration")
     def _integration_chosen(self, event: Select.Changed) -> None:
-        chosen = next((i for i in self._integrations if i.id == event.value), None)
-        if chosen is None:  # Select.NULL while its options are replaced
+        self._open_integration(event.value)
+
+    def _open_integration(self, integration_id: object) -> None:
+        """Show the integration ``integration_id``: its rows, then its tiles and clients."""
+        chosen = next((i for i in self._integrations if i.id == integration_id), None)
+        if chosen is None:  # the placeholder while there is no integration
             return
         self.integration = chosen
         self.clear_marks()  # marks belong to one integration
@@ -251,6 +279,14 @@ class OverviewScreen(TriageMixin, Screen[None]):
         self._show_last_synced(view.summary)
         self.query_one(TotalsTile).show(view.totals)
         self.query_one(StatusTile).show(view.totals)
+        types = self.query_one("#type", Picker)
+        options = self._type_options(view.totals)
+        with types.prevent(Select.Changed):
+            kept = types.value
+            types.set_options(options)
+            types.value = kept if kept in {value for _, value in options} else ALL
+        if types.value != kept:  # the chosen type has no resources here: all types, and the rows again
+            self._apply_filters()
         select = self._client_select
         keep = select.value if message.keep_client else ALL
         options: list[tuple[str, int | str]] = [("All clients", ALL)]
@@ -261,6 +297,12 @@ class OverviewScreen(TriageMixin, Screen[None]):
         if message.keep_client:
             self.table.reload()
         self.restore_view()  # the client and filters of the last run, once (triage.py)
+
+    @staticmethod
+    def _type_options(totals: Totals | None) -> list[tuple[str, str]]:
+        """All, then the types the integration has resources of (every type before it is read)."""
+        return [("All", ALL)] + [(t.label, t.value) for t in ResourceType
+                                 if totals is None or totals.by_type[t]]
 
     def _show_last_synced(self, summary: IntegrationSummary) -> None:
         """The last run's outcome first (a failure in red), then when the last successful one was."""
@@ -441,16 +483,16 @@ class OverviewScreen(TriageMixin, Screen[None]):
             self.set_focus(box)
 
     def action_focus_client(self) -> None:
-        self.set_focus(self._client_select)
+        self.query_one("#client", Picker).open()
 
     def action_focus_type(self) -> None:
-        self.set_focus(self.query_one("#type", Select))
+        self.query_one("#type", Picker).open()
 
     def action_focus_status(self) -> None:
-        self.set_focus(self.query_one("#status-filter", Select))
+        self.query_one("#status-filter", Picker).open()
 
     def action_focus_integration(self) -> None:
-        self.set_focus(self.query_one("#integration", Select))
+        self.query_one("#integration", Picker).open()
 
     def action_back_out(self) -> None:
         """esc: leave a picker or the filter box for the table; in the table, clear the filter."""

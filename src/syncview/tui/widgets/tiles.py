@@ -25,7 +25,7 @@ def number(value: int) -> str:
 class TotalsTile(Widget):
     """How many live resources the integration synced, in bold, and how many of each type.
 
-    The types are packed into the lines below the total as the tile's width allows.
+    The types go two a line below the total where the width allows, else one a line.
     """
 
     totals: reactive[Totals | None] = reactive(None)
@@ -43,7 +43,7 @@ class TotalsTile(Widget):
         parts = [f"{t.label.lower()}s {number(totals.by_type[t])}" for t in ResourceType if totals.by_type[t]]
         lines: list[str] = []
         for part in parts:
-            if lines and len(lines[-1]) + 3 + len(part) <= width:
+            if lines and lines[-1].count(" · ") < 1 and len(lines[-1]) + 3 + len(part) <= width:
                 lines[-1] += " · " + part
             else:
                 lines.append(part)
