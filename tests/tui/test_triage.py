@@ -282,7 +282,7 @@ async def test_sync_diff_from_the_logs_dialog(app, demo_store):
         await settle(pilot)
         assert isinstance(app.screen, RunDiffDialog)
         shown = static_text(app.screen.query_one("#diff"))
-        assert f"Run {dialog._rows[index].sync_run_id}" in shown and "Left Not Synced" in shown
+        assert f"Run {dialog._rows[index].sync_run_id}" in shown and "Newly Not Synced" in shown
         assert dialog._rows[index].resource_name in shown
         await pilot.press("escape")
         await settle(pilot)
