@@ -132,3 +132,35 @@ async def test_quit_with_q(app):
         await pilot.press("q")
         await pilot.pause()
         assert app.return_code == 0 or not app.is_running
+
+
+async def test_enter_right_after_exclude_or_a_bulk_action_changes_nothing(app, demo_store):
+    from syncview.tui.screens.confirm import BulkExcludeDialog, ConfirmDialog
+    from syncview.tui.screens.exclude import ExcludeDialog
+
+    before = rows_of(demo_store)
+    for size in ((80, 24), (120, 40)):
+        async with app.run_test(size=size) as pilot:
+            await settle(pilot)
+            await pilot.press("x")
+            await settle(pilot)
+            assert isinstance(app.screen, ExcludeDialog) and app.screen.focused.id == "cancel"
+            await pilot.press("enter")
+            await settle(pilot)
+            await pilot.press("slash", *"acme", "enter", "asterisk", "x")
+            await settle(pilot)
+            assert isinstance(app.screen, BulkExcludeDialog) and app.screen.focused.id == "cancel"
+            await pilot.press("enter", "i")
+            await settle(pilot)
+            assert isinstance(app.screen, ConfirmDialog) and app.screen.focused.id == "no"
+            await pilot.press("enter")
+            await settle(pilot)
+            assert isinstance(app.screen, OverviewScreen)
+        app = type(app)(demo_store, operator="tester")
+    assert rows_of(demo_store) == before
+
+
+def rows_of(store) -> list[tuple]:
+    from tests.helpers import rows
+
+    return rows(store, "SELECT id, status, record_id, version FROM resource ORDER BY id")

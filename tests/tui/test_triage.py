@@ -93,7 +93,7 @@ async def test_bulk_exclude_with_disable_records_is_one_undo(app, demo_store):
         await settle(pilot)
         assert isinstance(app.screen, BulkExcludeDialog)
         assert f"{number(len(targets))} marked resources" in static_text(app.screen.query_one(".question"))
-        await pilot.press("shift+tab", "space", "ctrl+s")  # "Disable their records" on, Exclude
+        await pilot.press("shift+tab", "shift+tab", "space", "ctrl+s")  # from Cancel: "Disable their records" on
         await settle(pilot)
         assert isinstance(app.screen, OverviewScreen)
         now = {r.id: r for r in queries.iter_resources(demo_store, ResourceFilter(_cw(demo_store), text="globex"))}
