@@ -129,3 +129,32 @@ def test_ui_state_write_failure_is_ignored(tmp_path):
     state = UiState(blocker / "tui-state.json")  # its directory cannot be created
     state.set_theme("nord")
     assert state.theme == "nord"
+
+
+def test_two_instances_on_different_stores_keep_each_others_view(tmp_path):
+    """Each syncview changes only its own store's entry in the file as it is now, not its copy."""
+    path = tmp_path / "tui-state.json"
+    first, second = UiState(path), UiState(path)  # both started before either wrote
+    first.set_view(tmp_path / "a.db", ViewState("ConnectWise Manage", text="acme"))
+    second.set_view(tmp_path / "b.db", ViewState("Datto RMM", status="excluded"))
+    first.set_theme("nord")
+    again = UiState(path)
+    assert again.view(tmp_path / "a.db") == ViewState("ConnectWise Manage", text="acme")
+    assert again.view(tmp_path / "b.db") == ViewState("Datto RMM", status="excluded")
+    assert again.theme == "nord"
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".partial")] == []
+
+
+def test_two_processes_writing_at_once_lose_no_entry(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "tui-state.json"
+    script = ("import sys; from pathlib import Path; from syncview.tui.state import UiState, ViewState\n"
+              "state = UiState(Path(sys.argv[1]))\n"
+              "for n in range(15): state.set_view(Path(f'{sys.argv[2]}{n}.db'), ViewState(sys.argv[2]))\n")
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(path), str(tmp_path / name)])
+             for name in ("p", "q")]
+    assert [proc.wait(timeout=60) for proc in procs] == [0, 0]
+    stores = json.loads(path.read_text())["stores"]
+    assert len(stores) == MAX_STORES  # 30 written, the 20 most recent kept, none lost to a race
