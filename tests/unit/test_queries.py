@@ -115,15 +115,23 @@ def filtered(store, flt: ResourceFilter) -> list[int]:
     return [r.id for r in queries.resource_page(store, flt, limit=100_000, sort="name")]
 
 
-@pytest.mark.parametrize("text", ["acme", "ACME-ws", "  Acme   corp ", "lt-0"])
-def test_text_filter_is_case_and_punctuation_blind(demo_store, text):
-    integration = iid(demo_store, RMM)
+@pytest.mark.parametrize("text", ["acme", "ACME-ws", "acme-", " - ", "Acme Corp -", "lt-0", "LT-", "ws-00", "x"])
+def test_text_filter_matches_what_was_typed_punctuation_included_in_any_case(demo_store, text):
+    integration = iid(demo_store, PSA)
     flt = ResourceFilter(integration, text=text)
-    wanted = normalise_name(text)
-    expected = {r["id"] for r in all_resources(demo_store, integration) if wanted in r["name_norm"]}
-    assert expected
+    expected = {r["id"] for r in all_resources(demo_store, integration) if text.lower() in r["name"].lower()}
     assert set(filtered(demo_store, flt)) == expected
     assert queries.count_resources(demo_store, flt) == len(expected)
+    assert {r.id for r in queries.iter_resources(demo_store, flt)} == expected
+    if text in ("acme-", " - "):  # the cases: these found names without the punctuation
+        every = {r["id"] for r in all_resources(demo_store, integration) if normalise_name(text) in r["name_norm"]}
+        assert expected and expected < every
+
+
+def test_a_filter_of_only_spaces_is_no_filter(demo_store):
+    integration = iid(demo_store, PSA)
+    assert queries.count_resources(demo_store, ResourceFilter(integration, text="   ")) == \
+        queries.count_resources(demo_store, ResourceFilter(integration))
 
 
 @pytest.mark.parametrize(("type_", "status"), [

@@ -19,7 +19,7 @@ from typing import Any
 from rapidfuzz import fuzz, process
 from sqlalchemy import and_, exists, false, func, literal_column, or_, select
 
-from syncview.domain import ResourceType, SyncStatus, normalise_name
+from syncview.domain import ResourceType, SyncStatus, name_contains, name_search
 from syncview.errors import ActionError, StaleResourceError
 from syncview.services import actions, queries
 from syncview.services.actions import ActionResult, Change, in_ids
@@ -94,8 +94,8 @@ def describe_filter(flt: ResourceFilter, client_names: Mapping[int, str] | None 
         words.append("without a client")
     elif flt.client_id is not None:
         words.append(f"of {(client_names or {}).get(flt.client_id) or f'client {flt.client_id}'}")
-    if normalise_name(flt.text):
-        words.append(f"named “{flt.text.strip()}”")
+    if name_search(flt.text):
+        words.append(f"named “{flt.text}”")
     return " ".join(words)
 
 
@@ -113,8 +113,8 @@ def matches(flt: ResourceFilter, row: ResourceRow) -> bool:
         return False
     if flt.type is not None and row.type is not flt.type:
         return False
-    text = normalise_name(flt.text)
-    return not text or text in normalise_name(row.name)
+    search = name_search(flt.text)
+    return not search or name_contains(row.name, search)
 
 
 def marks_clause(marks: Marks) -> Any:

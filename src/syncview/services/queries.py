@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Select, and_, func, literal_column, or_, select, text, true
 
-from syncview.domain import ResourceType, SyncStatus, normalise_name
+from syncview.domain import ResourceType, SyncStatus, name_search, normalise_name
 from syncview.errors import NotFoundError
 from syncview.store import Cancellation, Store
 from syncview.store import derived
@@ -103,7 +103,7 @@ class ResourceFilter:
     integration_id: int | None
     #: None for all clients, NO_CLIENT for resources without a local client
     client_id: int | None = None
-    #: part of the name, case- and punctuation-insensitive
+    #: part of the name as typed, punctuation included, ASCII case ignored (domain.name_search)
     text: str = ""
     type: ResourceType | None = None
     status: SyncStatus | None = None
@@ -273,26 +273,48 @@ DENSE_MATCHES = 20_000
 
 @dataclass(frozen=True, slots=True)
 class _TextPlan:
-    """How a filter's text is applied: ``match`` is the trigram query when the index is used,
-    ``none`` is set when the index says nothing matches."""
+    """How a filter's text is applied: ``search`` is what the names must hold (as typed,
+    :func:`~syncview.domain.name_search`); ``match`` is the trigram query when the index is
+    used, ``none`` is set when the index says nothing matches.
 
-    norm: str
+    The index holds the normalised names, so it finds a superset (every name holding the
+    typed text holds its normalised form): the rows it gives are then checked as typed.
+    """
+
+    search: str
     match: str | None = None
     none: bool = False
 
+    @property
+    def norm(self) -> str:
+        """The search normalised: held by the ``name_norm`` of every name that holds the search."""
+        return normalise_name(self.search)
+
+    @property
+    def plain(self) -> bool:
+        """The search is ASCII letters and digits only: then a name holds it exactly when its
+        ``name_norm`` does, and the covering name index answers without reading a row."""
+        return self.search.isascii() and self.search.isalnum()
+
+
+def _scan_plan(flt: ResourceFilter) -> _TextPlan:
+    """The filter's text applied by scanning names (no index look-up)."""
+    return _TextPlan(name_search(flt.text))
+
 
 def _text_plan(conn, flt: ResourceFilter) -> _TextPlan:
-    norm = normalise_name(flt.text)
+    search = name_search(flt.text)
+    norm = normalise_name(search)
     if len(norm) < 3 or not has_name_index(conn):
-        return _TextPlan(norm)
+        return _TextPlan(search)
     match = '"' + norm.replace('"', '""') + '"'
     # Capped: counting every match of a common fragment would cost what the scan costs.
     matches = conn.exec_driver_sql(
         "SELECT count(*) FROM (SELECT rowid FROM resource_name WHERE resource_name MATCH ? LIMIT ?)",
         (match, DENSE_MATCHES + 1)).scalar_one()
     if matches > DENSE_MATCHES:
-        return _TextPlan(norm)
-    return _TextPlan(norm, match, none=matches == 0)
+        return _TextPlan(search)
+    return _TextPlan(search, match, none=matches == 0)
 
 
 def _where(flt: ResourceFilter, plan: _TextPlan) -> list:
@@ -317,21 +339,24 @@ def _where(flt: ResourceFilter, plan: _TextPlan) -> list:
         clauses.append(R.id.in_(text("SELECT rowid FROM resource_name WHERE resource_name MATCH :match")
                                 .bindparams(match=plan.match)))
     elif plan.norm:
-        clauses.append(func.instr(R.name_norm, plan.norm) > 0)
+        clauses.append(func.instr(R.name_norm, plan.norm) > 0)  # from the covering index: no row read
+    if plan.search and not plan.plain:
+        # Punctuation or spaces: the rows that passed the normalised test are read and checked as typed.
+        clauses.append(func.instr(func.lower(R.name), plan.search) > 0)
     return clauses
 
 
 def filter_clause(flt: ResourceFilter) -> ColumnElement[bool]:
     """One SQL condition selecting what ``flt`` selects (names matched by a scan, no index
     plan), for queries of other modules that build on the screen's filter (marks, bulk actions)."""
-    return and_(true(), *_where(flt, _TextPlan(normalise_name(flt.text))))
+    return and_(true(), *_where(flt, _scan_plan(flt)))
 
 
 def count_resources(store: Store, flt: ResourceFilter, *, cancellation: Cancellation | None = None) -> int:
     """How many resources the filter selects: from the kept counts when there is no text,
     through the name index when there is."""
     with store.read(cancellation) as conn:
-        if not normalise_name(flt.text):
+        if not name_search(flt.text):
             return _kept_count(conn, flt)
         plan = _text_plan(conn, flt)
         if plan.none:
@@ -415,7 +440,7 @@ def resource_page(
             return []
         where = _where(flt, plan)
         page = _PagePlan(offset, limit, descending)
-        if not plan.norm:
+        if not plan.search:
             page = _page_plan(conn, flt, offset, limit, sort, descending)
         if page.limit <= 0:
             return []
@@ -506,7 +531,7 @@ def iter_resources(store: Store, flt: ResourceFilter, *, chunk: int = 5000) -> I
     """Every resource the filter selects, in id order, fetched a chunk at a time (for exports)."""
     last = 0
     while True:
-        query = row_query().where(*_where(flt, _TextPlan(normalise_name(flt.text))), R.id > last)
+        query = row_query().where(*_where(flt, _scan_plan(flt)), R.id > last)
         query = query.order_by(R.id).limit(chunk)
         with store.read() as conn:
             rows = [to_row(row) for row in conn.execute(query)]
