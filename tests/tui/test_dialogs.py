@@ -164,3 +164,24 @@ def rows_of(store) -> list[tuple]:
     from tests.helpers import rows
 
     return rows(store, "SELECT id, status, record_id, version FROM resource ORDER BY id")
+
+
+async def test_screenshot_from_the_palette_without_downloads_saves_to_the_state_dir_and_says_where(
+        app, tmp_path, monkeypatch):
+    import platformdirs
+
+    home = tmp_path / "nohome"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))  # no ~/Downloads
+    monkeypatch.setenv("XDG_DOWNLOAD_DIR", str(home / "Downloads"))
+    assert not platformdirs.user_downloads_path().is_dir()
+    shots = platformdirs.user_state_path("syncview") / "screenshots"
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p", *"screenshot")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause(0.5)
+        saved = list(shots.glob("*.svg"))
+        assert len(saved) == 1 and "<svg" in saved[0].read_text()
+        assert any(n.message == f"Screenshot saved to {saved[0]}" for n in app._notifications)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterable
+from pathlib import Path
 from typing import ClassVar
 
+import platformdirs
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.dom import DOMNode
@@ -35,6 +37,14 @@ OVERVIEW_COMMANDS = (
     ("Choose integration", "Focus the integration picker", "focus_integration"),
     *TRIAGE_COMMANDS,
 )
+
+
+def screenshot_directories() -> list[Path]:
+    """Where a screenshot goes, in order: Downloads if there is one, the user state directory
+    (``~/.local/state/syncview/screenshots``), the current directory."""
+    downloads = platformdirs.user_downloads_path()
+    found = [downloads] if downloads.is_dir() else []
+    return [*found, platformdirs.user_state_path("syncview") / "screenshots", Path.cwd()]
 
 
 def binding_ids() -> set[str]:
@@ -117,6 +127,29 @@ class SyncviewApp(App[None]):
             ("Everywhere", [*self.BINDINGS, Binding("ctrl+p", "command_palette", "Command palette")]),
         ]
         self.push_screen(HelpScreen(sections, self.config.keymap))
+
+    def deliver_screenshot(self, filename: str | None = None, path: str | None = None,
+                           time_format: str | None = None) -> str | None:
+        """Save an SVG of the screen (the palette's "Screenshot") and say where.
+
+        Textual saves to ~/Downloads and fails without it (a server, a container); this
+        saves to the first of Downloads, the user state directory and the current directory
+        that can be written, and names the file.
+        """
+        if self.is_web:
+            return super().deliver_screenshot(filename, path, time_format)
+        candidates = [Path(path).expanduser()] if path else screenshot_directories()
+        for directory in candidates:
+            try:
+                directory.mkdir(parents=True, exist_ok=True)
+                saved = self.save_screenshot(filename, str(directory), time_format)
+            except OSError:
+                continue
+            self.notify(f"Screenshot saved to {saved}", title="Screenshot", timeout=8)
+            return saved
+        self.notify("Screenshot not saved: none of " + ", ".join(str(d) for d in candidates) + " can be written",
+                    title="Screenshot", severity="error", timeout=10)
+        return None
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

@@ -108,7 +108,7 @@ class RematchDialog(ModalScreen["RematchDialog.Choice | None"]):
         if self._candidates:
             options.highlighted = 0
         box = self.query_one(".dialog")
-        box.border_subtitle = f"{len(self._candidates)} candidates"
+        box.border_subtitle = f"{len(self._candidates)} candidate{'' if len(self._candidates) == 1 else 's'}"
 
     @on(Input.Changed, "#search")
     def _search(self, event: Input.Changed) -> None:

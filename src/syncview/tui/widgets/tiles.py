@@ -18,8 +18,9 @@ STATUS_ORDER = (SyncStatus.MATCHED, SyncStatus.NOT_SYNCED, SyncStatus.EXCLUDED)
 
 
 def number(value: int) -> str:
-    """Thousands separated by thin spaces, as the screen shows counts: ``12 408``."""
-    return f"{value:,}".replace(",", "\u2009")
+    """A count as the screen shows it: ``12,408``, the form the services' messages, the CLI
+    and the exports use too, so a dialog never shows "15,266" beside "15 266"."""
+    return f"{value:,}"
 
 
 class TotalsTile(Widget):
