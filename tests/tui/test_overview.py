@@ -199,3 +199,51 @@ async def test_picker_keys_open_the_list_at_once_and_the_arrows_stop_at_its_ends
             assert offered == ["All"] + [t.label for t in ResourceType if totals.by_type[t]]
             assert len(offered) < len(ResourceType) + 1
         app = type(app)(demo_store, operator="tester")
+
+
+async def test_the_footer_shows_whole_keys_in_order_with_help_and_keeps_rebound_ones(demo_store):
+    from textual.widgets._footer import FooterKey
+
+    from syncview.config import Config
+    from syncview.tui.app import SyncviewApp
+    from syncview.tui.widgets.key_footer import KeyFooter
+
+    def keys(app) -> list[tuple[str, str]]:
+        return [(k.key_display, k.description) for k in app.screen.query_one(KeyFooter).query(FooterKey)]
+
+    for keymap in ({}, {"overview.sync": "ctrl+y", "overview.rematch": "M"}):
+        app = SyncviewApp(demo_store, Config(path=None, keymap=keymap), operator="tester")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            narrow = keys(app)
+            footer = app.screen.query_one(KeyFooter)
+            assert sum(len(k) + len(d) + 2 for k, d in narrow) <= footer.size.width
+            descriptions = [d for _k, d in narrow]
+            assert descriptions[:6] == ["Actions", "Filter", "Re-match", "Exclude", "Undo", "Sync now"]
+            assert descriptions[-2:] == ["Help", "palette"]
+            if keymap:
+                assert ("^y", "Sync now") in narrow and ("M", "Re-match") in narrow
+            await pilot.resize_terminal(120, 40)
+            await settle(pilot)
+            wide = [d for _k, d in keys(app)]
+            assert wide[:7] == descriptions[:6] + ["Logs"] and "Quit" in wide
+
+
+async def test_at_80_columns_a_column_saying_the_same_on_every_row_gives_the_name_its_room(app, demo_store):
+    from syncview.tui.widgets.resource_table import layout_columns
+
+    for size in ((80, 24), (120, 40)):
+        async with app.run_test(size=size) as pilot:
+            await settle(pilot)
+            await pilot.press("S", "down", "enter")  # Matched: the status is the same on every row
+            await settle(pilot)
+            header = table_lines(app)[0]
+            table = app.screen.query_one(ResourceTable)
+            width = table.scrollable_content_region.width
+            if size == (80, 24):
+                assert header.startswith("Name ▲ · ") and "· Matched" in header and "Status" not in header, header
+                # The name column took the room the status column gave up.
+                assert header.index("Local record") > layout_columns(width)[0][1] + 1
+            else:
+                assert "Status" in header and "·" not in header
+        app = type(app)(demo_store, operator="tester")

@@ -14,7 +14,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Input, Select, Static
+from textual.widgets import Button, Input, Select, Static
 
 from syncview.config import Config, integration_named
 from syncview.domain import ResourceType, SyncStatus
@@ -32,6 +32,7 @@ from syncview.tui.screens.logs import SyncLogsDialog
 from syncview.tui.screens.rematch import RematchDialog
 from syncview.tui.screens.row_menu import RowMenu
 from syncview.tui.screens.triage import TriageMixin
+from syncview.tui.widgets.key_footer import KeyFooter
 from syncview.tui.widgets.picker import Picker
 from syncview.tui.widgets.resource_table import Query, ResourceTable
 from syncview.tui.widgets.tiles import StatusTile, TotalsTile, number
@@ -164,7 +165,7 @@ class OverviewScreen(TriageMixin, Screen[None]):
                               value=ALL, allow_blank=False, compact=True, id="status-filter")
         with Vertical(id="sync-status"):
             yield ResourceTable(self.store, id="resources")
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#sync-status").border_title = "Sync status"

@@ -34,6 +34,11 @@ class Picker(Select[SelectType], Generic[SelectType]):
         yield PickerList(type_to_search=self._type_to_search).data_bind(compact=Select.compact)
 
     def open(self) -> None:
-        """Focus the picker and open its list on the chosen entry (what I, c, t and S do)."""
-        self.focus()
+        """Open the picker's list on the chosen entry, focused (what I, c, t and S do).
+
+        The focus moves at once (``Screen.set_focus``), not after the key's handling as
+        ``focus()`` does: keys typed in one burst ("t↓↓⏎") reach the list, not the table.
+        """
+        self.screen.set_focus(self)
         self.action_show_overlay()
+        self.screen.set_focus(self.query_one(PickerList), scroll_visible=False)
