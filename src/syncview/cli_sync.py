@@ -19,20 +19,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 from rich.text import Text
 
+from syncview.cli_output import console
 from syncview.config import IntegrationConfig, integration_named
 from syncview.connectors import registry
 from syncview.errors import SyncviewError
-from syncview.render import dumps, printable
+from syncview.render import dumps
+from syncview.safe_text import printable
 from syncview.services import integrations
 from syncview.services.sync import SyncError, SyncProgress, SyncReport, sync_integration
 
 #: Plain progress lines (not on a terminal) come at most this often per integration, in seconds.
 PLAIN_PROGRESS_EVERY = 2.0
-
-
-def _console(*, stderr: bool = False) -> Console:
-    # markup=False: integration names and connector messages are text, never rich markup.
-    return Console(highlight=False, soft_wrap=True, markup=False, stderr=stderr)
 
 
 def _chosen(candidates: tuple[IntegrationConfig, ...], where: str, name: str | None,
@@ -135,7 +132,8 @@ def sync_command(app: Any, integration: str | None, every: bool, full: bool, as_
 
     Each page fetched is saved as it arrives, so an interrupted sync keeps what it saved and
     the next one completes it. Resources a full sync no longer sees are marked removed
-    remotely. Operators' re-matches and exclusions are never undone by a sync.
+    remotely, and so are those an incremental one finds missing from the product's list of
+    ids. Operators' re-matches and exclusions are never undone by a sync.
 
     Exits 1 when any sync failed or stopped early (the others still run).
     """
@@ -144,11 +142,11 @@ def sync_command(app: Any, integration: str | None, every: bool, full: bool, as_
                      integration, every)
     # Under --json stdout stays one parseable document: progress goes to stderr, and only
     # when that is a terminal (a script reading the JSON wants no chatter in its logs).
-    console = _console(stderr=as_json)
-    if console.is_terminal:
-        display: _BarProgress | _PlainProgress = _BarProgress(console)
+    output = console(stderr=as_json)
+    if output.is_terminal:
+        display: _BarProgress | _PlainProgress = _BarProgress(output)
     else:
-        display = _PlainProgress(console, quiet=as_json)
+        display = _PlainProgress(output, quiet=as_json)
     reports: list[SyncReport] = []
     failures: list[str] = []
     with display:
@@ -187,7 +185,7 @@ def connectors_command(as_json: bool) -> None:
             continue
         described.append({
             "kind": kind, "title": cls.title, "source": entry_point.value,
-            "incremental": cls.supports_incremental,
+            "incremental": cls.supports_incremental, "live_ids": cls.supports_live_ids,
             "settings": [{"name": s.name, "type": s.type, "required": s.required and s.default is None,
                           "secret": s.secret, "default": s.default, "help": s.help} for s in cls.settings_schema],
         })
@@ -202,6 +200,15 @@ def connectors_command(as_json: bool) -> None:
             first = number == 0
             table.add_row(item["kind"] if first else "", (item["title"] or "") if first else "", s["name"], s["type"],
                           "yes" if s["required"] else "", "secret" if s["secret"] else "",
-                          "" if s["default"] is None else str(s["default"]))
-    _console().print(table)
-    _console().print("Settings go in an [[integrations]] table with name and kind; see config.example.toml.")
+                          _default_text(s["default"]))
+    console().print(table)
+    console().print("Settings go in an [[integrations]] table with name and kind; see config.example.toml.")
+
+
+def _default_text(default: Any) -> str:
+    """A setting's default as the table shows it: a list as its names (TOML's own spelling)."""
+    if default is None:
+        return ""
+    if isinstance(default, list | tuple):
+        return "[" + ", ".join(f'"{v}"' for v in default) + "]"
+    return str(default)

@@ -12,6 +12,7 @@ from textual.widgets import Static
 
 from syncview.domain import ResourceType, SyncStatus
 from syncview.services.queries import Totals
+from syncview.tui.text import shown
 
 #: Status rows of the status tile, in the order the operator reads them.
 STATUS_ORDER = (SyncStatus.MATCHED, SyncStatus.NOT_SYNCED, SyncStatus.EXCLUDED)
@@ -48,10 +49,10 @@ class TotalsTile(Widget):
                 lines[-1] += " · " + part
             else:
                 lines.append(part)
-        shown = Text(number(totals.total), style="bold", justify="center", no_wrap=True, overflow="ellipsis")
+        total = Text(number(totals.total), style="bold", justify="center", no_wrap=True, overflow="ellipsis")
         for line in lines:
-            shown.append("\n" + line, style="dim")
-        return shown
+            total.append("\n" + line, style="dim")
+        return total
 
 
 class StatusTile(Static):
