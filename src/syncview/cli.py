@@ -442,19 +442,10 @@ def resources(app: App, integration, client, text, type_, status, sort, desc, li
         click.echo(dumps({"total": total, "offset": offset, "limit": limit,
                           "resources": [resource_record(r) for r in rows]}))
         return
-    # The id first: the CLI's actions take it. On a narrow terminal the name keeps its room
-    # (up to 40 cells) and the other columns wrap first.
-    cells = [[Text(c.text(row, printable)) for c in columns.SHOWN] for row in rows]
-    table = Table(box=None)
-    table.add_column("Id", no_wrap=True)
-    for number_, c in enumerate(columns.SHOWN):
-        if c.key == "name":
-            longest = max((cell[number_].cell_len for cell in cells), default=len(c.label))
-            table.add_column(c.label, no_wrap=True, min_width=min(longest, 40))
-        else:
-            table.add_column(c.label, no_wrap=c.width is not None)
-    for row, row_cells in zip(rows, cells, strict=True):
-        table.add_row(str(row.id), *row_cells)
+    # The id first: the CLI's actions take it.
+    table = Table("Id", *(c.label for c in columns.SHOWN), box=None)
+    for row in rows:
+        table.add_row(str(row.id), *(Text(c.text(row, printable)) for c in columns.SHOWN))
     out.print(table)
     out.print(f"{len(rows)} shown of {total:,}")
 

@@ -539,12 +539,3 @@ def test_assert_one_line_failure_rejects_a_traceback():
     with pytest.raises(AssertionError):
         assert_one_line_failure(Fake())
 
-
-def test_resources_at_80_columns_keeps_the_names_whole(sv, db):
-    names = [n for (n,) in query(db, "SELECT name FROM resource WHERE name LIKE 'Acme Corp%' ORDER BY name_norm")]
-    assert names
-    output = sv.ok("resources", "--filter", "acme corp", "--limit", "20", env={"COLUMNS": "80"}).stdout
-    lines = output.splitlines()
-    assert all(len(line) <= 80 for line in lines)
-    for name in names:
-        assert any(name in line for line in lines), name
