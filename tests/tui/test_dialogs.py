@@ -187,3 +187,40 @@ async def test_screenshot_from_the_palette_without_downloads_saves_to_the_state_
         saved = list(shots.glob("*.svg"))
         assert len(saved) == 1 and "<svg" in saved[0].read_text()
         assert any(n.message == f"Screenshot saved to {saved[0]}" for n in app._notifications)
+
+
+async def test_undo_from_another_integrations_screen_names_the_integration_it_changes(app, demo_store):
+    from syncview.tui.screens.confirm import ConfirmDialog
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert app.screen.integration.name == "ConnectWise Manage"
+        await pilot.press("x", "ctrl+s")  # exclude the first row of ConnectWise Manage
+        await settle(pilot)
+        await pilot.press("I", "down", "enter")  # Datto RMM
+        await settle(pilot)
+        assert app.screen.integration.name == "Datto RMM"
+        await pilot.press("u")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmDialog)
+        said = static_text(app.screen.query_one("#what"))
+        assert said.startswith("This changes ConnectWise Manage, not Datto RMM on screen.")
+        assert " in ConnectWise Manage" in said
+
+
+async def test_the_logs_name_each_run_on_its_first_line_and_an_action_as_one(app, demo_store):
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("x", "ctrl+s")
+        await settle(pilot)
+        await pilot.press("l")
+        await settle(pilot)
+        dialog = app.screen
+        table = dialog.query_one(DataTable)
+        runs = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+        assert runs[0] == "action"  # the exclude, newest
+        firsts = [i for i, run in enumerate(runs) if run.startswith("run ")]
+        assert len(firsts) >= 2 and all(runs[i] == "│" for i in range(firsts[0] + 1, firsts[1]))
+        assert [dialog._rows[i].sync_run_id for i in firsts] == sorted(
+            {r.sync_run_id for r in dialog._rows if r.sync_run_id is not None},
+            key=[r.sync_run_id for r in dialog._rows].index)

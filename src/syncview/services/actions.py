@@ -22,7 +22,7 @@ from syncview.errors import ActionError, NotFoundError, StaleResourceError
 from syncview.services import history
 from syncview.store import Store
 from syncview.store.db import db_time, utcnow
-from syncview.store.models import AuditEvent, Record, Resource, SyncLogEntry
+from syncview.store.models import AuditEvent, Integration, Record, Resource, SyncLogEntry
 
 R = Resource.__table__.c
 REC = Record.__table__.c
@@ -226,9 +226,10 @@ def include(
 _RESTORED = ("status", "record_id", "client_id")
 #: json.dumps(..., sort_keys=True) builds an encoder per call; a bulk action makes 20 000 calls.
 _encode_sorted = json.JSONEncoder(sort_keys=True).encode
-#: A batch of more resources than this logs one summary line instead of a line per resource
-#: (every resource still gets its own audit event).
-LOG_EACH_UP_TO = 10
+#: A batch of more resources than this logs one line with its count instead of a line per
+#: resource (every resource still gets its own audit event, which history lists): an exclude
+#: of ten and its undo are two log lines, not twenty burying the sync runs around them.
+LOG_EACH_UP_TO = 1
 
 
 def ids_param(ids) -> str:
@@ -430,6 +431,8 @@ class Pending:
     resources: int
     #: up to ``SAMPLE`` lines "device 'X': Excluded → Matched"
     lines: tuple[str, ...]
+    #: the names of the integrations whose resources it changes
+    integrations: tuple[str, ...] = ()
 
     @property
     def title(self) -> str:
@@ -456,6 +459,10 @@ def pending(store: Store, kind: str, *, operator: str | None = None) -> Pending 
             .where(A.batch == batch_id).order_by(A.id).limit(SAMPLE)
         ).all()
         action = sample[0][0] if sample else kind
+        integrations = tuple(conn.execute(
+            select(Integration.__table__.c.name).where(Integration.__table__.c.id.in_(
+                select(A.integration_id).where(A.batch == batch_id).distinct()))
+            .order_by(Integration.__table__.c.name)).scalars())
         if kind == "redo":
             # The undo batch's events say "undo"; what comes back is what that undo reverted.
             action = _undone_action(conn, batch_id) or action
@@ -468,7 +475,7 @@ def pending(store: Store, kind: str, *, operator: str | None = None) -> Pending 
         change = f"{SyncStatus(now['status']).label} → {SyncStatus(back['status']).label}"
         change = ", ".join([change, *history.describe_records(back.get("records", {}), names)])
         lines.append(f"{type_} {name!r}: {change}")
-    return Pending(kind, action, first_time, count, tuple(lines))
+    return Pending(kind, action, first_time, count, tuple(lines), integrations)
 
 
 def _undone_action(conn: Connection, undo_batch: str) -> str | None:

@@ -39,7 +39,12 @@ def confirm_pending(screen, store: Store, kind: str, operator: str, then: Callab
         screen.notify(f"Nothing to {kind} for {operator}", severity="warning", timeout=4)
         return
     when = f"done {local(pending.time)}" if kind == "undo" else f"undone {local(pending.time)}"
-    lines = [when, *pending.lines]
+    where = ", ".join(pending.integrations)
+    lines = [f"{when} in {where}" if where else when, *pending.lines]
+    on_screen = getattr(screen, "integration", None)
+    if pending.integrations and on_screen is not None and on_screen.name not in pending.integrations:
+        # Undo is the operator's last action, whichever integration it was in: say so first.
+        lines.insert(0, f"This changes {where}, not {on_screen.name} on screen.")
 
     def answered(yes: bool | None) -> None:
         if yes:
