@@ -65,7 +65,7 @@ async def test_logs_dialog_level_filter(app, demo_store):
         await pilot.press("enter", "down", "down", "enter")  # Errors
         await settle(pilot)
         table = dialog.query_one(DataTable)
-        levels = {str(table.get_row_at(i)[1]) for i in range(table.row_count)}
+        levels = {str(table.get_row_at(i)[2]) for i in range(table.row_count)}  # Run, Time, Level
         assert levels == {"error"}
 
 
@@ -224,3 +224,19 @@ async def test_the_logs_name_each_run_on_its_first_line_and_an_action_as_one(app
         assert [dialog._rows[i].sync_run_id for i in firsts] == sorted(
             {r.sync_run_id for r in dialog._rows if r.sync_run_id is not None},
             key=[r.sync_run_id for r in dialog._rows].index)
+
+
+async def test_history_names_the_integration_and_fits_without_sideways_scrolling(app, demo_store):
+    for size in ((80, 24), (120, 40)):
+        async with app.run_test(size=size) as pilot:
+            await settle(pilot)
+            await pilot.press("h")
+            await settle(pilot)
+            table = app.screen.query_one("#batches", DataTable)
+            labels = [str(column.label) for column in table.columns.values()]
+            assert "Integration" in labels and labels[-1] == "What"
+            assert ("Before → after" in labels) == (size == (120, 40))
+            assert table.row_count and table.max_scroll_x == 0, (size, table.virtual_size, table.size)
+            names = {str(table.get_row_at(i)[labels.index("Integration")]) for i in range(table.row_count)}
+            assert names <= {"ConnectWise Manage", "Datto RMM", "—"} and names & {"ConnectWise Manage", "Datto RMM"}
+        app = type(app)(demo_store, operator="tester")

@@ -209,8 +209,8 @@ async def test_history_filters_and_undo_redo_with_confirmation(app, demo_store):
         assert isinstance(screen, HistoryScreen)
         table = screen.query_one(DataTable)
         first = [str(cell) for cell in table.get_row_at(0)]
-        assert first[1:4] == ["tester", "include", "Excluded → Not Synced"]
-        assert first[4].startswith(f"{excluded} resources (")
+        assert first[1:5] == ["tester", "include", "ConnectWise Manage", "Excluded → Not Synced"]
+        assert first[5].startswith(f"{excluded} resources (")
         everyone = table.row_count
         screen.query_one("#operator").focus()
         await pilot.press("enter", "down", "enter")  # the first operator by name: akumar
