@@ -40,7 +40,7 @@ def _v1_to_v2(conn: Connection) -> None:
 
 
 def _v2_to_v3(conn: Connection) -> None:
-    next(i for i in models.Resource.__table__.indexes if i.name == "ix_resource_removed").create(conn)
+    next(i for i in models.resource_table.indexes if i.name == "ix_resource_removed").create(conn)
 
 
 #: MIGRATIONS[v] upgrades a store from schema v to v + 1, inside one transaction.

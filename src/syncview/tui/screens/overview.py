@@ -295,11 +295,11 @@ class OverviewScreen(TriageMixin, Screen[None]):
         self.query_one(TotalsTile).show(view.totals)
         self.query_one(StatusTile).show(view.totals)
         types = self.query_one("#type", Picker)
-        options = self._type_options(view.totals)
+        type_options = self._type_options(view.totals)
         with types.prevent(Select.Changed):
             kept = types.value
-            types.set_options(options)
-            types.value = kept if kept in {value for _, value in options} else ALL
+            types.set_options(type_options)
+            types.value = kept if kept in {value for _, value in type_options} else ALL
         if types.value != kept:  # the chosen type has no resources here: all types, and the rows again
             self._apply_filters()
         select = self._client_select
@@ -332,7 +332,7 @@ class OverviewScreen(TriageMixin, Screen[None]):
             second = Text(f"Ended {summary.last_run_at.astimezone():%d %b %H:%M}" if summary.last_run_at else "",
                           no_wrap=True, overflow="ellipsis")
             if summary.last_message:
-                second.append(f" · {printable(summary.last_message)}")
+                second.append_text(shown(f" · {summary.last_message}"))
         else:
             second = Text(summary.last_success_words(), no_wrap=True, overflow="ellipsis")
             if summary.last_synced_at:

@@ -384,8 +384,9 @@ class ResourceTable(ScrollView, can_focus=True):
         if width >= YIELD_BELOW or not self.total or self.total < 2:
             return {}
         top = int(self.scroll_y)
-        rows = [self._cache.get(i) for i in range(top, min(top + self._rows_in_view(), self.total))]
-        if None in rows:
+        cached = [self._cache.get(i) for i in range(top, min(top + self._rows_in_view(), self.total))]
+        rows = [row for row in cached if row is not None]
+        if len(rows) < len(cached):
             return self._yielded  # the rows are on their way: keep the layout until they are here
         found = {}
         for column in columns.SHOWN:
