@@ -179,7 +179,8 @@ class HistoryScreen(ModalScreen[bool]):
             cells = {"When": shown(local(row.time)[5:]), "Who": shown(row.operator, limit=20), "Action": action,
                      "Integration": shown(integration, limit=40), "Before → after": shown(row.change),
                      "What": shown(row.what, limit=120)}
-            table.add_row(*(cells[label] for label in labels))
+            in_order = [cells.get(label) for label in labels]  # each made by shown() above
+            table.add_row(*in_order)
         if self.rows:
             table.move_cursor(row=min(cursor, len(self.rows) - 1))
 

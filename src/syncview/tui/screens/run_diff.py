@@ -38,8 +38,8 @@ def render_diff(diff: RunDiff) -> Group:
     after = (("Matched", diff.matched), ("Not Synced", diff.not_synced))
     counts.add_row(Text("This run", style="bold"), "", Text("After it", style="bold"), "")
     for number_, (label, value) in enumerate(did):
-        right = after[number_] if number_ < len(after) else ("", None)
-        counts.add_row(label, number(value), right[0], number(right[1]) if right[1] is not None else "")
+        right_label, right_value = after[number_] if number_ < len(after) else ("", None)
+        counts.add_row(label, number(value), right_label, number(right_value) if right_value is not None else "")
     parts: list = [head, shown(diff.message or "", limit=300, style="yellow"), counts]
     for key, title, _marker in SECTIONS:
         items = diff.section(key)
