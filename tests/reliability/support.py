@@ -66,10 +66,16 @@ def run(*args: str | Path, env: Mapping[str, str] | None = None, driver: bool = 
     return Ran(tuple(map(str, args)), done.returncode, done.stdout, done.stderr)
 
 
+def _default_sigint() -> None:
+    # A suite started as a background job of a non-interactive shell inherits SIGINT ignored,
+    # and Python then leaves it ignored in the child: give the child Ctrl-C as a terminal would.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def spawn(*args: str | Path, env: Mapping[str, str] | None = None, driver: bool = False) -> subprocess.Popen:
     return subprocess.Popen(command(*args, driver=driver), env=environment(env), stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8",
-                            errors="replace")
+                            errors="replace", preexec_fn=_default_sigint)
 
 
 def finish(process: subprocess.Popen, args: tuple[str, ...] = ()) -> Ran:
