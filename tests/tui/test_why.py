@@ -15,7 +15,7 @@ from tests.tui.conftest import settle, static_text, table_lines
 def _choose_status(value: str) -> list[str]:
     """The keys that pick ``value`` in the status filter from "All statuses"."""
     index = [v for _, v in _status_choices()].index(value)
-    return ["S", "enter", *["down"] * index, "enter"]
+    return ["S", *["down"] * index, "enter"]  # S opens the list at once
 
 
 async def test_the_why_column_says_how_each_row_matched_or_why_not_at_80_columns(app, demo_store):
