@@ -8,7 +8,7 @@ import json
 from textual.widgets import DataTable, Input
 
 from syncview.domain import SyncStatus
-from syncview.services import bulk, queries
+from syncview.services import bulk, proposals, queries
 from syncview.services.queries import ResourceFilter
 from syncview.tui.screens.confirm import BulkExcludeDialog, ConfirmDialog
 from syncview.tui.screens.export import ExportDialog
@@ -168,7 +168,7 @@ async def test_bulk_rematch_preview_skip_one_choose_another_then_confirm(app, de
 
 
 async def test_suggested_view_accept_one_then_the_rest_in_bulk(app, demo_store):
-    expected = bulk.suggestions(demo_store, _cw(demo_store))
+    expected = proposals.suggestions(demo_store, _cw(demo_store))
     assert len(expected) > 3
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)

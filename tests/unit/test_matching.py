@@ -5,6 +5,7 @@ from __future__ import annotations
 from syncview.domain import ResourceType, SyncStatus
 from syncview.services import matching, queries
 from syncview.services.matching import Decision, MatchInput, decide
+from syncview.services.similarity import rank
 from tests.helpers import first
 
 DEVICE = ResourceType.DEVICE
@@ -56,7 +57,7 @@ def test_without_a_local_client_nothing_is_created_and_the_reason_says_why():
 
 def test_similarity_ranks_legal_name_variants_first():
     choices = {1: "Acme Dental LLC", 2: "ACME Corp", 3: "Globex Corporation", 4: "Acme Corp (old)"}
-    ranked = matching.rank("Acme Corporation, Inc.", choices)
+    ranked = rank("Acme Corporation, Inc.", choices)
     assert ranked[0] == (2, 100.0)
     assert [key for key, _ in ranked][-1] == 3
 

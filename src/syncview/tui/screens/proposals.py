@@ -24,8 +24,8 @@ from textual.widgets import Button, DataTable, Label, Static, Switch
 from syncview.errors import SyncviewError
 from syncview.safe_text import printable
 from syncview.services import actions, bulk, queries
-from syncview.services.bulk import Proposal
-from syncview.services.matching import rank
+from syncview.services.proposals import SUGGEST_THRESHOLD, Proposal
+from syncview.services.similarity import rank
 from syncview.store import Store
 from syncview.tui.screens.rematch import RematchDialog
 from syncview.tui.widgets.tiles import number
@@ -35,7 +35,7 @@ PREVIEW_LIMIT = 20_000
 
 
 def score_style(score: float) -> str:
-    return "green" if score >= 95 else "yellow" if score >= bulk.SUGGEST_THRESHOLD else "red"
+    return "green" if score >= 95 else "yellow" if score >= SUGGEST_THRESHOLD else "red"
 
 
 class ProposalsScreen(ModalScreen[bool]):

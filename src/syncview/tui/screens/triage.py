@@ -21,7 +21,7 @@ from textual.widgets.select import InvalidSelectValueError
 from syncview import render
 from syncview.domain import ResourceType, SyncStatus
 from syncview.safe_text import printable
-from syncview.services import actions, bulk, queries
+from syncview.services import actions, bulk, proposals, queries
 from syncview.services.bulk import Marks
 from syncview.tui.screens.confirm import BulkExcludeDialog, ConfirmDialog
 from syncview.tui.screens.export import ExportChoice, ExportDialog
@@ -268,7 +268,7 @@ class TriageMixin:
                     self.refresh_data()
 
             self.app.push_screen(ProposalsScreen(
-                self.store, lambda: bulk.propose_iter(self.store, marks),
+                self.store, lambda: proposals.propose_iter(self.store, marks),
                 title=f"Re-match {number(count)} marked resources to their best-ranked records",
                 suggested=False, operator=self.operator), closed)
 
@@ -305,8 +305,8 @@ class TriageMixin:
 
         scope = "this client" if client_id is not None else printable(self.integration.name, limit=40)
         self.app.push_screen(ProposalsScreen(
-            self.store, lambda: bulk.suggestions_iter(self.store, integration_id, client_id=client_id),
-            title=f"Suggested matches in {scope} (score ≥ {bulk.SUGGEST_THRESHOLD:.0f})",
+            self.store, lambda: proposals.suggestions_iter(self.store, integration_id, client_id=client_id),
+            title=f"Suggested matches in {scope} (score ≥ {proposals.SUGGEST_THRESHOLD:.0f})",
             suggested=True, operator=self.operator), closed)
 
     def action_history(self) -> None:
