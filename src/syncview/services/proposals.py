@@ -13,7 +13,6 @@ Accepting is :func:`syncview.services.bulk.rematch`: one transaction, one undo.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -176,13 +175,14 @@ def _assign(targets: Sequence[_Target], ranked: dict[int, list[tuple[int, float]
                 taken.add(candidate[0])
                 chosen[target.id] = candidate
                 break
-    # A record that is the best candidate of two resources is a guess for either.
-    wanted = Counter(ranked[t.id][0][0] for t in targets if ranked.get(t.id))
-    names = {t.id: t.name for t in targets}
-    wanted_by: dict[int, list[int]] = {}
+    # A record that is the best candidate of two resources, by scores too close to tell, is a
+    # guess for either: (record id) -> [(score, resource id)] of the resources it is best for.
+    best_for: dict[int, list[tuple[float, int]]] = {}
     for target in targets:
         if ranked.get(target.id):
-            wanted_by.setdefault(ranked[target.id][0][0], []).append(target.id)
+            rid, score = ranked[target.id][0]
+            best_for.setdefault(rid, []).append((score, target.id))
+    names = {t.id: t.name for t in targets}
     proposals = []
     for target in targets:
         pick = chosen.get(target.id)
@@ -194,9 +194,8 @@ def _assign(targets: Sequence[_Target], ranked: dict[int, list[tuple[int, float]
                                       reason="no candidate left" if candidates else "no candidate"))
             continue
         record = free[pick[0]]
-        rival = None
-        if wanted[pick[0]] > 1:
-            rival = names[next(rid for rid in wanted_by[pick[0]] if rid != target.id)]
+        rival = next((names[other] for score, other in best_for.get(pick[0], ())
+                      if other != target.id and score > pick[1] - MARGIN), None)
         # A resource whose company is unmatched was ranked against every client's records: the
         # record's client must be its company, spelt some way, or the same name is a coincidence.
         elsewhere = None
@@ -234,7 +233,7 @@ def judge(name: str, pick: tuple[int, str, float], candidates: Sequence[tuple[in
     if rival is not None:
         return False, f"also the best candidate for {rival}"
     if score < 100:
-        return False, f"similar name, not the same (score {score:.0f})"
+        return False, "similar name, not the same"
     return True, "same name" if normalise_name(name) == normalise_name(record_name) else "same name, spelt differently"
 
 
@@ -248,8 +247,8 @@ def suggestions(store: Store, integration_id: int, *, client_id: int | None = No
 
 
 def order(proposal: Proposal) -> tuple:
-    """How proposals are listed: best score first, then by name."""
-    return (-proposal.score, proposal.resource_name.casefold(), proposal.resource_id)
+    """How proposals are listed: best score first, the pre-selected first among equal scores, then by name."""
+    return (-proposal.score, not proposal.preselected, proposal.resource_name.casefold(), proposal.resource_id)
 
 
 def suggestions_iter(store: Store, integration_id: int, *, client_id: int | None = None,
