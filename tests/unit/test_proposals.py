@@ -188,13 +188,14 @@ def test_suggestions_are_sorted_by_score_and_accept_preselected_accepts_only_tho
     world.resource("initec srv 1", "Initech")
     found = proposals.suggestions(store, world.integration_id, threshold=0)
     assert [p.score for p in found] == sorted((p.score for p in found), reverse=True)
-    result = proposals.accept_preselected(store, world.integration_id, operator="tester")
-    assert result.changed == 2
+    result = proposals.accept_preselected(store, found, operator="tester")
+    assert result is not None and result.changed == 2
     assert rows(store, "SELECT action, count(*) FROM audit_event GROUP BY batch") == [("rematch", 2)]
     assert queries.get_resource(store, world.resources["INITEC-LT-353"]).status is SyncStatus.NOT_SYNCED
     assert queries.get_resource(store, world.resources["INITEC-LT-200"]).record_name == "INITEC-LT-200"
     actions.undo(store, operator="tester")
     assert queries.get_resource(store, world.resources["INITEC-LT-200"]).status is SyncStatus.NOT_SYNCED
+    assert proposals.accept_preselected(store, [p for p in found if not p.preselected]) is None
 
 
 def test_proposals_for_marked_rows_carry_the_same_judgement(demo_store):

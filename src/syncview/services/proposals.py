@@ -13,13 +13,12 @@ Accepting is :func:`syncview.services.bulk.rematch`: one transaction, one undo.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import exists, literal_column, select
 
 from syncview.domain import ResourceType, SyncStatus, normalise_name
-from syncview.errors import ActionError
 from syncview.services import bulk
 from syncview.services.bulk import BulkResult, Marks, marks_clause
 from syncview.services.queries import ResourceFilter
@@ -260,11 +259,11 @@ def suggestions_iter(store: Store, integration_id: int, *, client_id: int | None
         yield sorted(kept, key=order), done, total
 
 
-def accept_preselected(store: Store, integration_id: int, *, client_id: int | None = None,
-                       operator: str | None = None) -> BulkResult:
-    """Accept every pre-selected suggestion of an integration (and client) as one bulk re-match:
-    one transaction, one audited batch, one undo."""
-    chosen = [p for p in suggestions(store, integration_id, client_id=client_id) if p.preselected]
-    if not chosen:
-        raise ActionError("no suggestion is pre-selected: each needs a look (see `syncview suggestions`)")
-    return bulk.rematch(store, chosen, operator=operator)
+def accept_preselected(store: Store, found: Iterable[Proposal], *, operator: str | None = None) -> BulkResult | None:
+    """Accept the pre-selected proposals among ``found`` as one bulk re-match (one transaction,
+    one audited batch, one undo); None, and nothing written, when none is pre-selected.
+
+    Refused whole, as :func:`~syncview.services.bulk.rematch` is, when a resource changed since
+    the proposals were read."""
+    chosen = [p for p in found if p.preselected]
+    return bulk.rematch(store, chosen, operator=operator) if chosen else None

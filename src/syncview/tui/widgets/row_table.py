@@ -1,4 +1,5 @@
-"""A DataTable of rows, as the review dialogs use it: home and end go to the first and last row."""
+"""A DataTable of rows driven like the Sync Status table: home/end (g/G) go to the first and
+last row, j/k move, under the same binding ids, so a rebound key stays rebound here too."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ class RowTable(DataTable):
     """A row-cursor table whose home/end move to the first/last row (DataTable's scroll sideways)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("home", "scroll_top", "First row", show=False),
-        Binding("end", "scroll_bottom", "Last row", show=False),
+        Binding("up,k", "cursor_up", "Up", show=False, id="table.up"),
+        Binding("down,j", "cursor_down", "Down", show=False, id="table.down"),
+        Binding("home,g", "scroll_top", "First row", show=False, id="table.first"),
+        Binding("end,G", "scroll_bottom", "Last row", show=False, id="table.last"),
     ]
