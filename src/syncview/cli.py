@@ -31,7 +31,7 @@ from syncview.domain import ResourceType, SyncStatus, parse_resource_type
 from syncview.errors import ConfigError, SyncviewError
 from syncview.redaction import redact
 from syncview.render import dumps, jsonable, printable, resource_record, write_atomically, write_csv, write_json
-from syncview.services import actions, integrations, matching, queries
+from syncview.services import actions, columns, integrations, matching, queries
 from syncview.services.seed import seed_demo
 from syncview.store import Store, open_store
 from syncview.store.db import default_store_path
@@ -370,7 +370,7 @@ def logs(app: App, integration, since, until, level, limit, as_json) -> None:
 
 @cli.command()
 @_filter_options
-@click.option("--sort", type=click.Choice(list(queries.SORT_KEYS)), default="name", show_default=True)
+@click.option("--sort", type=click.Choice(list(columns.SORT_KEYS)), default="name", show_default=True)
 @click.option("--desc", is_flag=True, help="Sort descending.")
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
 @click.option("--offset", type=click.IntRange(min=0), default=0)
@@ -385,11 +385,10 @@ def resources(app: App, integration, client, text, type_, status, sort, desc, li
         click.echo(dumps({"total": total, "offset": offset, "limit": limit,
                           "resources": [resource_record(r) for r in rows]}))
         return
-    table = Table("Id", "Name", "Type", "Status", "Local record", "Remote company", "Last seen", box=None)
+    # The id first: the CLI's actions take it.
+    table = Table("Id", *(c.label for c in columns.SHOWN), box=None)
     for row in rows:
-        table.add_row(str(row.id), Text(printable(row.name)), row.type.label, row.status.label,
-                      Text(printable(row.record_name or "—")), Text(printable(row.remote_company or "—")),
-                      ago(row.last_seen))
+        table.add_row(str(row.id), *(Text(c.text(row, printable)) for c in columns.SHOWN))
     out.print(table)
     out.print(f"{len(rows)} shown of {total:,}")
 

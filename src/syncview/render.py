@@ -19,14 +19,11 @@ from pathlib import Path
 from typing import IO, Any
 
 from syncview.errors import ActionError
-from syncview.services.queries import ResourceRow
+from syncview.services.columns import EXPORT_FIELDS, ResourceRow
 
-#: Columns of a resource in CSV/JSON exports and ``resources --json``, in order.
-RESOURCE_FIELDS = (
-    "id", "integration_id", "type", "external_id", "name", "status", "record_id", "record_name",
-    "record_disabled", "remote_company", "client_id", "client_name", "last_seen", "deleted_remotely",
-    "version", "updated_by", "updated_at",
-)
+#: Columns of a resource in CSV/JSON exports and ``resources --json``, in order (see
+#: :mod:`syncview.services.columns`, where they are described).
+RESOURCE_FIELDS = EXPORT_FIELDS
 
 #: Cell starts a spreadsheet treats as a formula (OWASP "CSV injection"). Tab and CR are
 #: listed for completeness; printable() has already escaped them.

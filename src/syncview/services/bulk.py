@@ -20,7 +20,7 @@ from sqlalchemy import and_, false, func, or_, select
 
 from syncview.domain import SyncStatus, normalise_name
 from syncview.errors import ActionError, StaleResourceError
-from syncview.services import actions, queries
+from syncview.services import actions, columns, queries
 from syncview.services.actions import ActionResult, Change, in_ids
 from syncview.services.queries import NO_CLIENT, ResourceFilter, ResourceRow
 from syncview.store import Store
@@ -148,9 +148,9 @@ def iter_marked(store: Store, marks: Marks, *, chunk: int = 5000) -> Iterator[Re
     last = 0
     clause = marks_clause(marks)
     while True:
-        query = queries.row_query().where(clause, R.id > last).order_by(R.id).limit(chunk)
+        query = columns.row_query().where(clause, R.id > last).order_by(R.id).limit(chunk)
         with store.read() as conn:
-            rows = [queries.to_row(row) for row in conn.execute(query)]
+            rows = list(columns.to_rows(conn.execute(query)))
         yield from rows
         if len(rows) < chunk:
             return

@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, literal_column, or_, select, text, true
+from sqlalchemy import ColumnElement, and_, func, literal_column, or_, select, text, true
 
 from syncview.domain import ResourceType, SyncStatus, normalise_name
 from syncview.errors import NotFoundError
+from syncview.services.columns import SORT_KEYS, ResourceRow, row_query, to_rows
 from syncview.store import Cancellation, Store
 from syncview.store import derived
 from syncview.store.derived import has_name_index, resource_count
@@ -72,27 +73,6 @@ class ResourceFilter:
 
 
 @dataclass(frozen=True, slots=True)
-class ResourceRow:
-    id: int
-    integration_id: int
-    type: ResourceType
-    external_id: str
-    name: str
-    status: SyncStatus
-    record_id: int | None
-    record_name: str | None
-    record_disabled: bool | None
-    remote_company: str | None
-    client_id: int | None
-    client_name: str | None
-    last_seen: datetime
-    deleted_remotely: bool
-    version: int
-    updated_by: str | None
-    updated_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
 class AuditRow:
     id: int
     batch: str
@@ -123,18 +103,6 @@ class LogRow:
     message: str
     resource_id: int | None
     resource_name: str | None
-
-
-#: Columns the table can be sorted by, as the screen and CLI name them.
-SORT_KEYS = {
-    "name": R.name_norm,
-    "type": R.type,
-    "status": R.status,
-    "record": REC.name,
-    "remote_company": R.remote_company,
-    "client": CL.name,
-    "last_seen": R.last_seen,
-}
 
 
 def list_integrations(store: Store) -> list[IntegrationSummary]:
@@ -294,28 +262,6 @@ def _kept_count(conn, flt: ResourceFilter) -> int:
     return conn.execute(select(func.coalesce(func.sum(RC.n), 0)).where(*clauses)).scalar_one()
 
 
-def row_query() -> Select:
-    """The columns of a :class:`ResourceRow`, joined to their record and client; add the WHERE."""
-    return (
-        select(
-            R.id, R.integration_id, R.type, R.external_id, R.name, R.status, R.record_id,
-            REC.name, REC.disabled, R.remote_company, R.client_id, CL.name, R.last_seen,
-            R.deleted_remotely, R.version, R.updated_by, R.updated_at,
-        )
-        .select_from(Resource.__table__)
-        .outerjoin(Record.__table__, REC.id == R.record_id)
-        .outerjoin(Client.__table__, CL.id == R.client_id)
-    )
-
-
-def to_row(row) -> ResourceRow:
-    """A :class:`ResourceRow` from a row of :func:`row_query`."""
-    values = list(row)
-    values[2] = ResourceType(values[2])
-    values[5] = SyncStatus(values[5])
-    return ResourceRow(*values)
-
-
 #: A page of a slice without text is read by sorting the slice (found through its filter
 #: columns' index) instead of walking the name index and skipping rows of other slices, when
 #: walking would step over more than this many times the slice's rows. Sorting a row costs
@@ -369,7 +315,7 @@ def resource_page(
             query = row_query().where(R.id.in_(ids.scalar_subquery())).order_by(*order)
         else:  # sorted by a record's or a client's name: the join is part of the order
             query = row_query().where(*where).order_by(*order).offset(page.offset).limit(page.limit)
-        rows = [to_row(row) for row in conn.execute(query)]
+        rows = list(to_rows(conn.execute(query)))
     return rows[::-1] if page.descending != descending else rows
 
 
@@ -450,7 +396,7 @@ def iter_resources(store: Store, flt: ResourceFilter, *, chunk: int = 5000) -> I
         query = row_query().where(*_where(flt, _TextPlan(normalise_name(flt.text))), R.id > last)
         query = query.order_by(R.id).limit(chunk)
         with store.read() as conn:
-            rows = [to_row(row) for row in conn.execute(query)]
+            rows = list(to_rows(conn.execute(query)))
         yield from rows
         if len(rows) < chunk:
             return
@@ -460,10 +406,10 @@ def iter_resources(store: Store, flt: ResourceFilter, *, chunk: int = 5000) -> I
 def get_resource(store: Store, resource_id: int) -> ResourceRow:
     """One resource as the table shows it; NotFoundError if it is gone."""
     with store.read() as conn:
-        row = conn.execute(row_query().where(R.id == resource_id)).first()
+        row = next(to_rows(conn.execute(row_query().where(R.id == resource_id))), None)
     if row is None:
         raise NotFoundError(f"no resource with id {resource_id}")
-    return to_row(row)
+    return row
 
 
 def audit_history(store: Store, resource_id: int) -> list[AuditRow]:

@@ -12,12 +12,13 @@ from textual.dom import DOMNode
 from textual.screen import Screen
 
 from syncview.config import Config, did_you_mean
+from syncview.services import columns
 from syncview.store import Store
 from syncview.tui.screens.help import HelpScreen
 from syncview.tui.screens.overview import OverviewScreen
 from syncview.tui.screens.triage import TRIAGE_COMMANDS, TRIAGE_HELP
 from syncview.tui.state import UiState
-from syncview.tui.widgets.resource_table import COLUMNS, ResourceTable
+from syncview.tui.widgets.resource_table import ResourceTable
 
 #: Palette entries for the overview: (title, help, action on the overview screen).
 OVERVIEW_COMMANDS = (
@@ -122,6 +123,6 @@ class SyncviewApp(App[None]):
         if isinstance(screen, OverviewScreen):
             for title, help_text, action in OVERVIEW_COMMANDS:
                 yield SystemCommand(title, help_text, lambda a=action: screen.run_action(a))
-            for column in COLUMNS:
+            for column in columns.SHOWN:
                 yield SystemCommand(f"Sort by {column.label.lower()}", "Order the table by this column",
-                                    lambda key=column.sort: screen.table.set_sort(key))
+                                    lambda key=column.key: screen.table.set_sort(key))

@@ -24,48 +24,18 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from syncview.domain import SyncStatus
 from syncview.safe_text import SCREEN_LIMIT, printable
-from syncview.services import queries
+from syncview.services import columns, queries
 from syncview.services.bulk import Marks
+from syncview.services.columns import Column
 from syncview.services.queries import ResourceFilter, ResourceRow
 from syncview.errors import Cancelled
 from syncview.store import Cancellation, Store
-from syncview.timeutil import ago
 from syncview.tui.page_cache import PageCache
 
 PAGE_SIZE = 100
 #: Cells of the mark gutter ("● "), drawn only while some rows are marked.
 GUTTER = 2
-
-
-@dataclass(frozen=True, slots=True)
-class Column:
-    """A table column: ``sort`` is its key in :data:`queries.SORT_KEYS`."""
-
-    sort: str
-    label: str
-    #: fixed width in cells, or None to share the remaining width by ``share``
-    width: int | None = None
-    share: int = 1
-    #: the column is left out when the table is narrower than this
-    min_table_width: int = 0
-
-
-COLUMNS = (
-    Column("name", "Name", share=4),
-    Column("type", "Type", width=7),
-    Column("status", "Status", width=10),
-    Column("record", "Local record", share=3),
-    Column("remote_company", "Remote company", share=3, min_table_width=96),
-    Column("last_seen", "Last seen", width=11, min_table_width=72),
-)
-
-_STATUS_CLASS = {
-    SyncStatus.MATCHED: "resource-table--matched",
-    SyncStatus.NOT_SYNCED: "resource-table--not-synced",
-    SyncStatus.EXCLUDED: "resource-table--excluded",
-}
 
 
 @dataclass(slots=True)
@@ -91,15 +61,16 @@ class Query:
 
 
 def layout_columns(width: int) -> list[tuple[Column, int]]:
-    """The columns that fit ``width`` cells and the width each gets (one space between)."""
-    columns = [c for c in COLUMNS if width >= c.min_table_width]
-    gaps = len(columns) - 1
-    fixed = sum(c.width or 0 for c in columns)
+    """The columns (of :data:`columns.SHOWN`) that fit ``width`` cells and the width each gets
+    (one space between)."""
+    fitting = [c for c in columns.SHOWN if width >= c.min_table_width]
+    gaps = len(fitting) - 1
+    fixed = sum(c.width or 0 for c in fitting)
     flexible = max(width - fixed - gaps, 0)
-    shares = sum(c.share for c in columns if c.width is None)
+    shares = sum(c.share for c in fitting if c.width is None)
     sized, given = [], 0
-    flex = [c for c in columns if c.width is None]
-    for column in columns:
+    flex = [c for c in fitting if c.width is None]
+    for column in fitting:
         if column.width is not None:
             sized.append((column, column.width))
             continue
@@ -109,6 +80,11 @@ def layout_columns(width: int) -> list[tuple[Column, int]]:
         given += size
         sized.append((column, max(size, 1)))
     return sized
+
+
+def _clean(text: str) -> str:
+    """A value from outside as the screen shows it: escaped, and cut so a huge one cannot stall a repaint."""
+    return printable(text, limit=SCREEN_LIMIT)
 
 
 def fit(text: str, width: int) -> str:
@@ -249,6 +225,7 @@ class ResourceTable(ScrollView, can_focus=True):
 
     def set_sort(self, sort: str, descending: bool | None = None) -> None:
         """Order by ``sort``; choosing the column already sorted by flips the direction."""
+        columns.column(sort)  # a key no column has is a mistake to see now, not a blank page
         if self.query_ is None:
             return
         if descending is None:
@@ -410,7 +387,7 @@ class ResourceTable(ScrollView, can_focus=True):
         for number, (column, size) in enumerate(layout_columns(width - gutter)):
             label = column.label
             style = base
-            if query is not None and query.sort == column.sort:
+            if query is not None and query.sort == column.key:
                 label += " ▼" if query.descending else " ▲"
                 style = sorted_style
             if number:
@@ -430,7 +407,7 @@ class ResourceTable(ScrollView, can_focus=True):
             base += self.get_component_rich_style("resource-table--cursor")
         segments = [Segment("● " if marked else "  ", base)] if gutter else []
         for number, (column, size) in enumerate(layout_columns(width - gutter)):
-            text, style = self._cell(row, column.sort)
+            text, style = self._cell(row, column)
             if number:
                 segments.append(Segment(" ", base))
             segments.append(Segment(fit(text, size), base + style if style else base))
@@ -446,22 +423,11 @@ class ResourceTable(ScrollView, can_focus=True):
         self.marks = marks
         self.refresh()
 
-    def _cell(self, row: ResourceRow, key: str) -> tuple[str, Style | None]:
-        if key == "name":
-            name = printable(row.name, limit=SCREEN_LIMIT)
-            return (f"{name} (removed remotely)" if row.deleted_remotely else name), None
-        if key == "type":
-            return row.type.label, None
-        if key == "status":
-            return row.status.label, self.get_component_rich_style(_STATUS_CLASS[row.status])
-        if key == "record":
-            if row.record_name is None:
-                return "—", None
-            name = printable(row.record_name, limit=SCREEN_LIMIT)
-            return (f"{name} (disabled)" if row.record_disabled else name), None
-        if key == "remote_company":
-            return printable(row.remote_company or "—", limit=SCREEN_LIMIT), None
-        return ago(row.last_seen), None
+    def _cell(self, row: ResourceRow, column: Column) -> tuple[str, Style | None]:
+        text = column.text(row, _clean)
+        if column.tone is None:
+            return text, None
+        return text, self.get_component_rich_style(f"resource-table--{column.tone(row)}")
 
     # -- moving ----------------------------------------------------------------------------
 
@@ -504,7 +470,7 @@ class ResourceTable(ScrollView, can_focus=True):
     def action_sort_next(self) -> None:
         if self.query_ is None:
             return
-        keys = [c.sort for c, _ in layout_columns(self.scrollable_content_region.width)]
+        keys = [c.key for c, _ in layout_columns(self.scrollable_content_region.width)]
         at = keys.index(self.query_.sort) if self.query_.sort in keys else -1
         self.set_sort(keys[(at + 1) % len(keys)], descending=False)
 
@@ -520,7 +486,7 @@ class ResourceTable(ScrollView, can_focus=True):
             x = self.mark_gutter
             for column, size in layout_columns(self.scrollable_content_region.width - self.mark_gutter):
                 if x <= offset.x < x + size + 1:
-                    self.set_sort(column.sort)
+                    self.set_sort(column.key)
                     return
                 x += size + 1
             return
