@@ -246,9 +246,14 @@ def test_suggestions_are_above_the_threshold_best_first_and_accepted_in_bulk(dem
         row = queries.get_resource(demo_store, proposal.resource_id)
         assert (row.status, row.record_id) == (SyncStatus.MATCHED, proposal.record_id)
     assert _batches(demo_store) == [(result.result.batch, "rematch", len(found))]
-    assert proposals.suggestions(demo_store, _cw(demo_store), threshold=90) == []
+    accepted = {p.resource_id for p in found}
+    assert not accepted & {p.resource_id for p in proposals.suggestions(demo_store, _cw(demo_store), threshold=90)}
     actions.undo(demo_store)
-    assert len(proposals.suggestions(demo_store, _cw(demo_store), threshold=90)) == len(found)
+
+    def pairs(found_):
+        return [(p.resource_id, p.record_id, p.score, p.preselected, p.reason) for p in found_]
+
+    assert pairs(proposals.suggestions(demo_store, _cw(demo_store), threshold=90)) == pairs(found)
 
 
 def test_bulk_rematch_is_refused_whole_when_one_resource_changed(demo_store):
