@@ -135,7 +135,8 @@ def sync_command(app: Any, integration: str | None, every: bool, full: bool, as_
 
     Each page fetched is saved as it arrives, so an interrupted sync keeps what it saved and
     the next one completes it. Resources a full sync no longer sees are marked removed
-    remotely. Operators' re-matches and exclusions are never undone by a sync.
+    remotely, and so are those an incremental one finds missing from the product's list of
+    ids. Operators' re-matches and exclusions are never undone by a sync.
 
     Exits 1 when any sync failed or stopped early (the others still run).
     """
@@ -187,7 +188,7 @@ def connectors_command(as_json: bool) -> None:
             continue
         described.append({
             "kind": kind, "title": cls.title, "source": entry_point.value,
-            "incremental": cls.supports_incremental,
+            "incremental": cls.supports_incremental, "live_ids": cls.supports_live_ids,
             "settings": [{"name": s.name, "type": s.type, "required": s.required and s.default is None,
                           "secret": s.secret, "default": s.default, "help": s.help} for s in cls.settings_schema],
         })
@@ -202,6 +203,15 @@ def connectors_command(as_json: bool) -> None:
             first = number == 0
             table.add_row(item["kind"] if first else "", (item["title"] or "") if first else "", s["name"], s["type"],
                           "yes" if s["required"] else "", "secret" if s["secret"] else "",
-                          "" if s["default"] is None else str(s["default"]))
+                          _default_text(s["default"]))
     _console().print(table)
     _console().print("Settings go in an [[integrations]] table with name and kind; see config.example.toml.")
+
+
+def _default_text(default: Any) -> str:
+    """A setting's default as the table shows it: a list as its names (TOML's own spelling)."""
+    if default is None:
+        return ""
+    if isinstance(default, list | tuple):
+        return "[" + ", ".join(f'"{v}"' for v in default) + "]"
+    return str(default)

@@ -243,6 +243,9 @@ def _setting(setting: Setting, value: Any, label: str, name: str) -> Any:
         raise _Invalid(f"{key} must be a whole number, got {value!r}")
     elif setting.type == "bool" and not isinstance(value, bool):
         raise _Invalid(f"{key} must be true or false, got {value!r}")
+    elif setting.type == "list" and (not isinstance(value, list)
+                                     or not all(isinstance(v, str) and v.strip() for v in value)):
+        raise _Invalid(f'{key} must be a list of names, e.g. ["Client", "Partner"], got {value!r}')
     elif setting.type in ("str", "url", "path") and (not isinstance(value, str) or not value.strip()):
         raise _Invalid(f"{key} must be a non-empty string, got {value!r}")
     elif setting.type == "url" and not value.startswith(("http://", "https://")):

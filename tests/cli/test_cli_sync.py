@@ -140,6 +140,10 @@ def test_connectors_lists_kinds_with_their_settings(tmp_path, config):
                     "help": path["help"]}
     secrets = [s["name"] for k in kinds.values() for s in k["settings"] if s["secret"]]
     assert all(isinstance(name, str) for name in secrets)
+    # Which kinds find deletions on an incremental sync too, and a list setting's default.
+    assert kinds["connectwise"]["live_ids"] and not kinds["halopsa"]["live_ids"]
+    types = next(s for s in kinds["connectwise"]["settings"] if s["name"] == "company_types")
+    assert (types["type"], types["default"]) == ("list", ["Client"])
 
 
 def test_connectors_table(tmp_path, config):
@@ -147,6 +151,7 @@ def test_connectors_table(tmp_path, config):
     assert result.exit_code == 0, result.output
     text = textwrap.dedent(result.stdout)
     assert "Demo MSP" in text and "File import" in text and "flavour" in text
+    assert '["Customer"]' in text  # a list default as TOML writes it
 
 
 def test_on_a_terminal_sync_draws_a_progress_bar(tmp_path, config, monkeypatch):

@@ -13,7 +13,7 @@ from syncview.config import parse_config, settings_schema_for
 from syncview.connectors import registry
 from syncview.connectors.autotask import DEFAULT_RATE_LIMIT, AutotaskConnector
 from syncview.domain import RemoteItem, ResourceType
-from syncview.errors import AuthenticationError, ConnectorError
+from syncview.errors import AuthenticationError, ConfigError, ConnectorError
 from tests.connectors.fakes.autotask import EPOCH, FakeAutotask
 from tests.connectors.fakes.wsgi import transport
 
@@ -55,12 +55,13 @@ def test_full_fetch_yields_typed_items_with_names_and_remote_companies():
     fake = FakeAutotask(companies=4, locations_per_company=2, devices_per_company=300, contacts_per_company=3)
     items, pages = fetch_all(connector(fake))
 
-    # 1 200 devices are three pages of 500 (the API's page size), followed to the end.
+    # 1 200 devices are three pages of 500 (the API's page size), followed to the end; the
+    # inactive contact of each company is left out.
     assert Counter(i.type for i in items) == {
-        ResourceType.CLIENT: 4, ResourceType.SITE: 8, ResourceType.DEVICE: 1200, ResourceType.CONTACT: 12}
+        ResourceType.CLIENT: 4, ResourceType.SITE: 8, ResourceType.DEVICE: 1200, ResourceType.CONTACT: 8}
     assert [(p.entity, len(p.items)) for p in pages if p.entity == "devices"] == [
         ("devices", 500), ("devices", 500), ("devices", 200)]
-    assert {p.entity: p.total for p in pages} == {"companies": 4, "sites": 8, "devices": 1200, "contacts": 12}
+    assert {p.entity: p.total for p in pages} == {"companies": 4, "sites": 8, "devices": 1200, "contacts": 8}
     assert len({(i.type, i.external_id) for i in items}) == len(items)
 
     by_key = {(i.type, i.external_id): i for i in items}
@@ -77,7 +78,7 @@ def test_full_fetch_yields_typed_items_with_names_and_remote_companies():
     assert (contact.name, contact.remote_company) == ("Person0 Of001", "Company 001 Ltd")
     # Contacts answer isActive as 1/0; the payload shows a boolean like the other entities.
     assert contact.payload["isActive"] is True
-    assert by_key[ResourceType.CONTACT, "30701002"].payload["isActive"] is False
+    assert (ResourceType.CONTACT, "30701002") not in by_key  # inactive
     assert [p.entity for p in pages] == ["companies", "sites", "devices", "devices", "devices", "contacts"]
     assert all(not p.warnings for p in pages)
 
@@ -142,9 +143,11 @@ def test_incremental_fetch_asks_only_for_changed_devices_and_contacts():
     # Their remote company still comes from the full companies pass.
     assert {i.remote_company for i in items if i.type is ResourceType.DEVICE} == {"Company 001 Ltd"}
     assert bodies(fake, "ConfigurationItems") == [
-        {"filter": [{"op": "gt", "field": "lastModifiedTime", "value": "2026-01-02T00:00:00Z"}]}]
+        {"filter": [{"op": "gt", "field": "lastModifiedTime", "value": "2026-01-02T00:00:00Z"},
+                    {"op": "eq", "field": "isActive", "value": True}]}]
     assert bodies(fake, "Contacts") == [
-        {"filter": [{"op": "gt", "field": "lastModifiedDate", "value": "2026-01-02T00:00:00Z"}]}]
+        {"filter": [{"op": "gt", "field": "lastModifiedDate", "value": "2026-01-02T00:00:00Z"},
+                    {"op": "eq", "field": "isActive", "value": 1}]}]
     assert AutotaskConnector.supports_incremental
 
 
@@ -282,7 +285,7 @@ def test_full_fetch_with_zone_lookup_over_a_real_loopback_socket(serve, caplog):
     fake.fail_page(429, entity="ConfigurationItems", page=2, headers={"Retry-After": "0"})
     items, pages = fetch_all(conn)
     assert Counter(i.type for i in items) == {
-        ResourceType.CLIENT: 2, ResourceType.SITE: 4, ResourceType.DEVICE: 520, ResourceType.CONTACT: 6}
+        ResourceType.CLIENT: 2, ResourceType.SITE: 4, ResourceType.DEVICE: 520, ResourceType.CONTACT: 4}
     assert [len(p.items) for p in pages if p.entity == "devices"] == [500, 20]
     assert fake.secret not in caplog.text
 
@@ -303,7 +306,7 @@ def test_wrong_secret_over_a_real_loopback_socket(serve):
 def test_registered_and_configurable():
     assert registry.load("autotask") is AutotaskConnector
     assert {s.name for s in settings_schema_for("autotask")} == {"username", "integration_code", "secret",
-                                                                 "zone_url"}
+                                                                 "zone_url", "company_types", "include_inactive"}
     config = parse_config("""
         [[integrations]]
         name = "Autotask"
@@ -327,3 +330,74 @@ def test_the_fake_pages_like_autotask():
     assert [r.method for r in page_bodies] == ["POST", "POST", "GET"]
     assert json.loads(page_bodies[2].query["paging"])["lastId"] == 5_000_499
     assert [len(p.items) for p in first if p.entity == "devices"] == [500, 1]
+
+
+# --------------------------------------------------------------------------- keys, scope, deletions
+
+
+def test_configuration_items_carry_serial_and_the_rmm_audit_and_contacts_their_email():
+    fake = FakeAutotask(companies=2, devices_per_company=2, contacts_per_company=2)
+    items, _ = fetch_all(connector(fake))
+    devices = {i.external_id: i for i in items if i.type is ResourceType.DEVICE}
+    audited, plain = devices["5010000"], devices["5010001"]
+    assert audited.keys.serial == "SN00100000"
+    assert audited.keys.hostname == "c001-ws-000.corp.local"  # as audited: the core strips the domain
+    assert audited.keys.macs == ("00:50:56:01:00:00", "0a:00:27:00:00:00")
+    assert audited.keys.xrefs == ("datto_rmm:device:9c2d4b1e-0001-4000-8000-000000000000",)
+    assert (plain.keys.serial, plain.keys.macs, plain.keys.hostname, plain.keys.xrefs) == ("SN00100001", (), None, ())
+    contact = next(i for i in items if i.type is ResourceType.CONTACT)
+    assert contact.keys.email == "p0@c000.example"
+
+
+def test_by_default_only_active_customers_and_their_active_items_sync():
+    fake = FakeAutotask(companies=2, out_of_scope=True)
+    items, _ = fetch_all(connector(fake))
+    assert len(items) == fake.item_count()
+    entity = {ResourceType.CLIENT: "Companies", ResourceType.SITE: "CompanyLocations",
+              ResourceType.DEVICE: "ConfigurationItems", ResourceType.CONTACT: "Contacts"}
+    assert not {(entity[i.type], int(i.external_id)) for i in items} & fake.out_of_scope
+    serials = {i.keys.serial for i in items if i.type is ResourceType.DEVICE}
+    assert {"To Be Filled By O.E.M.", "System Serial Number", "N/A"} <= serials  # copied as sent
+    assert {"op": "eq", "field": "isActive", "value": True} in bodies(fake, "ConfigurationItems")[0]["filter"]
+
+
+def test_scope_settings_choose_company_types_and_inactive_rows():
+    fake = FakeAutotask(companies=1, out_of_scope=True)
+    items, _ = fetch_all(connector(fake, company_types=["customer", "Vendor", "3"], include_inactive=True))
+    clients = {i.name for i in items if i.type is ResourceType.CLIENT}
+    assert clients == {"Fake MSP (owner)", "Other 2", "Other 3", "Other 4"}  # prospect, vendor, inactive customer
+    assert {"OTHER-2", "OTHER-3", "RETIRED-0"} <= {i.name for i in items}
+    with pytest.raises(ConfigError, match="unknown company type 'Clients'; use Customer, Lead"):
+        connector(fake, company_types=["Clients"])
+
+
+def test_live_ids_list_what_is_in_scope_asking_for_ids_alone():
+    fake = FakeAutotask(companies=2, out_of_scope=True)
+    items, _ = fetch_all(connector(fake))
+    conn = connector(fake)
+    with conn:
+        listed = {}
+        for page in conn.live_ids():
+            listed.setdefault(page.type, set()).update(page.ids)
+    expected = {}
+    for i in items:
+        expected.setdefault(i.type, set()).add(i.external_id)
+    assert listed == expected
+    assert bodies(fake, "Contacts")[-1]["IncludeFields"] == ["id", "companyID"]
+
+
+def test_an_item_deleted_between_two_incremental_syncs_is_marked_removed_after_the_second(store):
+    from syncview.services.sync import sync_connector
+    from tests.helpers import rows
+
+    fake = FakeAutotask(companies=2, out_of_scope=True)
+    assert sync_connector(store, connector(fake)).full
+    assert not sync_connector(store, connector(fake)).counts.removed
+    gone = fake.entities["ConfigurationItems"].pop(0)
+    fake.entities["Contacts"][0]["isActive"] = 0  # made inactive: out of scope from now on
+
+    report = sync_connector(store, connector(fake))
+
+    assert not report.full and report.counts.removed == 2
+    assert rows(store, "SELECT type, external_id FROM resource WHERE deleted_remotely = 1 ORDER BY type") == [
+        ("contact", str(fake.entities["Contacts"][0]["id"])), ("device", str(gone["id"]))]

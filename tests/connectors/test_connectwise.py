@@ -128,13 +128,15 @@ def test_incremental_fetch_asks_only_for_changes():
     since = EPOCH + timedelta(days=1)
     items, _ = fetch_all(connector(fake), since=since)
     assert ConnectWiseConnector.supports_incremental
-    assert {(i.type, i.external_id) for i in items} == {
-        (ResourceType.CLIENT, "102"), (ResourceType.SITE, "503"),
-        (ResourceType.DEVICE, "2005"), (ResourceType.CONTACT, "7002")}
+    assert {(i.type, i.external_id) for i in items if i.type is not ResourceType.SITE} == {
+        (ResourceType.CLIENT, "102"), (ResourceType.DEVICE, "2005"), (ResourceType.CONTACT, "7002")}
     conditions = {r.query.get("conditions") for r in fake.requests if "/apis/" in r.path}
     assert "lastUpdated>[2026-01-02T00:00:00Z]" in conditions
-    # Sites of unchanged companies are still asked for: a site can change on its own.
-    assert len([p for p in fake.paths() if p.endswith("/sites")]) == 3
+    # Sites come whole, one request per company as before (a site can change on its own), so
+    # that the ids seen are the live sites for the pass over live ids.
+    site_requests = [r for r in fake.requests if r.path.endswith("/sites")]
+    assert len(site_requests) == 3 and not any("conditions" in r.query for r in site_requests)
+    assert sum(i.type is ResourceType.SITE for i in items) == 6
 
 
 def test_wrong_private_key_is_an_authentication_error_without_the_secret(caplog):
@@ -189,11 +191,12 @@ def test_malformed_rows_are_skipped_with_warnings():
     ref = {"id": 101, "identifier": "Client001", "name": "Client 001 Ltd"}
     info = {"lastUpdated": "2026-01-01T00:00:00Z"}
     fake.entities["configurations"] += [
-        {"id": 2900, "name": "", "company": ref, "_info": info},
-        {"id": 2901, "company": ref, "_info": info},
-        {"name": "no id", "company": ref, "_info": info},
+        {"id": 2900, "name": "", "company": ref, "activeFlag": True, "_info": info},
+        {"id": 2901, "company": ref, "activeFlag": True, "_info": info},
+        {"name": "no id", "company": ref, "activeFlag": True, "_info": info},
     ]
-    fake.entities["contacts"].append({"id": 7900, "firstName": " ", "company": ref, "_info": info})
+    fake.entities["contacts"].append({"id": 7900, "firstName": " ", "company": ref, "inactiveFlag": False,
+                                      "_info": info})
     items, pages = fetch_all(connector(fake))
     warnings = [w for p in pages for w in p.warnings]
     assert len(warnings) == 4
@@ -262,3 +265,103 @@ def test_registered_and_configurable():
         client_id = "abc"
     """)
     assert config.integration("CW").settings["private_key"] == "env:CW_PRIVATE"
+
+
+# --- identity keys, scope and deletions ----------------------------------------------------------
+
+def test_configurations_carry_serial_mac_and_host_name_and_contacts_their_default_email():
+    fake = FakeConnectWise(companies=1, configurations_per_company=1, contacts_per_company=1)
+    fake.entities["contacts"][0]["communicationItems"].insert(0, {
+        "id": 1, "type": {"id": 1, "name": "Email"}, "value": "old@client001.example", "defaultFlag": False,
+        "communicationType": "Email"})
+    items, _ = fetch_all(connector(fake))
+    by_type = {i.type: i for i in items}
+    device = by_type[ResourceType.DEVICE]
+    assert device.keys.serial == "CWSN2001"
+    assert device.keys.macs == ("00:1A:2B:01:00:00",)
+    assert device.keys.hostname == "C001-WS-00"
+    assert device.payload["tagNumber"] == "ASSET-0000"  # kept, not a key (see the module doc)
+    assert by_type[ResourceType.CONTACT].keys.email == "first0@client001.example"  # the default one
+    assert not by_type[ResourceType.CLIENT].keys
+
+
+def test_placeholder_serials_are_copied_as_sent_for_the_core_to_judge():
+    fake = FakeConnectWise(companies=2, out_of_scope=True)
+    items, _ = fetch_all(connector(fake))
+    serials = {i.keys.serial for i in items if i.type is ResourceType.DEVICE}
+    assert {"To Be Filled By O.E.M.", "Default string", "0"} <= serials
+
+
+def test_by_default_only_active_clients_and_their_active_items_sync():
+    fake = FakeConnectWise(companies=2, out_of_scope=True)
+    items, _ = fetch_all(connector(fake))
+    assert len(items) == fake.item_count()
+    assert not {int(i.external_id) for i in items} & fake.out_of_scope_ids
+    assert {i.name for i in items if i.type is ResourceType.CLIENT} == {"Client 001 Ltd", "Client 002 Ltd"}
+    # Inactive items are filtered in the request; out-of-scope companies' sites are not even asked for.
+    conditions = {r.path.rsplit("/", 1)[-1]: r.query.get("conditions") for r in fake.requests if "/apis/" in r.path}
+    assert conditions["configurations"] == "activeFlag=true"
+    assert conditions["contacts"] == "inactiveFlag=false"
+    assert not any(f"/companies/{n}/sites" in p for p in fake.paths() for n in (901, 902, 903, 904))
+
+
+def test_scope_settings_choose_company_types_statuses_and_inactive_items():
+    fake = FakeConnectWise(companies=1, out_of_scope=True)
+    items, _ = fetch_all(connector(fake, company_types=["client", "Vendor"], company_statuses=[],
+                                   include_inactive=True))
+    clients = {i.name for i in items if i.type is ResourceType.CLIENT}
+    # Any status now, and vendors too; a deleted company never; prospects were not asked for.
+    assert clients == {"Client 001 Ltd", "Other 1 (Vendor)", "Other 3 (Client)"}
+    names = {i.name for i in items}
+    assert {"Client001-OLD", "Former Client001", "OTHER-1", "OTHER-3"} <= names
+    assert "OTHER-2" not in names and "OTHER-4" not in names
+
+
+def test_live_ids_list_what_is_in_scope_asking_for_ids_alone():
+    fake = FakeConnectWise(companies=2, out_of_scope=True)
+    conn = connector(fake)
+    with conn:
+        listed = {}
+        for page in conn.live_ids():
+            listed.setdefault(page.type, set()).update(page.ids)
+    items, _ = fetch_all(connector(fake))
+    expected = {}
+    for i in items:
+        if i.type is not ResourceType.SITE:
+            expected.setdefault(i.type, set()).add(i.external_id)
+    assert listed == expected  # sites only after a fetch: see the next test
+    fields = {r.query.get("fields") for r in fake.requests if "/apis/" in r.path}
+    assert "id,company/id" in fields
+
+
+def test_an_item_deleted_between_two_incremental_syncs_is_marked_removed_after_the_second(store):
+    from syncview.services.sync import sync_connector
+    from tests.helpers import rows
+
+    fake = FakeConnectWise(companies=2, out_of_scope=True)
+    assert sync_connector(store, connector(fake)).full
+    quiet = sync_connector(store, connector(fake))
+    assert not quiet.full and quiet.counts.fetched == 4 == quiet.counts.unchanged  # the sites, whole
+    assert quiet.counts.removed == 0
+    gone = fake.entities["configurations"].pop(0)
+    fake.entities["contacts"][0]["inactiveFlag"] = True  # made inactive: out of scope from now on
+    closed = fake.sites[101].pop()
+
+    report = sync_connector(store, connector(fake))
+
+    assert not report.full and report.counts.removed == 3
+    removed = rows(store, "SELECT type, external_id FROM resource WHERE deleted_remotely = 1 ORDER BY type")
+    assert removed == [("contact", str(fake.entities["contacts"][0]["id"])), ("device", str(gone["id"])),
+                       ("site", str(closed["id"]))]
+
+
+def test_a_row_the_fetch_skips_as_malformed_is_still_live_for_the_id_pass(store):
+    from syncview.services.sync import sync_connector
+
+    fake = FakeConnectWise(companies=2)
+    sync_connector(store, connector(fake))
+    fake.entities["companies"][0]["name"] = fake.entities["companies"][0]["identifier"] = ""
+
+    report = sync_connector(store, connector(fake))
+
+    assert not report.full and report.counts.removed == 0

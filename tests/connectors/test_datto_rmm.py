@@ -297,7 +297,8 @@ def test_wrong_secret_over_a_real_loopback_socket(serve):
 
 def test_registered_and_configurable():
     assert registry.load("datto_rmm") is DattoRmmConnector
-    assert {s.name for s in settings_schema_for("datto_rmm")} == {"api_url", "api_key", "api_secret"}
+    assert {s.name for s in settings_schema_for("datto_rmm")} == {"api_url", "api_key", "api_secret",
+                                                                 "include_on_demand_sites", "network_interfaces"}
     config = parse_config("""
         [[integrations]]
         name = "Datto"
@@ -319,3 +320,49 @@ def test_a_403_block_after_too_many_requests_says_to_wait_not_only_to_check_the_
     message = str(failure.value)
     assert f"authentication failed for {INTEGRATION}" in message and "answered 403" in message
     assert "temporary block" in message and "wait a few minutes, or lower rate_limit" in message
+
+
+# --------------------------------------------------------------------------- keys and scope
+
+
+def test_sites_name_their_autotask_company_and_devices_their_host_name():
+    fake = FakeDattoRmm(sites=2, devices_per_site=2, out_of_scope=True)
+    items, _ = fetch_all(connector(fake))
+    clients = {i.name: i for i in items if i.type is ResourceType.CLIENT}
+    assert clients["Client 001"].keys.xrefs == ("autotask:client:29682001",)
+    assert not clients["Unlinked Ltd"].keys  # autotaskCompanyId null: no key
+    assert not any(i.keys for i in items if i.type is ResourceType.SITE)  # the link names a company
+    device = next(i for i in items if i.type is ResourceType.DEVICE)
+    assert device.keys.hostname == device.name and not device.keys.serial
+
+
+def test_the_recycle_bin_and_on_demand_sites_stay_out_by_default():
+    fake = FakeDattoRmm(sites=2, devices_per_site=2, out_of_scope=True)
+    items, _ = fetch_all(connector(fake))
+    assert not {i.external_id for i in items} & fake.out_of_scope
+    assert {i.external_id for i in items if i.type is ResourceType.DEVICE} == {d["uid"] for d in fake.live_devices()}
+    assert "Deleted Devices" not in {i.name for i in items}
+
+    items, _ = fetch_all(connector(fake, include_on_demand_sites=True))
+    names = {i.name for i in items}
+    assert "Walk-in repairs" in names and "OLD-LT-10" in names
+    assert "Deleted Devices" not in names and "OLD-LT-00" not in names  # the recycle bin never
+
+
+def test_network_interfaces_give_devices_their_macs_at_one_request_per_site():
+    from tests.connectors.fakes.datto_rmm import SHARED_VIRTUAL_MAC
+
+    fake = FakeDattoRmm(sites=3, devices_per_site=3, out_of_scope=True)
+    items, _ = fetch_all(connector(fake, network_interfaces=True))
+    devices = [i for i in items if i.type is ResourceType.DEVICE]
+    audited = [d for d in devices if d.payload.get("lastAuditDate") is not None]
+    assert audited and all(len(d.keys.macs) == 2 and d.keys.macs[1] == SHARED_VIRTUAL_MAC for d in audited)
+    assert all(not d.keys.macs for d in devices if d not in audited)  # no audit yet: no adapters
+    first = next(d for d in devices if d.payload["id"] == 600_000)
+    assert first.keys.macs[0] == "3C:52:82:09:27:C0"  # as Datto sent it: the core normalises
+    nic_requests = [r.path for r in fake.requests if r.path.endswith("/network-interface")]
+    # One per site that syncs: the recycle bin and the on-demand site are not asked for.
+    assert len(nic_requests) == 4 == len({i.external_id for i in items if i.type is ResourceType.SITE})
+
+    items, _ = fetch_all(connector(fake))  # off by default: no MACs, no extra request
+    assert not any(i.keys.macs for i in items)

@@ -12,7 +12,7 @@ from syncview.config import settings_schema_for
 from syncview.connectors import registry
 from syncview.connectors.halopsa import HaloPsaConnector
 from syncview.domain import RemoteItem, ResourceType
-from syncview.errors import AuthenticationError, ConnectorError
+from syncview.errors import AuthenticationError, ConfigError, ConnectorError
 from tests.connectors.fakes.halopsa import FakeHaloPsa
 from tests.connectors.fakes.wsgi import transport
 
@@ -244,3 +244,44 @@ def test_registered_and_configurable():
     assert registry.load("halopsa") is HaloPsaConnector
     schema = {s.name: s for s in settings_schema_for("halopsa")}
     assert schema["client_secret"].secret and not schema["tenant"].required
+
+
+# --------------------------------------------------------------------------- keys and scope
+
+
+def test_assets_users_and_clients_carry_their_keys():
+    fake = FakeHaloPsa(clients=2, assets_per_client=2, users_per_client=1)
+    items, _ = fetch_all(connector(fake, serial_field="key_field2"))
+    assets = {i.external_id: i for i in items if i.type is ResourceType.DEVICE}
+    first = assets["1001"]
+    assert (first.keys.hostname, first.keys.serial) == ("HC01-PC00", "HSN1001")
+    assert first.keys.xrefs == ("datto_rmm:device:9c2d4b1e-0001-4000-8000-000000000000",)
+    assert assets["1002"].keys.xrefs == ()
+    assert first.payload["inventory_number"] == "TAG-1001"  # the asset tag: not a key
+    user = next(i for i in items if i.type is ResourceType.CONTACT)
+    assert user.keys.email == "user0@client1.example"
+    clients = {i.name: i for i in items if i.type is ResourceType.CLIENT}
+    assert clients["Halo Client 01"].keys.xrefs == ("autotask:client:29682001", "connectwise:client:101")
+    assert not clients["Halo Client 02"].keys  # 0: not linked
+
+
+def test_without_serial_field_assets_give_no_serial_and_a_wrong_field_is_refused():
+    fake = FakeHaloPsa(clients=1, assets_per_client=1)
+    items, _ = fetch_all(connector(fake))
+    assert next(i for i in items if i.type is ResourceType.DEVICE).keys.serial is None
+    with pytest.raises(ConfigError, match="serial_field must be one of key_field, key_field2"):
+        connector(fake, serial_field="serial")
+
+
+def test_inactive_rows_and_general_users_stay_out_by_default():
+    fake = FakeHaloPsa(clients=2, out_of_scope=True)
+    items, _ = fetch_all(connector(fake, serial_field="key_field2"))
+    assert len(items) == fake.item_count()
+    assert "General User" not in {i.name for i in items}
+    assert {"To Be Filled By O.E.M.", "Default string"} <= {i.keys.serial for i in items}  # copied as sent
+    users = [r for r in fake.requests if r.path == "/api/Users"]
+    assert users[0].query["exclude_generaluser"] == "true" and users[0].query["includeinactive"] == "false"
+
+    items, _ = fetch_all(connector(fake, include_inactive=True, include_general_users=True))
+    names = {i.name for i in items}
+    assert {"Gone Client", "RETIRED-0", "Former 0", "General User"} <= names

@@ -442,6 +442,18 @@ def _full_disk_sync(w: World) -> list[str]:
     return ["sync", "Halo"]
 
 
+def _scope_not_a_list(w: World) -> list[str]:
+    w.write_config('[[integrations]]\nname = "CW"\nkind = "connectwise"\nsite = "cw.example.test"\n'
+                   'company_id = "acme"\npublic_key = "pub"\nprivate_key = "env:CW_PRIVATE"\nclient_id = "abc"\n'
+                   'company_types = "Client"\n')
+    return ["status"]
+
+
+def _unknown_serial_field(w: World) -> list[str]:
+    w.halo(extra='serial_field = "serial"\n')
+    return ["sync", "Halo"]
+
+
 def _full_disk_demo(w: World) -> list[str]:
     invoke("--db", w.db, "status", env=w.env).ok()  # creates the store, empty
     w.limit_pages()
@@ -636,6 +648,14 @@ CASES: tuple[Case, ...] = (
          "syncview demo", _full_disk_demo,
          ("syncview: error: the disk holding <tmp>/syncview.db is full; nothing was written: free some space "
           "and retry"), retry_ok=True),
+    Case("scope-not-a-list", 'config: a scope setting written as text (`company_types = "Client"`)',
+         "syncview status", _scope_not_a_list,
+         ('syncview: error: config error in <tmp>/config.toml: integrations[1] ("CW"): company_types must be a '
+          'list of names, e.g. ["Client", "Partner"], got \'Client\'')),
+    Case("unknown-serial-field", 'config: `serial_field = "serial"`, not one of Halo\'s asset key fields',
+         "syncview sync Halo", _unknown_serial_field,
+         ('syncview: error: integration "Halo": serial_field must be one of key_field, key_field2, key_field3, '
+          "inventory_number, got 'serial'")),
 )
 
 

@@ -8,6 +8,7 @@ from syncview.connectors.demo import DemoConnector
 from syncview.services import queries
 from syncview.tui.widgets.tiles import TotalsTile
 from tests.helpers import rows
+from tests.loopback import serve  # noqa: F401  (the fixture)
 from tests.tui.conftest import row_names, settle, static_text
 
 PSA = "ConnectWise Manage"
@@ -107,3 +108,36 @@ async def test_a_sync_or_a_refresh_keeps_the_operators_filter_client_and_marks(a
             assert row_names(app) and all("acme" in row.lower() for row in row_names(app)), key
             assert "1 marked" in str(app.screen.query_one("#sync-status").border_subtitle), key
 
+
+
+async def test_sync_now_marks_what_was_deleted_in_the_product_since_the_last_sync(store, serve, monkeypatch):
+    """An incremental Sync now (ConnectWise on a loopback fake) still finds a deleted configuration."""
+    from syncview.config import parse_config
+    from syncview.services.sync import sync_integration
+    from syncview.tui.app import SyncviewApp
+    from tests.connectors.fakes.connectwise import FakeConnectWise
+
+    fake = FakeConnectWise(companies=2, out_of_scope=True)
+    monkeypatch.setenv("CW_PRIVATE", fake.private_key)
+    config = parse_config(f"""
+        [[integrations]]
+        name = "CW"
+        kind = "connectwise"
+        site = "{serve(fake)}"
+        company_id = "{fake.company_id}"
+        public_key = "{fake.public_key}"
+        private_key = "env:CW_PRIVATE"
+        client_id = "{fake.client_id}"
+    """)
+    assert sync_integration(store, config.integration("CW")).full
+    gone = fake.entities["configurations"].pop(0)
+    app = SyncviewApp(store, config, operator="tester")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+
+        assert rows(store, "SELECT external_id FROM resource WHERE deleted_remotely = 1") == [(str(gone["id"]),)]
+        assert rows(store, "SELECT outcome, removed FROM syncrun ORDER BY id DESC LIMIT 1") == [("success", 1)]
+        assert any(m.startswith("CW: success") and "1 removed remotely" in m and "(changes only)" in m
+                   for m in _notifications(app))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import sys
 import textwrap
@@ -530,12 +531,21 @@ def test_no_file_no_warning():
 #: Settings of each built-in kind as the example documents them (secret ones marked).
 DOCUMENTED = {
     "demo": ("flavour", "resources", "seed"),
-    "files": ("path", "format", "id_column", "name_column", "type_column", "company_column"),
-    "connectwise": ("site", "company_id", "public_key", "private_key*", "client_id", "base_url"),
-    "autotask": ("username", "secret*", "integration_code*", "zone_url"),
-    "datto_rmm": ("api_url", "api_key", "api_secret*"),
-    "halopsa": ("resource_server", "auth_server", "tenant", "client_id", "client_secret*"),
+    "files": ("path", "format", "type", "id_column", "name_column", "type_column", "company_column",
+              "serial_column", "mac_column", "hostname_column", "email_column"),
+    "connectwise": ("site", "company_id", "public_key", "private_key*", "client_id", "base_url", "page_size",
+                    "forward_only", "company_types", "company_statuses", "include_inactive"),
+    "autotask": ("username", "secret*", "integration_code*", "zone_url", "company_types", "include_inactive"),
+    "datto_rmm": ("api_url", "api_key", "api_secret*", "include_on_demand_sites", "network_interfaces"),
+    "halopsa": ("resource_server", "auth_server", "tenant", "client_id", "client_secret*", "page_size",
+                "hostname_field", "serial_field", "include_inactive", "include_general_users"),
 }
+
+
+#: Documented settings that are not strings, for the fallback schema below.
+_TYPES = {"resources": "int", "seed": "int", "page_size": "int", "forward_only": "bool", "include_inactive": "bool",
+          "include_on_demand_sites": "bool", "network_interfaces": "bool", "include_general_users": "bool",
+          "company_types": "list", "company_statuses": "list"}
 
 
 def documented_schema(kind: str) -> tuple[Setting, ...]:
@@ -543,8 +553,29 @@ def documented_schema(kind: str) -> tuple[Setting, ...]:
     try:
         return real_settings_schema_for(kind)
     except ConfigError:
-        return tuple(Setting(n.rstrip("*"), "int" if n in ("resources", "seed") else "str",
-                             required=False, secret=n.endswith("*")) for n in DOCUMENTED[kind])
+        return tuple(Setting(n.rstrip("*"), _TYPES.get(n, "str"), required=False, secret=n.endswith("*"))
+                     for n in DOCUMENTED[kind])
+
+
+def example_sections() -> dict[str, str]:
+    """The example's text per connector kind: each kind's part opens with a line "# kind — what it is"."""
+    parts = re.split(r"^# (?=[a-z_]+ — )", EXAMPLE.read_text(encoding="utf-8"), flags=re.M)
+    return {part.split(" ", 1)[0]: part for part in parts[1:]}
+
+
+@pytest.mark.parametrize("kind", sorted(DOCUMENTED))
+def test_the_example_documents_every_setting_of_every_built_in_connector(kind):
+    section = example_sections()[kind]
+    schema = real_settings_schema_for(kind)
+    missing = [s.name for s in schema if not re.search(rf"^(# )?{s.name} = ", section, flags=re.M)]
+    assert not missing, f"config.example.toml does not document {kind}'s {', '.join(missing)}"
+    assert {s.name for s in schema} == {n.rstrip("*") for n in DOCUMENTED[kind]}
+
+
+def test_every_built_in_connector_is_in_the_example():
+    from syncview.connectors import registry
+
+    assert set(registry.available()) == set(DOCUMENTED) == set(example_sections())
 
 
 def test_example_file_loads_as_is(monkeypatch):

@@ -204,3 +204,41 @@ def test_a_file_synced_into_a_store(store, tmp_path):
         ("client", "Acme Corp", "matched"), ("device", "ACME-WS-001", "matched"),
         ("device", "ACME-WS-002", "matched"), ("contact", "Ana Brown", "matched")]
     assert rows(store, "SELECT level FROM sync_log_entry WHERE message LIKE '%row 6 skipped%'") == [("warning",)]
+
+
+# --- identity key columns --------------------------------------------------------------------------
+
+KEYED = """\
+id;name;type;company;serial;macs;host;mail
+10;ACME-WS-001;device;Acme Corp;SN-1;AA:BB:CC:00:00:01, aa-bb-cc-00-00-02;acme-ws-001.corp.local;
+11;ACME-WS-002;device;Acme Corp;To Be Filled By O.E.M.;;;
+20;Ana Brown;contact;Acme Corp;;;;Ana.Brown@Acme.example
+"""
+
+
+def test_key_columns_give_serials_macs_host_names_and_emails_as_written(tmp_path):
+    conn = connector(write(tmp_path, KEYED), serial_column="serial", mac_column="macs", hostname_column="host",
+                     email_column="mail")
+    items, warnings = fetch(conn)
+    assert not warnings
+    by_id = {i.external_id: i.keys for i in items}
+    assert by_id["10"].serial == "SN-1"
+    assert by_id["10"].macs == ("AA:BB:CC:00:00:01", "aa-bb-cc-00-00-02")
+    assert by_id["10"].hostname == "acme-ws-001.corp.local"
+    assert by_id["11"].serial == "To Be Filled By O.E.M."  # the core judges placeholders
+    assert by_id["20"].email == "Ana.Brown@Acme.example" and not by_id["20"].serial
+
+
+def test_key_columns_are_optional_and_one_set_must_exist(tmp_path):
+    items, _ = fetch(connector(write(tmp_path, KEYED)))
+    assert not any(i.keys for i in items)
+    with pytest.raises(ConnectorError, match='has no column "serial_no".*set serial_column to the right one'):
+        fetch(connector(write(tmp_path, KEYED), serial_column="serial_no"))
+
+
+def test_key_fields_of_a_json_file_may_be_dotted_paths(tmp_path):
+    path = write(tmp_path, json.dumps([{"id": 1, "name": "PC", "type": "device", "hw": {"serial": "X1",
+                                                                                        "macs": "00:11:22:33:44:55"}}]),
+                 "export.json")
+    items, _ = fetch(connector(path, serial_column="hw.serial", mac_column="hw.macs"))
+    assert (items[0].keys.serial, items[0].keys.macs) == ("X1", ("00:11:22:33:44:55",))

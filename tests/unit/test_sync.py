@@ -14,7 +14,7 @@ from datetime import datetime
 import pytest
 
 from syncview.config import IntegrationConfig
-from syncview.connectors.base import Connector, Page
+from syncview.connectors.base import Connector, IdPage, Page
 from syncview.connectors.demo import DemoConnector
 from syncview.domain import RemoteItem, ResourceType, SyncStatus
 from syncview.errors import AuthenticationError, ConfigError, ConnectorError
@@ -318,6 +318,127 @@ def test_an_incremental_run_gets_since_and_marks_nothing_removed(documented):
 
     full = sync_connector(documented, Scripted([SOURCE[:1]], incremental=True), full=True)
     assert full.full and full.counts.removed == 5
+
+
+class Listing(Scripted):
+    """An incremental connector whose pass over live ids lists ``live`` (type -> ids), in pages of 2."""
+
+    supports_live_ids = True
+
+    def __init__(self, pages, live: dict[ResourceType, list[str]], **options) -> None:
+        super().__init__(pages, incremental=True, **options)
+        self.live = live
+        self.listed = 0
+
+    def live_ids(self) -> Iterator[IdPage]:
+        for type_, ids in self.live.items():
+            if not ids:
+                yield IdPage(type_, [])
+            for start in range(0, len(ids), 2):
+                self.listed += 1
+                yield IdPage(type_, ids[start:start + 2])
+
+
+def live_of(items) -> dict[ResourceType, list[str]]:
+    live: dict[ResourceType, list[str]] = {}
+    for one in items:
+        live.setdefault(one.type, []).append(one.external_id)
+    return live
+
+
+def test_an_item_deleted_between_two_incremental_runs_is_marked_removed_by_the_second(documented):
+    sync_connector(documented, Listing([SOURCE], live_of(SOURCE)))  # the first run is a full one
+    unchanged = Listing([], live_of(SOURCE))
+    quiet = sync_connector(documented, unchanged)
+    assert not quiet.full and quiet.counts.removed == 0 and unchanged.listed == 4
+    gone = [i for i in SOURCE if i.external_id not in ("11", "30")]
+    progress = []
+
+    report = sync_connector(documented, Listing([[SOURCE[0]]], live_of(gone)), on_progress=progress.append)
+
+    assert not report.full and report.ok and report.counts.removed == 2
+    assert {ext for ext, r in resources(documented).items() if r[5]} == {"11", "30"}
+    assert resources(documented)["11"][4] == 2  # the version moved once
+    messages = log_messages(documented, report.run_id)
+    assert "device 'ACME-WS-002' was removed remotely" in messages
+    assert "device 'GLOBEX-1' was removed remotely" in messages
+    assert run_rows(documented)[-1][5] == 2
+    assert "2 removed remotely" in report.summary()
+    # The pass reports its progress as the fetch does, by type.
+    assert [(p.entity, p.entity_fetched) for p in progress[-3:]] == [
+        ("client ids", 2), ("device ids", 1), ("contact ids", 1)]
+
+    back = sync_connector(documented, Listing([], live_of(SOURCE)))
+    assert back.counts.reappeared == 2 and back.counts.removed == 0
+    assert not any(r[5] for r in resources(documented).values())
+    assert "device 'ACME-WS-002' is back remotely" in log_messages(documented, back.run_id)
+
+
+def test_the_live_id_pass_leaves_types_it_does_not_list_alone(documented):
+    sync_connector(documented, Listing([SOURCE], live_of(SOURCE)))
+    devices_only = {DEVICE: ["10"]}
+
+    report = sync_connector(documented, Listing([], devices_only))
+
+    assert report.counts.removed == 2  # devices 11 and 30; clients and the contact were not listed
+    assert {ext for ext, r in resources(documented).items() if r[5]} == {"11", "30"}
+
+
+def test_a_type_listed_empty_is_not_taken_for_every_item_deleted(documented):
+    sync_connector(documented, Listing([SOURCE], live_of(SOURCE)))
+    live = live_of(SOURCE)
+    live[DEVICE] = []
+
+    report = sync_connector(documented, Listing([], live))
+
+    assert report.ok and report.counts.removed == 0
+    assert "the product listed no device at all; 3 known ones were not marked removed" in report.message
+    assert not any(r[5] for r in resources(documented).values())
+
+
+def test_an_item_fetched_by_the_incremental_run_is_not_marked_even_if_the_id_pass_missed_it(documented):
+    sync_connector(documented, Listing([SOURCE], live_of(SOURCE)))
+    # Created after the id pass's answer was made, say: fetched now, listed next time.
+    report = sync_connector(documented, Listing([[SOURCE[1]]], live_of([i for i in SOURCE if i is not SOURCE[1]])))
+    assert report.counts.removed == 0
+
+
+def test_a_cancel_during_the_id_pass_marks_nothing(documented):
+    sync_connector(documented, Listing([SOURCE], live_of(SOURCE)))
+
+    def cancel(progress):
+        if progress.entity.endswith(" ids"):
+            raise SyncCancelled()
+
+    with pytest.raises(SyncCancelled):
+        sync_connector(documented, Listing([], live_of(SOURCE[:1])), on_progress=cancel)
+    assert not any(r[5] for r in resources(documented).values())
+    assert run_rows(documented)[-1][0] == "failed"
+    # Nothing of the pass stays behind on the pooled connections.
+    assert rows(documented, "SELECT count(*) FROM temp.sqlite_master WHERE name = 'live_id'") == [(0,)]
+
+
+def test_a_product_refusing_the_id_pass_keeps_the_changes_and_only_the_deletions_wait(documented):
+    sync_connector(documented, Listing([SOURCE], live_of(SOURCE)))
+
+    class Refusing(Listing):
+        def live_ids(self):
+            yield IdPage(DEVICE, ["10"])
+            raise ConnectorError(f"{NAME}: fields=id is not supported by this server")
+
+    changed = item(DEVICE, 10, "acme-ws-001", kind="laptop")
+    report = sync_connector(documented, Refusing([[changed]], {}))
+
+    assert report.ok and report.counts.changed == 1 and report.counts.removed == 0
+    assert report.message == f"deletions not checked this time: {NAME}: fields=id is not supported by this server"
+    assert not any(r[5] for r in resources(documented).values())
+
+
+def test_a_full_run_does_not_ask_for_live_ids(documented):
+    sync_connector(documented, Listing([SOURCE], live_of(SOURCE)))
+    full = Listing([SOURCE], {})
+    sync_connector(documented, full, full=True)
+    assert full.listed == 0
 
 
 def test_an_empty_answer_does_not_mark_everything_removed(documented):

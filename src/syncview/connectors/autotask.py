@@ -30,6 +30,21 @@ their change time, and those are the bulk of a database. Companies are still
 listed whole, because every later row needs its company's name and a company
 that did not change still owns rows that did; locations are listed whole because
 Autotask gives them no change time. Every changed item is therefore fetched.
+Deletions: after an incremental fetch, :meth:`live_ids` queries each entity for its
+ids alone (``IncludeFields``), under the same scope filters.
+
+What syncs (the scope settings): companies whose ``companyType`` is in
+``company_types`` (default Customer; leads, prospects, dead, cancelled and vendor
+companies stay out) and that are active (``isActive``), with their active locations,
+configuration items and contacts. Items of a company left out stay out too, so the
+company scope is judged here (the companies pass knows which ones it left out); the
+items' ``isActive`` is filtered in the request. ``include_inactive`` syncs inactive
+companies and items too.
+
+Identity keys, copied as sent: a configuration item's ``serialNumber``; from the RMM
+audit Autotask keeps (Datto RMM writes it), ``rmmDeviceAuditHostname`` as host name,
+the MACs of ``rmmDeviceAuditMacAddress`` (a list Autotask writes ``[mac, mac]``), and
+``rmmDeviceUID`` as the Datto RMM device it is. A contact's ``emailAddress``.
 """
 
 from __future__ import annotations
@@ -42,10 +57,10 @@ from typing import Any, ClassVar
 
 import httpx
 
-from syncview.connectors.base import Connector, MalformedRow, Page, Setting, page_of
+from syncview.connectors.base import Connector, IdPage, MalformedRow, Page, Setting, page_of
 from syncview.connectors.http import HttpClient, StaticHeadersAuth, follow_next_urls
-from syncview.domain import RemoteItem, ResourceType
-from syncview.errors import AuthenticationError, ConnectorError
+from syncview.domain import IdentityKeys, RemoteItem, ResourceType, xref
+from syncview.errors import AuthenticationError, ConfigError, ConnectorError
 
 ZONE_LOOKUP_URL = "https://webservices.autotask.net/atservicesrest/v1.0/zoneInformation"
 #: Requests per minute: under half of the 10 000 an hour a database allows all its integrations.
@@ -53,7 +68,16 @@ DEFAULT_RATE_LIMIT = 80.0
 #: A filter every row passes: Autotask refuses a query without one.
 EVERY_ROW = ({"op": "gte", "field": "id", "value": 0},)
 
-Mapper = Callable[[dict[str, Any]], RemoteItem]
+Mapper = Callable[[dict[str, Any]], RemoteItem | list[RemoteItem]]
+#: Autotask's standard company types (the Companies.companyType picklist).
+COMPANY_TYPES = {"customer": 1, "lead": 2, "prospect": 3, "dead": 4, "cancellation": 6, "vendor": 7, "partner": 8}
+#: entity -> (item type, label, field of the change time or None, how isActive reads when true)
+_ENTITIES: dict[str, tuple[ResourceType, str, str | None, Any]] = {
+    "Companies": (ResourceType.CLIENT, "companies", None, True),
+    "CompanyLocations": (ResourceType.SITE, "sites", None, True),
+    "ConfigurationItems": (ResourceType.DEVICE, "devices", "lastModifiedTime", True),
+    "Contacts": (ResourceType.CONTACT, "contacts", "lastModifiedDate", 1),  # contacts say 1/0
+}
 
 
 class AutotaskConnector(Connector):
@@ -62,6 +86,7 @@ class AutotaskConnector(Connector):
     kind: ClassVar[str] = "autotask"
     title: ClassVar[str] = "Autotask PSA"
     supports_incremental: ClassVar[bool] = True
+    supports_live_ids: ClassVar[bool] = True
     settings_schema: ClassVar[tuple[Setting, ...]] = (
         Setting("username", help="the API user's username, e.g. sync-api@yourmsp.com"),
         # Secret too: with the username it is two thirds of the credential, and it may be
@@ -72,6 +97,11 @@ class AutotaskConnector(Connector):
         Setting("zone_url", "url", required=False,
                 help="your zone's API root, e.g. https://webservices5.autotask.net/ATServicesRest/; "
                      "looked up from username when not set"),
+        Setting("company_types", "list", required=False, default=("Customer",),
+                help="company types to sync: Customer, Lead, Prospect, Dead, Cancellation, Vendor, Partner, "
+                     "or a type's picklist number for one of your own"),
+        Setting("include_inactive", "bool", required=False, default=False,
+                help="also sync inactive companies, locations, configuration items and contacts"),
     )
     #: Where the zone is looked up; an attribute so tests can point it at a fake server.
     zone_lookup_url: str = ZONE_LOOKUP_URL
@@ -88,6 +118,10 @@ class AutotaskConnector(Connector):
         super().__init__(integration, settings)
         self._username = str(self.settings["username"]).strip()
         integration_code = str(self.settings["integration_code"]).strip()
+        self._types = _company_types(integration, self.setting("company_types"))
+        self._active_only = not self.setting("include_inactive")
+        #: companies the scope left out, so that their items stay out too
+        self._left_out: set[int] = set()
         self._zone_ready = False
         # UserName goes as a plain header so that messages can name the API user that was
         # refused; the two secret headers are masked wherever they would appear.
@@ -111,25 +145,59 @@ class AutotaskConnector(Connector):
         self._discover_zone()
         names: dict[int, str] = {}
 
-        def client(row: dict[str, Any]) -> RemoteItem:
+        def client(row: dict[str, Any]) -> list[RemoteItem]:
+            inside = self._judge(row)  # first: a company skipped for want of a name is still judged
             item = _company_item(row)
+            if not inside:
+                return []
             names[int(item.external_id)] = item.name
-            return item
+            return [item]
 
         def owned(mapper: Callable[[dict[str, Any], str | None], RemoteItem]) -> Mapper:
-            """``mapper`` with the row's company name, looked up by its companyID."""
-            def mapped(row: dict[str, Any]) -> RemoteItem:
+            """``mapper`` with the row's company name, looked up by its companyID; nothing for a
+            row of a company the scope left out."""
+            def mapped(row: dict[str, Any]) -> list[RemoteItem]:
                 company_id = row.get("companyID")
-                return mapper(row, names.get(company_id) if isinstance(company_id, int) else None)
+                if company_id in self._left_out:
+                    return []
+                return [mapper(row, names.get(company_id) if isinstance(company_id, int) else None)]
 
             return mapped
 
-        yield from self._query("Companies", "companies", client, EVERY_ROW)
-        yield from self._query("CompanyLocations", "sites", owned(_location_item), EVERY_ROW)
-        yield from self._query("ConfigurationItems", "devices", owned(_device_item),
-                               _changed_since("lastModifiedTime", since))
-        yield from self._query("Contacts", "contacts", owned(_contact_item),
-                               _changed_since("lastModifiedDate", since))
+        mappers = {"Companies": client, "CompanyLocations": owned(_location_item),
+                   "ConfigurationItems": owned(_device_item), "Contacts": owned(_contact_item)}
+        for entity, (_, label, _, _) in _ENTITIES.items():
+            yield from self._query(entity, label, mappers[entity], self._filters(entity, since))
+
+    def live_ids(self) -> Iterator[IdPage]:
+        """The ids of every entity in scope now, each query asking for the fields scope needs alone."""
+        self._discover_zone()
+        for entity, (type_, _, _, _) in _ENTITIES.items():
+            fields = ["id", "companyType", "isActive"] if entity == "Companies" else ["id", "companyID"]
+            for rows in self._rows(entity, {"IncludeFields": fields, "filter": list(self._filters(entity, None))}):
+                if entity == "Companies":
+                    ids = [str(row["id"]) for row in rows if _has_id(row) and self._judge(row)]
+                else:
+                    ids = [str(row["id"]) for row in rows
+                           if _has_id(row) and row.get("companyID") not in self._left_out]
+                yield IdPage(type_, ids)
+
+    def _filters(self, entity: str, since: datetime | None) -> tuple[dict[str, Any], ...]:
+        """An entity's query filter: changed after ``since`` when given and the entity records a
+        change time (companies and locations come whole), active only unless ``include_inactive``.
+        Companies are judged on the rows instead (see the module doc)."""
+        changed = _ENTITIES[entity][2]
+        filters = _changed_since(changed, since) if changed and since else ()
+        if self._active_only and entity != "Companies":
+            filters += ({"op": "eq", "field": "isActive", "value": _ENTITIES[entity][3]},)
+        return filters or EVERY_ROW
+
+    def _judge(self, row: dict[str, Any]) -> bool:
+        """Whether a company row is in scope; remembers the ones that are not."""
+        inside = row.get("companyType") in self._types and (not self._active_only or row.get("isActive") is True)
+        if _has_id(row):
+            (self._left_out.discard if inside else self._left_out.add)(row["id"])
+        return inside
 
     def _discover_zone(self) -> None:
         """Point the client at the database's zone, looking it up once."""
@@ -159,6 +227,14 @@ class AutotaskConnector(Connector):
         """One Page per API page of ``entity``'s query, following ``nextPageUrl``."""
         search = {"filter": list(filters)}
         total = self._count(entity, search)
+        for rows in self._rows(entity, search):
+            page = page_of(rows, label, mapper)
+            page.total = total
+            page.warnings.extend(_orphans(page.items))
+            yield page
+
+    def _rows(self, entity: str, search: dict[str, Any]) -> Iterator[list[Any]]:
+        """The rows of each page of ``entity``'s query, following ``nextPageUrl``."""
         pages = follow_next_urls(self.http, "POST", f"V1.0/{entity}/query", json=search, next_url=_next_page_url)
         for number, body in enumerate(pages, start=1):
             rows = body.get("items")
@@ -168,10 +244,7 @@ class AutotaskConnector(Connector):
                 raise ConnectorError(self.http.redact(
                     f"{self.integration}: Autotask answered page {number} of {entity} without {missing}; "
                     "the Autotask API may have changed, or a proxy answered instead of it"))
-            page = page_of(rows, label, mapper)
-            page.total = total
-            page.warnings.extend(_orphans(page.items))
-            yield page
+            yield rows
 
     def _count(self, entity: str, search: dict[str, Any]) -> int | None:
         """How many rows the query will give, for progress; None if Autotask does not say."""
@@ -210,11 +283,38 @@ def _orphans(items: list[RemoteItem]) -> list[str]:
             for item in items if item.type is not ResourceType.CLIENT and item.remote_company is None]
 
 
+def _company_types(integration: str, names: Any) -> frozenset[int]:
+    """The company_types setting as picklist numbers; an unknown name is a config error."""
+    numbers = set()
+    for name in names or ():
+        key = str(name).strip().casefold()
+        if key.isdigit():
+            numbers.add(int(key))
+        elif key in COMPANY_TYPES:
+            numbers.add(COMPANY_TYPES[key])
+        else:
+            known = ", ".join(n.capitalize() for n in COMPANY_TYPES)
+            raise ConfigError(f'integration "{integration}": company_types: unknown company type {name!r}; '
+                              f"use {known}, or a type's picklist number")
+    return frozenset(numbers)
+
+
+def _has_id(row: Any) -> bool:
+    ident = row.get("id") if isinstance(row, dict) else None
+    return isinstance(ident, int) and not isinstance(ident, bool)
+
+
 def _require_id(row: dict[str, Any]) -> int:
-    ident = row.get("id")
-    if isinstance(ident, bool) or not isinstance(ident, int):
+    if not _has_id(row):
         raise MalformedRow("it has no numeric id")
-    return ident
+    return row["id"]
+
+
+def _macs(value: Any) -> tuple[str, ...]:
+    """The addresses of rmmDeviceAuditMacAddress, which Autotask writes as a list: ``[a, b]``."""
+    if not isinstance(value, str):
+        return ()
+    return tuple(part.strip() for part in value.strip().strip("[]").replace(";", ",").split(",") if part.strip())
 
 
 def _text(row: dict[str, Any], *keys: str) -> str | None:
@@ -249,7 +349,11 @@ def _device_item(row: dict[str, Any], company: str | None) -> RemoteItem:
     name = _text(row, "referenceTitle", "rmmDeviceAuditHostname", "serialNumber", "referenceNumber")
     if name is None:
         raise MalformedRow("it has no referenceTitle, hostname or serial number to name it by")
-    return RemoteItem(ResourceType.DEVICE, str(ident), name, remote_company=company, payload=row)
+    rmm_uid = _text(row, "rmmDeviceUID")
+    keys = IdentityKeys(serial=_text(row, "serialNumber"), macs=_macs(row.get("rmmDeviceAuditMacAddress")),
+                        hostname=_text(row, "rmmDeviceAuditHostname"),
+                        xrefs=(xref("datto_rmm", ResourceType.DEVICE, rmm_uid),) if rmm_uid else ())
+    return RemoteItem(ResourceType.DEVICE, str(ident), name, remote_company=company, payload=row, keys=keys)
 
 
 def _contact_item(row: dict[str, Any], company: str | None) -> RemoteItem:
@@ -262,4 +366,5 @@ def _contact_item(row: dict[str, Any], company: str | None) -> RemoteItem:
     if isinstance(row.get("isActive"), int):
         # Contacts alone answer isActive as 1/0; the payload shows it as the other entities do.
         payload["isActive"] = bool(row["isActive"])
-    return RemoteItem(ResourceType.CONTACT, str(ident), name, remote_company=company, payload=payload)
+    return RemoteItem(ResourceType.CONTACT, str(ident), name, remote_company=company, payload=payload,
+                      keys=IdentityKeys(email=_text(row, "emailAddress")))

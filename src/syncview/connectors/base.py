@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 
-from syncview.domain import RemoteItem
+from syncview.domain import RemoteItem, ResourceType
 
-SettingType = Literal["str", "int", "bool", "url", "path"]
+#: ``list``: a TOML array of non-empty strings (scope settings: which types or statuses to sync).
+SettingType = Literal["str", "int", "bool", "url", "path", "list"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,14 @@ class Page:
     total: int | None = None
     #: Notes worth a sync log line (skipped malformed rows and why).
     warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class IdPage:
+    """One page of the external ids of one type that the product holds now (see ``Connector.live_ids``)."""
+
+    type: ResourceType
+    ids: list[str]
 
 
 class MalformedRow(ValueError):
@@ -94,14 +103,36 @@ class Connector(ABC):
     settings_schema: ClassVar[tuple[Setting, ...]] = ()
     #: Whether ``fetch(since=...)`` really fetches only what changed.
     supports_incremental: ClassVar[bool] = False
+    #: Whether :meth:`live_ids` lists what the product holds now, so that an incremental run
+    #: (which fetches only what changed) still finds what was deleted since the last one.
+    supports_live_ids: ClassVar[bool] = False
 
     def __init__(self, integration: str, settings: Mapping[str, Any]) -> None:
         self.integration = integration
         self.settings = dict(settings)
 
+    def setting(self, name: str) -> Any:
+        """A setting's value, else its declared default (a connector made without the config's
+        defaults applied, as tests make them, reads the same values)."""
+        value = self.settings.get(name)
+        if value is None:
+            value = next((s.default for s in self.settings_schema if s.name == name), None)
+        return value
+
     @abstractmethod
     def fetch(self, since: datetime | None = None) -> Iterator[Page]:
         """Yield pages of remote items; ``since`` asks for items changed after it."""
+
+    def live_ids(self) -> Iterator[IdPage]:
+        """The external ids of every item ``fetch()`` would yield now, page by page, asking the
+        product for ids alone (a cheap pass, run after an incremental fetch).
+
+        The answer must be complete for each type it names, within the same scope settings as
+        ``fetch``: the sync engine marks removed whatever known item of a named type it does not
+        list. A type the connector cannot list cheaply is simply not named (its deletions wait
+        for a full run); a type with no item is named with an empty page.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot list live ids")
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release network resources."""

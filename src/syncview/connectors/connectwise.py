@@ -15,9 +15,37 @@ What the vendor documents and this module relies on:
 - ``conditions=lastUpdated>[ISO time]`` filters on the change time, so
   ``fetch(since=...)`` only fetches what changed.
 - Over its rate limit the API answers 429 with ``Retry-After`` (the HTTP layer waits).
+- ``fields=id,company/id`` answers only those fields: the cheap pass over live ids.
 
 Entities: companies become clients, their sites sites, configurations devices,
 contacts contacts.
+
+What syncs (the scope settings): a ConnectWise database holds far more than an MSP's
+estate. Companies sync when not deleted (``deletedFlag``), of a status in
+``company_statuses`` (``status.name``, default Active) and of a type in
+``company_types`` (any of ``types[].name``, default Client): vendors, prospects,
+competitors and inactive companies stay out, and so do their sites, configurations
+and contacts. Configurations sync when active (``activeFlag``) and contacts when not
+inactive (``inactiveFlag``), filtered in the request, unless ``include_inactive``.
+Company scope is judged here rather than in the request, so that the items of a
+company left out are known to be left out, not taken for orphans.
+
+Identity keys, copied as sent: a configuration's ``serialNumber``, ``macAddress`` and
+its ``name`` as host name (ConnectWise has no host name field; RMM integrations name
+configurations after the machine; ``deviceIdentifier`` is written by whichever
+integration manages the configuration, in its own form, so it stays in the payload).
+``tagNumber`` is not a key: it is the MSP's own asset label, typed by a person into
+the PSA alone, which no other product reports and which is re-used on replaced
+hardware; it stays in the payload. A contact's
+e-mail is its default ``Email`` communication item (else its first one).
+
+Deletions: after an incremental fetch, :meth:`live_ids` lists the ids of companies,
+configurations and contacts (``fields=id,...``, ``page_size`` a request). Sites have no
+list of their own: they are listed per company, one request each, on every sync. An
+incremental fetch asks each company for all its sites rather than the changed ones
+(the same one request per company; unchanged sites cost the store only their
+``last_seen``), so the ids it saw are the live sites and :meth:`live_ids` hands them
+on without asking again.
 """
 
 from __future__ import annotations
@@ -30,15 +58,17 @@ from typing import Any, ClassVar
 
 import httpx
 
-from syncview.connectors.base import Connector, MalformedRow, Page, Setting, page_of
+from syncview.connectors.base import Connector, IdPage, MalformedRow, Page, Setting, page_of
 from syncview.connectors.http import BasicAuth, HttpClient, follow_links
-from syncview.domain import RemoteItem, ResourceType
+from syncview.domain import IdentityKeys, RemoteItem, ResourceType
 
 #: Where the API still answers when the codebase lookup fails (the long-lived legacy path).
 FALLBACK_CODEBASE = "v4_6_release/"
 MAX_PAGE_SIZE = 1000
 
-Mapper = Callable[[dict[str, Any]], RemoteItem]
+Mapper = Callable[[dict[str, Any]], RemoteItem | list[RemoteItem]]
+#: Fields the scope of a company is judged on; the live id pass asks for these alone.
+SCOPE_FIELDS = "id,identifier,name,deletedFlag,status/name,types/name"
 
 
 class ConnectWiseConnector(Connector):
@@ -47,6 +77,7 @@ class ConnectWiseConnector(Connector):
     kind: ClassVar[str] = "connectwise"
     title: ClassVar[str] = "ConnectWise Manage"
     supports_incremental: ClassVar[bool] = True
+    supports_live_ids: ClassVar[bool] = True
     settings_schema: ClassVar[tuple[Setting, ...]] = (
         Setting("site", help="API host, e.g. api-na.myconnectwise.net; an on-premise server may be "
                              "given as a URL, e.g. http://cw.lan:8080"),
@@ -61,6 +92,14 @@ class ConnectWiseConnector(Connector):
         Setting("base_url", "url", required=False,
                 help="the whole API URL, e.g. https://api-na.myconnectwise.net/v4_6_release/apis/3.0/; "
                      "skips the codebase lookup"),
+        Setting("company_types", "list", required=False, default=("Client",),
+                help="company types to sync, as named in ConnectWise (a company of any of them syncs); "
+                     "[] for every type"),
+        Setting("company_statuses", "list", required=False, default=("Active",),
+                help='company statuses to sync, as named in ConnectWise, e.g. ["Active", "Credit Hold"]; '
+                     "[] for every status (deleted companies never sync)"),
+        Setting("include_inactive", "bool", required=False, default=False,
+                help="also sync inactive configurations and contacts"),
     )
 
     def __init__(
@@ -79,6 +118,10 @@ class ConnectWiseConnector(Connector):
         self._api_url = self.settings.get("base_url")
         self._company_id = str(self.settings["company_id"]).strip()
         self._page_size = max(1, min(MAX_PAGE_SIZE, int(self.settings.get("page_size") or MAX_PAGE_SIZE)))
+        self._scope = _CompanyScope(self.setting("company_types"), self.setting("company_statuses"))
+        self._active_only = not self.setting("include_inactive")
+        #: ids of the sites the last fetch listed (whole), for live_ids; None before a fetch
+        self._site_ids: list[str] | None = None
         self._api_ready = False
         auth = BasicAuth(
             f"{self._company_id}+{self.settings['public_key']}",
@@ -97,23 +140,55 @@ class ConnectWiseConnector(Connector):
     # ----------------------------------------------------------------- fetching
 
     def fetch(self, since: datetime | None = None) -> Iterator[Page]:
-        """Companies, then sites, configurations and contacts; only those changed after ``since`` if given."""
+        """Companies, then sites, configurations and contacts; only those changed after ``since`` if
+        given, but sites whole (see the module doc)."""
         self._discover_api()
-        conditions = _changed_since(since)
+        changed = _changed_since(since)
+        scope = self._scope
         companies: dict[int, str | None] = {}
 
-        def client(row: dict[str, Any]) -> RemoteItem:
+        def client(row: dict[str, Any]) -> list[RemoteItem]:
+            inside = scope.judge(row)
+            if inside and _numeric_id(row):
+                # Before the row is checked: a company skipped for want of a name still has sites.
+                companies[row["id"]] = _company_name(row)
             item = _company_item(row)
-            companies[row["id"]] = item.name
-            return item
+            return [item] if inside else []
 
-        yield from self._list("company/companies", "companies", client, conditions)
+        yield from self._list("company/companies", "companies", client, changed)
         if since is not None:
             # Sites of a company that did not change may have: list every company, cheaply.
             companies = self._company_names()
-        yield from self._sites(companies, conditions)
-        yield from self._list("company/configurations", "configurations", _configuration_item, conditions)
-        yield from self._list("company/contacts", "contacts", _contact_item, conditions)
+        # Whole, even when incremental: the request per company is the same, and the ids seen
+        # are then the live sites, for live_ids.
+        self._site_ids = []
+        yield from self._sites(companies)
+        yield from self._list("company/configurations", "configurations", scope.owned(_configuration_item),
+                              _all(changed, "activeFlag=true" if self._active_only else None))
+        yield from self._list("company/contacts", "contacts", scope.owned(_contact_item),
+                              _all(changed, "inactiveFlag=false" if self._active_only else None))
+
+    def live_ids(self) -> Iterator[IdPage]:
+        """Ids of the companies, configurations and contacts in scope now, and of the sites the
+        fetch just listed whole (see the module doc)."""
+        self._discover_api()
+        scope = self._scope
+        if self._site_ids is not None:
+            for start in range(0, len(self._site_ids), self._page_size):
+                yield IdPage(ResourceType.SITE, self._site_ids[start:start + self._page_size])
+            if not self._site_ids:
+                yield IdPage(ResourceType.SITE, [])
+        # Rows are read as they come, not mapped: a row the fetch skips as malformed (no name) is
+        # still a live one, never to be marked removed.
+        for path, type_, fields, active in (
+                ("company/companies", ResourceType.CLIENT, SCOPE_FIELDS, None),
+                ("company/configurations", ResourceType.DEVICE, "id,company/id", "activeFlag=true"),
+                ("company/contacts", ResourceType.CONTACT, "id,company/id", "inactiveFlag=false")):
+            for response in self._pages(path, active if self._active_only else None, fields=fields):
+                rows = [row for row in self.http.decode_json(response, expect=list)
+                        if isinstance(row, dict) and _numeric_id(row)]
+                inside = scope.judge if type_ is ResourceType.CLIENT else scope.owns
+                yield IdPage(type_, [str(row["id"]) for row in rows if inside(row)])
 
     def _discover_api(self) -> None:
         """Point the client at the API: ``base_url`` as given, else ``{site}/{codebase}apis/3.0/``."""
@@ -147,6 +222,12 @@ class ConnectWiseConnector(Connector):
     def _list(self, path: str, entity: str, mapper: Mapper, conditions: str | None,
               fields: str | None = None) -> Iterator[Page]:
         """One Page per API page of ``path``, following the Link header."""
+        for response in self._pages(path, conditions, fields):
+            rows = self.http.decode_json(response, expect=list)
+            yield page_of(rows, entity, mapper)
+
+    def _pages(self, path: str, conditions: str | None, fields: str | None = None) -> Iterator[httpx.Response]:
+        """The answers to ``path``'s pages, following the Link header."""
         params: dict[str, Any] = {"pageSize": self._page_size, "orderBy": "id asc"}
         headers = {}
         if self.settings.get("forward_only"):
@@ -158,18 +239,19 @@ class ConnectWiseConnector(Connector):
             params["conditions"] = conditions
         if fields:
             params["fields"] = fields
-        for response in follow_links(self.http, path, params=params, headers=headers):
-            rows = self.http.decode_json(response, expect=list)
-            yield page_of(rows, entity, mapper)
+        yield from follow_links(self.http, path, params=params, headers=headers)
 
     def _company_names(self) -> dict[int, str | None]:
+        """Every company in scope, by id, with its name (None for one without); judging them
+        records the ones left out."""
         names: dict[int, str | None] = {}
-        for page in self._list("company/companies", "companies", _company_item, None, fields="id,identifier,name"):
-            for item in page.items:
-                names[int(item.external_id)] = item.name
+        for response in self._pages("company/companies", None, fields=SCOPE_FIELDS):
+            for row in self.http.decode_json(response, expect=list):
+                if isinstance(row, dict) and _numeric_id(row) and self._scope.judge(row):
+                    names[row["id"]] = _company_name(row)
         return names
 
-    def _sites(self, companies: dict[int, str | None], conditions: str | None) -> Iterator[Page]:
+    def _sites(self, companies: dict[int, str | None]) -> Iterator[Page]:
         """Sites of every company, regrouped into pages of about ``page_size``.
 
         Sites are listed per company; most companies have one or two, and a Page
@@ -180,7 +262,9 @@ class ConnectWiseConnector(Connector):
             def site(row: dict[str, Any], company_name: str | None = company_name) -> RemoteItem:
                 return _site_item(row, company_name)
 
-            for page in self._list(f"company/companies/{company_id}/sites", "sites", site, conditions):
+            for page in self._list(f"company/companies/{company_id}/sites", "sites", site, None):
+                if self._site_ids is not None:
+                    self._site_ids.extend(item.external_id for item in page.items)
                 batch.items.extend(page.items)
                 batch.warnings.extend(page.warnings)
                 if len(batch.items) >= self._page_size:
@@ -193,11 +277,81 @@ class ConnectWiseConnector(Connector):
 # --------------------------------------------------------------------------- mapping rows
 
 
-def _require_id(row: dict[str, Any]) -> int:
+class _CompanyScope:
+    """Which companies sync (the ``company_types`` and ``company_statuses`` settings), and the
+    ids of those judged out, so that their sites, configurations and contacts stay out too."""
+
+    def __init__(self, types: Any, statuses: Any) -> None:
+        self.types = _names(types)
+        self.statuses = _names(statuses)
+        #: companies judged out of scope in this connector's life
+        self.left_out: set[int] = set()
+
+    def judge(self, row: dict[str, Any]) -> bool:
+        """Whether a company row syncs; remembers the ones that do not."""
+        inside = row.get("deletedFlag") is not True and self._status_in(row) and self._type_in(row)
+        ident = row.get("id")
+        if isinstance(ident, int):
+            if inside:
+                self.left_out.discard(ident)
+            else:
+                self.left_out.add(ident)
+        return inside
+
+    def _status_in(self, row: dict[str, Any]) -> bool:
+        if not self.statuses:
+            return True
+        status = row.get("status")
+        name = status.get("name") if isinstance(status, dict) else None
+        return isinstance(name, str) and name.strip().casefold() in self.statuses
+
+    def _type_in(self, row: dict[str, Any]) -> bool:
+        if not self.types:
+            return True
+        types = row.get("types")
+        names = {t.get("name").strip().casefold() for t in types if isinstance(t, dict)
+                 and isinstance(t.get("name"), str)} if isinstance(types, list) else set()
+        return bool(names & self.types)
+
+    def owns(self, row: dict[str, Any]) -> bool:
+        """Whether a row's company is not one judged out (an unknown company is kept)."""
+        company = row.get("company")
+        return not (isinstance(company, dict) and company.get("id") in self.left_out)
+
+    def owned(self, mapper: Callable[[dict[str, Any]], RemoteItem]) -> Mapper:
+        """``mapper`` for rows of companies in scope; rows of the others map to nothing."""
+        def mapped(row: dict[str, Any]) -> list[RemoteItem]:
+            return [mapper(row)] if self.owns(row) else []
+
+        return mapped
+
+
+def _names(value: Any) -> frozenset[str]:
+    """A list setting as a set of names compared without case; empty: everything."""
+    if value is None:
+        return frozenset()
+    return frozenset(v.strip().casefold() for v in value if isinstance(v, str) and v.strip())
+
+
+def _all(*conditions: str | None) -> str | None:
+    """Conditions joined by ``and``; None when there is none."""
+    given = [c for c in conditions if c]
+    return " and ".join(given) or None
+
+
+def _numeric_id(row: dict[str, Any]) -> bool:
     ident = row.get("id")
-    if isinstance(ident, bool) or not isinstance(ident, int):
+    return isinstance(ident, int) and not isinstance(ident, bool)
+
+
+def _require_id(row: dict[str, Any]) -> int:
+    if not _numeric_id(row):
         raise MalformedRow("it has no numeric id")
-    return ident
+    return row["id"]
+
+
+def _text(value: Any) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None
 
 
 def _require_name(value: Any) -> str:
@@ -215,6 +369,10 @@ def _remote_company(row: dict[str, Any]) -> str | None:
     return None
 
 
+def _company_name(row: dict[str, Any]) -> str | None:
+    return _text(row.get("name")) or _text(row.get("identifier"))
+
+
 def _company_item(row: dict[str, Any]) -> RemoteItem:
     ident = _require_id(row)
     name = _require_name(row.get("name") or row.get("identifier"))
@@ -229,8 +387,11 @@ def _site_item(row: dict[str, Any], company_name: str | None) -> RemoteItem:
 
 def _configuration_item(row: dict[str, Any]) -> RemoteItem:
     ident = _require_id(row)
-    return RemoteItem(ResourceType.DEVICE, str(ident), _require_name(row.get("name")),
-                      remote_company=_remote_company(row), payload=row)
+    name = _require_name(row.get("name"))
+    mac = _text(row.get("macAddress"))
+    keys = IdentityKeys(serial=_text(row.get("serialNumber")), macs=(mac,) if mac else (), hostname=name)
+    return RemoteItem(ResourceType.DEVICE, str(ident), name, remote_company=_remote_company(row), payload=row,
+                      keys=keys)
 
 
 def _contact_item(row: dict[str, Any]) -> RemoteItem:
@@ -238,7 +399,18 @@ def _contact_item(row: dict[str, Any]) -> RemoteItem:
     parts = [row.get(key) for key in ("firstName", "lastName")]
     name = " ".join(p.strip() for p in parts if isinstance(p, str) and p.strip())
     return RemoteItem(ResourceType.CONTACT, str(ident), _require_name(name),
-                      remote_company=_remote_company(row), payload=row)
+                      remote_company=_remote_company(row), payload=row, keys=IdentityKeys(email=_email(row)))
+
+
+def _email(row: dict[str, Any]) -> str | None:
+    """A contact's e-mail: its default Email communication item, else its first one."""
+    items = row.get("communicationItems")
+    emails = [item for item in items if isinstance(item, dict) and _text(item.get("value")) and (
+        item.get("communicationType") == "Email"
+        or (isinstance(item.get("type"), dict) and item["type"].get("name") == "Email"))
+    ] if isinstance(items, list) else []
+    emails.sort(key=lambda item: item.get("defaultFlag") is not True)
+    return _text(emails[0]["value"]) if emails else None
 
 
 def _changed_since(since: datetime | None) -> str | None:

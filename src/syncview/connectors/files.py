@@ -12,7 +12,15 @@ name_column    its name [``name``]
 type_column    client, site, device or contact (plurals and any case accepted) [``type``]
 company_column the remote company (client) it belongs to [``company``]; a file without
                that column gives items no company, so only client items can match
+serial_column  a device's serial number [unset]
+mac_column     a device's MAC addresses, several separated by ``;`` or ``,`` [unset]
+hostname_column a device's host name [unset]
+email_column   a contact's e-mail address [unset]
 ============== =======================================================================
+
+The four key columns are identity keys besides the name, copied as written: the core
+normalises them and ignores placeholders. Each is optional; one that is set must be
+a column of a CSV file's header.
 
 CSV files are UTF-8 (a BOM is fine), with a header row; the delimiter (``,`` ``;``
 tab or ``|``) is detected. JSON files hold either one array of objects or one
@@ -28,19 +36,23 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, TextIO
 
 from syncview.connectors.base import Connector, Page, Setting
-from syncview.domain import RemoteItem, ResourceType, parse_resource_type
+from syncview.domain import IdentityKeys, RemoteItem, ResourceType, parse_resource_type
 from syncview.errors import ConfigError, ConnectorError
 
 FORMATS = ("csv", "json")
 _SUFFIXES = {".csv": "csv", ".json": "json", ".jsonl": "json", ".ndjson": "json"}
 #: Enough of a CSV file to detect its delimiter.
 _SNIFF_BYTES = 64 * 1024
+#: Settings naming an identity key's column, in the order the docs list them.
+KEY_COLUMNS = ("serial_column", "mac_column", "hostname_column", "email_column")
+_MAC_SEPARATORS = re.compile(r"[;,]")
 
 
 class FilesConnector(Connector):
@@ -59,6 +71,11 @@ class FilesConnector(Connector):
                 help="column or field holding client, site, device or contact"),
         Setting("company_column", required=False, default="company",
                 help="column or field holding the remote company (client) the item belongs to"),
+        Setting("serial_column", required=False, help="column or field holding a device's serial number"),
+        Setting("mac_column", required=False,
+                help="column or field holding a device's MAC addresses, several separated by ; or ,"),
+        Setting("hostname_column", required=False, help="column or field holding a device's host name"),
+        Setting("email_column", required=False, help="column or field holding a contact's e-mail address"),
     )
 
     #: Items per page; each page is one write transaction of the sync engine.
@@ -87,6 +104,8 @@ class FilesConnector(Connector):
         self.name_column = str(self.settings.get("name_column") or "name")
         self.type_column = str(self.settings.get("type_column") or "type")
         self.company_column = str(self.settings.get("company_column") or "company")
+        #: setting -> column, for the identity key columns that are set
+        self.key_columns = {name: str(self.settings[name]) for name in KEY_COLUMNS if self.settings.get(name)}
         #: set per fetch: a CSV header without the company column
         self._company_missing = False
 
@@ -159,6 +178,7 @@ class FilesConnector(Connector):
         needed = [("id_column", self.id_column), ("name_column", self.name_column)]
         if self.fixed_type is None:
             needed.append(("type_column", self.type_column))
+        needed += self.key_columns.items()
         for setting, column in needed:
             if column not in header:
                 hint = " (or set type for a file of one kind of item)" if setting == "type_column" else ""
@@ -273,5 +293,14 @@ class _ItemBuilder:
             self.warned_company = True
             problem = (f'the file has no column "{c.company_column}": items have no remote company, so only '
                        f"client items can match (set company_column to the right one)")
-        items.append(RemoteItem(type_, external_id, name, company or None, dict(row)))
+        items.append(RemoteItem(type_, external_id, name, company or None, dict(row), keys=self.keys(row)))
         return problem
+
+    def keys(self, row: Mapping[str, Any]) -> IdentityKeys:
+        """The row's identity keys from the key columns that are set, as written."""
+        found = {name: _text(_field(row, column)) for name, column in self.c.key_columns.items()}
+        if not any(found.values()):
+            return IdentityKeys()
+        macs = tuple(m.strip() for m in _MAC_SEPARATORS.split(found.get("mac_column") or "") if m.strip())
+        return IdentityKeys(serial=found.get("serial_column") or None, macs=macs,
+                            hostname=found.get("hostname_column") or None, email=found.get("email_column") or None)

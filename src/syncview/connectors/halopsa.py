@@ -17,13 +17,34 @@ What the vendor documents and this module relies on:
   this connector always fetches everything: ``supports_incremental`` is False.
 
 Entities: clients become clients, sites sites, assets devices, users contacts.
+
+What syncs: active rows (``includeinactive`` is sent false and a row marked
+``inactive`` is left out anyway, unless ``include_inactive``) of clients that are not
+left out (an inactive client's active sites, assets and users stay out with it,
+known by ``client_id``; clients are asked for with ``includeinactive`` so that the
+inactive ones are known),
+and users other than
+the "General User" placeholder Halo keeps on every site (``exclude_generaluser``,
+unless ``include_general_users``).
+
+Identity keys, copied as sent: an asset's host name and serial are whichever of its
+key fields (``key_field``, ``key_field2``, ``key_field3``) the asset types use for
+them, set by ``hostname_field`` (default ``key_field``) and ``serial_field`` (no
+default: Halo's asset types decide, so say which); its ``ethernetMacAddress`` when
+sent; its ``datto_id`` (set by Halo's Datto RMM integration) as that Datto RMM device.
+``inventory_number`` is the asset tag, the MSP's own label: not a key. A user's
+``emailaddress``; a client's ``autotaskid`` and ``connectwiseid`` (its PSA links, 0
+when unlinked) as cross-references to those companies.
+
+Every sync lists everything, so a full run already finds what was deleted: there is no
+separate pass over ids.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -31,9 +52,12 @@ import httpx
 
 from syncview.connectors.base import Connector, MalformedRow, Page, Setting, page_of
 from syncview.connectors.http import HttpClient, OAuthTokenAuth, Token, page_numbers
-from syncview.domain import RemoteItem, ResourceType
+from syncview.errors import ConfigError
+from syncview.domain import IdentityKeys, RemoteItem, ResourceType, xref
 
 DEFAULT_PAGE_SIZE = 100
+#: Asset fields that may hold a host name or serial, as Halo's asset types assign them.
+KEY_FIELDS = ("key_field", "key_field2", "key_field3", "inventory_number")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +93,15 @@ class HaloPsaConnector(Connector):
         Setting("auth_server", "url", required=False,
                 help="the Authorisation Server URL, when it is not the resource server's /auth"),
         Setting("page_size", "int", required=False, default=DEFAULT_PAGE_SIZE, help="items per request"),
+        Setting("include_inactive", "bool", required=False, default=False,
+                help="also sync inactive clients, sites, assets and users"),
+        Setting("include_general_users", "bool", required=False, default=False,
+                help='also sync the "General User" placeholder Halo keeps on every site'),
+        Setting("hostname_field", required=False, default="key_field",
+                help=f"the asset field holding the host name: one of {', '.join(KEY_FIELDS)}"),
+        Setting("serial_field", required=False,
+                help=f"the asset field holding the serial number on your asset types: one of "
+                     f"{', '.join(KEY_FIELDS)}; unset: assets give no serial"),
     )
 
     def __init__(
@@ -85,6 +118,17 @@ class HaloPsaConnector(Connector):
         site = str(self.settings["resource_server"]).rstrip("/").removesuffix("/api")
         self._auth_server = str(self.settings.get("auth_server") or f"{site}/auth").rstrip("/")
         self._page_size = max(1, int(self.settings.get("page_size") or DEFAULT_PAGE_SIZE))
+        self._inactive = bool(self.setting("include_inactive"))
+        self._general_users = bool(self.setting("include_general_users"))
+        #: ids of the clients left out (inactive), whose sites, assets and users stay out too
+        self._left_out: set[Any] = set()
+        self._fields = {}
+        for name in ("hostname_field", "serial_field"):
+            field = self.setting(name)
+            if field is not None and field not in KEY_FIELDS:
+                raise ConfigError(f'integration "{integration}": {name} must be one of {", ".join(KEY_FIELDS)}, '
+                                  f"got {field!r}")
+            self._fields[name] = field
         self.auth = OAuthTokenAuth(self._fetch_token, clock=clock)
         self.http = HttpClient.for_connector(
             self, base_url=f"{site}/api/", auth=self.auth, transport=transport, sleep=sleep, clock=clock,
@@ -117,13 +161,17 @@ class HaloPsaConnector(Connector):
             yield from self._list(entity)
 
     def _list(self, entity: _Entity) -> Iterator[Page]:
-        seen = 0
+        seen = last = 0
 
         def fetch_page(number: int) -> Page:
-            nonlocal seen
-            response = self.http.get(entity.path, params={
-                "pageinate": "true", "page_size": self._page_size, "page_no": number,
-            })
+            nonlocal seen, last
+            # Inactive clients are asked for too: knowing them is what keeps their items out.
+            inactive = self._inactive or entity.type is ResourceType.CLIENT
+            params: dict[str, Any] = {"pageinate": "true", "page_size": self._page_size, "page_no": number,
+                                      "includeactive": "true", "includeinactive": str(inactive).lower()}
+            if entity.type is ResourceType.CONTACT:
+                params["exclude_generaluser"] = str(not self._general_users).lower()
+            response = self.http.get(entity.path, params=params)
             body = self.http.decode_json(response, expect=dict)
             rows, total = body.get(entity.key), body.get("record_count")
             if not isinstance(rows, list):
@@ -131,17 +179,59 @@ class HaloPsaConnector(Connector):
             if isinstance(total, bool) or not isinstance(total, int):
                 total = None
             seen += len(rows)
-            return page_of(rows, entity.key, lambda row: _item(row, entity), total=total)
+            last = len(rows)
+            return page_of(rows, entity.key, lambda row: self._item(row, entity), total=total)
 
         def is_last(page: Page, number: int) -> bool:
             # Trust the total first: a server capping page_size below ours sends "short" pages that
             # are not the last. An empty page ends it anyway, should the total overstate.
-            rows = len(page.items) + len(page.warnings)
+            # Rows as sent: the page's items leave out the rows out of scope.
             if page.total is not None:
-                return seen >= page.total or rows == 0
-            return rows < self._page_size
+                return seen >= page.total or last == 0
+            return last < self._page_size
 
         yield from page_numbers(fetch_page, is_last=is_last)
+
+    def _item(self, row: dict[str, Any], entity: _Entity) -> list[RemoteItem]:
+        item = _item(row, entity)
+        if entity.type is ResourceType.CLIENT:
+            if row.get("inactive") is True and not self._inactive:
+                self._left_out.add(row["id"])
+                return []
+        elif row.get("client_id") in self._left_out:
+            return []  # an active row of a client left out stays out with it
+        if row.get("inactive") is True and not self._inactive:
+            return []  # asked for active rows only; an answer with others is filtered here too
+        if entity.type is ResourceType.DEVICE:
+            keys = IdentityKeys(serial=_text(row, self._fields["serial_field"]),
+                                hostname=_text(row, self._fields["hostname_field"]),
+                                macs=tuple(m for m in (_text(row, "ethernetMacAddress"),) if m),
+                                xrefs=_xrefs(row, ("datto_id", "datto_rmm", ResourceType.DEVICE)))
+        elif entity.type is ResourceType.CONTACT:
+            keys = IdentityKeys(email=_text(row, "emailaddress"))
+        elif entity.type is ResourceType.CLIENT:
+            keys = IdentityKeys(xrefs=_xrefs(row, ("autotaskid", "autotask", ResourceType.CLIENT),
+                                             ("connectwiseid", "connectwise", ResourceType.CLIENT)))
+        else:
+            return [item]
+        return [replace(item, keys=keys)]
+
+
+def _text(row: dict[str, Any], field: str | None) -> str | None:
+    value = row.get(field) if field else None
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def _xrefs(row: dict[str, Any], *links: tuple[str, str, ResourceType]) -> tuple[str, ...]:
+    """Cross-references from link fields; Halo writes 0 (or nothing) where there is no link."""
+    found = []
+    for field, kind, type_ in links:
+        value = row.get(field)
+        if isinstance(value, bool) or value in (None, 0, "", "0"):
+            continue
+        if isinstance(value, int | str) and str(value).strip():
+            found.append(xref(kind, type_, str(value).strip()))
+    return tuple(found)
 
 
 def _item(row: dict[str, Any], entity: _Entity) -> RemoteItem:

@@ -16,6 +16,10 @@ Rules the engine keeps:
   changes only ``last_seen``.
 - Resources not seen by a full run that completed are marked ``deleted_remotely``
   (never deleted: their decisions and history stay); seen again, they are unmarked.
+  An incremental run fetches only what changed, so it asks a connector that can
+  (``supports_live_ids``) for the ids the product holds now and marks removed the
+  known resources of the types it listed that it did not list. The ids go into a
+  temporary table page by page, so a million of them cost no memory.
 - A run left ``running`` by a process that died is closed as failed ("interrupted")
   when the next run of that integration starts.
 
@@ -24,10 +28,12 @@ No Textual and no rich here: progress goes to a plain callback.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import socket
+import sqlite3
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
@@ -38,9 +44,9 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from syncview.config import IntegrationConfig, resolve_settings
 from syncview.connectors import registry
-from syncview.connectors.base import Connector, Page
+from syncview.connectors.base import Connector, IdPage, Page
 from syncview.domain import RemoteItem, ResourceType, SyncStatus, normalise_name
-from syncview.errors import ConfigError, SyncviewError
+from syncview.errors import ConfigError, ConnectorError, SyncviewError
 from syncview.redaction import redact
 from syncview.services.matching import Decision, MatchInput, decide, free_records_index, match_key
 from syncview.store import Store
@@ -108,7 +114,8 @@ class SyncCounts:
     matched: int = 0
     not_synced: int = 0
     excluded: int = 0
-    #: resources marked deleted remotely at the end of a full run
+    #: resources marked deleted remotely: not seen by a full run, or not listed by an
+    #: incremental run's pass over live ids
     removed: int = 0
     #: resources marked deleted remotely before and seen again
     reappeared: int = 0
@@ -240,8 +247,11 @@ def sync_connector(
             with store.write() as conn:
                 state.apply(conn, page)
             _report(on_progress, state, page.entity, page.total)
-        with store.write() as conn:
-            message = state.finish(conn)
+        if run.since is not None and connector.supports_live_ids:
+            message = _finish_with_live_ids(store, connector, state, on_progress)
+        else:
+            with store.write() as conn:
+                message = state.finish(conn)
         return SyncReport(run.name, run.id, SUCCESS, state.counts, message, time.monotonic() - began, run.since is None)
     except KeyboardInterrupt:
         _record_stop(store, state, "interrupted by the operator", began)
@@ -367,6 +377,62 @@ def _process_alive(pid: int | None, run_id: int) -> bool:
     return True
 
 
+def _finish_with_live_ids(store: Store, connector: Connector, state: _RunState,
+                          on_progress: ProgressCallback | None) -> str | None:
+    """An incremental run's end: list the product's live ids, then finish, marking removed
+    what they lack. One held connection: the ids' temporary table lives on it."""
+    with store.connection() as held:
+        live = _LiveIds(held)
+        try:
+            listed: _LiveIds | None = live
+            try:
+                for page in connector.live_ids():
+                    live.add(page)
+                    label = f"{page.type.value} ids"
+                    state.entity_fetched[label] = state.entity_fetched.get(label, 0) + len(page.ids)
+                    _report(on_progress, state, label, None)
+            except ConnectorError as error:
+                # The changes fetched are saved; only the deletions wait. Failing the run here
+                # would fail every incremental sync of a product that refuses the id pass.
+                listed = None
+                note = f"deletions not checked this time: {redact(str(error))}"
+                state.log("warning", f"{state.run.name}: {note}", item=False)
+                state.notes.append(note)
+            with store.write(on=held) as conn:
+                return state.finish(conn, listed)
+        finally:
+            live.drop()
+
+
+class _LiveIds:
+    """The ids an incremental run's pass over live ids saw, in a temporary table of one held
+    connection: bounded memory at any size, and an indexed anti-join for the removal query.
+
+    Writing a temporary table takes no lock on the store, so the pass never holds up the
+    screen or another writer while it waits for the product.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self.raw = conn.connection.driver_connection
+        self.raw.execute("CREATE TEMP TABLE IF NOT EXISTS live_id (type TEXT NOT NULL, external_id TEXT NOT NULL,"
+                         " PRIMARY KEY (type, external_id)) WITHOUT ROWID")
+        self.raw.execute("DELETE FROM temp.live_id")
+        #: type -> ids listed; a type listed with no id is named here with 0
+        self.listed: dict[str, int] = {}
+
+    def add(self, page: IdPage) -> None:
+        type_ = page.type.value
+        self.raw.execute("INSERT OR IGNORE INTO temp.live_id (type, external_id) SELECT ?, value FROM json_each(?)",
+                         (type_, _json_list(page.ids)))
+        self.listed[type_] = self.listed.get(type_, 0) + len(page.ids)
+
+    def drop(self) -> None:
+        # The connection goes back to the pool: leave no table behind on it. A failure here must
+        # not hide the error that ended the run; a table left behind is emptied by the next pass.
+        with contextlib.suppress(sqlite3.Error):
+            self.raw.execute("DROP TABLE IF EXISTS temp.live_id")
+
+
 def _report(callback: ProgressCallback | None, state: _RunState, entity: str, total: int | None) -> None:
     if callback is not None:
         callback(SyncProgress(state.run.name, entity, state.counts.fetched, total,
@@ -408,6 +474,8 @@ class _RunState:
         self.item_logs = 0
         self.warning_logs = 0
         self._logs: list[tuple] = []
+        #: notes for the run's message gathered before its end
+        self.notes: list[str] = []
         #: normalised remote company -> local client id
         self.companies: dict[str, int] | None = None
         #: normalised local client name -> client id (lowest id of equal names)
@@ -513,11 +581,14 @@ class _RunState:
         finally:
             cursor.close()
 
-    def finish(self, conn: Connection) -> str | None:
-        """Mark what a full run did not see as removed, close the run as a success."""
-        notes = []
+    def finish(self, conn: Connection, live: _LiveIds | None = None) -> str | None:
+        """Mark removed what a full run did not see, or what an incremental run's pass over
+        live ids (``live``, on ``conn``) did not list; close the run as a success."""
+        notes = list(self.notes)
         if self.run.since is None:
             notes += self._mark_removed(conn)
+        elif live is not None:
+            notes += self._mark_unlisted(conn, live)
         if self.counts.warnings:
             notes.append(f"{self.counts.warnings} warning{'s' if self.counts.warnings != 1 else ''}: "
                          "some items were skipped (see the log)")
@@ -548,17 +619,64 @@ class _RunState:
                 self.log("warning", f"{self.run.name}: {note}", item=False)
                 return [note]
             return []
+        self._remove(raw, stale_where, params)
+        return []
+
+    def _mark_unlisted(self, conn: Connection, live: _LiveIds) -> list[str]:
+        """Mark removed the known resources of each type the id pass listed that it did not list;
+        unmark the ones marked removed before that it listed again.
+
+        The same safety as a full run's, per type: a type listed with no id at all, while the
+        store knows some, is likelier a product glitch than every one of them deleted.
+        """
+        raw = conn.connection.driver_connection
+        notes, covered = [], []
+        for type_, listed in live.listed.items():
+            if listed == 0:
+                known = raw.execute(
+                    "SELECT count(*) FROM resource WHERE integration_id = ? AND type = ? AND deleted_remotely = 0",
+                    (self.run.integration_id, type_)).fetchone()[0]
+                if known:
+                    note = (f"the product listed no {type_} at all; {known:,} known ones were not marked removed "
+                            "(check the product, then sync again)")
+                    self.log("warning", f"{self.run.name}: {note}", item=False)
+                    notes.append(note)
+                    continue
+            covered.append(type_)
+        if not covered:
+            return notes
+        listed_where = ("integration_id = ? AND type IN (SELECT value FROM json_each(?)) AND {} EXISTS"
+                        " (SELECT 1 FROM temp.live_id l WHERE l.type = resource.type"
+                        " AND l.external_id = resource.external_id)")
+        params = (self.run.integration_id, _json_list(covered))
+        self._remove(raw, listed_where.format("NOT") + " AND deleted_remotely = 0 AND last_seen < ?",
+                     (*params, db_time(self.run.started)))
+        back_where = listed_where.format("") + " AND deleted_remotely = 1"
         budget = max(0, ITEM_LOG_LIMIT - self.item_logs)
         for resource_id, type_, name in raw.execute(
-            f"SELECT id, type, name FROM resource WHERE {stale_where} ORDER BY id LIMIT ?", (*params, budget)
+            f"SELECT id, type, name FROM resource WHERE {back_where} ORDER BY id LIMIT ?", (*params, budget)
+        ).fetchall():
+            self.log("info", f"{type_} {name!r} is back remotely", resource_id)
+        now = db_time(_precise_now())
+        back = raw.execute(
+            "UPDATE resource SET deleted_remotely = 0, version = version + 1, updated_at = ?, updated_by = NULL,"
+            f" last_seen = ? WHERE {back_where}", (now, now, *params)).rowcount
+        self.item_logs += max(0, back - budget)
+        self.counts.reappeared += back
+        return notes
+
+    def _remove(self, raw, where: str, params: tuple) -> None:
+        """Mark the resources ``where`` selects removed remotely, logging them within the budget."""
+        budget = max(0, ITEM_LOG_LIMIT - self.item_logs)
+        for resource_id, type_, name in raw.execute(
+            f"SELECT id, type, name FROM resource WHERE {where} ORDER BY id LIMIT ?", (*params, budget)
         ).fetchall():
             self.log("warning", f"{type_} {name!r} was removed remotely", resource_id)
         removed = raw.execute(
             f"UPDATE resource SET deleted_remotely = 1, version = version + 1, updated_at = ?, updated_by = NULL"
-            f" WHERE {stale_where}", (db_time(_precise_now()), *params)).rowcount
+            f" WHERE {where}", (db_time(_precise_now()), *params)).rowcount
         self.item_logs += max(0, removed - budget)
-        self.counts.removed = removed
-        return []
+        self.counts.removed += removed
 
 
 def _unique(items: list[RemoteItem]) -> list[RemoteItem]:

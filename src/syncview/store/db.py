@@ -134,12 +134,32 @@ class Store:
             raise translate(error, self.path) from error
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
-        """One immediate write transaction: committed whole at the end, rolled back on any error."""
+    def write(self, on: Connection | None = None) -> Iterator[Connection]:
+        """One immediate write transaction: committed whole at the end, rolled back on any error.
+
+        ``on``: a connection held from :meth:`connection` (one that keeps temporary tables)
+        instead of a new one.
+        """
         try:
+            if on is not None:
+                with on.execution_options(sqlite_begin="IMMEDIATE").begin():
+                    yield on
+                return
             with self.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn:
                 with conn.begin():
                     yield conn
+        except DBAPIError as error:
+            raise translate(error, self.path) from error
+        except sqlite3.Error as error:
+            raise translate(error, self.path) from error
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """One connection held across several transactions: SQLite's temporary tables live
+        per connection, and a pass that fills one page by page needs the same one throughout."""
+        try:
+            with self.engine.connect() as conn:
+                yield conn
         except DBAPIError as error:
             raise translate(error, self.path) from error
         except sqlite3.Error as error:

@@ -18,7 +18,14 @@ Beyond the base's path-matched :meth:`~FakeServer.fail`,
 :meth:`FakeAutotask.fail_page` scripts a fault on one page of one entity's query.
 
 Entities served: Companies, CompanyLocations, ConfigurationItems, Contacts, with
-the fields a sync reads; Contacts.isActive is 1/0 as Autotask sends it.
+the fields a sync reads; Contacts.isActive is 1/0 as Autotask sends it. A query's
+``IncludeFields`` answers only those fields (and ``id``). Configuration items carry
+``serialNumber`` and, for half of them (as if audited by Datto RMM), the RMM fields
+``rmmDeviceUID``, ``rmmDeviceAuditHostname`` and ``rmmDeviceAuditMacAddress`` (a list
+written ``[mac, mac]``, as Autotask shows it). The last contact of each company is
+inactive. With ``out_of_scope=True`` the database also holds a lead, a prospect, a
+vendor and an inactive customer (each with a location, a device and a contact), an
+inactive location and device per company, and placeholder serials.
 """
 
 from __future__ import annotations
@@ -62,6 +69,7 @@ class FakeAutotask(FakeServer):
         changed: frozenset[int] = frozenset(),
         zone_origin: str | None = None,
         page_size: int = PAGE_SIZE,
+        out_of_scope: bool = False,
     ) -> None:
         super().__init__()
         self.username, self.integration_code, self.secret = username, integration_code, secret
@@ -71,7 +79,11 @@ class FakeAutotask(FakeServer):
         self.entities: dict[str, list[dict[str, Any]]] = {name: [] for name in ENTITIES}
         #: (entity, 1-based page) -> responses to give instead, first first.
         self._page_faults: dict[tuple[str, int], list[Response]] = {}
+        #: (entity, id) of the rows a default-scoped sync must not yield
+        self.out_of_scope: set[tuple[str, int]] = set()
         self.build(companies, locations_per_company, devices_per_company, contacts_per_company, changed)
+        if out_of_scope:
+            self.add_out_of_scope()
 
     # ----------------------------------------------------------------- data
 
@@ -98,9 +110,15 @@ class FakeAutotask(FakeServer):
                 })
             for m in range(devices):
                 ident = 5_000_000 + n * 10_000 + m
+                audited = m % 2 == 0
                 self.entities["ConfigurationItems"].append({
                     "id": ident, "companyID": company_id, "referenceTitle": f"C{n:03d}-WS-{m:03d}",
                     "serialNumber": f"SN{n:03d}{m:05d}", "isActive": True, "configurationItemType": 1,
+                    "rmmDeviceID": 600_000 + ident % 100_000 if audited else None,
+                    "rmmDeviceUID": f"9c2d4b1e-{n:04d}-4000-8000-{m:012d}" if audited else None,
+                    "rmmDeviceAuditHostname": f"c{n:03d}-ws-{m:03d}.corp.local" if audited else None,
+                    "rmmDeviceAuditMacAddress": (f"[00:50:56:{n % 256:02x}:{m // 256 % 256:02x}:{m % 256:02x}, "
+                                                 f"0a:00:27:00:00:{m % 256:02x}]") if audited else None,
                     "lastModifiedTime": touched(ident),
                 })
             for m in range(contacts):
@@ -111,8 +129,42 @@ class FakeAutotask(FakeServer):
                     "lastActivityDate": touched(ident), "lastModifiedDate": touched(ident),
                 })
 
+    def add_out_of_scope(self) -> None:
+        """What a real database holds beside the MSP's active customers and their live items."""
+        stamp = autotask_time(EPOCH)
+        for number, (company_type, active) in enumerate(((2, True), (3, True), (7, True), (1, False)), start=1):
+            company_id = 29_699_000 + number
+            self.entities["Companies"].append({
+                "id": company_id, "companyName": f"Other {number}", "companyNumber": f"O{number}",
+                "companyType": company_type, "isActive": active, "lastActivityDate": stamp})
+            rows = {"CompanyLocations": {"id": 39_000 + number, "companyID": company_id, "name": f"Other {number} HQ",
+                                         "isActive": True},
+                    "ConfigurationItems": {"id": 5_900_000 + number, "companyID": company_id,
+                                           "referenceTitle": f"OTHER-{number}", "serialNumber": f"OTH{number}",
+                                           "isActive": True, "lastModifiedTime": stamp},
+                    "Contacts": {"id": 30_990_000 + number, "companyID": company_id, "firstName": "Rep",
+                                 "lastName": f"Other{number}", "isActive": 1, "lastModifiedDate": stamp}}
+            for entity, row in rows.items():
+                self.entities[entity].append(row)
+                self.out_of_scope.add((entity, row["id"]))
+            self.out_of_scope.add(("Companies", company_id))
+        for company in [c for c in self.entities["Companies"] if ("Companies", c["id"]) not in self.out_of_scope]:
+            for entity, row in (
+                    ("CompanyLocations", {"id": 38_000 + company["id"] % 1000, "companyID": company["id"],
+                                          "name": f"{company['companyName']} - Closed", "isActive": False}),
+                    ("ConfigurationItems", {"id": 5_800_000 + company["id"] % 1000, "companyID": company["id"],
+                                            "referenceTitle": f"RETIRED-{company['id'] % 1000}", "isActive": False,
+                                            "serialNumber": "RETIRED", "lastModifiedTime": stamp})):
+                self.entities[entity].append(row)
+                self.out_of_scope.add((entity, row["id"]))
+        devices = [d for d in self.entities["ConfigurationItems"] if d["isActive"]]
+        for device, placeholder in zip(devices, ("To Be Filled By O.E.M.", "System Serial Number", "N/A")):
+            device["serialNumber"] = placeholder
+
     def item_count(self) -> int:
-        return sum(map(len, self.entities.values()))
+        """Items a sync with the default scope yields: active rows of active customers."""
+        return sum(1 for entity, rows in self.entities.items() for row in rows
+                   if (entity, row.get("id")) not in self.out_of_scope and row.get("isActive") not in (0, False))
 
     # ----------------------------------------------------------------- test controls
 
@@ -191,6 +243,10 @@ class FakeAutotask(FakeServer):
             paging = quote(json.dumps({"pageSize": self.page_size, "lastId": last_id, "page": page}), safe="")
             return f"{request.origin}{root}V1.0/{entity}/query/next?paging={paging}&search={search_text}"
 
+        fields = search.get("IncludeFields") if isinstance(search, dict) else None
+        if fields:
+            wanted = {f.lower() for f in fields} | {"id"}
+            items = [{k: v for k, v in row.items() if k.lower() in wanted} for row in items]
         return Response.json({
             "items": items,
             "pageDetails": {
@@ -207,6 +263,10 @@ class FakeAutotask(FakeServer):
 
 def _matches(row: dict[str, Any], condition: dict[str, Any]) -> bool:
     op = condition["op"]
+    if op in ("in", "notIn"):
+        name = condition["field"].lower()
+        value = next((v for k, v in row.items() if k.lower() == name), None)
+        return (value in condition["value"]) == (op == "in")
     if op in ("and", "or"):
         results = [_matches(row, item) for item in condition["items"]]
         return all(results) if op == "and" else any(results)

@@ -6,12 +6,24 @@
 - Lists page with ``page`` (from 1) and ``pageSize`` (default 25, at most 1000),
   and link the next and last pages in a ``Link`` header; with the header
   ``pagination-type: forward-only`` they page by a ``pageId`` cursor instead.
-- ``conditions=lastUpdated>[ISO]`` filters on ``_info.lastUpdated``.
+- ``conditions`` filters rows: clauses joined by ``and``, each ``path op value`` with
+  ``= != > < >= <=``, values ``true``/``false``, numbers, ``"text"`` and ``[ISO time]``
+  (``lastUpdated`` is read from ``_info``); ``childConditions`` does the same on arrays
+  of objects (``types/name="Client"``: any element matches).
+- ``fields=a,b/c`` answers only those fields (nested ones under their parent).
+- Rows carry what the vendor sends: companies their ``status``, ``types`` and
+  ``deletedFlag``; configurations ``serialNumber``, ``macAddress``, ``tagNumber``,
+  ``activeFlag`` and ``status``; contacts ``inactiveFlag`` and ``communicationItems``.
+  With ``out_of_scope=True`` the fake also holds what an MSP's database holds beside
+  its clients: a vendor, a prospect, an inactive and a deleted company (each with a
+  configuration and a contact), an inactive configuration and an inactive contact per
+  company, and placeholder serials.
 """
 
 from __future__ import annotations
 
 import base64
+import operator
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,7 +34,7 @@ from tests.connectors.fakes.wsgi import FakeServer, Request, Response, page_wind
 DEFAULT_PAGE_SIZE = 25
 MAX_PAGE_SIZE = 1000
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
-_CONDITION = re.compile(r"^\s*lastUpdated\s*>\s*\[([^\]]+)\]\s*$")
+_CLAUSE = re.compile(r'^\s*([\w/]+)\s*(!=|>=|<=|=|>|<)\s*(true|false|-?\d+|"[^"]*"|\[[^\]]+\])\s*$', re.I)
 
 
 def _stamp(moment: datetime) -> str:
@@ -44,6 +56,7 @@ class FakeConnectWise(FakeServer):
         configurations_per_company: int = 4,
         contacts_per_company: int = 2,
         changed_ids: frozenset[int] = frozenset(),
+        out_of_scope: bool = False,
     ) -> None:
         super().__init__()
         self.company_id, self.public_key, self.private_key, self.client_id = (
@@ -51,7 +64,11 @@ class FakeConnectWise(FakeServer):
         self.codebase = codebase
         self.entities: dict[str, list[dict[str, Any]]] = {"companies": [], "configurations": [], "contacts": []}
         self.sites: dict[int, list[dict[str, Any]]] = {}
+        #: ids of the rows a default-scoped sync must not yield
+        self.out_of_scope_ids: set[int] = set()
         self.build(companies, configurations_per_company, contacts_per_company, changed_ids)
+        if out_of_scope:
+            self.add_out_of_scope()
 
     # ----------------------------------------------------------------- data
 
@@ -68,7 +85,8 @@ class FakeConnectWise(FakeServer):
             name = f"Client {n:03d} Ltd"
             ref = {"id": company_id, "identifier": identifier, "name": name}
             self.entities["companies"].append(
-                {"id": company_id, "identifier": identifier, "name": name, "_info": info(company_id)})
+                {"id": company_id, "identifier": identifier, "name": name, "status": {"id": 1, "name": "Active"},
+                 "types": [{"id": 1, "name": "Client"}], "deletedFlag": False, "_info": info(company_id)})
             self.sites[company_id] = []
             for label in ("Main", "Branch"):
                 site_id += 1
@@ -78,15 +96,63 @@ class FakeConnectWise(FakeServer):
                 config_id += 1
                 self.entities["configurations"].append(
                     {"id": config_id, "name": f"C{n:03d}-WS-{k:02d}", "company": ref,
-                     "type": {"id": 1, "name": "Workstation"}, "_info": info(config_id)})
+                     "type": {"id": 1, "name": "Workstation"}, "status": {"id": 1, "name": "Active"},
+                     "activeFlag": True, "serialNumber": f"CWSN{config_id}", "tagNumber": f"ASSET-{k:04d}",
+                     "macAddress": f"00:1A:2B:{n % 256:02X}:{k // 256 % 256:02X}:{k % 256:02X}",
+                     "deviceIdentifier": "", "_info": info(config_id)})
             for k in range(contacts):
                 contact_id += 1
                 self.entities["contacts"].append(
                     {"id": contact_id, "firstName": f"First{k}", "lastName": f"Last{n:03d}", "company": ref,
+                     "inactiveFlag": False, "communicationItems": [
+                         {"id": contact_id * 10, "type": {"id": 2, "name": "Direct"}, "value": "555-0100",
+                          "defaultFlag": True, "communicationType": "Phone"},
+                         {"id": contact_id * 10 + 1, "type": {"id": 1, "name": "Email"},
+                          "value": f"first{k}@client{n:03d}.example", "defaultFlag": True,
+                          "communicationType": "Email"}],
                      "_info": info(contact_id)})
 
+    def add_out_of_scope(self) -> None:
+        """What a real database holds beside the MSP's active clients and their live items."""
+        info = {"lastUpdated": _stamp(EPOCH), "updatedBy": "api"}
+        kinds = (("Vendor", "Active", False), ("Prospect", "Active", False), ("Client", "Inactive", False),
+                 ("Client", "Active", True))
+        for number, (type_name, status, deleted) in enumerate(kinds, start=1):
+            company_id, config_id, contact_id = 900 + number, 2900 + number, 7900 + number
+            ref = {"id": company_id, "identifier": f"Other{number}", "name": f"Other {number} ({type_name})"}
+            self.entities["companies"].append({
+                **ref, "status": {"id": 2, "name": status}, "types": [{"id": 9, "name": type_name}],
+                "deletedFlag": deleted, "_info": info})
+            self.sites[company_id] = [{"id": 990 + number, "name": f"Main Other{number}", "company": ref,
+                                       "_info": info}]
+            self.entities["configurations"].append({
+                "id": config_id, "name": f"OTHER-{number}", "company": ref, "activeFlag": True,
+                "status": {"id": 1, "name": "Active"}, "serialNumber": f"OTH{number}", "_info": info})
+            self.entities["contacts"].append({
+                "id": contact_id, "firstName": "Rep", "lastName": f"Other{number}", "company": ref,
+                "inactiveFlag": False, "communicationItems": [], "_info": info})
+            self.out_of_scope_ids |= {company_id, 990 + number, config_id, contact_id}
+        for company in self.entities["companies"][:]:
+            if company["id"] in self.out_of_scope_ids:
+                continue
+            ref = {key: company[key] for key in ("id", "identifier", "name")}
+            retired, left = 3000 + company["id"], 8000 + company["id"]
+            self.entities["configurations"].append({
+                "id": retired, "name": f"{company['identifier']}-OLD", "company": ref, "activeFlag": False,
+                "status": {"id": 3, "name": "Inactive"}, "serialNumber": f"OLD{retired}", "_info": info})
+            self.entities["contacts"].append({
+                "id": left, "firstName": "Former", "lastName": company["identifier"], "company": ref,
+                "inactiveFlag": True, "communicationItems": [], "_info": info})
+            self.out_of_scope_ids |= {retired, left}
+        # Placeholders as OEM firmware and people write them: kept as sent, judged by the core.
+        configurations = [c for c in self.entities["configurations"] if c["id"] not in self.out_of_scope_ids]
+        for config, placeholder in zip(configurations, ("To Be Filled By O.E.M.", "Default string", "0")):
+            config["serialNumber"] = placeholder
+
     def item_count(self) -> int:
-        return sum(map(len, self.entities.values())) + sum(map(len, self.sites.values()))
+        """Items a sync with the default scope yields (what is out of scope is left out)."""
+        rows = [r for group in (*self.entities.values(), *self.sites.values()) for r in group]
+        return sum(1 for r in rows if r.get("id") not in self.out_of_scope_ids)
 
     # ----------------------------------------------------------------- HTTP
 
@@ -140,13 +206,13 @@ class FakeConnectWise(FakeServer):
             number = int(query.get("page", 1))
         except ValueError:
             return Response.json({"code": "InvalidObject", "message": "page and pageSize must be numbers"}, 400)
-        if "conditions" in query:
-            match = _CONDITION.match(query["conditions"])
-            if match is None:
-                return Response.json({"code": "InvalidObject", "message": "conditions not understood"}, 400)
-            after = datetime.fromisoformat(match[1].replace("Z", "+00:00"))
-            rows = [r for r in rows if datetime.fromisoformat(
-                r["_info"]["lastUpdated"].replace("Z", "+00:00")) > after]
+        for key in ("conditions", "childConditions"):
+            if key in query:
+                try:
+                    clauses = [_clause(text) for text in re.split(r"\s+and\s+", query[key], flags=re.I)]
+                except ValueError as error:
+                    return Response.json({"code": "InvalidObject", "message": f"{key} not understood: {error}"}, 400)
+                rows = [r for r in rows if all(_holds(r, clause) for clause in clauses)]
         rows = sorted(rows, key=lambda r: r["id"] if isinstance(r.get("id"), int) else 0)
         base = f"{request.origin}{request.path}"
         keep = {k: v for k, v in query.items() if k not in ("page", "pageId")}
@@ -168,4 +234,65 @@ class FakeConnectWise(FakeServer):
                 links.append(f'<{base}?{urlencode({**keep, "page": number + 1})}>; rel="next"')
             links.append(f'<{base}?{urlencode({**keep, "page": last})}>; rel="last"')
         headers = {"Link": ", ".join(links)} if links else {}
+        if "fields" in query:
+            window = [_only(row, query["fields"].split(",")) for row in window]
         return Response.json(window, headers=headers)
+
+
+_OPS = {"=": operator.eq, "!=": operator.ne, ">": operator.gt, "<": operator.lt, ">=": operator.ge,
+        "<=": operator.le}
+
+
+def _clause(text: str) -> tuple[list[str], str, Any]:
+    match = _CLAUSE.match(text)
+    if match is None:
+        raise ValueError(text)
+    raw = match[3]
+    if raw.lower() in ("true", "false"):
+        value: Any = raw.lower() == "true"
+    elif raw.startswith('"'):
+        value = raw[1:-1]
+    elif raw.startswith("["):
+        value = datetime.fromisoformat(raw[1:-1].replace("Z", "+00:00"))
+    else:
+        value = int(raw)
+    path = match[1].split("/")
+    return (["_info", "lastUpdated"] if path == ["lastUpdated"] else path), match[2], value
+
+
+def _values(row: Any, path: list[str]) -> list[Any]:
+    """The values at ``path``; through an array, those of every element (childConditions)."""
+    if not path:
+        return [row]
+    if isinstance(row, list):
+        return [v for element in row for v in _values(element, path)]
+    if not isinstance(row, dict) or path[0] not in row:
+        return []
+    return _values(row[path[0]], path[1:])
+
+
+def _holds(row: dict[str, Any], clause: tuple[list[str], str, Any]) -> bool:
+    path, op, expected = clause
+    for value in _values(row, path):
+        if isinstance(expected, datetime) and isinstance(value, str):
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        try:
+            if _OPS[op](value, expected):
+                return True
+        except TypeError:
+            continue
+    return False
+
+
+def _only(row: dict[str, Any], fields: list[str]) -> dict[str, Any]:
+    """``row`` with only ``fields`` (``company/id`` keeps ``company`` with its ``id``)."""
+    kept: dict[str, Any] = {}
+    for field in (f.strip() for f in fields):
+        head, _, rest = field.partition("/")
+        if head not in row:
+            continue
+        if rest and isinstance(row[head], dict):
+            kept.setdefault(head, {}).update(_only(row[head], [rest]))
+        else:
+            kept[head] = row[head]
+    return kept

@@ -14,6 +14,15 @@
   {"count", "totalCount", "prevPageUrl", "nextPageUrl"}, "sites"|"devices": [...]}``
   with absolute page URLs; ``nextPageUrl`` is null on the last page.
 - Timestamps are epoch milliseconds (the spec says date-time; the API sends numbers).
+- ``GET /api/v2/site/{siteUid}/devices/network-interface`` pages the site's devices in
+  short (uid, hostname, ...) with their ``nics`` (``instance``, ``ipv4``, ``macAddress``,
+  ``type``); 404 for a site it does not know. Every device has its own Ethernet MAC and
+  the same Hyper-V virtual adapter's (shared by many: not an identity); a device with
+  no audit yet has no nics.
+- Sites name the Autotask company their PSA link maps them to (``autotaskCompanyId``,
+  a string; null on a site without one). With ``out_of_scope=True`` the account also
+  holds its recycle bin, the "Deleted Devices" site with two ``deleted`` devices, an
+  on-demand site (``onDemand``) with a device, and a site linked to no PSA company.
 
 :meth:`FakeDattoRmm.expire_tokens` makes 100 hours pass; ``honour_tokens = False``
 refuses every token it issues; :meth:`FakeDattoRmm.fail_page` scripts a fault on
@@ -24,6 +33,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import re
 from typing import Any
 
 from tests.connectors.fakes.wsgi import FakeServer, Request, Response
@@ -43,7 +53,7 @@ class FakeDattoRmm(FakeServer):
     """One Datto RMM account: sites, and devices in them (one per site in the recycle bin, ``deleted``)."""
 
     def __init__(self, *, api_key: str = API_KEY, api_secret: str = API_SECRET, sites: int = 3,
-                 devices_per_site: int = 4) -> None:
+                 devices_per_site: int = 4, out_of_scope: bool = False) -> None:
         super().__init__()
         self.api_key, self.api_secret = api_key, api_secret
         self.entities: dict[str, list[dict[str, Any]]] = {"sites": [], "devices": []}
@@ -55,7 +65,11 @@ class FakeDattoRmm(FakeServer):
         self._serial = itertools.count(1)
         #: (list, 0-based page) -> responses to give instead, first first.
         self._page_faults: dict[tuple[str, int], list[Response]] = {}
+        #: uids of the sites and devices a default-scoped sync must not yield
+        self.out_of_scope: set[str] = set()
         self.build(sites, devices_per_site)
+        if out_of_scope:
+            self.add_out_of_scope()
 
     # ----------------------------------------------------------------- data
 
@@ -85,8 +99,34 @@ class FakeDattoRmm(FakeServer):
                     "deviceClass": "device", "portalUrl": f"https://fake.centrastage.net/csm/device/{ident}",
                 })
 
+    def add_out_of_scope(self) -> None:
+        """Datto's recycle bin site, an on-demand site and a site with no PSA link."""
+        for number, (name, on_demand, devices) in enumerate(
+                (("Deleted Devices", False, 2), ("Walk-in repairs", True, 1), ("Unlinked Ltd", False, 1))):
+            site_id, site_uid = 8_900 + number, f"5f1e0c7a-9999-4000-8000-{number:012d}"
+            self.entities["sites"].append({
+                "id": site_id, "uid": site_uid, "accountUid": "ACCT1234", "name": name, "description": "",
+                "notes": "", "onDemand": on_demand, "splashtopAutoInstall": False,
+                "devicesStatus": {"numberOfDevices": devices, "numberOfOnlineDevices": 0,
+                                  "numberOfOfflineDevices": devices},
+                "autotaskCompanyName": None, "autotaskCompanyId": None,
+                "portalUrl": f"https://fake.centrastage.net/csm/site/{site_id}"})
+            if name != "Unlinked Ltd":
+                self.out_of_scope.add(site_uid)
+            for m in range(devices):
+                uid = f"9c2d4b1e-9999-4000-8000-{number:06d}{m:06d}"
+                self.entities["devices"].append({
+                    "id": 690_000 + number * 10 + m, "uid": uid, "siteId": site_id, "siteUid": site_uid,
+                    "siteName": name, "deviceType": {"category": "Laptop", "type": "Laptop"},
+                    "hostname": f"OLD-LT-{number}{m}", "intIpAddress": "192.168.1.20", "online": False,
+                    "suspended": False, "deleted": name == "Deleted Devices", "lastSeen": EPOCH_MS,
+                    "deviceClass": "device"})
+                if name != "Unlinked Ltd":
+                    self.out_of_scope.add(uid)
+
     def live_devices(self) -> list[dict[str, Any]]:
-        return [d for d in self.entities["devices"] if not d["deleted"]]
+        """The devices a default-scoped sync yields."""
+        return [d for d in self.entities["devices"] if not d["deleted"] and d["uid"] not in self.out_of_scope]
 
     # ----------------------------------------------------------------- test controls
 
@@ -106,7 +146,8 @@ class FakeDattoRmm(FakeServer):
         path = request.path.rstrip("/")
         if path == "/auth/oauth/token":
             return self._token(request) if request.method == "POST" else _error(405, "method_not_allowed")
-        if path not in LISTS:
+        nics = re.fullmatch(r"/api/v2/site/([^/]+)/devices/network-interface", path)
+        if path not in LISTS and nics is None:
             return Response.json({"status": 404, "error": "Not Found", "path": path}, 404)
         if request.method != "GET":
             return Response.json({"status": 405, "error": "Method Not Allowed", "path": path}, 405)
@@ -116,7 +157,9 @@ class FakeDattoRmm(FakeServer):
             return _error(401, "unauthorized", "Full authentication is required to access this resource")
         if token not in self.tokens:
             return _error(401, "invalid_token", f"Access token expired: {token}")
-        name = LISTS[path]
+        name = LISTS.get(path, "nics")
+        if nics is not None and nics[1] not in {site["uid"] for site in self.entities["sites"]}:
+            return Response.json({"status": 404, "error": "Not Found", "message": "Site or filter not found."}, 404)
         try:
             page = int(request.query.get("page", 0))
             size = min(int(request.query.get("max", MAX_PAGE)), MAX_PAGE)
@@ -126,6 +169,9 @@ class FakeDattoRmm(FakeServer):
         scripted = self._page_faults.get((name, page))
         if scripted:
             return scripted.pop(0)
+        if nics is not None:
+            return self._page(request, "devices", max(0, page), max(1, size),
+                              rows=[_with_nics(d) for d in self.entities["devices"] if d.get("siteUid") == nics[1]])
         return self._page(request, name, max(0, page), max(1, size))
 
     def _token(self, request: Request) -> Response:
@@ -144,8 +190,9 @@ class FakeDattoRmm(FakeServer):
         return Response.json({"access_token": token, "token_type": "bearer", "expires_in": TOKEN_LIFETIME,
                               "scope": "default", "jti": token[-12:]})
 
-    def _page(self, request: Request, name: str, page: int, size: int) -> Response:
-        rows = self.entities[name]
+    def _page(self, request: Request, name: str, page: int, size: int,
+              rows: list[dict[str, Any]] | None = None) -> Response:
+        rows = self.entities[name] if rows is None else rows
         base = f"{request.origin}{request.path}"
 
         def url(number: int) -> str:
@@ -159,6 +206,24 @@ class FakeDattoRmm(FakeServer):
             },
             name: rows[page * size:(page + 1) * size],
         })
+
+
+#: The MAC Hyper-V gives its default switch adapter on every host: shared, so no identity.
+SHARED_VIRTUAL_MAC = "00:15:5D:00:04:01"
+
+
+def _with_nics(device: dict[str, Any]) -> dict[str, Any]:
+    """A device as the network-interface list shortens it, with its adapters."""
+    short = {key: device.get(key) for key in ("id", "uid", "siteId", "siteUid", "siteName", "deviceType",
+                                               "hostname", "intIpAddress", "extIpAddress")}
+    ident = device["id"]
+    short["nics"] = [] if device.get("lastAuditDate") is None else [
+        {"instance": "Intel(R) Ethernet Connection I219-LM", "ipv4": device.get("intIpAddress"), "ipv6": None,
+         "macAddress": f"3C:52:82:{ident >> 16 & 255:02X}:{ident >> 8 & 255:02X}:{ident & 255:02X}",
+         "type": "Ethernet"},
+        {"instance": "Hyper-V Virtual Ethernet Adapter", "ipv4": "172.17.0.1", "ipv6": None,
+         "macAddress": SHARED_VIRTUAL_MAC, "type": "Ethernet"}]
+    return short
 
 
 def _error(status: int, error: str, description: str | None = None) -> Response:
