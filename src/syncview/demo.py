@@ -30,6 +30,7 @@ This module only describes the world; :mod:`syncview.services.seed` writes it.
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -116,6 +117,8 @@ class DemoResource:
     keys: IdentityKeys = NO_KEYS
     #: which of the module's stories it tells ("renamed", "replaced", ...), if any
     story: str | None = None
+    #: the record it really is, linked or not (None: nothing documents it), to score suggestions by
+    truth: int | None = None
 
 
 @dataclass(slots=True)
@@ -207,24 +210,26 @@ class _ClientBuilder:
         roll = self.rng.random()
         if not client_known:
             # Nothing under an unmatched company can be matched until the company is.
-            if shared is None:
-                self.record(type_, name, keys=record_keys)
-            return self.resource(integration, type_, name, company, status=SyncStatus.NOT_SYNCED,
-                                 record=None, client_known=False, payload=payload, keys=keys)
-        # A record the RMM's copy links is free for the PSA, so the rules would link it: matched.
-        if roll < 0.84 or (shared is not None and roll < 0.95):
             rec = shared or self.record(type_, name, keys=record_keys)
-            return self.resource(integration, type_, name, company, status=SyncStatus.MATCHED,
-                                 record=rec, payload=payload, keys=keys)
-        if roll < 0.95:
+            res = self.resource(integration, type_, name, company, status=SyncStatus.NOT_SYNCED,
+                                record=None, client_known=False, payload=payload, keys=keys)
+        # A record the RMM's copy links is free for the PSA, so the rules would link it: matched.
+        elif roll < 0.84 or (shared is not None and roll < 0.95):
+            rec = shared or self.record(type_, name, keys=record_keys)
+            res = self.resource(integration, type_, name, company, status=SyncStatus.MATCHED,
+                                record=rec, payload=payload, keys=keys)
+        elif roll < 0.95:
+            rec = None
             if shared is None and self.rng.random() < 0.7:
-                self.record(type_, _variant(name, self.rng))  # documented under another spelling
-            return self.resource(integration, type_, name, company, status=SyncStatus.NOT_SYNCED,
-                                 record=None, payload=payload, keys=keys)
-        if shared is None:
-            self.record(type_, name, disabled=self.rng.random() < 0.5, keys=record_keys)
-        return self.resource(integration, type_, name, company, status=SyncStatus.EXCLUDED,
-                             record=None, payload=payload, keys=keys)
+                rec = self.record(type_, _variant(name, self.rng))  # documented under another spelling
+            res = self.resource(integration, type_, name, company, status=SyncStatus.NOT_SYNCED,
+                                record=None, payload=payload, keys=keys)
+        else:
+            rec = shared or self.record(type_, name, disabled=self.rng.random() < 0.5, keys=record_keys)
+            res = self.resource(integration, type_, name, company, status=SyncStatus.EXCLUDED,
+                                record=None, payload=payload, keys=keys)
+        res.truth = rec.id if rec is not None else None
+        return res
 
     # -- identity keys: drawn from their own generator, so the names and fates stay as they were
 
@@ -264,12 +269,13 @@ class _ClientBuilder:
         # One client in eight is spelled differently in the PSA and was never re-matched.
         psa_variant = self.index % 8 == 0
         psa_company = _psa_spelling(self.name) if psa_variant else self.name
-        self.resource(PSA, ResourceType.CLIENT, psa_company, psa_company,
-                      status=SyncStatus.NOT_SYNCED if psa_variant else SyncStatus.MATCHED,
-                      record=None if psa_variant else client_record, client_known=not psa_variant,
-                      payload={"identifier": self.tag, "status": "Active"})
-        self.resource(RMM, ResourceType.CLIENT, self.name, self.name, status=SyncStatus.MATCHED,
-                      record=client_record, payload={"uid": f"{self.client_id:08x}-site"})
+        company = self.resource(PSA, ResourceType.CLIENT, psa_company, psa_company,
+                                status=SyncStatus.NOT_SYNCED if psa_variant else SyncStatus.MATCHED,
+                                record=None if psa_variant else client_record, client_known=not psa_variant,
+                                payload={"identifier": self.tag, "status": "Active"})
+        site = self.resource(RMM, ResourceType.CLIENT, self.name, self.name, status=SyncStatus.MATCHED,
+                             record=client_record, payload={"uid": f"{self.client_id:08x}-site"})
+        company.truth = site.truth = client_record.id
         remaining = max(0, self.budget - 2)
         sites = min(len(_SITES), max(1, remaining // 150 + 1), remaining)
         for i in range(sites):
@@ -359,16 +365,21 @@ class _ClientBuilder:
         linked to its record) and sees the new one, with its own serial and MAC, not linked."""
         old.deleted_remotely, old.story = True, "replaced"
         old.stale_for = old.stale_for or (3 + int(self.keys.random() * 20)) * 86_400
-        new.name, new.story = old.name, "replaced"
+        new.name, new.story, new.truth = old.name, "replaced", None
         new.payload = {**new.payload, "hostname": old.name}
         new.keys = IdentityKeys(new.keys.serial, new.keys.macs, old.name)
+
+
+_TRAILING_NUMBER = re.compile(r"\d+$")
 
 
 def _variant(name: str, rng: random.Random) -> str:
     """How documentation often spells a name slightly differently."""
     choice = rng.randrange(4)
-    if choice == 0 and name[-3:].isdigit() and name[-3] == "0":
-        return f"{name[:-3]}{int(name[-3:])}"  # ACME-WS-014 -> ACME-WS-14
+    number = _TRAILING_NUMBER.search(name)
+    if choice == 0 and number and number.group().startswith("0"):
+        # ACME-WS-014 -> ACME-WS-14: the same number without its zeros (never ACME-WS-1077 -> -177)
+        return f"{name[:number.start()]}{int(number.group())}"
     if choice == 1:
         return f"{name} (old)"
     if choice == 2:
