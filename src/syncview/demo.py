@@ -74,8 +74,9 @@ _PLACEHOLDER_SERIALS = ("To Be Filled By O.E.M.", "Default string", "System Seri
 _SERIAL_PREFIXES = ("5CG", "PF", "C02", "", "MXL", "R9")
 #: Makers' OUIs for the machines' network adapters.
 _OUIS = (0x3C5282, 0xF8BC12, 0xA4BB6D, 0xB8CA3A)
-#: Cisco AnyConnect's virtual adapter: the same MAC on every machine that runs it.
-VPN_MAC = "00:05:9A:3C:7A:00"
+#: A VPN client's virtual adapter: the same MAC on every machine that runs it. Not on any
+#: placeholder list (a product nobody listed): only its being on many machines tells.
+VPN_MAC = "02:50:41:00:00:01"
 #: Shares of the stories told about devices and contacts (see the module docstring).
 _PLACEHOLDER_SHARE, _VPN_SHARE, _UNDOCUMENTED_SHARE = 0.05, 0.04, 0.15
 _RENAMED_SHARE, _DISPLAY_SHARE, _MAILBOX_SHARE = 0.03, 0.08, 0.06
