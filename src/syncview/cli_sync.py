@@ -19,20 +19,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 from rich.text import Text
 
+from syncview.cli_output import console
 from syncview.config import IntegrationConfig, integration_named
 from syncview.connectors import registry
 from syncview.errors import SyncviewError
-from syncview.render import dumps, printable
+from syncview.render import dumps
+from syncview.safe_text import printable
 from syncview.services import integrations
 from syncview.services.sync import SyncError, SyncProgress, SyncReport, sync_integration
 
 #: Plain progress lines (not on a terminal) come at most this often per integration, in seconds.
 PLAIN_PROGRESS_EVERY = 2.0
-
-
-def _console(*, stderr: bool = False) -> Console:
-    # markup=False: integration names and connector messages are text, never rich markup.
-    return Console(highlight=False, soft_wrap=True, markup=False, stderr=stderr)
 
 
 def _chosen(candidates: tuple[IntegrationConfig, ...], where: str, name: str | None,
@@ -145,11 +142,11 @@ def sync_command(app: Any, integration: str | None, every: bool, full: bool, as_
                      integration, every)
     # Under --json stdout stays one parseable document: progress goes to stderr, and only
     # when that is a terminal (a script reading the JSON wants no chatter in its logs).
-    console = _console(stderr=as_json)
-    if console.is_terminal:
-        display: _BarProgress | _PlainProgress = _BarProgress(console)
+    output = console(stderr=as_json)
+    if output.is_terminal:
+        display: _BarProgress | _PlainProgress = _BarProgress(output)
     else:
-        display = _PlainProgress(console, quiet=as_json)
+        display = _PlainProgress(output, quiet=as_json)
     reports: list[SyncReport] = []
     failures: list[str] = []
     with display:
@@ -204,8 +201,8 @@ def connectors_command(as_json: bool) -> None:
             table.add_row(item["kind"] if first else "", (item["title"] or "") if first else "", s["name"], s["type"],
                           "yes" if s["required"] else "", "secret" if s["secret"] else "",
                           _default_text(s["default"]))
-    _console().print(table)
-    _console().print("Settings go in an [[integrations]] table with name and kind; see config.example.toml.")
+    console().print(table)
+    console().print("Settings go in an [[integrations]] table with name and kind; see config.example.toml.")
 
 
 def _default_text(default: Any) -> str:

@@ -24,7 +24,6 @@ from textual.worker import get_current_worker
 from textual.widgets import Button, DataTable, Label, Static, Switch
 
 from syncview.errors import SyncviewError
-from syncview.safe_text import printable
 from syncview.services import actions, bulk, queries
 from syncview.services.proposals import SUGGEST_THRESHOLD, Proposal, order
 from syncview.services.similarity import rank
@@ -32,6 +31,7 @@ from syncview.store import Store
 from syncview.tui.screens.rematch import RematchDialog
 from syncview.tui.widgets.row_table import RowTable
 from syncview.tui.widgets.tiles import number
+from syncview.tui.text import shown
 
 #: Rows a preview holds at most: beyond it, the operator narrows the marks first.
 PREVIEW_LIMIT = 20_000
@@ -70,7 +70,7 @@ class ProposalsScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog logs") as box:
-            box.border_title = self.title_text
+            box.border_title = shown(self.title_text, limit=80)
             box.border_subtitle = "computing…"
             hint = ("enter accept · space tick · m other record · ctrl+s accept ticked · esc close"
                     if self.suggested else "space tick · enter/m other record · ctrl+s re-match ticked · esc cancel")
@@ -78,7 +78,7 @@ class ProposalsScreen(ModalScreen[bool]):
             yield RowTable(cursor_type="row", zebra_stripes=True, id="proposals")
             # The highlighted row's reason in full (the Why column is cut at 80 columns) and the
             # next candidates, so the operator can judge a row without scrolling sideways.
-            yield Static("", id="why", classes="hint")
+            yield Static(shown(""), id="why", classes="hint")
             with Horizontal(classes="switch-row"):
                 yield Switch(value=False, id="disable-previous")
                 yield Label("Disable previous records")
@@ -146,15 +146,15 @@ class ProposalsScreen(ModalScreen[bool]):
     def _cells(self, key: str, p: Proposal) -> tuple:
         skipped = key in self.skipped
         record = (Text("no candidate", style="dim") if p.record_id is None
-                  else Text(printable(p.record_name or "", limit=60), style="strike dim" if skipped else ""))
+                  else shown(p.record_name or "", limit=60, style="strike dim" if skipped else ""))
         return (
             Text("·" if skipped else "✓", style="dim" if skipped else "green"),
             Text(f"{p.score:.0f}" if p.record_id is not None else "—", style=score_style(p.score)),
-            Text(printable(p.resource_name, limit=60)),
+            shown(p.resource_name, limit=60),
             record,
-            Text(printable(p.reason, limit=80), style="green" if p.preselected else "yellow"),
-            p.type.label,
-            Text(printable(p.record_client or "—", limit=40), style="dim"),
+            shown(p.reason, limit=80, style="green" if p.preselected else "yellow"),
+            shown(p.type.label),
+            shown(p.record_client or "—", limit=40, style="dim"),
         )
 
     def _redraw(self, key: str) -> None:
@@ -171,12 +171,13 @@ class ProposalsScreen(ModalScreen[bool]):
         proposal = self.proposals.get(key) if key is not None else None
         why = self.query_one("#why", Static)
         if proposal is None:
-            why.update("")
+            why.update(shown(""))
             return
-        text = Text.assemble(("Why: ", "bold"), printable(proposal.reason, limit=120))
+        text = Text("Why: ", style="bold", end="")
+        text.append(shown(proposal.reason, limit=120))
         if proposal.others:
-            text.append("  · next: " + ", ".join(f"{printable(name, limit=40)} ({score:.0f})"
-                                                 for _, name, score in proposal.others[:2]), style="dim")
+            text.append(shown("  · next: " + ", ".join(f"{shown(name, limit=40)} ({score:.0f})"
+                                                        for _, name, score in proposal.others[:2]), style="dim"))
         why.update(text)
 
     def _count(self) -> None:
@@ -185,9 +186,9 @@ class ProposalsScreen(ModalScreen[bool]):
         if self.progress is not None:
             done, total = self.progress
             text += f" · ranking… {number(done)} of {number(total)} resources"
-        self.query_one(".dialog").border_subtitle = text
+        self.query_one(".dialog").border_subtitle = shown(text)
         button = self.query_one("#apply", Button)
-        button.label = f"Re-match {number(kept)}"
+        button.label = shown(f"Re-match {number(kept)}")
         button.refresh(layout=True)  # the label is not a layout reactive: let the button grow with it
         self._explain()
 
@@ -282,11 +283,11 @@ class ProposalsScreen(ModalScreen[bool]):
 
     def _refused(self, error: Exception) -> None:
         title = "Not done" if isinstance(error, SyncviewError) else "Unexpected error"
-        self.notify(printable(str(error), limit=300), title=title, severity="error", timeout=10)
+        self.notify(str(error), title=title, severity="error", timeout=10)
 
     def _done(self, message: str, accepted: list[str], close: bool) -> None:
         self.changed = True
-        self.app.notify(printable(message, limit=300), title="Done", timeout=5)
+        self.app.notify(message, title="Done", timeout=5)
         if close:
             self.dismiss(True)
             return

@@ -19,6 +19,7 @@ from syncview.safe_text import printable
 from syncview.services.matching import Candidate, rematch_candidates
 from syncview.services.queries import ResourceRow
 from syncview.store import Store
+from syncview.tui.text import shown
 
 
 def describe(candidate: Candidate) -> Text:
@@ -26,11 +27,11 @@ def describe(candidate: Candidate) -> Text:
     picked (matched to another resource, another type) or why to look twice (disabled, a number
     that differs from the resource's name)."""
     record = candidate.record
-    text = Text(printable(record.name, limit=80), style="bold")
-    text.append(f"  {printable(record.client_name or 'no client', limit=40)}", style="dim")
+    text = shown(record.name, limit=80, style="bold")
+    text.append(shown(f"  {record.client_name or 'no client'}", limit=42, style="dim"))
     text.append(f"  {candidate.score:.0f}%")
     if candidate.refusal is not None:
-        text.append(f"  ✗ {printable(candidate.refusal, limit=60)}", style="red")
+        text.append(shown(f"  ✗ {candidate.refusal}", limit=64, style="red"))
     if record.disabled:
         text.append("  disabled: Match enables it", style="yellow")
     if candidate.number_difference:
@@ -72,7 +73,7 @@ class RematchDialog(ModalScreen["RematchDialog.Choice | None"]):
             box.border_title = "Re-match record"
             current = (f"now matched to “{printable(row.record_name, limit=60)}”" if row.record_name
                        else f"now {row.status.label}")
-            yield Static(Text.assemble(f"{row.type.label} ", (printable(row.name, limit=80), "bold"),
+            yield Static(Text.assemble(f"{row.type.label} ", shown(row.name, limit=80, style="bold"),
                                        f" — {current}"), classes="question")
             yield Input(placeholder="Type to search records", compact=True, id="search")
             yield OptionList(compact=True, id="candidates")
@@ -114,7 +115,7 @@ class RematchDialog(ModalScreen["RematchDialog.Choice | None"]):
             pickable = [i for i, c in enumerate(self._candidates.values()) if c.refusal is None]
             options.highlighted = pickable[0] if pickable else 0
         box = self.query_one(".dialog")
-        box.border_subtitle = f"{len(self._candidates)} candidates"
+        box.border_subtitle = shown(f"{len(self._candidates)} candidates")
 
     @on(Input.Changed, "#search")
     def _search(self, event: Input.Changed) -> None:
@@ -146,8 +147,8 @@ class RematchDialog(ModalScreen["RematchDialog.Choice | None"]):
         candidate = self._candidates[option.id or ""]
         if candidate.refusal is not None:
             # Refused here, not by the store after the dialog closed: the search and switches stay.
-            self.notify(printable(f"{candidate.record.name} is {candidate.refusal}: choose another record",
-                                  limit=200), severity="warning", timeout=5)
+            self.notify(f"{candidate.record.name} is {candidate.refusal}: choose another record",
+                        severity="warning", timeout=5)
             return
         self.dismiss(self.Choice(candidate.record.id, self.query_one("#disable-previous", Switch).value))
 
