@@ -93,4 +93,4 @@ async def test_the_apply_button_shows_the_whole_count():
         await settle(pilot)
         button = host.screen.query_one("#apply", Button)
         painted = button.render_line(0).text
-        assert "13\u2009754" in painted, painted
+        assert "Re-match 13,754" in painted, painted

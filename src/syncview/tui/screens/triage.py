@@ -195,7 +195,7 @@ class TriageMixin:
 
     def _client_names(self) -> dict[int, str]:
         """The client picker's clients by id, their names without the resource counts."""
-        return {value: re.sub(r" \([\d\u2009]+\)$", "", str(label))
+        return {value: re.sub(r" \([\d,]+\)$", "", str(label))
                 for label, value in self._client_select._options if isinstance(value, int)}
 
     def _with_marked_count(self, then: Callable[[int], None] | None) -> None:

@@ -19,8 +19,11 @@ STATUS_ORDER = (SyncStatus.MATCHED, SyncStatus.NOT_SYNCED, SyncStatus.EXCLUDED)
 
 
 def number(value: int) -> str:
-    """Thousands separated by thin spaces, as the screen shows counts: ``12 408``."""
-    return f"{value:,}".replace(",", "\u2009")
+    """Thousands separated by commas, as the screen and the CLI show counts: ``12,408``.
+
+    Not a thin space: it is no printable character, so screen text (``shown``) escapes it
+    ("13\\u2009754"), and Textual wraps a label at it ("Re-match 13")."""
+    return f"{value:,}"
 
 
 class TotalsTile(Widget):
