@@ -15,7 +15,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from syncview.render import dumps, jsonable, printable
+from syncview.render import dumps, jsonable
+from syncview.safe_text import printable
 from syncview.services import proposals, queries
 from syncview.services.proposals import Proposal
 

@@ -33,6 +33,7 @@ import random
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from syncview.domain import NO_KEYS, IdentityKeys, ResourceType, SyncStatus
 
@@ -113,7 +114,7 @@ class DemoResource:
     #: seconds before the last sync that the resource was last seen (0 = in the last sync)
     stale_for: int = 0
     deleted_remotely: bool = False
-    payload: dict = field(default_factory=dict)
+    payload: dict[str, Any] = field(default_factory=dict)
     #: the identity keys the product sends, as it writes them
     keys: IdentityKeys = NO_KEYS
     #: which of the module's stories it tells ("renamed", "replaced", ...), if any
@@ -186,7 +187,7 @@ class _ClientBuilder:
 
     def resource(self, integration: str, type_: ResourceType, name: str, company: str, *,
                  status: SyncStatus, record: DemoRecord | None, client_known: bool = True,
-                 payload: dict | None = None, keys: IdentityKeys = NO_KEYS) -> DemoResource:
+                 payload: dict[str, Any] | None = None, keys: IdentityKeys = NO_KEYS) -> DemoResource:
         ext = self.world.next_external_id(integration)
         res = DemoResource(integration, type_, str(ext), name, company,
                            self.client_id if client_known else None, status,
@@ -199,7 +200,7 @@ class _ClientBuilder:
         return res
 
     def documented(self, integration: str, type_: ResourceType, name: str, company: str, *,
-                   client_known: bool = True, payload: dict | None = None,
+                   client_known: bool = True, payload: dict[str, Any] | None = None,
                    shared: DemoRecord | None = None, keys: IdentityKeys = NO_KEYS,
                    record_keys: IdentityKeys = NO_KEYS) -> DemoResource:
         """A resource with its fate drawn: mostly matched, some not synced, a few excluded.
@@ -302,10 +303,10 @@ class _ClientBuilder:
             elif roll < _MAILBOX_SHARE + _DISPLAY_SHARE and " " in person:
                 story = "display"
             # The documentation keeps the address as someone typed it.
-            documented = email if self.keys.random() < 0.7 else email.title()
+            typed = email if self.keys.random() < 0.7 else email.title()
             res = self.documented(PSA, ResourceType.CONTACT, person, psa_company, client_known=not psa_variant,
                                   payload={"email": email, "inactiveFlag": False},
-                                  keys=IdentityKeys(email=email), record_keys=IdentityKeys(email=documented))
+                                  keys=IdentityKeys(email=email), record_keys=IdentityKeys(email=typed))
             if story == "display":
                 if res.status is SyncStatus.MATCHED:  # the PSA lists them surname first; the e-mail tells
                     first, last = person.split(" ", 1)

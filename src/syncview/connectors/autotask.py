@@ -305,9 +305,10 @@ def _has_id(row: Any) -> bool:
 
 
 def _require_id(row: dict[str, Any]) -> int:
-    if not _has_id(row):
+    ident = row.get("id")
+    if not _has_id(row) or not isinstance(ident, int):
         raise MalformedRow("it has no numeric id")
-    return row["id"]
+    return ident
 
 
 def _macs(value: Any) -> tuple[str, ...]:

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any, cast
 
-from sqlalchemy import exists, literal_column, select
+from sqlalchemy import ColumnElement, Connection, exists, literal_column, select
 
 from syncview.domain import ResourceType, SyncStatus, normalise_name
 from syncview.services import bulk
@@ -24,11 +25,11 @@ from syncview.services.bulk import BulkResult, Marks, marks_clause
 from syncview.services.queries import ResourceFilter
 from syncview.services.similarity import Ranker, number_difference, similarity_key
 from syncview.store import Store
-from syncview.store.models import Client, Record, Resource
+from syncview.store.models import client_table, record_table, resource_table
 
-R = Resource.__table__.c
-REC = Record.__table__.c
-CL = Client.__table__.c
+R = resource_table.c
+REC = record_table.c
+CL = client_table.c
 
 #: A suggestion is a Not Synced resource whose best free candidate scores at least this (0-100).
 SUGGEST_THRESHOLD = 85.0
@@ -86,19 +87,19 @@ class _Free:
     disabled: bool
 
 
-def _targets(conn, clause) -> list[_Target]:
-    current = Record.__table__.alias("current")
+def _targets(conn: Connection, clause: ColumnElement[bool]) -> list[_Target]:
+    current = record_table.alias("current")
     query = (
         select(R.id, R.type, R.integration_id, R.client_id, R.name, R.version, R.record_id, CL.name,
                current.c.name, R.remote_company)
-        .select_from(Resource.__table__.outerjoin(Client.__table__, CL.id == R.client_id)
+        .select_from(resource_table.outerjoin(client_table, CL.id == R.client_id)
                      .outerjoin(current, current.c.id == R.record_id))
         .where(clause).order_by(R.id)
     )
-    return [_Target(*row) for row in conn.execute(query)]
+    return [_Target(*cast("tuple[Any, ...]", row)) for row in conn.execute(query)]
 
 
-def _records(conn, type_: str, client_id: int | None, integration_id: int) -> dict[int, _Free]:
+def _records(conn: Connection, type_: str, client_id: int | None, integration_id: int) -> dict[int, _Free]:
     """Records a resource of ``type_`` and client may be re-matched to, as the Re-match dialog
     offers them (its client's; all of the type if that has none), free in this integration."""
     # Probed per record through ix_resource_record (the unary + keeps SQLite on it, as in
@@ -107,7 +108,7 @@ def _records(conn, type_: str, client_id: int | None, integration_id: int) -> di
 
     def of(client: int | None) -> dict[int, _Free]:
         query = (select(REC.id, REC.name, CL.name, REC.disabled)
-                 .select_from(Record.__table__.outerjoin(Client.__table__, CL.id == REC.client_id))
+                 .select_from(record_table.outerjoin(client_table, CL.id == REC.client_id))
                  .where(REC.type == type_, ~linked))
         if client is not None:
             query = query.where(REC.client_id == client)
@@ -138,7 +139,7 @@ def propose_iter(store: Store, marks: Marks, *, chunk: int = CHUNK) -> Iterator[
         targets = _targets(conn, marks_clause(marks))
     targets.sort(key=lambda t: (t.client_id is None, t.integration_id, t.client_id or 0, t.type, t.id))
     taken: set[int] = set()
-    group: tuple | None = None
+    group: tuple[object, ...] | None = None
     records: dict[int, _Free] = {}
     ranker = Ranker({})
     for start in range(0, len(targets), chunk):
@@ -245,7 +246,7 @@ def suggestions(store: Store, integration_id: int, *, client_id: int | None = No
     return sorted(found, key=order)
 
 
-def order(proposal: Proposal) -> tuple:
+def order(proposal: Proposal) -> tuple[float, bool, str, int]:
     """How proposals are listed: best score first, the pre-selected first among equal scores, then by name."""
     return (-proposal.score, not proposal.preselected, proposal.resource_name.casefold(), proposal.resource_id)
 

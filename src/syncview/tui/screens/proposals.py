@@ -45,6 +45,7 @@ class ProposalsScreen(ModalScreen[bool]):
     """Dismisses with True when it changed the store (the overview then reads it again)."""
 
     CSS_PATH = "dialogs.tcss"
+    BINDING_GROUP_TITLE = "Suggested matches and bulk re-match review"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close", id="proposals.close"),
         Binding("space", "skip", "Tick / skip", id="proposals.skip"),
@@ -252,11 +253,12 @@ class ProposalsScreen(ModalScreen[bool]):
         if key is None:
             return
         proposal = self.proposals[key]
-        if proposal.record_id is None:
+        record_id = proposal.record_id
+        if record_id is None:
             self.notify("No candidate for this one: press m to choose a record", severity="warning", timeout=3)
             return
         disable = self.query_one("#disable-previous", Switch).value
-        self._run(lambda: actions.rematch(self.store, proposal.resource_id, proposal.record_id,
+        self._run(lambda: actions.rematch(self.store, proposal.resource_id, record_id,
                                           disable_previous=disable, expected_version=proposal.version,
                                           operator=self.operator).message, accepted=[key])
 
