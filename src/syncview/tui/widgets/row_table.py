@@ -1,5 +1,5 @@
-"""A DataTable of rows driven like the Sync Status table: home/end (g/G) go to the first and
-last row, j/k move, under the same binding ids, so a rebound key stays rebound here too."""
+"""A DataTable of rows, as the review dialogs use it: home/end (g/G) go to the first and last
+row, as in the Sync Status table (DataTable's own home/end scroll sideways)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,10 @@ from textual.widgets import DataTable
 
 
 class RowTable(DataTable):
-    """A row-cursor table whose home/end move to the first/last row (DataTable's scroll sideways)."""
+    """A row-cursor table whose home/end move to the first/last row."""
 
+    BINDING_GROUP_TITLE = "Review lists (suggested matches, bulk re-match)"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up,k", "cursor_up", "Up", show=False, id="table.up"),
-        Binding("down,j", "cursor_down", "Down", show=False, id="table.down"),
-        Binding("home,g", "scroll_top", "First row", show=False, id="table.first"),
-        Binding("end,G", "scroll_bottom", "Last row", show=False, id="table.last"),
+        Binding("home,g", "scroll_top", "First row", show=False, id="review.first"),
+        Binding("end,G", "scroll_bottom", "Last row", show=False, id="review.last"),
     ]
