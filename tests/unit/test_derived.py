@@ -42,6 +42,7 @@ def test_counts_agree_after_seeding_and_every_kind_of_action(demo_store):
     with demo_store.write() as conn:
         conn.exec_driver_sql("DELETE FROM sync_log_entry WHERE resource_id IN (SELECT id FROM resource LIMIT 50)")
         conn.exec_driver_sql("DELETE FROM audit_event WHERE resource_id IN (SELECT id FROM resource LIMIT 50)")
+        conn.exec_driver_sql("DELETE FROM resource_key WHERE resource_id IN (SELECT id FROM resource LIMIT 50)")
         conn.exec_driver_sql("DELETE FROM resource WHERE id IN (SELECT id FROM resource LIMIT 50)")
     assert_counts_agree(demo_store)
 
@@ -103,6 +104,10 @@ def test_a_version_1_store_is_migrated_with_counts_and_index_backfilled(demo_sto
         raw.execute("DROP TABLE resource_count")
         raw.execute("DROP TABLE resource_name")
         raw.execute("DROP TABLE meta")
+        for table in ("resource_key", "record_key"):  # and what schema 3 added
+            raw.execute(f"DROP TABLE {table}")
+        for column in ("matched_on", "reason", "reason_kind"):
+            raw.execute(f"ALTER TABLE resource DROP COLUMN {column}")
         raw.execute("PRAGMA user_version = 1")
     migrated = open_store(store_path)
     assert rows(migrated, "PRAGMA user_version") == [(db.SCHEMA_VERSION,)]

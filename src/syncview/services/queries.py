@@ -7,14 +7,15 @@ frozen dataclasses, so callers never hold a connection or an ORM object.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Column, ColumnElement, Connection, TextualSelect, and_, func, literal_column, or_, select, text, true
 
-from syncview.domain import ResourceType, SyncStatus, integration_key, normalise_name
+from syncview.domain import MatchedOn, ReasonKind, ResourceType, SyncStatus, integration_key, normalise_name, xref
+from syncview.identity import NO_KEYS, Keys
 from syncview.errors import NotFoundError
 from syncview.services.columns import SORT_KEYS, row_query, to_rows
 from syncview.services.columns import ResourceRow as ResourceRow  # the rows these queries return
@@ -79,6 +80,8 @@ class ResourceFilter:
     text: str = ""
     type: ResourceType | None = None
     status: SyncStatus | None = None
+    #: how the resources matched (a MatchedOn) or why they did not (a ReasonKind)
+    why: MatchedOn | ReasonKind | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +103,10 @@ class ResourceDetail:
     first_seen: datetime
     payload: dict[str, Any]
     history: list[AuditRow] = field(default_factory=list)
+    #: the resource's identity keys as its last sync normalised them, its own cross-reference included
+    keys: Keys = NO_KEYS
+    #: its record's keys (those of every resource linked to it, and its own), if it has a record
+    record_keys: Keys = NO_KEYS
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +239,10 @@ def _where(flt: ResourceFilter, plan: _TextPlan) -> list[ColumnElement[bool]]:
         clauses.append(col(R.status) == flt.status.value)
     if flt.type is not None:
         clauses.append(col(R.type) == flt.type.value)
+    if isinstance(flt.why, MatchedOn):
+        clauses.append(col(R.matched_on) == flt.why.value)
+    elif flt.why is not None:
+        clauses.append(col(R.reason_kind) == flt.why.value)
     if indexed:
         clauses.append(R.id.in_(text("SELECT rowid FROM resource_name WHERE resource_name MATCH :match")
                                 .bindparams(match=plan.match)))
@@ -250,7 +261,7 @@ def count_resources(store: Store, flt: ResourceFilter, *, cancellation: Cancella
     """How many resources the filter selects: from the kept counts when there is no text,
     through the name index when there is."""
     with store.read(cancellation) as conn:
-        if not normalise_name(flt.text):
+        if not normalise_name(flt.text) and flt.why is None:
             return _kept_count(conn, flt)
         plan = _text_plan(conn, flt)
         if plan.none:
@@ -314,7 +325,7 @@ def resource_page(
             return []
         where = _where(flt, plan)
         page = _PagePlan(offset, limit, descending)
-        if not plan.norm:
+        if not plan.norm and flt.why is None:  # the kept counts do not count by reason
             page = _page_plan(conn, flt, offset, limit, sort, descending)
         if page.limit <= 0:
             return []
@@ -445,8 +456,49 @@ def resource_detail(store: Store, resource_id: int) -> ResourceDetail:
     """A resource with its raw payload and its audit history."""
     resource = get_resource(store, resource_id)
     with store.read() as conn:
-        first_seen, payload = conn.execute(select(R.first_seen, R.payload).where(R.id == resource_id)).one()
-    return ResourceDetail(resource, first_seen, json.loads(payload), audit_history(store, resource_id))
+        first_seen, payload, kind = conn.execute(
+            select(R.first_seen, R.payload, integration_table.c.kind)
+            .join(integration_table, integration_table.c.id == R.integration_id).where(R.id == resource_id)
+        ).one()
+    own = xref(kind, resource.type, resource.external_id)
+    keys = Keys.from_pairs([*resource_keys(store, [resource_id]).get(resource_id, NO_KEYS).pairs(), ("xref", own)])
+    linked = record_keys(store, [resource.record_id]).get(resource.record_id, NO_KEYS) \
+        if resource.record_id is not None else NO_KEYS
+    return ResourceDetail(resource, first_seen, json.loads(payload), audit_history(store, resource_id), keys, linked)
+
+
+#: Every key of some records (ids as JSON, three times): (record id, kind, value). A record's
+#: keys are those of the resources linked to it, their own cross-references (kind:type:external
+#: id, not stored) included, and those it holds itself (``record_key``).
+KEYS_OF_RECORDS = (
+    "SELECT r.record_id, k.kind, k.value FROM resource r JOIN resource_key k ON k.resource_id = r.id"
+    " WHERE r.record_id IN (SELECT value FROM json_each(?))"
+    " UNION SELECT r.record_id, 'xref', i.kind || ':' || r.type || ':' || r.external_id"
+    " FROM resource r JOIN integration i ON i.id = r.integration_id WHERE r.record_id IN (SELECT value FROM json_each(?))"
+    " UNION SELECT record_id, kind, value FROM record_key WHERE record_id IN (SELECT value FROM json_each(?))"
+)
+
+
+def record_keys(store: Store, record_ids: Iterable[int]) -> dict[int, Keys]:
+    """The identity keys of some records, by record id (see :data:`KEYS_OF_RECORDS`)."""
+    ids = json.dumps(sorted(set(record_ids)))
+    found: dict[int, list[tuple[str, str]]] = {}
+    with store.read() as conn:
+        for record_id, kind, value in conn.exec_driver_sql(KEYS_OF_RECORDS, (ids, ids, ids)):
+            found.setdefault(record_id, []).append((kind, value))
+    return {rid: Keys.from_pairs(pairs) for rid, pairs in found.items()}
+
+
+def resource_keys(store: Store, resource_ids: Iterable[int]) -> dict[int, Keys]:
+    """The identity keys the last sync stored for some resources, by resource id."""
+    found: dict[int, list[tuple[str, str]]] = {}
+    with store.read() as conn:
+        for resource_id, kind, value in conn.exec_driver_sql(
+            "SELECT resource_id, kind, value FROM resource_key WHERE resource_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(sorted(set(resource_ids))),)
+        ):
+            found.setdefault(resource_id, []).append((kind, value))
+    return {rid: Keys.from_pairs(pairs) for rid, pairs in found.items()}
 
 
 def log_entries(

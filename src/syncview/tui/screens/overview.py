@@ -17,7 +17,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Select, Static
 
 from syncview.config import Config, integration_named
-from syncview.domain import ResourceType, SyncStatus
+from syncview.domain import MatchedOn, ReasonKind, ResourceType, SyncStatus, parse_why
 from syncview.errors import SyncviewError
 from syncview.redaction import redact
 from syncview.services import actions, integrations, queries
@@ -37,6 +37,15 @@ from syncview.tui.widgets.tiles import StatusTile, TotalsTile, number
 from syncview.tui.text import shown
 
 ALL = "all"
+
+
+def _status_choices() -> list[tuple[str, str]]:
+    """The status filter's choices: each status, then each way a resource matched and each
+    reason it did not (values "matched:serial", "not_synced:conflict")."""
+    matched, not_synced = SyncStatus.MATCHED, SyncStatus.NOT_SYNCED
+    return ([("All statuses", ALL)] + [(status.label, status.value) for status in SyncStatus]
+            + [(f"Matched on {how.label}", f"{matched.value}:{how.value}") for how in MatchedOn]
+            + [(f"Not synced: {why.label}", f"{not_synced.value}:{why.value}") for why in ReasonKind])
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,8 +160,7 @@ class OverviewScreen(TriageMixin, Screen[None]):
             yield Input(placeholder="Filter by name  ( / )", compact=True, id="filter")
             yield Select[str]([("All types", ALL)] + [(t.label, t.value) for t in ResourceType],
                               value=ALL, allow_blank=False, compact=True, id="type")
-            yield Select[str]([("All statuses", ALL)] + [(s.label, s.value) for s in SyncStatus],
-                              value=ALL, allow_blank=False, compact=True, id="status-filter")
+            yield Select[str](_status_choices(), value=ALL, allow_blank=False, compact=True, id="status-filter")
         with Vertical(id="sync-status"):
             yield ResourceTable(self.store, id="resources")
         yield Footer(compact=True)
@@ -180,12 +188,14 @@ class OverviewScreen(TriageMixin, Screen[None]):
         client = self._client_select.value
         type_ = self.query_one("#type", Select).value
         status = self.query_one("#status-filter", Select).value
+        status, _, why = ("" if status in (ALL, Select.NULL) else str(status)).partition(":")
         return ResourceFilter(
             integration_id=self.integration.id,
             client_id=int(client) if isinstance(client, (int, str)) and client != ALL else None,
             text=self.query_one("#filter", Input).value,
             type=ResourceType(type_) if isinstance(type_, str) and type_ != ALL else None,
-            status=SyncStatus(status) if isinstance(status, str) and status != ALL else None,
+            status=SyncStatus(status) if status else None,
+            why=parse_why(why) if why else None,
         )
 
     def _apply_filters(self) -> None:

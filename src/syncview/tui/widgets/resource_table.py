@@ -120,6 +120,8 @@ class ResourceTable(ScrollView, can_focus=True):
         "resource-table--placeholder",
         "resource-table--removed",
         "resource-table--marked",
+        "resource-table--why",
+        "resource-table--warning",
     }
 
     DEFAULT_CSS = """
@@ -136,6 +138,8 @@ class ResourceTable(ScrollView, can_focus=True):
         & > .resource-table--placeholder { color: $text-disabled; }
         & > .resource-table--removed { color: $text-muted; text-style: italic; }
         & > .resource-table--marked { background: $secondary 25%; }
+        & > .resource-table--why { color: $text-muted; }
+        & > .resource-table--warning { color: $warning; text-style: bold; }
     }
     """
 
