@@ -317,6 +317,9 @@ async def app_session(path: Path, *, size: tuple[int, int] = SCREEN):
             counts.append((now(), message.shown, message.total))
 
     store = open_store(path)
+    # A state directory of its own: the view a previous run (or the operator) left in
+    # tui-state.json would otherwise open the screen on another client, type or status.
+    os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="syncview-bench-state-")
     app = SyncviewApp(store)
     try:
         async with app.run_test(headless=True, size=size, message_hook=hook) as pilot:

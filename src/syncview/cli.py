@@ -369,28 +369,48 @@ def demo(app: App, resources: int, seed: int) -> None:
 @_json
 @pass_app
 def status(app: App, as_json: bool) -> None:
-    """Each integration's last sync and how its resources stand."""
+    """Each integration's last run (outcome first), last success, and how its resources stand.
+
+    ``--json`` gives per integration: ``last_outcome`` (success, partial, failed, running or
+    null), ``last_run_at``, ``last_message``, ``last_synced_at`` (the end of the last
+    successful run), ``total`` and ``by_type``/``by_status`` (live resources) and ``removed``
+    (removed remotely, apart from them).
+    """
     _close_dead_runs(app)
     rows = [(i, queries.integration_totals(app.store, i.id)) for i in queries.list_integrations(app.store)]
     if as_json:
         click.echo(dumps({"store": str(app.store.path), "integrations": [
-            {**jsonable(i), "total": t.total, "by_type": t.by_type, "by_status": t.by_status} for i, t in rows
+            {**jsonable(i), "total": t.total, "by_type": t.by_type, "by_status": t.by_status, "removed": t.removed}
+            for i, t in rows
         ]}))
         return
     if not rows:
         out.print(f"No integrations in {app.store.path} yet: configure one, or run `syncview demo`.")
         return
     out.print(f"Store: {app.store.path}")
-    table = Table(box=None)
+    # Names and counts are never cut (counts have no space to wrap at); the words and headers wrap.
+    table = Table(box=None, padding=(0, 1), pad_edge=False)
     table.add_column("Integration", no_wrap=True)
-    table.add_column("Kind")
-    table.add_column("Last synced", no_wrap=True)
-    for header in ("Total", *(s.label for s in SyncStatus)):
+    table.add_column("Last run", ratio=2)
+    table.add_column("Last success", ratio=1)
+    for header in ("Total", *(s.label for s in SyncStatus), "Removed"):
         table.add_column(header, justify="right")
     for integration, totals in rows:
-        table.add_row(Text(printable(integration.name)), integration.kind, ago(integration.last_synced_at),
-                      f"{totals.total:,}", *(f"{totals.by_status[s]:,}" for s in SyncStatus))
+        outcome = Text(integration.last_run_words(), style=_OUTCOME_STYLES.get(integration.last_outcome or "", ""))
+        table.add_row(Text(printable(integration.name)), outcome, ago(integration.last_synced_at),
+                      f"{totals.total:,}", *(f"{totals.by_status[s]:,}" for s in SyncStatus), f"{totals.removed:,}")
     out.print(table)
+    for integration, _totals in rows:
+        if integration.last_run_failed and integration.last_message:
+            # Run messages name their integration already (sync.py); others get it in front.
+            message = integration.last_message
+            if integration.name not in message:
+                message = f"{integration.name}: {message}"
+            out.print(Text(printable(message), style="red"))
+
+
+#: How ``status`` colours a last run's outcome (a failure must not read like a sync).
+_OUTCOME_STYLES = {"failed": "bold red", "partial": "bold yellow"}
 
 
 @cli.command()

@@ -6,6 +6,7 @@ Nothing here touches the database or the screen.
 from __future__ import annotations
 
 import re
+import string
 import unicodedata
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -140,6 +141,21 @@ def normalise_name(name: str) -> str:
     text = unicodedata.normalize("NFKC", name).casefold()
     text = _PUNCTUATION.sub(" ", text)
     return _SPACES.sub(" ", text).strip()
+
+
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def name_search(text: str) -> str:
+    """What a typed name filter looks for: the text as typed, punctuation and spaces included,
+    in ASCII lower case (SQLite's ``lower()``, which the query applies to the names; other
+    letters are compared as typed). Empty when the text is only spaces: no filter."""
+    return text.translate(_ASCII_LOWER) if text.strip() else ""
+
+
+def name_contains(name: str, search: str) -> bool:
+    """Whether ``name`` holds :func:`name_search`'s ``search``: the SQL filter's test, in Python."""
+    return search in name.translate(_ASCII_LOWER)
 
 
 def integration_name(name: str) -> str:

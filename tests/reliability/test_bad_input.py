@@ -663,8 +663,8 @@ CASES: tuple[Case, ...] = (
           "integrations[1]; every integration needs its own name")),
     Case("name-with-invisibles", "command line: the integration named with a zero-width space and a trailing space",
          "syncview sync 'Halo\u200b '", _name_with_invisibles,
-         ("Halo: success in <t> s: 4 fetched, 4 new, 0 changed, 0 newly matched, 0 records created, 0 removed "
-          "remotely; now 0 matched, 4 not synced, 0 excluded"), code=0, survivable=True),
+         ("Halo: success in <t> s: 4 fetched, 4 new, 0 changed, 0 newly matched, 0 records created, 0 newly "
+          "removed remotely; now 0 matched, 4 not synced, 0 excluded, 0 removed remotely"), code=0, survivable=True),
     Case("cmd-endless", "secret: `cmd:yes`, a command that prints without end",
          "syncview sync Halo", _endless_cmd,
          ('syncview: error: integration "Halo", setting client_secret: "cmd:yes": yes printed more than 1 MiB, '
@@ -743,8 +743,8 @@ CASES: tuple[Case, ...] = (
     Case("malformed-rows", "product: rows without a name, or with an object as id and a number as name",
          "syncview sync Halo", _malformed_rows,
          ("Halo: success in <t> s: 4 fetched, 4 new, 0 changed, 0 newly matched, 0 records created, 0 "
-          "removed remotely; now 0 matched, 4 not synced, 0 excluded — 2 warnings: some items were skipped "
-          "(see the log)"), code=0, survivable=True),
+          "newly removed remotely; now 0 matched, 4 not synced, 0 excluded, 0 removed remotely — 2 warnings: "
+          "some items were skipped (see the log)"), code=0, survivable=True),
     # ---- hostile remote data
     Case("escape-sequences", "remote data: a device name holding terminal escape sequences (OSC 52 clipboard "
          "write, clear screen)",
@@ -767,8 +767,9 @@ CASES: tuple[Case, ...] = (
          survivable=True),
     Case("lone-surrogate", "remote data: a device name with half an emoji (a lone surrogate, `\\ud83d` in JSON)",
          "syncview sync Halo", _lone_surrogate,
-         ("Halo: success in <t> s: 3 fetched, 3 new, 0 changed, 0 newly matched, 0 records created, 0 removed "
-          "remotely; now 0 matched, 3 not synced, 0 excluded — 1 warning: some items were skipped (see the log)"), code=0, survivable=True),
+         ("Halo: success in <t> s: 3 fetched, 3 new, 0 changed, 0 newly matched, 0 records created, 0 newly "
+          "removed remotely; now 0 matched, 3 not synced, 0 excluded, 0 removed remotely — 1 warning: some items "
+          "were skipped (see the log)"), code=0, survivable=True),
     Case("bidi-marks", "remote data: a name holding U+200E, U+200F and U+061C (invisible direction marks)",
          "syncview export --format json --filter mark", _bidi_marks,
          ('{"id": 3, "integration_id": 1, "type": "device", "external_id": "1001", "name": '

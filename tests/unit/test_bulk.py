@@ -188,3 +188,18 @@ def test_rows_that_arrived_after_the_marks_are_not_acted_on(demo_store):
     result = bulk.exclude(demo_store, marks)
     assert f"{newest.type.value} {newest.name!r} (new since you marked them)" in result.message
     assert queries.get_resource(demo_store, newest.id).status is newest.status
+
+
+def test_a_bulk_action_and_its_undo_are_one_log_line_each_with_their_count(demo_store):
+    from syncview.services import actions
+
+    integration = queries.get_integration(demo_store, "ConnectWise Manage")
+    flt = ResourceFilter(integration.id, status=SyncStatus.NOT_SYNCED)
+    targets = [r.id for r in queries.resource_page(demo_store, flt, limit=10)]
+    marks = Marks(added=frozenset(targets))
+    before = rows(demo_store, "SELECT count(*) FROM sync_log_entry")[0][0]
+    bulk.exclude(demo_store, marks, expected_count=len(targets), operator="tester")
+    actions.undo(demo_store, operator="tester")
+    lines = [m for (m,) in rows(demo_store, "SELECT message FROM sync_log_entry ORDER BY id")][before:]
+    assert len(lines) == 2, lines
+    assert lines[0] == "tester: excluded 10 resources" and "10 resources" in lines[1]

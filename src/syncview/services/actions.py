@@ -23,7 +23,7 @@ from syncview.errors import ActionError, NotFoundError, StaleResourceError
 from syncview.services import history
 from syncview.store import Store, sqlite_connection
 from syncview.store.db import db_time, utcnow
-from syncview.store.models import audit_table, record_table, resource_table, sync_log_table
+from syncview.store.models import audit_table, integration_table, record_table, resource_table, sync_log_table
 
 R = resource_table.c
 REC = record_table.c
@@ -276,9 +276,10 @@ def include(
 _RESTORED = ("status", "record_id", "client_id", "matched_on", "reason", "reason_kind")
 #: json.dumps(..., sort_keys=True) builds an encoder per call; a bulk action makes 20 000 calls.
 _encode_sorted = json.JSONEncoder(sort_keys=True).encode
-#: A batch of more resources than this logs one summary line instead of a line per resource
-#: (every resource still gets its own audit event).
-LOG_EACH_UP_TO = 10
+#: A batch of more resources than this logs one line with its count instead of a line per
+#: resource (every resource still gets its own audit event, which history lists): an exclude
+#: of ten and its undo are two log lines, not twenty burying the sync runs around them.
+LOG_EACH_UP_TO = 1
 
 
 def ids_param(ids: Iterable[int]) -> str:
@@ -490,6 +491,8 @@ class Pending:
     resources: int
     #: up to ``SAMPLE`` lines "device 'X': Excluded → Matched"
     lines: tuple[str, ...]
+    #: the names of the integrations whose resources it changes
+    integrations: tuple[str, ...] = ()
 
     @property
     def title(self) -> str:
@@ -516,6 +519,10 @@ def pending(store: Store, kind: str, *, operator: str | None = None) -> Pending 
             .where(A.batch == batch_id).order_by(A.id).limit(SAMPLE)
         ).all()
         action = sample[0][0] if sample else kind
+        integrations = tuple(conn.execute(
+            select(integration_table.c.name).where(integration_table.c.id.in_(
+                select(A.integration_id).where(A.batch == batch_id).distinct()))
+            .order_by(integration_table.c.name)).scalars())
         if kind == "redo":
             # The undo batch's events say "undo"; what comes back is what that undo reverted.
             action = _undone_action(conn, batch_id) or action
@@ -528,7 +535,7 @@ def pending(store: Store, kind: str, *, operator: str | None = None) -> Pending 
         change = f"{SyncStatus(now['status']).label} → {SyncStatus(back['status']).label}"
         change = ", ".join([change, *history.describe_records(back.get("records", {}), names)])
         lines.append(f"{type_} {name!r}: {change}")
-    return Pending(kind, action, first_time, count, tuple(lines))
+    return Pending(kind, action, first_time, count, tuple(lines), integrations)
 
 
 def _undone_action(conn: Connection, undo_batch: str) -> str | None:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, and_, false, func, or_, select
 
-from syncview.domain import MatchedOn, SyncStatus, normalise_name
+from syncview.domain import MatchedOn, ResourceType, SyncStatus, name_contains, name_search, normalise_name
 from syncview.errors import ActionError, StaleResourceError
 from syncview.services import actions, columns, queries
 from syncview.services.actions import ActionResult, Change, in_ids
@@ -134,8 +134,8 @@ def describe_filter(flt: ResourceFilter, client_names: Mapping[int, str] | None 
         words.append("without a client")
     elif flt.client_id is not None:
         words.append(f"of {(client_names or {}).get(flt.client_id) or f'client {flt.client_id}'}")
-    if normalise_name(flt.text):
-        words.append(f"named “{flt.text.strip()}”")
+    if name_search(flt.text):
+        words.append(f"named “{flt.text}”")
     return " ".join(words)
 
 
@@ -155,8 +155,8 @@ def matches(flt: ResourceFilter, row: ResourceRow) -> bool:
         return False
     if flt.why is not None and flt.why.value not in (row.matched_on, row.reason_kind):
         return False
-    text = normalise_name(flt.text)
-    return not text or text in normalise_name(row.name)
+    search = name_search(flt.text)
+    return not search or name_contains(row.name, search)
 
 
 def marks_clause(marks: Marks) -> Any:

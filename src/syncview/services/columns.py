@@ -173,6 +173,11 @@ class Column:
     shown: bool = True
     #: a word for how the cell reads (the screen styles it ``resource-table--<tone>``)
     tone: Callable[[ResourceRow], str] | None = None
+    #: on a narrow screen the column gives its room to the others while every row in view
+    #: says the same in it; the header then says what, after ``yielded_as``: "Name ▲ · Device
+    #: · seen 4 min ago"
+    yields: bool = False
+    yielded_as: str = ""
 
 
 def _name(row: ResourceRow, clean: Clean) -> str:
@@ -205,9 +210,9 @@ def _record(row: ResourceRow, clean: Clean) -> str:
 
 COLUMNS: tuple[Column, ...] = (
     Column("name", "Name", R.name_norm, _name, share=4),
-    Column("type", "Type", R.type, lambda row, clean: row.type.label, width=7),
+    Column("type", "Type", R.type, lambda row, clean: row.type.label, width=7, yields=True),
     Column("status", "Status", R.status, lambda row, clean: row.status.label, width=10,
-           tone=lambda row: row.status.value.replace("_", "-")),
+           tone=lambda row: row.status.value.replace("_", "-"), yields=True),
     # How it matched or why not, in a word: "serial", "operator", "no match", "conflict".
     Column("why", "Why", func.coalesce(R.matched_on, R.reason_kind), lambda row, clean: why_label(
         row.matched_on, row.reason_kind), width=9, tone=_why_tone),
@@ -217,7 +222,7 @@ COLUMNS: tuple[Column, ...] = (
     # The screen picks the client in its sidebar; the CLI can still order by it.
     Column("client", "Client", CL.name, lambda row, clean: clean(row.client_name or "—"), shown=False),
     Column("last_seen", "Last seen", R.last_seen, lambda row, clean: ago(row.last_seen),
-           width=11, min_table_width=72),
+           width=11, min_table_width=72, yields=True, yielded_as="seen "),
 )
 
 #: The columns the tables show, in order.

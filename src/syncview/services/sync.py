@@ -62,6 +62,7 @@ from syncview.services.matching import (
     shared_values,
     without_shared,
 )
+from syncview.services.queries import Totals, totals_on
 from syncview.store import Store
 from syncview.store.db import db_time
 from syncview.store.models import Integration, SyncLogEntry, SyncRun
@@ -111,8 +112,11 @@ ProgressCallback = Callable[[SyncProgress], None]
 
 @dataclass(slots=True)
 class SyncCounts:
-    """What one run did. ``matched``/``not_synced``/``excluded`` count the fetched resources
-    by the status they ended with; the others count changes."""
+    """What one run did. ``matched``/``not_synced``/``excluded``/``removed_total`` are, once a
+    run has ended, the integration's counts after it as the tiles and ``status`` show them
+    (:class:`~syncview.services.queries.Totals`: live resources by status, the removed-remotely
+    ones apart); while it runs, the fetched resources by the status they took. The others
+    count what this run changed."""
 
     fetched: int = 0
     #: resources seen for the first time
@@ -127,13 +131,32 @@ class SyncCounts:
     matched: int = 0
     not_synced: int = 0
     excluded: int = 0
-    #: resources marked deleted remotely: not seen by a full run, or not listed by an
+    #: resources this run marked removed remotely: not seen by a full run, or not listed by an
     #: incremental run's pass over live ids
     removed: int = 0
+    #: resources removed remotely after the run, all runs together
+    removed_total: int = 0
     #: resources marked deleted remotely before and seen again
     reappeared: int = 0
     #: connector warnings (skipped rows and why)
     warnings: int = 0
+
+    def changes(self) -> str:
+        """What the run changed, in words (the toast, the CLI and the run's log line say it alike)."""
+        return (f"{self.new:,} new, {self.changed:,} changed, {self.linked:,} newly matched, "
+                f"{self.created:,} records created, {self.removed:,} newly removed remotely")
+
+    def standing(self) -> str:
+        """How the integration stands after the run, as the tiles count it."""
+        return (f"{self.matched:,} matched, {self.not_synced:,} not synced, {self.excluded:,} excluded, "
+                f"{self.removed_total:,} removed remotely")
+
+    def take_totals(self, totals: Totals) -> None:
+        """Take the integration's counts after the run (the one definition the tiles use)."""
+        self.matched = totals.by_status[SyncStatus.MATCHED]
+        self.not_synced = totals.by_status[SyncStatus.NOT_SYNCED]
+        self.excluded = totals.by_status[SyncStatus.EXCLUDED]
+        self.removed_total = totals.removed
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,9 +184,7 @@ class SyncReport:
         head = f"{self.integration}: {self.outcome} in {self.duration:.1f} s: {c.fetched:,} fetched"
         if not self.ok:
             return f"{head} — {self.message}"
-        line = (f"{head}, {c.new:,} new, {c.changed:,} changed, {c.linked:,} newly matched, "
-                f"{c.created:,} records created, {c.removed:,} removed remotely; now {c.matched:,} matched, "
-                f"{c.not_synced:,} not synced, {c.excluded:,} excluded")
+        line = f"{head}, {c.changes()}; now {c.standing()}"
         if not self.full:
             line += " (changes only)"
         if self.message:
@@ -473,6 +494,8 @@ def _record_stop(store: Store, state: _RunState, reason: str, began: float) -> S
         message += f" (stopped after {state.pages} page{'s' if state.pages != 1 else ''}; the next run completes it)"
     try:
         with store.write() as conn:
+            if state.pages:
+                state.counts.take_totals(totals_on(conn, state.run.integration_id))
             state.save_counts(conn, outcome=outcome, message=message, ended=True)
             state.log("error", message, item=False)
             state.flush_logs(conn)
@@ -627,9 +650,8 @@ class _RunState:
             notes.append(f"{self.counts.warnings} warning{'s' if self.counts.warnings != 1 else ''}: "
                          "some items were skipped (see the log)")
         c = self.counts
-        summary = (f"sync of {self.run.name} finished: {c.fetched:,} fetched, {c.new:,} new, {c.changed:,} changed, "
-                   f"{c.linked:,} newly matched, {c.created:,} records created, {c.removed:,} removed remotely; "
-                   f"{c.matched:,} matched, {c.not_synced:,} not synced, {c.excluded:,} excluded")
+        c.take_totals(totals_on(conn, self.run.integration_id))
+        summary = f"sync of {self.run.name} finished: {c.fetched:,} fetched, {c.changes()}; now {c.standing()}"
         if self.item_logs > ITEM_LOG_LIMIT:
             summary += f" ({self.item_logs - ITEM_LOG_LIMIT:,} more item events counted, not logged one by one)"
         if self.warning_logs > WARNING_LOG_LIMIT:

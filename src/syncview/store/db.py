@@ -27,7 +27,8 @@ from syncview.store import derived, models  # models registers the tables on SQL
 
 #: Schema version this syncview writes. Bump it and add a step to MIGRATIONS together.
 #: 1: the domain tables. 2: resource counts and the trigram name index (store/derived.py), meta.
-#: 3: identity keys of resources and records, how a resource matched and why it did not (issue 11).
+#: 3: identity keys of resources and records, how a resource matched and why it did not (issue 11),
+#:    and the partial index of removed-remotely resources (counted apart from the live ones).
 SCHEMA_VERSION = 3
 #: ``PRAGMA application_id`` marking a file as a syncview store ("SYNV").
 APPLICATION_ID = 0x53594E56
@@ -52,6 +53,7 @@ def _v2_to_v3(conn: Connection) -> None:
         "UPDATE resource SET matched_on = CASE WHEN EXISTS (SELECT 1 FROM audit_event a WHERE a.resource_id ="
         " resource.id AND a.action IN ('rematch', 'redo') AND a.undone_by IS NULL) THEN 'operator' ELSE 'name' END"
         " WHERE status = 'matched' AND record_id IS NOT NULL")
+    next(i for i in models.resource_table.indexes if i.name == "ix_resource_removed").create(conn)
 
 
 #: MIGRATIONS[v] upgrades a store from schema v to v + 1, inside one transaction.

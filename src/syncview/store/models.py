@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, Table, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Table, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -62,6 +62,9 @@ class Resource(SQLModel, table=True):
         Index("ix_resource_integration_name", "integration_id", "name_norm"),
         Index("ix_resource_integration_status_type", "integration_id", "status", "type"),
         Index("ix_resource_record", "record_id"),
+        # Removed-remotely resources, counted apart from the live ones on every tile refresh:
+        # a partial index holds only them, so the count never walks the live rows.
+        Index("ix_resource_removed", "integration_id", "status", "type", sqlite_where=text("deleted_remotely = 1")),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -230,7 +230,8 @@ class TriageMixin:
             self.app.push_screen(ConfirmDialog(
                 f"Include {what} again?",
                 [self.describe_marks(), "The excluded ones become Not Synced until matched; the others are "
-                 "left as they are. One undo (u) puts them all back."], confirm="Include"), answered)
+                 "left as they are. One undo (u) puts them all back."], confirm="Include", safe_focus=True),
+                answered)
 
         self._with_marked_count(counted)
 
