@@ -39,7 +39,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from syncview.domain import SyncStatus
-    from syncview.services import actions, bulk, queries
+    from syncview.services import actions, bulk, proposals, queries
     from syncview.services.bulk import Marks
     from syncview.services.queries import ResourceFilter
     from syncview.services.seed import seed_demo
@@ -92,9 +92,9 @@ def main() -> int:
             marks = fresh()
             timed("bulk include", lambda: bulk.include(store, marks, expected_count=count))
             marks = fresh()
-            proposals = timed("propose re-match (rapidfuzz)", lambda: bulk.propose(store, marks))
-            assert sum(p.record_id is not None for p in proposals) == len(ids)
-            timed("bulk re-match", lambda: bulk.rematch(store, proposals))
+            found = timed("propose re-match (rapidfuzz)", lambda: proposals.propose(store, marks))
+            assert sum(p.record_id is not None for p in found) == len(ids)
+            timed("bulk re-match", lambda: bulk.rematch(store, found))
             timed("undo bulk re-match", lambda: actions.undo(store))
             # Leave the store as it was for the next round: undo include, undo the redo.
             actions.undo(store)

@@ -193,7 +193,8 @@ def test_candidates_are_records_of_the_same_type_best_first(sv, db):
 
 def test_rematch_links_and_writes_audit_and_log(sv, db):
     resource = a_resource(sv, "not_synced")
-    target = next(c["record"] for c in sv.json("candidates", str(resource["id"])) if c["linked_to"] is None)
+    target = next(c["record"] for c in sv.json("candidates", str(resource["id"]), "--limit", "50")
+                  if c["linked_to"] is None)
 
     result = sv.json("rematch", str(resource["id"]), str(target["id"]), "--expect-version", str(resource["version"]))
 
@@ -231,7 +232,8 @@ def test_exclude_disabling_the_record_include_and_undo(sv, db):
 def test_undo_restores_a_rematch_and_the_disabled_record(sv, db):
     resource = a_resource(sv, "matched")
     previous = resource["record_id"]
-    target = next(c["record"] for c in sv.json("candidates", str(resource["id"])) if c["linked_to"] is None)
+    target = next(c["record"] for c in sv.json("candidates", str(resource["id"]), "--limit", "50")
+                  if c["linked_to"] is None)
     before = resource_state(db, resource["id"])
 
     sv.ok("rematch", str(resource["id"]), str(target["id"]), "--disable-previous")

@@ -29,6 +29,7 @@ async def test_sync_now_brings_back_resources_and_updates_tiles_and_last_synced(
     with demo_store.write() as conn:
         marks = ",".join("?" * len(lost))
         conn.exec_driver_sql(f"DELETE FROM sync_log_entry WHERE resource_id IN ({marks})", tuple(lost))
+        conn.exec_driver_sql(f"DELETE FROM resource_key WHERE resource_id IN ({marks})", tuple(lost))
         conn.exec_driver_sql(f"DELETE FROM resource WHERE id IN ({marks})", tuple(lost))
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)

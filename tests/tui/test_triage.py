@@ -8,7 +8,7 @@ import json
 from textual.widgets import DataTable, Input
 
 from syncview.domain import SyncStatus
-from syncview.services import bulk, queries
+from syncview.services import bulk, proposals, queries
 from syncview.services.queries import ResourceFilter
 from syncview.tui.screens.confirm import BulkExcludeDialog, ConfirmDialog
 from syncview.tui.screens.export import ExportDialog
@@ -148,7 +148,7 @@ async def test_bulk_rematch_preview_skip_one_choose_another_then_confirm(app, de
         assert [p.resource_name for p in proposals] == names
         assert [p.record_name for p in proposals] == names  # each to its own record, scored 100
         await pilot.press("space")  # skip the first
-        await pilot.press("m")  # another record for the second
+        await pilot.press("down", "m")  # another record for the second
         await settle(pilot)
         assert isinstance(app.screen, RematchDialog)
         await pilot.press(*"acme-lt-1", "down", "enter")
@@ -167,8 +167,8 @@ async def test_bulk_rematch_preview_skip_one_choose_another_then_confirm(app, de
     assert _batches(demo_store) == [("rematch", 2)]
 
 
-async def test_suggested_view_accept_one_then_the_rest_in_bulk(app, demo_store):
-    expected = bulk.suggestions(demo_store, _cw(demo_store))
+async def test_suggested_view_accept_one_then_the_ticked_in_bulk(app, demo_store):
+    expected = proposals.suggestions(demo_store, _cw(demo_store))
     assert len(expected) > 3
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
@@ -186,15 +186,18 @@ async def test_suggested_view_accept_one_then_the_rest_in_bulk(app, demo_store):
         assert table.row_count == len(expected) - 1
         accepted = queries.get_resource(demo_store, first.resource_id)
         assert (accepted.status, accepted.record_id) == (SyncStatus.MATCHED, first.record_id)
-        await pilot.press("space")  # skip the next one
+        await pilot.press("space")  # flip the next one: skip it if ticked, tick it if not
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert isinstance(app.screen, OverviewScreen)
-    assert queries.get_resource(demo_store, second.resource_id).status is SyncStatus.NOT_SYNCED
+    ticked = [p for p in expected if p not in (first, second) and p.preselected]
+    if not second.preselected:
+        ticked.append(second)
     for proposal in expected:
-        if proposal not in (first, second):
-            assert queries.get_resource(demo_store, proposal.resource_id).record_id == proposal.record_id
-    assert _batches(demo_store) == [("rematch", 1), ("rematch", len(expected) - 2)]
+        if proposal is not first:
+            now = queries.get_resource(demo_store, proposal.resource_id)
+            assert (now.record_id == proposal.record_id) is (proposal in ticked), proposal
+    assert _batches(demo_store) == [("rematch", 1), ("rematch", len(ticked))]
 
 
 async def test_history_filters_and_undo_redo_with_confirmation(app, demo_store):
@@ -324,7 +327,7 @@ async def test_help_and_palette_offer_the_triage_keys(app, demo_store):
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         shown = static_text(app.screen.query_one("Static"))
-        for description in ("Mark all", "Unmark all", "Suggested", "History", "Export", "Redo", "Skip / keep",
+        for description in ("Mark all", "Unmark all", "Suggested", "History", "Export", "Redo", "Tick / skip",
                             "Re-match all", "Undo mine", "What the run changed", "Confirm"):
             assert description in shown, description
         await pilot.press("escape")

@@ -1,4 +1,4 @@
-"""Marks, bulk exclude/include/re-match, proposals and suggestions, undo and redo of whole batches."""
+"""Marks, bulk exclude/include, undo and redo of whole batches (bulk re-match: test_proposals.py)."""
 
 from __future__ import annotations
 
@@ -139,57 +139,6 @@ def test_redo_refused_when_the_resource_changed_since(demo_store):
     actions.exclude(demo_store, a.id, operator="akumar")
     with pytest.raises(StaleResourceError, match="changed by akumar"):
         actions.redo(demo_store)
-
-
-def test_proposals_give_each_resource_a_different_best_record(demo_store):
-    flt = ResourceFilter(_cw(demo_store), status=SyncStatus.NOT_SYNCED)
-    proposals = bulk.propose(demo_store, Marks((flt,)))
-    assert len(proposals) == queries.count_resources(demo_store, flt)
-    chosen = [p.record_id for p in proposals if p.record_id is not None]
-    assert len(chosen) == len(set(chosen)) > 0
-    linked = {r[0] for r in rows(demo_store, "SELECT record_id FROM resource WHERE record_id IS NOT NULL "
-                                             "AND integration_id = ?", _cw(demo_store))}
-    assert not linked & set(chosen)
-    best = next(p for p in proposals if p.resource_name == "ACME-LT-023")
-    assert (best.record_name, best.score) == ("ACME-LT-023", 100.0)
-
-
-def test_suggestions_are_above_the_threshold_best_first_and_accepted_in_bulk(demo_store):
-    found = bulk.suggestions(demo_store, _cw(demo_store), threshold=90)
-    scores = [p.score for p in found]
-    assert found and min(scores) >= 90 and scores == sorted(scores, reverse=True)
-    result = bulk.rematch(demo_store, found)
-    assert result.changed == len(found)
-    for proposal in found[:20]:
-        row = queries.get_resource(demo_store, proposal.resource_id)
-        assert (row.status, row.record_id) == (SyncStatus.MATCHED, proposal.record_id)
-    assert _batches(demo_store) == [(result.result.batch, "rematch", len(found))]
-    assert {how for (how,) in rows(demo_store, "SELECT matched_on FROM resource WHERE id IN (SELECT value FROM"
-                                               " json_each(?))", json.dumps([p.resource_id for p in found]))} \
-        == {"operator"}
-    assert bulk.suggestions(demo_store, _cw(demo_store), threshold=90) == []
-    actions.undo(demo_store)
-    assert len(bulk.suggestions(demo_store, _cw(demo_store), threshold=90)) == len(found)
-
-
-def test_bulk_rematch_is_refused_whole_when_one_resource_changed(demo_store):
-    found = bulk.suggestions(demo_store, _cw(demo_store))
-    actions.exclude(demo_store, found[-1].resource_id, operator="akumar")
-    with pytest.raises(StaleResourceError, match="1 resource changed since the preview.*akumar"):
-        bulk.rematch(demo_store, found)
-    assert _batches(demo_store) == []
-
-
-def test_bulk_rematch_refuses_a_taken_record_and_a_duplicate(demo_store):
-    found = bulk.suggestions(demo_store, _cw(demo_store))[:2]
-    matched = _page(demo_store, status=SyncStatus.MATCHED, type=found[0].type)[0]
-    from dataclasses import replace
-    with pytest.raises(ActionError, match="same record"):
-        bulk.rematch(demo_store, [found[0], replace(found[1], record_id=found[0].record_id)])
-    with pytest.raises(ActionError, match="already matched to"):
-        bulk.rematch(demo_store, [replace(found[0], record_id=matched.record_id)])
-    with pytest.raises(ActionError, match="every row is skipped"):
-        bulk.rematch(demo_store, [replace(found[0], record_id=None)])
 
 
 def test_a_bulk_action_leaves_alone_and_names_the_rows_changed_since_they_were_marked(demo_store):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from syncview.demo import INTEGRATIONS, PSA, RMM, DemoWorld, client_count
+from syncview.demo import INTEGRATIONS, PSA, RMM, VPN_MAC, DemoWorld, client_count
 from syncview.errors import ActionError
 from syncview.services.seed import seed_demo
 from syncview.store import Store, open_store
@@ -156,3 +156,86 @@ def test_sync_runs_spread_over_past_weeks_with_a_few_failures(tmp_path):
         assert levels == {"info", "warning", "error"}
     finally:
         store.close()
+
+
+# --- identity keys: the stories matching on names alone gets wrong -------------------------------------
+
+def _hex(mac: str) -> str:
+    return "".join(ch for ch in mac.lower() if ch in "0123456789abcdef")
+
+
+def _resources(world: DemoWorld) -> list:
+    return [res for client in world for res in client.resources]
+
+
+def _records(world: DemoWorld) -> dict[int, object]:
+    return {rec.id: rec for client in world for rec in client.records}
+
+
+def test_every_device_and_contact_carries_the_keys_its_product_sends():
+    world = DemoWorld(3_000, seed=5)
+    found = _resources(world)
+    for res in found:
+        if res.type.value == "device":
+            assert res.keys.serial and res.keys.macs and res.keys.hostname == res.name, res
+        elif res.type.value == "contact":
+            assert res.keys.email and "@" in res.keys.email, res
+    serials = [r.keys.serial.strip().upper() for r in found if r.integration == RMM and r.keys.serial]
+    real = [s for s in serials if s not in {p.upper() for p in ("To Be Filled By O.E.M.", "Default string",
+                                                                "System Serial Number")}]
+    assert len(real) == len(set(real)) > 0.8 * len(serials)  # a real serial names one machine
+
+
+def test_macs_are_written_the_way_each_product_writes_them():
+    found = _resources(DemoWorld(3_000, seed=5))
+    rmm = [m for r in found if r.integration == RMM and r.type.value == "device" for m in r.keys.macs]
+    psa = [m for r in found if r.integration == PSA and r.type.value == "device" for m in r.keys.macs]
+    assert rmm and all(len(m) == 17 and m[2] == ":" and m == m.upper() for m in rmm)
+    assert psa and all(len(m) == 14 and m[4] == "." for m in psa)
+    records = [m for rec in _records(DemoWorld(3_000, seed=5)).values() for m in rec.keys.macs]
+    assert records and all(m[2] == "-" for m in records)
+
+
+def test_the_stories_are_all_told_and_each_as_the_docstring_says():
+    world = DemoWorld(5_000)
+    found = _resources(world)
+    records = _records(DemoWorld(5_000))
+    stories = {r.story for r in found}
+    assert {"renamed", "replaced", "placeholder", "vpn", "display", "mailbox"} <= stories
+    for res in found:
+        record = records.get(res.record_id)
+        if res.story == "renamed":
+            # Matched on the serial (or, with a placeholder serial, the MAC) the record holds; the names differ.
+            assert res.status.value == "matched" and record.name != res.name
+            assert record.keys.serial == res.keys.serial or {_hex(m) for m in record.keys.macs} & {
+                _hex(m) for m in res.keys.macs}
+        elif res.story == "display":
+            assert res.status.value == "matched" and record.name != res.name
+            assert record.keys.email.lower() == res.keys.email
+        elif res.story == "placeholder":
+            assert res.keys.serial in ("To Be Filled By O.E.M.", "Default string", "System Serial Number")
+            if record is not None and record.keys:
+                assert record.keys.serial is None and record.keys.macs
+    replaced = [r for r in found if r.story == "replaced"]
+    old = [r for r in replaced if r.record_id is not None]
+    new = [r for r in replaced if r.record_id is None]
+    assert len(old) == len(new) > 0
+    for before in old:
+        after = next(r for r in new if r.name == before.name and r.client_id == before.client_id)
+        assert before.deleted_remotely and not after.deleted_remotely
+        assert after.status.value == "not_synced" and after.keys.serial != before.keys.serial
+    mailboxes = [r for r in found if r.story == "mailbox"]
+    assert any(r.name == "Front Desk" for r in mailboxes)
+    by_mailbox: dict[tuple, int] = {}
+    for res in mailboxes:
+        by_mailbox[(res.client_id, res.keys.email)] = by_mailbox.get((res.client_id, res.keys.email), 0) + 1
+    assert max(by_mailbox.values()) > 1  # a mailbox shared by several contacts is no one's identity
+    assert sum(1 for r in found if r.keys.macs and VPN_MAC in r.keys.macs) > 1
+
+
+def test_keys_do_not_change_the_names_and_fates_of_the_world_before_them():
+    """The keys come from their own generator: the demo's names and fates are those the tests and
+    the screens knew, except where a story changes them."""
+    found = _resources(DemoWorld(2_000))
+    names = {r.name for r in found}
+    assert {"Acme Corporation, Inc.", "ACME-LT-023", "GLOBEX-LT-008"} <= names

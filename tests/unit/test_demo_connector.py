@@ -72,3 +72,13 @@ def test_defaults_apply_when_settings_are_left_out():
 def test_bad_settings_are_config_errors(settings, message):
     with pytest.raises(ConfigError, match=message):
         DemoConnector("Demo", settings)
+
+
+@pytest.mark.parametrize("flavour", ["psa", "rmm"])
+def test_items_carry_the_worlds_identity_keys(flavour):
+    name = next(n for n, f in INTEGRATIONS.items() if f == flavour)
+    expected = {r.external_id: r.keys for c in DemoWorld(2_000, seed=3) for r in c.resources
+                if r.integration == name and not r.deleted_remotely}
+    got = items(DemoConnector(name, {"flavour": flavour, "resources": 2_000, "seed": 3}))
+    assert {i.external_id: i.keys for i in got} == expected
+    assert sum(1 for i in got if i.keys) > len(got) / 2

@@ -42,6 +42,7 @@ def test_counts_agree_after_seeding_and_every_kind_of_action(demo_store):
     with demo_store.write() as conn:
         conn.exec_driver_sql("DELETE FROM sync_log_entry WHERE resource_id IN (SELECT id FROM resource LIMIT 50)")
         conn.exec_driver_sql("DELETE FROM audit_event WHERE resource_id IN (SELECT id FROM resource LIMIT 50)")
+        conn.exec_driver_sql("DELETE FROM resource_key WHERE resource_id IN (SELECT id FROM resource LIMIT 50)")
         conn.exec_driver_sql("DELETE FROM resource WHERE id IN (SELECT id FROM resource LIMIT 50)")
     assert_counts_agree(demo_store)
 

@@ -15,6 +15,7 @@ from syncview.services.matching import (
     Rule,
     decide,
 )
+from syncview.services.similarity import rank
 from tests.helpers import first
 
 DEVICE, CLIENT, CONTACT = ResourceType.DEVICE, ResourceType.CLIENT, ResourceType.CONTACT
@@ -187,7 +188,7 @@ def test_notes_on_left_out_keys_end_the_reason():
 
 def test_similarity_ranks_legal_name_variants_first():
     choices = {1: "Acme Dental LLC", 2: "ACME Corp", 3: "Globex Corporation", 4: "Acme Corp (old)"}
-    ranked = matching.rank("Acme Corporation, Inc.", choices)
+    ranked = rank("Acme Corporation, Inc.", choices)
     assert ranked[0] == (2, 100.0)
     assert [key for key, _ in ranked][-1] == 3
 

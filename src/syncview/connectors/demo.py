@@ -1,8 +1,9 @@
 """The demo connector: one integration of the deterministic demo MSP, as if fetched.
 
-It mirrors :class:`syncview.demo.DemoWorld` exactly, so syncing a demo integration
-after ``syncview demo`` with the same ``resources`` and ``seed`` finds the store
-already up to date. No network, nothing to set up; fast enough to benchmark the
+It mirrors :class:`syncview.demo.DemoWorld` exactly, identity keys included (serials,
+MACs as each product writes them, e-mails), so syncing a demo integration after
+``syncview demo`` with the same ``resources`` and ``seed`` finds the store already up
+to date. No network, nothing to set up; fast enough to benchmark the
 sync engine at a million resources.
 """
 
@@ -69,7 +70,7 @@ class DemoConnector(Connector):
                 if res.integration != mirrored or res.deleted_remotely:
                     continue
                 items.append(RemoteItem(res.type, res.external_id, res.name, res.remote_company,
-                                        {"id": res.external_id, **res.payload}))
+                                        {"id": res.external_id, **res.payload}, res.keys))
             if len(items) >= size:
                 while len(items) >= size:
                     yield Page(items[:size], entity)

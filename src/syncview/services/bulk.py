@@ -19,32 +19,27 @@ since the snapshot may have changed any row, so it refuses the filter's rows who
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
-from rapidfuzz import fuzz, process
-from sqlalchemy import ColumnElement, Connection, and_, exists, false, func, literal_column, or_, select
+from sqlalchemy import Connection, and_, false, func, or_, select
 
-from syncview.domain import MatchedOn, ResourceType, SyncStatus, name_contains, name_search
+from syncview.domain import MatchedOn, ResourceType, SyncStatus, name_contains, name_search, normalise_name
 from syncview.errors import ActionError, StaleResourceError
 from syncview.services import actions, columns, queries
 from syncview.services.actions import ActionResult, Change, in_ids
-from syncview.services.matching import similarity_key
 from syncview.services.queries import NO_CLIENT, ResourceFilter, ResourceRow
 from syncview.store import Store
-from syncview.store.models import audit_table, client_table, record_table, resource_table, sync_run_table
+from syncview.store.models import audit_table, record_table, resource_table, sync_run_table
+
+if TYPE_CHECKING:
+    from syncview.services.proposals import Proposal
 
 R = resource_table.c
 REC = record_table.c
-CL = client_table.c
 AE = audit_table.c
 RUN = sync_run_table.c
-
-#: A suggestion is a Not Synced resource whose best free candidate scores at least this (0-100).
-SUGGEST_THRESHOLD = 85.0
-#: Candidates ranked per resource when proposing; the best one no other resource took wins.
-_RANKED = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,169 +342,7 @@ def include(store: Store, marks: Marks, *, expected_count: int | None = None,
                           skipped)
 
 
-# -- re-match proposals ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Proposal:
-    """A resource and the record a bulk re-match would link it to (None: no candidate; skipped)."""
-
-    resource_id: int
-    resource_name: str
-    type: ResourceType
-    version: int
-    client_name: str | None
-    current_record: str | None
-    record_id: int | None = None
-    record_name: str | None = None
-    score: float = 0.0
-    #: the proposed record's client (a resource whose company is unmatched has none of its own)
-    record_client: str | None = None
-    #: the next best free candidates (id, name, score), for the operator to pick from
-    others: tuple[tuple[int, str, float], ...] = field(default=(), compare=False)
-
-
-@dataclass(slots=True)
-class _Target:
-    id: int
-    type: str
-    integration_id: int
-    client_id: int | None
-    name: str
-    version: int
-    record_id: int | None
-    client_name: str | None
-    record_name: str | None
-
-
-def _targets(conn: Connection, clause: ColumnElement[bool]) -> list[_Target]:
-    current = record_table.alias("current")
-    query = (
-        select(R.id, R.type, R.integration_id, R.client_id, R.name, R.version, R.record_id, CL.name,
-               current.c.name)
-        .select_from(resource_table.outerjoin(client_table, CL.id == R.client_id)
-                     .outerjoin(current, current.c.id == R.record_id))
-        .where(clause).order_by(R.id)
-    )
-    return [_Target(*row) for row in conn.execute(query)]
-
-
-def _records(conn: Connection, type_: str, client_id: int | None, integration_id: int) -> dict[int, tuple[str, str | None]]:
-    """Records a resource of ``type_`` and client may be re-matched to, as the Re-match dialog
-    offers them (its client's; all of the type if that has none), free in this integration."""
-    # Probed per record through ix_resource_record (the unary + keeps SQLite on it, as in
-    # matching.load_free_records), not a list of every linked record built per group.
-    linked = exists().where(R.record_id == REC.id, literal_column("+resource.integration_id") == integration_id)
-
-    def of(client: int | None) -> dict[int, tuple[str, str | None]]:
-        query = (select(REC.id, REC.name, CL.name)
-                 .select_from(record_table.outerjoin(client_table, CL.id == REC.client_id))
-                 .where(REC.type == type_, ~linked))
-        if client is not None:
-            query = query.where(REC.client_id == client)
-        rows = conn.execute(query.order_by(REC.name_norm, REC.id).limit(5000)).all()
-        return {rid: (name, client_name) for rid, name, client_name in rows}
-
-    found = of(client_id)
-    if not found and client_id is not None:
-        found = of(None)
-    return found
-
-
-def propose(store: Store, marks: Marks) -> list[Proposal]:
-    """For each marked resource, the best-ranked free record of its type (and client), by the
-    Re-match dialog's similarity; no two resources get the same record (the better score wins)."""
-    return [proposal for chunk, _done, _total in propose_iter(store, marks) for proposal in chunk]
-
-
-#: Resources ranked per chunk of :func:`propose_iter` (a screen shows each chunk as it comes).
-CHUNK = 500
-
-
-def propose_iter(store: Store, marks: Marks, *, chunk: int = CHUNK) -> Iterator[tuple[list[Proposal], int, int]]:
-    """:func:`propose` a chunk at a time: yields (proposals, resources done, resources in all).
-
-    Resources with a client come first, client by client, so their (cheap) proposals arrive
-    at once; those without one (their company is unmatched) are ranked against every record
-    of their type, the slow part at a million resources, and come last. A record proposed in
-    an earlier chunk is not proposed again.
-    """
-    with store.read() as conn:
-        targets = _targets(conn, marks_clause(marks))
-    targets.sort(key=lambda t: (t.client_id is None, t.integration_id, t.client_id or 0, t.type, t.id))
-    taken: set[int] = set()
-    group: tuple[object, ...] | None = None
-    records: dict[int, tuple[str, str | None]] = {}
-    keyed: dict[int, str] = {}
-    exact: dict[str, list[int]] = {}
-    for start in range(0, len(targets), chunk):
-        part = targets[start:start + chunk]
-        ranked: dict[int, list[tuple[int, str, float]]] = {}
-        record_clients: dict[int, str | None] = {}
-        with store.read() as conn:
-            for target in part:
-                if (target.type, target.client_id, target.integration_id) != group:
-                    group = (target.type, target.client_id, target.integration_id)
-                    records = _records(conn, *group)
-                    keyed = {rid: similarity_key(name) for rid, (name, _) in records.items()}
-                    exact = {}
-                    for rid, key in keyed.items():
-                        exact.setdefault(key, []).append(rid)
-                if not records:
-                    continue
-                key = similarity_key(target.name)
-                if key in exact:
-                    # Equal keys score 100, the best there is: no need to score the whole group
-                    # (re-matching thousands of included resources to their old records).
-                    found = [(rid, 100.0) for rid in exact[key][:_RANKED]]
-                else:
-                    found = [(rid, round(score, 1)) for _, score, rid in
-                             process.extract(key, keyed, scorer=fuzz.WRatio, limit=_RANKED, processor=None)]
-                ranked[target.id] = [(rid, records[rid][0], score) for rid, score in found]
-                record_clients.update((rid, records[rid][1]) for rid, _ in found)
-        yield _assign(part, ranked, record_clients, taken), start + len(part), len(targets)
-
-
-def _assign(targets: Sequence[_Target], ranked: dict[int, list[tuple[int, str, float]]],
-            record_clients: dict[int, str | None], taken: set[int]) -> list[Proposal]:
-    """Greedy by score: the resource with the best candidate takes it, the next takes its best
-    untaken one, and so on (``taken`` holds, and gains, the records already proposed).
-    Proposals come back in the resources' order."""
-    chosen: dict[int, tuple[int, str, float]] = {}
-    order = sorted(targets, key=lambda t: -(ranked.get(t.id) or [(0, "", 0.0)])[0][2])
-    for target in order:
-        for candidate in ranked.get(target.id, []):
-            if candidate[0] not in taken:
-                taken.add(candidate[0])
-                chosen[target.id] = candidate
-                break
-    proposals = []
-    for target in targets:
-        pick = chosen.get(target.id)
-        others = tuple(c for c in ranked.get(target.id, []) if pick is None or c[0] != pick[0])
-        proposals.append(Proposal(
-            target.id, target.name, ResourceType(target.type), target.version, target.client_name,
-            target.record_name, pick[0] if pick else None, pick[1] if pick else None,
-            pick[2] if pick else 0.0, record_clients.get(pick[0]) if pick else None, others))
-    return proposals
-
-
-def suggestions(store: Store, integration_id: int, *, client_id: int | None = None,
-                threshold: float = SUGGEST_THRESHOLD) -> list[Proposal]:
-    """Not Synced resources of an integration (and client) whose best free candidate scores at
-    least ``threshold``, best first."""
-    found = [p for chunk, _done, _total in suggestions_iter(store, integration_id, client_id=client_id,
-                                                             threshold=threshold) for p in chunk]
-    return sorted(found, key=lambda p: (-p.score, p.resource_name.casefold(), p.resource_id))
-
-
-def suggestions_iter(store: Store, integration_id: int, *, client_id: int | None = None,
-                     threshold: float = SUGGEST_THRESHOLD) -> Iterator[tuple[list[Proposal], int, int]]:
-    """:func:`suggestions` a chunk at a time, as :func:`propose_iter` (each chunk best first)."""
-    flt = ResourceFilter(integration_id, client_id, status=SyncStatus.NOT_SYNCED)
-    for chunk, done, total in propose_iter(store, Marks((flt,))):
-        kept = [p for p in chunk if p.record_id is not None and p.score >= threshold]
-        yield sorted(kept, key=lambda p: (-p.score, p.resource_name.casefold(), p.resource_id)), done, total
+# -- re-match (the proposals come from syncview.services.proposals) -----------------------------
 
 
 def rematch(store: Store, proposals: Iterable[Proposal], *, disable_previous: bool = False,

@@ -22,18 +22,17 @@ choose from and never links anything on its own.
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from rapidfuzz import fuzz, process
 
 from syncview.domain import MatchedOn, ReasonKind, ResourceType, SyncStatus, normalise_name
 from syncview.identity import NO_KEYS, KeyKind, Keys, describe
 from syncview.services import queries
+from syncview.services.similarity import number_difference, rank
 from syncview.store import Store, sqlite_connection
 
 
@@ -453,33 +452,6 @@ _BY_XREF = (
 )
 
 
-_LEGAL_SUFFIXES = re.compile(
-    r"\b(inc|incorporated|corp|corporation|co|company|llc|ltd|limited|plc|gmbh|ag|sa|bv|pty)\b"
-)
-
-
-def similarity_key(name: str) -> str:
-    """A name reduced for similarity: normalised, legal-form words dropped."""
-    return " ".join(_LEGAL_SUFFIXES.sub(" ", normalise_name(name)).split())
-
-
-def rank(query: str, choices: Mapping[int, str], *, limit: int = 50) -> list[tuple[int, float]]:
-    """Ids of ``choices`` most similar to ``query``, best first, with a 0-100 score."""
-    return rank_many({0: query}, choices, limit=limit)[0]
-
-
-def rank_many(
-    queries_: Mapping[int, str], choices: Mapping[int, str], *, limit: int = 50
-) -> dict[int, list[tuple[int, float]]]:
-    """:func:`rank` for many queries against the same choices, keying the choices once."""
-    keyed = {key: similarity_key(name) for key, name in choices.items()}
-    ranked = {}
-    for query_id, query in queries_.items():
-        found = process.extract(similarity_key(query), keyed, scorer=fuzz.WRatio, limit=limit, processor=None)
-        ranked[query_id] = [(key, round(score, 1)) for _, score, key in found]
-    return ranked
-
-
 @dataclass(frozen=True, slots=True)
 class Candidate:
     """A local record an operator may re-match a resource to."""
@@ -488,6 +460,19 @@ class Candidate:
     score: float
     #: the resource of the same integration already linked to it (id, name), if any
     linked_to: tuple[int, str] | None
+    #: the type of the resource being re-matched
+    for_type: ResourceType
+    #: how its name differs in a number from the resource's ("353 vs 133"), when ranked by that name
+    number_difference: str | None = None
+
+    @property
+    def refusal(self) -> str | None:
+        """Why re-matching to this record would be refused, in words; None when it would not."""
+        if self.record.type is not self.for_type:
+            return f"a {self.record.type.value} record, not a {self.for_type.value}"
+        if self.linked_to is not None:
+            return f"already matched to {self.linked_to[1]}"
+        return None
 
 
 def rematch_candidates(
@@ -501,7 +486,9 @@ def rematch_candidates(
     """Records of the resource's type (and client, unless ``all_clients``) ranked for re-matching.
 
     With ``search`` the operator's typing narrows the records to those containing it and
-    ranks by it; otherwise they rank by similarity to the resource's own name.
+    ranks by it; otherwise they rank by similarity to the resource's own name, those whose
+    numbers differ from it last. Records another resource of the integration is linked to
+    are listed too, with :attr:`Candidate.refusal` saying why they cannot be picked.
     """
     resource = queries.get_resource(store, resource_id)
     client_id = None if all_clients else resource.client_id
@@ -509,8 +496,12 @@ def rematch_candidates(
     if not records and not all_clients and not search:
         records = queries.find_records(store, resource.type)
     by_id = {r.id: r for r in records if r.id != resource.record_id}
-    ranked = rank(search or resource.name, {rid: r.name for rid, r in by_id.items()}, limit=limit)
+    # The operator's typing ranks by similarity alone; the resource's own name respects numbers.
+    ranked = rank(search or resource.name, {rid: r.name for rid, r in by_id.items()}, limit=limit,
+                  numbers=not search)
     linked = queries.linked_resources(store, resource.integration_id, [rid for rid, _ in ranked])
-    return [Candidate(by_id[rid], score, linked.get(rid)) for rid, score in ranked]
+    return [Candidate(by_id[rid], score, linked.get(rid), resource.type,
+                      None if search else number_difference(resource.name, by_id[rid].name))
+            for rid, score in ranked]
 
 

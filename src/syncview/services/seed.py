@@ -17,10 +17,19 @@ from itertools import islice
 from sqlalchemy import Connection, Table, func, select
 
 from syncview.demo import DEFAULT_RESOURCES, INTEGRATIONS, DemoClient, DemoResource, DemoWorld
-from syncview.domain import SyncStatus, normalise_name
+from syncview.domain import ResourceType, SyncStatus, normalise_name
 from syncview.errors import ActionError
 from syncview.domain import MatchedOn
-from syncview.services.matching import MatchInput, Records, decide
+from syncview.identity import IdentityRules, KeyKind, Keys
+from syncview.services.matching import (
+    Decision,
+    MatchInput,
+    Records,
+    decide,
+    load_records,
+    shared_values,
+    without_shared,
+)
 from syncview.services.sync import SyncCounts
 from syncview.store import Store, sqlite_connection
 from syncview.store.db import db_time, utcnow
@@ -30,6 +39,12 @@ from syncview.store.models import client_table, integration_table, meta_table, r
 DEMO_META_KEY = "demo"
 
 _CHUNK = 20_000
+#: The placeholder lists the demo integrations are synced with (no config adds to them).
+_IDENTITY = IdentityRules()
+#: Not Synced resources given their reason per statement batch, as a sync page decides them.
+_SETTLE_PAGE = 5_000
+#: The keys a link can rest on, strongest first (the default rules; the name last).
+_LINK_KEYS = (KeyKind.XREF, KeyKind.SERIAL, KeyKind.MAC, KeyKind.EMAIL)
 #: Hours between two demo syncs of an integration, and how far back they go.
 _SYNC_EVERY_H = 6
 _HISTORY_DAYS = 28
@@ -88,6 +103,7 @@ def seed_demo(store: Store, resources: int = DEFAULT_RESOURCES, *, seed: int = 7
         for client in world:
             writer.client(client, integration_ids)
         writer.flush()
+        writer.settle(integration_ids)
         runs, logs = writer.history(integration_ids)
         cursor.close()
         # Kept so the demo integrations can be synced (the demo connector, same size and seed)
@@ -95,6 +111,18 @@ def seed_demo(store: Store, resources: int = DEFAULT_RESOURCES, *, seed: int = 7
         conn.execute(meta_table.insert().prefix_with("OR REPLACE").values(
             key=DEMO_META_KEY, value=json.dumps({"resources": resources, "seed": seed})))
         return SeedSummary(len(integration_ids), world.clients, writer.records, writer.resources, runs, logs)
+
+
+def _linked_on(keys: Keys, documented: Keys | None, *, shared_email: bool) -> str:
+    """The key a demo link rests on: the strongest the resource shares with what the documentation
+    holds of its record (a shared mailbox identifies no one), else its name."""
+    if documented:
+        for kind in _LINK_KEYS:
+            if kind is KeyKind.EMAIL and shared_email:
+                continue
+            if keys.get(kind) & documented.get(kind):
+                return kind.value
+    return MatchedOn.NAME.value
 
 
 class _Writer:
@@ -108,6 +136,11 @@ class _Writer:
         self.record_rows: list[tuple[object, ...]] = []
         self.resource_rows: list[tuple[object, ...]] = []
         self.audit_rows: list[tuple[object, ...]] = []
+        #: (resource or record id, kind, value): the normalised identity keys, as a sync stores them
+        self.resource_key_rows: list[tuple[int, str, str]] = []
+        self.record_key_rows: list[tuple[int, str, str]] = []
+        #: what normalising refused of a Not Synced resource's keys (placeholders), for its reason
+        self.refused: dict[int, tuple[str, ...]] = {}
         self.records = 0
         self.resources = 0
         #: a few resources per integration that sync logs talk about: (id, name, type, status, deleted)
@@ -126,15 +159,19 @@ class _Writer:
         self.cursor.execute("INSERT INTO client (id, name, name_norm) VALUES (?, ?, ?)",
                             (client.id, client.name, normalise_name(client.name)))
         created = db_time(self.now - timedelta(days=400))
+        documented: dict[int, Keys] = {}
         for rec in client.records:
             self.record_rows.append((rec.id, rec.type.value, rec.client_id, rec.name, normalise_name(rec.name),
                                      rec.disabled, "{}", created, created))
+            if rec.keys:  # the serial, MAC or e-mail the documentation holds: the record's own keys
+                keys = documented[rec.id] = _IDENTITY.normalise(rec.keys, rec.type, rec.name).keys
+                self.record_key_rows.extend((rec.id, kind, value) for kind, value in keys.pairs())
         for res in client.resources:
-            self._resource(res, integration_ids[res.integration])
+            self._resource(res, integration_ids[res.integration], documented)
         if len(self.resource_rows) >= _CHUNK or len(self.record_rows) >= _CHUNK:
             self.flush()
 
-    def _resource(self, res: DemoResource, integration_id: int) -> None:
+    def _resource(self, res: DemoResource, integration_id: int, documented: dict[int, Keys]) -> None:
         rid = self.next_resource_id
         self.next_resource_id += 1
         rng = self.rng
@@ -153,13 +190,20 @@ class _Writer:
         payload = json.dumps({"id": res.external_id, **res.payload}, separators=(",", ":"))
         name_norm = normalise_name(res.name)
         matched_on = reason = reason_kind = None
+        # The keys exactly as a sync of the demo connector normalises and stores them.
+        found = _IDENTITY.normalise(res.keys, res.type, res.name, name_norm)
+        self.resource_key_rows.extend((rid, kind, value) for kind, value in found.keys.pairs())
         if res.status is SyncStatus.MATCHED:
-            matched_on = MatchedOn.NAME.value  # the demo's links are equal names
+            matched_on = _linked_on(found.keys, documented.get(res.record_id or 0), shared_email=res.story == "mailbox")
         elif res.status is SyncStatus.NOT_SYNCED:
-            # The reason the rules give (the demo's Not Synced items have no record of their name).
-            outcome = decide(MatchInput(res.type, res.client_id, name_norm, res.status, None), Records(),
-                             create_missing=False)
-            reason, reason_kind = outcome.reason, outcome.kind.value if outcome.kind else None
+            # A live one's reason comes from the rules once every row is in (settle): a value's
+            # sharing and the records' keys depend on the rows of every client.
+            if found.refused:
+                self.refused[rid] = found.refused
+            if res.deleted_remotely:  # never fetched again, so never decided again: the plain reason
+                outcome = decide(MatchInput(res.type, res.client_id, name_norm, res.status, None), Records(),
+                                 create_missing=False)
+                reason, reason_kind = outcome.reason, outcome.kind.value if outcome.kind else None
         self.resource_rows.append((
             rid, integration_id, res.type.value, res.external_id, res.name, name_norm,
             res.remote_company, res.client_id, payload, res.status.value, res.record_id,
@@ -188,6 +232,57 @@ class _Writer:
         self.record_rows.clear()
         self.resource_rows.clear()
         self.audit_rows.clear()
+        self.cursor.executemany("INSERT INTO resource_key (resource_id, kind, value) VALUES (?, ?, ?)",
+                                self.resource_key_rows)
+        self.cursor.executemany("INSERT INTO record_key (record_id, kind, value) VALUES (?, ?, ?)",
+                                self.record_key_rows)
+        self.resource_key_rows.clear()
+        self.record_key_rows.clear()
+
+    def settle(self, integration_ids: dict[str, int]) -> None:
+        """Give each live Not Synced resource the reason the rules give it, as a sync would:
+        its keys less the values several items carry, against the records with its keys or
+        name. One the rules would link (none, by the world's design) is linked, so that
+        syncing the seeded demo finds nothing to change either way."""
+        cursor = self.cursor
+        for integration_id in integration_ids.values():
+            last = 0
+            while True:
+                rows = cursor.execute(
+                    "SELECT id, type, client_id, name, name_norm FROM resource WHERE integration_id = ? AND id > ?"
+                    " AND status = 'not_synced' AND deleted_remotely = 0 ORDER BY id LIMIT ?",
+                    (integration_id, last, _SETTLE_PAGE)).fetchall()
+                if not rows:
+                    break
+                last = rows[-1][0]
+                stored: dict[int, list[tuple[str, str]]] = {}
+                for rid, kind, value in cursor.execute(
+                        "SELECT resource_id, kind, value FROM resource_key WHERE resource_id IN"
+                        " (SELECT value FROM json_each(?))", (json.dumps([row[0] for row in rows]),)):
+                    stored.setdefault(rid, []).append((kind, value))
+                inputs = [MatchInput(ResourceType(type_), client_id, name_norm, SyncStatus.NOT_SYNCED, None,
+                                     Keys.from_pairs(stored.get(rid, ())), self.refused.get(rid, ()), name)
+                          for rid, type_, client_id, name, name_norm in rows]
+                shared = shared_values(cursor, integration_id, [(row[0], inp.keys) for row, inp in zip(rows, inputs)])
+                if shared:
+                    for number, inp in enumerate(inputs):
+                        keys, notes = without_shared(inp.keys, shared)
+                        if notes:
+                            inputs[number] = MatchInput(inp.type, inp.client_id, inp.name_norm, inp.status, None,
+                                                        keys, inp.notes + notes, inp.name)
+                records = load_records(cursor, integration_id, inputs)
+                reasons: list[tuple[str, str | None, int]] = []
+                links: list[tuple[int | None, int, str | None, int]] = []
+                for row, inp in zip(rows, inputs):
+                    outcome = decide(inp, records, create_missing=False)
+                    if outcome.decision is Decision.LINK and outcome.record_id is not None:
+                        links.append((records.info[outcome.record_id].client_id, outcome.record_id,
+                                      outcome.matched_on.value if outcome.matched_on else None, row[0]))
+                    else:
+                        reasons.append((outcome.reason, outcome.kind.value if outcome.kind else None, row[0]))
+                cursor.executemany("UPDATE resource SET reason = ?, reason_kind = ? WHERE id = ?", reasons)
+                cursor.executemany("UPDATE resource SET status = 'matched', client_id = ?, record_id = ?,"
+                                   " matched_on = ? WHERE id = ?", links)
 
     def history(self, integration_ids: dict[str, int]) -> tuple[int, int]:
         """Sync runs every few hours over the past weeks, with their log entries."""

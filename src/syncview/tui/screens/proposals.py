@@ -1,9 +1,11 @@
 """Proposed re-matches, reviewed row by row: the bulk Re-match preview and the Suggested view.
 
 Each row is a resource and the record it would be linked to, with the similarity
-score. The operator skips rows (space), picks another record for one (m, the
-Re-match dialog), accepts one at once (enter, in the Suggested view), and applies
-all rows not skipped as one bulk re-match (ctrl+s): one transaction, one undo.
+score and why it is (or is not) ticked: only the unambiguous proposals are ticked
+when the list opens (:mod:`syncview.services.proposals` decides). The operator
+ticks or skips rows (space), picks another record for one (m, the Re-match
+dialog), accepts one at once (enter, in the Suggested view), and applies all
+ticked rows as one bulk re-match (ctrl+s): one transaction, one undo.
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ from textual.widgets import Button, DataTable, Label, Static, Switch
 
 from syncview.errors import SyncviewError
 from syncview.services import actions, bulk, queries
-from syncview.services.bulk import Proposal
-from syncview.services.matching import rank
+from syncview.services.proposals import SUGGEST_THRESHOLD, Proposal, order
+from syncview.services.similarity import rank
 from syncview.store import Store
 from syncview.tui.screens.rematch import RematchDialog
+from syncview.tui.widgets.row_table import RowTable
 from syncview.tui.widgets.tiles import number
 from syncview.tui.text import shown
 
@@ -35,7 +38,7 @@ PREVIEW_LIMIT = 20_000
 
 
 def score_style(score: float) -> str:
-    return "green" if score >= 95 else "yellow" if score >= bulk.SUGGEST_THRESHOLD else "red"
+    return "green" if score >= 95 else "yellow" if score >= SUGGEST_THRESHOLD else "red"
 
 
 class ProposalsScreen(ModalScreen[bool]):
@@ -45,7 +48,7 @@ class ProposalsScreen(ModalScreen[bool]):
     BINDING_GROUP_TITLE = "Suggested matches and bulk re-match review"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close", id="proposals.close"),
-        Binding("space", "skip", "Skip / keep", id="proposals.skip"),
+        Binding("space", "skip", "Tick / skip", id="proposals.skip"),
         Binding("enter", "enter", "Accept / choose", id="proposals.accept"),
         Binding("m", "choose", "Other record", id="proposals.choose"),
         Binding("ctrl+s", "apply", "Re-match all", id="proposals.apply"),
@@ -70,10 +73,13 @@ class ProposalsScreen(ModalScreen[bool]):
         with Vertical(classes="dialog logs") as box:
             box.border_title = shown(self.title_text, limit=80)
             box.border_subtitle = "computing…"
-            hint = ("enter accept · space skip · m other record · ctrl+s accept the rest · esc close"
-                    if self.suggested else "space skip · enter/m other record · ctrl+s re-match all · esc cancel")
+            hint = ("enter accept · space tick · m other record · ctrl+s accept ticked · esc close"
+                    if self.suggested else "space tick · enter/m other record · ctrl+s re-match ticked · esc cancel")
             yield Static(hint, classes="hint")
-            yield DataTable(cursor_type="row", zebra_stripes=True, id="proposals")
+            yield RowTable(cursor_type="row", zebra_stripes=True, id="proposals")
+            # The highlighted row's reason in full (the Why column is cut at 80 columns) and the
+            # next candidates, so the operator can judge a row without scrolling sideways.
+            yield Static(shown(""), id="why", classes="hint")
             with Horizontal(classes="switch-row"):
                 yield Switch(value=False, id="disable-previous")
                 yield Label("Disable previous records")
@@ -86,8 +92,9 @@ class ProposalsScreen(ModalScreen[bool]):
         table.add_column("", key="keep", width=1)
         table.add_column("Score", key="score", width=5)
         table.add_column("Resource", key="resource")
-        table.add_column("Type", key="type", width=7)
         table.add_column("→ Proposed record", key="record")
+        table.add_column("Why", key="why")
+        table.add_column("Type", key="type", width=7)
         table.add_column("Record's client", key="client")
         # Suggestions are Not Synced resources: there is no previous record to disable.
         self.query_one(".switch-row").display = not self.suggested
@@ -119,7 +126,7 @@ class ProposalsScreen(ModalScreen[bool]):
         for proposal in found:
             key = str(proposal.resource_id)
             self.proposals[key] = proposal
-            if proposal.record_id is None:
+            if not proposal.preselected:
                 self.skipped.add(key)
             table.add_row(*self._cells(key, proposal), key=key)
         self.progress = (done, total)
@@ -127,9 +134,14 @@ class ProposalsScreen(ModalScreen[bool]):
 
     def _finished(self) -> None:
         self.progress = None
-        if self.suggested:  # chunk by chunk they came best first; now all of them are
-            self.query_one(DataTable).sort(
-                "score", "resource", key=lambda cells: (-float(cells[0].plain or 0), cells[1].plain.casefold()))
+        # Chunk by chunk they came in the resources' order; now all of them are here: best first.
+        table = self.query_one(DataTable)
+        cursor = self._key()
+        table.clear()
+        for key, proposal in sorted(self.proposals.items(), key=lambda item: order(item[1])):
+            table.add_row(*self._cells(key, proposal), key=key)
+        if cursor is not None:
+            table.move_cursor(row=table.get_row_index(cursor), animate=False)
         self._count()
 
     def _cells(self, key: str, p: Proposal) -> tuple:
@@ -140,17 +152,34 @@ class ProposalsScreen(ModalScreen[bool]):
             Text("·" if skipped else "✓", style="dim" if skipped else "green"),
             Text(f"{p.score:.0f}" if p.record_id is not None else "—", style=score_style(p.score)),
             shown(p.resource_name, limit=60),
-            shown(p.type.label),
             record,
+            shown(p.reason, limit=80, style="green" if p.preselected else "yellow"),
+            shown(p.type.label),
             shown(p.record_client or "—", limit=40, style="dim"),
         )
 
     def _redraw(self, key: str) -> None:
         table = self.query_one(DataTable)
-        for column, value in zip(("keep", "score", "resource", "type", "record", "client"),
+        for column, value in zip(("keep", "score", "resource", "record", "why", "type", "client"),
                                  self._cells(key, self.proposals[key]), strict=True):
             table.update_cell(key, column, value)
         self._count()
+
+    @on(DataTable.RowHighlighted)
+    def _explain(self) -> None:
+        """Say under the table why the highlighted row is (not) ticked, and what else it could be."""
+        key = self._key()
+        proposal = self.proposals.get(key) if key is not None else None
+        why = self.query_one("#why", Static)
+        if proposal is None:
+            why.update(shown(""))
+            return
+        text = Text("Why: ", style="bold", end="")
+        text.append(shown(proposal.reason, limit=120))
+        if proposal.others:
+            text.append(shown("  · next: " + ", ".join(f"{shown(name, limit=40)} ({score:.0f})"
+                                                        for _, name, score in proposal.others[:2]), style="dim"))
+        why.update(text)
 
     def _count(self) -> None:
         kept = len(self.proposals) - len(self.skipped)
@@ -159,7 +188,10 @@ class ProposalsScreen(ModalScreen[bool]):
             done, total = self.progress
             text += f" · ranking… {number(done)} of {number(total)} resources"
         self.query_one(".dialog").border_subtitle = shown(text)
-        self.query_one("#apply", Button).label = shown(f"Re-match {number(kept)}")
+        button = self.query_one("#apply", Button)
+        button.label = shown(f"Re-match {number(kept)}")
+        button.refresh(layout=True)  # the label is not a layout reactive: let the button grow with it
+        self._explain()
 
     def _key(self) -> str | None:
         table = self.query_one(DataTable)
@@ -178,8 +210,7 @@ class ProposalsScreen(ModalScreen[bool]):
             self.skipped.discard(key)
         else:
             self.skipped.add(key)
-        self._redraw(key)
-        self.query_one(DataTable).action_cursor_down()
+        self._redraw(key)  # the cursor stays: a second space undoes the first
 
     def action_enter(self) -> None:
         if self.suggested:
@@ -209,7 +240,8 @@ class ProposalsScreen(ModalScreen[bool]):
             record = queries.get_record(self.store, choice.record_id)
             score = rank(row.name, {record.id: record.name}, limit=1)[0][1]
             self.proposals[key] = replace(self.proposals[key], record_id=record.id, record_name=record.name,
-                                          score=score)
+                                          score=score, record_client=record.client_name, preselected=True,
+                                          reason=f"chosen by {self.operator}")
             self.skipped.discard(key)
             self._redraw(key)
 
@@ -218,11 +250,12 @@ class ProposalsScreen(ModalScreen[bool]):
     def action_accept(self) -> None:
         """Suggested view: re-match this one resource now (checked against the version read)."""
         key = self._key()
-        if key is None or key in self.skipped:
+        if key is None:
             return
         proposal = self.proposals[key]
         record_id = proposal.record_id
-        if record_id is None:  # no candidate: nothing to accept
+        if record_id is None:
+            self.notify("No candidate for this one: press m to choose a record", severity="warning", timeout=3)
             return
         disable = self.query_one("#disable-previous", Switch).value
         self._run(lambda: actions.rematch(self.store, proposal.resource_id, record_id,

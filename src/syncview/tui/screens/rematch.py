@@ -23,15 +23,19 @@ from syncview.tui.text import shown
 
 
 def describe(candidate: Candidate) -> Text:
-    """One candidate as the list shows it: name, client, score and why it may be a poor pick."""
+    """One candidate as the list shows it: name, client, score, and beside them why it cannot be
+    picked (matched to another resource, another type) or why to look twice (disabled, a number
+    that differs from the resource's name)."""
     record = candidate.record
     text = shown(record.name, limit=80, style="bold")
     text.append(shown(f"  {record.client_name or 'no client'}", limit=42, style="dim"))
     text.append(f"  {candidate.score:.0f}%")
+    if candidate.refusal is not None:
+        text.append(shown(f"  ✗ {candidate.refusal}", limit=64, style="red"))
     if record.disabled:
-        text.append("  disabled", style="yellow")
-    if candidate.linked_to is not None:
-        text.append(shown(f"  matched to {candidate.linked_to[1]}", limit=53, style="red"))
+        text.append("  disabled: Match enables it", style="yellow")
+    if candidate.number_difference:
+        text.append(f"  differs in a number: {candidate.number_difference}", style="yellow")
     return text
 
 
@@ -108,7 +112,9 @@ class RematchDialog(ModalScreen["RematchDialog.Choice | None"]):
         self._candidates = {str(c.record.id): c for c in message.candidates or []}
         options.set_options(Option(describe(c), id=key) for key, c in self._candidates.items())
         if self._candidates:
-            options.highlighted = 0
+            # Open on the first record that can be picked, so enter never starts with a refusal.
+            pickable = [i for i, c in enumerate(self._candidates.values()) if c.refusal is None]
+            options.highlighted = pickable[0] if pickable else 0
         box = self.query_one(".dialog")
         count = len(self._candidates)
         box.border_subtitle = shown(f"{count} candidate{'' if count == 1 else 's'}")
@@ -141,6 +147,11 @@ class RematchDialog(ModalScreen["RematchDialog.Choice | None"]):
             return
         option = options.get_option_at_index(options.highlighted)
         candidate = self._candidates[option.id or ""]
+        if candidate.refusal is not None:
+            # Refused here, not by the store after the dialog closed: the search and switches stay.
+            self.notify(f"{candidate.record.name} is {candidate.refusal}: choose another record",
+                        severity="warning", timeout=5)
+            return
         self.dismiss(self.Choice(candidate.record.id, self.query_one("#disable-previous", Switch).value))
 
     @on(Button.Pressed, "#cancel")

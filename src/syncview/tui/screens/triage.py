@@ -20,7 +20,7 @@ from textual.widgets.select import InvalidSelectValueError
 
 from syncview import render
 from syncview.domain import ResourceType, SyncStatus
-from syncview.services import actions, bulk, queries
+from syncview.services import actions, bulk, proposals, queries
 from syncview.services.bulk import Marks
 from syncview.tui.screens.confirm import BulkExcludeDialog, ConfirmDialog
 from syncview.tui.screens.export import ExportChoice, ExportDialog
@@ -250,7 +250,7 @@ class TriageMixin:
                     self.refresh_data()
 
             self.app.push_screen(ProposalsScreen(
-                self.store, lambda: bulk.propose_iter(self.store, marks),
+                self.store, lambda: proposals.propose_iter(self.store, marks),
                 title=f"Re-match {number(count)} marked resources to their best-ranked records",
                 suggested=False, operator=self.operator), closed)
 
@@ -287,8 +287,8 @@ class TriageMixin:
 
         scope = "this client" if client_id is not None else self.integration.name
         self.app.push_screen(ProposalsScreen(
-            self.store, lambda: bulk.suggestions_iter(self.store, integration_id, client_id=client_id),
-            title=f"Suggested matches in {scope} (score ≥ {bulk.SUGGEST_THRESHOLD:.0f})",
+            self.store, lambda: proposals.suggestions_iter(self.store, integration_id, client_id=client_id),
+            title=f"Suggested matches in {scope} (score ≥ {proposals.SUGGEST_THRESHOLD:.0f})",
             suggested=True, operator=self.operator), closed)
 
     def action_history(self) -> None:
