@@ -34,7 +34,7 @@ REFERENCE_PREFIXES = ("env:", "keyring:", "cmd:")
 #: Seconds a ``cmd:`` reference may take; a password manager waiting for a PIN must not hang a sync.
 CMD_TIMEOUT = 10.0
 #: Keys of every ``[[integrations]]`` table, whatever its kind.
-GENERIC_KEYS = ("name", "kind", "create_missing", "enabled", "rate_limit", "timeout")
+GENERIC_KEYS = ("name", "kind", "create_missing", "enabled", "rate_limit", "concurrency", "timeout")
 _TOP_KEYS = ("store", "ui", "keymap", "integrations")
 #: Setting names whose plain values are worth keeping from other users' eyes (see warn_if_readable_by_others).
 _CREDENTIAL_NAME = re.compile(r"key|token|secret|password|passwd|credential", re.IGNORECASE)
@@ -51,8 +51,10 @@ class IntegrationConfig:
     #: Create local records for unmatched remote items on sync.
     create_missing: bool = False
     enabled: bool = True
-    #: Requests per minute; None keeps the connector's default.
+    #: Requests per minute; None keeps the connector's default (connectors/limits.py).
     rate_limit: float | None = None
+    #: Requests in flight at once; None keeps the connector's default.
+    concurrency: int | None = None
     #: HTTP timeout in seconds.
     timeout: float = 30.0
 
@@ -217,6 +219,12 @@ def _integration(table: dict[str, Any], number: int) -> IntegrationConfig:
             if not isinstance(table[key], bool):
                 raise _Invalid(f"{label}: {key} must be true or false, got {table[key]!r}")
             options[key] = table[key]
+    if "concurrency" in table:
+        value = table["concurrency"]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise _Invalid(f"{label}: concurrency must be a whole number of requests at once, 1 or more, "
+                           f"got {value!r}")
+        options["concurrency"] = value
     for key, unit in (("rate_limit", "requests per minute"), ("timeout", "seconds")):
         if key in table:
             value = table[key]

@@ -11,7 +11,7 @@ import pytest
 
 from syncview.config import parse_config, settings_schema_for
 from syncview.connectors import registry
-from syncview.connectors.autotask import DEFAULT_RATE_LIMIT, AutotaskConnector
+from syncview.connectors.autotask import AutotaskConnector
 from syncview.domain import RemoteItem, ResourceType
 from syncview.errors import AuthenticationError, ConfigError, ConnectorError
 from tests.connectors.fakes.autotask import EPOCH, FakeAutotask
@@ -122,12 +122,11 @@ def test_queries_ask_for_every_row_and_follow_next_page_urls_with_get():
                                ("GET", ["query", "next"]), ("GET", ["query", "next"])]
 
 
-def test_requests_are_rate_limited_by_default():
-    conn = connector(FakeAutotask())
-    assert conn.http.limiter is not None
-    assert conn.http.limiter.per_minute == DEFAULT_RATE_LIMIT
-    # One request at a time at this pace stays under half the 10 000 an hour a database allows.
-    assert DEFAULT_RATE_LIMIT * 60 <= 5_000
+def test_requests_are_limited_under_autotask_s_documented_limits_by_default():
+    limits = connector(FakeAutotask()).http.limits
+    # 10 000 an hour per database and 3 concurrent requests per endpoint, documented.
+    assert limits.window == 3600 and limits.rate is not None and limits.rate < 10_000
+    assert (limits.concurrency, limits.per_endpoint) == (3, True)
 
 
 def test_incremental_fetch_asks_only_for_changed_devices_and_contacts():

@@ -14,9 +14,9 @@ What the vendor documents and this module relies on:
   the next page is a GET of ``nextPageUrl``. ``.../query/count`` gives the total.
 - Limits: 10 000 requests an hour per database, shared by every integration on
   it, with latency added from half of that on; at most 3 concurrent requests per
-  endpoint per integration code. This connector sends one request at a time and
-  defaults to 80 a minute (4 800 an hour), under the point where Autotask starts
-  slowing the database's other integrations down.
+  endpoint per integration code. This connector defaults to 9 000 an hour and 3 at
+  once per entity (``connectors/limits.py``); ``rate_limit`` (a minute) and
+  ``concurrency`` lower them for a database other integrations share.
 - Times are UTC. ``Companies.lastActivityDate``, ``ConfigurationItems.lastModifiedTime``
   and ``Contacts.lastModifiedDate`` record changes; ``CompanyLocations`` has no
   change time at all.
@@ -63,8 +63,6 @@ from syncview.domain import IdentityKeys, RemoteItem, ResourceType, xref
 from syncview.errors import AuthenticationError, ConfigError, ConnectorError
 
 ZONE_LOOKUP_URL = "https://webservices.autotask.net/atservicesrest/v1.0/zoneInformation"
-#: Requests per minute: under half of the 10 000 an hour a database allows all its integrations.
-DEFAULT_RATE_LIMIT = 80.0
 #: A filter every row passes: Autotask refuses a query without one.
 EVERY_ROW = ({"op": "gte", "field": "id", "value": 0},)
 
@@ -129,7 +127,7 @@ class AutotaskConnector(Connector):
             self,
             auth=StaticHeadersAuth({"ApiIntegrationCode": integration_code, "Secret": str(self.settings["secret"])}),
             headers={"UserName": self._username, "Accept": "application/json"},
-            default_rate_limit=DEFAULT_RATE_LIMIT,
+            endpoint=_endpoint,
             transport=transport, sleep=sleep, clock=clock,
             auth_hint="check username, integration_code and secret, and that the API user is active "
                       "with the API User security level",
@@ -251,6 +249,12 @@ class AutotaskConnector(Connector):
         body = self.http.post_json(f"V1.0/{entity}/query/count", json=search, expect=dict)
         count = body.get("queryCount")
         return count if isinstance(count, int) and not isinstance(count, bool) else None
+
+
+def _endpoint(request: httpx.Request) -> str:
+    """The endpoint Autotask counts concurrency on: the entity (its query, count and next pages)."""
+    parts = request.url.path.lower().split("/")
+    return parts[parts.index("v1.0") + 1] if "v1.0" in parts[:-1] else request.url.path
 
 
 def _next_page_url(body: dict[str, Any]) -> str | None:

@@ -35,6 +35,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -42,6 +43,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
+from syncview.connectors.limits import DEFAULT_LIMITS, Limiter, Limits, shared_limiter
 from syncview.errors import AuthenticationError, ConnectorError
 from syncview.redaction import MASK, PROCESS, Redactor  # noqa: F401 - MASK and Redactor are part of this API
 
@@ -340,7 +342,9 @@ class HttpClient:
     ``headers`` go on every request and are not treated as secret: send
     credential headers through :class:`StaticHeadersAuth` instead.
     ``rate_limit`` is in requests per minute (None: unlimited; a 429 is still
-    honoured). ``auth_hint`` ends authentication errors, e.g. "check company_id,
+    honoured); ``limiter`` instead shares an integration's rate and concurrency limits with
+    every client of it (see :mod:`syncview.connectors.limits`), ``endpoint`` naming the
+    endpoint a request counts against where the limit is per endpoint. ``auth_hint`` ends authentication errors, e.g. "check company_id,
     public_key and private_key".
     """
 
@@ -355,6 +359,8 @@ class HttpClient:
         secrets: Iterable[str | None] = (),
         timeout: float = 30.0,
         rate_limit: float | None = None,
+        limiter: Limiter | None = None,
+        endpoint: Callable[[httpx.Request], str] | None = None,
         retry: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -369,7 +375,10 @@ class HttpClient:
         self.redactor = Redactor(secrets, parent=PROCESS)  # the process-wide one masks them too
         _LIBRARY_LOGS.register(self.redactor)
         self.retry = retry or RetryPolicy()
-        self.limiter = RateLimiter(rate_limit, clock=clock, sleep=sleep) if rate_limit else None
+        #: the integration's shared limiter (rate and concurrency), else a private pace of ``rate_limit``
+        self.limiter: Limiter | RateLimiter | None = limiter or (
+            RateLimiter(rate_limit, clock=clock, sleep=sleep) if rate_limit else None)
+        self._endpoint = endpoint
         self.auth_hint = auth_hint
         self._sleep = sleep
         self._random = random
@@ -396,20 +405,37 @@ class HttpClient:
     ) -> HttpClient:
         """A client for ``connector``: its integration name, kind and secret settings.
 
-        ``timeout`` and ``rate_limit`` are taken from the connector's settings when
-        present (the config's generic keys of the same names), else the defaults;
+        ``timeout`` is taken from the connector's settings when present (the config's generic
+        key), else the default. Requests go through the integration's limiter: the kind's
+        :data:`~syncview.connectors.limits.DEFAULT_LIMITS` (else ``default_rate_limit`` a
+        minute), overridden by the config's ``rate_limit`` and ``concurrency``; shared by every
+        client of the integration in the process, unless the connector was given its own
+        ``clock`` or ``sleep`` (tests), which then pace a limiter of its own.
         ``options`` go to the constructor (base_url, auth, transport, sleep...).
         """
         settings = connector.settings
         secrets = [*secret_values(connector.settings_schema, settings), *options.pop("secrets", ())]
+        limits = DEFAULT_LIMITS.get(connector.kind) or Limits(
+            rate=int(default_rate_limit) if default_rate_limit else None)
+        limits = limits.overridden(per_minute=settings.get("rate_limit"), concurrency=settings.get("concurrency"))
+        clock, sleep = options.get("clock", time.monotonic), options.get("sleep", time.sleep)
+        if clock is time.monotonic and sleep is time.sleep:
+            limiter = shared_limiter(connector.integration, limits)
+        else:
+            limiter = Limiter(limits, clock=clock, sleep=sleep)
         return cls(
             connector.integration,
             kind=connector.kind,
             secrets=secrets,
             timeout=float(settings.get("timeout") or default_timeout),
-            rate_limit=settings.get("rate_limit") or default_rate_limit,
+            limiter=limiter,
             **options,
         )
+
+    @property
+    def limits(self) -> Limits:
+        """The limits this client's requests go by (none when it has no shared limiter)."""
+        return self.limiter.limits if isinstance(self.limiter, Limiter) else Limits()
 
     # ----------------------------------------------------------------- plumbing
 
@@ -464,11 +490,10 @@ class HttpClient:
         request = self._client.build_request(method, url, params=params, json=json, data=data, headers=headers)
         target = f"{method} {request.url}"
         for attempt in range(1, self.retry.attempts + 1):
-            if self.limiter is not None:
-                self.limiter.acquire()
             started = time.perf_counter()
             try:
-                response = self._client.send(request, auth=auth)
+                with self._slot(request):
+                    response = self._client.send(request, auth=auth)
             except httpx.TransportError as error:
                 # Another try cannot fix a bad scheme, a proxy's refusal or a certificate nobody trusts.
                 final = isinstance(error, httpx.UnsupportedProtocol | httpx.ProxyError) or _is_untrusted(error)
@@ -491,6 +516,14 @@ class HttpClient:
         if check and response.status_code >= 300:
             raise self.error_for(response)
         return response
+
+    def _slot(self, request: httpx.Request) -> AbstractContextManager[Any]:
+        """The limiter's slot for one try of ``request`` (held while it is in flight)."""
+        if isinstance(self.limiter, Limiter):
+            return self.limiter.slot(self._endpoint(request) if self._endpoint else "")
+        if self.limiter is not None:
+            self.limiter.acquire()
+        return nullcontext()
 
     def _learn_credentials(self, request: httpx.Request) -> None:
         """Mask whatever credential headers went out, whichever auth handler set them."""

@@ -188,7 +188,7 @@ class SyncAlreadyRunningError(SyncviewError):
 def build_connector(integration: IntegrationConfig, *, environ: Mapping[str, str] = os.environ) -> Connector:
     """The connector for a configured integration, its secrets resolved.
 
-    The generic ``timeout`` and ``rate_limit`` keys are handed over in the settings,
+    The generic ``timeout``, ``rate_limit`` and ``concurrency`` keys are handed over in the settings,
     where the HTTP layer (``HttpClient.for_connector``) reads them.
     """
     cls = registry.load(integration.kind)
@@ -196,6 +196,8 @@ def build_connector(integration: IntegrationConfig, *, environ: Mapping[str, str
     settings["timeout"] = integration.timeout
     if integration.rate_limit is not None:
         settings["rate_limit"] = integration.rate_limit
+    if integration.concurrency is not None:
+        settings["concurrency"] = integration.concurrency
     return cls(integration.name, settings)
 
 
