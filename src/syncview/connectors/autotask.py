@@ -51,7 +51,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -59,6 +60,7 @@ import httpx
 
 from syncview.connectors.base import Connector, IdPage, MalformedRow, Page, Setting, page_of
 from syncview.connectors.http import HttpClient, StaticHeadersAuth, follow_next_urls
+from syncview.connectors.parallel import Prefetch
 from syncview.domain import IdentityKeys, RemoteItem, ResourceType, xref
 from syncview.errors import AuthenticationError, ConfigError, ConnectorError
 
@@ -164,21 +166,50 @@ class AutotaskConnector(Connector):
 
         mappers = {"Companies": client, "CompanyLocations": owned(_location_item),
                    "ConfigurationItems": owned(_device_item), "Contacts": owned(_contact_item)}
-        for entity, (_, label, _, _) in _ENTITIES.items():
-            yield from self._query(entity, label, mappers[entity], self._filters(entity, since))
+        for entity, rows, total in self._at_once({entity: {"filter": list(self._filters(entity, since))}
+                                                  for entity in _ENTITIES}, count=True):
+            page = page_of(rows, _ENTITIES[entity][1], mappers[entity])
+            page.total = total
+            page.warnings.extend(_orphans(page.items))
+            yield page
 
     def live_ids(self) -> Iterator[IdPage]:
         """The ids of every entity in scope now, each query asking for the fields scope needs alone."""
         self._discover_zone()
-        for entity, (type_, _, _, _) in _ENTITIES.items():
-            fields = ["id", "companyType", "isActive"] if entity == "Companies" else ["id", "companyID"]
-            for rows in self._rows(entity, {"IncludeFields": fields, "filter": list(self._filters(entity, None))}):
-                if entity == "Companies":
-                    ids = [str(row["id"]) for row in rows if _has_id(row) and self._judge(row)]
-                else:
-                    ids = [str(row["id"]) for row in rows
-                           if _has_id(row) and row.get("companyID") not in self._left_out]
-                yield IdPage(type_, ids)
+        searches = {entity: {"IncludeFields": ["id", "companyType", "isActive"] if entity == "Companies"
+                             else ["id", "companyID"], "filter": list(self._filters(entity, None))}
+                    for entity in _ENTITIES}
+        for entity, rows, _ in self._at_once(searches, count=False):
+            if entity == "Companies":
+                ids = [str(row["id"]) for row in rows if _has_id(row) and self._judge(row)]
+            else:
+                ids = [str(row["id"]) for row in rows if _has_id(row) and row.get("companyID") not in self._left_out]
+            yield IdPage(_ENTITIES[entity][0], ids)
+
+    def _at_once(self, searches: dict[str, dict[str, Any]], *,
+                 count: bool) -> Iterator[tuple[str, list[Any], int | None]]:
+        """(entity, rows, total) for each page of each entity's query, entity after entity.
+
+        Each entity is its own endpoint, with its own 3 requests at once: from the first page of
+        the first entity on (the credentials proven), the others are queried at the same time,
+        on threads of their own, and handed on in order. The caller maps rows as they come, so
+        companies are judged before their items.
+        """
+        def pages(entity: str) -> Iterator[tuple[str, list[Any], int | None]]:
+            total = self._count(entity, searches[entity]) if count else None
+            for rows in self._rows(entity, searches[entity]):
+                yield entity, rows, total
+
+        first, *rest = searches
+        with ExitStack() as stack:
+            later: list[Iterable[tuple[str, list[Any], int | None]]] = []
+            for page in pages(first):
+                if not later:
+                    later = [stack.enter_context(Prefetch(pages(entity), buffer=4, name=f"autotask-{entity}"))
+                             for entity in rest]
+                yield page
+            for listing in later or [pages(entity) for entity in rest]:
+                yield from listing
 
     def _filters(self, entity: str, since: datetime | None) -> tuple[dict[str, Any], ...]:
         """An entity's query filter: changed after ``since`` when given and the entity records a
@@ -220,16 +251,6 @@ class AutotaskConnector(Connector):
             raise self.http.shape_error(response, "a zone answer without a url")
         self.http.log(logging.INFO, "%s: Autotask zone %s is %s", self.integration, body.get("zoneName", "?"), zone)
         return zone
-
-    def _query(self, entity: str, label: str, mapper: Mapper, filters: tuple[dict[str, Any], ...]) -> Iterator[Page]:
-        """One Page per API page of ``entity``'s query, following ``nextPageUrl``."""
-        search = {"filter": list(filters)}
-        total = self._count(entity, search)
-        for rows in self._rows(entity, search):
-            page = page_of(rows, label, mapper)
-            page.total = total
-            page.warnings.extend(_orphans(page.items))
-            yield page
 
     def _rows(self, entity: str, search: dict[str, Any]) -> Iterator[list[Any]]:
         """The rows of each page of ``entity``'s query, following ``nextPageUrl``."""

@@ -60,7 +60,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import replace
+from functools import partial
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -68,6 +70,7 @@ import httpx
 
 from syncview.connectors.base import Connector, MalformedRow, Page, Setting, page_of
 from syncview.connectors.http import HttpClient, OAuthTokenAuth, Token, follow_next_urls
+from syncview.connectors.parallel import Prefetch, ordered
 from syncview.domain import IdentityKeys, RemoteItem, ResourceType, xref
 from syncview.errors import ConnectorError
 
@@ -158,33 +161,67 @@ class DattoRmmConnector(Connector):
             found = macs.get(items[0].external_id) if items else None
             return [replace(items[0], keys=replace(items[0].keys, macs=found))] if found else items
 
-        for rows, total in self._list("v2/account/sites", "sites"):
-            page = page_of(rows, "sites", site)
-            page.total = None if total is None else 2 * total  # two items per site
-            yield page
-        if self.setting("network_interfaces"):
-            for uid in kept:
-                for rows, _ in self._list(f"v2/site/{uid}/devices/network-interface", "devices"):
+        # Devices are fetched while sites are (and written), from the first site page on (the
+        # token and the credentials proven), but handed on after them: a device's site must be
+        # judged first.
+        with ExitStack() as stack:
+            devices: Prefetch[tuple[list[Any], int | None]] | None = None
+            for rows, total in self._list("v2/account/sites", "sites"):
+                if devices is None:
+                    devices = stack.enter_context(Prefetch(self._list("v2/account/devices", "devices"),
+                                                           buffer=2 * self.http.limits.workers, name="datto-devices"))
+                page = page_of(rows, "sites", site)
+                page.total = None if total is None else 2 * total  # two items per site
+                yield page
+            if self.setting("network_interfaces"):
+                listings = ordered((partial(self._rows_of, f"v2/site/{uid}/devices/network-interface", "devices")
+                                    for uid in kept), workers=self.http.limits.workers)
+                for rows in listings:
                     macs.update(_device_macs(rows))
-        for rows, total in self._list("v2/account/devices", "devices"):
-            page = page_of(rows, "devices", device)
-            page.total = total  # counts recycled devices too, which are left out
-            yield page
+            for rows, total in devices or ():
+                page = page_of(rows, "devices", device)
+                page.total = total  # counts recycled devices too, which are left out
+                yield page
 
-    def _list(self, path: str, key: str) -> Iterator[tuple[list[Any], int | None]]:
-        """The rows of each page of ``path`` (under ``key``) and the total Datto reports."""
-        pages = follow_next_urls(self.http, "GET", path, params={"max": MAX_PAGE, "page": 0},
-                                 next_url=_next_page_url)
-        for number, body in enumerate(pages, start=1):
-            rows, details = body.get(key), body.get("pageDetails")
-            # Checked before the next page is asked for, so a broken answer stops here, named.
-            if not isinstance(rows, list) or not isinstance(details, dict):
-                missing = f"a {key} list" if not isinstance(rows, list) else "pageDetails"
-                raise ConnectorError(self.http.redact(
-                    f"{self.integration}: Datto RMM answered page {number} of {key} without {missing}; "
-                    "the Datto RMM API may have changed, or a proxy answered instead of it"))
-            total = details.get("totalCount")
-            yield rows, total if isinstance(total, int) and not isinstance(total, bool) else None
+    def _rows_of(self, path: str, key: str) -> list[Any]:
+        """Every row of a (short) list, its pages one after the other."""
+        return [row for rows, _ in self._list(path, key, parallel=False) for row in rows]
+
+    def _list(self, path: str, key: str, *, parallel: bool = True) -> Iterator[tuple[list[Any], int | None]]:
+        """The rows of each page of ``path`` (under ``key``) and the total Datto reports.
+
+        The first page's ``totalCount`` says how many pages follow: they are asked for by number,
+        several at once, and handed on in order. Without a total, ``nextPageUrl`` is followed.
+        """
+        first = self.http.get_json(path, params={"max": MAX_PAGE, "page": 0}, expect=dict)
+        rows, total = self._checked(first, key, 1)
+        yield rows, total
+        if _next_page_url(first) is None:
+            return
+        if not parallel or total is None or not rows:
+            pages = follow_next_urls(self.http, "GET", _next_page_url(first), next_url=_next_page_url)
+            for number, body in enumerate(pages, start=2):
+                yield self._checked(body, key, number)
+            return
+        size = len(rows)  # the page size Datto serves (at most ours)
+
+        def page(number: int) -> dict[str, Any]:
+            return self.http.get_json(path, params={"max": size, "page": number}, expect=dict)
+
+        bodies = ordered((partial(page, n) for n in range(1, -(-total // size))), workers=self.http.limits.workers)
+        for number, body in enumerate(bodies, start=2):
+            yield self._checked(body, key, number)
+
+    def _checked(self, body: dict[str, Any], key: str, number: int) -> tuple[list[Any], int | None]:
+        """A page's rows and the total it reports; a page without them is a clear error, named."""
+        rows, details = body.get(key), body.get("pageDetails")
+        if not isinstance(rows, list) or not isinstance(details, dict):
+            missing = f"a {key} list" if not isinstance(rows, list) else "pageDetails"
+            raise ConnectorError(self.http.redact(
+                f"{self.integration}: Datto RMM answered page {number} of {key} without {missing}; "
+                "the Datto RMM API may have changed, or a proxy answered instead of it"))
+        total = details.get("totalCount")
+        return rows, total if isinstance(total, int) and not isinstance(total, bool) else None
 
 
 def _api_root(url: str) -> str:
@@ -194,7 +231,8 @@ def _api_root(url: str) -> str:
 
 
 def _next_page_url(body: dict[str, Any]) -> str | None:
-    link = body["pageDetails"].get("nextPageUrl")  # _list checked pageDetails before this runs
+    details = body.get("pageDetails")
+    link = details.get("nextPageUrl") if isinstance(details, dict) else None
     return link if isinstance(link, str) and link else None
 
 
