@@ -10,9 +10,9 @@ limit. (Two processes each keep their own: two syncs of one integration never ru
 see the sync lock, but the doctor in another process is not counted.)
 
 Thread-safe: a slot is granted under a lock and waited for outside it. The rate is a
-sliding log of the times slots were granted, so no window of ``window`` seconds ever holds
-more than ``rate`` grants (a burst up to the rate is allowed, as the vendors' rolling
-windows allow it).
+sliding log: a request counts from its grant until a window after it ended, so no window of
+``window`` seconds, as the product counts arrivals, ever holds more than ``rate`` of them
+(a burst up to the rate is allowed, as the vendors' rolling windows allow it).
 """
 
 from __future__ import annotations
@@ -99,7 +99,10 @@ class Limiter:
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
-        self._granted: deque[float] = deque()
+        #: when each finished request leaves the rate window (its end + the window), oldest first
+        self._leaving: deque[float] = deque()
+        #: requests granted and not finished: they count in every window until they end
+        self._open = 0
         self._semaphores: dict[str, threading.BoundedSemaphore] = {}
         self._held = threading.local()
 
@@ -113,16 +116,22 @@ class Limiter:
             semaphore.acquire()
         self._held.depth = getattr(self._held, "depth", 0) + 1
         try:
-            yield self._take_rate() - began
+            granted = self._take_rate()
+            try:
+                yield granted - began
+            finally:
+                self._finish()
         finally:
             self._held.depth -= 1
             if semaphore is not None and not nested:
                 semaphore.release()
 
     def acquire(self) -> float:
-        """Take a rate slot alone (no concurrency slot held); returns the seconds waited."""
+        """Take a rate slot for a request that counts as sent at once; returns the seconds waited."""
         began = self._clock()
-        return self._take_rate() - began
+        granted = self._take_rate()
+        self._finish()
+        return granted - began
 
     def _semaphore(self, endpoint: str) -> threading.BoundedSemaphore | None:
         if self.limits.concurrency is None:
@@ -135,22 +144,35 @@ class Limiter:
             return semaphore
 
     def _take_rate(self) -> float:
-        """Wait for a rate slot; the time it was granted at (the last time this thread reads the clock)."""
+        """Wait for a rate slot; the time it was granted at (the last time this thread reads the clock).
+
+        A request counts in the window from its grant until a window after it ended: the
+        product sees it arrive somewhere in between, so no window of the product's can hold
+        more than ``rate`` of them however late each one arrives.
+        """
         rate, window = self.limits.rate, self.limits.window
         if rate is None:
             return self._clock()
         while True:
             with self._lock:
                 now = self._clock()
-                granted = self._granted
-                while granted and granted[0] <= now - window:
-                    granted.popleft()
-                if len(granted) < rate:
-                    granted.append(now)
+                leaving = self._leaving
+                while leaving and leaving[0] <= now:
+                    leaving.popleft()
+                if self._open + len(leaving) < rate:
+                    self._open += 1
                     return now
-                # Due when the oldest grant leaves the window; a hair later, so that it has.
-                wait = granted[0] + window - now + 1e-6
+                # Due when the oldest finished request leaves the window; with every slot still in
+                # flight, look again shortly (a request ending starts its window then).
+                wait = leaving[0] - now + 1e-6 if leaving else min(0.05, window)
             self._sleep(wait)
+
+    def _finish(self) -> None:
+        if self.limits.rate is None:
+            return
+        with self._lock:
+            self._open -= 1
+            self._leaving.append(self._clock() + self.limits.window)
 
 
 _SHARED: dict[tuple[str, Limits], Limiter] = {}
