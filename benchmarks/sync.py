@@ -5,8 +5,8 @@
     .venv/bin/python benchmarks/sync.py --out runs.jsonl                   # append each figure as a JSON line
 
 For each connector, N remote items and a per-request latency it serves the project's fake
-product (tests/connectors/fakes/) on a loopback socket, every answer delayed by the
-latency, and runs a full sync into a fresh SQLite store, then an incremental one (Datto RMM
+product (tests/connectors/fakes/) on a loopback socket from a process of its own, every
+answer delayed by the latency, and runs a full sync into a fresh SQLite store, then an incremental one (Datto RMM
 and HaloPSA cannot fetch only what changed: their incremental run is a second full one).
 It prints each run's wall time, the requests the fake saw, the most it saw in flight at
 once and within one rolling window of its limit, any breach of the documented limits, and
@@ -29,10 +29,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import signal
 import sys
 import tempfile
-import threading
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -73,18 +75,56 @@ class _Quiet(WSGIRequestHandler):
         pass
 
 
+class _Metered:
+    """The fake behind two paths of the benchmark's own: ``/__meter__`` (what it saw, as JSON)
+    and ``/__reset__`` (forget it), so that it can run in a process of its own."""
+
+    def __init__(self, fake: FakeServer) -> None:
+        self.fake = fake
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        path = environ.get("PATH_INFO", "")
+        fake = self.fake
+        if path == "/__reset__":
+            fake.requests.clear()
+            fake.meter = type(fake.meter)(fake.limits)
+            fake.latency = float(environ.get("QUERY_STRING", "latency=0").partition("=")[2] or 0)
+            body = b"{}"
+        elif path == "/__meter__":
+            meter = fake.meter
+            body = json.dumps({
+                "requests": len(fake.requests), "endpoints": Counter(fake.endpoint(r) for r in fake.requests),
+                "most_in_flight": meter.most_in_flight, "most_per_endpoint": meter.most_per_endpoint,
+                "most_in_window": meter.most_in_window, "breaches": len(meter.violations)}).encode()
+        else:
+            return fake(environ, start_response)
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+
 def serve(app: FakeServer) -> tuple[str, Callable[[], None]]:
-    """Serve ``app`` on loopback; its base URL and a function that stops it."""
-    server = make_server("127.0.0.1", 0, app, server_class=_Server, handler_class=_Quiet)
+    """Serve ``app`` on loopback from a process of its own (the fake's work, JSON and all, must
+    not take the syncing process's interpreter lock); its base URL and a function that stops it."""
+    server = make_server("127.0.0.1", 0, _Metered(app), server_class=_Server, handler_class=_Quiet)
     server.request_queue_size = 64
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
+    child = os.fork()
+    if child == 0:  # the server's process
+        try:
+            server.serve_forever(poll_interval=0.05)
+        finally:
+            os._exit(0)
+    server.server_close()
 
     def stop() -> None:
-        server.shutdown()
-        server.server_close()
+        os.kill(child, signal.SIGTERM)
+        os.waitpid(child, 0)
 
     return f"http://127.0.0.1:{server.server_port}", stop
+
+
+def _ask(url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(url, timeout=60) as answer:
+        return json.load(answer)
 
 
 @dataclass(frozen=True)
@@ -129,16 +169,15 @@ CASES = {
 }
 
 
-def floor(case: Case, fake: FakeServer, latency: float, requests: list[Any]) -> float:
+def floor(case: Case, latency: float, seen: dict[str, Any]) -> float:
     """The least time the documented limits allow for these requests (see the module doc)."""
-    limits = case.documented
-    by_rate = len(requests) / (limits.rate / limits.window) if limits.rate else 0.0
+    limits, requests = case.documented, seen["requests"]
+    by_rate = requests / (limits.rate / limits.window) if limits.rate else 0.0
     concurrency = limits.concurrency or _concurrency(case.kind)
     if limits.per_endpoint:
-        per_endpoint = Counter(fake.endpoint(r) for r in requests)
-        by_latency = max(latency * count / concurrency for count in per_endpoint.values())
+        by_latency = max(latency * count / concurrency for count in seen["endpoints"].values())
     else:
-        by_latency = latency * len(requests) / concurrency
+        by_latency = latency * requests / concurrency
     return max(by_rate, by_latency)
 
 
@@ -151,22 +190,21 @@ def run(kind: str, n: int, latency: float) -> list[dict[str, Any]]:
     try:
         with tempfile.TemporaryDirectory() as folder:
             store = open_store(Path(folder) / "bench.db")
-            fake.latency = latency
             for mode in ("full", "incremental"):
-                fake.requests.clear()
-                fake.meter = type(fake.meter)(fake.limits)
+                _ask(f"{url}/__reset__?latency={latency}")
                 began = time.perf_counter()
                 with case.connect(fake, url) as connector:
                     report = sync_connector(store, connector, full=mode == "full")
                 wall = time.perf_counter() - began
-                requests = list(fake.requests)
-                least = floor(case, fake, latency, requests)
+                seen = _ask(f"{url}/__meter__")
+                least = floor(case, latency, seen)
                 figures.append({
                     "connector": kind, "items": n, "latency": latency, "mode": mode,
-                    "synced": report.counts.fetched, "wall": round(wall, 2), "requests": len(requests),
+                    "synced": report.counts.fetched, "wall": round(wall, 2), "requests": seen["requests"],
                     "floor": round(least, 2), "ratio": round(wall / least, 2) if least else math.inf,
-                    "most_in_flight": fake.meter.most_in_flight, "most_per_endpoint": fake.meter.most_per_endpoint,
-                    "most_in_window": fake.meter.most_in_window, "breaches": len(fake.meter.violations),
+                    "most_in_flight": seen["most_in_flight"], "most_per_endpoint": seen["most_per_endpoint"],
+                    "most_in_window": seen["most_in_window"], "breaches": seen["breaches"],
+                    "load": round(os.getloadavg()[0], 1),
                 })
             store.close()
     finally:
@@ -196,10 +234,10 @@ def main() -> None:
         print(json.dumps({"machine": machine(), "figures": figures}, indent=2))
         return
     print_table(("connector", "items", "latency", "run", "wall", "requests", "floor", "x floor", "in flight",
-                 "in window", "breaches"),
+                 "in window", "breaches", "load"),
                 [(f["connector"], f"{f['items']:,}", f"{f['latency']:g} s", f["mode"], f"{f['wall']:.1f} s",
                   f"{f['requests']:,}", f"{f['floor']:.1f} s", f"{f['ratio']:.2f}", f["most_in_flight"],
-                  f["most_in_window"], f["breaches"]) for f in figures],
+                  f["most_in_window"], f["breaches"], f["load"]) for f in figures],
                 title=f"Sync against the fakes ({machine()})")
 
 
