@@ -15,7 +15,15 @@ from typing import Any
 
 import rich_click as click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
@@ -67,9 +75,7 @@ class _PlainProgress:
             now = time.monotonic()
             if progress.pages and now - self.last >= PLAIN_PROGRESS_EVERY:
                 self.last = now
-                of = f" of {progress.total:,}" if progress.total is not None else ""
-                self.line(f"{progress.integration}: {progress.fetched:,} fetched "
-                          f"({progress.entity}: {progress.entity_fetched:,}{of})")
+                self.line(f"{progress.integration}: {progress.describe()}")
         return report
 
     def line(self, text: str) -> None:
@@ -92,17 +98,20 @@ class _BarProgress:
     def __init__(self, console: Console) -> None:
         self.progress = Progress(
             SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), console=console, transient=False,
+            TextColumn("{task.fields[traffic]}"), TimeElapsedColumn(), TextColumn("left"),
+            TimeRemainingColumn(), console=console, transient=False,
         )
 
     def start(self, integration: IntegrationConfig) -> Callable[[SyncProgress], None]:
         name = printable(integration.name)
-        task = self.progress.add_task(f"{name}: connecting", total=None)
+        task = self.progress.add_task(f"{name}: connecting", total=None, traffic="")
 
         def report(progress: SyncProgress) -> None:
             if not progress.pages:
                 return
             entity = printable(progress.entity) if progress.entity else "items"
+            requests = f" · {progress.requests:,} requests" if progress.requests is not None else ""
+            self.progress.update(task, traffic=f"{progress.pages:,} pages{requests}")
             if progress.total is not None:
                 # The product said how many of this entity there are: a real bar for it.
                 self.progress.update(task, description=f"{name}: {entity}", completed=progress.entity_fetched,
@@ -129,8 +138,9 @@ class _BarProgress:
 @click.option("--all", "every", is_flag=True, help="Sync every enabled integration of the config.")
 @click.option("--full", is_flag=True, help="Fetch everything, not only what changed since the last successful sync.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary of the runs (progress goes to stderr).")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
 @click.pass_obj
-def sync_command(app: Any, integration: str | None, every: bool, full: bool, as_json: bool) -> None:
+def sync_command(app: Any, integration: str | None, every: bool, full: bool, as_json: bool, quiet: bool) -> None:
     """Run integrations' connectors and bring the store in step with what they fetch.
 
     Each page fetched is saved as it arrives, so an interrupted sync keeps what it saved and
@@ -146,10 +156,10 @@ def sync_command(app: Any, integration: str | None, every: bool, full: bool, as_
     # Under --json stdout stays one parseable document: progress goes to stderr, and only
     # when that is a terminal (a script reading the JSON wants no chatter in its logs).
     console = _console(stderr=as_json)
-    if console.is_terminal:
+    if console.is_terminal and not quiet:
         display: _BarProgress | _PlainProgress = _BarProgress(console)
     else:
-        display = _PlainProgress(console, quiet=as_json)
+        display = _PlainProgress(console, quiet=as_json or quiet)
     reports: list[SyncReport] = []
     failures: list[str] = []
     with display:

@@ -379,6 +379,9 @@ class HttpClient:
         self.limiter: Limiter | RateLimiter | None = limiter or (
             RateLimiter(rate_limit, clock=clock, sleep=sleep) if rate_limit else None)
         self._endpoint = endpoint
+        #: requests sent so far, every try counted (progress shows it)
+        self.sent = 0
+        self._sent_lock = threading.Lock()
         self.auth_hint = auth_hint
         self._sleep = sleep
         self._random = random
@@ -519,6 +522,8 @@ class HttpClient:
 
     def _slot(self, request: httpx.Request) -> AbstractContextManager[Any]:
         """The limiter's slot for one try of ``request`` (held while it is in flight)."""
+        with self._sent_lock:
+            self.sent += 1
         if isinstance(self.limiter, Limiter):
             return self.limiter.slot(self._endpoint(request) if self._endpoint else "")
         if self.limiter is not None:

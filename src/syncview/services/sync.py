@@ -91,6 +91,41 @@ class SyncProgress:
     #: items of ``entity`` fetched so far
     entity_fetched: int
     pages: int
+    #: requests the connector sent so far (None for one without HTTP)
+    requests: int | None = None
+    #: seconds since the run started
+    elapsed: float = 0.0
+
+    def time_left(self) -> float | None:
+        """Seconds until ``entity`` is all fetched, at the run's pace so far; None when the product
+        gave no total (the lists after it are not known yet, so this is the list in hand's)."""
+        if self.total is None or self.fetched <= 0 or self.elapsed <= 0:
+            return None
+        return max(0, self.total - self.entity_fetched) * self.elapsed / self.fetched
+
+    def describe(self) -> str:
+        """The progress in one line, as the CLI's plain lines and the screen's tile show it."""
+        parts = [f"{self.fetched:,} fetched"]
+        if self.entity:
+            of = f" of {self.total:,}" if self.total is not None else ""
+            parts.append(f"{self.entity} {self.entity_fetched:,}{of}")
+        parts.append(f"{self.pages:,} page{'s' if self.pages != 1 else ''}")
+        if self.requests is not None:
+            parts.append(f"{self.requests:,} request{'s' if self.requests != 1 else ''}")
+        left = self.time_left()
+        if left is not None:
+            parts.append(f"about {_duration(left)} left for {self.entity}")
+        return " · ".join(parts)
+
+
+def _duration(seconds: float) -> str:
+    """A short duration for an estimate: 45 s, 3 min, 1 h 20 min."""
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds // 3600} h {round(seconds % 3600 / 60)} min"
 
 
 ProgressCallback = Callable[[SyncProgress], None]
@@ -244,11 +279,11 @@ def sync_connector(
     _ACTIVE_RUNS.add(run.id)
     state = _RunState(run, create_missing)
     try:
-        _report(on_progress, state, "", None)
+        _report(on_progress, state, "", None, connector, began)
         for page in connector.fetch(since=run.since):
             with store.write() as conn:
                 state.apply(conn, page)
-            _report(on_progress, state, page.entity, page.total)
+            _report(on_progress, state, page.entity, page.total, connector, began)
         if run.since is not None and connector.supports_live_ids:
             message = _finish_with_live_ids(store, connector, state, on_progress)
         else:
@@ -435,10 +470,13 @@ class _LiveIds:
             self.raw.execute("DROP TABLE IF EXISTS temp.live_id")
 
 
-def _report(callback: ProgressCallback | None, state: _RunState, entity: str, total: int | None) -> None:
+def _report(callback: ProgressCallback | None, state: _RunState, entity: str, total: int | None,
+            connector: Connector | None = None, began: float | None = None) -> None:
     if callback is not None:
         callback(SyncProgress(state.run.name, entity, state.counts.fetched, total,
-                              state.entity_fetched.get(entity, 0), state.pages))
+                              state.entity_fetched.get(entity, 0), state.pages,
+                              connector.requests_sent if connector is not None else None,
+                              time.monotonic() - began if began is not None else 0.0))
 
 
 def _record_stop(store: Store, state: _RunState, reason: str, began: float) -> SyncReport:

@@ -493,10 +493,7 @@ class OverviewScreen(TriageMixin, Screen[None]):
     @on(SyncProgressed)
     def _sync_progressed(self, message: SyncProgressed) -> None:
         step = message.progress
-        text = Text(f"Syncing: {number(step.fetched)} fetched", style="bold", no_wrap=True, overflow="ellipsis")
-        if step.entity:
-            of = f" of {number(step.total)}" if step.total is not None else ""
-            text.append(f" · {printable(step.entity)} {number(step.entity_fetched)}{of}", style="dim")
+        text = Text(f"Syncing: {printable(step.describe())}", style="bold", no_wrap=True, overflow="ellipsis")
         text.append(" · s stops", style="dim")
         self._show_sync_line(message.integration_id, text)
 
