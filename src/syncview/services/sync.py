@@ -306,6 +306,18 @@ def sync_connector(
         _ACTIVE_RUNS.discard(run.id)
 
 
+def record_not_started(store: Store, integration: str, reason: str) -> None:
+    """Log, where the screen's sync logs show it, why a (scheduled) sync of ``integration`` did not
+    even start (its config, its secrets, another sync holding it); nothing if the store does not
+    know the integration yet."""
+    with store.write() as conn:
+        integration_id = conn.execute(select(INTEG.id).where(INTEG.name == integration)).scalar()
+        if integration_id is not None:
+            conn.execute(insert(SyncLogEntry.__table__).values(
+                integration_id=integration_id, sync_run_id=None, time=_precise_now(), level="error",
+                message=f"sync of {integration} not started: {reason}"))
+
+
 def close_abandoned_runs(store: Store, integration_id: int | None = None) -> int:
     """Close as failed ("interrupted") the runs left ``running`` by processes that are gone.
 
