@@ -67,22 +67,31 @@ def main() -> int:
         integration = max(queries.list_integrations(store),
                           key=lambda i: queries.integration_totals(store, i.id).total)
         matched = ResourceFilter(integration.id, status=SyncStatus.MATCHED)
-        ids = [row.id for _, row in zip(range(args.marked), queries.iter_resources(store, matched))]
+        seen = [(row.id, row.version) for _, row in zip(range(args.marked), queries.iter_resources(store, matched))]
+        ids = [i for i, _ in seen]
         if len(ids) < args.marked:
             print(f"only {len(ids):,} matched resources; seed more with --resources", file=sys.stderr)
             return 2
-        one_by_one = Marks(added=frozenset(ids))
+        # As the screen marks them: each row with the version it showed (checked at action time).
+        one_by_one = Marks(added=frozenset(ids), versions=frozenset(seen))
         # The same rows as a filter: every matched resource up to the last marked id's name
         # would not be exact, so the filter case marks a whole client set of about that size.
         for round_ in range(args.rounds):
-            marks = one_by_one
+            def fresh() -> Marks:
+                """The rows marked again, as the screen would after each action (it drops the marks)."""
+                return Marks(added=frozenset(ids), versions=frozenset(
+                    (r.id, r.version) for r in bulk.iter_marked(store, one_by_one)))
+
+            marks = fresh()
             count = timed("count marks (10k ids)", lambda: bulk.count(store, marks))
             assert count == len(ids), count
             timed("bulk exclude + disable records", lambda: bulk.exclude(
                 store, marks, disable_records=True, expected_count=count))
             timed("undo bulk exclude", lambda: actions.undo(store))
             timed("redo bulk exclude", lambda: actions.redo(store))
+            marks = fresh()
             timed("bulk include", lambda: bulk.include(store, marks, expected_count=count))
+            marks = fresh()
             proposals = timed("propose re-match (rapidfuzz)", lambda: bulk.propose(store, marks))
             assert sum(p.record_id is not None for p in proposals) == len(ids)
             timed("bulk re-match", lambda: bulk.rematch(store, proposals))
@@ -97,7 +106,9 @@ def main() -> int:
                 print(f"round {round_ + 1}: done")
                 continue  # excluding every matched resource of a large store is not the point here
             flt = ResourceFilter(integration.id, status=SyncStatus.MATCHED)
-            all_matched = Marks((flt,))
+            # As the screen's "*" marks them: with the store's snapshot, taken on the screen's thread.
+            taken = timed("snapshot for mark all (*)", lambda: bulk.snapshot(store, integration.id))
+            all_matched = Marks((flt,), snapshot=taken)
             n = timed("count marks (filter, kept counts)", lambda: bulk.count(store, all_matched))
             timed(f"bulk exclude by filter ({n:,})", lambda: bulk.exclude(store, all_matched, expected_count=n))
             timed(f"undo bulk exclude by filter ({n:,})", lambda: actions.undo(store))

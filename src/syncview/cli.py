@@ -10,7 +10,9 @@ output is stable for scripts.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import sys
 import traceback
 from datetime import datetime
@@ -20,25 +22,27 @@ from typing import Any, NoReturn
 
 import platformdirs
 import rich_click as click
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from syncview import __version__
+from syncview import __version__, signals
+from syncview.cli_output import console
 from syncview.config import Config, default_config_path, load_config, resolve_settings, warn_if_readable_by_others
 from syncview.demo import DEFAULT_RESOURCES
 from syncview.domain import ResourceType, SyncStatus, parse_resource_type
 from syncview.errors import ConfigError, SyncviewError
 from syncview.redaction import redact
-from syncview.render import dumps, jsonable, printable, resource_record, write_atomically, write_csv, write_json
+from syncview.render import dumps, jsonable, resource_record, write_atomically, write_csv, write_json
+from syncview.safe_text import printable
 from syncview.services import actions, columns, integrations, matching, queries
 from syncview.services.seed import seed_demo
+from syncview.services.sync import close_abandoned_runs
 from syncview.store import Store, open_store
 from syncview.store.db import default_store_path
 from syncview.timeutil import ago, local, parse_when
 
 #: Names and messages come from remote products: never let rich read them as markup.
-out = Console(highlight=False, soft_wrap=True, markup=False)
+out = console()
 
 #: Exit codes (see the module docstring).
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
@@ -167,15 +171,25 @@ class SyncviewGroup(click.RichGroup):
     exactly what the console script gets.
     """
 
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:  # here, before rich-click turns it into exit status 1
+            reader_gone()
+        except signals.Terminated:  # no "^C" on the terminal to step past: no blank line as rich-click prints
+            raise click.exceptions.Abort() from None
+
     def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
              standalone_mode: bool = True, **extra: Any) -> Any:
         _show_warnings()
+        signals.stop_like_ctrl_c()  # SIGTERM and SIGHUP end every command as Ctrl-C does
         if not standalone_mode:  # a caller that handles click's exceptions itself
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         try:
             code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        except click.exceptions.Abort:  # rich-click turns Ctrl-C into Abort
-            _fail("interrupted", EXIT_INTERRUPTED)
+        except click.exceptions.Abort:  # rich-click turns Ctrl-C (and SIGTERM, SIGHUP) into Abort
+            by = signals.name(signals.received)
+            _fail(f"interrupted ({by})" if by else "interrupted", EXIT_INTERRUPTED)
         except click.UsageError as error:
             _fail(_usage_message(error), EXIT_USAGE)
         except click.ClickException as error:
@@ -186,6 +200,16 @@ class SyncviewGroup(click.RichGroup):
             _fail(f"unexpected {type(error).__name__}: {error} ({_crash_report()}); please report it")
         # ``code`` is an exit code after --help or --version, the command's return value (None) otherwise.
         sys.exit(code if isinstance(code, int) else 0)
+
+
+def reader_gone() -> NoReturn:
+    """The reader of standard output went away (``syncview export | head -1``): what it wanted
+    it has, so that is a success. Standard output is pointed at /dev/null first, or Python's
+    own flush at exit would fail on the closed pipe once more."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    sys.exit(0)
 
 
 def _crash_report() -> str:
@@ -284,6 +308,14 @@ def cli(ctx: click.Context, db: Path | None, config_path: Path | None) -> None:
         _start(ctx, app)
 
 
+def _close_dead_runs(app: App) -> None:
+    """Runs left "running" by a process that was killed (SIGKILL, a power cut) read as
+    interrupted from the next look at the store, not only from the next sync."""
+    store = app.store  # its own errors (config, a store that is not one) are the command's
+    with contextlib.suppress(SyncviewError):  # a read-only store is shown as it is
+        close_abandoned_runs(store)
+
+
 def _start(ctx: click.Context, app: App) -> None:
     """Bare ``syncview``: on a first run seed the demo, then open the Sync Overview.
 
@@ -298,7 +330,11 @@ def _start(ctx: click.Context, app: App) -> None:
     # Imported here so headless commands never pay for loading Textual.
     from syncview.tui.app import SyncviewApp
 
-    SyncviewApp(app.store, app.config).run()
+    _close_dead_runs(app)
+    screen = SyncviewApp(app.store, app.config)
+    screen.run()
+    if screen.stopped_by is not None:  # SIGTERM or SIGHUP: the terminal is back, say why it closed
+        _fail(f"interrupted ({signals.name(screen.stopped_by)})", EXIT_INTERRUPTED)
 
 
 # --- commands ------------------------------------------------------------------------------------
@@ -320,6 +356,7 @@ def demo(app: App, resources: int, seed: int) -> None:
 @pass_app
 def status(app: App, as_json: bool) -> None:
     """Each integration's last sync and how its resources stand."""
+    _close_dead_runs(app)
     rows = [(i, queries.integration_totals(app.store, i.id)) for i in queries.list_integrations(app.store)]
     if as_json:
         click.echo(dumps({"store": str(app.store.path), "integrations": [

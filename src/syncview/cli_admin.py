@@ -14,16 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import rich_click as click
-from rich.console import Console
 from rich.text import Text
 
-from syncview.render import dumps, printable
+from syncview.cli_output import console
+from syncview.render import dumps
+from syncview.safe_text import printable
 from syncview.services.backup import backup_store, restore_store
 from syncview.services.doctor import run_checks
-
-
-def _console(*, stderr: bool = False) -> Console:
-    return Console(highlight=False, soft_wrap=True, markup=False, stderr=stderr)
 
 
 def _size(size: int) -> str:
@@ -47,12 +44,12 @@ def doctor_command(app: Any, offline: bool, as_json: bool) -> None:
                           "checks": [{"area": f.area, "subject": f.subject, "ok": f.ok, "message": f.message}
                                      for f in findings]}))
     else:
-        console = _console()
+        output = console()
         for finding in problems:
-            console.print(Text(printable(f"✗ {finding.line()}")))
+            output.print(Text(printable(f"✗ {finding.line()}")))
         summary = (f"{len(findings)} checks passed" if not problems
                    else f"{len(problems)} problem{'s' if len(problems) != 1 else ''} in {len(findings)} checks")
-        console.print(summary)
+        output.print(summary)
     if problems:
         raise click.exceptions.Exit(1)
 
@@ -68,7 +65,7 @@ def backup_command(app: Any, path: Path, force: bool) -> None:
     and checked, so PATH is never half a backup.
     """
     facts = backup_store(app.db_path, path.expanduser(), force=force)
-    _console().print(Text(printable(f"Backed up {app.db_path} to {facts.path} "
+    console().print(Text(printable(f"Backed up {app.db_path} to {facts.path} "
                                     f"({_size(facts.size)}, {facts.resources:,} resources, schema {facts.schema_version})")))
 
 
@@ -85,5 +82,5 @@ def restore_command(app: Any, path: Path) -> None:
     line = (f"Restored {report.restored.resources:,} resources from {path} into {app.db_path}")
     if report.previous is not None:
         line += f"; the previous store is saved as {report.previous}"
-    _console().print(Text(printable(line)))
+    console().print(Text(printable(line)))
 

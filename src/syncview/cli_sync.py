@@ -10,7 +10,6 @@ group turns into one ``syncview: error: ...`` line and exit status 1.
 from __future__ import annotations
 
 import re
-import signal
 import time
 from collections.abc import Callable
 from typing import Any
@@ -29,10 +28,12 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from syncview.cli_output import console
 from syncview.config import IntegrationConfig, integration_named
 from syncview.connectors import registry
 from syncview.errors import SyncviewError
-from syncview.render import dumps, printable
+from syncview.render import dumps
+from syncview.safe_text import printable
 from syncview.services import integrations
 from syncview.services.sync import (
     SyncAlreadyRunningError,
@@ -45,11 +46,6 @@ from syncview.services.sync import (
 
 #: Plain progress lines (not on a terminal) come at most this often per integration, in seconds.
 PLAIN_PROGRESS_EVERY = 2.0
-
-
-def _console(*, stderr: bool = False) -> Console:
-    # markup=False: integration names and connector messages are text, never rich markup.
-    return Console(highlight=False, soft_wrap=True, markup=False, stderr=stderr)
 
 
 def _chosen(candidates: tuple[IntegrationConfig, ...], where: str, name: str | None,
@@ -183,8 +179,8 @@ def sync_command(app: Any, integration: str | None, every: bool, full: bool, as_
 
     Two syncs of one integration never run at once: the second says which process holds it
     and fails, or with --wait waits for it. With --every the command keeps running and syncs
-    again at each interval (a failed round is logged and the next one still runs); SIGTERM
-    or Ctrl-C stops it, the page in hand kept or dropped whole.
+    again at each interval (a failed round is logged and the next one still runs); SIGTERM,
+    SIGHUP or Ctrl-C stops it (exit 130), the page in hand kept or dropped whole.
 
     Exits 1 when any sync failed or stopped early (the others still run).
     """
@@ -195,25 +191,15 @@ def sync_command(app: Any, integration: str | None, every: bool, full: bool, as_
     if period is None:
         _sync_round(app, chosen, full=full, as_json=as_json, quiet=quiet, wait=wait)
         return
-    _stop_on_sigterm()
-    while True:
+    while True:  # SIGTERM and SIGHUP end it as Ctrl-C does (syncview.signals), the page in hand kept or dropped whole
         began = time.monotonic()
         try:
             _sync_round(app, chosen, full=full, as_json=as_json, quiet=quiet, wait=wait)
         except SyncviewError as error:  # said and logged; the schedule goes on
-            _console(stderr=True).print(Text(printable(f"syncview: error: {error}")))
+            console(stderr=True).print(Text(printable(f"syncview: error: {error}")))
         if not quiet:
-            _console(stderr=as_json).print(Text(f"next sync in {interval.strip()}"))
+            console(stderr=as_json).print(Text(f"next sync in {interval.strip()}"))
         time.sleep(max(0.0, began + period - time.monotonic()))
-
-
-def _stop_on_sigterm() -> None:
-    """A long-running ``--every`` ends on SIGTERM as on Ctrl-C, unless a signal policy is already in place."""
-    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-        def interrupt(signum: int, frame: object) -> None:
-            raise KeyboardInterrupt(f"interrupted by {signal.Signals(signum).name}")
-
-        signal.signal(signal.SIGTERM, interrupt)
 
 
 def _sync_round(app: Any, chosen: list[IntegrationConfig], *, full: bool, as_json: bool, quiet: bool,
@@ -221,11 +207,11 @@ def _sync_round(app: Any, chosen: list[IntegrationConfig], *, full: bool, as_jso
     """Sync each of ``chosen`` once; raise one error naming the failures, each also logged in the store."""
     # Under --json stdout stays one parseable document: progress goes to stderr, and only
     # when that is a terminal (a script reading the JSON wants no chatter in its logs).
-    console = _console(stderr=as_json)
-    if console.is_terminal and not quiet:
-        display: _BarProgress | _PlainProgress = _BarProgress(console)
+    output = console(stderr=as_json)
+    if output.is_terminal and not quiet:
+        display: _BarProgress | _PlainProgress = _BarProgress(output)
     else:
-        display = _PlainProgress(console, quiet=as_json or quiet)
+        display = _PlainProgress(output, quiet=as_json or quiet)
     reports: list[SyncReport] = []
     failures: list[str] = []
     with display:
@@ -298,8 +284,8 @@ def connectors_command(as_json: bool) -> None:
             table.add_row(item["kind"] if first else "", (item["title"] or "") if first else "", s["name"], s["type"],
                           "yes" if s["required"] else "", "secret" if s["secret"] else "",
                           _default_text(s["default"]))
-    _console().print(table)
-    _console().print("Settings go in an [[integrations]] table with name and kind; see config.example.toml.")
+    console().print(table)
+    console().print("Settings go in an [[integrations]] table with name and kind; see config.example.toml.")
 
 
 def _default_text(default: Any) -> str:

@@ -15,7 +15,6 @@ import os
 import re
 import shlex
 import stat
-import subprocess
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,8 +23,10 @@ from typing import Any
 
 import platformdirs
 
+from syncview import bounded
 from syncview.connectors import registry
 from syncview.connectors.base import Setting
+from syncview.domain import integration_key, integration_name
 from syncview.errors import ConfigError, SecretError
 from syncview.redaction import remember
 
@@ -34,7 +35,8 @@ REFERENCE_PREFIXES = ("env:", "keyring:", "cmd:")
 #: Seconds a ``cmd:`` reference may take; a password manager waiting for a PIN must not hang a sync.
 CMD_TIMEOUT = 10.0
 #: Keys of every ``[[integrations]]`` table, whatever its kind.
-GENERIC_KEYS = ("name", "kind", "create_missing", "enabled", "rate_limit", "concurrency", "timeout")
+GENERIC_KEYS = ("name", "kind", "create_missing", "enabled", "rate_limit", "concurrency", "timeout",
+                "request_deadline", "max_response_bytes", "pages_beyond_total")
 _TOP_KEYS = ("store", "ui", "keymap", "integrations")
 #: Setting names whose plain values are worth keeping from other users' eyes (see warn_if_readable_by_others).
 _CREDENTIAL_NAME = re.compile(r"key|token|secret|password|passwd|credential", re.IGNORECASE)
@@ -55,8 +57,14 @@ class IntegrationConfig:
     rate_limit: float | None = None
     #: Requests in flight at once; None keeps the connector's default.
     concurrency: int | None = None
-    #: HTTP timeout in seconds.
+    #: HTTP timeout in seconds, for each connect and each read.
     timeout: float = 30.0
+    #: Seconds one HTTP request may take in all (None: the HTTP layer's default).
+    request_deadline: float | None = None
+    #: Largest HTTP answer, decoded, in bytes (None: the HTTP layer's default).
+    max_response_bytes: int | None = None
+    #: Pages an entity may bring after the total its product reported (None: the engine's default).
+    pages_beyond_total: int | None = None
 
 
 @dataclass(frozen=True)
@@ -78,11 +86,12 @@ class Config:
 def integration_named(integrations: Sequence[IntegrationConfig], name: str, where: str) -> IntegrationConfig:
     """The integration called ``name`` (exactly, else in any case) among ``integrations``;
     ConfigError naming the ones there are (``where`` says where they come from) if none is."""
+    exact, key = integration_name(name), integration_key(name)
     for integration in integrations:
-        if integration.name == name:
+        if integration.name == exact:
             return integration
     for integration in integrations:
-        if integration.name.casefold() == name.casefold():
+        if integration_key(integration.name) == key:
             return integration
     names = [i.name for i in integrations]
     known = ", ".join(f'"{n}"' for n in names) or "none"
@@ -133,9 +142,16 @@ def load_config(explicit: Path | None = None, environ: Mapping[str, str] = os.en
         raise ConfigError(f"config file {path} does not exist (asked for by --config or {ENV_VAR}); "
                           "fix the path, or start from config.example.toml")
     try:
-        text = path.read_text(encoding="utf-8")
+        # Bounded: a config linked to /dev/zero or a FIFO must fail with a line, not eat memory or hang.
+        text = bounded.read_file(path, limit=bounded.MAX_CONFIG_BYTES).decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError(f"config error in {path}: the file is not UTF-8 text; save it as UTF-8") from None
+    except ValueError as error:
+        raise ConfigError(f"config file {path} is {error}; point --config or {ENV_VAR} at the config file "
+                          "itself") from None
+    except bounded.TooLarge as error:
+        raise ConfigError(f"config file {path} is larger than {bounded.size(error.limit)}, too large for a config; "
+                          f"point --config or {ENV_VAR} at the config file itself") from None
     except OSError as error:
         raise ConfigError(f"cannot read config file {path}: {error.strerror or error}") from None
     return parse_config(text, path)
@@ -183,13 +199,14 @@ def _config(data: dict[str, Any], path: Path | None) -> Config:
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
         raise _Invalid("integrations must be written as [[integrations]] tables (double brackets), one per integration")
     integrations: list[IntegrationConfig] = []
+    numbers: dict[str, int] = {}  # name key -> the table that has it: one look-up per table, not a scan
     for number, table in enumerate(tables, start=1):
         integration = _integration(table, number)
-        for earlier, other in enumerate(integrations, start=1):
-            # Case-blind, or "syncview sync cw" could mean either of two integrations.
-            if other.name.casefold() == integration.name.casefold():
-                raise _Invalid(f'integrations[{number}]: name "{integration.name}" is already used by '
-                               f"integrations[{earlier}]; every integration needs its own name")
+        # Case-blind, or "syncview sync cw" could mean either of two integrations.
+        earlier = numbers.setdefault(integration_key(integration.name), number)
+        if earlier != number:
+            raise _Invalid(f'integrations[{number}]: name "{integration.name}" is already used by '
+                           f"integrations[{earlier}]; every integration needs its own name")
         integrations.append(integration)
     return Config(path, tuple(integrations), store_path, theme, keymap)
 
@@ -198,7 +215,9 @@ def _integration(table: dict[str, Any], number: int) -> IntegrationConfig:
     """Check one [[integrations]] table, numbered from 1 as an operator counts them in the file."""
     label = f"integrations[{number}]"
     name = table.get("name")
-    if not isinstance(name, str) or not name.strip():
+    if isinstance(name, str):
+        name = integration_name(name)  # one name however it was typed or pasted (see domain.py)
+    if not isinstance(name, str) or not name:
         raise _Invalid(f'{label}: name is missing or empty; give each integration a name, e.g. name = "ConnectWise"')
     label = f'{label} ("{name}")'
     kind = table.get("kind")
@@ -225,12 +244,20 @@ def _integration(table: dict[str, Any], number: int) -> IntegrationConfig:
             raise _Invalid(f"{label}: concurrency must be a whole number of requests at once, 1 or more, "
                            f"got {value!r}")
         options["concurrency"] = value
-    for key, unit in (("rate_limit", "requests per minute"), ("timeout", "seconds")):
+    for key, unit in (("rate_limit", "requests per minute"), ("timeout", "seconds"),
+                      ("request_deadline", "seconds")):
         if key in table:
             value = table[key]
             if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
                 raise _Invalid(f"{label}: {key} must be a positive number of {unit}, got {value!r}")
             options[key] = float(value)
+    for key, unit in (("max_response_bytes", "bytes"), ("pages_beyond_total", "pages")):
+        if key in table:
+            value = table[key]
+            if isinstance(value, bool) or not isinstance(value, int) or value < (1 if key == "max_response_bytes"
+                                                                                else 0):
+                raise _Invalid(f"{label}: {key} must be a whole number of {unit}, got {value!r}")
+            options[key] = value
     return IntegrationConfig(name=name, kind=kind, settings=settings, **options)
 
 
@@ -327,20 +354,24 @@ def _from_keyring(reference: str, service: str, user: str) -> str:
 def _from_command(reference: str, argv: list[str]) -> str:
     program = argv[0]
     try:
-        # No shell, so nothing in the reference is interpreted twice; output is captured, never shown.
-        done = subprocess.run(argv, capture_output=True, text=True, encoding="utf-8", errors="replace",
-                              timeout=CMD_TIMEOUT, stdin=subprocess.DEVNULL, check=False)
+        # No shell, so nothing in the reference is interpreted twice; output is captured, never
+        # shown; the command runs without a terminal and is killed past its time or size.
+        status, output = bounded.run_command(argv, timeout=CMD_TIMEOUT, limit=bounded.MAX_COMMAND_BYTES)
     except FileNotFoundError:
         raise SecretError(f'"{reference}": program {program} was not found; install it or fix the PATH') from None
-    except subprocess.TimeoutExpired:
-        raise SecretError(f'"{reference}": {program} did not finish within {CMD_TIMEOUT:g} s; '
+    except bounded.TooSlow:
+        raise SecretError(f'"{reference}": {program} did not finish within {CMD_TIMEOUT:g} s and was stopped; '
                           "make sure it does not wait for input") from None
+    except bounded.TooLarge as error:
+        raise SecretError(f'"{reference}": {program} printed more than {bounded.size(error.limit)}, more than '
+                          "any secret; make it print the secret alone") from None
     except OSError as error:
         raise SecretError(f'"{reference}": {program} could not run ({error.strerror or error})') from None
-    if done.returncode != 0:
-        raise SecretError(f'"{reference}": {program} failed with exit status {done.returncode}; '
+    if status != 0:
+        raise SecretError(f'"{reference}": {program} failed with exit status {status}; '
                           "run it yourself to see why")
-    return done.stdout.removesuffix("\n")  # text mode already turned "\r\n" into "\n"
+    text = output.decode("utf-8", errors="replace").replace("\r\n", "\n")
+    return text.removesuffix("\n")
 
 
 def resolve_settings(integration: IntegrationConfig, *, environ: Mapping[str, str] = os.environ) -> dict[str, Any]:

@@ -82,6 +82,24 @@ def normalise_name(name: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
+def integration_name(name: str) -> str:
+    """An integration's name as syncview keeps it: NFC, invisible characters dropped, no
+    spaces around it.
+
+    "Café" typed on a Mac (NFD) and on Linux (NFC), "Halo" with a zero-width space pasted from
+    a web page, and "Halo " are the same name to a person: they are one name here too.
+    """
+    text = unicodedata.normalize("NFC", name)
+    if not text.isprintable():
+        text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+    return text.strip()
+
+
+def integration_key(name: str) -> str:
+    """What two integration names are compared by: :func:`integration_name`, case-blind."""
+    return integration_name(name).casefold()
+
+
 def xref(kind: str, type_: ResourceType, external_id: str) -> str:
     """How one product names one of its items to others: ``kind:type:id``.
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from syncview.errors import ActionError
+from syncview.safe_text import printable
 from syncview.services.columns import EXPORT_FIELDS, ResourceRow
 
 #: Columns of a resource in CSV/JSON exports and ``resources --json``, in order (see
@@ -29,10 +30,13 @@ RESOURCE_FIELDS = EXPORT_FIELDS
 #: listed for completeness; printable() has already escaped them.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
-#: Characters json.dumps(ensure_ascii=False) leaves raw but a terminal would act on or that
-#: reorder what the reader sees: DEL and C1 controls (U+009B is a one-byte CSI), line and
-#: paragraph separators, bidirectional overrides and isolates.
-_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+#: Characters json.dumps(ensure_ascii=False) leaves raw but a terminal would act on, that
+#: reorder or hide what the reader sees, or that UTF-8 cannot even encode: DEL and C1 controls
+#: (U+009B is a one-byte CSI), the Arabic letter mark and left-to-right/right-to-left marks
+#: (U+061C, U+200E, U+200F) with the other zero-width format characters, line and paragraph
+#: separators, bidirectional embeddings, overrides and isolates, the BOM, and lone surrogates
+#: (half an emoji from a UTF-16 API; JSON's ``\udXXX`` escape keeps the value exactly).
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ud800-\udfff]")
 
 
 def jsonable(value: Any) -> Any:
@@ -58,24 +62,6 @@ def _escape_unsafe(text: str) -> str:
 def dumps(value: Any, *, indent: int | None = 2) -> str:
     """``value`` as JSON: readable non-ASCII text, but nothing a terminal would execute."""
     return _escape_unsafe(json.dumps(jsonable(value), indent=indent, ensure_ascii=False))
-
-
-def printable(text: str) -> str:
-    """``text`` with every non-printable character (escape sequences among them) as a visible escape.
-
-    ``\\xNN`` for the first 256 code points, ``\\uNNNN`` or ``\\UNNNNNNNN`` above, so
-    the escape can't be read as two characters.
-    """
-    if text.isprintable():
-        return text
-    return "".join(ch if ch.isprintable() else _escape_char(ch) for ch in text)
-
-
-def _escape_char(ch: str) -> str:
-    code = ord(ch)
-    if code < 0x100:
-        return f"\\x{code:02x}"
-    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def inert(text: str) -> str:

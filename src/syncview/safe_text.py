@@ -1,4 +1,7 @@
-"""Remote data is untrusted: names may hold terminal escape sequences or run for pages."""
+"""Remote data is untrusted: names may hold terminal escape sequences, bidi overrides, half an
+emoji, or run for pages. :func:`printable` is the one way such text is made fit to show, for
+the CLI's lines and tables and for the screen (the TUI wraps it in ``tui/text.py``: ``shown``).
+"""
 
 from __future__ import annotations
 
@@ -7,13 +10,24 @@ SCREEN_LIMIT = 200
 
 
 def printable(text: str, *, limit: int | None = None) -> str:
-    """``text`` with control characters as visible ``\\xNN`` escapes, cut to ``limit`` chars.
+    """``text`` with every non-printable character as a visible escape, cut to ``limit`` chars.
 
-    Escapes are what stops a hostile ``\\x1b]52;...`` in a device name from driving the
-    operator's terminal; the cut keeps a 10 MB name from stalling a repaint.
+    Non-printable is what :meth:`str.isprintable` says: control characters (the ``\\x1b]52;...``
+    that would drive the operator's terminal), format characters (bidi marks and overrides
+    such as U+202E that reorder what the reader sees), line separators, lone surrogates and
+    unassigned code points. Each becomes ``\\xNN`` (first 256 code points), ``\\uNNNN`` or
+    ``\\UNNNNNNNN``, so an escape can't be read as two characters. Applying it twice changes
+    nothing more. The cut keeps a 10 MB name from stalling a repaint.
     """
     if limit is not None and len(text) > limit:
         text = text[: limit - 1] + "…"
     if text.isprintable():
         return text
-    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)
+    return "".join(ch if ch.isprintable() else _escape_char(ch) for ch in text)
+
+
+def _escape_char(ch: str) -> str:
+    code = ord(ch)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"

@@ -162,7 +162,7 @@ def test_on_a_terminal_sync_draws_a_progress_bar(tmp_path, config, monkeypatch):
     from syncview import cli_sync
 
     screen = io.StringIO()
-    monkeypatch.setattr(cli_sync, "_console", lambda stderr=False: Console(file=screen, force_terminal=True,
+    monkeypatch.setattr(cli_sync, "console", lambda stderr=False: Console(file=screen, force_terminal=True,
                                                                            width=120, markup=False))
     result = invoke(tmp_path, config(), "sync", "Demo RMM")
 

@@ -460,6 +460,137 @@ def _full_disk_demo(w: World) -> list[str]:
     return ["demo", "--resources", "2000"]
 
 
+def serve_trickle(world: World) -> str:
+    """A loopback server that answers every request with headers, then one body byte every 0.1 s
+    for a minute: each read comes well within any timeout. Returns its URL."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.05)
+    stop = threading.Event()
+
+    def answer(conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 600\r\n\r\n")
+                for _ in range(600):
+                    if stop.wait(0.1):
+                        return
+                    conn.sendall(b" ")
+            except OSError:
+                return
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            threading.Thread(target=answer, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+
+    def close() -> None:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
+    world.cleanups.append(close)
+    return f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+
+def _markup_names(w: World) -> list[str]:
+    fake = FakeHaloPsa(clients=1, assets_per_client=3, users_per_client=0)
+    for asset, name in zip(fake.records["assets"], ["Workstation [/]", "[DECOM] Server01",
+                                                    "[@click=app.quit]quit[/]"], strict=True):
+        asset["key_field"] = name
+    w.halo(fake)
+    invoke("--db", w.db, "--config", w.config, "sync", "Halo", env=w.env).ok()
+    return ["resources", "--filter", "workstation"]
+
+
+def _lone_surrogate(w: World) -> list[str]:
+    fake = FakeHaloPsa(clients=1, assets_per_client=2, users_per_client=0)
+    fake.records["assets"][0]["key_field"] = "HC01-PC01 \ud83d"  # JSON writes it as "\\ud83d", as UTF-16 APIs do
+    w.halo(fake)
+    invoke("--db", w.db, "--config", w.config, "status", env=w.env).ok()  # the store exists: the run is kept
+    return ["sync", "Halo"]
+
+
+def _bidi_marks(w: World) -> list[str]:
+    fake = FakeHaloPsa(clients=1, assets_per_client=1, users_per_client=0)
+    fake.records["assets"][0]["key_field"] = "MARK-\u200eA\u200fB\u061cC"
+    w.halo(fake)
+    invoke("--db", w.db, "--config", w.config, "sync", "Halo", env=w.env).ok()
+    return ["export", "--format", "json", "--filter", "mark"]
+
+
+def _gzip_bomb(w: World) -> list[str]:
+    import zlib
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    bomb = b"".join(packer.compress(b"\0" * (1 << 20)) for _ in range(256)) + packer.flush()
+    fake = w.halo(extra="max_response_bytes = 1048576\n")
+    fake.fail(200, body=bomb, headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
+              path="/api/Client", times=100)
+    return ["sync", "Halo"]
+
+
+def _trickle(w: World) -> list[str]:
+    w.halo(url=serve_trickle(w), extra="request_deadline = 1\n")
+    return ["sync", "Halo"]
+
+
+def _config_fifo(w: World) -> list[str]:
+    w.config = w.dir / "config.toml"
+    os.mkfifo(w.config)
+    return ["status"]
+
+
+def _config_dev_zero(w: World) -> list[str]:
+    w.config = w.dir / "config.toml"
+    w.config.symlink_to("/dev/zero")
+    return ["status"]
+
+
+def _names_differ_invisibly(w: World) -> list[str]:
+    base = w.serve(FakeHaloPsa())
+    w.write_config(halo_config(base, name="Café") + "\n" + halo_config(base, name="Cafe\u0301 "))
+    return ["status"]
+
+
+def _name_with_invisibles(w: World) -> list[str]:
+    w.halo(FakeHaloPsa(clients=2, assets_per_client=0, users_per_client=0))
+    return ["sync", "Halo\u200b "]
+
+
+def _endless_cmd(w: World) -> list[str]:
+    w.halo(secret="cmd:yes")
+    return ["sync", "Halo"]
+
+
+def _odd_db_name(w: World) -> list[str]:
+    w.db = w.dir / "x?y%41.db"
+    shutil.copyfile(w.demo_template, w.db)
+    return ["status"]
+
+
+def _odd_db_doctor(w: World) -> list[str]:
+    w.db = w.dir / "x?y%41.db"
+    shutil.copyfile(w.demo_template, w.db)
+    return ["doctor", "--offline"]
+
+
+def _read_only_media(w: World) -> list[str]:
+    media = w.dir / "media"
+    media.mkdir()
+    w.db = media / "syncview.db"
+    shutil.copyfile(w.demo_template, w.db)
+    w.db.chmod(0o444)
+    media.chmod(0o555)
+    w.cleanups.append(lambda: media.chmod(0o755))
+    (w.dir / "backups").mkdir()
+    return ["backup", str(w.dir / "backups" / "monday.db")]
+
+
 CASES: tuple[Case, ...] = (
     # ---- config
     Case("broken-toml", "config: a value without quotes (`kind = halopsa`)",
@@ -508,6 +639,26 @@ CASES: tuple[Case, ...] = (
          "syncview sync Halo", _failing_cmd,
          ('syncview: error: integration "Halo", setting client_secret: "cmd:false": false failed with exit '
           "status 1; run it yourself to see why")),
+    Case("config-fifo", "config: the file is a named pipe (FIFO) nobody writes to",
+         "syncview status", _config_fifo,
+         ("syncview: error: config file <tmp>/config.toml is a named pipe (FIFO), not a file; point --config or "
+          "SYNCVIEW_CONFIG at the config file itself")),
+    Case("config-dev-zero", "config: the file is a link to /dev/zero (endless)",
+         "syncview status", _config_dev_zero,
+         ("syncview: error: config file <tmp>/config.toml is a device, not a file; point --config or "
+          "SYNCVIEW_CONFIG at the config file itself")),
+    Case("names-differ-invisibly", "config: two integrations named `Café` (NFC) and `Café ` (NFD, a trailing space)",
+         "syncview status", _names_differ_invisibly,
+         ('syncview: error: config error in <tmp>/config.toml: integrations[2]: name "Café" is already used by '
+          "integrations[1]; every integration needs its own name")),
+    Case("name-with-invisibles", "command line: the integration named with a zero-width space and a trailing space",
+         "syncview sync 'Halo\u200b '", _name_with_invisibles,
+         ("Halo: success in <t> s: 4 fetched, 4 new, 0 changed, 0 newly matched, 0 records created, 0 removed "
+          "remotely; now 0 matched, 4 not synced, 0 excluded"), code=0, survivable=True),
+    Case("cmd-endless", "secret: `cmd:yes`, a command that prints without end",
+         "syncview sync Halo", _endless_cmd,
+         ('syncview: error: integration "Halo", setting client_secret: "cmd:yes": yes printed more than 1 MiB, '
+          "more than any secret; make it print the secret alone")),
     # ---- network and products
     Case("unreachable", "network: the product's port on loopback with nothing listening (connection refused)",
          "syncview sync Halo", _unreachable,
@@ -598,6 +749,29 @@ CASES: tuple[Case, ...] = (
          "syncview resources --filter huge", _huge_name_on_screen,
          "5   HUGE-" + "X" * 127 + "…  Device  Not Synced  —             Halo Client 01  just now",
          code=0, survivable=True),
+    Case("markup-names", "remote data: device names that are markup (`Workstation [/]`, `[DECOM] Server01`, "
+         "`[@click=app.quit]quit[/]`)",
+         "syncview resources --filter workstation", _markup_names,
+         "3   Workstation [/]  Device  Not Synced  —             Halo Client 01  just now", code=0, survivable=True),
+    Case("lone-surrogate", "remote data: a device name with half an emoji (a lone surrogate, `\\ud83d` in JSON)",
+         "syncview sync Halo", _lone_surrogate,
+         ("Halo: success in <t> s: 3 fetched, 3 new, 0 changed, 0 newly matched, 0 records created, 0 removed "
+          "remotely; now 0 matched, 3 not synced, 0 excluded — 1 warning: some items were skipped (see the log)"), code=0, survivable=True),
+    Case("bidi-marks", "remote data: a name holding U+200E, U+200F and U+061C (invisible direction marks)",
+         "syncview export --format json --filter mark", _bidi_marks,
+         ('{"id": 3, "integration_id": 1, "type": "device", "external_id": "1001", "name": '
+          '"MARK-\\u200eA\\u200fB\\u061cC", "status": "not_synced", "record_id": null, "record_name": null, '
+          '"record_disabled": null, "remote_company": "Halo Client 01", "client_id": null, "client_name": null, '
+          '"last_seen": "<time>", "deleted_remotely": false, "version": 1, "updated_by": null, "updated_at": null}'), code=0, survivable=True),
+    Case("gzip-bomb", "product: a gzip bomb (250 KB on the wire, 256 MB inflated; `max_response_bytes = 1048576`)",
+         "syncview sync Halo", _gzip_bomb,
+         ("syncview: error: Halo: GET /api/Client answered more than 1 MiB (max_response_bytes), so syncview "
+          "stopped reading it; lower this integration's page size, or raise max_response_bytes if the product's "
+          "pages really are that large")),
+    Case("trickle", "product: an answer trickling one byte every 0.1 s (`request_deadline = 1`)",
+         "syncview sync Halo", _trickle,
+         ("syncview: error: Halo: POST /auth/token did not finish within 1 s (request_deadline); the server "
+          "answers too slowly: check the network and any proxy, or raise request_deadline")),
     # ---- the store file
     Case("not-sqlite", "store: a text file, not a database",
          "syncview status", _not_sqlite,
@@ -640,6 +814,15 @@ CASES: tuple[Case, ...] = (
          "syncview restore monday.db", _restore_while_locked,
          ("syncview: error: <tmp>/syncview.db is locked by another syncview process (waited 5 s); try again "
           "when it has finished; the store is unchanged (and saved to <tmp>/syncview.db.before-restore.bak)")),
+    Case("db-odd-name", "store: `--db 'x?y%41.db'` (URI characters in the file name)",
+         "syncview --db 'x?y%41.db' status", _odd_db_name,
+         "Store: <tmp>/x?y%41.db", code=0, survivable=True),
+    Case("db-odd-name-doctor", "store: doctor of `--db 'x?y%41.db'` (the same file as the store opens)",
+         "syncview --db 'x?y%41.db' doctor --offline", _odd_db_doctor,
+         "3 checks passed", code=0, survivable=True),
+    Case("backup-read-only-media", "backup: a store on read-only media (the file and its directory read-only)",
+         "syncview backup backups/monday.db", _read_only_media,
+         ("Backed up <tmp>/media/syncview.db to <tmp>/backups/monday.db (1.3 MB, 2,000 resources, schema 2)"), code=0, survivable=True, process=True),
     Case("full-disk-sync", "store: the disk fills up during a sync",
          "syncview sync Halo", _full_disk_sync,
          ("syncview: error: Halo: the disk holding <tmp>/syncview.db is full; nothing was written: free some "

@@ -185,3 +185,52 @@ def test_bulk_rematch_refuses_a_taken_record_and_a_duplicate(demo_store):
         bulk.rematch(demo_store, [replace(found[0], record_id=matched.record_id)])
     with pytest.raises(ActionError, match="every row is skipped"):
         bulk.rematch(demo_store, [replace(found[0], record_id=None)])
+
+
+def test_a_bulk_action_leaves_alone_and_names_the_rows_changed_since_they_were_marked(demo_store):
+    """Filter marks carry a snapshot, rows marked one by one their version: what another
+    operator changed since is left as they left it, and listed; the rest is acted on."""
+    flt = ResourceFilter(_cw(demo_store), text="globex", type=ResourceType.DEVICE)
+    rows_then = queries.resource_page(demo_store, flt, limit=1000)
+    contact = _page(demo_store, type=ResourceType.CONTACT, status=SyncStatus.MATCHED)[0]
+    marks = Marks().with_filter(flt, bulk.snapshot(demo_store, _cw(demo_store))).toggle(contact)
+    changed = next(r for r in rows_then if r.status is SyncStatus.MATCHED)
+    actions.exclude(demo_store, changed.id, operator="akumar")
+    actions.include(demo_store, changed.id, operator="akumar")  # back to Not Synced, still under the filter
+    actions.exclude(demo_store, contact.id, operator="akumar")
+    actions.include(demo_store, contact.id, operator="akumar")
+
+    result = bulk.exclude(demo_store, marks, expected_count=len(rows_then) + 1)
+
+    assert result.changed == len([r for r in rows_then if r.status is not SyncStatus.EXCLUDED]) - 1
+    assert "left alone, changed since you marked them: " in result.message
+    assert f"device {changed.name!r} (changed by akumar at " in result.message
+    assert f"contact {contact.name!r} (changed by akumar at " in result.message
+    assert queries.get_resource(demo_store, changed.id).status is SyncStatus.NOT_SYNCED  # akumar's word stands
+    assert queries.get_resource(demo_store, contact.id).status is SyncStatus.NOT_SYNCED
+
+
+def test_a_sync_since_the_marks_refuses_the_filter_rows(demo_store):
+    from syncview.config import Config
+    from syncview.services import integrations
+    from syncview.services.sync import sync_integration
+
+    flt = ResourceFilter(_cw(demo_store), text="globex")
+    marks = Marks().with_filter(flt, bulk.snapshot(demo_store, _cw(demo_store)))
+    psa = next(i for i in integrations.syncable(demo_store, Config(path=None)) if i.name == "ConnectWise Manage")
+    sync_integration(demo_store, psa)
+    with pytest.raises(StaleResourceError, match=r"a sync ran since you marked these \(run \d+, started .*\) "
+                                                 r"and may have changed any of them; nothing was done: mark them "
+                                                 r"again \(-, then \*\) and act"):
+        bulk.exclude(demo_store, marks)
+    assert _batches(demo_store) == []
+
+
+def test_rows_that_arrived_after_the_marks_are_not_acted_on(demo_store):
+    newest = queries.get_resource(demo_store, rows(demo_store, "SELECT max(id) FROM resource")[0][0])
+    flt = ResourceFilter(newest.integration_id, type=newest.type)
+    taken = bulk.snapshot(demo_store, newest.integration_id)
+    marks = Marks().with_filter(flt, bulk.Snapshot(newest.id - 1, taken.audit_id, taken.run_id))  # before it came
+    result = bulk.exclude(demo_store, marks)
+    assert f"{newest.type.value} {newest.name!r} (new since you marked them)" in result.message
+    assert queries.get_resource(demo_store, newest.id).status is newest.status

@@ -250,6 +250,44 @@ def test_duplicate_names_are_refused_whatever_the_case(tmp_path):
                             "every integration needs its own name")
 
 
+@pytest.mark.parametrize("other", ["Cafe\u0301", "Caf\u00e9 ", "Caf\u200b\u00e9", "\ufeffCAF\u00c9"])
+def test_names_that_look_the_same_are_the_same_name(tmp_path, other):
+    """Unicode forms (NFD from a Mac), invisible characters and spaces around do not make a new name."""
+    message = error_of(tmp_path, fake("Caf\u00e9") + fake(other))
+    assert message.endswith("is already used by integrations[1]; every integration needs its own name")
+    loaded = load_config(write(tmp_path, fake(other)))
+    assert loaded.integrations[0].name == other.strip().replace("\u200b", "").replace("\ufeff", "").replace(
+        "Cafe\u0301", "Caf\u00e9")
+    assert loaded.integration("caf\u00e9 \u200b").name == loaded.integrations[0].name
+
+
+def test_many_integrations_are_checked_in_one_pass(tmp_path):
+    """16 000 integrations load (the duplicate check once took 15 s: a scan per table)."""
+    text = "".join(fake(f"Integration {n}") for n in range(16_000)) + fake("integration 77")
+    message = error_of(tmp_path, text)
+    assert message.endswith('integrations[16001]: name "integration 77" is already used by integrations[78]; '
+                            "every integration needs its own name")
+
+
+def test_a_config_that_is_a_fifo_or_a_device_or_huge_is_refused_in_one_line(tmp_path, monkeypatch):
+    fifo = tmp_path / "fifo.toml"
+    os.mkfifo(fifo)  # nobody writes: reading it would wait forever
+    with pytest.raises(ConfigError) as caught:
+        load_config(fifo)
+    assert str(caught.value) == (f"config file {fifo} is a named pipe (FIFO), not a file; point --config or "
+                                 "SYNCVIEW_CONFIG at the config file itself")
+    zero = tmp_path / "zero.toml"
+    zero.symlink_to("/dev/zero")
+    with pytest.raises(ConfigError, match=r"is a device, not a file"):
+        load_config(zero)
+    monkeypatch.setattr(config.bounded, "MAX_CONFIG_BYTES", 1000)
+    big = write(tmp_path, fake("Big") + "#" * 2000 + "\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(big)
+    assert str(caught.value) == (f"config file {big} is larger than 1000 bytes, too large for a config; point "
+                                 "--config or SYNCVIEW_CONFIG at the config file itself")
+
+
 @pytest.mark.parametrize("name_line", ['name = ""', 'name = "   "', "", "name = 3"])
 def test_names_must_be_non_empty_strings(tmp_path, name_line):
     message = error_of(tmp_path, f'[[integrations]]\n{name_line}\nkind = "fake"\n')
@@ -376,8 +414,44 @@ def test_cmd_program_not_found():
 
 def test_cmd_timeout(monkeypatch):
     monkeypatch.setattr(config, "CMD_TIMEOUT", 0.5)
-    with pytest.raises(SecretError, match=r"did not finish within 0.5 s; make sure it does not wait for input"):
+    with pytest.raises(SecretError, match=r"did not finish within 0.5 s and was stopped; make sure it does not "
+                                          r"wait for input"):
         resolve_secret(python_cmd("import time; time.sleep(10)"))
+
+
+def test_a_cmd_that_times_out_is_killed_with_what_it_started(monkeypatch, tmp_path):
+    """The command and a child it left behind are both gone once the reference has failed."""
+    monkeypatch.setattr(config, "CMD_TIMEOUT", 0.5)
+    pids = tmp_path / "pids"
+    code = ("import os, subprocess, sys, time; "
+            "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)']); "
+            f"open({str(pids)!r}, 'w').write(f'{{os.getpid()}} {{child.pid}}'); time.sleep(30)")
+    with pytest.raises(SecretError, match="was stopped"):
+        resolve_secret(python_cmd(code))
+    for pid in map(int, pids.read_text().split()):
+        for _ in range(50):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            import time
+            time.sleep(0.05)
+        else:
+            raise AssertionError(f"process {pid} is still running")
+
+
+def test_a_cmd_runs_in_its_own_session_without_the_terminal():
+    """It cannot open /dev/tty (the operator's keyboard) nor read standard input."""
+    code = ("import os, sys\n"
+            "try:\n    os.open('/dev/tty', os.O_RDWR); tty = 'tty'\nexcept OSError:\n    tty = 'no-tty'\n"
+            "print(tty, os.getsid(0) == os.getpid(), repr(sys.stdin.read()))")
+    assert resolve_secret(python_cmd(code)) == "no-tty True ''"
+
+
+def test_a_cmd_printing_without_end_is_stopped_at_the_limit():
+    with pytest.raises(SecretError, match=r"printed more than 1 MiB, more than any secret; make it print the "
+                                          r"secret alone"):
+        resolve_secret(python_cmd("import sys\nwhile True: sys.stdout.write('x' * 65536)"))
 
 
 def test_resolve_secret_never_echoes_a_non_reference():
@@ -485,7 +559,7 @@ def test_a_requested_file_must_exist(tmp_path, default_path, how):
 
 
 def test_a_directory_is_not_a_config(tmp_path):
-    with pytest.raises(ConfigError, match="cannot read config file"):
+    with pytest.raises(ConfigError, match="is a directory, not a file; point --config"):
         load_config(tmp_path)
 
 
@@ -616,3 +690,14 @@ def test_real_demo_connector_settings():
     pytest.importorskip("syncview.connectors.demo")
     names = {s.name for s in real_settings_schema_for("demo")}
     assert {"flavour", "resources", "seed"} <= names
+
+
+def test_the_limits_of_an_answer_are_generic_keys_with_checked_values(tmp_path):
+    loaded = load_config(write(tmp_path, fake("Limits") + "request_deadline = 60\nmax_response_bytes = 1048576\n"
+                                                          "pages_beyond_total = 0\n"))
+    integration = loaded.integrations[0]
+    assert (integration.request_deadline, integration.max_response_bytes, integration.pages_beyond_total) == (
+        60.0, 1048576, 0)
+    message = error_of(tmp_path, fake("Limits") + 'max_response_bytes = "64 MB"\n')
+    assert message.endswith('integrations[1] ("Limits"): max_response_bytes must be a whole number of bytes, '
+                            "got '64 MB'")

@@ -206,6 +206,29 @@ def test_a_file_synced_into_a_store(store, tmp_path):
     assert rows(store, "SELECT level FROM sync_log_entry WHERE message LIKE '%row 6 skipped%'") == [("warning",)]
 
 
+def test_a_name_with_a_lone_surrogate_is_skipped_with_a_warning_and_the_rest_syncs(store, tmp_path):
+    """Half an emoji ("\\ud83d" in JSON, as UTF-16 APIs cut them) cannot be stored in UTF-8:
+    that one item is skipped, named in a warning, and every other item syncs, each time."""
+    path = tmp_path / "assets.json"
+    path.write_text('[{"id": 1, "name": "Acme Corp", "type": "client"},'
+                    ' {"id": 2, "name": "ACME-WS-\\ud83d", "type": "device", "company": "Acme Corp"},'
+                    ' {"id": 3, "name": "ACME-WS-3", "type": "device", "company": "Acme Corp",'
+                    '  "notes": {"x\\udc00": 1}},'
+                    ' {"id": 4, "name": "ACME-WS-\\ud83d\\ude00", "type": "device", "company": "Acme Corp"}]',
+                    encoding="utf-8")
+    for _ in range(2):  # the next sync is not blocked either
+        report = sync_connector(store, connector(path), create_missing=True)
+        assert report.ok and report.counts.warnings == 2
+    assert sorted(rows(store, "SELECT external_id, name FROM resource")) == [
+        ("1", "Acme Corp"), ("4", "ACME-WS-\U0001f600")]
+    logged = [m for (m,) in rows(store, "SELECT message FROM sync_log_entry WHERE level = 'warning' ORDER BY id")]
+    assert logged[:2] == [
+        "Spreadsheet: skipped device 2 “ACME-WS-\\ud83d”: its name holds a lone surrogate (\\ud83d, half of a "
+        "UTF-16 character) that cannot be stored; correct it in the product, the next sync picks it up",
+        "Spreadsheet: skipped device 3 “ACME-WS-3”: its payload holds a lone surrogate (\\udc00, half of a "
+        "UTF-16 character) that cannot be stored; correct it in the product, the next sync picks it up"]
+
+
 # --- identity key columns --------------------------------------------------------------------------
 
 KEYED = """\

@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 import pytest
 
 from syncview.domain import ResourceType, SyncStatus
-from syncview.render import RESOURCE_FIELDS, dumps, inert, jsonable, printable, write_csv, write_json
+from syncview.render import RESOURCE_FIELDS, dumps, inert, jsonable, write_csv, write_json
+from syncview.safe_text import printable
 from syncview.services.queries import ResourceRow
 
 
@@ -33,9 +34,22 @@ def row(**changes) -> ResourceRow:
     ("csi\x9b31m", "csi\\x9b31m"),
     ("rtl\u202eexe.pdf", "rtl\\u202eexe.pdf"),
     ("line\nbreak\ttab", "line\\x0abreak\\x09tab"),
+    ("half \ud83d emoji", "half \\ud83d emoji"),  # a lone surrogate: shown, never a crash
+    ("marks\u200e\u200f\u061c", "marks\\u200e\\u200f\\u061c"),
+    ("[b]markup[/b] stays", "[b]markup[/b] stays"),  # escaping markup is the screen's job, not this
 ])
 def test_printable_escapes_what_a_terminal_would_act_on(text, expected):
     assert printable(text) == expected
+    assert printable(expected) == expected  # twice changes nothing more
+
+
+def test_json_output_escapes_bidi_marks_and_lone_surrogates_but_keeps_the_values():
+    value = {"name": "a\u200eb\u200fc\u061cd\ud83d", "ok": "Café ✓"}
+    text = dumps(value)
+    assert "\u200e" not in text and "\u200f" not in text and "\u061c" not in text and "\ud83d" not in text
+    assert "Café ✓" in text
+    assert json.loads(text) == value
+    text.encode("utf-8")  # writable to a UTF-8 stream
 
 
 @pytest.mark.parametrize(("text", "expected"), [

@@ -13,6 +13,8 @@ from datetime import datetime
 from typing import Any, ClassVar, Literal
 
 from syncview.domain import RemoteItem, ResourceType
+from syncview.errors import ConnectorError
+from syncview.safe_text import printable
 
 #: ``list``: a TOML array of non-empty strings (scope settings: which types or statuses to sync).
 SettingType = Literal["str", "int", "bool", "url", "path", "list"]
@@ -77,6 +79,95 @@ def page_of(rows: Iterable[Any], entity: str, mapper: Callable[[dict[str, Any]],
         else:
             page.items.append(mapped)
     return page
+
+
+#: Pages an entity may still bring after the product's reported total has come (config key
+#: ``pages_beyond_total``): a total a little stale is normal, paging on and on is a loop.
+PAGES_BEYOND_TOTAL = 10
+
+
+def within_total(pages: Iterable[Page], *, integration: str, beyond: int = PAGES_BEYOND_TOTAL) -> Iterator[Page]:
+    """``pages`` as they come, stopped with a ConnectorError once an entity whose product
+    reported a total keeps offering pages: more than ``beyond`` of them after that total came.
+
+    The engine reads every connector's pages through here, so a product whose paging loops
+    (a next-page link that always differs) cannot hold a sync for ever, whatever helper the
+    connector pages with.
+    """
+    seen: dict[str, int] = {}
+    extra: dict[str, int] = {}
+    for page in pages:
+        entity = page.entity
+        if page.total is not None and seen.get(entity, 0) >= page.total:
+            extra[entity] = extra.get(entity, 0) + 1
+            if extra[entity] > beyond:
+                raise ConnectorError(
+                    f"{integration}: the product reported {page.total:,} {entity or 'items'} but still offers "
+                    f"pages, {beyond} more after all {page.total:,} came; the sync stopped there (its paging "
+                    "loops): sync again later, or raise pages_beyond_total if the product's count lags")
+        seen[entity] = seen.get(entity, 0) + len(page.items)
+        yield page
+
+
+def storable(page: Page) -> Page:
+    """``page`` without the items holding text no store can keep, each named in a warning.
+
+    A lone surrogate (``"\\ud83d"`` in JSON: half an emoji, as UTF-16 APIs cut them) is a
+    ``str`` Python holds but UTF-8, and so SQLite, cannot encode: written, it would fail the
+    whole page, and every later sync of the integration with it. The sync engine passes every
+    page through here, whichever connector built it, so such an item is skipped like any
+    malformed row and the rest syncs.
+    """
+    kept: list[RemoteItem] = []
+    for item in page.items:
+        problem = _unstorable(item)
+        if problem is None:
+            kept.append(item)
+        else:
+            page.warnings.append(f"skipped {item.type.label.lower()} {printable(item.external_id, limit=80)} "
+                                 f"“{printable(item.name, limit=80)}”: {problem}")
+    if len(kept) < len(page.items):
+        page.items = kept
+    return page
+
+
+def _unstorable(item: RemoteItem) -> str | None:
+    """Why ``item`` cannot be stored (which field holds what), or None when it can."""
+    keys = item.keys
+    fields: list[tuple[str, Any]] = [
+        ("id", item.external_id), ("name", item.name), ("company", item.remote_company),
+        ("serial", keys.serial), ("MAC", keys.macs), ("host name", keys.hostname), ("e-mail", keys.email),
+        ("cross-reference", keys.xrefs), ("payload", item.payload),
+    ]
+    for label, value in fields:
+        bad = _lone_surrogate(value)
+        if bad is not None:
+            return (f"its {label} holds a lone surrogate ({printable(bad)}, half of a UTF-16 character) that "
+                    "cannot be stored; correct it in the product, the next sync picks it up")
+    return None
+
+
+def _lone_surrogate(value: Any) -> str | None:
+    """The first lone surrogate in ``value`` (a str, or lists and dicts of them), else None."""
+    if isinstance(value, str):
+        if value.isascii():
+            return None
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as error:
+            return value[error.start]
+        return None
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            found = _lone_surrogate(key) or _lone_surrogate(inner)
+            if found is not None:
+                return found
+    elif isinstance(value, list | tuple):
+        for inner in value:
+            found = _lone_surrogate(inner)
+            if found is not None:
+                return found
+    return None
 
 
 def _which(row: Any, number: int) -> str:

@@ -3,7 +3,9 @@
 Connectors run in worker threads and in the CLI, so this is blocking code. One
 :class:`HttpClient` per connector instance gives it, in one place:
 
-- timeouts, and bounded retries with exponential backoff and jitter on
+- timeouts for each read and a deadline for the whole request, a bound on the size of an
+  answer (counted as it is decoded, so a gzip bomb stops at the bound: see ``syncview.bounded``),
+  and bounded retries with exponential backoff and jitter on
   connection errors, timeouts and 5xx answers;
 - 429 handling that honours ``Retry-After`` (seconds or an HTTP date) up to a bound;
 - a thread-safe requests-per-minute limiter (:class:`RateLimiter`);
@@ -23,7 +25,7 @@ Tests inject ``transport`` (any ``httpx.BaseTransport``), ``sleep`` and ``clock`
 so that retries, backoff and rate limits run instantly and deterministically.
 """
 
-# API stable: HttpClient(integration, kind=, base_url=, auth=, headers=, secrets=, timeout=, rate_limit=, retry=, transport=, sleep=, clock=, auth_hint=) / HttpClient.for_connector(connector, ...) with .get/.post/.request(check=)/.get_json/.post_json/.decode_json(expect=)/.shape_error/.error_for/.fetch_oauth_token/.log/.redact/.close; Redactor; RateLimiter(per_minute, burst=); RetryPolicy; StaticHeadersAuth, BasicAuth, OAuthTokenAuth(fetch), Token; follow_links, follow_next_urls, page_numbers; parse_retry_after; secret_values
+# API stable: HttpClient(integration, kind=, base_url=, auth=, headers=, secrets=, timeout=, rate_limit=, retry=, transport=, sleep=, clock=, auth_hint=, max_response_bytes=, request_deadline=) / HttpClient.for_connector(connector, ...) with .get/.post/.request(check=)/.get_json/.post_json/.decode_json(expect=)/.shape_error/.error_for/.fetch_oauth_token/.log/.redact/.close; Redactor; RateLimiter(per_minute, burst=); RetryPolicy; StaticHeadersAuth, BasicAuth, OAuthTokenAuth(fetch), Token; follow_links, follow_next_urls, page_numbers; parse_retry_after; secret_values
 
 from __future__ import annotations
 
@@ -43,6 +45,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
+from syncview import bounded
 from syncview.connectors.limits import DEFAULT_LIMITS, Limiter, Limits, shared_limiter
 from syncview.errors import AuthenticationError, ConnectorError
 from syncview.redaction import MASK, PROCESS, Redactor  # noqa: F401 - MASK and Redactor are part of this API
@@ -70,6 +73,9 @@ __all__ = [
 SENSITIVE_HEADERS = frozenset({"authorization", "proxy-authorization", "secret", "x-api-key", "api-key", "cookie"})
 #: Most characters of a response body quoted in an error message.
 _DETAIL_CHARS = 200
+#: Seconds one request may take in all, answer included (config key ``request_deadline``): the
+#: ``timeout`` bounds each read, and a server sending a byte a second never trips it.
+REQUEST_DEADLINE = 120.0
 #: Upper bound on pages a helper follows, so a server that always answers "next" cannot loop forever.
 MAX_PAGES = 100_000
 
@@ -368,8 +374,13 @@ class HttpClient:
         random: Callable[[], float] = _random.random,
         auth_hint: str = "",
         verify: bool | str | ssl.SSLContext = True,
+        max_response_bytes: int = bounded.MAX_RESPONSE_BYTES,
+        request_deadline: float = REQUEST_DEADLINE,
     ) -> None:
         self.integration = integration
+        self.timeout = timeout
+        self.max_response_bytes = max_response_bytes
+        self.request_deadline = request_deadline
         self.kind = kind
         self.logger = logging.getLogger(f"syncview.connectors.{kind}")
         self.redactor = Redactor(secrets, parent=PROCESS)  # the process-wide one masks them too
@@ -408,8 +419,9 @@ class HttpClient:
     ) -> HttpClient:
         """A client for ``connector``: its integration name, kind and secret settings.
 
-        ``timeout`` is taken from the connector's settings when present (the config's generic
-        key), else the default. Requests go through the integration's limiter: the kind's
+        ``timeout``, ``max_response_bytes`` and ``request_deadline`` are taken from the
+        connector's settings when present (the config's generic keys of the same names), else
+        the defaults. Requests go through the integration's limiter: the kind's
         :data:`~syncview.connectors.limits.DEFAULT_LIMITS` (else ``default_rate_limit`` a
         minute), overridden by the config's ``rate_limit`` and ``concurrency``; shared by every
         client of the integration in the process, unless the connector was given its own
@@ -432,6 +444,8 @@ class HttpClient:
             secrets=secrets,
             timeout=float(settings.get("timeout") or default_timeout),
             limiter=limiter,
+            max_response_bytes=int(settings.get("max_response_bytes") or bounded.MAX_RESPONSE_BYTES),
+            request_deadline=float(settings.get("request_deadline") or REQUEST_DEADLINE),
             **options,
         )
 
@@ -496,7 +510,9 @@ class HttpClient:
             started = time.perf_counter()
             try:
                 with self._slot(request):
-                    response = self._client.send(request, auth=auth)
+                    response = self._send(request, auth)
+            except (bounded.TooLarge, bounded.TooSlow) as error:
+                raise self._unbounded_error(request, error) from None
             except httpx.TransportError as error:
                 # Another try cannot fix a bad scheme, a proxy's refusal or a certificate nobody trusts.
                 final = isinstance(error, httpx.UnsupportedProtocol | httpx.ProxyError) or _is_untrusted(error)
@@ -529,6 +545,42 @@ class HttpClient:
         if self.limiter is not None:
             self.limiter.acquire()
         return nullcontext()
+
+    def _send(self, request: httpx.Request, auth: Any) -> httpx.Response:
+        """Send ``request`` and read its answer within :attr:`max_response_bytes` (decoded) and
+        :attr:`request_deadline` seconds; TooLarge or TooSlow otherwise, the connection closed."""
+        deadline = time.monotonic() + self.request_deadline
+        # No single wait (connect, headers) may outlast the deadline either.
+        request.extensions["timeout"] = httpx.Timeout(min(self.timeout, self.request_deadline)).as_dict()
+        response = self._client.send(request, auth=auth, stream=True)
+        try:
+            encoding = response.headers.get("Content-Encoding", "").strip().lower()
+            if hasattr(response, "_content"):  # a transport that built the answer in memory (tests' mocks)
+                chunks: Iterable[bytes] = [response.content]
+            elif encoding in bounded.INFLATABLE:  # decoded here, each step bounded (a gzip bomb)
+                chunks = bounded.inflate(response.iter_raw(), encoding, limit=self.max_response_bytes)
+            else:  # anything else (br, several codings): httpx decodes it, counted chunk by chunk
+                chunks = response.iter_bytes()
+            body = b"".join(bounded.bounded_chunks(chunks, limit=self.max_response_bytes, deadline=deadline))
+        except ValueError as error:
+            raise httpx.DecodingError(str(error), request=request) from None
+        finally:
+            response.close()
+        response._content = body  # what Response.read() stores; read here within the bounds
+        return response
+
+    def _unbounded_error(self, request: httpx.Request, error: bounded.TooLarge | bounded.TooSlow) -> ConnectorError:
+        """The line for an answer refused for its size or its slowness (not retried: it would be again)."""
+        target = f"{request.method} {request.url.path or '/'}"
+        if isinstance(error, bounded.TooLarge):
+            return ConnectorError(self.redact(
+                f"{self.integration}: {target} answered more than {bounded.size(error.limit)} "
+                "(max_response_bytes), so syncview stopped reading it; lower this integration's page size, "
+                "or raise max_response_bytes if the product's pages really are that large"))
+        return ConnectorError(self.redact(
+            f"{self.integration}: {target} did not finish within {self.request_deadline:g} s "
+            "(request_deadline); the server answers too slowly: check the network and any proxy, "
+            "or raise request_deadline"))
 
     def _learn_credentials(self, request: httpx.Request) -> None:
         """Mask whatever credential headers went out, whichever auth handler set them."""

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from syncview.errors import StoreError
-from syncview.store.db import APPLICATION_ID, BUSY_TIMEOUT_S, SCHEMA_VERSION
+from syncview.store.db import APPLICATION_ID, BUSY_TIMEOUT_S, SCHEMA_VERSION, connect
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
 #: Where ``restore`` keeps the store it replaces: ``<store>`` + this suffix.
@@ -162,8 +162,8 @@ def restore_store(store_path: Path, source: Path) -> RestoreReport:
 
 
 def _connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
-    mode = "?mode=ro" if read_only else ""
-    conn = sqlite3.connect(f"file:{path}{mode}", uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+    conn = connect(path, read_only=read_only)  # that very file, even on read-only media (store/db.py)
+    conn.isolation_level = None
     conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
     return conn
 

@@ -8,6 +8,13 @@ resolved inside the write transaction of the action, by SQL.
 
 A bulk action is one transaction and one batch (so one undo), with an audit
 event per resource, written with a handful of ``executemany`` statements.
+
+It acts only on the rows as the operator reviewed them. A row marked one by one
+carries the version the screen showed; a filter carries a :class:`Snapshot` of the
+store taken when it was marked (its last resource, audit event and sync run). At
+action time a row whose version moved, a row an operator changed since the snapshot,
+and a row that came after it are left alone and listed; a sync of the integration
+since the snapshot may have changed any row, so it refuses the filter's rows whole.
 """
 
 from __future__ import annotations
@@ -26,16 +33,42 @@ from syncview.services.actions import ActionResult, Change, in_ids
 from syncview.services.matching import similarity_key
 from syncview.services.queries import NO_CLIENT, ResourceFilter, ResourceRow
 from syncview.store import Store
-from syncview.store.models import Client, Record, Resource
+from syncview.store.models import AuditEvent, Client, Record, Resource, SyncRun
 
 R = Resource.__table__.c
 REC = Record.__table__.c
 CL = Client.__table__.c
+AE = AuditEvent.__table__.c
+RUN = SyncRun.__table__.c
 
 #: A suggestion is a Not Synced resource whose best free candidate scores at least this (0-100).
 SUGGEST_THRESHOLD = 85.0
 #: Candidates ranked per resource when proposing; the best one no other resource took wins.
 _RANKED = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """How far the store had got when filter marks were made: what the operator reviewed."""
+
+    #: the last resource then; later ones were never on the operator's screen
+    resource_id: int
+    #: the last audit event then; a resource with a later one was changed by an operator since
+    audit_id: int
+    #: the last finished sync run of the integration then; a later run may have changed any row
+    run_id: int
+
+
+def snapshot(store: Store, integration_id: int | None) -> Snapshot:
+    """The store's :class:`Snapshot` now: three look-ups of a maximum on an index, instant at
+    a million resources, so marking all keeps costing nothing."""
+    with store.read() as conn:
+        runs = select(func.coalesce(func.max(RUN.id), 0)).where(RUN.outcome != "running")
+        if integration_id is not None:
+            runs = runs.where(RUN.integration_id == integration_id)
+        return Snapshot(conn.execute(select(func.coalesce(func.max(R.id), 0))).scalar_one(),
+                        conn.execute(select(func.coalesce(func.max(AE.id), 0))).scalar_one(),
+                        conn.execute(runs).scalar_one())
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +81,10 @@ class Marks:
     added: frozenset[int] = frozenset()
     #: unmarked one by one although a filter selects them
     removed: frozenset[int] = frozenset()
+    #: (id, version) of each row marked one by one, as the screen showed it
+    versions: frozenset[tuple[int, int]] = frozenset()
+    #: the store when the filters were marked (the first of them)
+    snapshot: Snapshot | None = None
 
     def __bool__(self) -> bool:
         return bool(self.filters or self.added)
@@ -61,16 +98,20 @@ class Marks:
     def toggle(self, row: ResourceRow) -> Marks:
         """Marks with ``row`` flipped."""
         selected = any(matches(flt, row) for flt in self.filters)
+        versions = frozenset(v for v in self.versions if v[0] != row.id)
         if self.has(row):
-            return replace(self, added=self.added - {row.id},
+            return replace(self, added=self.added - {row.id}, versions=versions,
                            removed=self.removed | {row.id} if selected else self.removed)
-        return replace(self, removed=self.removed - {row.id},
-                       added=self.added if selected else self.added | {row.id})
+        if selected:  # back under its filter, whose snapshot covers it
+            return replace(self, removed=self.removed - {row.id}, versions=versions)
+        return replace(self, added=self.added | {row.id}, versions=versions | {(row.id, row.version)})
 
-    def with_filter(self, flt: ResourceFilter) -> Marks:
-        """Marks plus every resource ``flt`` selects (rows unmarked one by one are marked again)."""
+    def with_filter(self, flt: ResourceFilter, taken: Snapshot | None = None) -> Marks:
+        """Marks plus every resource ``flt`` selects (rows unmarked one by one are marked again);
+        ``taken`` is the store's :func:`snapshot` now (the first filter's is kept: the rows it
+        selected were reviewed then)."""
         filters = self.filters if flt in self.filters else (*self.filters, flt)
-        return Marks(filters, self.added, frozenset())
+        return Marks(filters, self.added, frozenset(), self.versions, self.snapshot or taken)
 
     def describe(self, client_names: Mapping[int, str] | None = None) -> str:
         """What is marked, in words: ``all Not Synced devices named "ws" + 3``."""
@@ -175,15 +216,72 @@ class BulkResult:
         return self.result.message
 
 
-def _marked(conn, marks: Marks, expected_count: int | None) -> dict[int, actions._Resource]:
+#: Changed rows a bulk action's message names; the rest are counted.
+NAMED_CHANGES = 5
+
+
+def _marked(conn, marks: Marks, expected_count: int | None) -> tuple[dict[int, actions._Resource], str]:
+    """The marked resources as the operator reviewed them, and a note naming the ones left
+    alone because they changed since (empty when none did).
+
+    Marks without a snapshot or versions (made by a script, not the screen) are checked by
+    ``expected_count`` alone, the count the operator confirmed: any difference refuses all.
+    """
     resources = actions.load_where(conn, marks_clause(marks))
-    if expected_count is not None and len(resources) != expected_count:
+    if marks.snapshot is None and not marks.versions and expected_count is not None \
+            and len(resources) != expected_count:
         raise StaleResourceError(
             f"the marked resources changed since you confirmed ({expected_count:,} then, {len(resources):,} "
             "now: a sync or another operator changed them); nothing was done, check and try again")
+    versions = dict(marks.versions)
+    taken = marks.snapshot
+    by_filter = [r for r in resources.values() if r.id not in versions]
+    if by_filter and taken is not None:
+        integrations = sorted({r.integration_id for r in by_filter})
+        run = conn.execute(select(RUN.id, RUN.started_at).where(
+            in_ids(RUN.integration_id, integrations), RUN.id > taken.run_id).order_by(RUN.id)).first()
+        if run is not None:
+            raise StaleResourceError(
+                f"a sync ran since you marked these (run {run[0]}, started {run[1]:%Y-%m-%d %H:%M} UTC) and may "
+                "have changed any of them; nothing was done: mark them again (-, then *) and act")
+    changed: list[tuple[actions._Resource, str]] = []
+    acted_since: set[int] = set()
+    if taken is not None and by_filter:
+        acted_since = {rid for (rid,) in conn.execute(select(AE.resource_id).distinct().where(
+            AE.id > taken.audit_id, AE.resource_id.is_not(None)))}
+    for resource in list(resources.values()):
+        seen = versions.get(resource.id)
+        if seen is not None:
+            why = "" if resource.version == seen else _who_changed(resource)
+        elif taken is None:
+            why = ""
+        elif resource.id > taken.resource_id:
+            why = "new since you marked them"
+        elif resource.id in acted_since:
+            why = _who_changed(resource)
+        else:
+            why = ""
+        if why:
+            changed.append((resource, why))
+            del resources[resource.id]
+    listed = ""
+    if changed:
+        listed = "; ".join(f"{r.label} ({why})" for r, why in changed[:NAMED_CHANGES])
+        if len(changed) > NAMED_CHANGES:
+            listed += f" and {len(changed) - NAMED_CHANGES:,} more"
     if not resources:
+        if changed:
+            raise StaleResourceError(f"every marked resource changed since you marked it: {listed}; nothing was "
+                                     "done: check them and mark again")
         raise ActionError("no marked resource left to act on")
-    return resources
+    note = f"; left alone, changed since you marked them: {listed}" if changed else ""
+    return resources, note
+
+
+def _who_changed(resource: actions._Resource) -> str:
+    who = resource.updated_by or "a sync"
+    when = f" at {resource.updated_at:%H:%M:%S} UTC" if resource.updated_at else ""
+    return f"changed by {who}{when}"
 
 
 def _plural(n: int, word: str) -> str:
@@ -194,7 +292,7 @@ def exclude(store: Store, marks: Marks, *, disable_records: bool = False, expect
             operator: str | None = None) -> BulkResult:
     """Exclude every marked resource not excluded yet; with ``disable_records`` disable their records."""
     with store.write() as conn:
-        resources = _marked(conn, marks, expected_count)
+        resources, note = _marked(conn, marks, expected_count)
         todo = [r for r in resources.values() if r.status is not SyncStatus.EXCLUDED]
         skipped = len(resources) - len(todo)
         if not todo:
@@ -216,15 +314,17 @@ def exclude(store: Store, marks: Marks, *, disable_records: bool = False, expect
             summary += f" and disabled {_plural(disabled, 'record')}"
         if skipped:
             summary += f" ({skipped:,} already excluded, left as they were)"
+        summary += note
         actions._apply_many(batch, items, summary)
-        return BulkResult(batch.result(summary if len(items) > 1 else items[0].message), len(todo), skipped)
+        return BulkResult(batch.result(summary if len(items) > 1 or note else items[0].message), len(todo),
+                          skipped)
 
 
 def include(store: Store, marks: Marks, *, expected_count: int | None = None,
             operator: str | None = None) -> BulkResult:
     """Include every marked excluded resource again (Not Synced until matched)."""
     with store.write() as conn:
-        resources = _marked(conn, marks, expected_count)
+        resources, note = _marked(conn, marks, expected_count)
         todo = [r for r in resources.values() if r.status is SyncStatus.EXCLUDED]
         skipped = len(resources) - len(todo)
         if not todo:
@@ -235,8 +335,10 @@ def include(store: Store, marks: Marks, *, expected_count: int | None = None,
         summary = f"included {_plural(len(todo), 'resource')} again"
         if skipped:
             summary += f" ({skipped:,} not excluded, left as they were)"
+        summary += note
         actions._apply_many(batch, items, summary)
-        return BulkResult(batch.result(summary if len(items) > 1 else items[0].message), len(todo), skipped)
+        return BulkResult(batch.result(summary if len(items) > 1 or note else items[0].message), len(todo),
+                          skipped)
 
 
 # -- re-match proposals ----------------------------------------------------------------------

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from syncview.config import Config, IntegrationConfig, resolve_settings, warn_if_readable_by_others
 from syncview.errors import SyncviewError
-from syncview.store.db import APPLICATION_ID, SCHEMA_VERSION
+from syncview.store.db import APPLICATION_ID, SCHEMA_VERSION, connect
 
 #: Free space under which the store's disk is reported: a sync writes pages and a WAL beside them.
 MIN_FREE_BYTES = 200 * 1024 * 1024
@@ -95,7 +95,7 @@ def check_store(path: Path) -> Iterator[Finding]:
                           "or restore one with `syncview restore BACKUP`")
             return
     try:
-        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5.0)) as conn:
+        with closing(connect(path, read_only=True, timeout=5.0)) as conn:  # the file --db names, as the store
             yield from _check_open_store(conn, subject)
     except sqlite3.DatabaseError as error:
         yield Finding("store", subject, False, f"cannot be read ({error}); restore a backup with "

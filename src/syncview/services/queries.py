@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, literal_column, or_, select, text, true
 
-from syncview.domain import ResourceType, SyncStatus, normalise_name
+from syncview.domain import ResourceType, SyncStatus, integration_key, normalise_name
 from syncview.errors import NotFoundError
 from syncview.services.columns import SORT_KEYS, ResourceRow, row_query, to_rows
 from syncview.store import Cancellation, Store
@@ -134,8 +134,9 @@ def list_integrations(store: Store) -> list[IntegrationSummary]:
 def get_integration(store: Store, name: str) -> IntegrationSummary:
     """The integration called ``name`` (case-insensitive); NotFoundError lists the known ones."""
     integrations = list_integrations(store)
+    key = integration_key(name)
     for integration in integrations:
-        if integration.name.casefold() == name.casefold():
+        if integration_key(integration.name) == key:
             return integration
     known = ", ".join(repr(i.name) for i in integrations) or "none yet: run `syncview demo` or `syncview sync`"
     raise NotFoundError(f"no integration named {name!r}; known integrations: {known}")

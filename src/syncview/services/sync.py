@@ -43,8 +43,9 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from syncview.config import IntegrationConfig, resolve_settings
+from syncview import signals
 from syncview.connectors import registry
-from syncview.connectors.base import Connector, IdPage, Page
+from syncview.connectors.base import PAGES_BEYOND_TOTAL, Connector, IdPage, Page, storable, within_total
 from syncview.domain import RemoteItem, ResourceType, SyncStatus, normalise_name
 from syncview.errors import ConfigError, ConnectorError, SyncviewError
 from syncview.redaction import redact
@@ -223,16 +224,16 @@ class SyncAlreadyRunningError(SyncviewError):
 def build_connector(integration: IntegrationConfig, *, environ: Mapping[str, str] = os.environ) -> Connector:
     """The connector for a configured integration, its secrets resolved.
 
-    The generic ``timeout``, ``rate_limit`` and ``concurrency`` keys are handed over in the settings,
-    where the HTTP layer (``HttpClient.for_connector``) reads them.
+    The generic ``timeout``, ``rate_limit``, ``concurrency``, ``max_response_bytes`` and
+    ``request_deadline`` keys are handed over in the settings, where the HTTP layer
+    (``HttpClient.for_connector``) reads them; ``pages_beyond_total`` too, where the engine reads it.
     """
     cls = registry.load(integration.kind)
     settings = resolve_settings(integration, environ=environ)
     settings["timeout"] = integration.timeout
-    if integration.rate_limit is not None:
-        settings["rate_limit"] = integration.rate_limit
-    if integration.concurrency is not None:
-        settings["concurrency"] = integration.concurrency
+    for key in ("rate_limit", "concurrency", "max_response_bytes", "request_deadline", "pages_beyond_total"):
+        if getattr(integration, key) is not None:
+            settings[key] = getattr(integration, key)
     return cls(integration.name, settings)
 
 
@@ -280,7 +281,10 @@ def sync_connector(
     state = _RunState(run, create_missing)
     try:
         _report(on_progress, state, "", None, connector, began)
-        for page in connector.fetch(since=run.since):
+        beyond = connector.settings.get("pages_beyond_total")
+        beyond = PAGES_BEYOND_TOTAL if beyond is None else int(beyond)
+        for page in within_total(connector.fetch(since=run.since), integration=run.name, beyond=beyond):
+            page = storable(page)  # an item SQLite cannot encode is skipped, not the whole page
             with store.write() as conn:
                 state.apply(conn, page)
             _report(on_progress, state, page.entity, page.total, connector, began)
@@ -290,8 +294,9 @@ def sync_connector(
             with store.write() as conn:
                 message = state.finish(conn)
         return SyncReport(run.name, run.id, SUCCESS, state.counts, message, time.monotonic() - began, run.since is None)
-    except KeyboardInterrupt:
-        _record_stop(store, state, "interrupted by the operator", began)
+    except KeyboardInterrupt as error:  # Ctrl-C, or SIGTERM/SIGHUP (syncview.signals.Terminated)
+        by = signals.name(getattr(error, "signum", None))
+        _record_stop(store, state, f"interrupted by {by}" if by else "interrupted by the operator", began)
         raise
     except SyncCancelled as error:
         _record_stop(store, state, str(error), began)

@@ -7,16 +7,19 @@ upgrading a read lock to a write lock.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import platformdirs
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import QueuePool
 from sqlmodel import SQLModel
 
 from syncview.errors import Cancelled, StoreError
@@ -169,10 +172,32 @@ class Store:
         self.engine.dispose()
 
 
+def connect(path: Path, *, read_only: bool = False, timeout: float = BUSY_TIMEOUT_S,
+            check_same_thread: bool = True) -> sqlite3.Connection:
+    """An SQLite connection to exactly the file at ``path``: the one way syncview opens one.
+
+    The path goes into a ``file:`` URI percent-quoted, so a name holding ``?``, ``#`` or ``%``
+    (``x?y.db``, ``a%41b.db``) opens that very file, never ``x`` or ``aAb.db``. ``read_only``
+    opens it ``mode=ro``; when the file and its directory cannot be written (read-only media,
+    a snapshot mount), ``immutable=1`` as well, since even a reader of a WAL store needs to make
+    its ``-shm`` file beside it otherwise. Nothing can change such a file meanwhile.
+    """
+    options = []
+    if read_only:
+        options.append("mode=ro")
+        if not os.access(path, os.W_OK) and not os.access(path.parent, os.W_OK):
+            options.append("immutable=1")
+    uri = "file:" + quote(str(path.absolute()), safe="/") + ("?" + "&".join(options) if options else "")
+    return sqlite3.connect(uri, uri=True, timeout=timeout, check_same_thread=check_same_thread)
+
+
 def _make_engine(path: Path) -> Engine:
+    # A creator rather than a "sqlite:///..." URL: SQLAlchemy would read a "?" in the path as the
+    # start of the URL's query. QueuePool is what SQLAlchemy gives a file database by URL.
     engine = create_engine(
-        f"sqlite:///{path}",
-        connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False},
+        "sqlite://",
+        creator=lambda: connect(path, check_same_thread=False),
+        poolclass=QueuePool,
     )
 
     @event.listens_for(engine, "connect")

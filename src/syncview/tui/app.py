@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import Iterable
 from typing import ClassVar
 
 from textual.app import App, SystemCommand
+from textual.notifications import SeverityLevel
 from textual.binding import Binding, BindingType
 from textual.dom import DOMNode
 from textual.screen import Screen
 
 from syncview.config import Config, did_you_mean
+from syncview.safe_text import printable
+from syncview.signals import STOP_SIGNALS
 from syncview.services import columns
 from syncview.store import Store
 from syncview.tui.screens.help import HelpScreen
@@ -37,6 +41,10 @@ OVERVIEW_COMMANDS = (
 )
 
 
+#: Longest notice shown; a notice is a line or three, never a page.
+NOTICE_LIMIT = 300
+
+
 def binding_ids() -> set[str]:
     """The id of every binding syncview's app, screens and widgets declare: what ``[keymap]`` may name."""
     ids: set[str] = set()
@@ -45,7 +53,7 @@ def binding_ids() -> set[str]:
         cls = pending.pop()
         pending.extend(cls.__subclasses__())
         if cls.__module__.startswith("syncview."):
-            ids.update(b.id for b in cls.__dict__.get("BINDINGS", ()) if isinstance(b, Binding) and b.id)
+            ids |= {b.id for b in cls.__dict__.get("BINDINGS", ()) if isinstance(b, Binding) and b.id}
     return ids
 
 
@@ -82,10 +90,13 @@ class SyncviewApp(App[None]):
         self.store = store
         self.config = config or Config(path=None)
         self.operator = operator
+        #: the signal that closed the screen (SIGTERM, SIGHUP), if one did
+        self.stopped_by: int | None = None
         #: the theme and each store's last integration, client and filters (tui/state.py)
         self.ui_state = UiState()
 
     def on_mount(self) -> None:
+        self._exit_on_stop_signals()
         if self.config.keymap:
             self.set_keymap(self.config.keymap)
             for line in unknown_keymap_ids(self.config.keymap):
@@ -106,6 +117,33 @@ class SyncviewApp(App[None]):
         # of the garbage collector's full passes, which otherwise pause a keystroke's repaint
         # by up to ~35 ms on the 2-core benchmark machine (benchmarks/RESULTS.md, filter p95).
         self.call_after_refresh(gc.freeze)
+
+    def _exit_on_stop_signals(self) -> None:
+        """SIGTERM and SIGHUP close the screen as q does, so Textual gives the terminal back
+        (see syncview.signals); a running sync is stopped after its page and recorded."""
+        loop = asyncio.get_running_loop()
+        for signum in STOP_SIGNALS:
+            try:
+                loop.add_signal_handler(signum, self._stop_on_signal, signum)
+            except (ValueError, RuntimeError, NotImplementedError):  # not the main thread, or not Unix
+                return
+
+    def _stop_on_signal(self, signum: int) -> None:
+        self.stopped_by = signum
+        for worker in self.workers:
+            worker.cancel()  # the sync worker stops at its next page and records the run
+        self.exit(return_code=128 + signum)
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Every notice, whoever sends it (a screen, a widget, a worker thread), as plain text.
+
+        Notices carry names and error messages from outside, so they are never read as markup
+        (``markup`` is ignored) and what a terminal would act on is escaped; a notice is cut at
+        :data:`NOTICE_LIMIT` characters, the title at 80.
+        """
+        super().notify(printable(str(message), limit=NOTICE_LIMIT), title=printable(str(title), limit=80),
+                       severity=severity, timeout=timeout, markup=False)
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):

@@ -15,6 +15,7 @@ from textual.widgets import Button, Label, Static, Switch
 
 from syncview.safe_text import printable
 from syncview.tui.widgets.tiles import number
+from syncview.tui.text import shown
 
 
 class ConfirmDialog(ModalScreen[bool]):
@@ -37,15 +38,15 @@ class ConfirmDialog(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog") as box:
-            box.border_title = printable(self.title_text, limit=70)
+            box.border_title = shown(self.title_text, limit=70)
             body = Text()
             for index, line in enumerate(self._lines):
-                body.append(("\n" if index else "") + printable(line, limit=200))
+                body.append_text(shown(("\n" if index else "") + line, limit=201))
             if self._more:
                 body.append(f"\n… and {number(self._more)} more", style="dim")
             yield Static(body, classes="question", id="what")
             with Horizontal(classes="buttons"):
-                yield Button(self._confirm_label, variant="error" if self._danger else "primary", compact=True,
+                yield Button(shown(self._confirm_label), variant="error" if self._danger else "primary", compact=True,
                              id="yes")
                 yield Button("Cancel", compact=True, id="no")
 
@@ -86,7 +87,7 @@ class BulkExcludeDialog(ModalScreen[bool | None]):
                 yield Switch(value=False, id="disable-records")
                 yield Label("Disable their records")
             with Horizontal(classes="buttons"):
-                yield Button(f"Exclude {number(self.count)}", variant="error", compact=True, id="confirm")
+                yield Button(shown(f"Exclude {number(self.count)}"), variant="error", compact=True, id="confirm")
                 yield Button("Cancel", compact=True, id="cancel")
 
     def on_mount(self) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import ClassVar
 
 from rich.console import Group
@@ -15,12 +14,13 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from syncview.safe_text import printable
+from syncview.render import dumps
 from syncview.services import queries
 from syncview.services.history import describe_state, record_names
 from syncview.services.queries import ResourceDetail
 from syncview.store import Store
 from syncview.timeutil import ago, local
+from syncview.tui.text import shown
 
 
 def render_detail(detail: ResourceDetail, names: dict[int, str] | None = None) -> Group:
@@ -39,18 +39,19 @@ def render_detail(detail: ResourceDetail, names: dict[int, str] | None = None) -
         ("Removed remotely", "yes" if resource.deleted_remotely else "no"),
         ("Changed by", f"{resource.updated_by} at {local(resource.updated_at)}" if resource.updated_by else "—"),
     ):
-        fields.add_row(label, printable(str(value), limit=300))
+        fields.add_row(label, shown(value, limit=300))
     history = Table(title="Audit history", title_justify="left", expand=True, show_edge=False)
     for column in ("When", "Who", "Action", "Before → after"):
         history.add_column(column)
     for event in detail.history:
         change = f"{describe_state(event.before, names)} → {describe_state(event.after, names)}"
         action = event.action + (" (undone)" if event.undone_by else "")
-        history.add_row(local(event.time), printable(event.operator), action, printable(change, limit=300))
+        history.add_row(local(event.time), shown(event.operator, limit=60), shown(action), shown(change, limit=300))
     if not detail.history:
         history.add_row("—", "", "no operator action yet", "")
-    # json.dumps escapes control characters, so the payload cannot reach the terminal raw.
-    payload = Text(json.dumps(detail.payload, indent=2, ensure_ascii=False, default=str)[:20_000])
+    # dumps escapes control, bidi and format characters, so the payload cannot reach the terminal raw;
+    # a Text, so its brackets are not markup.
+    payload = Text(dumps(detail.payload)[:20_000])
     return Group(fields, Text(""), history, Text(""), Text("Payload", style="bold"), payload)
 
 

@@ -14,6 +14,7 @@ from textual.widgets import Button, Label, Static, Switch
 
 from syncview.safe_text import printable
 from syncview.services.queries import ResourceRow
+from syncview.tui.text import shown
 
 
 class ExcludeDialog(ModalScreen[bool | None]):
@@ -34,13 +35,13 @@ class ExcludeDialog(ModalScreen[bool | None]):
         with Vertical(classes="dialog") as box:
             box.border_title = "Exclude record"
             yield Static(Text.assemble(
-                f"Exclude {row.type.label.lower()} ", (printable(row.name, limit=80), "bold"),
+                f"Exclude {row.type.label.lower()} ", shown(row.name, limit=80, style="bold"),
                 "? It stays Excluded through every sync until you include it again.",
             ), classes="question")
             record = printable(row.record_name, limit=60) if row.record_name else None
             with Horizontal(classes="switch-row"):
                 yield Switch(value=False, id="disable-record", disabled=record is None)
-                yield Label(f"Disable record “{record}”" if record else "Disable record (none linked)")
+                yield Label(shown(f"Disable record “{record}”") if record else "Disable record (none linked)")
             with Horizontal(classes="buttons"):
                 yield Button("Exclude", variant="error", compact=True, id="confirm")
                 yield Button("Cancel", compact=True, id="cancel")

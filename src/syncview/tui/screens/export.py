@@ -20,8 +20,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
-from syncview.safe_text import printable
 from syncview.tui.widgets.tiles import number
+from syncview.tui.text import shown
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +63,7 @@ class ExportDialog(ModalScreen[ExportChoice | None]):
             scopes.insert(0, (f"Marked rows ({self._n(self.marked_count)})", "marked"))
         with Vertical(classes="dialog") as box:
             box.border_title = "Export resources"
-            yield Static(Text(printable(self.describe, limit=200), style="dim"), classes="question")
+            yield Static(shown(self.describe, limit=200, style="dim"), classes="question")
             with Horizontal(classes="range"):
                 yield Select(scopes, value=scopes[0][1], allow_blank=False, compact=True, id="scope")
                 yield Select([("CSV", "csv"), ("JSON", "json")], value="csv", allow_blank=False, compact=True,

@@ -14,6 +14,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from syncview.tui.text import shown
+
 #: (section, bindings) pairs the help lists, in reading order.
 Sections = Iterable[tuple[str, Iterable[BindingType]]]
 
@@ -29,8 +31,8 @@ def key_table(sections: Sections, keymap: dict[str, str]) -> Group:
             if not isinstance(binding, Binding):
                 continue
             keys = keymap.get(binding.id or "", binding.key)
-            shown = ", ".join(binding.key_display or _pretty(k) for k in keys.split(","))
-            rows.append((shown, binding.description or binding.action))
+            display = ", ".join(binding.key_display or _pretty(k) for k in keys.split(","))
+            rows.append((display, binding.description or binding.action))
         listed.append((title, rows))
     width = max((len(keys) for _, rows in listed for keys, _ in rows), default=1)
     parts: list[Text | Table] = []
@@ -40,7 +42,7 @@ def key_table(sections: Sections, keymap: dict[str, str]) -> Group:
         grid.add_column(style="bold", no_wrap=True, min_width=width)
         grid.add_column()
         for keys, description in rows:
-            grid.add_row(keys, description)
+            grid.add_row(shown(keys), shown(description))  # keys come from the config
         parts.append(grid)
     return Group(*parts)
 

@@ -15,12 +15,12 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Label, Select
 
 from syncview.errors import SyncviewError
-from syncview.safe_text import printable
 from syncview.services import actions, history
 from syncview.services.history import BatchRow
 from syncview.store import Store
 from syncview.timeutil import local, parse_when
 from syncview.tui.screens.confirm import ConfirmDialog
+from syncview.tui.text import shown
 
 ANY = "any"
 #: Actions shown at most; a narrower filter shows older ones.
@@ -100,7 +100,7 @@ class HistoryScreen(ModalScreen[bool]):
     def _show_operators(self, names: list[str]) -> None:
         select = self.query_one("#operator", Select)
         with self.prevent(Select.Changed):
-            select.set_options([("Anyone", ANY)] + [(printable(n, limit=30), n) for n in names])
+            select.set_options([("Anyone", ANY)] + [(shown(n, limit=30), n) for n in names])
             select.value = ANY
 
     def _key(self) -> tuple:
@@ -114,7 +114,7 @@ class HistoryScreen(ModalScreen[bool]):
             since = parse_when(self.query_one("#since", Input).value or "30d")
             until = parse_when(self.query_one("#until", Input).value or "now")
         except ValueError as error:
-            box.border_subtitle = str(error)
+            box.border_subtitle = shown(error)
             return None
         operator = self.query_one("#operator", Select).value
         action = self.query_one("#action", Select).value
@@ -147,10 +147,10 @@ class HistoryScreen(ModalScreen[bool]):
             if row.undone_by:
                 action.append(" ↶", style="dim")
             # The year is dropped to leave the width to what was done (the list covers days, not years).
-            table.add_row(local(row.time)[5:], printable(row.operator, limit=20), action, row.change,
-                          printable(row.what, limit=120))
+            table.add_row(shown(local(row.time)[5:]), shown(row.operator, limit=20), action, shown(row.change),
+                          shown(row.what, limit=120))
         more = f" (the newest {LIMIT}; narrow the filters)" if len(rows) > LIMIT else ""
-        self.query_one(".dialog").border_subtitle = (
+        self.query_one(".dialog").border_subtitle = shown(
             f"{len(self.rows)} actions{more} · u undo / ctrl+r redo your own · enter its resources")
 
     @on(Input.Changed)
@@ -171,7 +171,7 @@ class HistoryScreen(ModalScreen[bool]):
             try:
                 result = action()
             except Exception as error:  # noqa: BLE001 - the services' message is shown as is
-                self.app.call_from_thread(self.notify, printable(str(error), limit=300), title="Not done",
+                self.app.call_from_thread(self.notify, str(error), title="Not done",
                                           severity="error", timeout=8)
                 return
             self.app.call_from_thread(self._done, result.message)
@@ -180,7 +180,7 @@ class HistoryScreen(ModalScreen[bool]):
 
     def _done(self, message: str) -> None:
         self.changed = True
-        self.notify(printable(message, limit=300), title="Done", timeout=5)
+        self.notify(message, title="Done", timeout=5)
         self._reload()
 
     def action_events(self) -> None:
@@ -211,8 +211,8 @@ class BatchEventsDialog(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide tall") as box:
-            box.border_title = printable(f"{self.batch.action} by {self.batch.operator}, {local(self.batch.time)}",
-                                         limit=80)
+            box.border_title = shown(f"{self.batch.action} by {self.batch.operator}, {local(self.batch.time)}",
+                                     limit=80)
             yield DataTable(cursor_type="row", zebra_stripes=True, id="events")
 
     def on_mount(self) -> None:
@@ -235,10 +235,10 @@ class BatchEventsDialog(ModalScreen[None]):
     def _show(self, events: list[history.EventRow], names: dict[int, str]) -> None:
         table = self.query_one(DataTable)
         for event in events:
-            table.add_row(event.type or "—", printable(event.name or f"resource {event.resource_id}", limit=60),
-                          printable(history.describe_state(event.before, names), limit=80),
-                          printable(history.describe_state(event.after, names), limit=80))
-        shown = len(events)
-        self.query_one(".dialog").border_subtitle = (
-            f"{shown:,} of {self.batch.resources:,} resources" if shown < self.batch.resources
-            else f"{shown:,} resources")
+            table.add_row(shown(event.type or "—"), shown(event.name or f"resource {event.resource_id}", limit=60),
+                          shown(history.describe_state(event.before, names), limit=80),
+                          shown(history.describe_state(event.after, names), limit=80))
+        count = len(events)
+        self.query_one(".dialog").border_subtitle = shown(
+            f"{count:,} of {self.batch.resources:,} resources" if count < self.batch.resources
+            else f"{count:,} resources")

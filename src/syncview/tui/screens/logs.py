@@ -14,12 +14,12 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Select
 
-from syncview.safe_text import printable
 from syncview.services import queries
 from syncview.services.queries import IntegrationSummary, LogRow
 from syncview.store import Store
 from syncview.timeutil import local, local_midnight, parse_when
 from syncview.tui.screens.run_diff import RunDiffDialog
+from syncview.tui.text import shown
 
 #: Entries shown at most; a wider range says how many it left out.
 LIMIT = 2000
@@ -61,7 +61,7 @@ class SyncLogsDialog(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog logs") as box:
-            box.border_title = f"Sync logs — {printable(self.integration.name, limit=60)}"
+            box.border_title = shown(f"Sync logs — {self.integration.name}", limit=72)
             with Horizontal(classes="range"):
                 yield Label("From")
                 yield Input("7d", placeholder="2026-11-01, 7d, yesterday", compact=True, id="since")
@@ -96,7 +96,7 @@ class SyncLogsDialog(ModalScreen[None]):
             since = parse_when(since_text or "30d")
             until = parse_when(until_text or "now")
         except ValueError as error:
-            box.border_subtitle = str(error)
+            box.border_subtitle = shown(error)
             return
         if until <= since:
             box.border_subtitle = "“To” must be after “From”"
@@ -125,13 +125,13 @@ class SyncLogsDialog(ModalScreen[None]):
             table.add_row(
                 local(row.time),
                 Text(row.level, style=LEVEL_STYLES.get(row.level, "")),
-                printable(row.message, limit=300),
-                printable(row.resource_name or "", limit=60),
+                shown(row.message, limit=300),
+                shown(row.resource_name or "", limit=60),
             )
         since, until = message.span
-        shown = f"{len(message.rows)} entries" + (f" (the newest {LIMIT}; narrow the range)" if message.more else "")
-        self.query_one(".dialog").border_subtitle = (f"{shown} · {local(since)} → {local(until)}"
-                                                     " · enter on a sync's line: what it changed")
+        count = f"{len(message.rows)} entries" + (f" (the newest {LIMIT}; narrow the range)" if message.more else "")
+        self.query_one(".dialog").border_subtitle = shown(f"{count} · {local(since)} → {local(until)}"
+                                                          " · enter on a sync's line: what it changed")
 
     @on(DataTable.RowSelected, "#entries")
     def _entry_chosen(self, event: DataTable.RowSelected) -> None:

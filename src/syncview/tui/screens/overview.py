@@ -20,7 +20,6 @@ from syncview.config import Config, integration_named
 from syncview.domain import ResourceType, SyncStatus
 from syncview.errors import SyncviewError
 from syncview.redaction import redact
-from syncview.safe_text import printable
 from syncview.services import actions, integrations, queries
 from syncview.services.actions import ActionResult
 from syncview.services.queries import ClientCount, IntegrationSummary, ResourceFilter, ResourceRow, Totals
@@ -35,6 +34,7 @@ from syncview.tui.screens.row_menu import RowMenu
 from syncview.tui.screens.triage import TriageMixin
 from syncview.tui.widgets.resource_table import Query, ResourceTable
 from syncview.tui.widgets.tiles import StatusTile, TotalsTile, number
+from syncview.tui.text import shown
 
 ALL = "all"
 
@@ -195,7 +195,7 @@ class OverviewScreen(TriageMixin, Screen[None]):
     def _show_integrations(self, message: IntegrationsLoaded) -> None:
         self._integrations = message.integrations
         select = self.query_one("#integration", Select)
-        options = [(printable(i.name), i.id) for i in message.integrations]
+        options = [(shown(i.name), i.id) for i in message.integrations]
         current = self.integration.id if self.integration else None
         ids = [i.id for i in message.integrations]
         if current in ids:
@@ -248,7 +248,7 @@ class OverviewScreen(TriageMixin, Screen[None]):
         select = self._client_select
         keep = select.value if message.keep_client else ALL
         options: list[tuple[str, int | str]] = [("All clients", ALL)]
-        options += [(f"{printable(c.name)} ({number(c.resources)})", c.id) for c in view.clients]
+        options += [(shown(f"{c.name} ({number(c.resources)})"), c.id) for c in view.clients]
         with select.prevent(Select.Changed):
             select.set_options(options)
             select.value = keep if keep in {value for _, value in options} else ALL
@@ -350,7 +350,7 @@ class OverviewScreen(TriageMixin, Screen[None]):
         if row is None:
             return
         if row.status is SyncStatus.EXCLUDED:
-            self.notify(f"{printable(row.name)} is already excluded; press i to include it",
+            self.notify(f"{row.name} is already excluded; press i to include it",
                         severity="warning", timeout=4)
             return
 
@@ -369,7 +369,7 @@ class OverviewScreen(TriageMixin, Screen[None]):
         if row is None:
             return
         if row.status is not SyncStatus.EXCLUDED:
-            self.notify(f"{printable(row.name)} is not excluded", severity="warning", timeout=3)
+            self.notify(f"{row.name} is not excluded", severity="warning", timeout=3)
             return
         self._act(lambda: actions.include(self.store, row.id, expected_version=row.version,
                                           operator=self.operator))
@@ -408,7 +408,7 @@ class OverviewScreen(TriageMixin, Screen[None]):
 
     @on(ActionDone)
     def _action_done(self, message: ActionDone) -> None:
-        self.notify(printable(message.result.message), title="Done", timeout=5)
+        self.notify(message.result.message, title="Done", timeout=5)
         self.refresh_data()
 
     # -- keys ------------------------------------------------------------------------------
@@ -454,14 +454,14 @@ class OverviewScreen(TriageMixin, Screen[None]):
             worker, integration_id = self._sync
             worker.cancel()
             name = next((i.name for i in self._integrations if i.id == integration_id), "the integration")
-            self.notify(f"Stopping the sync of {printable(name)} after the page it is on", timeout=4)
+            self.notify(f"Stopping the sync of {name} after the page it is on", timeout=4)
             return
         if self.integration is None:
             self.notify("No integration to sync", severity="warning", timeout=3)
             return
         integration = self.integration
         self._sync = (self._run_sync(integration.id, integration.name), integration.id)
-        self._show_sync_line(integration.id, Text(f"Syncing {printable(integration.name)}…", style="bold"))
+        self._show_sync_line(integration.id, shown(f"Syncing {integration.name}…", style="bold"))
 
     @work(thread=True, group="sync", exit_on_error=False)
     def _run_sync(self, integration_id: int, name: str) -> None:
@@ -493,7 +493,8 @@ class OverviewScreen(TriageMixin, Screen[None]):
     @on(SyncProgressed)
     def _sync_progressed(self, message: SyncProgressed) -> None:
         step = message.progress
-        text = Text(f"Syncing: {printable(step.describe())}", style="bold", no_wrap=True, overflow="ellipsis")
+        text = Text("Syncing: ", style="bold", no_wrap=True, overflow="ellipsis")
+        text.append(shown(step.describe(), style="bold"))
         text.append(" · s stops", style="dim")
         self._show_sync_line(message.integration_id, text)
 
@@ -503,9 +504,9 @@ class OverviewScreen(TriageMixin, Screen[None]):
         report = message.report
         if report is not None:
             if report.ok:
-                self.notify(printable(report.summary()), title="Synced", timeout=8)
+                self.notify(report.summary(), title="Synced", timeout=8)
             else:
-                self.notify(printable(report.summary()), title="Sync stopped", severity="error", timeout=12)
+                self.notify(report.summary(), title="Sync stopped", severity="error", timeout=12)
         # Last Synced, the tiles, the clients and the rows all moved: read them again.
         self.action_refresh()
 

@@ -22,13 +22,13 @@ from textual.worker import get_current_worker
 from textual.widgets import Button, DataTable, Label, Static, Switch
 
 from syncview.errors import SyncviewError
-from syncview.safe_text import printable
 from syncview.services import actions, bulk, queries
 from syncview.services.bulk import Proposal
 from syncview.services.matching import rank
 from syncview.store import Store
 from syncview.tui.screens.rematch import RematchDialog
 from syncview.tui.widgets.tiles import number
+from syncview.tui.text import shown
 
 #: Rows a preview holds at most: beyond it, the operator narrows the marks first.
 PREVIEW_LIMIT = 20_000
@@ -67,7 +67,7 @@ class ProposalsScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog logs") as box:
-            box.border_title = self.title_text
+            box.border_title = shown(self.title_text, limit=80)
             box.border_subtitle = "computing…"
             hint = ("enter accept · space skip · m other record · ctrl+s accept the rest · esc close"
                     if self.suggested else "space skip · enter/m other record · ctrl+s re-match all · esc cancel")
@@ -134,14 +134,14 @@ class ProposalsScreen(ModalScreen[bool]):
     def _cells(self, key: str, p: Proposal) -> tuple:
         skipped = key in self.skipped
         record = (Text("no candidate", style="dim") if p.record_id is None
-                  else Text(printable(p.record_name or "", limit=60), style="strike dim" if skipped else ""))
+                  else shown(p.record_name or "", limit=60, style="strike dim" if skipped else ""))
         return (
             Text("·" if skipped else "✓", style="dim" if skipped else "green"),
             Text(f"{p.score:.0f}" if p.record_id is not None else "—", style=score_style(p.score)),
-            Text(printable(p.resource_name, limit=60)),
-            p.type.label,
+            shown(p.resource_name, limit=60),
+            shown(p.type.label),
             record,
-            Text(printable(p.record_client or "—", limit=40), style="dim"),
+            shown(p.record_client or "—", limit=40, style="dim"),
         )
 
     def _redraw(self, key: str) -> None:
@@ -157,8 +157,8 @@ class ProposalsScreen(ModalScreen[bool]):
         if self.progress is not None:
             done, total = self.progress
             text += f" · ranking… {number(done)} of {number(total)} resources"
-        self.query_one(".dialog").border_subtitle = text
-        self.query_one("#apply", Button).label = f"Re-match {number(kept)}"
+        self.query_one(".dialog").border_subtitle = shown(text)
+        self.query_one("#apply", Button).label = shown(f"Re-match {number(kept)}")
 
     def _key(self) -> str | None:
         table = self.query_one(DataTable)
@@ -248,11 +248,11 @@ class ProposalsScreen(ModalScreen[bool]):
 
     def _refused(self, error: Exception) -> None:
         title = "Not done" if isinstance(error, SyncviewError) else "Unexpected error"
-        self.notify(printable(str(error), limit=300), title=title, severity="error", timeout=10)
+        self.notify(str(error), title=title, severity="error", timeout=10)
 
     def _done(self, message: str, accepted: list[str], close: bool) -> None:
         self.changed = True
-        self.app.notify(printable(message, limit=300), title="Done", timeout=5)
+        self.app.notify(message, title="Done", timeout=5)
         if close:
             self.dismiss(True)
             return

@@ -19,18 +19,19 @@ from syncview.safe_text import printable
 from syncview.services.matching import Candidate, rematch_candidates
 from syncview.services.queries import ResourceRow
 from syncview.store import Store
+from syncview.tui.text import shown
 
 
 def describe(candidate: Candidate) -> Text:
     """One candidate as the list shows it: name, client, score and why it may be a poor pick."""
     record = candidate.record
-    text = Text(printable(record.name, limit=80), style="bold")
-    text.append(f"  {printable(record.client_name or 'no client', limit=40)}", style="dim")
+    text = shown(record.name, limit=80, style="bold")
+    text.append(shown(f"  {record.client_name or 'no client'}", limit=42, style="dim"))
     text.append(f"  {candidate.score:.0f}%")
     if record.disabled:
         text.append("  disabled", style="yellow")
     if candidate.linked_to is not None:
-        text.append(f"  matched to {printable(candidate.linked_to[1], limit=40)}", style="red")
+        text.append(shown(f"  matched to {candidate.linked_to[1]}", limit=53, style="red"))
     return text
 
 
@@ -68,7 +69,7 @@ class RematchDialog(ModalScreen["RematchDialog.Choice | None"]):
             box.border_title = "Re-match record"
             current = (f"now matched to “{printable(row.record_name, limit=60)}”" if row.record_name
                        else f"now {row.status.label}")
-            yield Static(Text.assemble(f"{row.type.label} ", (printable(row.name, limit=80), "bold"),
+            yield Static(Text.assemble(f"{row.type.label} ", shown(row.name, limit=80, style="bold"),
                                        f" — {current}"), classes="question")
             yield Input(placeholder="Type to search records", compact=True, id="search")
             yield OptionList(compact=True, id="candidates")
@@ -108,7 +109,7 @@ class RematchDialog(ModalScreen["RematchDialog.Choice | None"]):
         if self._candidates:
             options.highlighted = 0
         box = self.query_one(".dialog")
-        box.border_subtitle = f"{len(self._candidates)} candidates"
+        box.border_subtitle = shown(f"{len(self._candidates)} candidates")
 
     @on(Input.Changed, "#search")
     def _search(self, event: Input.Changed) -> None:

@@ -13,8 +13,8 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from syncview.domain import SyncStatus
-from syncview.safe_text import printable
 from syncview.services.queries import ResourceRow
+from syncview.tui.text import shown
 
 
 class RowMenu(ModalScreen[str | None]):
@@ -36,7 +36,7 @@ class RowMenu(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         excluded = self.row.status is SyncStatus.EXCLUDED
         with Vertical(classes="dialog menu") as box:
-            box.border_title = f"{self.row.type.label} {printable(self.row.name, limit=60)}"
+            box.border_title = shown(f"{self.row.type.label} {self.row.name}", limit=70)
             yield OptionList(
                 Option("Re-match record…    m", id="rematch"),
                 Option("Exclude record…     x", id="exclude", disabled=excluded),

@@ -14,18 +14,18 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from syncview.safe_text import printable
 from syncview.services.run_diff import SECTIONS, RunDiff, run_diff
 from syncview.store import Store
 from syncview.timeutil import local
 from syncview.tui.widgets.tiles import number
+from syncview.tui.text import shown
 
 
 def render_diff(diff: RunDiff) -> Group:
     """Counts first, then each section's resources as the run's log names them."""
     took = f" → {local(diff.ended_at)}" if diff.ended_at else " (still running or interrupted)"
     head = Text.assemble((f"Run {diff.id}", "bold"), f"  {local(diff.started_at)}{took}  ",
-                         (diff.outcome, "green" if diff.outcome == "success" else "bold red"))
+                         shown(diff.outcome, style="green" if diff.outcome == "success" else "bold red"))
     counts = Table.grid(padding=(0, 2))
     counts.add_column(style="dim")
     counts.add_column(justify="right")
@@ -33,7 +33,7 @@ def render_diff(diff: RunDiff) -> Group:
                          ("Records created", diff.created), ("Matched (after the run)", diff.matched),
                          ("Not Synced (after the run)", diff.not_synced), ("Removed remotely", diff.removed)):
         counts.add_row(label, number(value))
-    parts: list = [head, Text(printable(diff.message or "", limit=300), style="yellow"), counts]
+    parts: list = [head, shown(diff.message or "", limit=300, style="yellow"), counts]
     for key, title, _marker in SECTIONS:
         items = diff.section(key)
         if not items:
@@ -43,8 +43,8 @@ def render_diff(diff: RunDiff) -> Group:
         table.add_column("Resource")
         table.add_column("Now", width=11)
         for item in items:
-            table.add_row(item.type or "—", printable(item.name or f"resource {item.resource_id}", limit=80),
-                          item.status_now.label if item.status_now else "gone")
+            table.add_row(shown(item.type or "—"), shown(item.name or f"resource {item.resource_id}", limit=80),
+                          shown(item.status_now.label if item.status_now else "gone"))
         parts += [Text(""), table]
     if not any(diff.section(key) for key, _, _ in SECTIONS):
         parts += [Text(""), Text("The run logged no item changes.", style="dim")]
@@ -75,7 +75,7 @@ class RunDiffDialog(ModalScreen[None]):
     @work(thread=True, exit_on_error=False)
     def _load(self) -> None:
         try:
-            shown = render_diff(run_diff(self.store, self.run_id))
+            view = render_diff(run_diff(self.store, self.run_id))
         except Exception as error:  # noqa: BLE001 - shown in place
-            shown = Text(f"Could not read run {self.run_id}: {error}")
-        self.app.call_from_thread(self.query_one("#diff", Static).update, shown)
+            view = shown(f"Could not read run {self.run_id}: {error}", limit=500)
+        self.app.call_from_thread(self.query_one("#diff", Static).update, view)

@@ -20,7 +20,6 @@ from textual.widgets.select import InvalidSelectValueError
 
 from syncview import render
 from syncview.domain import ResourceType, SyncStatus
-from syncview.safe_text import printable
 from syncview.services import actions, bulk, queries
 from syncview.services.bulk import Marks
 from syncview.tui.screens.confirm import BulkExcludeDialog, ConfirmDialog
@@ -31,6 +30,7 @@ from syncview.tui.screens.proposals import PREVIEW_LIMIT, ProposalsScreen
 from syncview.tui.screens.run_diff import RunDiffDialog
 from syncview.tui.state import UiState, ViewState
 from syncview.tui.widgets.tiles import number
+from syncview.tui.text import shown
 
 if TYPE_CHECKING:
     from syncview.services.queries import ResourceFilter
@@ -157,7 +157,7 @@ class TriageMixin:
         flt = self.current_filter()
         if flt is None:
             return
-        self._set_marks(self.marks.with_filter(flt))
+        self._set_marks(self.marks.with_filter(flt, bulk.snapshot(self.store, flt.integration_id)))
 
     def action_unmark_all(self) -> None:
         self.clear_marks()
@@ -182,12 +182,12 @@ class TriageMixin:
         box = self.query_one("#sync-status")
         text = ""
         if self._counts is not None:
-            shown, total = self._counts
-            text = f"{number(shown)} of {number(total)}" if shown != total else f"{number(total)} resources"
+            visible, total = self._counts
+            text = f"{number(visible)} of {number(total)}" if visible != total else f"{number(total)} resources"
         if self.marks:
             marked = "…" if self._marked_count is None else number(self._marked_count)
             text = f"● {marked} marked · {text}"
-        box.border_subtitle = text
+        box.border_subtitle = shown(text)
 
     def describe_marks(self) -> str:
         """What is marked, with client names as the client picker shows them."""
@@ -287,7 +287,7 @@ class TriageMixin:
         self.run_worker(work, thread=True, group="actions", exit_on_error=False)
 
     def _bulk_done(self, result: bulk.BulkResult) -> None:
-        self.notify(printable(result.message, limit=300), title="Done", timeout=6)
+        self.notify(result.message, title="Done", timeout=6)
         self.clear_marks()
         self.refresh_data()
 
@@ -303,7 +303,7 @@ class TriageMixin:
             if changed:
                 self.refresh_data()
 
-        scope = "this client" if client_id is not None else printable(self.integration.name, limit=40)
+        scope = "this client" if client_id is not None else self.integration.name
         self.app.push_screen(ProposalsScreen(
             self.store, lambda: bulk.suggestions_iter(self.store, integration_id, client_id=client_id),
             title=f"Suggested matches in {scope} (score ≥ {bulk.SUGGEST_THRESHOLD:.0f})",
@@ -358,7 +358,7 @@ class TriageMixin:
             except Exception as error:  # noqa: BLE001
                 self.app.call_from_thread(self.notify_error, "the export", error)
                 return
-            self.app.call_from_thread(self.notify, printable(f"Exported {written:,} resources to {choice.path}",
-                                                             limit=300), title="Done", timeout=8)
+            self.app.call_from_thread(self.notify, f"Exported {written:,} resources to {choice.path}",
+                                      title="Done", timeout=8)
 
         self.run_worker(work, thread=True, group="export", exit_on_error=False)

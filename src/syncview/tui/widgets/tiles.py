@@ -12,6 +12,7 @@ from textual.widgets import Static
 
 from syncview.domain import ResourceType, SyncStatus
 from syncview.services.queries import Totals
+from syncview.tui.text import shown
 
 #: Status rows of the status tile, in the order the operator reads them.
 STATUS_ORDER = (SyncStatus.MATCHED, SyncStatus.NOT_SYNCED, SyncStatus.EXCLUDED)
@@ -43,7 +44,7 @@ class TotalsTile(Widget):
             return Text("…", justify="center")
         parts = [f"{t.label.lower()}s {number(totals.by_type[t])}" for t in ResourceType if totals.by_type[t]]
         if not wide:
-            self.border_title = f"Total synced {number(totals.total)}"
+            self.border_title = shown(f"Total synced {number(totals.total)}")
             return Text("\n".join(parts), style="dim", justify="center")
         self.border_title = title
         lines = Text(number(totals.total), style="bold", justify="center")
