@@ -9,9 +9,9 @@ through the integration's limiter, which bounds what is in flight and how fast):
 - :class:`Prefetch` runs a whole iterator (one list) on a thread of its own into a bounded
   buffer, so that several lists are fetched at once and read one after the other.
 
-Either stops cleanly when its consumer stops (a sync cancelled, a failure, a kill's
-KeyboardInterrupt): calls not yet started are dropped, those in flight end on their own
-(their results are dropped), and nothing reaches the engine out of order. An error raised
+Either stops cleanly when its consumer stops (a sync cancelled, a failure, Ctrl-C or
+SIGTERM): calls not yet started are dropped, those in flight are waited for and their
+results dropped, and nothing reaches the engine out of order. An error raised
 by a call reaches the consumer in its place in the order.
 """
 
@@ -50,12 +50,16 @@ def ordered(calls: Iterable[Callable[[], T]], *, workers: int, ahead: int | None
                 pending.append(executor.submit(call))  # before handing on: it runs while the page is written
             yield result
     finally:
+        # Calls not started are dropped; those in flight are waited for (each bounded by the HTTP
+        # layer's deadline), so that nothing still runs on the client once the consumer closes it.
         for future in pending:
             future.cancel()
-        executor.shutdown(wait=False, cancel_futures=True)
+        executor.shutdown(wait=True, cancel_futures=True)
 
 
 _END = object()
+#: Longest wait for a prefetching thread to end once stopped (its request in flight has its own deadline).
+JOIN_TIMEOUT = 150.0
 
 
 class Prefetch(Generic[T]):
@@ -107,8 +111,11 @@ class Prefetch(Generic[T]):
             self.close()
 
     def close(self) -> None:
-        """Stop fetching: the thread ends at its next item (a request in flight finishes first)."""
+        """Stop fetching and wait for the thread to end (a request in flight finishes first), so
+        that nothing still runs on the client once the caller closes it."""
         self._stop.set()
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout=JOIN_TIMEOUT)
 
     def __enter__(self) -> Prefetch[T]:
         return self

@@ -35,7 +35,7 @@ import re
 import socket
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -279,11 +279,13 @@ def sync_connector(
     run = _start_run(store, connector, full=full)
     _ACTIVE_RUNS.add(run.id)
     state = _RunState(run, create_missing)
+    fetched: Iterator[Page] | None = None
     try:
         _report(on_progress, state, "", None, connector, began)
         beyond = connector.settings.get("pages_beyond_total")
         beyond = PAGES_BEYOND_TOTAL if beyond is None else int(beyond)
-        for page in within_total(connector.fetch(since=run.since), integration=run.name, beyond=beyond):
+        fetched = connector.fetch(since=run.since)
+        for page in within_total(fetched, integration=run.name, beyond=beyond):
             page = storable(page)  # an item SQLite cannot encode is skipped, not the whole page
             with store.write() as conn:
                 state.apply(conn, page)
@@ -309,6 +311,11 @@ def sync_connector(
         raise
     finally:
         _ACTIVE_RUNS.discard(run.id)
+        # However the run ended, a connector fetching ahead stops here (and waits for its
+        # requests in flight), before the connector itself is closed.
+        close = getattr(fetched, "close", None)
+        if close is not None:
+            close()
 
 
 def record_not_started(store: Store, integration: str, reason: str) -> None:
