@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -131,8 +132,11 @@ class FakeServer:
 
     #: The vendor's documented limits; a subclass states its product's.
     limits: Limits = Limits()
+    #: Every fake alive, so that a test fixture can fail any test whose fake saw a breach.
+    alive: weakref.WeakSet[FakeServer] = weakref.WeakSet()
 
     def __init__(self) -> None:
+        FakeServer.alive.add(self)
         self.requests: list[Request] = []
         self._faults: list[_Fault] = []
         self._lock = threading.Lock()  # the loopback server handles requests on several threads
