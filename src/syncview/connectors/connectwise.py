@@ -14,7 +14,11 @@ What the vendor documents and this module relies on:
   instead, which stays fast on very large tables.
 - ``conditions=lastUpdated>[ISO time]`` filters on the change time, so
   ``fetch(since=...)`` only fetches what changed.
-- Over its rate limit the API answers 429 with ``Retry-After`` (the HTTP layer waits).
+- Over its rate limit the API answers 429 with ``Retry-After`` (the HTTP layer waits); no
+  limit is documented, so this connector sends at most 4 requests at once by default
+  (``connectors/limits.py``): the pages after the first by number (the first answer's
+  ``rel="last"`` link says how many), several companies' sites, and configurations and
+  contacts while companies and sites are fetched, all handed on in order.
 - ``fields=id,company/id`` answers only those fields: the cheap pass over live ids.
 
 Entities: companies become clients, their sites sites, configurations devices,

@@ -12,7 +12,9 @@ What the vendor documents and this module relies on:
   expires, and once when the API answers 401 (a token can be revoked early).
 - ``GET /api/v2/account/sites`` and ``/api/v2/account/devices`` page with
   ``page`` (from 0) and ``max`` (at most 250), and name the next page in
-  ``pageDetails.nextPageUrl`` (null on the last).
+  ``pageDetails.nextPageUrl`` (null on the last). The first page's ``totalCount`` says how
+  many pages follow: they are asked for by number, several at once, and devices are listed
+  while sites are; pages are handed on in order.
 - 600 requests per rolling 60 seconds, then 429 and, on repeated breaches, a
   temporary 403 block; this connector defaults to 520 a minute (under the 90 % mark
   where Datto slows an account down) and 10 requests at once (``connectors/limits.py``).

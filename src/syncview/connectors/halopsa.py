@@ -12,6 +12,9 @@ What the vendor documents and this module relies on:
   carries ``expires_in`` and is renewed before it runs out (and once on a 401).
 - Lists page with ``pageinate=true``, ``page_size`` and ``page_no`` (from 1), and
   answer ``{"record_count": N, "clients"|"sites"|"assets"|"users": [...]}``.
+  The first page's ``record_count`` says how many pages follow: they are asked for several
+  at once (4 by default: Halo documents no limit, only 429 with ``Retry-After``), and the
+  other lists are fetched while clients are, all handed on in order.
 - The list endpoints have no filter on change time (``lastupdatefromdate`` and
   ``lastupdatetodate`` are documented as flags that add fields to the answer), so
   this connector always fetches everything: ``supports_incremental`` is False.
