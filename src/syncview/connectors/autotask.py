@@ -16,7 +16,9 @@ What the vendor documents and this module relies on:
   it, with latency added from half of that on; at most 3 concurrent requests per
   endpoint per integration code. This connector defaults to 9 000 an hour and 3 at
   once per entity (``connectors/limits.py``); ``rate_limit`` (a minute) and
-  ``concurrency`` lower them for a database other integrations share.
+  ``concurrency`` lower them for a database other integrations share. Entities are
+  queried at once (each its own endpoint), each one page after the other: ``nextPageUrl``
+  is the only way to the next page, so one entity's pages cannot be asked for at once.
 - Times are UTC. ``Companies.lastActivityDate``, ``ConfigurationItems.lastModifiedTime``
   and ``Contacts.lastModifiedDate`` record changes; ``CompanyLocations`` has no
   change time at all.
