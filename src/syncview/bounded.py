@@ -16,7 +16,7 @@ import stat
 import subprocess
 import time
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 #: Largest HTTP answer (decoded) syncview reads by default; config key ``max_response_bytes``.
@@ -53,7 +53,7 @@ def size(count: int) -> str:
 
 
 def bounded_chunks(chunks: Iterable[bytes], *, limit: int, deadline: float | None = None,
-                   clock=time.monotonic) -> Iterator[bytes]:
+                   clock: Callable[[], float] = time.monotonic) -> Iterator[bytes]:
     """``chunks`` as they come, raising TooLarge once more than ``limit`` bytes came and TooSlow
     once the monotonic ``deadline`` passed (checked between chunks: each read is bounded by the
     transport's own timeout, the whole by this)."""
@@ -189,7 +189,7 @@ def run_command(argv: list[str], *, timeout: float, limit: int = MAX_COMMAND_BYT
     return status, bytes(output)
 
 
-def _kill_group(process: subprocess.Popen) -> None:
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
     """Kill ``process`` and whatever it started (its session is its process group)."""
     try:
         os.killpg(process.pid, signal.SIGKILL)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import sys
 import traceback
 from datetime import datetime
@@ -22,11 +21,12 @@ from typing import Any, NoReturn
 
 import platformdirs
 import rich_click as click
+from click.exceptions import Abort, Exit
 from rich.table import Table
 from rich.text import Text
 
 from syncview import __version__, signals
-from syncview.cli_output import console
+from syncview.cli_output import console, reader_gone
 from syncview.config import Config, default_config_path, load_config, resolve_settings, warn_if_readable_by_others
 from syncview.demo import DEFAULT_RESOURCES
 from syncview.domain import ResourceType, SyncStatus, parse_resource_type
@@ -109,7 +109,7 @@ def _is_failure(exc: BaseException | None) -> bool:
     """Whether an exception ending a command means it failed (``--help`` and ``--version`` exit with 0)."""
     if exc is None:
         return False
-    return not (isinstance(exc, click.exceptions.Exit) and exc.exit_code == 0)
+    return not (isinstance(exc, Exit) and exc.exit_code == 0)
 
 
 pass_app = click.make_pass_decorator(App)
@@ -177,7 +177,7 @@ class SyncviewGroup(click.RichGroup):
         except BrokenPipeError:  # here, before rich-click turns it into exit status 1
             reader_gone()
         except signals.Terminated:  # no "^C" on the terminal to step past: no blank line as rich-click prints
-            raise click.exceptions.Abort() from None
+            raise Abort() from None
 
     def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
              standalone_mode: bool = True, **extra: Any) -> Any:
@@ -187,7 +187,7 @@ class SyncviewGroup(click.RichGroup):
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         try:
             code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        except click.exceptions.Abort:  # rich-click turns Ctrl-C (and SIGTERM, SIGHUP) into Abort
+        except Abort:  # rich-click turns Ctrl-C (and SIGTERM, SIGHUP) into Abort
             by = signals.name(signals.received)
             _fail(f"interrupted ({by})" if by else "interrupted", EXIT_INTERRUPTED)
         except click.UsageError as error:
@@ -200,16 +200,6 @@ class SyncviewGroup(click.RichGroup):
             _fail(f"unexpected {type(error).__name__}: {error} ({_crash_report()}); please report it")
         # ``code`` is an exit code after --help or --version, the command's return value (None) otherwise.
         sys.exit(code if isinstance(code, int) else 0)
-
-
-def reader_gone() -> NoReturn:
-    """The reader of standard output went away (``syncview export | head -1``): what it wanted
-    it has, so that is a success. Standard output is pointed at /dev/null first, or Python's
-    own flush at exit would fail on the closed pipe once more."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    os.close(devnull)
-    sys.exit(0)
 
 
 def _crash_report() -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import rich_click as click
+from click.exceptions import Exit
 from rich.text import Text
 
 from syncview.cli_output import console
@@ -51,7 +52,7 @@ def doctor_command(app: Any, offline: bool, as_json: bool) -> None:
                    else f"{len(problems)} problem{'s' if len(problems) != 1 else ''} in {len(findings)} checks")
         output.print(summary)
     if problems:
-        raise click.exceptions.Exit(1)
+        raise Exit(1)
 
 
 @click.command("backup")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from typing import NoReturn
 
 from rich.console import Console
 
@@ -15,8 +17,18 @@ class _Output(Console):
         # The reader went away (``syncview resources | head -1``) after reading what it wanted:
         # a success. Rich points stdout at /dev/null and exits 1; syncview exits 0, as for export.
         self.quiet = True
-        from syncview.cli import reader_gone  # the one policy for a closed pipe
         reader_gone()
+
+
+def reader_gone() -> NoReturn:
+    """The reader of standard output went away (``syncview export | head -1``): what it wanted
+    it has, so that is a success. Standard output is pointed at /dev/null first, or Python's
+    own flush at exit would fail on the closed pipe once more. The one policy for a closed
+    pipe: the commands' consoles and the CLI's top level both end here."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    sys.exit(0)
 
 
 def console(*, stderr: bool = False) -> Console:

@@ -56,11 +56,11 @@ def _chosen(candidates: tuple[IntegrationConfig, ...], where: str, name: str | N
                                "(see config.example.toml), or try `syncview demo`")
     if name is not None and every:
         raise click.UsageError("give an integration name or --all, not both")
-    if name is None and not every:
-        names = ", ".join(f'"{i.name}"' for i in candidates)
-        raise click.UsageError(f"name the integration to sync, or use --all; known: {names}")
     if every:
         return [i for i in candidates if i.enabled]
+    if name is None:
+        names = ", ".join(f'"{i.name}"' for i in candidates)
+        raise click.UsageError(f"name the integration to sync, or use --all; known: {names}")
     return [integration_named(candidates, name, where)]
 
 
@@ -258,7 +258,7 @@ def _sync_one(store: Any, integration: IntegrationConfig, *, full: bool, on_prog
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def connectors_command(as_json: bool) -> None:
     """List the installed connector kinds and the settings each reads from an [[integrations]] table."""
-    described = []
+    described: list[dict[str, Any]] = []
     for kind, entry_point in sorted(registry.available().items()):
         try:
             cls = registry.load(kind)

@@ -16,7 +16,7 @@ import re
 import shlex
 import stat
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -423,7 +423,7 @@ def warn_if_readable_by_others(config: Config) -> str | None:
             f"credential details ({', '.join(sensitive)}); {fix}")
 
 
-def _check_keys(table: Mapping[str, Any], allowed, prefix: str) -> None:
+def _check_keys(table: Mapping[str, Any], allowed: Collection[str], prefix: str) -> None:
     for key in table:
         if key not in allowed:
             raise _Invalid(f"{prefix}unknown key {key!r}{did_you_mean(key, allowed)}; "
@@ -443,6 +443,6 @@ def _string(value: Any, key: str) -> str:
     return value
 
 
-def did_you_mean(word: str, choices) -> str:
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
     close = difflib.get_close_matches(word, list(choices), n=1)
     return f' (did you mean "{close[0]}"?)' if close else ""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from syncview.domain import ResourceType, SyncStatus
 
@@ -79,7 +80,7 @@ class DemoResource:
     #: seconds before the last sync that the resource was last seen (0 = in the last sync)
     stale_for: int = 0
     deleted_remotely: bool = False
-    payload: dict = field(default_factory=dict)
+    payload: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -142,7 +143,7 @@ class _ClientBuilder:
 
     def resource(self, integration: str, type_: ResourceType, name: str, company: str, *,
                  status: SyncStatus, record: DemoRecord | None, client_known: bool = True,
-                 payload: dict | None = None) -> DemoResource:
+                 payload: dict[str, Any] | None = None) -> DemoResource:
         ext = self.world.next_external_id(integration)
         res = DemoResource(integration, type_, str(ext), name, company,
                            self.client_id if client_known else None, status,
@@ -154,7 +155,7 @@ class _ClientBuilder:
         return res
 
     def documented(self, integration: str, type_: ResourceType, name: str, company: str, *,
-                   client_known: bool = True, payload: dict | None = None,
+                   client_known: bool = True, payload: dict[str, Any] | None = None,
                    shared: DemoRecord | None = None) -> DemoResource:
         """A resource with its fate drawn: mostly matched, some not synced, a few excluded."""
         roll = self.rng.random()

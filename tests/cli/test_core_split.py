@@ -7,10 +7,13 @@ imported can hide one.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 import syncview
 
@@ -60,3 +63,28 @@ def test_the_probe_would_see_textual():
     done = subprocess.run([sys.executable, "-c", _PROBE, json.dumps(["textual.app"])],
                           capture_output=True, text=True, timeout=120, check=True)
     assert "textual.app" in json.loads(done.stdout)["textual"]
+
+
+# --- the shape, checked by the tools configured in pyproject.toml --------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run_tool(module: str, command: list[str]) -> subprocess.CompletedProcess[str]:
+    if importlib.util.find_spec(module) is None:
+        pytest.skip(f"{module} is not installed: pip install -e '.[test]' installs it")
+    return subprocess.run([sys.executable, *command], cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+def test_the_import_layers_hold():
+    """import-linter's contracts in pyproject.toml: the layers, and no Textual or rich in the core."""
+    done = _run_tool("importlinter", ["-c", "from importlinter.cli import lint_imports_command as run; run()",
+                                      "--config", str(ROOT / "pyproject.toml"), "--no-cache"])
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 broken" in done.stdout
+
+
+def test_the_types_check():
+    """mypy as configured in pyproject.toml (strict on the core)."""
+    done = _run_tool("mypy", ["-m", "mypy"])
+    assert done.returncode == 0, done.stdout + done.stderr

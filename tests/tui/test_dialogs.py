@@ -7,12 +7,14 @@ from datetime import UTC, datetime, timedelta
 from textual.widgets import DataTable, Input
 
 from syncview.services import queries
-from syncview.timeutil import local_midnight
+from syncview.store.db import db_time
+from syncview.timeutil import local_midnight, parse_when
 from syncview.tui.screens.details import DetailsScreen
 from syncview.tui.screens.help import HelpScreen
 from syncview.tui.screens.logs import SyncLogsDialog
 from syncview.tui.screens.overview import OverviewScreen
 from syncview.tui.widgets.resource_table import ResourceTable
+from tests.helpers import rows
 from tests.tui.conftest import settle, static_text, table_lines
 
 
@@ -67,6 +69,11 @@ async def test_logs_dialog_level_filter(app, demo_store):
         table = dialog.query_one(DataTable)
         levels = {str(table.get_row_at(i)[1]) for i in range(table.row_count)}
         assert levels == {"error"}
+        # ...and every error of the range is there, not just some (an empty table passes the above).
+        since = parse_when(dialog.query_one("#since", Input).value)
+        [(errors,)] = rows(demo_store, "SELECT count(*) FROM sync_log_entry WHERE integration_id = ? "
+                                       "AND level = 'error' AND time >= ?", dialog.integration.id, db_time(since))
+        assert table.row_count == errors > 0
 
 
 async def test_details_show_payload_and_history(app, demo_store):
@@ -95,12 +102,13 @@ async def test_help_lists_every_key_and_keymap_overrides_apply(demo_store):
         assert isinstance(app.screen, HelpScreen)
         await settle(pilot)
         keys = app.screen.query_one("Static")
-        # As painted in the dialog's width: each key beside what it does.
+        # As painted in the dialog's width: each key beside what it does and its binding id.
         painted = [keys.render_line(y).text.split() for y in range(keys.size.height)]
-        pairs = {tuple(words) for words in painted if len(words) == 2}
-        for pair in (("m", "Re-match"), ("X", "Exclude"), ("i", "Include"), ("u", "Undo"), ("l", "Logs"),
-                     ("/", "Filter"), ("q", "Quit")):
-            assert pair in pairs, f"{pair} not painted; help shows {painted[:12]}"
+        lines = {tuple(words) for words in painted if len(words) == 3}
+        for line in (("m", "Re-match", "overview.rematch"), ("X", "Exclude", "overview.exclude"),
+                     ("i", "Include", "overview.include"), ("u", "Undo", "overview.undo"),
+                     ("l", "Logs", "overview.logs"), ("/", "Filter", "overview.filter"), ("q", "Quit", "app.quit")):
+            assert line in lines, f"{line} not painted; help shows {painted[:12]}"
         await pilot.press("escape")
         await pilot.press("X")
         await settle(pilot)
@@ -131,4 +139,5 @@ async def test_quit_with_q(app):
         await settle(pilot)
         await pilot.press("q")
         await pilot.pause()
-        assert app.return_code == 0 or not app.is_running
+        assert not app.is_running
+    assert app.return_code == 0  # a crash would end it too, with 1

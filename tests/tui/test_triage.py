@@ -327,13 +327,6 @@ async def test_help_and_palette_offer_the_triage_keys(app, demo_store):
         for description in ("Mark all", "Unmark all", "Suggested", "History", "Export", "Redo", "Skip / keep",
                             "Re-match all", "Undo mine", "What the run changed", "Confirm"):
             assert description in shown, description
-        from syncview.tui.screens import confirm, export, history, proposals, run_diff, triage
-        listed = {b.id for _, bindings in triage.TRIAGE_HELP for b in bindings}
-        for module in (confirm, export, history, proposals, run_diff):
-            screens = [v for v in vars(module).values() if isinstance(v, type) and v.__module__ == module.__name__]
-            for screen in screens:
-                for binding in getattr(screen, "BINDINGS", []):
-                    assert binding.id in listed, binding.id
         await pilot.press("escape")
         await pilot.press("ctrl+p", *"suggested matches")
         await settle(pilot)

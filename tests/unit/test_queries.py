@@ -135,9 +135,12 @@ def test_every_filter_at_once(demo_store):
     client_id = rows(demo_store, "SELECT id FROM client ORDER BY id LIMIT 1")[0][0]
     flt = ResourceFilter(integration, client_id, "ws", ResourceType.DEVICE, SyncStatus.MATCHED)
     found = queries.resource_page(demo_store, flt, limit=100_000)
-    assert found
-    assert all(r.client_id == client_id and r.type is ResourceType.DEVICE and r.status is SyncStatus.MATCHED
-               and "ws" in r.name.lower() and r.integration_id == integration for r in found)
+    expected = {i for (i,) in rows(demo_store, "SELECT id FROM resource WHERE integration_id = ? AND client_id = ? "
+                                               "AND type = 'device' AND status = 'matched' "
+                                               "AND instr(name_norm, 'ws') > 0", integration, client_id)}
+    assert expected  # every row that should be there is, and no other
+    assert {r.id for r in found} == expected
+    assert queries.count_resources(demo_store, flt) == len(expected)
 
 
 def test_no_integration_means_every_integration(demo_store):

@@ -14,7 +14,8 @@ What the vendor documents and this module relies on:
   the next page is a GET of ``nextPageUrl``. ``.../query/count`` gives the total.
 - Limits: 10 000 requests an hour per database, shared by every integration on
   it, with latency added from half of that on; at most 3 concurrent requests per
-  endpoint per integration code. This connector defaults to 9 000 an hour and 3 at
+  endpoint per integration code. This connector defaults to 4 800 an hour (under half,
+  where Autotask starts adding latency to every integration of the database) and 3 at
   once per entity (``connectors/limits.py``); ``rate_limit`` (a minute) and
   ``concurrency`` lower them for a database other integrations share. Entities are
   queried at once (each its own endpoint), each one page after the other: ``nextPageUrl``
@@ -332,9 +333,10 @@ def _has_id(row: Any) -> bool:
 
 
 def _require_id(row: dict[str, Any]) -> int:
-    if not _has_id(row):
+    ident = row.get("id")
+    if not _has_id(row) or not isinstance(ident, int):
         raise MalformedRow("it has no numeric id")
-    return row["id"]
+    return ident
 
 
 def _macs(value: Any) -> tuple[str, ...]:

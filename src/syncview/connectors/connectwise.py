@@ -223,7 +223,7 @@ class ConnectWiseConnector(Connector):
     def _lookup_codebase(self) -> str:
         # companyinfo is public: credentials are not sent where they are not needed.
         response = self.http.get(f"{self._root}/login/companyinfo/{self._company_id}", auth=None, check=False)
-        codebase = None
+        codebase: str | None = None
         if response.status_code == 200:
             try:
                 body = response.json()
@@ -369,7 +369,7 @@ class _CompanyScope:
         if not self.types:
             return True
         types = row.get("types")
-        names = {t.get("name").strip().casefold() for t in types if isinstance(t, dict)
+        names = {t["name"].strip().casefold() for t in types if isinstance(t, dict)
                  and isinstance(t.get("name"), str)} if isinstance(types, list) else set()
         return bool(names & self.types)
 
@@ -405,9 +405,10 @@ def _numeric_id(row: dict[str, Any]) -> bool:
 
 
 def _require_id(row: dict[str, Any]) -> int:
-    if not _numeric_id(row):
+    ident = row.get("id")
+    if not _numeric_id(row) or not isinstance(ident, int):
         raise MalformedRow("it has no numeric id")
-    return row["id"]
+    return ident
 
 
 def _text(value: Any) -> str | None:
@@ -424,8 +425,9 @@ def _remote_company(row: dict[str, Any]) -> str | None:
     company = row.get("company")
     if isinstance(company, dict):
         for key in ("name", "identifier"):
-            if isinstance(company.get(key), str) and company[key].strip():
-                return company[key].strip()
+            value = company.get(key)
+            if isinstance(value, str) and value.strip():
+                return value.strip()
     return None
 
 

@@ -75,9 +75,10 @@ DEFAULT_LIMITS: dict[str, Limits] = {
     # Datto slows an account down from 90 % (540) on, so stay under that. No documented bound
     # on concurrency: 10 in flight keep that rate at a 1 s latency.
     "datto_rmm": Limits(rate=520, window=60.0, concurrency=10),
-    # 10 000 requests an hour per database (shared by every integration on it), 3 concurrent
-    # requests per endpoint per integration code.
-    "autotask": Limits(rate=9_000, window=3600.0, concurrency=3, per_endpoint=True),
+    # 10 000 requests an hour per database, shared by every integration on it, with latency
+    # added to all of them from half of that on: stay under half. 3 concurrent requests per
+    # endpoint per integration code.
+    "autotask": Limits(rate=4_800, window=3600.0, concurrency=3, per_endpoint=True),
     # ConnectWise and HaloPSA document no limit; both answer 429 with Retry-After, which the
     # HTTP layer honours. A courteous bound on requests in flight instead of a rate.
     "connectwise": Limits(concurrency=4),

@@ -12,21 +12,22 @@ import getpass
 import json
 import os
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Unpack
 
-from sqlalchemy import Connection, bindparam, func, insert, literal_column, select, update
+from sqlalchemy import ColumnElement, Connection, Row, Select, bindparam, func, insert, literal_column, select, update
 
 from syncview.domain import ResourceType, SyncStatus
 from syncview.errors import ActionError, NotFoundError, StaleResourceError
 from syncview.services import history
-from syncview.store import Store
+from syncview.store import Store, sqlite_connection
 from syncview.store.db import db_time, utcnow
-from syncview.store.models import AuditEvent, Record, Resource, SyncLogEntry
+from syncview.store.models import audit_table, record_table, resource_table, sync_log_table
 
-R = Resource.__table__.c
-REC = Record.__table__.c
-A = AuditEvent.__table__.c
+R = resource_table.c
+REC = record_table.c
+A = audit_table.c
 
 
 def current_operator() -> str:
@@ -65,14 +66,22 @@ class _Resource:
         return f"{self.type.value} {self.name!r}"
 
 
+#: The columns a :class:`_Resource` is read from.
+_RESOURCE_COLUMNS = (R.id, R.integration_id, R.type, R.name, R.status, R.record_id, R.client_id,
+                     R.version, R.updated_by, R.updated_at)
+
+
+def _resource(row: Row[Unpack[tuple[Any, ...]]]) -> _Resource:
+    """A :class:`_Resource` from a row of :data:`_RESOURCE_COLUMNS`, read by name."""
+    return _Resource(row.id, row.integration_id, ResourceType(row.type), row.name, SyncStatus(row.status),
+                     row.record_id, row.client_id, row.version, row.updated_by, row.updated_at)
+
+
 def _load(conn: Connection, resource_id: int, expected_version: int | None) -> _Resource:
-    row = conn.execute(
-        select(R.id, R.integration_id, R.type, R.name, R.status, R.record_id, R.client_id,
-               R.version, R.updated_by, R.updated_at).where(R.id == resource_id)
-    ).first()
+    row = conn.execute(select(*_RESOURCE_COLUMNS).where(R.id == resource_id)).first()
     if row is None:
         raise NotFoundError(f"no resource with id {resource_id}")
-    resource = _Resource(row[0], row[1], ResourceType(row[2]), row[3], SyncStatus(row[4]), *row[5:])
+    resource = _resource(row)
     if expected_version is not None and resource.version != expected_version:
         raise StaleResourceError(_changed_message(resource))
     return resource
@@ -102,31 +111,31 @@ class _Batch:
         self.now = utcnow()
         self.resource_ids: list[int] = []
 
-    def set_disabled(self, record_id: int, disabled: bool, before: dict, after: dict) -> None:
+    def set_disabled(self, record_id: int, disabled: bool, before: dict[str, Any], after: dict[str, Any]) -> None:
         was = bool(self.conn.execute(select(REC.disabled).where(REC.id == record_id)).scalar_one())
         if was == disabled:
             return
         before.setdefault("records", {})[str(record_id)] = {"disabled": was}
         after.setdefault("records", {})[str(record_id)] = {"disabled": disabled}
-        self.conn.execute(update(Record.__table__).where(REC.id == record_id)
+        self.conn.execute(update(record_table).where(REC.id == record_id)
                           .values(disabled=disabled, updated_at=self.now))
 
-    def apply(self, resource: _Resource, changes: dict[str, Any], before: dict, after: dict,
+    def apply(self, resource: _Resource, changes: dict[str, Any], before: dict[str, Any], after: dict[str, Any],
               message: str, *, action: str | None = None) -> None:
         """Write the resource's new state, its audit event and its log line."""
         before.update(resource.state())
         version = resource.version + 1
         self.conn.execute(
-            update(Resource.__table__).where(R.id == resource.id)
+            update(resource_table).where(R.id == resource.id)
             .values(**changes, version=version, updated_by=self.operator, updated_at=self.now)
         )
         after.update({**resource.state(), **changes, "version": version})
-        self.conn.execute(insert(AuditEvent.__table__).values(
+        self.conn.execute(insert(audit_table).values(
             batch=self.id, time=self.now, operator=self.operator, action=action or self.action,
             integration_id=resource.integration_id, resource_id=resource.id,
             before=json.dumps(before, sort_keys=True), after=json.dumps(after, sort_keys=True),
         ))
-        self.conn.execute(insert(SyncLogEntry.__table__).values(
+        self.conn.execute(insert(sync_log_table).values(
             integration_id=resource.integration_id, time=self.now, level="info",
             message=f"{self.operator}: {message}", resource_id=resource.id,
         ))
@@ -231,29 +240,25 @@ _encode_sorted = json.JSONEncoder(sort_keys=True).encode
 LOG_EACH_UP_TO = 10
 
 
-def ids_param(ids) -> str:
+def ids_param(ids: Iterable[int]) -> str:
     """Ids as one JSON parameter for ``IN (SELECT value FROM json_each(:ids))``: any number of
     ids in one statement, never SQLite's limit on bound variables."""
     return json.dumps(sorted(set(ids)))
 
 
-def in_ids(column, ids) -> Any:
+def in_ids(column: ColumnElement[Any], ids: Iterable[int]) -> ColumnElement[bool]:
     """``column IN`` the given ids, as one (anonymous, so repeatable) bound parameter."""
-    values = select(literal_column("value")).select_from(func.json_each(bindparam(None, ids_param(ids))))
+    values: Select[tuple[Any]] = select(literal_column("value")).select_from(func.json_each(bindparam(None, ids_param(ids))))
     return column.in_(values.scalar_subquery())
 
 
-def load_where(conn: Connection, *clauses) -> dict[int, _Resource]:
+def load_where(conn: Connection, *clauses: ColumnElement[bool]) -> dict[int, _Resource]:
     """The resources the clauses select, by id, read in one statement."""
-    rows = conn.execute(
-        select(R.id, R.integration_id, R.type, R.name, R.status, R.record_id, R.client_id,
-               R.version, R.updated_by, R.updated_at).where(*clauses).order_by(R.id)
-    ).all()
-    return {row[0]: _Resource(row[0], row[1], ResourceType(row[2]), row[3], SyncStatus(row[4]), *row[5:])
-            for row in rows}
+    rows = conn.execute(select(*_RESOURCE_COLUMNS).where(*clauses).order_by(R.id)).all()
+    return {row.id: _resource(row) for row in rows}
 
 
-def load_many(conn: Connection, resource_ids) -> dict[int, _Resource]:
+def load_many(conn: Connection, resource_ids: Iterable[int]) -> dict[int, _Resource]:
     """The resources with these ids (missing ones are left out), read in one statement."""
     return load_where(conn, in_ids(R.id, resource_ids))
 
@@ -269,13 +274,17 @@ class Change:
     message: str
 
 
-def _set_disabled_many(batch: _Batch, wanted: list[tuple[int, bool, dict, dict]]) -> int:
+#: A record whose disabled flag an action sets: (record id, disabled, the resource's before, after).
+_Disable = tuple[int, bool, dict[str, Any], dict[str, Any]]
+
+
+def _set_disabled_many(batch: _Batch, wanted: list[_Disable]) -> int:
     """Set records' disabled flags, noting each real change in its resource's before/after;
     returns how many records changed. One read and one ``executemany``, whatever the count."""
     if not wanted:
         return 0
-    current = dict(batch.conn.execute(
-        select(REC.id, REC.disabled).where(in_ids(REC.id, [w[0] for w in wanted]))).all())
+    current: dict[int, bool] = {row.id: row.disabled for row in batch.conn.execute(
+        select(REC.id, REC.disabled).where(in_ids(REC.id, [w[0] for w in wanted])))}
     now = db_time(batch.now)
     updates = []
     for record_id, disabled, before, after in wanted:
@@ -289,7 +298,7 @@ def _set_disabled_many(batch: _Batch, wanted: list[tuple[int, bool, dict, dict]]
         current[record_id] = disabled
         updates.append((disabled, now, record_id))
     if updates:
-        batch.conn.connection.driver_connection.executemany(
+        sqlite_connection(batch.conn).executemany(
             "UPDATE record SET disabled = ?, updated_at = ? WHERE id = ?", updates)
     return len(updates)
 
@@ -301,7 +310,8 @@ def _apply_many(batch: _Batch, items: list[Change], summary: str) -> None:
     if not items:
         return
     now = db_time(batch.now)
-    resource_rows, audit_rows = [], []
+    resource_rows: list[tuple[object, ...]] = []
+    audit_rows: list[tuple[object, ...]] = []
     dumps = _encode_sorted
     for item in items:
         resource = item.resource
@@ -315,11 +325,12 @@ def _apply_many(batch: _Batch, items: list[Change], summary: str) -> None:
         audit_rows.append((batch.id, now, batch.operator, batch.action, resource.integration_id, resource.id,
                            dumps(item.before), dumps(item.after)))
         batch.resource_ids.append(resource.id)
-    raw = batch.conn.connection.driver_connection
+    raw = sqlite_connection(batch.conn)
     raw.executemany("UPDATE resource SET status = ?, record_id = ?, client_id = ?, version = ?, updated_by = ?,"
                     " updated_at = ? WHERE id = ?", resource_rows)
     raw.executemany("INSERT INTO audit_event (batch, time, operator, action, integration_id, resource_id,"
                     " before, after) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", audit_rows)
+    lines: list[tuple[int, str, int | None]]
     if len(items) <= LOG_EACH_UP_TO:
         lines = [(item.resource.integration_id, item.message, item.resource.id) for item in items]
     else:
@@ -357,13 +368,13 @@ def _last_redoable(conn: Connection, operator: str) -> str | None:
 def _revert(conn: Connection, batch_id: str, action: str, operator: str) -> ActionResult:
     """Put every resource (and record) of ``batch_id`` back as it was before, as one new batch
     named ``action``; refused whole if any of them changed since."""
-    events = conn.execute(
-        select(A.id, A.action, A.resource_id, A.before, A.after).where(A.batch == batch_id).order_by(A.id.desc())
-    ).all()
+    events: list[tuple[int, str, int, str, str]] = [
+        (row.id, row.action, row.resource_id, row.before, row.after) for row in conn.execute(
+            select(A.id, A.action, A.resource_id, A.before, A.after).where(A.batch == batch_id).order_by(A.id.desc()))]
     resources = load_many(conn, [event[2] for event in events])
     batch = _Batch(conn, action, operator)
     items: list[Change] = []
-    wanted: list[tuple[int, bool, dict, dict]] = []
+    wanted: list[_Disable] = []
     verb = "undid" if action == "undo" else "redid"
     if action == "redo":
         # The events are the undo's; what comes back is the action that undo reverted.
@@ -392,7 +403,7 @@ def _revert(conn: Connection, batch_id: str, action: str, operator: str) -> Acti
     what = events[0][1]
     summary = items[0].message if len(items) == 1 else f"{verb} {what} of {len(items):,} resources"
     _apply_many(batch, items, summary)
-    conn.execute(update(AuditEvent.__table__).where(A.batch == batch_id).values(undone_by=batch.id))
+    conn.execute(update(audit_table).where(A.batch == batch_id).values(undone_by=batch.id))
     return batch.result(summary)
 
 
@@ -452,7 +463,7 @@ def pending(store: Store, kind: str, *, operator: str | None = None) -> Pending 
             select(func.count(), func.min(A.time)).where(A.batch == batch_id)).one()
         sample = conn.execute(
             select(A.action, R.type, R.name, A.before, A.after)
-            .select_from(AuditEvent.__table__.outerjoin(Resource.__table__, R.id == A.resource_id))
+            .select_from(audit_table.outerjoin(resource_table, R.id == A.resource_id))
             .where(A.batch == batch_id).order_by(A.id).limit(SAMPLE)
         ).all()
         action = sample[0][0] if sample else kind

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import and_, exists, false, func, literal_column, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, exists, false, func, literal_column, or_, select
 
 from syncview.domain import ResourceType, SyncStatus, normalise_name
 from syncview.errors import ActionError, StaleResourceError
@@ -33,13 +33,13 @@ from syncview.services.actions import ActionResult, Change, in_ids
 from syncview.services.matching import similarity_key
 from syncview.services.queries import NO_CLIENT, ResourceFilter, ResourceRow
 from syncview.store import Store
-from syncview.store.models import AuditEvent, Client, Record, Resource, SyncRun
+from syncview.store.models import audit_table, client_table, record_table, resource_table, sync_run_table
 
-R = Resource.__table__.c
-REC = Record.__table__.c
-CL = Client.__table__.c
-AE = AuditEvent.__table__.c
-RUN = SyncRun.__table__.c
+R = resource_table.c
+REC = record_table.c
+CL = client_table.c
+AE = audit_table.c
+RUN = sync_run_table.c
 
 #: A suggestion is a Not Synced resource whose best free candidate scores at least this (0-100).
 SUGGEST_THRESHOLD = 85.0
@@ -185,7 +185,7 @@ def count(store: Store, marks: Marks) -> int:
                 total += conn.execute(select(func.count()).where(in_ids(R.id, marks.added), ~clause)).scalar_one()
         return total
     with store.read() as conn:
-        return conn.execute(select(func.count()).select_from(Resource.__table__).where(marks_clause(marks))
+        return conn.execute(select(func.count()).select_from(resource_table).where(marks_clause(marks))
                             ).scalar_one()
 
 
@@ -220,7 +220,8 @@ class BulkResult:
 NAMED_CHANGES = 5
 
 
-def _marked(conn, marks: Marks, expected_count: int | None) -> tuple[dict[int, actions._Resource], str]:
+def _marked(conn: Connection, marks: Marks,
+            expected_count: int | None) -> tuple[dict[int, actions._Resource], str]:
     """The marked resources as the operator reviewed them, and a note naming the ones left
     alone because they changed since (empty when none did).
 
@@ -376,19 +377,19 @@ class _Target:
     record_name: str | None
 
 
-def _targets(conn, clause) -> list[_Target]:
-    current = Record.__table__.alias("current")
+def _targets(conn: Connection, clause: ColumnElement[bool]) -> list[_Target]:
+    current = record_table.alias("current")
     query = (
         select(R.id, R.type, R.integration_id, R.client_id, R.name, R.version, R.record_id, CL.name,
                current.c.name)
-        .select_from(Resource.__table__.outerjoin(Client.__table__, CL.id == R.client_id)
+        .select_from(resource_table.outerjoin(client_table, CL.id == R.client_id)
                      .outerjoin(current, current.c.id == R.record_id))
         .where(clause).order_by(R.id)
     )
     return [_Target(*row) for row in conn.execute(query)]
 
 
-def _records(conn, type_: str, client_id: int | None, integration_id: int) -> dict[int, tuple[str, str | None]]:
+def _records(conn: Connection, type_: str, client_id: int | None, integration_id: int) -> dict[int, tuple[str, str | None]]:
     """Records a resource of ``type_`` and client may be re-matched to, as the Re-match dialog
     offers them (its client's; all of the type if that has none), free in this integration."""
     # Probed per record through ix_resource_record (the unary + keeps SQLite on it, as in
@@ -397,7 +398,7 @@ def _records(conn, type_: str, client_id: int | None, integration_id: int) -> di
 
     def of(client: int | None) -> dict[int, tuple[str, str | None]]:
         query = (select(REC.id, REC.name, CL.name)
-                 .select_from(Record.__table__.outerjoin(Client.__table__, CL.id == REC.client_id))
+                 .select_from(record_table.outerjoin(client_table, CL.id == REC.client_id))
                  .where(REC.type == type_, ~linked))
         if client is not None:
             query = query.where(REC.client_id == client)
@@ -432,7 +433,7 @@ def propose_iter(store: Store, marks: Marks, *, chunk: int = CHUNK) -> Iterator[
         targets = _targets(conn, marks_clause(marks))
     targets.sort(key=lambda t: (t.client_id is None, t.integration_id, t.client_id or 0, t.type, t.id))
     taken: set[int] = set()
-    group: tuple | None = None
+    group: tuple[object, ...] | None = None
     records: dict[int, tuple[str, str | None]] = {}
     keyed: dict[int, str] = {}
     exact: dict[str, list[int]] = {}
@@ -510,15 +511,15 @@ def rematch(store: Store, proposals: Iterable[Proposal], *, disable_previous: bo
             operator: str | None = None) -> BulkResult:
     """Re-match each resource to its proposal's record, all or nothing: refused whole if any
     resource changed since the proposal was read, or a record is taken or of the wrong type."""
-    chosen = [p for p in proposals if p.record_id is not None]
+    chosen = [(p, p.record_id) for p in proposals if p.record_id is not None]
     if not chosen:
         raise ActionError("nothing to re-match: every row is skipped")
-    record_ids = [p.record_id for p in chosen]
+    record_ids = [record_id for _, record_id in chosen]
     if len(set(record_ids)) != len(record_ids):
         raise ActionError("two resources are proposed the same record; choose another for one of them")
     with store.write() as conn:
-        resources = actions.load_many(conn, [p.resource_id for p in chosen])
-        stale = [p for p in chosen if p.resource_id not in resources
+        resources = actions.load_many(conn, [p.resource_id for p, _ in chosen])
+        stale = [p for p, _ in chosen if p.resource_id not in resources
                  or resources[p.resource_id].version != p.version]
         if stale:
             first = resources.get(stale[0].resource_id)
@@ -530,29 +531,30 @@ def rematch(store: Store, proposals: Iterable[Proposal], *, disable_previous: bo
         linked = {(row[0], row[1]): (row[2], row[3]) for row in conn.execute(
             select(R.record_id, R.integration_id, R.id, R.name).where(in_ids(R.record_id, record_ids)))}
         batch = actions._Batch(conn, "rematch", operator or actions.current_operator())
-        items, wanted = [], []
-        for proposal in chosen:
+        items: list[actions.Change] = []
+        wanted: list[tuple[int, bool, dict[str, Any], dict[str, Any]]] = []
+        for proposal, record_id in chosen:
             resource = resources[proposal.resource_id]
-            if proposal.record_id not in records:
-                raise ActionError(f"record {proposal.record_id} no longer exists; preview again")
-            rtype, rname, rdisabled, rclient = records[proposal.record_id]
+            if record_id not in records:
+                raise ActionError(f"record {record_id} no longer exists; preview again")
+            rtype, rname, rdisabled, rclient = records[record_id]
             if rtype != resource.type.value:
                 raise ActionError(f"record {rname!r} is a {rtype}; {resource.label} can only be matched to a "
                                   f"{resource.type.value} record")
-            other = linked.get((proposal.record_id, resource.integration_id))
+            other = linked.get((record_id, resource.integration_id))
             if other is not None and other[0] != resource.id:
                 raise ActionError(f"record {rname!r} is already matched to {other[1]!r} (resource {other[0]}); "
                                   "choose another or skip that row")
             before: dict[str, Any] = {}
             after: dict[str, Any] = {}
             message = f"re-matched {resource.label} to record {rname!r}"
-            if disable_previous and resource.record_id is not None and resource.record_id != proposal.record_id:
+            if disable_previous and resource.record_id is not None and resource.record_id != record_id:
                 wanted.append((resource.record_id, True, before, after))
                 message += ", disabled its previous record"
             if rdisabled:
-                wanted.append((proposal.record_id, False, before, after))
+                wanted.append((record_id, False, before, after))
                 message += " (re-enabled it)"
-            items.append(Change(resource, {"status": SyncStatus.MATCHED.value, "record_id": proposal.record_id,
+            items.append(Change(resource, {"status": SyncStatus.MATCHED.value, "record_id": record_id,
                                            "client_id": rclient}, before, after, message))
         actions._set_disabled_many(batch, wanted)
         summary = f"re-matched {_plural(len(items), 'resource')}"

@@ -45,12 +45,12 @@ from typing import Any
 from sqlalchemy import ColumnElement, Result, Select, select
 
 from syncview.domain import ResourceType, SyncStatus
-from syncview.store.models import Client, Record, Resource
+from syncview.store.models import client_table, record_table, resource_table
 from syncview.timeutil import ago
 
-R = Resource.__table__.c
-REC = Record.__table__.c
-CL = Client.__table__.c
+R = resource_table.c
+REC = record_table.c
+CL = client_table.c
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,9 +119,9 @@ def row_query() -> Select[Any]:
     resource's record and client; add the WHERE."""
     return (
         select(*(v.sql.label(v.name) for v in VALUES))
-        .select_from(Resource.__table__)
-        .outerjoin(Record.__table__, REC.id == R.record_id)
-        .outerjoin(Client.__table__, CL.id == R.client_id)
+        .select_from(resource_table)
+        .outerjoin(record_table, REC.id == R.record_id)
+        .outerjoin(client_table, CL.id == R.client_id)
     )
 
 

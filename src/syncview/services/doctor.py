@@ -12,12 +12,13 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from syncview.config import Config, IntegrationConfig, resolve_settings, warn_if_readable_by_others
+from syncview.connectors.base import Connector
 from syncview.errors import SyncviewError
 from syncview.store.db import APPLICATION_ID, SCHEMA_VERSION, connect
 
@@ -158,7 +159,8 @@ def check_connectivity(config: Config, environ: Mapping[str, str] = os.environ) 
         yield _reach(integration, environ, build_connector)
 
 
-def _reach(integration: IntegrationConfig, environ: Mapping[str, str], build_connector) -> Finding:
+def _reach(integration: IntegrationConfig, environ: Mapping[str, str],
+           build_connector: Callable[..., Connector]) -> Finding:
     quick = replace(integration, timeout=min(integration.timeout, CHECK_TIMEOUT_S))
     try:
         with build_connector(quick, environ=environ) as connector:
@@ -166,7 +168,9 @@ def _reach(integration: IntegrationConfig, environ: Mapping[str, str], build_con
             try:
                 page = next(pages, None)
             finally:
-                pages.close()
+                close = getattr(pages, "close", None)  # a generator: release its HTTP client now
+                if close is not None:
+                    close()
     except SyncviewError as error:  # connector errors are redacted and name the integration
         return Finding("connectivity", integration.name, False, str(error))
     except Exception as error:  # a connector bug must not hide the other checks

@@ -15,11 +15,11 @@ from sqlalchemy import func, select
 
 from syncview.domain import SyncStatus
 from syncview.store import Store
-from syncview.store.models import AuditEvent, Record, Resource
+from syncview.store.models import audit_table, record_table, resource_table
 
-A = AuditEvent.__table__.c
-R = Resource.__table__.c
-REC = Record.__table__.c
+A = audit_table.c
+R = resource_table.c
+REC = record_table.c
 
 #: Every action name an audit event can carry, in the order the screen offers them.
 ACTIONS = ("rematch", "exclude", "include", "undo", "redo")
@@ -101,8 +101,8 @@ def batches(
     query = (
         select(A.batch, A.time, A.operator, A.action, A.integration_id, grouped.c.n, R.type, R.name,
                func.json_extract(A.before, "$.status"), func.json_extract(A.after, "$.status"), A.undone_by)
-        .select_from(grouped.join(AuditEvent.__table__, A.id == grouped.c.first)
-                     .outerjoin(Resource.__table__, R.id == A.resource_id))
+        .select_from(grouped.join(audit_table, A.id == grouped.c.first)
+                     .outerjoin(resource_table, R.id == A.resource_id))
         .order_by(A.time.desc(), A.id.desc())
     )
     with store.read() as conn:
@@ -119,7 +119,7 @@ def batch_events(store: Store, batch: str, *, limit: int = 2000) -> list[EventRo
     """The audit events of one action (its resources, before and after), in the order written."""
     query = (
         select(A.id, A.resource_id, R.type, R.name, A.before, A.after)
-        .select_from(AuditEvent.__table__.outerjoin(Resource.__table__, R.id == A.resource_id))
+        .select_from(audit_table.outerjoin(resource_table, R.id == A.resource_id))
         .where(A.batch == batch).order_by(A.id).limit(limit)
     )
     with store.read() as conn:

@@ -9,9 +9,9 @@ from syncview.demo import INTEGRATIONS as DEMO_INTEGRATIONS
 from syncview.services.seed import SeedSummary, demo_settings, seed_demo
 from syncview.store import Store
 from syncview.store.db import utcnow
-from syncview.store.models import Integration
+from syncview.store.models import integration_table
 
-I = Integration.__table__.c
+I = integration_table.c
 
 
 def register(store: Store, config: Config) -> None:
@@ -26,10 +26,10 @@ def register(store: Store, config: Config) -> None:
         known = dict(conn.execute(select(I.name, I.kind)).all())
         for integration in config.integrations:
             if integration.name not in known:
-                conn.execute(insert(Integration.__table__).values(
+                conn.execute(insert(integration_table).values(
                     name=integration.name, kind=integration.kind, created_at=utcnow()))
             elif known[integration.name] != integration.kind:
-                conn.execute(update(Integration.__table__).where(I.name == integration.name)
+                conn.execute(update(integration_table).where(I.name == integration.name)
                              .values(kind=integration.kind))
 
 

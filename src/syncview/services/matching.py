@@ -17,10 +17,10 @@ from sqlalchemy import exists, literal_column, select
 from syncview.domain import ResourceType, SyncStatus, normalise_name
 from syncview.services import queries
 from syncview.store import Store
-from syncview.store.models import Record, Resource
+from syncview.store.models import record_table, resource_table
 
-R = Resource.__table__.c
-REC = Record.__table__.c
+R = resource_table.c
+REC = record_table.c
 
 
 class Decision(StrEnum):
@@ -142,7 +142,7 @@ def match_key(type_: str, client_id: int | None, name_norm: str) -> tuple[str, i
     return (type_, None if type_ == ResourceType.CLIENT.value else client_id, name_norm)
 
 
-def free_records_index(rows: Iterable[tuple[int, str, int | None, str]]) -> dict:
+def free_records_index(rows: Iterable[tuple[int, str, int | None, str]]) -> FreeRecords:
     """Build :data:`FreeRecords` from (record id, type, client id, normalised name) rows."""
     index: dict[tuple[str, int | None, str], list[int]] = {}
     for record_id, type_, client_id, norm in sorted(rows):
@@ -150,7 +150,7 @@ def free_records_index(rows: Iterable[tuple[int, str, int | None, str]]) -> dict
     return index
 
 
-def load_free_records(store: Store, integration_id: int) -> dict:
+def load_free_records(store: Store, integration_id: int) -> FreeRecords:
     """:data:`FreeRecords` for an integration: enabled or not, every record no resource of it links to."""
     query = (
         select(REC.id, REC.type, REC.client_id, REC.name_norm)

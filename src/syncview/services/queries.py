@@ -12,19 +12,28 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, literal_column, or_, select, text, true
+from sqlalchemy import Column, ColumnElement, Connection, TextualSelect, and_, func, literal_column, or_, select, text, true
 
 from syncview.domain import ResourceType, SyncStatus, integration_key, normalise_name
 from syncview.errors import NotFoundError
-from syncview.services.columns import SORT_KEYS, ResourceRow, row_query, to_rows
+from syncview.services.columns import SORT_KEYS, row_query, to_rows
+from syncview.services.columns import ResourceRow as ResourceRow  # the rows these queries return
 from syncview.store import Cancellation, Store
 from syncview.store import derived
 from syncview.store.derived import has_name_index, resource_count
-from syncview.store.models import AuditEvent, Client, Integration, Record, Resource, SyncLogEntry, SyncRun
+from syncview.store.models import (
+    audit_table,
+    client_table,
+    integration_table,
+    record_table,
+    resource_table,
+    sync_log_table,
+    sync_run_table,
+)
 
-R = Resource.__table__.c
-REC = Record.__table__.c
-CL = Client.__table__.c
+R = resource_table.c
+REC = record_table.c
+CL = client_table.c
 RC = resource_count.c
 
 #: ``ResourceFilter.client_id`` value selecting resources that have no local client yet
@@ -107,14 +116,14 @@ class LogRow:
 
 def list_integrations(store: Store) -> list[IntegrationSummary]:
     """Every integration in the store with the end of its last successful or partial run."""
-    runs = SyncRun.__table__.c
+    runs = sync_run_table.c
     last = (
         select(runs.integration_id, func.max(runs.ended_at).label("ended"))
         .where(runs.outcome.in_(("success", "partial")))
         .group_by(runs.integration_id)
         .subquery()
     )
-    integ = Integration.__table__.c
+    integ = integration_table.c
     outcome = (
         select(runs.outcome)
         .where(runs.integration_id == integ.id)
@@ -162,7 +171,7 @@ def integration_clients(store: Store, integration_id: int) -> list[ClientCount]:
     """The local clients that resources of this integration belong to, by name."""
     query = (
         select(RC.client_id, CL.name, func.sum(RC.n))
-        .select_from(resource_count.outerjoin(Client.__table__, CL.id == RC.client_id))
+        .select_from(resource_count.outerjoin(client_table, CL.id == RC.client_id))
         .where(RC.integration_id == integration_id)
         .group_by(RC.client_id)
         .having(func.sum(RC.n) > 0)
@@ -191,13 +200,13 @@ class _TextPlan:
     none: bool = False
 
 
-def _text_plan(conn, flt: ResourceFilter) -> _TextPlan:
+def _text_plan(conn: Connection, flt: ResourceFilter) -> _TextPlan:
     norm = normalise_name(flt.text)
     if len(norm) < 3 or not has_name_index(conn):
         return _TextPlan(norm)
     match = '"' + norm.replace('"', '""') + '"'
     # Capped: counting every match of a common fragment would cost what the scan costs.
-    matches = conn.exec_driver_sql(
+    matches: int = conn.exec_driver_sql(
         "SELECT count(*) FROM (SELECT rowid FROM resource_name WHERE resource_name MATCH ? LIMIT ?)",
         (match, DENSE_MATCHES + 1)).scalar_one()
     if matches > DENSE_MATCHES:
@@ -205,16 +214,16 @@ def _text_plan(conn, flt: ResourceFilter) -> _TextPlan:
     return _TextPlan(norm, match, none=matches == 0)
 
 
-def _where(flt: ResourceFilter, plan: _TextPlan) -> list:
+def _where(flt: ResourceFilter, plan: _TextPlan) -> list[ColumnElement[bool]]:
     """WHERE clauses for ``flt``. With an indexed ``plan`` the rows come from the name index
     and the other columns are wrapped in unary ``+`` so SQLite cannot prefer to drive the
     query from an index on them (scanning a whole integration to probe each row's name)."""
     indexed = plan.match is not None
 
-    def col(column):
+    def col(column: Column[Any]) -> ColumnElement[Any]:
         return literal_column(f"+resource.{column.name}") if indexed else column
 
-    clauses = [] if flt.integration_id is None else [col(R.integration_id) == flt.integration_id]
+    clauses: list[ColumnElement[bool]] = [] if flt.integration_id is None else [col(R.integration_id) == flt.integration_id]
     if flt.client_id == NO_CLIENT:
         clauses.append(col(R.client_id).is_(None))
     elif flt.client_id is not None:
@@ -246,12 +255,13 @@ def count_resources(store: Store, flt: ResourceFilter, *, cancellation: Cancella
         plan = _text_plan(conn, flt)
         if plan.none:
             return 0
-        query = select(func.count()).select_from(Resource.__table__).where(*_where(flt, plan))
-        return conn.execute(query).scalar_one()
+        query = select(func.count()).select_from(resource_table).where(*_where(flt, plan))
+        count: int = conn.execute(query).scalar_one()
+        return count
 
 
-def _kept_count(conn, flt: ResourceFilter) -> int:
-    clauses = []
+def _kept_count(conn: Connection, flt: ResourceFilter) -> int:
+    clauses: list[ColumnElement[bool]] = []
     if flt.integration_id is not None:
         clauses.append(RC.integration_id == flt.integration_id)
     if flt.client_id is not None:
@@ -260,7 +270,8 @@ def _kept_count(conn, flt: ResourceFilter) -> int:
         clauses.append(RC.status == flt.status.value)
     if flt.type is not None:
         clauses.append(RC.type == flt.type.value)
-    return conn.execute(select(func.coalesce(func.sum(RC.n), 0)).where(*clauses)).scalar_one()
+    count: int = conn.execute(select(func.coalesce(func.sum(RC.n), 0)).where(*clauses)).scalar_one()
+    return count
 
 
 #: A page of a slice without text is read by sorting the slice (found through its filter
@@ -311,7 +322,7 @@ def resource_page(
         order = [key.desc(), R.id.desc()] if page.descending else [key.asc(), R.id.asc()]
         if page.sorted_slice:
             query = row_query().where(R.id.in_(_sorted_slice_ids(flt, page))).order_by(*order)
-        elif key.table is Resource.__table__:
+        elif key.table is resource_table:
             ids = select(R.id).where(*where).order_by(*order).offset(page.offset).limit(page.limit)
             query = row_query().where(R.id.in_(ids.scalar_subquery())).order_by(*order)
         else:  # sorted by a record's or a client's name: the join is part of the order
@@ -331,7 +342,7 @@ class _PagePlan:
     sorted_slice: bool = False
 
 
-def _page_plan(conn, flt: ResourceFilter, offset: int, limit: int, sort: str, descending: bool) -> _PagePlan:
+def _page_plan(conn: Connection, flt: ResourceFilter, offset: int, limit: int, sort: str, descending: bool) -> _PagePlan:
     """Plan a page of a filter without text, from the kept counts (two reads of a few hundred rows)."""
     count = _kept_count(conn, flt)
     page = _reversed_if_nearer_the_end(count, offset, limit, descending)
@@ -360,7 +371,7 @@ def _reversed_if_nearer_the_end(count: int, offset: int, limit: int, descending:
     return _PagePlan(offset, limit, descending)
 
 
-def _sorted_slice_ids(flt: ResourceFilter, page: _PagePlan):
+def _sorted_slice_ids(flt: ResourceFilter, page: _PagePlan) -> TextualSelect:
     """The ids of a page of a small slice (no text; sorted by name), sorted on their own so
     that only the page's rows are then read and joined.
 
@@ -369,7 +380,8 @@ def _sorted_slice_ids(flt: ResourceFilter, page: _PagePlan):
     the right one; without, the slice is found through ix_resource_integration_status_type,
     a type with any status being asked as each status in turn.
     """
-    conditions, params = ["integration_id = :integration"], {"integration": flt.integration_id}
+    conditions = ["integration_id = :integration"]
+    params: dict[str, object] = {"integration": flt.integration_id}
     if flt.client_id == NO_CLIENT:
         conditions.append("client_id IS NULL")
     elif flt.client_id is not None:
@@ -415,7 +427,7 @@ def get_resource(store: Store, resource_id: int) -> ResourceRow:
 
 def audit_history(store: Store, resource_id: int) -> list[AuditRow]:
     """Every operator action on a resource, oldest first."""
-    a = AuditEvent.__table__.c
+    a = audit_table.c
     query = (
         select(a.id, a.batch, a.time, a.operator, a.action, a.resource_id, a.before, a.after, a.undone_by)
         .where(a.resource_id == resource_id)
@@ -447,12 +459,12 @@ def log_entries(
     limit: int | None = None,
 ) -> list[LogRow]:
     """Sync log entries in ``[since, until)``, newest first; ``level`` keeps that level and worse."""
-    log = SyncLogEntry.__table__.c
+    log = sync_log_table.c
     query = (
         select(log.id, log.integration_id, log.sync_run_id, log.time, log.level, log.message,
                log.resource_id, R.name)
-        .select_from(SyncLogEntry.__table__)
-        .outerjoin(Resource.__table__, R.id == log.resource_id)
+        .select_from(sync_log_table)
+        .outerjoin(resource_table, R.id == log.resource_id)
         .order_by(log.time.desc(), log.id.desc())
     )
     if integration_id is not None:
@@ -487,8 +499,8 @@ def get_record(store: Store, record_id: int) -> RecordRow:
     """One local record; NotFoundError if there is none with that id."""
     query = (
         select(REC.id, REC.type, REC.client_id, CL.name, REC.name, REC.disabled)
-        .select_from(Record.__table__)
-        .outerjoin(Client.__table__, CL.id == REC.client_id)
+        .select_from(record_table)
+        .outerjoin(client_table, CL.id == REC.client_id)
         .where(REC.id == record_id)
     )
     with store.read() as conn:
@@ -509,8 +521,8 @@ def find_records(
     """Local records of a type, optionally of one client and containing ``text``."""
     query = (
         select(REC.id, REC.type, REC.client_id, CL.name, REC.name, REC.disabled)
-        .select_from(Record.__table__)
-        .outerjoin(Client.__table__, CL.id == REC.client_id)
+        .select_from(record_table)
+        .outerjoin(client_table, CL.id == REC.client_id)
         .where(REC.type == type_.value)
         .order_by(REC.name_norm, REC.id)
         .limit(limit)

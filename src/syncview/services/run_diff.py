@@ -16,11 +16,11 @@ from sqlalchemy import func, select
 from syncview.domain import SyncStatus
 from syncview.errors import NotFoundError
 from syncview.store import Store
-from syncview.store.models import Resource, SyncLogEntry, SyncRun
+from syncview.store.models import resource_table, sync_log_table, sync_run_table
 
-R = Resource.__table__.c
-LOG = SyncLogEntry.__table__.c
-RUN = SyncRun.__table__.c
+R = resource_table.c
+LOG = sync_log_table.c
+RUN = sync_run_table.c
 
 #: Sections of a diff, in reading order: (key, title, how the sync engine's log line says it).
 SECTIONS = (
@@ -81,7 +81,7 @@ def run_diff(store: Store, run_id: int) -> RunDiff:
             *([R.first_seen <= run.ended_at] if run.ended_at else []))).scalar_one()
         lines = conn.execute(
             select(LOG.resource_id, R.type, R.name, R.status, LOG.message)
-            .select_from(SyncLogEntry.__table__.outerjoin(Resource.__table__, R.id == LOG.resource_id))
+            .select_from(sync_log_table.outerjoin(resource_table, R.id == LOG.resource_id))
             .where(LOG.sync_run_id == run_id, LOG.resource_id.is_not(None)).order_by(LOG.id)
         ).all()
     items: dict[str, list[DiffItem]] = {key: [] for key, _, _ in SECTIONS}

@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import json
 import random
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import islice
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, Table, func, select
 
-from syncview.demo import DEFAULT_RESOURCES, INTEGRATIONS, DemoWorld
+from syncview.demo import DEFAULT_RESOURCES, INTEGRATIONS, DemoClient, DemoResource, DemoWorld
 from syncview.domain import SyncStatus, normalise_name
 from syncview.errors import ActionError
-from syncview.store import Store
+from syncview.store import Store, sqlite_connection
 from syncview.store.db import db_time, utcnow
-from syncview.store.models import Client, Integration, Meta, Record, Resource
+from syncview.store.models import client_table, integration_table, meta_table, record_table, resource_table
 
 #: ``meta`` key holding how the demo was seeded: {"resources": N, "seed": S}.
 DEMO_META_KEY = "demo"
@@ -42,13 +43,14 @@ class SeedSummary:
     log_entries: int
 
 
-def _max_id(conn, table) -> int:
-    return conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
+def _max_id(conn: Connection, table: Table) -> int:
+    top: int = conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
+    return top
 
 
 def demo_settings(store: Store) -> dict[str, int] | None:
     """How the store's demo was seeded ({"resources", "seed"}), or None when it holds no demo."""
-    table = Meta.__table__
+    table = meta_table
     with store.read() as conn:
         value = conn.execute(select(table.c.value).where(table.c.key == DEMO_META_KEY)).scalar_one_or_none()
     if value is None:
@@ -69,16 +71,16 @@ def seed_demo(store: Store, resources: int = DEFAULT_RESOURCES, *, seed: int = 7
     now = (now or utcnow()).replace(second=0)
     with store.write() as conn:
         existing = conn.execute(
-            select(Integration.__table__.c.name).where(Integration.__table__.c.name.in_(list(INTEGRATIONS)))
+            select(integration_table.c.name).where(integration_table.c.name.in_(list(INTEGRATIONS)))
         ).scalars().all()
         if existing:
             raise ActionError(f"the store {store.path} already holds the demo integration(s) "
                               f"{', '.join(existing)}; use another --db path for a fresh demo")
-        cursor = conn.connection.driver_connection.cursor()
+        cursor = sqlite_connection(conn).cursor()
         world = DemoWorld(resources, seed=seed,
-                          first_client_id=_max_id(conn, Client.__table__) + 1,
-                          first_record_id=_max_id(conn, Record.__table__) + 1)
-        writer = _Writer(cursor, now, random.Random(seed + 1), _max_id(conn, Resource.__table__) + 1)
+                          first_client_id=_max_id(conn, client_table) + 1,
+                          first_record_id=_max_id(conn, record_table) + 1)
+        writer = _Writer(cursor, now, random.Random(seed + 1), _max_id(conn, resource_table) + 1)
         integration_ids = writer.integrations()
         for client in world:
             writer.client(client, integration_ids)
@@ -87,7 +89,7 @@ def seed_demo(store: Store, resources: int = DEFAULT_RESOURCES, *, seed: int = 7
         cursor.close()
         # Kept so the demo integrations can be synced (the demo connector, same size and seed)
         # without a config: a newcomer presses `s` on the first-run store and sees a real sync.
-        conn.execute(Meta.__table__.insert().prefix_with("OR REPLACE").values(
+        conn.execute(meta_table.insert().prefix_with("OR REPLACE").values(
             key=DEMO_META_KEY, value=json.dumps({"resources": resources, "seed": seed})))
         return SeedSummary(len(integration_ids), world.clients, writer.records, writer.resources, runs, logs)
 
@@ -95,29 +97,29 @@ def seed_demo(store: Store, resources: int = DEFAULT_RESOURCES, *, seed: int = 7
 class _Writer:
     """Accumulates rows and writes them in chunks through one DB-API cursor."""
 
-    def __init__(self, cursor, now: datetime, rng: random.Random, first_resource_id: int) -> None:
+    def __init__(self, cursor: sqlite3.Cursor, now: datetime, rng: random.Random, first_resource_id: int) -> None:
         self.cursor = cursor
         self.now = now
         self.rng = rng
         self.next_resource_id = first_resource_id
-        self.record_rows: list[tuple] = []
-        self.resource_rows: list[tuple] = []
-        self.audit_rows: list[tuple] = []
+        self.record_rows: list[tuple[object, ...]] = []
+        self.resource_rows: list[tuple[object, ...]] = []
+        self.audit_rows: list[tuple[object, ...]] = []
         self.records = 0
         self.resources = 0
         #: a few resources per integration that sync logs talk about: (id, name, type, status, deleted)
-        self.samples: dict[int, list[tuple]] = {}
+        self.samples: dict[int, list[tuple[int, str, str, SyncStatus, bool]]] = {}
         self.last_sync = {name: now - timedelta(minutes=3 + 14 * i) for i, name in enumerate(INTEGRATIONS)}
 
     def integrations(self) -> dict[str, int]:
-        ids = {}
+        ids: dict[str, int] = {}
         for name, flavour in INTEGRATIONS.items():
             self.cursor.execute("INSERT INTO integration (name, kind, created_at) VALUES (?, 'demo', ?)",
                                 (name, db_time(self.now - timedelta(days=_HISTORY_DAYS + 90))))
-            ids[name] = self.cursor.lastrowid
+            ids[name] = _last_id(self.cursor)
         return ids
 
-    def client(self, client, integration_ids: dict[str, int]) -> None:
+    def client(self, client: DemoClient, integration_ids: dict[str, int]) -> None:
         self.cursor.execute("INSERT INTO client (id, name, name_norm) VALUES (?, ?, ?)",
                             (client.id, client.name, normalise_name(client.name)))
         created = db_time(self.now - timedelta(days=400))
@@ -129,7 +131,7 @@ class _Writer:
         if len(self.resource_rows) >= _CHUNK or len(self.record_rows) >= _CHUNK:
             self.flush()
 
-    def _resource(self, res, integration_id: int) -> None:
+    def _resource(self, res: DemoResource, integration_id: int) -> None:
         rid = self.next_resource_id
         self.next_resource_id += 1
         rng = self.rng
@@ -196,8 +198,9 @@ class _Writer:
                 fetched = 0 if outcome == "failed" else total - step // 4
                 run_id = self._run(integration_id, started, ended, outcome, fetched, counts, message)
                 runs += 1
-                entries = [(started, "info", f"sync of {name} started", None)]
-                if outcome == "failed":
+                entries: list[tuple[datetime, str, str, int | None]] = [
+                    (started, "info", f"sync of {name} started", None)]
+                if outcome == "failed" and message is not None:
                     entries.append((ended, "error", message, None))
                 else:
                     for rid, rname, rtype, status, deleted in islice(sample_iter, 3):
@@ -211,7 +214,7 @@ class _Writer:
                             entries.append((ended, "info", f"{rtype} {rname!r} skipped: excluded by an operator", rid))
                         else:
                             entries.append((ended, "info", f"{rtype} {rname!r} matched to its record", rid))
-                    if outcome == "partial":
+                    if outcome == "partial" and message is not None:
                         entries.append((ended, "error", message, None))
                     entries.append((ended, "info",
                                     f"sync of {name} finished: {fetched:,} fetched, "
@@ -224,11 +227,19 @@ class _Writer:
                 logs += len(entries)
         return runs, logs
 
-    def _run(self, integration_id, started, ended, outcome, fetched, counts, message) -> int:
+    def _run(self, integration_id: int, started: datetime, ended: datetime, outcome: str, fetched: int,
+             counts: dict[str, int], message: str | None) -> int:
         self.cursor.execute(
             "INSERT INTO syncrun (integration_id, started_at, ended_at, outcome, fetched, created, matched,"
             " not_synced, removed, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (integration_id, db_time(started), db_time(ended), outcome, fetched, 0,
              counts.get("matched", 0) if fetched else 0, counts.get("not_synced", 0) if fetched else 0,
              0, message))
-        return self.cursor.lastrowid
+        return _last_id(self.cursor)
+
+
+def _last_id(cursor: sqlite3.Cursor) -> int:
+    """The id SQLite gave the row the cursor just inserted."""
+    if cursor.lastrowid is None:
+        raise RuntimeError("the insert gave no row id")
+    return cursor.lastrowid

@@ -1,5 +1,5 @@
 """The local SQLite store: tables, engine, schema version and migrations."""
 
-from syncview.store.db import Cancellation, Store, open_store
+from syncview.store.db import Cancellation, Store, open_store, sqlite_connection
 
-__all__ = ["Cancellation", "Store", "open_store"]
+__all__ = ["Cancellation", "Store", "open_store", "sqlite_connection"]

@@ -34,7 +34,7 @@ APPLICATION_ID = 0x53594E56
 BUSY_TIMEOUT_S = 5.0
 
 def _v1_to_v2(conn: Connection) -> None:
-    models.Meta.__table__.create(conn)
+    models.meta_table.create(conn)
     derived.create(conn, backfill=True)
 
 
@@ -111,6 +111,15 @@ class Cancellation:
             self._connection = None
 
 
+def sqlite_connection(conn: Connection) -> sqlite3.Connection:
+    """The SQLite connection under ``conn``: for ``executemany`` over many rows, pragmas outside
+    a transaction and interrupting a read, which SQLAlchemy does not pass through."""
+    raw = conn.connection.driver_connection
+    if not isinstance(raw, sqlite3.Connection):
+        raise TypeError(f"the store's connection is {type(raw).__name__}, not sqlite3's")
+    return raw
+
+
 class Store:
     """An open store: an engine plus the transactions services use."""
 
@@ -126,7 +135,7 @@ class Store:
                 if cancellation is None:
                     yield conn
                     return
-                cancellation._attach(conn.connection.driver_connection)
+                cancellation._attach(sqlite_connection(conn))
                 try:
                     yield conn
                 finally:
@@ -201,7 +210,7 @@ def _make_engine(path: Path) -> Engine:
     )
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record) -> None:
+    def _on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
         # Let SQLAlchemy's "begin" hook below emit BEGIN, so writers can ask for IMMEDIATE.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -260,7 +269,7 @@ def _use_wal(engine: Engine) -> None:
     with engine.connect() as conn:
         # On the driver connection: outside a transaction, where SQLite allows the switch.
         try:
-            conn.connection.driver_connection.execute("PRAGMA journal_mode = WAL")
+            sqlite_connection(conn).execute("PRAGMA journal_mode = WAL")
         except sqlite3.OperationalError:
             pass  # a read-only store keeps the journal mode it has; reads still work
 

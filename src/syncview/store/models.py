@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Table, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -152,3 +152,25 @@ class Meta(SQLModel, table=True):
     key: str = Field(primary_key=True)
     #: JSON text
     value: str = Field(sa_column=Column(Text, nullable=False))
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The SQLAlchemy table of a SQLModel class.
+
+    SQLModel sets ``__table__`` when the class is created, which a type checker cannot see;
+    this is the one place that reads it, so the rest of the code works with typed tables.
+    """
+    table = getattr(model, "__table__", None)
+    if not isinstance(table, Table):
+        raise TypeError(f"{model.__name__} is not a table model")
+    return table
+
+
+integration_table = table_of(Integration)
+client_table = table_of(Client)
+record_table = table_of(Record)
+resource_table = table_of(Resource)
+sync_run_table = table_of(SyncRun)
+sync_log_table = table_of(SyncLogEntry)
+audit_table = table_of(AuditEvent)
+meta_table = table_of(Meta)

@@ -10,7 +10,6 @@ from typing import ClassVar
 from textual.app import App, SystemCommand
 from textual.notifications import SeverityLevel
 from textual.binding import Binding, BindingType
-from textual.dom import DOMNode
 from textual.screen import Screen
 
 from syncview.config import Config, did_you_mean
@@ -18,43 +17,14 @@ from syncview.safe_text import printable
 from syncview.signals import STOP_SIGNALS
 from syncview.services import columns
 from syncview.store import Store
+from syncview.tui.keys import BindingCommands, binding_ids, help_sections
 from syncview.tui.screens.help import HelpScreen
 from syncview.tui.screens.overview import OverviewScreen
-from syncview.tui.screens.triage import TRIAGE_COMMANDS, TRIAGE_HELP
 from syncview.tui.state import UiState
-from syncview.tui.widgets.resource_table import ResourceTable
-
-#: Palette entries for the overview: (title, help, action on the overview screen).
-OVERVIEW_COMMANDS = (
-    ("Re-match record", "Link the selected resource to another local record", "rematch"),
-    ("Exclude record", "Never sync the selected resource (optionally disable its record)", "exclude"),
-    ("Include record", "Undo the exclusion of the selected resource", "include"),
-    ("Show details", "Payload and audit history of the selected resource", "details"),
-    ("Undo", "Undo your last action", "undo"),
-    ("Sync now", "Run this integration's connector now (again to stop it)", "sync"),
-    ("View sync logs", "Log entries of this integration over a date range", "logs"),
-    ("Refresh", "Read the store again", "refresh"),
-    ("Filter by name", "Focus the filter box", "focus_filter"),
-    ("Choose client", "Focus the client picker", "focus_client"),
-    ("Choose integration", "Focus the integration picker", "focus_integration"),
-    *TRIAGE_COMMANDS,
-)
 
 
 #: Longest notice shown; a notice is a line or three, never a page.
 NOTICE_LIMIT = 300
-
-
-def binding_ids() -> set[str]:
-    """The id of every binding syncview's app, screens and widgets declare: what ``[keymap]`` may name."""
-    ids: set[str] = set()
-    pending: list[type] = [DOMNode]
-    while pending:
-        cls = pending.pop()
-        pending.extend(cls.__subclasses__())
-        if cls.__module__.startswith("syncview."):
-            ids |= {b.id for b in cls.__dict__.get("BINDINGS", ()) if isinstance(b, Binding) and b.id}
-    return ids
 
 
 def unknown_keymap_ids(keymap: dict[str, str]) -> list[str]:
@@ -77,12 +47,20 @@ class SyncviewApp(App[None]):
     """Keyboard-first console over one syncview store."""
 
     TITLE = "syncview"
+    BINDING_GROUP_TITLE = "Everywhere"
+    #: Textual's commands (theme, quit, ...) and one per binding of the screen (tui/keys.py).
+    COMMANDS = {*App.COMMANDS, BindingCommands}
     CSS_PATH = "app.tcss"
     #: Screens get -narrow below 100 columns, so stylesheets can fit an 80x24 SSH session.
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (100, "-wide")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit", id="app.quit"),
-        Binding("question_mark", "help", "Help", key_display="?", id="app.help"),
+        Binding("question_mark", "help", "Help", key_display="?", id="app.help",
+                tooltip="Help: every key of every screen, as bound now, with its binding id"),
+        # Textual's own palette binding, with an id so [keymap] can move it ("palette" is the
+        # word the footer has always shown for it).
+        Binding("ctrl+p", "command_palette", "palette", show=False, priority=True,
+                id="app.command_palette", tooltip="Command palette: find any action by name"),
     ]
 
     def __init__(self, store: Store, config: Config | None = None, *, operator: str | None = None) -> None:
@@ -100,7 +78,7 @@ class SyncviewApp(App[None]):
         if self.config.keymap:
             self.set_keymap(self.config.keymap)
             for line in unknown_keymap_ids(self.config.keymap):
-                self.notify(line, title="Config", severity="warning", timeout=10)
+                self.notify(line, title="Config", severity="warning", timeout=10, markup=False)
         if self.config.theme:
             if self.config.theme in self.available_themes:
                 self.theme = self.config.theme
@@ -148,19 +126,11 @@ class SyncviewApp(App[None]):
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             return
-        sections = [
-            ("Overview", OverviewScreen.BINDINGS),
-            ("Sync Status table", ResourceTable.BINDINGS),
-            *TRIAGE_HELP,
-            ("Everywhere", [*self.BINDINGS, Binding("ctrl+p", "command_palette", "Command palette")]),
-        ]
-        self.push_screen(HelpScreen(sections, self.config.keymap))
+        self.push_screen(HelpScreen(help_sections(self.config.keymap)))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         if isinstance(screen, OverviewScreen):
-            for title, help_text, action in OVERVIEW_COMMANDS:
-                yield SystemCommand(title, help_text, lambda a=action: screen.run_action(a))
             for column in columns.SHOWN:
                 yield SystemCommand(f"Sort by {column.label.lower()}", "Order the table by this column",
                                     lambda key=column.key: screen.table.set_sort(key))

@@ -22,6 +22,7 @@ class ConfirmDialog(ModalScreen[bool]):
     """``title`` as the question, ``lines`` saying what will change; enter or y confirms."""
 
     CSS_PATH = "dialogs.tcss"
+    BINDING_GROUP_TITLE = "Confirmations (include marked, undo, redo, replace a file)"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,n", "dismiss(False)", "Cancel", id="confirm.cancel"),
         Binding("y,ctrl+s", "dismiss(True)", "Confirm", id="confirm.yes"),
@@ -66,6 +67,7 @@ class BulkExcludeDialog(ModalScreen[bool | None]):
     """Exclude every marked resource; dismisses with the "Disable records" choice, None on cancel."""
 
     CSS_PATH = "dialogs.tcss"
+    BINDING_GROUP_TITLE = "Exclude marked resources"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "dismiss(None)", "Cancel", id="bulk_exclude.cancel"),
         Binding("ctrl+s", "confirm", "Exclude", id="bulk_exclude.confirm"),

@@ -59,6 +59,7 @@ class DetailsScreen(ModalScreen[None]):
     """Read-only; esc closes it."""
 
     CSS_PATH = "dialogs.tcss"
+    BINDING_GROUP_TITLE = "Details"
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q", "dismiss(None)", "Close", id="details.close")]
 
     def __init__(self, store: Store, resource_id: int) -> None:

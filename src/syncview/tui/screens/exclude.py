@@ -21,6 +21,7 @@ class ExcludeDialog(ModalScreen[bool | None]):
     """Dismisses with the "Disable record" choice on Exclude, None on Cancel."""
 
     CSS_PATH = "dialogs.tcss"
+    BINDING_GROUP_TITLE = "Exclude"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "dismiss(None)", "Cancel", id="exclude.cancel"),
         Binding("ctrl+s", "confirm", "Exclude", id="exclude.confirm"),

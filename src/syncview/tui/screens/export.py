@@ -44,6 +44,7 @@ class ExportDialog(ModalScreen[ExportChoice | None]):
     """Asks where and what; the overview writes the file (in a worker) once it is answered."""
 
     CSS_PATH = "dialogs.tcss"
+    BINDING_GROUP_TITLE = "Export"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "dismiss(None)", "Cancel", id="export.cancel"),
         Binding("ctrl+s", "export", "Export", id="export.confirm"),

@@ -53,6 +53,7 @@ class HistoryScreen(ModalScreen[bool]):
     """Dismisses with True if an undo or redo here changed the store."""
 
     CSS_PATH = "dialogs.tcss"
+    BINDING_GROUP_TITLE = "History"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close", id="history.close"),
         Binding("u", "undo", "Undo mine", id="history.undo"),
@@ -202,16 +203,18 @@ class BatchEventsDialog(ModalScreen[None]):
     """The resources of one action, each with its state before and after."""
 
     CSS_PATH = "dialogs.tcss"
+    BINDING_GROUP_TITLE = "An action's resources (History, enter)"
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "Close", id="history_events.close")]
 
     def __init__(self, store: Store, batch: BatchRow) -> None:
         super().__init__()
         self.store = store
-        self.batch = batch
+        #: not "batch": that would hide Textual's Widget.batch()
+        self.action_row = batch
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide tall") as box:
-            box.border_title = shown(f"{self.batch.action} by {self.batch.operator}, {local(self.batch.time)}",
+            box.border_title = shown(f"{self.action_row.action} by {self.action_row.operator}, {local(self.action_row.time)}",
                                      limit=80)
             yield DataTable(cursor_type="row", zebra_stripes=True, id="events")
 
@@ -225,7 +228,7 @@ class BatchEventsDialog(ModalScreen[None]):
     @work(thread=True, exit_on_error=False)
     def _load(self) -> None:
         try:
-            events = history.batch_events(self.store, self.batch.batch)
+            events = history.batch_events(self.store, self.action_row.batch)
             names = history.record_names(self.store, [e.before for e in events] + [e.after for e in events])
         except Exception as error:  # noqa: BLE001 - shown in the dialog
             self.app.call_from_thread(self.notify, str(error), severity="error")
@@ -240,5 +243,5 @@ class BatchEventsDialog(ModalScreen[None]):
                           shown(history.describe_state(event.after, names), limit=80))
         count = len(events)
         self.query_one(".dialog").border_subtitle = shown(
-            f"{count:,} of {self.batch.resources:,} resources" if count < self.batch.resources
+            f"{count:,} of {self.action_row.resources:,} resources" if count < self.action_row.resources
             else f"{count:,} resources")

@@ -32,6 +32,7 @@ class SyncLogsDialog(ModalScreen[None]):
     """Log entries from ``From`` up to ``To`` (dates, times, or "7d", "yesterday", "now")."""
 
     CSS_PATH = "dialogs.tcss"
+    BINDING_GROUP_TITLE = "Sync logs"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "dismiss(None)", "Close", id="logs.close"),
         Binding("ctrl+t", "range('today')", "Today", id="logs.today"),

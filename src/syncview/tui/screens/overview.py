@@ -52,27 +52,40 @@ class OverviewScreen(TriageMixin, Screen[None]):
     """Everything an operator needs to judge and fix one integration's sync."""
 
     CSS_PATH = "overview.tcss"
+    BINDING_GROUP_TITLE = "Overview"
 
     BINDINGS: ClassVar[list[BindingType]] = [
         # Priority: handled as the key arrives, so the letters typed right after it (faster than a
         # repaint, or pasted) already go to the filter box rather than to the table's keys.
-        Binding("slash", "focus_filter", "Filter", id="overview.filter", priority=True),
+        Binding("slash", "focus_filter", "Filter", id="overview.filter", priority=True,
+                tooltip="Filter by name: focus the filter box"),
         # Priority too, for the same reason: "/acme⏎*" typed in one breath marks the matches
         # (only while the filter has focus: see check_action).
-        Binding("enter", "filter_done", "To the table", show=False, priority=True, id="overview.filter_done"),
-        Binding("escape", "back_out", "Back", show=False, id="overview.back"),
-        Binding("m", "rematch", "Re-match", id="overview.rematch"),
-        Binding("x", "exclude", "Exclude", id="overview.exclude"),
-        Binding("i", "include", "Include", show=False, id="overview.include"),
-        Binding("d", "details", "Details", show=False, id="overview.details"),
-        Binding("u", "undo", "Undo", id="overview.undo"),
-        Binding("s", "sync", "Sync now", id="overview.sync"),
-        Binding("l", "logs", "Logs", id="overview.logs"),
-        Binding("r", "refresh", "Refresh", show=False, id="overview.refresh"),
-        Binding("c", "focus_client", "Client", show=False, id="overview.client"),
-        Binding("t", "focus_type", "Type", show=False, id="overview.type"),
-        Binding("S", "focus_status", "Status", show=False, id="overview.status"),
-        Binding("I", "focus_integration", "Integration", show=False, id="overview.integration"),
+        Binding("enter", "filter_done", "To the table", show=False, priority=True, id="overview.filter_done",
+                tooltip="Back to the table from the filter box, the filter kept"),
+        Binding("escape", "back_out", "Back", show=False, id="overview.back",
+                tooltip="Leave a picker or the filter for the table; in the table, clear the filter"),
+        Binding("m", "rematch", "Re-match", id="overview.rematch",
+                tooltip="Re-match record: link the selected resource (or the marked ones) to another local record"),
+        Binding("x", "exclude", "Exclude", id="overview.exclude",
+                tooltip="Exclude record: never sync the selected resource (or the marked ones)"),
+        Binding("i", "include", "Include", show=False, id="overview.include",
+                tooltip="Include record: undo the exclusion of the selected resource (or the marked ones)"),
+        Binding("d", "details", "Details", show=False, id="overview.details",
+                tooltip="Show details: payload and audit history of the selected resource"),
+        Binding("u", "undo", "Undo", id="overview.undo", tooltip="Undo your last action, after saying what will change"),
+        Binding("s", "sync", "Sync now", id="overview.sync",
+                tooltip="Sync now: run this integration's connector (again to stop it)"),
+        Binding("l", "logs", "Logs", id="overview.logs",
+                tooltip="View sync logs: log entries of this integration over a date range"),
+        Binding("r", "refresh", "Refresh", show=False, id="overview.refresh", tooltip="Read the store again"),
+        Binding("c", "focus_client", "Client", show=False, id="overview.client",
+                tooltip="Choose client: go to the client picker"),
+        Binding("t", "focus_type", "Type", show=False, id="overview.type", tooltip="Choose type: go to the type filter"),
+        Binding("S", "focus_status", "Status", show=False, id="overview.status",
+                tooltip="Choose status: go to the status filter"),
+        Binding("I", "focus_integration", "Integration", show=False, id="overview.integration",
+                tooltip="Choose integration: go to the integration picker"),
         *TriageMixin.TRIAGE_BINDINGS,
     ]
 
@@ -169,10 +182,10 @@ class OverviewScreen(TriageMixin, Screen[None]):
         status = self.query_one("#status-filter", Select).value
         return ResourceFilter(
             integration_id=self.integration.id,
-            client_id=None if client in (ALL, Select.NULL) else int(client),
+            client_id=int(client) if isinstance(client, (int, str)) and client != ALL else None,
             text=self.query_one("#filter", Input).value,
-            type=None if type_ in (ALL, Select.NULL) else ResourceType(type_),
-            status=None if status in (ALL, Select.NULL) else SyncStatus(status),
+            type=ResourceType(type_) if isinstance(type_, str) and type_ != ALL else None,
+            status=SyncStatus(status) if isinstance(status, str) and status != ALL else None,
         )
 
     def _apply_filters(self) -> None:
@@ -247,7 +260,7 @@ class OverviewScreen(TriageMixin, Screen[None]):
         self.query_one(StatusTile).show(view.totals)
         select = self._client_select
         keep = select.value if message.keep_client else ALL
-        options: list[tuple[str, int | str]] = [("All clients", ALL)]
+        options: list[tuple[str | Text, int | str]] = [("All clients", ALL)]
         options += [(shown(f"{c.name} ({number(c.resources)})"), c.id) for c in view.clients]
         with select.prevent(Select.Changed):
             select.set_options(options)
@@ -320,9 +333,9 @@ class OverviewScreen(TriageMixin, Screen[None]):
 
     @on(ResourceTable.ActionsRequested)
     def _open_menu(self, message: ResourceTable.ActionsRequested) -> None:
-        def chosen(action: str | None) -> None:
+        async def chosen(action: str | None) -> None:
             if action is not None:
-                self.run_action(action)
+                await self.run_action(action)  # Textual's: runs action_<name> of this screen
 
         self.app.push_screen(RowMenu(message.row), chosen)
 
@@ -381,12 +394,6 @@ class OverviewScreen(TriageMixin, Screen[None]):
         row = self._row()
         if row is not None:
             self.app.push_screen(DetailsScreen(self.store, row.id))
-
-    def run_action(self, name: str) -> None:
-        """Run one of the row actions by name (from the row menu or the command palette)."""
-        handler: Callable[[], None] | None = getattr(self, f"action_{name}", None)
-        if handler is not None:
-            handler()
 
     def _act(self, action: Callable[[], ActionResult]) -> None:
         """Run a store action in a thread; its result or refusal comes back as a message."""

@@ -42,6 +42,7 @@ class ProposalsScreen(ModalScreen[bool]):
     """Dismisses with True when it changed the store (the overview then reads it again)."""
 
     CSS_PATH = "dialogs.tcss"
+    BINDING_GROUP_TITLE = "Suggested matches and bulk re-match review"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close", id="proposals.close"),
         Binding("space", "skip", "Skip / keep", id="proposals.skip"),
@@ -220,8 +221,11 @@ class ProposalsScreen(ModalScreen[bool]):
         if key is None or key in self.skipped:
             return
         proposal = self.proposals[key]
+        record_id = proposal.record_id
+        if record_id is None:  # no candidate: nothing to accept
+            return
         disable = self.query_one("#disable-previous", Switch).value
-        self._run(lambda: actions.rematch(self.store, proposal.resource_id, proposal.record_id,
+        self._run(lambda: actions.rematch(self.store, proposal.resource_id, record_id,
                                           disable_previous=disable, expected_version=proposal.version,
                                           operator=self.operator).message, accepted=[key])
 

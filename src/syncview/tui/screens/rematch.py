@@ -39,6 +39,7 @@ class RematchDialog(ModalScreen["RematchDialog.Choice | None"]):
     """Candidates of the resource's type, ranked by similarity; type to narrow them."""
 
     CSS_PATH = "dialogs.tcss"
+    BINDING_GROUP_TITLE = "Re-match"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "dismiss(None)", "Cancel", id="rematch.cancel"),
         Binding("ctrl+s", "match", "Match", id="rematch.match"),

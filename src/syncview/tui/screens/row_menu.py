@@ -14,6 +14,7 @@ from textual.widgets.option_list import Option
 
 from syncview.domain import SyncStatus
 from syncview.services.queries import ResourceRow
+from syncview.tui.keys import bound_keys
 from syncview.tui.text import shown
 
 
@@ -21,6 +22,7 @@ class RowMenu(ModalScreen[str | None]):
     """Re-match, exclude, include or inspect one resource; dismisses with the action's name."""
 
     CSS_PATH = "dialogs.tcss"
+    BINDING_GROUP_TITLE = "A row's actions (enter in the table)"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "dismiss(None)", "Close", id="menu.close"),
         Binding("m", "choose('rematch')", "Re-match", show=False, id="menu.rematch"),
@@ -35,13 +37,19 @@ class RowMenu(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         excluded = self.row.status is SyncStatus.EXCLUDED
+
+        def option(label: str, action: str, *, disabled: bool = False) -> Option:
+            # The key as bound now: [keymap] may have moved it (and a key is text, never markup).
+            return Option(shown(f"{label:<20}{bound_keys(self.app, RowMenu, f'menu.{action}')}"), id=action,
+                          disabled=disabled)
+
         with Vertical(classes="dialog menu") as box:
             box.border_title = shown(f"{self.row.type.label} {self.row.name}", limit=70)
             yield OptionList(
-                Option("Re-match record…    m", id="rematch"),
-                Option("Exclude record…     x", id="exclude", disabled=excluded),
-                Option("Include record      i", id="include", disabled=not excluded),
-                Option("Show details        d", id="details"),
+                option("Re-match record…", "rematch"),
+                option("Exclude record…", "exclude", disabled=excluded),
+                option("Include record", "include", disabled=not excluded),
+                option("Show details", "details"),
             )
 
     def on_mount(self) -> None:

@@ -56,6 +56,7 @@ def render_diff(diff: RunDiff) -> Group:
 
 class RunDiffDialog(ModalScreen[None]):
     CSS_PATH = "dialogs.tcss"
+    BINDING_GROUP_TITLE = "What a sync run changed"
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q", "dismiss(None)", "Close", id="run_diff.close")]
 
     def __init__(self, store: Store, run_id: int) -> None:
@@ -74,6 +75,7 @@ class RunDiffDialog(ModalScreen[None]):
 
     @work(thread=True, exit_on_error=False)
     def _load(self) -> None:
+        view: Group | Text
         try:
             view = render_diff(run_diff(self.store, self.run_id))
         except Exception as error:  # noqa: BLE001 - shown in place

@@ -24,10 +24,8 @@ from syncview.services import actions, bulk, queries
 from syncview.services.bulk import Marks
 from syncview.tui.screens.confirm import BulkExcludeDialog, ConfirmDialog
 from syncview.tui.screens.export import ExportChoice, ExportDialog
-from syncview.tui.screens.history import BatchEventsDialog, HistoryScreen, confirm_pending
-from syncview.tui.screens.logs import SyncLogsDialog
+from syncview.tui.screens.history import HistoryScreen, confirm_pending
 from syncview.tui.screens.proposals import PREVIEW_LIMIT, ProposalsScreen
-from syncview.tui.screens.run_diff import RunDiffDialog
 from syncview.tui.state import UiState, ViewState
 from syncview.tui.widgets.tiles import number
 from syncview.tui.text import shown
@@ -37,38 +35,21 @@ if TYPE_CHECKING:
 
 #: The overview's triage keys (ids under ``overview.`` like the rest of the screen's).
 TRIAGE_BINDINGS: list[BindingType] = [
-    Binding("space", "toggle_mark", "Mark", id="overview.mark"),
-    Binding("asterisk", "mark_all", "Mark all", key_display="*", show=False, id="overview.mark_all"),
-    Binding("minus", "unmark_all", "Unmark all", key_display="-", show=False, id="overview.unmark_all"),
-    Binding("a", "suggested", "Suggested", id="overview.suggested"),
-    Binding("h", "history", "History", show=False, id="overview.history"),
-    Binding("e", "export", "Export", show=False, id="overview.export"),
-    Binding("ctrl+r", "redo", "Redo", show=False, id="overview.redo"),
+    Binding("space", "toggle_mark", "Mark", id="overview.mark",
+            tooltip="Mark row: mark or unmark the selected resource for a bulk action"),
+    Binding("asterisk", "mark_all", "Mark all", key_display="*", show=False, id="overview.mark_all",
+            tooltip="Mark all rows the current filters select"),
+    Binding("minus", "unmark_all", "Unmark all", key_display="-", show=False, id="overview.unmark_all",
+            tooltip="Unmark all: clear every mark"),
+    Binding("a", "suggested", "Suggested", id="overview.suggested",
+            tooltip="Suggested matches: Not Synced resources with a close record, accepted one by one or in bulk"),
+    Binding("h", "history", "History", show=False, id="overview.history",
+            tooltip="History: every operator action (who, when, before → after); undo and redo yours"),
+    Binding("e", "export", "Export", show=False, id="overview.export",
+            tooltip="Export the current view or the marked rows to CSV or JSON"),
+    Binding("ctrl+r", "redo", "Redo", show=False, id="overview.redo",
+            tooltip="Redo: apply again what your last undo reverted"),
 ]
-
-#: Palette entries: (title, help, action).
-TRIAGE_COMMANDS = (
-    ("Mark row", "Mark or unmark the selected resource for a bulk action", "toggle_mark"),
-    ("Mark all rows", "Mark every resource the current filters select", "mark_all"),
-    ("Unmark all", "Clear every mark", "unmark_all"),
-    ("Suggested matches", "Not Synced resources with a close record: accept one by one or in bulk", "suggested"),
-    ("History", "Every operator action: who, when, what, before → after; undo and redo yours", "history"),
-    ("Export", "Write the current view or the marked rows to CSV or JSON", "export"),
-    ("Redo", "Apply again what your last undo reverted", "redo"),
-)
-
-#: Help sections for the screens triage opens: (title, bindings).
-TRIAGE_HELP = (
-    ("Suggested matches and bulk re-match review", ProposalsScreen.BINDINGS),
-    ("History", HistoryScreen.BINDINGS),
-    ("An action's resources (History, enter)", BatchEventsDialog.BINDINGS),
-    ("Exclude marked resources", BulkExcludeDialog.BINDINGS),
-    ("Confirmations (include marked, undo, redo, replace a file)", ConfirmDialog.BINDINGS),
-    ("Export", ExportDialog.BINDINGS),
-    ("Sync logs", SyncLogsDialog.BINDINGS),
-    ("What a sync run changed", RunDiffDialog.BINDINGS),
-)
-
 
 class TriageMixin:
     """Marks and the actions that use them; see the module docstring for what it needs."""

@@ -97,6 +97,7 @@ def fit(text: str, width: int) -> str:
 class ResourceTable(ScrollView, can_focus=True):
     """Resources of one integration (and client), filtered and sorted in SQLite."""
 
+    BINDING_GROUP_TITLE = "Sync Status table"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open_actions", "Actions", id="table.actions"),
         Binding("up,k", "cursor_up", "Up", show=False, id="table.up"),
