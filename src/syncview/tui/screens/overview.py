@@ -500,8 +500,8 @@ class OverviewScreen(TriageMixin, Screen[None]):
     @on(SyncProgressed)
     def _sync_progressed(self, message: SyncProgressed) -> None:
         step = message.progress
-        text = Text("Syncing: ", style="bold", no_wrap=True, overflow="ellipsis")
-        text.append(shown(step.describe(), style="bold"))
+        text = shown(f"Syncing: {step.describe()}", style="bold")
+        text.no_wrap, text.overflow = True, "ellipsis"
         text.append(" · s stops", style="dim")
         self._show_sync_line(message.integration_id, text)
 
