@@ -32,7 +32,7 @@ def test_every_syncs_again_at_each_interval_until_sigterm(tmp_path, write_config
     process.send_signal(signal.SIGTERM)
     done = finish(process)
     assert done.code == 130, done.stderr  # ended as an interrupted command, not killed
-    assert done.stdout.count("next sync in 1s") >= 3
+    assert done.stdout.count("next sync in 1s") >= 2  # the third may be stopped before it says so
     assert query(db, "SELECT count(*) FROM syncrun WHERE outcome = 'running'") == [(0,)]
     assert_consistent(db)
 
