@@ -39,8 +39,10 @@ async def measure(path, rounds: int) -> dict[str, list[tuple[float, float]]]:
         await largest_integration(session)
         screen, pilot = session.app.screen, session.pilot
         clients = queries.integration_clients(session.app.store, screen.integration.id)
+        totals = queries.integration_totals(session.app.store, screen.integration.id)
         pickers = {  # picker -> the values it is set to, one after the other
-            screen.query_one("#type", Select): [t.value for t in ResourceType],
+            # the types the picker offers: those the integration has resources of
+            screen.query_one("#type", Select): [t.value for t in ResourceType if totals.by_type[t]],
             screen.query_one("#status-filter", Select): [s.value for s in SyncStatus],
             screen.query_one("#client", Select): [c.id for c in clients[:5]],
         }

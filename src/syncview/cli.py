@@ -29,7 +29,7 @@ from syncview import __version__, signals
 from syncview.cli_output import console, reader_gone
 from syncview.config import Config, default_config_path, load_config, resolve_settings, warn_if_readable_by_others
 from syncview.demo import DEFAULT_RESOURCES
-from syncview.domain import ResourceType, SyncStatus, parse_resource_type
+from syncview.domain import MatchedOn, ReasonKind, ResourceType, SyncStatus, parse_resource_type, parse_why
 from syncview.errors import ConfigError, SyncviewError
 from syncview.redaction import redact
 from syncview.render import dumps, jsonable, resource_record, write_atomically, write_csv, write_json
@@ -237,6 +237,22 @@ def _type(_ctx, _param, value: str | None) -> ResourceType | None:
         raise click.BadParameter(str(error)) from None
 
 
+def _why(kind):
+    """A callback parsing --matched-on (kind MatchedOn) or --reason (kind ReasonKind)."""
+    def parse(_ctx, param, value: str | None):
+        if not value:
+            return None
+        try:
+            found: MatchedOn | ReasonKind | None = parse_why(value)
+        except ValueError:
+            found = None
+        if not isinstance(found, kind):
+            choices = ", ".join(member.value for member in kind)
+            raise click.BadParameter(f"unknown value {value!r}; expected one of {choices}")
+        return found
+    return parse
+
+
 def _client_id(app: App, integration_id: int | None, name: str | None) -> int | None:
     """The local client the operator named (by name, any case, or id) among the integration's clients."""
     if name is None:
@@ -262,14 +278,22 @@ def _filter_options(command):
         click.option("--filter", "-f", "text", default="", help="Part of the name, any case."),
         click.option("--type", "-t", "type_", callback=_type, help="client, site, device or contact."),
         click.option("--status", "-s", callback=_status, help="matched, not_synced or excluded."),
+        click.option("--matched-on", callback=_why(MatchedOn),
+                     help="How they matched: " + ", ".join(m.value for m in MatchedOn) + "."),
+        click.option("--reason", callback=_why(ReasonKind),
+                     help="Why they are not synced: " + ", ".join(r.value for r in ReasonKind) + "."),
     )):
         command = option(command)
     return command
 
 
-def _resource_filter(app: App, integration, client, text, type_, status) -> queries.ResourceFilter:
+def _resource_filter(app: App, integration, client, text, type_, status, matched_on=None,
+                     reason=None) -> queries.ResourceFilter:
+    if matched_on is not None and reason is not None:
+        raise click.UsageError("give --matched-on or --reason, not both: a resource is either matched or not")
     integration_id = app.integration_id(integration)
-    return queries.ResourceFilter(integration_id, _client_id(app, integration_id, client), text, type_, status)
+    return queries.ResourceFilter(integration_id, _client_id(app, integration_id, client), text, type_, status,
+                                  matched_on or reason)
 
 
 _json = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -345,28 +369,48 @@ def demo(app: App, resources: int, seed: int) -> None:
 @_json
 @pass_app
 def status(app: App, as_json: bool) -> None:
-    """Each integration's last sync and how its resources stand."""
+    """Each integration's last run (outcome first), last success, and how its resources stand.
+
+    ``--json`` gives per integration: ``last_outcome`` (success, partial, failed, running or
+    null), ``last_run_at``, ``last_message``, ``last_synced_at`` (the end of the last
+    successful run), ``total`` and ``by_type``/``by_status`` (live resources) and ``removed``
+    (removed remotely, apart from them).
+    """
     _close_dead_runs(app)
     rows = [(i, queries.integration_totals(app.store, i.id)) for i in queries.list_integrations(app.store)]
     if as_json:
         click.echo(dumps({"store": str(app.store.path), "integrations": [
-            {**jsonable(i), "total": t.total, "by_type": t.by_type, "by_status": t.by_status} for i, t in rows
+            {**jsonable(i), "total": t.total, "by_type": t.by_type, "by_status": t.by_status, "removed": t.removed}
+            for i, t in rows
         ]}))
         return
     if not rows:
         out.print(f"No integrations in {app.store.path} yet: configure one, or run `syncview demo`.")
         return
     out.print(f"Store: {app.store.path}")
-    table = Table(box=None)
+    # Names and counts are never cut (counts have no space to wrap at); the words and headers wrap.
+    table = Table(box=None, padding=(0, 1), pad_edge=False)
     table.add_column("Integration", no_wrap=True)
-    table.add_column("Kind")
-    table.add_column("Last synced", no_wrap=True)
-    for header in ("Total", *(s.label for s in SyncStatus)):
+    table.add_column("Last run", ratio=2)
+    table.add_column("Last success", ratio=1)
+    for header in ("Total", *(s.label for s in SyncStatus), "Removed"):
         table.add_column(header, justify="right")
     for integration, totals in rows:
-        table.add_row(Text(printable(integration.name)), integration.kind, ago(integration.last_synced_at),
-                      f"{totals.total:,}", *(f"{totals.by_status[s]:,}" for s in SyncStatus))
+        outcome = Text(integration.last_run_words(), style=_OUTCOME_STYLES.get(integration.last_outcome or "", ""))
+        table.add_row(Text(printable(integration.name)), outcome, ago(integration.last_synced_at),
+                      f"{totals.total:,}", *(f"{totals.by_status[s]:,}" for s in SyncStatus), f"{totals.removed:,}")
     out.print(table)
+    for integration, _totals in rows:
+        if integration.last_run_failed and integration.last_message:
+            # Run messages name their integration already (sync.py); others get it in front.
+            message = integration.last_message
+            if integration.name not in message:
+                message = f"{integration.name}: {message}"
+            out.print(Text(printable(message), style="red"))
+
+
+#: How ``status`` colours a last run's outcome (a failure must not read like a sync).
+_OUTCOME_STYLES = {"failed": "bold red", "partial": "bold yellow"}
 
 
 @cli.command()
@@ -403,9 +447,10 @@ def logs(app: App, integration, since, until, level, limit, as_json) -> None:
 @click.option("--offset", type=click.IntRange(min=0), default=0)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: {total, offset, limit, resources}.")
 @pass_app
-def resources(app: App, integration, client, text, type_, status, sort, desc, limit, offset, as_json) -> None:
+def resources(app: App, integration, client, text, type_, status, matched_on, reason, sort, desc, limit, offset,
+              as_json) -> None:
     """List synced resources with the table's filters."""
-    flt = _resource_filter(app, integration, client, text, type_, status)
+    flt = _resource_filter(app, integration, client, text, type_, status, matched_on, reason)
     total = queries.count_resources(app.store, flt)
     rows = queries.resource_page(app.store, flt, offset=offset, limit=limit, sort=sort, descending=desc)
     if as_json:
@@ -506,9 +551,9 @@ def redo(app: App, as_json) -> None:
 @click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True), default="-",
               help="File to write (default: standard output).")
 @pass_app
-def export(app: App, integration, client, text, type_, status, fmt, output: Path) -> None:
+def export(app: App, integration, client, text, type_, status, matched_on, reason, fmt, output: Path) -> None:
     """Export resources (with the table's filters) to CSV or JSON; CSV cells are safe to open in a spreadsheet."""
-    flt = _resource_filter(app, integration, client, text, type_, status)
+    flt = _resource_filter(app, integration, client, text, type_, status, matched_on, reason)
     rows = queries.iter_resources(app.store, flt)
     write = write_csv if fmt == "csv" else write_json
     if str(output) == "-":

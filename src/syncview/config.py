@@ -28,6 +28,7 @@ from syncview.connectors import registry
 from syncview.connectors.base import Setting
 from syncview.domain import integration_key, integration_name
 from syncview.errors import ConfigError, SecretError
+from syncview.identity import DEFAULT_IDENTITY, IdentityRules, normalise_mac
 from syncview.redaction import remember
 
 ENV_VAR = "SYNCVIEW_CONFIG"
@@ -35,9 +36,12 @@ REFERENCE_PREFIXES = ("env:", "keyring:", "cmd:")
 #: Seconds a ``cmd:`` reference may take; a password manager waiting for a PIN must not hang a sync.
 CMD_TIMEOUT = 10.0
 #: Keys of every ``[[integrations]]`` table, whatever its kind.
-GENERIC_KEYS = ("name", "kind", "create_missing", "enabled", "rate_limit", "concurrency", "timeout",
-                "request_deadline", "max_response_bytes", "pages_beyond_total")
-_TOP_KEYS = ("store", "ui", "keymap", "integrations")
+GENERIC_KEYS = ("name", "kind", "create_missing", "enabled", "rate_limit", "concurrency", "timeout", "request_deadline",
+                "max_response_bytes", "pages_beyond_total", "match_on")
+_TOP_KEYS = ("store", "ui", "keymap", "identity", "integrations")
+#: The matching rules a sync applies, in order, unless an integration's ``match_on`` says otherwise.
+MATCH_RULES = ("xref", "serial", "mac", "email", "name")
+_IDENTITY_KEYS = ("placeholder_serials", "placeholder_macs")
 #: Setting names whose plain values are worth keeping from other users' eyes (see warn_if_readable_by_others).
 _CREDENTIAL_NAME = re.compile(r"key|token|secret|password|passwd|credential", re.IGNORECASE)
 
@@ -65,6 +69,10 @@ class IntegrationConfig:
     max_response_bytes: int | None = None
     #: Pages an entity may bring after the total its product reported (None: the engine's default).
     pages_beyond_total: int | None = None
+    #: The matching rules a sync applies to this integration's items, in order.
+    match_on: tuple[str, ...] = MATCH_RULES
+    #: Placeholder values that are no identity (the built-in lists plus the config's ``[identity]``).
+    identity: IdentityRules = DEFAULT_IDENTITY
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,8 @@ class Config:
     theme: str | None = None
     #: Binding id -> key(s), handed to the TUI's keymap.
     keymap: dict[str, str] = field(default_factory=dict)
+    #: Placeholder values that are no identity: the built-in lists plus the ``[identity]`` section.
+    identity: IdentityRules = DEFAULT_IDENTITY
 
     def integration(self, name: str) -> IntegrationConfig:
         """The configured integration called ``name``; see :func:`integration_named`."""
@@ -194,6 +204,7 @@ def _config(data: dict[str, Any], path: Path | None) -> Config:
             store_path = path.parent / store_path  # relative to the file, not to wherever syncview was started
     theme = _string(ui["theme"], "ui.theme") if "theme" in ui else None
     keymap = {str(k): _string(v, f"keymap.{k}") for k, v in _table(data, "keymap").items()}
+    rules = _identity(_table(data, "identity"))
 
     tables = data.get("integrations", [])
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
@@ -201,17 +212,50 @@ def _config(data: dict[str, Any], path: Path | None) -> Config:
     integrations: list[IntegrationConfig] = []
     numbers: dict[str, int] = {}  # name key -> the table that has it: one look-up per table, not a scan
     for number, table in enumerate(tables, start=1):
-        integration = _integration(table, number)
+        integration = _integration(table, number, rules)
         # Case-blind, or "syncview sync cw" could mean either of two integrations.
         earlier = numbers.setdefault(integration_key(integration.name), number)
         if earlier != number:
             raise _Invalid(f'integrations[{number}]: name "{integration.name}" is already used by '
                            f"integrations[{earlier}]; every integration needs its own name")
         integrations.append(integration)
-    return Config(path, tuple(integrations), store_path, theme, keymap)
+    return Config(path, tuple(integrations), store_path, theme, keymap, rules)
 
 
-def _integration(table: dict[str, Any], number: int) -> IntegrationConfig:
+def _identity(table: dict[str, Any]) -> IdentityRules:
+    """The ``[identity]`` section: placeholder values added to the built-in lists."""
+    _check_keys(table, _IDENTITY_KEYS, "identity: ")
+    lists: dict[str, tuple[str, ...]] = {}
+    for key in _IDENTITY_KEYS:
+        value = table.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            raise _Invalid(f'identity.{key} must be a list of non-empty strings, e.g. {key} = ["ASSET-TBD"], '
+                           f"got {value!r}")
+        lists[key] = tuple(value)
+    for mac in lists["placeholder_macs"]:
+        if normalise_mac(mac) is None:
+            raise _Invalid(f"identity.placeholder_macs: {mac!r} is not a MAC address; write 12 hex digits in any "
+                           'notation, e.g. "00:11:22:33:44:55"')
+    if not any(lists.values()):
+        return DEFAULT_IDENTITY
+    return IdentityRules(lists["placeholder_serials"], lists["placeholder_macs"])
+
+
+def _match_on(value: Any, label: str) -> tuple[str, ...]:
+    """An integration's ``match_on``: matching rules from MATCH_RULES, each at most once, in order."""
+    wanted = f'a list of rules from {", ".join(MATCH_RULES)}, e.g. match_on = ["serial", "name"]'
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _Invalid(f"{label}: match_on must be {wanted}; got {value!r}")
+    for rule in value:
+        if rule not in MATCH_RULES:
+            raise _Invalid(f"{label}: match_on has unknown rule {rule!r}{did_you_mean(rule, MATCH_RULES)}; "
+                           f"expected {wanted}")
+    if len(set(value)) != len(value):
+        raise _Invalid(f"{label}: match_on names a rule twice ({value!r}); give each rule once, in the order wanted")
+    return tuple(value)
+
+
+def _integration(table: dict[str, Any], number: int, rules: IdentityRules = DEFAULT_IDENTITY) -> IntegrationConfig:
     """Check one [[integrations]] table, numbered from 1 as an operator counts them in the file."""
     label = f"integrations[{number}]"
     name = table.get("name")
@@ -258,7 +302,9 @@ def _integration(table: dict[str, Any], number: int) -> IntegrationConfig:
                                                                                 else 0):
                 raise _Invalid(f"{label}: {key} must be a whole number of {unit}, got {value!r}")
             options[key] = value
-    return IntegrationConfig(name=name, kind=kind, settings=settings, **options)
+    if "match_on" in table:
+        options["match_on"] = _match_on(table["match_on"], label)
+    return IntegrationConfig(name=name, kind=kind, settings=settings, identity=rules, **options)
 
 
 def _setting(setting: Setting, value: Any, label: str, name: str) -> Any:

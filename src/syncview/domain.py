@@ -6,6 +6,7 @@ Nothing here touches the database or the screen.
 from __future__ import annotations
 
 import re
+import string
 import unicodedata
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -54,6 +55,66 @@ _STATUS_LABELS = {
 }
 
 
+class MatchedOn(StrEnum):
+    """How a Matched resource got its record: a rule, an operator, or a record created from it."""
+
+    XREF = "xref"
+    SERIAL = "serial"
+    MAC = "mac"
+    EMAIL = "email"
+    NAME = "name"
+    OPERATOR = "operator"
+    CREATED = "created"
+
+    @property
+    def label(self) -> str:
+        """In a word, as the table's Why column and filters show it."""
+        return {"mac": "MAC", "email": "e-mail"}.get(self.value, self.value)
+
+    @property
+    def sentence(self) -> str:
+        """In words, as details show it."""
+        return {"xref": "matched on a cross-reference id", "operator": "re-matched by an operator",
+                "created": "its record was created from it"}.get(self.value, f"matched on its {self.label}")
+
+
+class ReasonKind(StrEnum):
+    """Why a resource is Not Synced, in a word (its ``reason`` says it in full)."""
+
+    NO_CLIENT = "no_client"  # its remote company matches no local client
+    NO_MATCH = "no_match"  # no record has its name or keys
+    AMBIGUOUS = "ambiguous"  # two or more records have its key (or name)
+    TAKEN = "taken"  # the one record with its key is another item's
+    CONFLICT = "conflict"  # a stronger key disagrees with the record its name (or key) finds
+    SHARED = "shared"  # linked on a value that several items carry, and taken back
+    INCLUDED = "included"  # included again by an operator; the next sync applies the rules
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ")
+
+
+def parse_why(text: str) -> MatchedOn | ReasonKind:
+    """How a resource matched or why it did not, from user input: a MatchedOn or ReasonKind
+    value or label, any case ("serial", "MAC", "no match", "no-match")."""
+    key = re.sub(r"[\s\-]+", "_", text.strip().lower())
+    for kind in (MatchedOn, ReasonKind):
+        for member in kind:
+            if key in (member.value, re.sub(r"[\s\-]+", "_", member.label.lower())):
+                return member
+    choices = ", ".join([m.value for m in MatchedOn] + [r.value for r in ReasonKind])
+    raise ValueError(f"unknown reason {text!r}; expected one of {choices}")
+
+
+def why_label(matched_on: str | None, reason_kind: str | None) -> str:
+    """How a resource matched, or why not, in a word or two ("serial", "no match"); "—" if neither."""
+    if matched_on is not None and matched_on in MatchedOn._value2member_map_:
+        return MatchedOn(matched_on).label
+    if reason_kind is not None and reason_kind in ReasonKind._value2member_map_:
+        return ReasonKind(reason_kind).label
+    return "—"
+
+
 def parse_resource_type(text: str) -> ResourceType:
     """Parse a resource type from user input (case-insensitive, plural accepted)."""
     key = text.strip().lower()
@@ -80,6 +141,21 @@ def normalise_name(name: str) -> str:
     text = unicodedata.normalize("NFKC", name).casefold()
     text = _PUNCTUATION.sub(" ", text)
     return _SPACES.sub(" ", text).strip()
+
+
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def name_search(text: str) -> str:
+    """What a typed name filter looks for: the text as typed, punctuation and spaces included,
+    in ASCII lower case (SQLite's ``lower()``, which the query applies to the names; other
+    letters are compared as typed). Empty when the text is only spaces: no filter."""
+    return text.translate(_ASCII_LOWER) if text.strip() else ""
+
+
+def name_contains(name: str, search: str) -> bool:
+    """Whether ``name`` holds :func:`name_search`'s ``search``: the SQL filter's test, in Python."""
+    return search in name.translate(_ASCII_LOWER)
 
 
 def integration_name(name: str) -> str:

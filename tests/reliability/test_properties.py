@@ -1,18 +1,23 @@
 """Property tests (hypothesis): the matching rules, and any sequence of syncs and operator actions.
 
-- ``decide`` applied item after item (as the sync engine does) is the rule of DESIGN.md: keep a
-  link, skip an exclusion, else link a free record of the same type, client and normalised name,
-  never one record twice, else create when asked and possible, else Not Synced.
-- A state machine runs syncs of a small in-test connector (whose remote items the machine adds,
-  renames and drops), re-matches, excludes, includes and undos on a real store file, and checks
-  after every step: one link per resource and per record; a sync never links an excluded resource
-  and leaves no fetched resource Not Synced while a free record would match it; an action and its
-  undo give back exactly the prior state (resource rows and records' disabled flags); every
-  action has its audit events and log lines, and a refused action leaves no trace.
+- ``decide`` applied item after item (as the sync engine does) is the rules of DESIGN.md, written
+  out independently here: keep a link, skip an exclusion, then each rule of the integration's
+  order (cross-reference, serial, MAC, e-mail, name) links only the one record in scope with the
+  key, not taken and with no stronger key that disagrees; never one record twice.
+- A state machine runs syncs of a small in-test connector (whose remote items, with real and
+  placeholder serials and MACs in several notations, the machine adds, renames and drops),
+  re-matches, excludes, includes and undos on a real store file, and checks after every step: one
+  link per resource and per record; no placeholder is ever a key and a serial or MAC link rests
+  on a real value both sides share; a sync never undoes a link or an exclusion and an operator's
+  re-match survives any sequence of syncs, still saying "operator"; every fetched resource says
+  how it matched or why not; an action and its undo give back exactly the prior state (resource
+  rows, how they matched and why, records' disabled flags); every action has its audit events and
+  log lines, and a refused action leaves no trace.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from collections import Counter
@@ -27,10 +32,11 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from syncview.connectors.base import Connector, Page
-from syncview.domain import RemoteItem, ResourceType, SyncStatus, normalise_name
+from syncview.domain import IdentityKeys, RemoteItem, ResourceType, SyncStatus, normalise_name
 from syncview.errors import ActionError
 from syncview.services import actions
-from syncview.services.matching import Decision, MatchInput, decide, free_records_index, match_key
+from syncview.identity import DEFAULT_IDENTITY, KeyKind, Keys
+from syncview.services.matching import Decision, MatchInput, RecordInfo, Records, Rule, decide
 from syncview.services.sync import sync_connector
 from syncview.store import open_store
 
@@ -40,42 +46,90 @@ TYPES = (ResourceType.CLIENT, ResourceType.DEVICE, ResourceType.CONTACT)
 # --------------------------------------------------------------------------- the rules alone
 
 
-def expected(inp: MatchInput, free: dict, create_missing: bool) -> tuple[Decision, int | None]:
-    """The rule as DESIGN.md words it, written out independently of ``decide``."""
+def expected(inp: MatchInput, records: Records, create_missing: bool, rules) -> tuple[Decision, int | None]:
+    """The rules as DESIGN.md words them, written out independently of ``decide``: keep a link,
+    skip an exclusion, then per rule in order: no record in scope with the key, next rule; two or
+    more, Not Synced; one taken, Not Synced (a name: next rule); one whose stronger key
+    disagrees, Not Synced; else link. No rule: create when asked and possible, else Not Synced."""
     if inp.status is SyncStatus.MATCHED and inp.record_id is not None:
         return Decision.KEEP, inp.record_id
     if inp.status is SyncStatus.EXCLUDED:
         return Decision.SKIP, None
-    client = None if inp.type is ResourceType.CLIENT else inp.client_id
-    same = sorted(free.get((inp.type.value, client, inp.name_norm), []))
-    if same:
-        return Decision.LINK, same[0]
-    if create_missing and (inp.client_id is not None or inp.type is ResourceType.CLIENT):
+    if inp.client_id is None and inp.type is not ResourceType.CLIENT:
+        return Decision.NOT_SYNCED, None
+    scope = (inp.type.value, None if inp.type is ResourceType.CLIENT else inp.client_id)
+
+    def in_scope(record: RecordInfo) -> bool:
+        return (record.type, None if record.type == "client" else record.client_id) == scope
+
+    tried = []
+    for rule in rules:
+        mine = inp.name_forms() if rule is Rule.NAME else inp.keys.get(KeyKind(rule.value))
+        found = [r for r in records.info.values() if in_scope(r) and mine & (
+            {r.name_norm, *r.keys.get(KeyKind.HOST)} if rule is Rule.NAME else r.keys.get(KeyKind(rule.value)))]
+        if rule is not Rule.NAME and len(found) > 1:
+            # Values that single out one record, all the same one: that record (a MAC shared
+            # with other records, such as a virtual adapter's, does not make it ambiguous).
+            singled = {holders[0].id for value in mine
+                       if len(holders := [r for r in found if value in r.keys.get(KeyKind(rule.value))]) == 1}
+            if len(singled) == 1:
+                found = [records.info[singled.pop()]]
+        if not found:
+            tried.append(rule)
+            continue
+        if len(found) > 1:
+            return Decision.NOT_SYNCED, None
+        record = found[0]
+        if record.id in records.taken:
+            if rule is Rule.NAME:
+                tried.append(rule)
+                continue
+            return Decision.NOT_SYNCED, None
+        for stronger in tried:
+            if stronger in (Rule.NAME, Rule.XREF):
+                continue  # (no cross-references drawn here)
+            a, b = inp.keys.get(KeyKind(stronger.value)), record.keys.get(KeyKind(stronger.value))
+            if a and b and not a & b:
+                return Decision.NOT_SYNCED, None
+        return Decision.LINK, record.id
+    if create_missing:
         return Decision.CREATE, None
     return Decision.NOT_SYNCED, None
 
 
 names = st.sampled_from(["ws 1", "ws 2", "ann", "bob"])
 clients = st.sampled_from([None, 1, 2])
-inputs = st.builds(MatchInput, st.sampled_from(TYPES), clients, names,
-                   st.sampled_from(list(SyncStatus)), st.sampled_from([None, 101, 102]))
-records = st.lists(st.tuples(st.integers(1, 40), st.sampled_from([t.value for t in TYPES]), clients, names),
-                   unique_by=lambda r: r[0], max_size=12)
+#: a few serials and MACs, so that items and records share them now and then
+key_sets = st.builds(
+    lambda serial, macs: Keys.from_pairs(([("serial", serial)] if serial else []) + [("mac", m) for m in macs]),
+    st.sampled_from([None, "S1", "S2", "S3"]), st.sets(st.sampled_from(["aa:00:00:00:00:01", "aa:00:00:00:00:02"]),
+                                                       max_size=2))
+inputs = st.builds(MatchInput, st.sampled_from(TYPES), clients, names, st.sampled_from(list(SyncStatus)),
+                   st.sampled_from([None, 101, 102]), key_sets)
+record_rows = st.lists(st.tuples(st.integers(1, 40), st.sampled_from([t.value for t in TYPES]), clients, names,
+                                 key_sets), unique_by=lambda r: r[0], max_size=12)
+rule_orders = st.permutations(list(Rule)).flatmap(lambda order: st.integers(1, len(order)).map(lambda n: order[:n]))
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.lists(inputs, max_size=12), records, st.booleans())
-def test_decide_follows_the_rule_and_never_links_a_record_twice(items, free_rows, create_missing):
-    free = free_records_index(free_rows)
-    model = {key: list(ids) for key, ids in free.items()}
+@settings(max_examples=400, deadline=None)
+@given(st.lists(inputs, max_size=12), record_rows, st.sets(st.integers(1, 40), max_size=4), st.booleans(),
+       rule_orders)
+def test_decide_follows_the_rules_and_never_links_a_record_twice(items, rows, taken, create_missing, rules):
+    found = Records()
+    for record_id, type_, client_id, norm, keys in rows:
+        found.add(RecordInfo(record_id, type_, client_id, norm.upper(), norm, keys))
+    found.taken.update({record_id: "someone" for record_id in taken})
     linked: list[int] = []
     for inp in items:
-        want = expected(inp, model, create_missing)
-        got = decide(inp, free, create_missing=create_missing)
+        want = expected(inp, found, create_missing, rules)
+        got = decide(inp, found, create_missing=create_missing, rules=rules)
         assert (got.decision, got.record_id) == want, inp
         if got.decision is Decision.LINK:
-            model[match_key(inp.type.value, inp.client_id, inp.name_norm)].remove(got.record_id)
+            assert got.record_id not in taken and got.record_id not in linked
             linked.append(got.record_id)
+            assert found.taken[got.record_id]  # taken now: no later item gets it
+        if got.decision is Decision.NOT_SYNCED:
+            assert got.reason
     assert len(linked) == len(set(linked))
 
 
@@ -98,6 +152,10 @@ class WorldConnector(Connector):
 STEPS: Counter[str] = Counter()
 COMPANIES = ["Acme", "ACME", "Globex", "Initech", None]
 NAMES = ["WS-1", "ws 1", "WS-2", "Ann", "Bob", "Acme", "Globex"]
+#: Serials and MACs remote items carry: real ones (in two notations) and placeholders.
+SERIALS = [None, "SN-1001", " sn-1001", "SN-2002", "Default string", "To Be Filled By O.E.M.", "0"]
+MACS = [(), ("AA:BB:CC:00:00:01",), ("aabb.cc00.0001",), ("aa-bb-cc-00-00-02",), ("00:00:00:00:00:00",),
+        ("FF:FF:FF:FF:FF:FF", "AA:BB:CC:00:00:02")]
 OPERATOR = "prop"
 
 
@@ -118,6 +176,14 @@ def template(tmp_path_factory) -> Path:
             conn.exec_driver_sql(
                 "INSERT INTO record (type, client_id, name, name_norm, disabled, attributes, created_at, updated_at)"
                 " VALUES (?, ?, ?, ?, 0, '{}', ?, ?)", (type_, client_id, name, normalise_name(name), now, now))
+        # Documented keys: devices whose serial or MAC the items may carry, under another name too.
+        for type_, client_id, name, kind, value in (("device", 1, "WS-2", "serial", "SN-1001"),
+                                                    ("device", 1, "Bob", "mac", "aa:bb:cc:00:00:01"),
+                                                    ("device", 2, "Ann", "serial", "SN-2002"),
+                                                    ("device", 2, "WS-1", "mac", "aa:bb:cc:00:00:02")):
+            conn.exec_driver_sql(
+                "INSERT INTO record_key (record_id, kind, value) SELECT id, ?, ? FROM record WHERE type = ?"
+                " AND client_id = ? AND name = ?", (kind, value, type_, client_id, name))
     store.close()
     return path
 
@@ -130,7 +196,7 @@ class SyncsAndActions(RuleBasedStateMachine):
         self.dir = Path(tempfile.mkdtemp(prefix="syncview-props-"))
         shutil.copyfile(self.template, self.dir / "store.db")
         self.store = open_store(self.dir / "store.db")
-        self.remote: dict[tuple[ResourceType, str], tuple[str, str | None]] = {}
+        self.remote: dict[tuple[ResourceType, str], tuple[str, str | None, str | None, tuple[str, ...]]] = {}
         self.serial = 0
         self.actions_done = 0  # audit events the model expects
         self.undoable: list[tuple[dict, dict]] = []
@@ -149,7 +215,7 @@ class SyncsAndActions(RuleBasedStateMachine):
         """What an undo must give back: every resource row but its version stamp, every record's flag."""
         resources = {r[0]: r[1:] for r in self.sql(
             "SELECT id, integration_id, type, external_id, name, name_norm, remote_company, client_id, payload, "
-            "status, record_id, first_seen, last_seen, deleted_remotely FROM resource")}
+            "status, record_id, first_seen, last_seen, deleted_remotely, matched_on, reason FROM resource")}
         disabled = dict(self.sql("SELECT id, disabled FROM record"))
         return resources, disabled
 
@@ -160,16 +226,18 @@ class SyncsAndActions(RuleBasedStateMachine):
     # ---- the remote world
 
     @initialize(items=st.lists(st.tuples(st.sampled_from(TYPES), st.sampled_from(NAMES),
-                                         st.sampled_from(COMPANIES)), min_size=1, max_size=8))
+                                         st.sampled_from(COMPANIES), st.sampled_from(SERIALS),
+                                         st.sampled_from(MACS)), min_size=1, max_size=8))
     def start(self, items) -> None:
-        for type_, name, company in items:
-            self.add(type_, name, company)
+        for type_, name, company, serial, macs in items:
+            self.add(type_, name, company, serial, macs)
         self.sync(create_missing=False)  # something to act on from the first step
 
-    @rule(type_=st.sampled_from(TYPES), name=st.sampled_from(NAMES), company=st.sampled_from(COMPANIES))
-    def add(self, type_, name, company) -> None:
+    @rule(type_=st.sampled_from(TYPES), name=st.sampled_from(NAMES), company=st.sampled_from(COMPANIES),
+          serial=st.sampled_from(SERIALS), macs=st.sampled_from(MACS))
+    def add(self, type_, name, company, serial=None, macs=()) -> None:
         self.serial += 1
-        self.remote[(type_, str(self.serial))] = (name, company)
+        self.remote[(type_, str(self.serial))] = (name, company, serial, macs)
 
     @rule(data=st.data())
     def change_remotely(self, data) -> None:
@@ -179,18 +247,22 @@ class SyncsAndActions(RuleBasedStateMachine):
         if data.draw(st.booleans()):
             del self.remote[key]
         else:
-            self.remote[key] = (data.draw(st.sampled_from(NAMES)), data.draw(st.sampled_from(COMPANIES)))
+            self.remote[key] = (data.draw(st.sampled_from(NAMES)), data.draw(st.sampled_from(COMPANIES)),
+                                data.draw(st.sampled_from(SERIALS)), data.draw(st.sampled_from(MACS)))
 
     # ---- syncs
 
     @rule(create_missing=st.booleans())
     def sync(self, create_missing) -> None:
         links_before = dict(self.sql("SELECT id, record_id FROM resource WHERE status = 'matched'"))
+        operators_before = self.sql("SELECT id, record_id FROM resource WHERE matched_on = 'operator' ORDER BY id")
         excluded_before = set(self.resource_ids("excluded"))
         audit_before = self.sql("SELECT count(*) FROM audit_event")
         items = [RemoteItem(type_, ext, name, None if type_ is ResourceType.CLIENT else company,
-                            {"id": ext, "name": name})
-                 for (type_, ext), (name, company) in sorted(self.remote.items(), key=lambda kv: int(kv[0][1]))]
+                            {"id": ext, "name": name, "serial": serial, "macs": list(macs)},
+                            IdentityKeys(serial=serial, macs=macs))
+                 for (type_, ext), (name, company, serial, macs) in sorted(self.remote.items(),
+                                                                            key=lambda kv: int(kv[0][1]))]
         connector = WorldConnector("World", {})
         connector.items = items
         sync_connector(self.store, connector, create_missing=create_missing, full=True)
@@ -203,18 +275,19 @@ class SyncsAndActions(RuleBasedStateMachine):
         assert self.sql("SELECT id FROM resource WHERE status = 'excluded' ORDER BY id") == [
             (r,) for r in sorted(excluded_before)]
         assert self.sql("SELECT count(*) FROM audit_event") == audit_before
-        # Nothing fetched is left Not Synced while a free record would match it.
+        self.check_key_links(set(self.resource_ids("matched")) - set(links_before))
+        STEPS["key links"] += self.sql("SELECT count(*) FROM resource WHERE matched_on IN ('serial', 'mac')")[0][0]
+        # An operator's choice survives the sync, and says so.
+        assert self.sql("SELECT id, record_id FROM resource WHERE id IN (SELECT value FROM json_each(?))"
+                        " AND matched_on = 'operator' ORDER BY id",
+                        json.dumps([r for r, _ in operators_before])) == operators_before
+        # Every fetched resource says how it stands: how it matched, or why not.
         fetched = {(item.type.value, item.external_id) for item in items}
-        for rid, type_, external_id, client_id, norm in self.sql(
-                "SELECT id, type, external_id, client_id, name_norm FROM resource WHERE status = 'not_synced'"):
-            if (type_, external_id) not in fetched or (type_ != "client" and client_id is None):
-                continue
-            same_client = "" if type_ == "client" else " AND r.client_id = ?"
-            free = self.sql(
-                "SELECT r.id FROM record r WHERE r.type = ? AND r.name_norm = ?" + same_client +
-                " AND NOT EXISTS (SELECT 1 FROM resource x WHERE x.record_id = r.id)",
-                type_, norm, *([] if type_ == "client" else [client_id]))
-            assert not free, (rid, type_, client_id, norm, free)
+        for type_, external_id, status, matched_on, reason in self.sql(
+                "SELECT type, external_id, status, matched_on, reason FROM resource"):
+            if (type_, external_id) in fetched:
+                assert (matched_on is not None) if status == "matched" else (matched_on is None), matched_on
+                assert bool(reason) == (status == "not_synced"), (status, reason)
         self.undoable.clear()  # a sync may link an included resource: older undos may be refused now
 
     # ---- operator actions
@@ -287,6 +360,31 @@ class SyncsAndActions(RuleBasedStateMachine):
                         "GROUP BY integration_id, type, external_id HAVING count(*) > 1") == []
 
     @invariant()
+    def a_placeholder_never_links(self) -> None:
+        """No placeholder is ever stored as a key, and a link on a serial or MAC rests on a real
+        one that the resource and its record share."""
+        assert [v for (v,) in self.sql("SELECT value FROM resource_key WHERE kind = 'serial' UNION "
+                                       "SELECT value FROM record_key WHERE kind = 'serial'")
+                if DEFAULT_IDENTITY.serial_is_placeholder(v)] == []
+        assert [v for (v,) in self.sql("SELECT value FROM resource_key WHERE kind = 'mac' UNION "
+                                       "SELECT value FROM record_key WHERE kind = 'mac'")
+                if DEFAULT_IDENTITY.mac_is_placeholder(v)] == []
+
+    def check_key_links(self, new_links) -> None:
+        """A link a sync just made on a serial or MAC rests on a real one the resource and its record share."""
+        for resource_id, kind in self.sql(
+                "SELECT id, matched_on FROM resource WHERE matched_on IN ('serial', 'mac')"
+                " AND id IN (SELECT value FROM json_each(?))", json.dumps(sorted(new_links))):
+            shared = self.sql(
+                "SELECT k.value FROM resource_key k JOIN resource r ON r.id = k.resource_id"
+                " WHERE r.id = ? AND k.kind = ? AND k.value IN ("
+                "  SELECT o.value FROM resource_key o JOIN resource x ON x.id = o.resource_id"
+                "  WHERE x.record_id = r.record_id AND x.id != r.id AND o.kind = k.kind"
+                "  UNION SELECT value FROM record_key WHERE record_id = r.record_id AND kind = k.kind)",
+                resource_id, kind)
+            assert shared, (resource_id, kind)
+
+    @invariant()
     def a_linked_record_is_of_the_resources_type(self) -> None:
         assert self.sql("SELECT x.id FROM resource x JOIN record r ON r.id = x.record_id WHERE r.type != x.type") == []
 
@@ -309,3 +407,5 @@ def test_any_sequence_of_syncs_and_actions_keeps_the_invariants(template):
     # Every kind of step was exercised (a floor, not a quota: the draws vary from run to run,
     # and include needs an excluded resource first, so it is the rarest).
     assert min(STEPS[step] for step in ("sync", "rematch", "exclude", "include", "undo", "refused")) >= 3, STEPS
+    # A serial or MAC link needs an item alone in carrying a documented value: rarer still.
+    assert STEPS["key links"] >= 1, STEPS

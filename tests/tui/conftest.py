@@ -37,7 +37,7 @@ def row_names(app) -> list[str]:
 
 def static_text(widget) -> str:
     """What a Static shows, as plain text (its content rendered at 120 columns)."""
-    console = Console(width=120, no_color=True, record=False)
+    console = Console(width=120, color_system=None, record=False)
     with console.capture() as capture:
         console.print(widget.content)
     return capture.get()

@@ -86,7 +86,7 @@ async def test_exclude_with_disable_then_include_then_undo_twice(app, demo_store
         await pilot.press("x")
         await settle(pilot)
         assert isinstance(app.screen, ExcludeDialog)
-        await pilot.press("shift+tab", "space", "ctrl+s")  # "Disable record" on, Exclude
+        await pilot.press("shift+tab", "shift+tab", "space", "ctrl+s")  # from Cancel: "Disable record" on, Exclude
         await settle(pilot)
         stored = queries.get_resource(demo_store, resource.id)
         assert stored.status is SyncStatus.EXCLUDED and stored.record_id is None

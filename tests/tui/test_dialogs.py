@@ -67,7 +67,7 @@ async def test_logs_dialog_level_filter(app, demo_store):
         await pilot.press("enter", "down", "down", "enter")  # Errors
         await settle(pilot)
         table = dialog.query_one(DataTable)
-        levels = {str(table.get_row_at(i)[1]) for i in range(table.row_count)}
+        levels = {str(table.get_row_at(i)[2]) for i in range(table.row_count)}  # Run, Time, Level
         assert levels == {"error"}
         # ...and every error of the range is there, not just some (an empty table passes the above).
         since = parse_when(dialog.query_one("#since", Input).value)
@@ -79,7 +79,7 @@ async def test_logs_dialog_level_filter(app, demo_store):
 async def test_details_show_payload_and_history(app, demo_store):
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        await pilot.press("S", "enter", "down", "down", "down", "enter")  # Excluded: they have history
+        await pilot.press("S", "down", "down", "down", "enter")  # Excluded: they have history
         await settle(pilot)
         row = app.screen.query_one(ResourceTable).current_row
         await pilot.press("d")
@@ -129,7 +129,9 @@ async def test_fits_an_80_by_24_terminal(app, demo_store):
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         lines = table_lines(app)
-        assert lines[0].startswith("Name") and "Last seen" in lines[0] and "Remote company" not in lines[0]
+        # Last seen is there, or it said the same on every row and the header says it once.
+        assert lines[0].startswith("Name") and "Remote company" not in lines[0]
+        assert "Last seen" in lines[0] or "· seen " in lines[0]
         assert app.screen.query_one(ResourceTable).region.height >= 12
         assert all(len(line) <= 80 for line in lines)
 
@@ -141,3 +143,109 @@ async def test_quit_with_q(app):
         await pilot.pause()
         assert not app.is_running
     assert app.return_code == 0  # a crash would end it too, with 1
+
+
+async def test_enter_right_after_exclude_or_a_bulk_action_changes_nothing(app, demo_store):
+    from syncview.tui.screens.confirm import BulkExcludeDialog, ConfirmDialog
+    from syncview.tui.screens.exclude import ExcludeDialog
+
+    before = rows_of(demo_store)
+    for size in ((80, 24), (120, 40)):
+        async with app.run_test(size=size) as pilot:
+            await settle(pilot)
+            await pilot.press("x")
+            await settle(pilot)
+            assert isinstance(app.screen, ExcludeDialog) and app.screen.focused.id == "cancel"
+            await pilot.press("enter")
+            await settle(pilot)
+            await pilot.press("slash", *"acme", "enter", "asterisk", "x")
+            await settle(pilot)
+            assert isinstance(app.screen, BulkExcludeDialog) and app.screen.focused.id == "cancel"
+            await pilot.press("enter", "i")
+            await settle(pilot)
+            assert isinstance(app.screen, ConfirmDialog) and app.screen.focused.id == "no"
+            await pilot.press("enter")
+            await settle(pilot)
+            assert isinstance(app.screen, OverviewScreen)
+        app = type(app)(demo_store, operator="tester")
+    assert rows_of(demo_store) == before
+
+
+def rows_of(store) -> list[tuple]:
+    from tests.helpers import rows
+
+    return rows(store, "SELECT id, status, record_id, version FROM resource ORDER BY id")
+
+
+async def test_screenshot_from_the_palette_without_downloads_saves_to_the_state_dir_and_says_where(
+        app, tmp_path, monkeypatch):
+    import platformdirs
+
+    home = tmp_path / "nohome"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))  # no ~/Downloads
+    monkeypatch.setenv("XDG_DOWNLOAD_DIR", str(home / "Downloads"))
+    assert not platformdirs.user_downloads_path().is_dir()
+    shots = platformdirs.user_state_path("syncview") / "screenshots"
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p", *"screenshot")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause(0.5)
+        saved = list(shots.glob("*.svg"))
+        assert len(saved) == 1 and "<svg" in saved[0].read_text()
+        assert any(n.message == f"Screenshot saved to {saved[0]}" for n in app._notifications)
+
+
+async def test_undo_from_another_integrations_screen_names_the_integration_it_changes(app, demo_store):
+    from syncview.tui.screens.confirm import ConfirmDialog
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert app.screen.integration.name == "ConnectWise Manage"
+        await pilot.press("x", "ctrl+s")  # exclude the first row of ConnectWise Manage
+        await settle(pilot)
+        await pilot.press("I", "down", "enter")  # Datto RMM
+        await settle(pilot)
+        assert app.screen.integration.name == "Datto RMM"
+        await pilot.press("u")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmDialog)
+        said = static_text(app.screen.query_one("#what"))
+        assert said.startswith("This changes ConnectWise Manage, not Datto RMM on screen.")
+        assert " in ConnectWise Manage" in said
+
+
+async def test_the_logs_name_each_run_on_its_first_line_and_an_action_as_one(app, demo_store):
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("x", "ctrl+s")
+        await settle(pilot)
+        await pilot.press("l")
+        await settle(pilot)
+        dialog = app.screen
+        table = dialog.query_one(DataTable)
+        runs = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+        assert runs[0] == "action"  # the exclude, newest
+        firsts = [i for i, run in enumerate(runs) if run.startswith("run ")]
+        assert len(firsts) >= 2 and all(runs[i] == "│" for i in range(firsts[0] + 1, firsts[1]))
+        assert [dialog._rows[i].sync_run_id for i in firsts] == sorted(
+            {r.sync_run_id for r in dialog._rows if r.sync_run_id is not None},
+            key=[r.sync_run_id for r in dialog._rows].index)
+
+
+async def test_history_names_the_integration_and_fits_without_sideways_scrolling(app, demo_store):
+    for size in ((80, 24), (120, 40)):
+        async with app.run_test(size=size) as pilot:
+            await settle(pilot)
+            await pilot.press("h")
+            await settle(pilot)
+            table = app.screen.query_one("#batches", DataTable)
+            labels = [str(column.label) for column in table.columns.values()]
+            assert "Integration" in labels and labels[-1] == "What"
+            assert ("Before → after" in labels) == (size == (120, 40))
+            assert table.row_count and table.max_scroll_x == 0, (size, table.virtual_size, table.size)
+            names = {str(table.get_row_at(i)[labels.index("Integration")]) for i in range(table.row_count)}
+            assert names <= {"ConnectWise Manage", "Datto RMM", "—"} and names & {"ConnectWise Manage", "Datto RMM"}
+        app = type(app)(demo_store, operator="tester")

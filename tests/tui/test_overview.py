@@ -7,7 +7,7 @@ from syncview.services import queries
 from syncview.services.queries import ResourceFilter
 from syncview.tui.widgets.resource_table import ResourceTable
 from syncview.tui.widgets.tiles import StatusTile, TotalsTile, number
-from tests.tui.conftest import row_names, settle, table_lines
+from tests.tui.conftest import row_names, settle, static_text, table_lines
 
 
 def _integration(store, name="ConnectWise Manage"):
@@ -22,9 +22,11 @@ async def test_opens_on_first_integration_with_tiles_counting_the_whole_integrat
         screen = app.screen
         assert screen.integration.id == cw.id
         assert screen.query_one(TotalsTile).totals == totals
-        status = str(screen.query_one(StatusTile).render_status(totals).columns[2]._cells)
+        status = static_text(screen.query_one(StatusTile))
         assert number(totals.by_status[SyncStatus.MATCHED]) in status
-        assert screen.query_one("#sync-status").border_subtitle == f"{number(totals.total)} resources"
+        assert f"Removed remotely {number(totals.removed)}" in " ".join(status.split())
+        # The table lists the removed-remotely resources too (marked so on their row).
+        assert screen.query_one("#sync-status").border_subtitle == f"{number(totals.total + totals.removed)} resources"
         lines = table_lines(app)
         assert lines[0].startswith("Name ▲")
         first_page = queries.resource_page(demo_store, ResourceFilter(cw.id), limit=5)
@@ -52,9 +54,9 @@ async def test_typing_a_filter_narrows_the_rows_as_one_types(app, demo_store):
 async def test_type_and_status_pickers_filter_the_table(app, demo_store):
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        await pilot.press("t", "enter", "down", "down", "down", "enter")  # All types -> Client, Site, Device
+        await pilot.press("t", "down", "down", "down", "enter")  # All types -> Client, Site, Device
         await settle(pilot)
-        await pilot.press("S", "enter", "down", "down", "enter")  # All statuses -> Matched, Not Synced
+        await pilot.press("S", "down", "down", "enter")  # All statuses -> Matched, Not Synced
         await settle(pilot)
         flt = app.screen.current_filter()
         assert (flt.type, flt.status) == (ResourceType.DEVICE, SyncStatus.NOT_SYNCED)
@@ -68,7 +70,7 @@ async def test_type_and_status_pickers_filter_the_table(app, demo_store):
 async def test_choosing_another_integration_reloads_tiles_and_clients(app, demo_store):
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        await pilot.press("I", "enter", "down", "enter")
+        await pilot.press("I", "down", "enter")
         await settle(pilot)
         rmm = _integration(demo_store, "Datto RMM")
         assert app.screen.integration.id == rmm.id
@@ -83,7 +85,7 @@ async def test_client_picker_searches_as_one_types_and_filters_the_table(app, de
     client = queries.integration_clients(demo_store, cw.id)[2]
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        await pilot.press("c", "enter", *client.name[:6].lower(), "enter")
+        await pilot.press("c", *client.name[:6].lower(), "enter")
         await settle(pilot)
         flt = app.screen.current_filter()
         assert flt.client_id == client.id
@@ -153,3 +155,95 @@ async def test_enter_then_a_key_typed_in_one_breath_acts_on_the_table(app, demo_
         assert app.screen.query_one("#filter", Input).value == "globex"
         assert app.screen.focused is app.screen.query_one(ResourceTable)
         assert "marked" in str(app.screen.query_one("#sync-status").border_subtitle)
+
+
+async def test_no_integration_is_not_a_choice_in_the_integration_picker(app, demo_store):
+    from textual.widgets import Select
+
+    first, second = queries.list_integrations(demo_store)
+    for size in ((80, 24), (120, 40)):
+        async with app.run_test(size=size) as pilot:
+            await settle(pilot)
+            picker = app.screen.query_one("#integration", Select)
+            assert [value for _prompt, value in picker._options] == [first.id, second.id]
+            # Up from the first entry, then enter: still an integration, and `s` would sync it.
+            await pilot.press("I", "up", "up", "enter")
+            await settle(pilot)
+            assert picker.value == first.id and app.screen.integration.id == first.id
+        app = type(app)(demo_store, operator="tester")
+
+
+async def test_picker_keys_open_the_list_at_once_and_the_arrows_stop_at_its_ends(app, demo_store):
+    from textual.widgets import Select
+
+    rmm = queries.get_integration(demo_store, "Datto RMM")
+    for size in ((80, 24), (120, 40)):
+        async with app.run_test(size=size) as pilot:
+            await settle(pilot)
+            status = app.screen.query_one("#status-filter", Select)
+            await pilot.press("S")
+            assert status.expanded and app.screen.focused is not app.screen.table
+            # Down past the last entry stays on it (Excluded), it does not come round to All.
+            await pilot.press(*["down"] * 6, "enter")
+            await settle(pilot)
+            assert status.value == SyncStatus.EXCLUDED.value and not status.expanded
+            # The filter row is labelled: the words where there is room, the keys at 80 columns.
+            labels = [label.content for label in app.screen.query("#filters > .label") if label.display]
+            assert labels == (["c", "/", "t", "S"] if size == (80, 24) else ["Client", "Name", "Type", "Status"])
+            # Types the integration has no resources of are not offered.
+            await pilot.press("I", "down", "enter")
+            await settle(pilot)
+            assert app.screen.integration.id == rmm.id
+            offered = [prompt for prompt, _value in app.screen.query_one("#type", Select)._options]
+            totals = queries.integration_totals(demo_store, rmm.id)
+            assert offered == ["All"] + [t.label for t in ResourceType if totals.by_type[t]]
+            assert len(offered) < len(ResourceType) + 1
+        app = type(app)(demo_store, operator="tester")
+
+
+async def test_the_footer_shows_whole_keys_in_order_with_help_and_keeps_rebound_ones(demo_store):
+    from textual.widgets._footer import FooterKey
+
+    from syncview.config import Config
+    from syncview.tui.app import SyncviewApp
+    from syncview.tui.widgets.key_footer import KeyFooter
+
+    def keys(app) -> list[tuple[str, str]]:
+        return [(k.key_display, k.description) for k in app.screen.query_one(KeyFooter).query(FooterKey)]
+
+    for keymap in ({}, {"overview.sync": "ctrl+y", "overview.rematch": "M"}):
+        app = SyncviewApp(demo_store, Config(path=None, keymap=keymap), operator="tester")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            narrow = keys(app)
+            footer = app.screen.query_one(KeyFooter)
+            assert sum(len(k) + len(d) + 2 for k, d in narrow) <= footer.size.width
+            descriptions = [d for _k, d in narrow]
+            assert descriptions[:6] == ["Actions", "Filter", "Re-match", "Exclude", "Undo", "Sync now"]
+            assert descriptions[-2:] == ["Help", "palette"]
+            if keymap:
+                assert ("^y", "Sync now") in narrow and ("M", "Re-match") in narrow
+            await pilot.resize_terminal(120, 40)
+            await settle(pilot)
+            wide = [d for _k, d in keys(app)]
+            assert wide[:7] == descriptions[:6] + ["Logs"] and "Quit" in wide
+
+
+async def test_at_80_columns_a_column_saying_the_same_on_every_row_gives_the_name_its_room(app, demo_store):
+    from syncview.tui.widgets.resource_table import layout_columns
+
+    for size in ((80, 24), (120, 40)):
+        async with app.run_test(size=size) as pilot:
+            await settle(pilot)
+            await pilot.press("S", "down", "enter")  # Matched: the status is the same on every row
+            await settle(pilot)
+            header = table_lines(app)[0]
+            table = app.screen.query_one(ResourceTable)
+            width = table.scrollable_content_region.width
+            if size == (80, 24):
+                assert header.startswith("Name ▲ · ") and "· Matched" in header and "Status" not in header, header
+                # The name column took the room the status column gave up.
+                assert header.index("Local record") > layout_columns(width)[0][1] + 1
+            else:
+                assert "Status" in header and "·" not in header
+        app = type(app)(demo_store, operator="tester")

@@ -110,10 +110,15 @@ async def _palette(pilot, query: str) -> None:
 async def test_the_palette_offers_the_type_and_status_pickers(app, demo_store):
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
+        # Each opens its picker's list at once (issue 16 item 6): the focus is in that list.
         await _palette(pilot, "type")
-        assert app.focused is app.screen.query_one("#type", Select)
+        picker = app.screen.query_one("#type", Select)
+        assert picker.expanded and app.focused.parent is picker
+        await pilot.press("escape")
+        await settle(pilot)
         await _palette(pilot, "choose status")
-        assert app.focused is app.screen.query_one("#status-filter", Select)
+        picker = app.screen.query_one("#status-filter", Select)
+        assert picker.expanded and app.focused.parent is picker
 
 
 async def test_the_palette_offers_every_key_of_the_screen(app, demo_store):

@@ -50,7 +50,7 @@ async def _rematch(pilot) -> None:
 
 
 async def _exclude(pilot) -> None:
-    await _select(pilot, "ACME-FW-")
+    await _select(pilot, "WAYNE-FW-0")  # a device the 2,000-resource demo has (ACME-FW- matched none)
     await pilot.press("x")
     await settle(pilot)
 

@@ -41,7 +41,7 @@ async def test_sync_now_brings_back_resources_and_updates_tiles_and_last_synced(
         assert tile.totals.total == total
         assert rows(demo_store, "SELECT count(*), max(outcome) FROM syncrun WHERE integration_id = ? AND id > ?",
                     integration_id, runs_before)[0] == (1, "success")
-        assert "Last synced just now" in static_text(app.screen.query_one("#last-synced"))
+        assert "✓ Synced just now" in static_text(app.screen.query_one("#last-synced"))
         assert any(message.startswith(f"{PSA}: success") and "10 new" in message for message in _notifications(app))
 
 
@@ -110,6 +110,28 @@ async def test_a_sync_or_a_refresh_keeps_the_operators_filter_client_and_marks(a
 
 
 
+async def test_a_failed_sync_now_says_failed_first_and_when_the_last_success_was(app, demo_store, monkeypatch):
+    from syncview.errors import ConnectorError
+
+    def failing_fetch(self, since=None):
+        raise ConnectorError("ConnectWise Manage: connection refused")
+        yield  # a generator, as the connector's fetch is
+
+    monkeypatch.setattr(DemoConnector, "fetch", failing_fetch)
+    for size in ((80, 24), (120, 40)):
+        async with app.run_test(size=size) as pilot:
+            await settle(pilot)
+            await pilot.press("s")
+            await settle(pilot)
+            line = static_text(app.screen.query_one("#last-synced")).strip()
+            assert line.startswith("✗ Failed just now"), line
+            assert "Last synced" not in line and "Synced" not in line
+            second = static_text(app.screen.query_one("#last-success")).strip()
+            assert second.startswith("Last success "), second
+            assert any(m.startswith(f"{PSA}: failed") for m in _notifications(app)), _notifications(app)
+        app = type(app)(demo_store, operator="tester")
+
+
 async def test_sync_now_marks_what_was_deleted_in_the_product_since_the_last_sync(store, serve, monkeypatch):
     """An incremental Sync now (ConnectWise on a loopback fake) still finds a deleted configuration."""
     from syncview.config import parse_config
@@ -139,5 +161,5 @@ async def test_sync_now_marks_what_was_deleted_in_the_product_since_the_last_syn
 
         assert rows(store, "SELECT external_id FROM resource WHERE deleted_remotely = 1") == [(str(gone["id"]),)]
         assert rows(store, "SELECT outcome, removed FROM syncrun ORDER BY id DESC LIMIT 1") == [("success", 1)]
-        assert any(m.startswith("CW: success") and "1 removed remotely" in m and "(changes only)" in m
+        assert any(m.startswith("CW: success") and "1 newly removed remotely" in m and "(changes only)" in m
                    for m in _notifications(app))

@@ -86,14 +86,14 @@ async def test_bulk_exclude_with_disable_records_is_one_undo(app, demo_store):
     assert len(targets) > 5
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        await pilot.press("S", "enter", "down", "enter")  # status: Matched
+        await pilot.press("S", "down", "enter")  # status: Matched
         await settle(pilot)
         await _filter(pilot, "globex")  # ends in the table (enter)
         await pilot.press("asterisk", "x")
         await settle(pilot)
         assert isinstance(app.screen, BulkExcludeDialog)
         assert f"{number(len(targets))} marked resources" in static_text(app.screen.query_one(".question"))
-        await pilot.press("shift+tab", "space", "ctrl+s")  # "Disable their records" on, Exclude
+        await pilot.press("shift+tab", "shift+tab", "space", "ctrl+s")  # from Cancel: "Disable their records" on
         await settle(pilot)
         assert isinstance(app.screen, OverviewScreen)
         now = {r.id: r for r in queries.iter_resources(demo_store, ResourceFilter(_cw(demo_store), text="globex"))}
@@ -121,7 +121,7 @@ async def test_bulk_include_of_marked_excluded_rows(app, demo_store):
     ids = [r.id for r in queries.iter_resources(demo_store, excluded)]
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        await pilot.press("S", "enter", "down", "down", "down", "enter")  # status: Excluded
+        await pilot.press("S", "down", "down", "down", "enter")  # status: Excluded
         await settle(pilot)
         await pilot.press("escape", "space", "space", "space", "i")  # back to the table, mark three
         await settle(pilot)
@@ -209,8 +209,8 @@ async def test_history_filters_and_undo_redo_with_confirmation(app, demo_store):
         assert isinstance(screen, HistoryScreen)
         table = screen.query_one(DataTable)
         first = [str(cell) for cell in table.get_row_at(0)]
-        assert first[1:4] == ["tester", "include", "Excluded → Not Synced"]
-        assert first[4].startswith(f"{excluded} resources (")
+        assert first[1:5] == ["tester", "include", "ConnectWise Manage", "Excluded → Not Synced"]
+        assert first[5].startswith(f"{excluded} resources (")
         everyone = table.row_count
         screen.query_one("#operator").focus()
         await pilot.press("enter", "down", "enter")  # the first operator by name: akumar
@@ -282,7 +282,7 @@ async def test_sync_diff_from_the_logs_dialog(app, demo_store):
         await settle(pilot)
         assert isinstance(app.screen, RunDiffDialog)
         shown = static_text(app.screen.query_one("#diff"))
-        assert f"Run {dialog._rows[index].sync_run_id}" in shown and "Left Not Synced" in shown
+        assert f"Run {dialog._rows[index].sync_run_id}" in shown and "Newly Not Synced" in shown
         assert dialog._rows[index].resource_name in shown
         await pilot.press("escape")
         await settle(pilot)
@@ -364,11 +364,11 @@ async def test_integration_client_filters_and_theme_are_remembered_between_runs(
     first = SyncviewApp(demo_store, operator="tester")
     async with first.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        await pilot.press("I", "enter", "down", "enter")  # Datto RMM
+        await pilot.press("I", "down", "enter")  # Datto RMM
         await settle(pilot)
-        await pilot.press("c", "enter", *client.name[:6].lower(), "enter")
+        await pilot.press("c", *client.name[:6].lower(), "enter")
         await settle(pilot)
-        await pilot.press("S", "enter", "down", "down", "enter")  # Not Synced
+        await pilot.press("S", "down", "down", "enter")  # Not Synced
         await settle(pilot)
         await pilot.press("slash", *"ws", "enter")
         await settle(pilot)
@@ -412,7 +412,7 @@ async def test_the_export_dialog_names_the_chosen_client(app, demo_store):
     client = queries.integration_clients(demo_store, cw.id)[2]
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        await pilot.press("c", "enter", *client.name[:6].lower(), "enter")
+        await pilot.press("c", *client.name[:6].lower(), "enter")
         await settle(pilot)
         await pilot.press("e")
         await settle(pilot)

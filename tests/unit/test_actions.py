@@ -200,3 +200,44 @@ def test_the_undo_question_names_the_record_it_enables_again(demo_store):
 
     assert pending.lines == (f"device {resource.name!r}: Excluded → Matched, "
                              f"record {resource.record_name!r} enabled",)
+
+
+def how(store, resource_id):
+    return rows(store, "SELECT status, matched_on, reason FROM resource WHERE id = ?", resource_id)[0]
+
+
+def test_a_rematch_says_operator_and_undo_puts_back_how_it_stood_and_why(demo_store):
+    resource = first(demo_store, type=ResourceType.CLIENT, status=SyncStatus.NOT_SYNCED)
+    before = how(demo_store, resource.id)
+    assert before[0] == "not_synced" and before[2]  # the seeded reason
+    target = matching.rematch_candidates(demo_store, resource.id)[0].record
+    actions.rematch(demo_store, resource.id, target.id)
+    assert how(demo_store, resource.id) == ("matched", "operator", None)
+    [event] = audit(demo_store, resource.id)
+    assert (event["before"]["reason"], event["after"]["matched_on"]) == (before[2], "operator")
+    actions.undo(demo_store)
+    assert how(demo_store, resource.id) == before
+
+
+def test_exclude_and_include_say_how_the_resource_stands(demo_store):
+    resource = matched_device(demo_store)
+    assert how(demo_store, resource.id) == ("matched", "name", None)
+    actions.exclude(demo_store, resource.id)
+    assert how(demo_store, resource.id) == ("excluded", None, None)
+    actions.include(demo_store, resource.id)
+    assert how(demo_store, resource.id) == ("not_synced", None, actions.INCLUDED_REASON)
+    actions.undo(demo_store)
+    actions.undo(demo_store)
+    assert how(demo_store, resource.id) == ("matched", "name", None)
+
+
+def test_an_audit_snapshot_from_schema_2_undoes_with_no_reason(demo_store):
+    resource = matched_device(demo_store)
+    actions.exclude(demo_store, resource.id)
+    with demo_store.write() as conn:  # what a schema-2 syncview wrote: no matched_on, no reason
+        conn.exec_driver_sql("UPDATE audit_event SET before = json_remove(before, '$.matched_on', '$.reason',"
+                             " '$.reason_kind'), after = json_remove(after, '$.matched_on', '$.reason',"
+                             " '$.reason_kind') WHERE resource_id = ?",
+                             (resource.id,))
+    actions.undo(demo_store)
+    assert how(demo_store, resource.id) == ("matched", None, None)

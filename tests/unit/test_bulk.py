@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from syncview.domain import ResourceType, SyncStatus
@@ -162,6 +164,9 @@ def test_suggestions_are_above_the_threshold_best_first_and_accepted_in_bulk(dem
         row = queries.get_resource(demo_store, proposal.resource_id)
         assert (row.status, row.record_id) == (SyncStatus.MATCHED, proposal.record_id)
     assert _batches(demo_store) == [(result.result.batch, "rematch", len(found))]
+    assert {how for (how,) in rows(demo_store, "SELECT matched_on FROM resource WHERE id IN (SELECT value FROM"
+                                               " json_each(?))", json.dumps([p.resource_id for p in found]))} \
+        == {"operator"}
     assert bulk.suggestions(demo_store, _cw(demo_store), threshold=90) == []
     actions.undo(demo_store)
     assert len(bulk.suggestions(demo_store, _cw(demo_store), threshold=90)) == len(found)
@@ -234,3 +239,18 @@ def test_rows_that_arrived_after_the_marks_are_not_acted_on(demo_store):
     result = bulk.exclude(demo_store, marks)
     assert f"{newest.type.value} {newest.name!r} (new since you marked them)" in result.message
     assert queries.get_resource(demo_store, newest.id).status is newest.status
+
+
+def test_a_bulk_action_and_its_undo_are_one_log_line_each_with_their_count(demo_store):
+    from syncview.services import actions
+
+    integration = queries.get_integration(demo_store, "ConnectWise Manage")
+    flt = ResourceFilter(integration.id, status=SyncStatus.NOT_SYNCED)
+    targets = [r.id for r in queries.resource_page(demo_store, flt, limit=10)]
+    marks = Marks(added=frozenset(targets))
+    before = rows(demo_store, "SELECT count(*) FROM sync_log_entry")[0][0]
+    bulk.exclude(demo_store, marks, expected_count=len(targets), operator="tester")
+    actions.undo(demo_store, operator="tester")
+    lines = [m for (m,) in rows(demo_store, "SELECT message FROM sync_log_entry ORDER BY id")][before:]
+    assert len(lines) == 2, lines
+    assert lines[0] == "tester: excluded 10 resources" and "10 resources" in lines[1]

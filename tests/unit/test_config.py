@@ -224,7 +224,41 @@ def test_url_settings_need_http_or_https(tmp_path):
 def test_unknown_top_level_key_suggests_the_right_one(tmp_path):
     message = error_of(tmp_path, '[[integration]]\nname = "X"\n')
     assert message == (f"config error in {tmp_path / 'config.toml'}: unknown key 'integration' "
-                       f'(did you mean "integrations"?); expected one of: store, ui, keymap, integrations')
+                       f'(did you mean "integrations"?); expected one of: store, ui, keymap, identity, integrations')
+
+
+def test_match_on_sets_the_rules_and_their_order(tmp_path):
+    cfg = parse_config(fake("Fake") + 'match_on = ["serial", "name"]\n')
+    assert cfg.integrations[0].match_on == ("serial", "name")
+    assert parse_config(fake("Fake")).integrations[0].match_on == ("xref", "serial", "mac", "email", "name")
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    ('match_on = ["serail"]', """match_on has unknown rule 'serail' (did you mean "serial"?); expected a list"""),
+    ('match_on = "serial"', "match_on must be a list of rules from xref, serial, mac, email, name"),
+    ('match_on = ["name", "name"]', "match_on names a rule twice (['name', 'name'])"),
+])
+def test_a_bad_match_on_is_one_clear_line(tmp_path, line, expected):
+    message = error_of(tmp_path, fake("Fake") + line + "\n")
+    assert expected in message and "\n" not in message
+
+
+def test_the_identity_section_adds_placeholders_every_integration_uses(tmp_path):
+    cfg = parse_config('[identity]\nplaceholder_serials = ["ASSET-TBD"]\nplaceholder_macs = ["00-11-22-33-44-55"]\n'
+                       + fake("Fake"))
+    assert cfg.identity.serial_is_placeholder("ASSET-TBD")
+    assert cfg.identity.mac_is_placeholder("00:11:22:33:44:55")
+    assert cfg.integrations[0].identity is cfg.identity
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ('[identity]\nplaceholder_macs = ["nope"]\n', "identity.placeholder_macs: 'nope' is not a MAC address"),
+    ('[identity]\nplaceholder_serials = "X"\n', "identity.placeholder_serials must be a list of non-empty strings"),
+    ('[identity]\nplaceholders = []\n', "identity: unknown key 'placeholders'"),
+])
+def test_a_bad_identity_section_is_one_clear_line(tmp_path, text, expected):
+    message = error_of(tmp_path, text)
+    assert expected in message and "\n" not in message
 
 
 def test_unknown_key_in_a_section(tmp_path):

@@ -50,7 +50,7 @@ def test_totals_and_clients_read_from_counts_match_a_recount(demo_store):
     integration = queries.get_integration(demo_store, "Datto RMM")
     totals = queries.integration_totals(demo_store, integration.id)
     (total,) = rows(demo_store, "SELECT count(*) FROM resource WHERE integration_id = ?", integration.id)[0]
-    assert totals.total == total
+    assert totals.total + totals.removed == total  # live ones, and the removed-remotely ones apart
     clients = {c.id: c.resources for c in queries.integration_clients(demo_store, integration.id)}
     recount = dict(rows(demo_store, "SELECT coalesce(client_id, 0), count(*) FROM resource "
                                     "WHERE integration_id = ? GROUP BY 1", integration.id))
@@ -64,9 +64,9 @@ def test_text_filter_through_the_index_finds_exactly_what_a_scan_finds(demo_stor
 
     for integration in queries.list_integrations(demo_store):
         flt = ResourceFilter(integration.id, text=text)
-        norm = normalise_name(text)
+        # What was typed, in ASCII lower case (SQLite's lower()), punctuation and spaces included.
         expected = [i for (i,) in rows(demo_store, "SELECT id FROM resource WHERE integration_id = ? "
-                                                   "AND instr(name_norm, ?) > 0", integration.id, norm)]
+                                                   "AND instr(lower(name), lower(?)) > 0", integration.id, text)]
         assert queries.count_resources(demo_store, flt) == len(expected)
         page = queries.resource_page(demo_store, flt, limit=100_000)
         assert sorted(r.id for r in page) == sorted(expected)
@@ -103,9 +103,17 @@ def test_a_version_1_store_is_migrated_with_counts_and_index_backfilled(demo_sto
         raw.execute("DROP TABLE resource_count")
         raw.execute("DROP TABLE resource_name")
         raw.execute("DROP TABLE meta")
+        for table in ("resource_key", "record_key"):  # and what schema 3 added
+            raw.execute(f"DROP TABLE {table}")
+        for column in ("matched_on", "reason", "reason_kind"):
+            raw.execute(f"ALTER TABLE resource DROP COLUMN {column}")
+        raw.execute("DROP INDEX ix_resource_removed")  # schema 3
         raw.execute("PRAGMA user_version = 1")
     migrated = open_store(store_path)
     assert rows(migrated, "PRAGMA user_version") == [(db.SCHEMA_VERSION,)]
+    assert rows(migrated, "SELECT count(*) FROM sqlite_master WHERE name = 'ix_resource_removed'") == [(1,)]
+    assert "ix_resource_removed" in str(rows(migrated, "EXPLAIN QUERY PLAN SELECT count(*) FROM resource "
+                                                 "WHERE integration_id = 1 AND deleted_remotely = 1"))
     assert store_path.with_name(f"{store_path.name}.schema1.bak").exists()
     assert_counts_agree(migrated)
     integration = queries.get_integration(migrated, "ConnectWise Manage")

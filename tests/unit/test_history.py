@@ -80,6 +80,31 @@ def test_run_diff_lists_what_a_run_matched_left_created_and_removed(documented):
     assert [r[0] for r in runs(documented, integration_id)] == [second.run_id, first.run_id]
 
 
+def test_a_full_sync_reports_the_counts_the_tiles_show_and_its_removals_as_it_lists_them(documented):
+    run(documented)
+    source = [*SOURCE[:1], *SOURCE[2:]]  # one gone remotely
+    report = run(documented, source, full=True)
+    integration_id = queries.list_integrations(documented)[0].id
+    totals = queries.integration_totals(documented, integration_id)
+    c = report.counts
+    # The toast's "now" numbers are the tiles' numbers: live resources, the removed one apart.
+    assert (c.matched, c.not_synced, c.excluded, c.removed_total) == (
+        totals.by_status[SyncStatus.MATCHED], totals.by_status[SyncStatus.NOT_SYNCED],
+        totals.by_status[SyncStatus.EXCLUDED], totals.removed)
+    assert totals.removed == 1 and c.fetched == totals.total == len(source)
+    assert f"now {c.standing()}" in report.summary() and "1 newly removed remotely" in report.summary()
+    diff = run_diff(documented, report.run_id)
+    assert diff.removed == len(diff.section("removed")) == 1
+    assert (diff.matched, diff.not_synced) == (c.matched, c.not_synced)
+
+
+def test_the_demo_runs_count_what_they_list(demo_store):
+    for integration in queries.list_integrations(demo_store):
+        for run_id, _started, outcome in runs(demo_store, integration.id)[:30]:
+            diff = run_diff(demo_store, run_id)
+            assert diff.removed == len(diff.section("removed")), (run_id, outcome)
+
+
 def test_ui_state_survives_a_restart_and_ignores_a_damaged_file(tmp_path):
     path = tmp_path / "state" / "tui-state.json"
     state = UiState(path)
@@ -107,3 +132,32 @@ def test_ui_state_write_failure_is_ignored(tmp_path):
     state = UiState(blocker / "tui-state.json")  # its directory cannot be created
     state.set_theme("nord")
     assert state.theme == "nord"
+
+
+def test_two_instances_on_different_stores_keep_each_others_view(tmp_path):
+    """Each syncview changes only its own store's entry in the file as it is now, not its copy."""
+    path = tmp_path / "tui-state.json"
+    first, second = UiState(path), UiState(path)  # both started before either wrote
+    first.set_view(tmp_path / "a.db", ViewState("ConnectWise Manage", text="acme"))
+    second.set_view(tmp_path / "b.db", ViewState("Datto RMM", status="excluded"))
+    first.set_theme("nord")
+    again = UiState(path)
+    assert again.view(tmp_path / "a.db") == ViewState("ConnectWise Manage", text="acme")
+    assert again.view(tmp_path / "b.db") == ViewState("Datto RMM", status="excluded")
+    assert again.theme == "nord"
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".partial")] == []
+
+
+def test_two_processes_writing_at_once_lose_no_entry(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "tui-state.json"
+    script = ("import sys; from pathlib import Path; from syncview.tui.state import UiState, ViewState\n"
+              "state = UiState(Path(sys.argv[1]))\n"
+              "for n in range(15): state.set_view(Path(f'{sys.argv[2]}{n}.db'), ViewState(sys.argv[2]))\n")
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(path), str(tmp_path / name)])
+             for name in ("p", "q")]
+    assert [proc.wait(timeout=60) for proc in procs] == [0, 0]
+    stores = json.loads(path.read_text())["stores"]
+    assert len(stores) == MAX_STORES  # 30 written, the 20 most recent kept, none lost to a race

@@ -38,9 +38,28 @@ def test_integrations_with_their_last_successful_sync(demo_store):
     assert [(i.name, i.kind) for i in found] == [(PSA, "demo"), (RMM, "demo")]
     for integration in found:
         [(ended,)] = rows(demo_store, "SELECT max(ended_at) FROM syncrun WHERE integration_id = ? "
-                                      "AND outcome IN ('success', 'partial')", integration.id)
+                                      "AND outcome = 'success'", integration.id)
         assert integration.last_synced_at == sql_time(ended)
-        assert integration.last_outcome == "success"
+        assert integration.last_outcome == "success" and integration.last_run_at == sql_time(ended)
+        assert integration.last_run_words(now=sql_time(ended) + timedelta(minutes=4)) == "Synced 4 min ago"
+
+
+def test_a_failed_last_run_comes_first_and_the_last_success_is_kept(demo_store):
+    integration_id = iid(demo_store, PSA)
+    [(success,)] = rows(demo_store, "SELECT max(ended_at) FROM syncrun WHERE integration_id = ?", integration_id)
+    failed_at = sql_time(success) + timedelta(hours=1)
+    with demo_store.write() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO syncrun (integration_id, started_at, ended_at, outcome, fetched, created, matched,"
+            " not_synced, removed, message) VALUES (?, ?, ?, 'failed', 0, 0, 0, 0, 0, 'the API answered 401')",
+            (integration_id, failed_at.replace(tzinfo=None), failed_at.replace(tzinfo=None)))
+    integration = queries.get_integration(demo_store, PSA)
+    assert integration.last_outcome == "failed" and integration.last_run_failed
+    assert integration.last_run_at == failed_at and integration.last_message == "the API answered 401"
+    assert integration.last_synced_at == sql_time(success)
+    later = failed_at + timedelta(seconds=10)
+    assert integration.last_run_words(now=later) == "Failed just now"
+    assert integration.last_success_words(now=later) == "Last success 1 h ago"
 
 
 def test_get_integration_ignores_case_and_lists_the_known_ones(demo_store):
@@ -55,15 +74,19 @@ def test_get_integration_on_an_empty_store_says_how_to_get_one(store):
 
 
 @pytest.mark.parametrize("name", [PSA, RMM])
-def test_totals_count_the_whole_integration(demo_store, name):
+def test_totals_count_the_live_resources_and_the_removed_ones_apart(demo_store, name):
     totals = queries.integration_totals(demo_store, iid(demo_store, name))
     by_status = dict(rows(demo_store, "SELECT status, count(*) FROM resource WHERE integration_id = ? "
-                                      "GROUP BY status", iid(demo_store, name)))
+                                      "AND NOT deleted_remotely GROUP BY status", iid(demo_store, name)))
     by_type = dict(rows(demo_store, "SELECT type, count(*) FROM resource WHERE integration_id = ? "
-                                    "GROUP BY type", iid(demo_store, name)))
+                                    "AND NOT deleted_remotely GROUP BY type", iid(demo_store, name)))
+    [(removed,)] = rows(demo_store, "SELECT count(*) FROM resource WHERE integration_id = ? AND deleted_remotely",
+                        iid(demo_store, name))
+    assert removed > 0  # the demo has some, or this test would not tell the two apart
     assert totals.by_status == {s: by_status.get(s.value, 0) for s in SyncStatus}
     assert totals.by_type == {t: by_type.get(t.value, 0) for t in ResourceType}
     assert totals.total == sum(by_status.values()) == sum(totals.by_type.values())
+    assert totals.removed == removed
 
 
 def test_totals_of_an_integration_without_resources_are_zero(demo_store):
@@ -92,15 +115,23 @@ def filtered(store, flt: ResourceFilter) -> list[int]:
     return [r.id for r in queries.resource_page(store, flt, limit=100_000, sort="name")]
 
 
-@pytest.mark.parametrize("text", ["acme", "ACME-ws", "  Acme   corp ", "lt-0"])
-def test_text_filter_is_case_and_punctuation_blind(demo_store, text):
-    integration = iid(demo_store, RMM)
+@pytest.mark.parametrize("text", ["acme", "ACME-ws", "acme-", " - ", "Acme Corp -", "lt-0", "LT-", "ws-00", "x"])
+def test_text_filter_matches_what_was_typed_punctuation_included_in_any_case(demo_store, text):
+    integration = iid(demo_store, PSA)
     flt = ResourceFilter(integration, text=text)
-    wanted = normalise_name(text)
-    expected = {r["id"] for r in all_resources(demo_store, integration) if wanted in r["name_norm"]}
-    assert expected
+    expected = {r["id"] for r in all_resources(demo_store, integration) if text.lower() in r["name"].lower()}
     assert set(filtered(demo_store, flt)) == expected
     assert queries.count_resources(demo_store, flt) == len(expected)
+    assert {r.id for r in queries.iter_resources(demo_store, flt)} == expected
+    if text in ("acme-", " - "):  # the cases: these found names without the punctuation
+        every = {r["id"] for r in all_resources(demo_store, integration) if normalise_name(text) in r["name_norm"]}
+        assert expected and expected < every
+
+
+def test_a_filter_of_only_spaces_is_no_filter(demo_store):
+    integration = iid(demo_store, PSA)
+    assert queries.count_resources(demo_store, ResourceFilter(integration, text="   ")) == \
+        queries.count_resources(demo_store, ResourceFilter(integration))
 
 
 @pytest.mark.parametrize(("type_", "status"), [

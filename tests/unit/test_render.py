@@ -18,7 +18,8 @@ from syncview.services.queries import ResourceRow
 #: The exports' columns as scripts read them: written out here, not taken from the constant the
 #: exporter writes them from, so a change of the format is a change someone makes on purpose.
 EXPORT_HEADER = ("id,integration_id,type,external_id,name,status,record_id,record_name,record_disabled,"
-                 "remote_company,client_id,client_name,last_seen,deleted_remotely,version,updated_by,updated_at")
+                 "remote_company,client_id,client_name,last_seen,deleted_remotely,version,updated_by,updated_at,"
+                 "matched_on,reason,reason_kind")
 
 
 def row(**changes) -> ResourceRow:
@@ -27,7 +28,7 @@ def row(**changes) -> ResourceRow:
         status=SyncStatus.MATCHED, record_id=3, record_name="ACME-WS-007", record_disabled=False,
         remote_company="Acme Corp", client_id=1, client_name="Acme Corp",
         last_seen=datetime(2026, 11, 1, 9, 30, tzinfo=UTC), deleted_remotely=False, version=1,
-        updated_by=None, updated_at=None,
+        updated_by=None, updated_at=None, matched_on="serial", reason=None, reason_kind=None,
     )
     return ResourceRow(**{**values, **changes})
 

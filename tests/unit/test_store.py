@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 import sqlite3
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlmodel import Session, select
@@ -12,6 +14,8 @@ from sqlmodel import Session, select
 from syncview.errors import StoreError
 from syncview.store import db, open_store
 from syncview.store.models import Client, Integration, Record, Resource
+
+DATA = Path(__file__).with_name("data")
 
 
 def digest(path) -> str:
@@ -139,3 +143,41 @@ def test_a_lock_held_by_another_process_is_waited_for_then_reported(store_path, 
         other.close()
     with store.read() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM client").scalar() == 0
+
+
+def test_a_schema_2_store_is_migrated_to_3_keeping_its_data(tmp_path):
+    """store-v2.db was written by the schema-2 code (tests/unit/data/make_v2_store.py)."""
+    path = tmp_path / "old.db"
+    shutil.copy(DATA / "store-v2.db", path)
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == 2
+        before = raw.execute("SELECT id, name, status, record_id, client_id FROM resource ORDER BY id").fetchall()
+        counts_before = raw.execute("SELECT * FROM resource_count ORDER BY 1, 2, 3, 4").fetchall()
+    store = open_store(path)
+    with store.read() as conn:
+        assert conn.exec_driver_sql("PRAGMA user_version").scalar() == 3
+        after = conn.exec_driver_sql("SELECT id, name, status, record_id, client_id FROM resource ORDER BY id").all()
+        assert [tuple(r) for r in after] == before
+        how = dict(conn.exec_driver_sql(
+            "SELECT coalesce(matched_on, '-'), count(*) FROM resource GROUP BY 1").all())
+        operator = conn.exec_driver_sql(
+            "SELECT r.matched_on FROM resource r JOIN audit_event a ON a.resource_id = r.id"
+            " WHERE a.operator = 'ana'").scalar()
+        assert [tuple(r) for r in conn.exec_driver_sql("SELECT * FROM resource_count ORDER BY 1, 2, 3, 4")] \
+            == counts_before
+        assert conn.exec_driver_sql("SELECT count(*) FROM resource_key").scalar() == 0
+    assert operator == "operator"
+    assert how["name"] + how.get("operator", 0) == sum(1 for r in before if r[2] == "matched")
+    assert how["-"] == sum(1 for r in before if r[2] != "matched")
+    assert path.with_name("old.db.schema2.bak").exists()
+    # The migrated store syncs: the keys tables and new columns are in use.
+    from syncview.domain import IdentityKeys, RemoteItem, ResourceType
+    from syncview.services.sync import sync_connector
+    from tests.unit.test_sync import Scripted
+    item = RemoteItem(ResourceType.DEVICE, "new-1", "NEW-1", None, {}, IdentityKeys(serial="SER-0001"))
+    sync_connector(store, Scripted([[item]], name="migrated"))
+    with store.read() as conn:
+        assert conn.exec_driver_sql("SELECT kind, value FROM resource_key").all() == [("serial", "SER-0001")]
+        assert conn.exec_driver_sql("SELECT reason FROM resource WHERE external_id = 'new-1'").scalar() \
+            == "its remote company matches no local client"
+    store.close()

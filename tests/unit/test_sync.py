@@ -16,10 +16,10 @@ import pytest
 from syncview.config import IntegrationConfig
 from syncview.connectors.base import Connector, IdPage, Page
 from syncview.connectors.demo import DemoConnector
-from syncview.domain import RemoteItem, ResourceType, SyncStatus
+from syncview.domain import IdentityKeys, RemoteItem, ResourceType, SyncStatus, xref
 from syncview.errors import AuthenticationError, ConfigError, ConnectorError
-from syncview.services import actions, sync
-from syncview.services.matching import Decision, MatchInput, decide
+from syncview.services import actions, queries, sync
+from syncview.services.matching import Decision, MatchInput, RecordInfo, Records, Rule, decide
 from syncview.services.sync import (
     SyncAlreadyRunningError,
     SyncCancelled,
@@ -97,6 +97,8 @@ def run(store, items=SOURCE, page_size=2, **options):
     pages = [items[i:i + page_size] for i in range(0, len(items), page_size)]
     connector_options = {k: options.pop(k) for k in ("fail_after", "error", "incremental", "warnings")
                          if k in options}
+    if "name_" in options:
+        connector_options["name"] = options.pop("name_")
     return sync_connector(store, Scripted(pages, **connector_options), **options)
 
 
@@ -147,12 +149,12 @@ def test_first_run_logs_what_happened_and_why(documented):
 
     messages = log_messages(documented, report.run_id)
     assert messages[0] == f"sync of {NAME} started (full)"
-    assert "device 'acme-ws-001' matched to its record" in messages
+    assert "device 'acme-ws-001' matched to its record on name" in messages
     assert "device 'ACME-WS-002' not synced: no unlinked device record of that name" in messages
     assert "device 'GLOBEX-1' not synced: its remote company matches no local client" in messages
     assert messages[-1].startswith(f"sync of {NAME} finished: 6 fetched, 6 new")
     resource_of = dict(rows(documented, "SELECT message, resource_id FROM sync_log_entry"))
-    assert resource_of["device 'acme-ws-001' matched to its record"] == \
+    assert resource_of["device 'acme-ws-001' matched to its record on name"] == \
         rows(documented, "SELECT id FROM resource WHERE external_id = '10'")[0][0]
 
 
@@ -597,8 +599,9 @@ def test_per_item_log_lines_are_bounded(store, monkeypatch):
 @pytest.mark.parametrize("status", list(SyncStatus))
 @pytest.mark.parametrize("record_id", [None, 5])
 def test_settled_is_exactly_where_decide_keeps_or_skips_whatever_records_exist(status, record_id):
-    free = {("device", 1, "x"): [9]}
-    outcome = decide(MatchInput(DEVICE, 1, "x", status, record_id), free, create_missing=True)
+    records = Records()
+    records.add(RecordInfo(9, "device", 1, "X", "x"))
+    outcome = decide(MatchInput(DEVICE, 1, "x", status, record_id), records, create_missing=True)
     assert settled(status, record_id) == (outcome.decision in (Decision.KEEP, Decision.SKIP))
 
 
@@ -628,3 +631,108 @@ def test_syncing_the_seeded_demo_changes_nothing(demo_store):
         assert report.ok and report.counts.changed == 0 and report.counts.new == 0
         assert report.counts.removed == 0  # the seed's deleted resources are still gone
     assert state(demo_store) == before
+
+
+# --- identity keys ------------------------------------------------------------------------------
+
+def device(ext, name, company="Acme Corp", **keys) -> RemoteItem:
+    return RemoteItem(DEVICE, str(ext), name, company, {"id": str(ext)}, IdentityKeys(**keys))
+
+
+def how(store, ext, integration=NAME) -> tuple:
+    """(status, record id, matched_on, reason) of one device resource."""
+    return rows(store, "SELECT r.status, r.record_id, r.matched_on, r.reason FROM resource r JOIN integration i"
+                       " ON i.id = r.integration_id WHERE i.name = ? AND r.external_id = ? AND r.type = 'device'",
+                integration, str(ext))[0]
+
+
+@pytest.fixture
+def keyed(documented):
+    """The documented store after an RMM-like integration created its devices' records with their keys."""
+    run(documented, [item(CLIENT, 1, "ACME Corp."),
+                     device(50, "ACME-LT-7", serial="5CG7", macs=("AA:BB:CC:00:00:07",)),
+                     device(51, "ACME-LT-8.acme.local", serial="5CG8"),
+                     device(52, "ACME-LT-9", serial="5CG9", macs=("AA:BB:CC:00:00:09",))],
+        create_missing=True, name_="RMM")
+    return documented
+
+
+def test_a_renamed_machine_links_on_its_serial_and_a_mac_in_another_notation_links_too(keyed):
+    run(keyed, [item(CLIENT, 1, "ACME Corp."), device(1, "Front desk laptop", serial=" 5cg7 "),
+                device(2, "Spare", macs=("aabb.cc00.0009",))])
+    assert how(keyed, 1)[2] == "serial" and how(keyed, 1)[1] == how(keyed, 50, "RMM")[1]
+    assert how(keyed, 2)[2] == "mac" and how(keyed, 2)[1] == how(keyed, 52, "RMM")[1]
+
+
+def test_a_host_name_without_its_domain_links_by_name(keyed):
+    run(keyed, [item(CLIENT, 1, "ACME Corp."), device(1, "acme-lt-8", hostname="ACME-LT-8.acme.local")])
+    assert how(keyed, 1)[1:3] == (how(keyed, 51, "RMM")[1], "name")
+
+
+def test_same_host_name_different_real_serial_is_a_replaced_machine(keyed):
+    run(keyed, [item(CLIENT, 1, "ACME Corp."), device(1, "ACME-LT-7", serial="NEWBOX01")], create_missing=True)
+    status, record_id, matched_on, reason = how(keyed, 1)
+    assert (status, record_id, matched_on) == ("not_synced", None, None)
+    assert reason == "same name as record 'ACME-LT-7' but serial NEWBOX01 differs from its 5CG7 (replaced hardware?)"
+
+
+def test_a_placeholder_serial_never_links_and_the_reason_says_so(keyed):
+    with keyed.write() as conn:  # a record whose keys are a placeholder can only be written by hand
+        conn.exec_driver_sql("INSERT INTO record_key VALUES (2, 'serial', 'DEFAULT STRING')")
+    run(keyed, [item(CLIENT, 1, "ACME Corp."), device(1, "Kiosk", serial="Default string")])
+    assert how(keyed, 1) == ("not_synced", None, None,
+                             "no unlinked device record of that name; serial 'Default string' is a placeholder")
+
+
+def test_a_serial_on_two_items_of_the_integration_identifies_neither(keyed):
+    run(keyed, [item(CLIENT, 1, "ACME Corp."), device(1, "Clone A", serial="5CG9"), device(2, "Clone B", serial="5CG9")],
+        page_size=2)
+    for ext in (1, 2):
+        assert how(keyed, ext)[0] == "not_synced"
+        assert "serial 5CG9 is on 2 items of this integration, so it identifies none of them" in how(keyed, ext)[3]
+
+
+def test_two_records_with_the_serial_leave_the_item_not_synced(keyed):
+    with keyed.write() as conn:
+        conn.exec_driver_sql("INSERT INTO record_key VALUES (2, 'serial', '5CG7')")
+    run(keyed, [item(CLIENT, 1, "ACME Corp."), device(1, "Somebody's laptop", serial="5CG7")], create_missing=True)
+    assert how(keyed, 1) == ("not_synced", None, None, "2 records share serial 5CG7")
+
+
+def test_a_created_record_keeps_its_keys_and_a_later_sync_refreshes_them(keyed):
+    record_id = how(keyed, 50, "RMM")[1]
+    keys_of = lambda: sorted(queries.record_keys(keyed, [record_id])[record_id].pairs())  # noqa: E731
+    assert keys_of() == [("mac", "aa:bb:cc:00:00:07"), ("serial", "5CG7"), ("xref", "scripted:device:50")]
+    run(keyed, [item(CLIENT, 1, "ACME Corp."), device(50, "ACME-LT-7", serial="5CG7", macs=("AA:BB:CC:00:00:77",))],
+        name_="RMM")
+    assert keys_of() == [("mac", "aa:bb:cc:00:00:77"), ("serial", "5CG7"), ("xref", "scripted:device:50")]
+    # Unlinked by an operator, the record keeps the keys it was made from: others still find it.
+    actions.exclude(keyed, rows(keyed, "SELECT id FROM resource WHERE external_id = '50'")[0][0])
+    assert rows(keyed, "SELECT kind, value FROM record_key WHERE record_id = ? ORDER BY 1, 2", record_id) \
+        == [("mac", "aa:bb:cc:00:00:77"), ("serial", "5CG7"), ("xref", "scripted:device:50")]
+    run(keyed, [item(CLIENT, 1, "ACME Corp."), device(1, "Laptop 7", serial="5CG7")])
+    assert how(keyed, 1)[1:3] == (record_id, "serial")
+
+
+def test_another_integration_links_by_the_cross_reference_of_a_linked_item(keyed):
+    record_id = how(keyed, 51, "RMM")[1]
+    psa_item = device(9, "Laptop eight", xrefs=(xref("scripted", DEVICE, "51"),))
+    run(keyed, [item(CLIENT, 1, "ACME Corp."), psa_item])
+    assert how(keyed, 9)[1:3] == (record_id, "xref")
+
+
+def test_an_operators_rematch_survives_a_sync_whose_keys_disagree(keyed):
+    target = how(keyed, 50, "RMM")[1]
+    run(keyed, [item(CLIENT, 1, "ACME Corp."), device(1, "Odd one", serial="OTHER001")])
+    resource_id = rows(keyed, "SELECT id FROM resource WHERE external_id = '1' AND type = 'device' AND integration_id"
+                              " = (SELECT id FROM integration WHERE name = ?)", NAME)[0][0]
+    actions.exclude(keyed, rows(keyed, "SELECT id FROM resource WHERE external_id = '50'")[0][0])
+    actions.rematch(keyed, resource_id, target)
+    for _ in range(2):
+        run(keyed, [item(CLIENT, 1, "ACME Corp."), device(1, "Odd one", serial="OTHER001")], create_missing=True)
+        assert how(keyed, 1)[:3] == ("matched", target, "operator")
+
+
+def test_match_on_from_the_config_chooses_the_rules(keyed):
+    run(keyed, [item(CLIENT, 1, "ACME Corp."), device(1, "Front desk laptop", serial="5CG7")], match_on=(Rule.NAME,))
+    assert how(keyed, 1) == ("not_synced", None, None, "no unlinked device record of that name")

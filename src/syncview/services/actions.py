@@ -23,7 +23,7 @@ from syncview.errors import ActionError, NotFoundError, StaleResourceError
 from syncview.services import history
 from syncview.store import Store, sqlite_connection
 from syncview.store.db import db_time, utcnow
-from syncview.store.models import audit_table, record_table, resource_table, sync_log_table
+from syncview.store.models import audit_table, integration_table, record_table, resource_table, sync_log_table
 
 R = resource_table.c
 REC = record_table.c
@@ -56,10 +56,14 @@ class _Resource:
     version: int
     updated_by: str | None
     updated_at: Any
+    matched_on: str | None = None
+    reason: str | None = None
+    reason_kind: str | None = None
 
     def state(self) -> dict[str, Any]:
-        return {"status": self.status.value, "record_id": self.record_id,
-                "client_id": self.client_id, "version": self.version}
+        return {"status": self.status.value, "record_id": self.record_id, "client_id": self.client_id,
+                "version": self.version, "matched_on": self.matched_on, "reason": self.reason,
+                "reason_kind": self.reason_kind}
 
     @property
     def label(self) -> str:
@@ -68,13 +72,14 @@ class _Resource:
 
 #: The columns a :class:`_Resource` is read from.
 _RESOURCE_COLUMNS = (R.id, R.integration_id, R.type, R.name, R.status, R.record_id, R.client_id,
-                     R.version, R.updated_by, R.updated_at)
+                     R.version, R.updated_by, R.updated_at, R.matched_on, R.reason, R.reason_kind)
 
 
 def _resource(row: Row[Unpack[tuple[Any, ...]]]) -> _Resource:
     """A :class:`_Resource` from a row of :data:`_RESOURCE_COLUMNS`, read by name."""
     return _Resource(row.id, row.integration_id, ResourceType(row.type), row.name, SyncStatus(row.status),
-                     row.record_id, row.client_id, row.version, row.updated_by, row.updated_at)
+                     row.record_id, row.client_id, row.version, row.updated_by, row.updated_at, row.matched_on,
+                     row.reason, row.reason_kind)
 
 
 def _load(conn: Connection, resource_id: int, expected_version: int | None) -> _Resource:
@@ -85,6 +90,23 @@ def _load(conn: Connection, resource_id: int, expected_version: int | None) -> _
     if expected_version is not None and resource.version != expected_version:
         raise StaleResourceError(_changed_message(resource))
     return resource
+
+
+#: Why an included resource is Not Synced until the next sync gives the rules' reason.
+INCLUDED_REASON = "included again by an operator; the next sync applies the matching rules"
+
+
+def matched_by_operator(record_id: int, client_id: int | None) -> dict[str, Any]:
+    """The changes of an operator's re-match: a sync never undoes a link whose ``matched_on`` is operator."""
+    return {"status": SyncStatus.MATCHED.value, "record_id": record_id, "client_id": client_id,
+            "matched_on": "operator", "reason": None, "reason_kind": None}
+
+
+#: The changes of an exclusion and of an include.
+EXCLUDED = {"status": SyncStatus.EXCLUDED.value, "record_id": None, "matched_on": None, "reason": None,
+            "reason_kind": None}
+INCLUDED = {"status": SyncStatus.NOT_SYNCED.value, "matched_on": None, "reason": INCLUDED_REASON,
+            "reason_kind": "included"}
 
 
 def _changed_message(resource: _Resource) -> str:
@@ -130,6 +152,7 @@ class _Batch:
             .values(**changes, version=version, updated_by=self.operator, updated_at=self.now)
         )
         after.update({**resource.state(), **changes, "version": version})
+        self.keep_created_keys(_unlinked_creators([(resource, after)]))
         self.conn.execute(insert(audit_table).values(
             batch=self.id, time=self.now, operator=self.operator, action=action or self.action,
             integration_id=resource.integration_id, resource_id=resource.id,
@@ -140,6 +163,24 @@ class _Batch:
             message=f"{self.operator}: {message}", resource_id=resource.id,
         ))
         self.resource_ids.append(resource.id)
+
+    def keep_created_keys(self, unlinked: list[tuple[int, int]]) -> None:
+        """Records created from resources now unlinked keep the keys they were created from
+        (and the resource's own cross-reference), so other items still find them by those.
+        ``unlinked``: (resource id, record id) pairs."""
+        if not unlinked:
+            return
+        pairs = json.dumps(unlinked)
+        raw = sqlite_connection(self.conn)
+        raw.execute(
+            "INSERT OR IGNORE INTO record_key (record_id, kind, value)"
+            " SELECT json_extract(j.value, '$[1]'), k.kind, k.value FROM json_each(?) j"
+            " CROSS JOIN resource_key k WHERE k.resource_id = json_extract(j.value, '$[0]')", (pairs,))
+        raw.execute(
+            "INSERT OR IGNORE INTO record_key (record_id, kind, value)"
+            " SELECT json_extract(j.value, '$[1]'), 'xref', i.kind || ':' || r.type || ':' || r.external_id"
+            " FROM json_each(?) j CROSS JOIN resource r CROSS JOIN integration i"
+            " WHERE r.id = json_extract(j.value, '$[0]') AND i.id = r.integration_id", (pairs,))
 
     def result(self, message: str) -> ActionResult:
         return ActionResult(self.id, self.action, message, tuple(self.resource_ids))
@@ -184,8 +225,7 @@ def rematch(
         if rdisabled:
             batch.set_disabled(record_id, False, before, after)
             message += " (re-enabled it)"
-        changes = {"status": SyncStatus.MATCHED.value, "record_id": record_id, "client_id": rclient}
-        batch.apply(resource, changes, before, after, message)
+        batch.apply(resource, matched_by_operator(record_id, rclient), before, after, message)
         return batch.result(message)
 
 
@@ -209,7 +249,7 @@ def exclude(
         if disable_record and resource.record_id is not None:
             batch.set_disabled(resource.record_id, True, before, after)
             message += f" and disabled record {_record(conn, resource.record_id)[1]!r}"
-        batch.apply(resource, {"status": SyncStatus.EXCLUDED.value, "record_id": None}, before, after, message)
+        batch.apply(resource, EXCLUDED, before, after, message)
         return batch.result(message)
 
 
@@ -227,17 +267,19 @@ def include(
             raise ActionError(f"{resource.label} is not excluded ({resource.status.label})")
         batch = _Batch(conn, "include", operator or current_operator())
         message = f"included {resource.label} again (Not Synced until matched)"
-        batch.apply(resource, {"status": SyncStatus.NOT_SYNCED.value}, {}, {}, message)
+        batch.apply(resource, INCLUDED, {}, {}, message)
         return batch.result(message)
 
 
-#: Resource fields an action changes and its undo puts back.
-_RESTORED = ("status", "record_id", "client_id")
+#: Resource fields an action changes and its undo puts back (snapshots from before schema 3
+#: lack the last three: those come back as None).
+_RESTORED = ("status", "record_id", "client_id", "matched_on", "reason", "reason_kind")
 #: json.dumps(..., sort_keys=True) builds an encoder per call; a bulk action makes 20 000 calls.
 _encode_sorted = json.JSONEncoder(sort_keys=True).encode
-#: A batch of more resources than this logs one summary line instead of a line per resource
-#: (every resource still gets its own audit event).
-LOG_EACH_UP_TO = 10
+#: A batch of more resources than this logs one line with its count instead of a line per
+#: resource (every resource still gets its own audit event, which history lists): an exclude
+#: of ten and its undo are two log lines, not twenty burying the sync runs around them.
+LOG_EACH_UP_TO = 1
 
 
 def ids_param(ids: Iterable[int]) -> str:
@@ -272,6 +314,13 @@ class Change:
     before: dict[str, Any]
     after: dict[str, Any]
     message: str
+
+
+def _unlinked_creators(changes: list[tuple[_Resource, dict[str, Any]]]) -> list[tuple[int, int]]:
+    """(resource id, record id) of the resources a record was created from that these changes unlink."""
+    return [(resource.id, resource.record_id) for resource, after in changes
+            if resource.matched_on == "created" and resource.record_id is not None
+            and after.get("record_id") != resource.record_id]
 
 
 #: A record whose disabled flag an action sets: (record id, disabled, the resource's before, after).
@@ -320,14 +369,15 @@ def _apply_many(batch: _Batch, items: list[Change], summary: str) -> None:
         version = resource.version + 1
         new = {**state, **item.changes, "version": version}
         item.after.update(new)
-        resource_rows.append((new["status"], new["record_id"], new["client_id"], version, batch.operator, now,
-                              resource.id))
+        resource_rows.append((new["status"], new["record_id"], new["client_id"], new["matched_on"], new["reason"],
+                              new["reason_kind"], version, batch.operator, now, resource.id))
         audit_rows.append((batch.id, now, batch.operator, batch.action, resource.integration_id, resource.id,
                            dumps(item.before), dumps(item.after)))
         batch.resource_ids.append(resource.id)
+    batch.keep_created_keys(_unlinked_creators([(item.resource, item.after) for item in items]))
     raw = sqlite_connection(batch.conn)
-    raw.executemany("UPDATE resource SET status = ?, record_id = ?, client_id = ?, version = ?, updated_by = ?,"
-                    " updated_at = ? WHERE id = ?", resource_rows)
+    raw.executemany("UPDATE resource SET status = ?, record_id = ?, client_id = ?, matched_on = ?, reason = ?,"
+                    " reason_kind = ?, version = ?, updated_by = ?, updated_at = ? WHERE id = ?", resource_rows)
     raw.executemany("INSERT INTO audit_event (batch, time, operator, action, integration_id, resource_id,"
                     " before, after) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", audit_rows)
     lines: list[tuple[int, str, int | None]]
@@ -396,7 +446,7 @@ def _revert(conn: Connection, batch_id: str, action: str, operator: str) -> Acti
         after: dict[str, Any] = {}
         for record_id, state in was.get("records", {}).items():
             wanted.append((int(record_id), state["disabled"], before, after))
-        changes = {key: was[key] for key in _RESTORED}
+        changes = {key: was.get(key) for key in _RESTORED}
         message = f"{verb} {event_action} of {resource.label} (back to {SyncStatus(was['status']).label})"
         items.append(Change(resource, changes, before, after, message))
     _set_disabled_many(batch, wanted)
@@ -441,6 +491,8 @@ class Pending:
     resources: int
     #: up to ``SAMPLE`` lines "device 'X': Excluded → Matched"
     lines: tuple[str, ...]
+    #: the names of the integrations whose resources it changes
+    integrations: tuple[str, ...] = ()
 
     @property
     def title(self) -> str:
@@ -467,6 +519,10 @@ def pending(store: Store, kind: str, *, operator: str | None = None) -> Pending 
             .where(A.batch == batch_id).order_by(A.id).limit(SAMPLE)
         ).all()
         action = sample[0][0] if sample else kind
+        integrations = tuple(conn.execute(
+            select(integration_table.c.name).where(integration_table.c.id.in_(
+                select(A.integration_id).where(A.batch == batch_id).distinct()))
+            .order_by(integration_table.c.name)).scalars())
         if kind == "redo":
             # The undo batch's events say "undo"; what comes back is what that undo reverted.
             action = _undone_action(conn, batch_id) or action
@@ -479,7 +535,7 @@ def pending(store: Store, kind: str, *, operator: str | None = None) -> Pending 
         change = f"{SyncStatus(now['status']).label} → {SyncStatus(back['status']).label}"
         change = ", ".join([change, *history.describe_records(back.get("records", {}), names)])
         lines.append(f"{type_} {name!r}: {change}")
-    return Pending(kind, action, first_time, count, tuple(lines))
+    return Pending(kind, action, first_time, count, tuple(lines), integrations)
 
 
 def _undone_action(conn: Connection, undo_batch: str) -> str | None:

@@ -26,7 +26,7 @@ from typing import Any
 from rapidfuzz import fuzz, process
 from sqlalchemy import ColumnElement, Connection, and_, exists, false, func, literal_column, or_, select
 
-from syncview.domain import ResourceType, SyncStatus, normalise_name
+from syncview.domain import MatchedOn, ResourceType, SyncStatus, name_contains, name_search
 from syncview.errors import ActionError, StaleResourceError
 from syncview.services import actions, columns, queries
 from syncview.services.actions import ActionResult, Change, in_ids
@@ -131,12 +131,16 @@ def describe_filter(flt: ResourceFilter, client_names: Mapping[int, str] | None 
     if flt.status is not None:
         words.append(flt.status.label)
     words.append(f"{flt.type.label.lower()}s" if flt.type is not None else "resources")
+    if isinstance(flt.why, MatchedOn):
+        words.append(f"matched on {flt.why.label}")
+    elif flt.why is not None:
+        words.append(f"not synced: {flt.why.label}")
     if flt.client_id == NO_CLIENT:
         words.append("without a client")
     elif flt.client_id is not None:
         words.append(f"of {(client_names or {}).get(flt.client_id) or f'client {flt.client_id}'}")
-    if normalise_name(flt.text):
-        words.append(f"named “{flt.text.strip()}”")
+    if name_search(flt.text):
+        words.append(f"named “{flt.text}”")
     return " ".join(words)
 
 
@@ -154,8 +158,10 @@ def matches(flt: ResourceFilter, row: ResourceRow) -> bool:
         return False
     if flt.type is not None and row.type is not flt.type:
         return False
-    text = normalise_name(flt.text)
-    return not text or text in normalise_name(row.name)
+    if flt.why is not None and flt.why.value not in (row.matched_on, row.reason_kind):
+        return False
+    search = name_search(flt.text)
+    return not search or name_contains(row.name, search)
 
 
 def marks_clause(marks: Marks) -> Any:
@@ -307,8 +313,7 @@ def exclude(store: Store, marks: Marks, *, disable_records: bool = False, expect
             if disable_records and resource.record_id is not None:
                 wanted.append((resource.record_id, True, before, after))
                 message += " and disabled its record"
-            items.append(Change(resource, {"status": SyncStatus.EXCLUDED.value, "record_id": None},
-                                before, after, message))
+            items.append(Change(resource, actions.EXCLUDED, before, after, message))
         disabled = actions._set_disabled_many(batch, wanted)
         summary = f"excluded {_plural(len(todo), 'resource')}"
         if disabled:
@@ -331,8 +336,8 @@ def include(store: Store, marks: Marks, *, expected_count: int | None = None,
         if not todo:
             raise ActionError(f"none of the {_plural(len(resources), 'marked resource')} is excluded")
         batch = actions._Batch(conn, "include", operator or actions.current_operator())
-        items = [Change(r, {"status": SyncStatus.NOT_SYNCED.value}, {}, {},
-                        f"included {r.label} again (Not Synced until matched)") for r in todo]
+        items = [Change(r, actions.INCLUDED, {}, {}, f"included {r.label} again (Not Synced until matched)")
+                 for r in todo]
         summary = f"included {_plural(len(todo), 'resource')} again"
         if skipped:
             summary += f" ({skipped:,} not excluded, left as they were)"
@@ -554,8 +559,7 @@ def rematch(store: Store, proposals: Iterable[Proposal], *, disable_previous: bo
             if rdisabled:
                 wanted.append((record_id, False, before, after))
                 message += " (re-enabled it)"
-            items.append(Change(resource, {"status": SyncStatus.MATCHED.value, "record_id": record_id,
-                                           "client_id": rclient}, before, after, message))
+            items.append(Change(resource, actions.matched_by_operator(record_id, rclient), before, after, message))
         actions._set_disabled_many(batch, wanted)
         summary = f"re-matched {_plural(len(items), 'resource')}"
         if disable_previous:

@@ -42,9 +42,9 @@ from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import ColumnElement, Result, Select, select
+from sqlalchemy import ColumnElement, Result, Select, func, select
 
-from syncview.domain import ResourceType, SyncStatus
+from syncview.domain import MatchedOn, ResourceType, SyncStatus, why_label
 from syncview.store.models import client_table, record_table, resource_table
 from syncview.timeutil import ago
 
@@ -93,6 +93,11 @@ class ResourceRow:
     version: int = field(metadata=value(R.version))
     updated_by: str | None = field(metadata=value(R.updated_by))
     updated_at: datetime | None = field(metadata=value(R.updated_at))
+    #: how a Matched resource was linked (a MatchedOn value: serial, mac, operator...)
+    matched_on: str | None = field(metadata=value(R.matched_on))
+    #: why a Not Synced resource is not linked, in words, and in a word (a ReasonKind value)
+    reason: str | None = field(metadata=value(R.reason))
+    reason_kind: str | None = field(metadata=value(R.reason_kind))
 
 
 def _values(row_type: type[Any]) -> tuple[Value, ...]:
@@ -168,11 +173,32 @@ class Column:
     shown: bool = True
     #: a word for how the cell reads (the screen styles it ``resource-table--<tone>``)
     tone: Callable[[ResourceRow], str] | None = None
+    #: on a narrow screen the column gives its room to the others while every row in view
+    #: says the same in it; the header then says what, after ``yielded_as``: "Name ▲ · Device
+    #: · seen 4 min ago"
+    yields: bool = False
+    yielded_as: str = ""
 
 
 def _name(row: ResourceRow, clean: Clean) -> str:
     name = clean(row.name)
     return f"{name} (removed remotely)" if row.deleted_remotely else name
+
+
+def standing(row: ResourceRow) -> str:
+    """How a resource matched, or why it is not synced, in words (details show it)."""
+    if row.matched_on is not None and row.matched_on in MatchedOn._value2member_map_:
+        return MatchedOn(row.matched_on).sentence
+    if row.reason:
+        return row.reason
+    return "excluded by an operator" if row.status is SyncStatus.EXCLUDED else "—"
+
+
+def _why_tone(row: ResourceRow) -> str:
+    # A link a rule made on a key reads as sure; a Not Synced reason that needs a person, as a warning.
+    if row.reason_kind in ("ambiguous", "conflict", "taken", "shared"):
+        return "warning"
+    return "why"
 
 
 def _record(row: ResourceRow, clean: Clean) -> str:
@@ -184,16 +210,19 @@ def _record(row: ResourceRow, clean: Clean) -> str:
 
 COLUMNS: tuple[Column, ...] = (
     Column("name", "Name", R.name_norm, _name, share=4),
-    Column("type", "Type", R.type, lambda row, clean: row.type.label, width=7),
+    Column("type", "Type", R.type, lambda row, clean: row.type.label, width=7, yields=True),
     Column("status", "Status", R.status, lambda row, clean: row.status.label, width=10,
-           tone=lambda row: row.status.value.replace("_", "-")),
+           tone=lambda row: row.status.value.replace("_", "-"), yields=True),
+    # How it matched or why not, in a word: "serial", "operator", "no match", "conflict".
+    Column("why", "Why", func.coalesce(R.matched_on, R.reason_kind), lambda row, clean: why_label(
+        row.matched_on, row.reason_kind), width=9, tone=_why_tone),
     Column("record", "Local record", REC.name, _record, share=3),
     Column("remote_company", "Remote company", R.remote_company,
            lambda row, clean: clean(row.remote_company or "—"), share=3, min_table_width=96),
     # The screen picks the client in its sidebar; the CLI can still order by it.
     Column("client", "Client", CL.name, lambda row, clean: clean(row.client_name or "—"), shown=False),
     Column("last_seen", "Last seen", R.last_seen, lambda row, clean: ago(row.last_seen),
-           width=11, min_table_width=72),
+           width=11, min_table_width=72, yields=True, yielded_as="seen "),
 )
 
 #: The columns the tables show, in order.

@@ -1,34 +1,65 @@
 """Matching rules (what a sync links automatically) and re-match candidates (what an operator picks from).
 
-The rules are exact and conservative; similarity only ranks candidates for a
-person to choose from and never links anything on its own.
+The rules are exact and never guess. An item already linked keeps its record (an operator's
+re-match is never undone), an excluded one is skipped; any other item is tried, within its
+client, against the integration's rules in order (``match_on``, by default cross-reference
+id, serial, MAC, e-mail, then name). A rule links only when exactly one record in scope has
+the item's key and no stronger key of the two disagrees:
+
+- two records with the key leave the item Not Synced ("2 records share serial ABC123");
+- the one record with the key already linked to another item of the integration leaves it
+  Not Synced too (the key says it is that record, which is taken);
+- a stronger key that disagrees beats a weaker one that agrees: same host name but a
+  different real serial is a replaced machine, Not Synced, not a link.
+
+A record's keys are those of the resources linked to it (whichever integration they came
+from) and those it was created from (``record_key``). Values several items of one
+integration share are no identity of any of them (:func:`shared_values`); placeholders never
+get this far (:mod:`syncview.identity`). Similarity only ranks candidates for a person to
+choose from and never links anything on its own.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import exists, literal_column, select
 
-from syncview.domain import ResourceType, SyncStatus, normalise_name
+from syncview.domain import MatchedOn, ReasonKind, ResourceType, SyncStatus, normalise_name
+from syncview.identity import NO_KEYS, KeyKind, Keys, describe
 from syncview.services import queries
-from syncview.store import Store
-from syncview.store.models import record_table, resource_table
-
-R = resource_table.c
-REC = record_table.c
+from syncview.store import Store, sqlite_connection
 
 
 class Decision(StrEnum):
     KEEP = "keep"  # already linked: a sync never undoes a link
     SKIP = "skip"  # excluded by an operator
-    LINK = "link"  # an unlinked record of the same type and client has the same name
+    LINK = "link"  # exactly one record in scope has the item's key, and no stronger key disagrees
     CREATE = "create"  # the integration creates missing records
     NOT_SYNCED = "not_synced"
+
+
+class Rule(StrEnum):
+    """A matching rule: the identity key it compares (``name``: the name, or a device's host name)."""
+
+    XREF = "xref"
+    SERIAL = "serial"
+    MAC = "mac"
+    EMAIL = "email"
+    NAME = "name"
+
+
+#: The key kind each keyed rule compares (the name rule compares names).
+_KINDS = {Rule(kind.value): kind for kind in KeyKind if kind.value in Rule._value2member_map_}
+
+#: The rules and their order unless an integration's ``match_on`` says otherwise.
+DEFAULT_RULES: tuple[Rule, ...] = tuple(Rule)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +71,16 @@ class MatchInput:
     name_norm: str
     status: SyncStatus
     record_id: int | None
+    #: identity keys, normalised, placeholders and shared values left out
+    keys: Keys = NO_KEYS
+    #: values left out and why ("serial 'Default string' is a placeholder"), for the reason
+    notes: tuple[str, ...] = ()
+    #: the resource's name as shown, for the reasons other items are given
+    name: str = ""
+
+    def name_forms(self) -> frozenset[str]:
+        """What the name rule compares: the normalised name, and a device's host name."""
+        return frozenset({self.name_norm, *self.keys.get(KeyKind.HOST)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,32 +88,369 @@ class Outcome:
     decision: Decision
     record_id: int | None = None
     reason: str = ""
+    #: for LINK the rule that linked, for CREATE "created"
+    matched_on: MatchedOn | None = None
+    #: for NOT_SYNCED why, in a word
+    kind: ReasonKind | None = None
 
 
-#: Records free to link, by (type, client id, normalised name): ids not linked to any resource
-#: of the integration being matched, lowest first.
-FreeRecords = Mapping[tuple[str, int | None, str], list[int]]
+@dataclass(frozen=True, slots=True)
+class RecordInfo:
+    """A local record as the rules see it."""
+
+    id: int
+    type: str
+    client_id: int | None
+    name: str
+    name_norm: str
+    keys: Keys = NO_KEYS
 
 
-def decide(resource: MatchInput, free: FreeRecords, *, create_missing: bool) -> Outcome:
+def scope_of(type_: str, client_id: int | None) -> tuple[str, int | None]:
+    """Where an item looks for records: its type, within its client; a client item among all
+    client records (the client is what is being matched)."""
+    return (type_, None if type_ == ResourceType.CLIENT.value else client_id)
+
+
+@dataclass(slots=True)
+class Records:
+    """The records some items may link to, indexed the ways the rules look them up.
+
+    ``taken`` holds the records a resource of the integration being matched links (record id
+    -> that resource's name); :func:`decide` adds the records it links, so two items of one
+    sync never take the same record.
+    """
+
+    info: dict[int, RecordInfo] = field(default_factory=dict)
+    #: (scope, kind, value) -> record ids
+    by_key: dict[tuple[tuple[str, int | None], str, str], set[int]] = field(default_factory=dict)
+    #: (scope, name form) -> record ids; forms are the normalised name and host names
+    by_name: dict[tuple[tuple[str, int | None], str], set[int]] = field(default_factory=dict)
+    taken: dict[int, str] = field(default_factory=dict)
+
+    def add(self, record: RecordInfo) -> None:
+        self.info[record.id] = record
+        scope = scope_of(record.type, record.client_id)
+        for kind, value in record.keys.pairs():
+            self.by_key.setdefault((scope, kind, value), set()).add(record.id)
+        for form in {record.name_norm, *record.keys.get(KeyKind.HOST)}:
+            self.by_name.setdefault((scope, form), set()).add(record.id)
+
+    def candidates(self, inp: MatchInput, rule: Rule, scope: tuple[str, int | None] | None = None) -> set[int]:
+        """The records in the input's scope that share the rule's key with it (``scope``, if the
+        caller has it, saves working it out again).
+
+        An item with several values of a key (MACs) may share one with several records (a
+        virtual adapter's) and another with one record only: when every value that singles
+        out a record singles out the same one, that record is the candidate."""
+        if scope is None:
+            scope = scope_of(inp.type._value_, inp.client_id)
+        found: set[int] = set()
+        if rule is Rule.NAME:
+            for form in inp.name_forms():
+                hit = self.by_name.get((scope, form))
+                if hit:
+                    found |= hit
+            return found
+        kind = rule._value_
+        singled: set[int] = set()
+        for value in inp.keys.get(_KINDS[rule]):
+            hit = self.by_key.get((scope, kind, value))
+            if hit:
+                found |= hit
+                if len(hit) == 1:
+                    singled |= hit
+        return singled if len(found) > 1 and len(singled) == 1 else found
+
+
+def _conflict(inp: MatchInput, record: RecordInfo, stronger: Sequence[Rule]) -> str | None:
+    """The first stronger key on which the item and the record disagree, said in words."""
+    for rule in stronger:
+        if rule is Rule.NAME:
+            continue
+        kind = _KINDS[rule]
+        mine, theirs = inp.keys.values.get(kind), record.keys.values.get(kind)
+        if not mine or not theirs:
+            continue
+        if kind is KeyKind.XREF:
+            # Cross-references disagree only within one product's namespace (kind:type:).
+            spaces = {x.rsplit(":", 1)[0] for x in mine} & {x.rsplit(":", 1)[0] for x in theirs}
+            for space in sorted(spaces):
+                a = {x for x in mine if x.startswith(space + ":")}
+                b = {x for x in theirs if x.startswith(space + ":")}
+                if not a & b:
+                    return f"{kind.label} {', '.join(sorted(a))} differs from its {', '.join(sorted(b))}"
+            continue
+        if not mine & theirs:
+            return f"{kind.label} {', '.join(sorted(mine))} differs from its {', '.join(sorted(theirs))}"
+    return None
+
+
+def _key_words(inp: MatchInput, rule: Rule, record_ids: Iterable[int], records: Records) -> str:
+    if rule is Rule.NAME:
+        return f"name {inp.name_norm!r}"
+    kind = KeyKind(rule.value)
+    shared: set[str] = set()
+    for record_id in record_ids:
+        shared |= records.info[record_id].keys.get(kind) & inp.keys.get(kind)
+    return describe(kind, ", ".join(sorted(shared or inp.keys.get(kind))))
+
+
+#: What a disagreeing stronger key most likely means, by type.
+_CONFLICT_GUESS = {ResourceType.DEVICE: " (replaced hardware?)", ResourceType.CONTACT: " (another person, or a new address?)"}
+
+
+def decide(resource: MatchInput, records: Records, *, create_missing: bool,
+           rules: Sequence[Rule] = DEFAULT_RULES) -> Outcome:
     """Apply the matching rules to one resource.
 
-    ``free`` is consumed: a record linked here is popped, so two resources of one
+    ``records`` is updated: a record linked here is marked taken, so two resources of one
     sync never take the same record.
     """
     if resource.status is SyncStatus.MATCHED and resource.record_id is not None:
         return Outcome(Decision.KEEP, resource.record_id)
     if resource.status is SyncStatus.EXCLUDED:
         return Outcome(Decision.SKIP, reason="excluded by an operator")
-    candidates = free.get(match_key(resource.type.value, resource.client_id, resource.name_norm))
-    if candidates:
-        return Outcome(Decision.LINK, candidates.pop(0))
+    type_ = resource.type._value_
     if resource.client_id is None and resource.type is not ResourceType.CLIENT:
         # Only a client record can be created without a client to file it under.
-        return Outcome(Decision.NOT_SYNCED, reason="its remote company matches no local client")
+        return Outcome(Decision.NOT_SYNCED, reason="its remote company matches no local client",
+                       kind=ReasonKind.NO_CLIENT)
+    tried: list[Rule] = []
+    scope = (type_, None if resource.type is ResourceType.CLIENT else resource.client_id)
+    for rule in rules:
+        found = records.candidates(resource, rule, scope)
+        if not found:
+            tried.append(rule)
+            continue
+        if len(found) > 1:
+            if rule is Rule.NAME:
+                return Outcome(Decision.NOT_SYNCED, reason=f"{len(found)} {type_} records are named like it",
+                               kind=ReasonKind.AMBIGUOUS)
+            return Outcome(Decision.NOT_SYNCED, kind=ReasonKind.AMBIGUOUS,
+                           reason=f"{len(found)} records share {_key_words(resource, rule, found, records)}")
+        (record_id,) = found
+        record = records.info[record_id]
+        holder = records.taken.get(record_id)
+        if holder is not None:
+            if rule is Rule.NAME:
+                # A name is no identity: the record of that name is someone else's, so this
+                # item simply has none yet (as before identity keys).
+                tried.append(rule)
+                continue
+            return Outcome(Decision.NOT_SYNCED, kind=ReasonKind.TAKEN,
+                           reason=f"{_key_words(resource, rule, found, records)} is on record {record.name!r}, "
+                                  f"already matched to {holder!r}")
+        conflict = _conflict(resource, record, tried)
+        if conflict is not None:
+            what = "name" if rule is Rule.NAME else _key_words(resource, rule, found, records)
+            guess = _CONFLICT_GUESS.get(resource.type, "")
+            return Outcome(Decision.NOT_SYNCED, kind=ReasonKind.CONFLICT,
+                           reason=f"same {what} as record {record.name!r} but {conflict}{guess}")
+        records.taken[record_id] = resource.name or resource.name_norm
+        return Outcome(Decision.LINK, record_id, matched_on=MatchedOn(rule.value))
     if create_missing:
-        return Outcome(Decision.CREATE)
-    return Outcome(Decision.NOT_SYNCED, reason=f"no unlinked {resource.type.value} record of that name")
+        return Outcome(Decision.CREATE, matched_on=MatchedOn.CREATED)
+    # The cross-reference every item has (its own) is not worth a mention.
+    had = [KeyKind(rule.value).label for rule in rules
+           if rule not in (Rule.NAME, Rule.XREF) and resource.keys.get(KeyKind(rule.value))]
+    if not had:
+        reason = f"no unlinked {type_} record of that name"
+    else:
+        reason = f"no unlinked {type_} record has its {', '.join(had)} or name"
+    if resource.notes:
+        reason += "; " + "; ".join(resource.notes)
+    return Outcome(Decision.NOT_SYNCED, reason=reason, kind=ReasonKind.NO_MATCH)
+
+
+# --------------------------------------------------------------------------- the records, in bulk
+
+_KEYED_RULES = tuple(rule for rule in Rule if rule is not Rule.NAME)
+
+
+def _json(values: Iterable[Any]) -> str:
+    # Lists go to SQLite as one JSON parameter read by json_each: no limit on their length.
+    return json.dumps(sorted(values), separators=(",", ":"))
+
+
+def _counts(cursor: sqlite3.Cursor, integration_id: int, kind: str, values: Iterable[str],
+            excluding: str = "[]") -> sqlite3.Cursor:
+    """(value, live items of the integration carrying it) for key values of one kind, leaving
+    out the resources whose ids ``excluding`` lists (as JSON)."""
+    return cursor.execute(
+        "SELECT k.value, count(*) FROM resource_key k JOIN resource r ON r.id = k.resource_id"
+        " WHERE k.kind = ? AND k.value IN (SELECT value FROM json_each(?)) AND r.integration_id = ?"
+        " AND r.deleted_remotely = 0 AND k.resource_id NOT IN (SELECT value FROM json_each(?))"
+        " GROUP BY k.value", (kind, _json(values), integration_id, excluding))
+
+
+def shared_values(cursor: sqlite3.Cursor, integration_id: int, page: Sequence[tuple[int | None, Keys]]) -> dict[tuple[str, str], int]:
+    """Key values more than one live item of the integration carries: (kind, value) -> items.
+
+    ``page`` holds the items being synced, each with its stored resource id (None when new)
+    and its keys now; their stored keys are left out of the count, being replaced. A serial
+    on two items of one product identifies neither (a cloned image, a default nobody listed);
+    a MAC on several is a virtual adapter. Host names are left to the name rule.
+    """
+    counts: dict[tuple[str, str], int] = {}
+    wanted: dict[str, set[str]] = {}
+    for _, keys in page:
+        for kind, value in keys.pairs():
+            if kind == KeyKind.HOST:
+                continue
+            counts[(kind, value)] = counts.get((kind, value), 0) + 1
+            wanted.setdefault(kind, set()).add(value)
+    ids = _json(rid for rid, _ in page if rid is not None)
+    for kind, values in wanted.items():
+        for value, n in _counts(cursor, integration_id, kind, values, ids):
+            counts[(kind, value)] += n
+    return {key: n for key, n in counts.items() if n > 1}
+
+
+def guessed_links(cursor: sqlite3.Cursor, integration_id: int, resource_ids: Sequence[int]) -> dict[int, str]:
+    """Of these resources, linked on an identity key, those whose link rests only on values that
+    several live items of the integration carry (and so identify none of them), with the reason.
+
+    A link rests on the values of its key the resource and its record share (the record's from
+    its other resources and its own keys): a machine linked on its own MAC is not suspect for
+    also carrying a virtual adapter's MAC that many do.
+    """
+    mine: dict[int, tuple[int, str, set[str]]] = {}
+    for resource_id, record_id, kind, value in cursor.execute(
+        "SELECT r.id, r.record_id, r.matched_on, k.value FROM json_each(?) j CROSS JOIN resource r"
+        " CROSS JOIN resource_key k WHERE r.id = j.value AND r.status = 'matched' AND k.resource_id = r.id"
+        " AND k.kind = r.matched_on", (_json(resource_ids),)
+    ):
+        mine.setdefault(resource_id, (record_id, kind, set()))[2].add(value)
+    if not mine:
+        return {}
+    asked = json.dumps([[rid, record_id, kind] for rid, (record_id, kind, _) in mine.items()])
+    theirs: dict[int, set[str]] = {}
+    for resource_id, value in cursor.execute(
+        "SELECT json_extract(j.value, '$[0]'), o.value FROM json_each(?) j CROSS JOIN resource x"
+        " CROSS JOIN resource_key o WHERE x.record_id = json_extract(j.value, '$[1]')"
+        " AND x.id != json_extract(j.value, '$[0]') AND o.resource_id = x.id AND o.kind = json_extract(j.value, '$[2]')"
+        " UNION ALL SELECT json_extract(j.value, '$[0]'), k.value FROM json_each(?) j CROSS JOIN record_key k"
+        " WHERE k.record_id = json_extract(j.value, '$[1]') AND k.kind = json_extract(j.value, '$[2]')",
+        (asked, asked)
+    ):
+        theirs.setdefault(resource_id, set()).add(value)
+    resting: dict[int, tuple[str, set[str]]] = {}
+    wanted: dict[str, set[str]] = {}
+    for resource_id, (_, kind, values) in mine.items():
+        common = values & theirs.get(resource_id, set())
+        if common:
+            resting[resource_id] = (kind, common)
+            wanted.setdefault(kind, set()).update(common)
+    counts = {(kind, value): n for kind, values in wanted.items()
+              for value, n in _counts(cursor, integration_id, kind, values)}
+    guessed = {}
+    for resource_id, (kind, common) in resting.items():
+        if all(counts.get((kind, value), 0) > 1 for value in common):
+            value = min(common)
+            guessed[resource_id] = (f"{describe(KeyKind(kind), value)} is on {counts[(kind, value)]} items of this "
+                                    "integration, so it identifies none of them")
+    return guessed
+
+
+def without_shared(keys: Keys, shared: Mapping[tuple[str, str], int]) -> tuple[Keys, tuple[str, ...]]:
+    """An item's keys less the values :func:`shared_values` found, and a note for each."""
+    notes = []
+    for kind, value in keys.pairs():
+        n = shared.get((kind, value))
+        if n:
+            keys = keys.without(KeyKind(kind), value)
+            notes.append(f"{describe(KeyKind(kind), value)} is on {n} items of this integration, so it "
+                         "identifies none of them")
+    return keys, tuple(notes)
+
+
+def load_records(cursor: sqlite3.Cursor, integration_id: int, inputs: Sequence[MatchInput],
+                 rules: Sequence[Rule] = DEFAULT_RULES) -> Records:
+    """The records ``inputs`` may link to, each with its keys, and those the integration has taken.
+
+    A handful of statements whatever the number of inputs: one per key kind and one for
+    names to find candidates, then their details, keys and links (``cursor`` is a DB-API
+    cursor, the sync engine's own inside its page transaction).
+    """
+    records = Records()
+    ids: set[int] = set()
+    for rule in rules:
+        if rule is Rule.NAME:
+            continue
+        values = {v for inp in inputs for v in inp.keys.get(KeyKind(rule.value))}
+        if values and rule is Rule.XREF:
+            triples = json.dumps([x.split(":", 2) for x in sorted(values) if x.count(":") >= 2])
+            ids.update(rid for (rid,) in cursor.execute(_BY_XREF, (triples, _json(values), _json(values))))
+        elif values:
+            ids.update(rid for (rid,) in cursor.execute(_BY_KEY, (rule.value, _json(values)) * 2))
+    if Rule.NAME in rules:
+        names = {(scope_of(inp.type._value_, inp.client_id), form) for inp in inputs for form in inp.name_forms()}
+        client_names = [form for (type_, _), form in names if type_ == "client"]
+        scoped = [[type_, client_id, form] for (type_, client_id), form in names if type_ != "client"]
+        if client_names:
+            ids.update(rid for (rid,) in cursor.execute(
+                "SELECT id FROM record WHERE type = 'client' AND name_norm IN (SELECT value FROM json_each(?))",
+                (_json(client_names),)))
+        if scoped:
+            ids.update(rid for (rid,) in cursor.execute(
+                "SELECT r.id FROM json_each(?) k JOIN record r ON r.type = json_extract(k.value, '$[0]')"
+                " AND r.client_id = json_extract(k.value, '$[1]') AND r.name_norm = json_extract(k.value, '$[2]')",
+                (json.dumps(scoped),)))
+        hosts = {form for (type_, _), form in names if type_ == "device"}
+        if hosts:
+            ids.update(rid for (rid,) in cursor.execute(_BY_KEY, (KeyKind.HOST.value, _json(hosts)) * 2))
+    if not ids:
+        return records
+    id_list = _json(ids)
+    keys: dict[int, list[tuple[str, str]]] = {}
+    for record_id, kind, value in cursor.execute(queries.KEYS_OF_RECORDS, (id_list,) * 3):
+        keys.setdefault(record_id, []).append((kind, value))
+    for record_id, type_, client_id, name, name_norm in cursor.execute(
+        "SELECT id, type, client_id, name, name_norm FROM record WHERE id IN (SELECT value FROM json_each(?))",
+        (id_list,)
+    ):
+        records.add(RecordInfo(record_id, type_, client_id, name, name_norm, Keys.from_pairs(keys.get(record_id, ()))))
+    # The unary + keeps SQLite on ix_resource_record rather than scanning the integration.
+    for record_id, name in cursor.execute(
+        "SELECT record_id, name FROM resource WHERE record_id IN (SELECT value FROM json_each(?))"
+        " AND +integration_id = ?", (id_list, integration_id)
+    ):
+        records.taken[record_id] = name
+    return records
+
+
+def records_for(store: Store, integration_id: int, inputs: Sequence[MatchInput],
+                rules: Sequence[Rule] = DEFAULT_RULES) -> Records:
+    """:func:`load_records` on a read of ``store`` (the sync engine calls it in its own transaction)."""
+    with store.read() as conn:
+        cursor = sqlite_connection(conn).cursor()
+        try:
+            return load_records(cursor, integration_id, inputs, rules)
+        finally:
+            cursor.close()
+
+
+#: Records holding a key (kind, values as JSON; the two parameters twice): through the
+#: resources linked to them, and their own keys.
+_BY_KEY = (
+    "SELECT r.record_id FROM resource_key k JOIN resource r ON r.id = k.resource_id"
+    " WHERE k.kind = ? AND k.value IN (SELECT value FROM json_each(?)) AND r.record_id IS NOT NULL"
+    " UNION SELECT record_id FROM record_key WHERE kind = ? AND value IN (SELECT value FROM json_each(?))"
+)
+#: Records holding cross-references: the first parameter is [kind, type, external id] triples as
+#: JSON, the other two the cross-references as JSON. A resource's own cross-reference (kind:type:
+#: external id) is not stored: it is its integration's kind, its type and its external id, found
+#: by the unique (integration, type, external id) index. CROSS JOIN keeps SQLite on that order.
+_BY_XREF = (
+    "SELECT r.record_id FROM json_each(?) x CROSS JOIN integration i CROSS JOIN resource r"
+    " WHERE i.kind = json_extract(x.value, '$[0]') AND r.integration_id = i.id"
+    " AND r.type = json_extract(x.value, '$[1]') AND r.external_id = json_extract(x.value, '$[2]')"
+    " AND r.record_id IS NOT NULL"
+    " UNION SELECT r.record_id FROM resource_key k JOIN resource r ON r.id = k.resource_id"
+    " WHERE k.kind = 'xref' AND k.value IN (SELECT value FROM json_each(?)) AND r.record_id IS NOT NULL"
+    " UNION SELECT record_id FROM record_key WHERE kind = 'xref' AND value IN (SELECT value FROM json_each(?))"
+)
 
 
 _LEGAL_SUFFIXES = re.compile(
@@ -136,28 +514,3 @@ def rematch_candidates(
     return [Candidate(by_id[rid], score, linked.get(rid)) for rid, score in ranked]
 
 
-def match_key(type_: str, client_id: int | None, name_norm: str) -> tuple[str, int | None, str]:
-    """Key under which a record and a resource match: a client record matches by name alone,
-    since the client is what is being matched; every other type within its client."""
-    return (type_, None if type_ == ResourceType.CLIENT.value else client_id, name_norm)
-
-
-def free_records_index(rows: Iterable[tuple[int, str, int | None, str]]) -> FreeRecords:
-    """Build :data:`FreeRecords` from (record id, type, client id, normalised name) rows."""
-    index: dict[tuple[str, int | None, str], list[int]] = {}
-    for record_id, type_, client_id, norm in sorted(rows):
-        index.setdefault(match_key(type_, client_id, norm), []).append(record_id)
-    return index
-
-
-def load_free_records(store: Store, integration_id: int) -> FreeRecords:
-    """:data:`FreeRecords` for an integration: enabled or not, every record no resource of it links to."""
-    query = (
-        select(REC.id, REC.type, REC.client_id, REC.name_norm)
-        # The unary + keeps SQLite on ix_resource_record instead of scanning the integration
-        # once per record (minutes at a million resources).
-        .where(~exists().where(R.record_id == REC.id,
-                               literal_column("+resource.integration_id") == integration_id))
-    )
-    with store.read() as conn:
-        return free_records_index(conn.execute(query))

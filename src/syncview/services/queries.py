@@ -7,14 +7,24 @@ frozen dataclasses, so callers never hold a connection or an ORM object.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Column, ColumnElement, Connection, TextualSelect, and_, func, literal_column, or_, select, text, true
 
-from syncview.domain import ResourceType, SyncStatus, integration_key, normalise_name
+from syncview.domain import (
+    MatchedOn,
+    ReasonKind,
+    ResourceType,
+    SyncStatus,
+    integration_key,
+    name_search,
+    normalise_name,
+    xref,
+)
+from syncview.identity import NO_KEYS, Keys
 from syncview.errors import NotFoundError
 from syncview.services.columns import SORT_KEYS, row_query, to_rows
 from syncview.services.columns import ResourceRow as ResourceRow  # the rows these queries return
@@ -30,6 +40,7 @@ from syncview.store.models import (
     sync_log_table,
     sync_run_table,
 )
+from syncview.timeutil import ago
 
 R = resource_table.c
 REC = record_table.c
@@ -43,20 +54,57 @@ NO_CLIENT = derived.NO_CLIENT
 
 @dataclass(frozen=True, slots=True)
 class IntegrationSummary:
+    """An integration and how its sync runs went: the last run first, then the last good one."""
+
     id: int
     name: str
     kind: str
+    #: end of the last *successful* run (None before the first one)
     last_synced_at: datetime | None
+    #: how the last run ended: success, partial, failed or running (None before any run)
     last_outcome: str | None
+    #: when the last run ended (when it started, while it runs)
+    last_run_at: datetime | None = None
+    #: what the last run said (why it failed, or its notes)
+    last_message: str | None = None
+
+    @property
+    def last_run_failed(self) -> bool:
+        """The last run did not complete: it failed or stopped part way."""
+        return self.last_outcome in ("failed", "partial")
+
+    def last_run_words(self, now: datetime | None = None) -> str:
+        """The last run's outcome and age, outcome first: "Failed just now", "Synced 4 min ago"."""
+        when = ago(self.last_run_at, now=now)
+        return {
+            None: "Never synced",
+            "success": f"Synced {when}",
+            "partial": f"Stopped part way {when}",
+            "failed": f"Failed {when}",
+            "running": f"Running, started {when}",
+        }.get(self.last_outcome, f"{str(self.last_outcome).capitalize()} {when}")
+
+    def last_success_words(self, now: datetime | None = None) -> str:
+        """When the last successful run ended: "Last success 4 min ago", or that there is none."""
+        if self.last_synced_at is None:
+            return "No successful sync yet"
+        return f"Last success {ago(self.last_synced_at, now=now)}"
 
 
 @dataclass(frozen=True, slots=True)
 class Totals:
-    """Counts over a whole integration, whatever client is selected."""
+    """Counts over a whole integration, whatever client is selected: the one definition of the
+    counts the tiles, ``status``, the sync toast and the run summary show.
+
+    ``total``, ``by_type`` and ``by_status`` count the live resources (those the product still
+    has); ``removed`` counts the resources removed remotely, apart from them.
+    """
 
     total: int
     by_type: dict[ResourceType, int]
     by_status: dict[SyncStatus, int]
+    #: resources marked removed remotely (whatever their status), not in the counts above
+    removed: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,10 +123,12 @@ class ResourceFilter:
     integration_id: int | None
     #: None for all clients, NO_CLIENT for resources without a local client
     client_id: int | None = None
-    #: part of the name, case- and punctuation-insensitive
+    #: part of the name as typed, punctuation included, ASCII case ignored (domain.name_search)
     text: str = ""
     type: ResourceType | None = None
     status: SyncStatus | None = None
+    #: how the resources matched (a MatchedOn) or why they did not (a ReasonKind)
+    why: MatchedOn | ReasonKind | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +150,10 @@ class ResourceDetail:
     first_seen: datetime
     payload: dict[str, Any]
     history: list[AuditRow] = field(default_factory=list)
+    #: the resource's identity keys as its last sync normalised them, its own cross-reference included
+    keys: Keys = NO_KEYS
+    #: its record's keys (those of every resource linked to it, and its own), if it has a record
+    record_keys: Keys = NO_KEYS
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,25 +169,29 @@ class LogRow:
 
 
 def list_integrations(store: Store) -> list[IntegrationSummary]:
-    """Every integration in the store with the end of its last successful or partial run."""
+    """Every integration in the store with its last run (outcome, time, message) and the end of
+    its last successful run."""
     runs = sync_run_table.c
-    last = (
+    last_success = (
         select(runs.integration_id, func.max(runs.ended_at).label("ended"))
-        .where(runs.outcome.in_(("success", "partial")))
+        .where(runs.outcome == "success")
         .group_by(runs.integration_id)
         .subquery()
     )
     integ = integration_table.c
-    outcome = (
-        select(runs.outcome)
+    last_run = (
+        select(runs.id)
         .where(runs.integration_id == integ.id)
         .order_by(runs.started_at.desc(), runs.id.desc())
         .limit(1)
         .scalar_subquery()
     )
+    last = sync_run_table.alias("last_run")
     query = (
-        select(integ.id, integ.name, integ.kind, last.c.ended, outcome)
-        .outerjoin(last, last.c.integration_id == integ.id)
+        select(integ.id, integ.name, integ.kind, last_success.c.ended, last.c.outcome,
+               func.coalesce(last.c.ended_at, last.c.started_at), last.c.message)
+        .outerjoin(last_success, last_success.c.integration_id == integ.id)
+        .outerjoin(last, last.c.id == last_run)
         .order_by(integ.name)
     )
     with store.read() as conn:
@@ -152,19 +210,36 @@ def get_integration(store: Store, name: str) -> IntegrationSummary:
 
 
 def integration_totals(store: Store, integration_id: int) -> Totals:
-    """Total resources and counts by type and by status for a whole integration."""
-    query = (
+    """Live resources by type and by status, and the removed-remotely ones, of a whole integration."""
+    with store.read() as conn:
+        return totals_on(conn, integration_id)
+
+
+def totals_on(conn: Connection, integration_id: int) -> Totals:
+    """:func:`integration_totals` on an open connection (the sync engine's, inside its transaction)."""
+    by_type = dict.fromkeys(ResourceType, 0)
+    by_status = dict.fromkeys(SyncStatus, 0)
+    kept = (
         select(RC.type, RC.status, func.sum(RC.n))
         .where(RC.integration_id == integration_id)
         .group_by(RC.type, RC.status)
     )
-    by_type = dict.fromkeys(ResourceType, 0)
-    by_status = dict.fromkeys(SyncStatus, 0)
-    with store.read() as conn:
-        for type_, status, count in conn.execute(query):
-            by_type[ResourceType(type_)] += count
-            by_status[SyncStatus(status)] += count
-    return Totals(sum(by_status.values()), by_type, by_status)
+    for type_, status, count in conn.execute(kept):
+        by_type[ResourceType(type_)] += count
+        by_status[SyncStatus(status)] += count
+    # The kept counts hold every resource; the removed ones (a partial index) come off them.
+    removed_rows = (
+        select(R.type, R.status, func.count())
+        # Written out, not bound: SQLite uses a partial index only for a literal that implies it.
+        .where(R.integration_id == integration_id, text("resource.deleted_remotely = 1"))
+        .group_by(R.type, R.status)
+    )
+    removed = 0
+    for type_, status, count in conn.execute(removed_rows):
+        by_type[ResourceType(type_)] -= count
+        by_status[SyncStatus(status)] -= count
+        removed += count
+    return Totals(sum(by_status.values()), by_type, by_status, removed)
 
 
 def integration_clients(store: Store, integration_id: int) -> list[ClientCount]:
@@ -192,26 +267,48 @@ DENSE_MATCHES = 20_000
 
 @dataclass(frozen=True, slots=True)
 class _TextPlan:
-    """How a filter's text is applied: ``match`` is the trigram query when the index is used,
-    ``none`` is set when the index says nothing matches."""
+    """How a filter's text is applied: ``search`` is what the names must hold (as typed,
+    :func:`~syncview.domain.name_search`); ``match`` is the trigram query when the index is
+    used, ``none`` is set when the index says nothing matches.
 
-    norm: str
+    The index holds the normalised names, so it finds a superset (every name holding the
+    typed text holds its normalised form): the rows it gives are then checked as typed.
+    """
+
+    search: str
     match: str | None = None
     none: bool = False
 
+    @property
+    def norm(self) -> str:
+        """The search normalised: held by the ``name_norm`` of every name that holds the search."""
+        return normalise_name(self.search)
+
+    @property
+    def plain(self) -> bool:
+        """The search is ASCII letters and digits only: then a name holds it exactly when its
+        ``name_norm`` does, and the covering name index answers without reading a row."""
+        return self.search.isascii() and self.search.isalnum()
+
+
+def _scan_plan(flt: ResourceFilter) -> _TextPlan:
+    """The filter's text applied by scanning names (no index look-up)."""
+    return _TextPlan(name_search(flt.text))
+
 
 def _text_plan(conn: Connection, flt: ResourceFilter) -> _TextPlan:
-    norm = normalise_name(flt.text)
+    search = name_search(flt.text)
+    norm = normalise_name(search)
     if len(norm) < 3 or not has_name_index(conn):
-        return _TextPlan(norm)
+        return _TextPlan(search)
     match = '"' + norm.replace('"', '""') + '"'
     # Capped: counting every match of a common fragment would cost what the scan costs.
     matches: int = conn.exec_driver_sql(
         "SELECT count(*) FROM (SELECT rowid FROM resource_name WHERE resource_name MATCH ? LIMIT ?)",
         (match, DENSE_MATCHES + 1)).scalar_one()
     if matches > DENSE_MATCHES:
-        return _TextPlan(norm)
-    return _TextPlan(norm, match, none=matches == 0)
+        return _TextPlan(search)
+    return _TextPlan(search, match, none=matches == 0)
 
 
 def _where(flt: ResourceFilter, plan: _TextPlan) -> list[ColumnElement[bool]]:
@@ -232,25 +329,32 @@ def _where(flt: ResourceFilter, plan: _TextPlan) -> list[ColumnElement[bool]]:
         clauses.append(col(R.status) == flt.status.value)
     if flt.type is not None:
         clauses.append(col(R.type) == flt.type.value)
+    if isinstance(flt.why, MatchedOn):
+        clauses.append(col(R.matched_on) == flt.why.value)
+    elif flt.why is not None:
+        clauses.append(col(R.reason_kind) == flt.why.value)
     if indexed:
         clauses.append(R.id.in_(text("SELECT rowid FROM resource_name WHERE resource_name MATCH :match")
                                 .bindparams(match=plan.match)))
     elif plan.norm:
-        clauses.append(func.instr(R.name_norm, plan.norm) > 0)
+        clauses.append(func.instr(R.name_norm, plan.norm) > 0)  # from the covering index: no row read
+    if plan.search and not plan.plain:
+        # Punctuation or spaces: the rows that passed the normalised test are read and checked as typed.
+        clauses.append(func.instr(func.lower(R.name), plan.search) > 0)
     return clauses
 
 
 def filter_clause(flt: ResourceFilter) -> ColumnElement[bool]:
     """One SQL condition selecting what ``flt`` selects (names matched by a scan, no index
     plan), for queries of other modules that build on the screen's filter (marks, bulk actions)."""
-    return and_(true(), *_where(flt, _TextPlan(normalise_name(flt.text))))
+    return and_(true(), *_where(flt, _scan_plan(flt)))
 
 
 def count_resources(store: Store, flt: ResourceFilter, *, cancellation: Cancellation | None = None) -> int:
     """How many resources the filter selects: from the kept counts when there is no text,
     through the name index when there is."""
     with store.read(cancellation) as conn:
-        if not normalise_name(flt.text):
+        if not name_search(flt.text) and flt.why is None:
             return _kept_count(conn, flt)
         plan = _text_plan(conn, flt)
         if plan.none:
@@ -314,7 +418,7 @@ def resource_page(
             return []
         where = _where(flt, plan)
         page = _PagePlan(offset, limit, descending)
-        if not plan.norm:
+        if not plan.search and flt.why is None:  # the kept counts do not count by reason
             page = _page_plan(conn, flt, offset, limit, sort, descending)
         if page.limit <= 0:
             return []
@@ -406,7 +510,7 @@ def iter_resources(store: Store, flt: ResourceFilter, *, chunk: int = 5000) -> I
     """Every resource the filter selects, in id order, fetched a chunk at a time (for exports)."""
     last = 0
     while True:
-        query = row_query().where(*_where(flt, _TextPlan(normalise_name(flt.text))), R.id > last)
+        query = row_query().where(*_where(flt, _scan_plan(flt)), R.id > last)
         query = query.order_by(R.id).limit(chunk)
         with store.read() as conn:
             rows = list(to_rows(conn.execute(query)))
@@ -445,8 +549,49 @@ def resource_detail(store: Store, resource_id: int) -> ResourceDetail:
     """A resource with its raw payload and its audit history."""
     resource = get_resource(store, resource_id)
     with store.read() as conn:
-        first_seen, payload = conn.execute(select(R.first_seen, R.payload).where(R.id == resource_id)).one()
-    return ResourceDetail(resource, first_seen, json.loads(payload), audit_history(store, resource_id))
+        first_seen, payload, kind = conn.execute(
+            select(R.first_seen, R.payload, integration_table.c.kind)
+            .join(integration_table, integration_table.c.id == R.integration_id).where(R.id == resource_id)
+        ).one()
+    own = xref(kind, resource.type, resource.external_id)
+    keys = Keys.from_pairs([*resource_keys(store, [resource_id]).get(resource_id, NO_KEYS).pairs(), ("xref", own)])
+    linked = record_keys(store, [resource.record_id]).get(resource.record_id, NO_KEYS) \
+        if resource.record_id is not None else NO_KEYS
+    return ResourceDetail(resource, first_seen, json.loads(payload), audit_history(store, resource_id), keys, linked)
+
+
+#: Every key of some records (ids as JSON, three times): (record id, kind, value). A record's
+#: keys are those of the resources linked to it, their own cross-references (kind:type:external
+#: id, not stored) included, and those it holds itself (``record_key``).
+KEYS_OF_RECORDS = (
+    "SELECT r.record_id, k.kind, k.value FROM resource r JOIN resource_key k ON k.resource_id = r.id"
+    " WHERE r.record_id IN (SELECT value FROM json_each(?))"
+    " UNION SELECT r.record_id, 'xref', i.kind || ':' || r.type || ':' || r.external_id"
+    " FROM resource r JOIN integration i ON i.id = r.integration_id WHERE r.record_id IN (SELECT value FROM json_each(?))"
+    " UNION SELECT record_id, kind, value FROM record_key WHERE record_id IN (SELECT value FROM json_each(?))"
+)
+
+
+def record_keys(store: Store, record_ids: Iterable[int]) -> dict[int, Keys]:
+    """The identity keys of some records, by record id (see :data:`KEYS_OF_RECORDS`)."""
+    ids = json.dumps(sorted(set(record_ids)))
+    found: dict[int, list[tuple[str, str]]] = {}
+    with store.read() as conn:
+        for record_id, kind, value in conn.exec_driver_sql(KEYS_OF_RECORDS, (ids, ids, ids)):
+            found.setdefault(record_id, []).append((kind, value))
+    return {rid: Keys.from_pairs(pairs) for rid, pairs in found.items()}
+
+
+def resource_keys(store: Store, resource_ids: Iterable[int]) -> dict[int, Keys]:
+    """The identity keys the last sync stored for some resources, by resource id."""
+    found: dict[int, list[tuple[str, str]]] = {}
+    with store.read() as conn:
+        for resource_id, kind, value in conn.exec_driver_sql(
+            "SELECT resource_id, kind, value FROM resource_key WHERE resource_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(sorted(set(resource_ids))),)
+        ):
+            found.setdefault(resource_id, []).append((kind, value))
+    return {rid: Keys.from_pairs(pairs) for rid, pairs in found.items()}
 
 
 def log_entries(

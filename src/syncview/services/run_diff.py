@@ -23,10 +23,12 @@ LOG = sync_log_table.c
 RUN = sync_run_table.c
 
 #: Sections of a diff, in reading order: (key, title, how the sync engine's log line says it).
+#: Each names what the run did to the resources listed, never how many stand so after it
+#: (a "Not Synced 391" beside a "Not Synced (1)" list read as a contradiction).
 SECTIONS = (
     ("created", "Records created", "created its record"),
-    ("matched", "Matched", "matched to its record"),
-    ("not_synced", "Left Not Synced", " not synced: "),
+    ("matched", "Newly matched", "matched to its record"),
+    ("not_synced", "Newly Not Synced", " not synced: "),
     ("removed", "Removed remotely", "was removed remotely"),
     ("back", "Back remotely", "is back remotely"),
 )

@@ -19,6 +19,9 @@ from sqlalchemy import Connection, Table, func, select
 from syncview.demo import DEFAULT_RESOURCES, INTEGRATIONS, DemoClient, DemoResource, DemoWorld
 from syncview.domain import SyncStatus, normalise_name
 from syncview.errors import ActionError
+from syncview.domain import MatchedOn
+from syncview.services.matching import MatchInput, Records, decide
+from syncview.services.sync import SyncCounts
 from syncview.store import Store, sqlite_connection
 from syncview.store.db import db_time, utcnow
 from syncview.store.models import client_table, integration_table, meta_table, record_table, resource_table
@@ -148,11 +151,20 @@ class _Writer:
                 json.dumps({"client_id": res.client_id, "record_id": None, "status": "excluded", "version": 2}),
             ))
         payload = json.dumps({"id": res.external_id, **res.payload}, separators=(",", ":"))
+        name_norm = normalise_name(res.name)
+        matched_on = reason = reason_kind = None
+        if res.status is SyncStatus.MATCHED:
+            matched_on = MatchedOn.NAME.value  # the demo's links are equal names
+        elif res.status is SyncStatus.NOT_SYNCED:
+            # The reason the rules give (the demo's Not Synced items have no record of their name).
+            outcome = decide(MatchInput(res.type, res.client_id, name_norm, res.status, None), Records(),
+                             create_missing=False)
+            reason, reason_kind = outcome.reason, outcome.kind.value if outcome.kind else None
         self.resource_rows.append((
-            rid, integration_id, res.type.value, res.external_id, res.name, normalise_name(res.name),
+            rid, integration_id, res.type.value, res.external_id, res.name, name_norm,
             res.remote_company, res.client_id, payload, res.status.value, res.record_id,
             db_time(first_seen), db_time(last_seen), res.deleted_remotely, version,
-            db_time(updated_at) if updated_at else None, updated_by,
+            db_time(updated_at) if updated_at else None, updated_by, matched_on, reason, reason_kind,
         ))
         self.resources += 1
         samples = self.samples.setdefault(integration_id, [])
@@ -166,7 +178,8 @@ class _Writer:
         self.cursor.executemany(
             "INSERT INTO resource (id, integration_id, type, external_id, name, name_norm, remote_company,"
             " client_id, payload, status, record_id, first_seen, last_seen, deleted_remotely, version,"
-            " updated_at, updated_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " updated_at, updated_by, matched_on, reason, reason_kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+            " ?, ?, ?, ?, ?, ?, ?)",
             self.resource_rows)
         self.cursor.executemany(
             "INSERT INTO audit_event (batch, time, operator, action, integration_id, resource_id, before, after)"
@@ -180,9 +193,14 @@ class _Writer:
         """Sync runs every few hours over the past weeks, with their log entries."""
         runs = logs = 0
         for name, integration_id in integration_ids.items():
+            # The counts a run reports after it, as the tiles count them (queries.Totals): the live
+            # resources by status, the removed-remotely ones apart.
             counts = dict(self.cursor.execute(
-                "SELECT status, count(*) FROM resource WHERE integration_id = ? GROUP BY status",
-                (integration_id,)).fetchall())
+                "SELECT status, count(*) FROM resource WHERE integration_id = ? AND NOT deleted_remotely"
+                " GROUP BY status", (integration_id,)).fetchall())
+            removed_total = self.cursor.execute(
+                "SELECT count(*) FROM resource WHERE integration_id = ? AND deleted_remotely",
+                (integration_id,)).fetchone()[0]
             total = sum(counts.values())
             samples = self.samples.get(integration_id, [])
             sample_iter = iter(samples * 2)
@@ -196,14 +214,17 @@ class _Writer:
                 elif step == 23:
                     outcome, message = "partial", f"{name}: connection reset by peer after 3 pages; resumed next run"
                 fetched = 0 if outcome == "failed" else total - step // 4
-                run_id = self._run(integration_id, started, ended, outcome, fetched, counts, message)
+                sampled = [] if outcome == "failed" else list(islice(sample_iter, 3))
+                # The run's removals are the ones it logs, so its count and its list agree.
+                removed = sum(1 for *_, deleted in sampled if deleted)
+                run_id = self._run(integration_id, started, ended, outcome, fetched, counts, removed, message)
                 runs += 1
                 entries: list[tuple[datetime, str, str, int | None]] = [
                     (started, "info", f"sync of {name} started", None)]
                 if outcome == "failed" and message is not None:
                     entries.append((ended, "error", message, None))
                 else:
-                    for rid, rname, rtype, status, deleted in islice(sample_iter, 3):
+                    for rid, rname, rtype, status, deleted in sampled:
                         if deleted:
                             entries.append((ended, "warning", f"{rtype} {rname!r} was removed remotely", rid))
                         elif status is SyncStatus.NOT_SYNCED:
@@ -216,10 +237,13 @@ class _Writer:
                             entries.append((ended, "info", f"{rtype} {rname!r} matched to its record", rid))
                     if outcome == "partial" and message is not None:
                         entries.append((ended, "error", message, None))
-                    entries.append((ended, "info",
-                                    f"sync of {name} finished: {fetched:,} fetched, "
-                                    f"{counts.get('matched', 0):,} matched, {counts.get('not_synced', 0):,} not synced",
-                                    None))
+                    run_counts = SyncCounts(
+                        fetched=fetched, removed=removed, matched=counts.get("matched", 0),
+                        not_synced=counts.get("not_synced", 0), excluded=counts.get("excluded", 0),
+                        removed_total=removed_total,
+                        linked=sum(1 for _r, _n, _t, st, d in sampled if st is SyncStatus.MATCHED and not d))
+                    entries.append((ended, "info", f"sync of {name} finished: {fetched:,} fetched, "
+                                    f"{run_counts.changes()}; now {run_counts.standing()}", None))
                 self.cursor.executemany(
                     "INSERT INTO sync_log_entry (integration_id, sync_run_id, time, level, message, resource_id)"
                     " VALUES (?, ?, ?, ?, ?, ?)",
@@ -228,13 +252,13 @@ class _Writer:
         return runs, logs
 
     def _run(self, integration_id: int, started: datetime, ended: datetime, outcome: str, fetched: int,
-             counts: dict[str, int], message: str | None) -> int:
+             counts: dict[str, int], removed: int, message: str | None) -> int:
         self.cursor.execute(
             "INSERT INTO syncrun (integration_id, started_at, ended_at, outcome, fetched, created, matched,"
             " not_synced, removed, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (integration_id, db_time(started), db_time(ended), outcome, fetched, 0,
              counts.get("matched", 0) if fetched else 0, counts.get("not_synced", 0) if fetched else 0,
-             0, message))
+             removed, message))
         return _last_id(self.cursor)
 
 

@@ -35,10 +35,10 @@ import re
 import socket
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, func, insert, select, update
 
@@ -48,8 +48,21 @@ from syncview.connectors import registry
 from syncview.connectors.base import PAGES_BEYOND_TOTAL, Connector, IdPage, Page, storable, within_total
 from syncview.domain import RemoteItem, ResourceType, SyncStatus, normalise_name
 from syncview.errors import ConfigError, ConnectorError, SyncviewError
+from syncview.identity import DEFAULT_IDENTITY, IdentityRules, Keys
 from syncview.redaction import redact
-from syncview.services.matching import Decision, MatchInput, decide, free_records_index, match_key
+from syncview.services.matching import (
+    DEFAULT_RULES,
+    Decision,
+    MatchInput,
+    Records,
+    Rule,
+    decide,
+    guessed_links,
+    load_records,
+    shared_values,
+    without_shared,
+)
+from syncview.services.queries import Totals, totals_on
 from syncview.store import Store
 from syncview.store.db import db_time
 from syncview.store.models import Integration, SyncLogEntry, SyncRun
@@ -134,8 +147,11 @@ ProgressCallback = Callable[[SyncProgress], None]
 
 @dataclass(slots=True)
 class SyncCounts:
-    """What one run did. ``matched``/``not_synced``/``excluded`` count the fetched resources
-    by the status they ended with; the others count changes."""
+    """What one run did. ``matched``/``not_synced``/``excluded``/``removed_total`` are, once a
+    run has ended, the integration's counts after it as the tiles and ``status`` show them
+    (:class:`~syncview.services.queries.Totals`: live resources by status, the removed-remotely
+    ones apart); while it runs, the fetched resources by the status they took. The others
+    count what this run changed."""
 
     fetched: int = 0
     #: resources seen for the first time
@@ -150,13 +166,32 @@ class SyncCounts:
     matched: int = 0
     not_synced: int = 0
     excluded: int = 0
-    #: resources marked deleted remotely: not seen by a full run, or not listed by an
+    #: resources this run marked removed remotely: not seen by a full run, or not listed by an
     #: incremental run's pass over live ids
     removed: int = 0
+    #: resources removed remotely after the run, all runs together
+    removed_total: int = 0
     #: resources marked deleted remotely before and seen again
     reappeared: int = 0
     #: connector warnings (skipped rows and why)
     warnings: int = 0
+
+    def changes(self) -> str:
+        """What the run changed, in words (the toast, the CLI and the run's log line say it alike)."""
+        return (f"{self.new:,} new, {self.changed:,} changed, {self.linked:,} newly matched, "
+                f"{self.created:,} records created, {self.removed:,} newly removed remotely")
+
+    def standing(self) -> str:
+        """How the integration stands after the run, as the tiles count it."""
+        return (f"{self.matched:,} matched, {self.not_synced:,} not synced, {self.excluded:,} excluded, "
+                f"{self.removed_total:,} removed remotely")
+
+    def take_totals(self, totals: Totals) -> None:
+        """Take the integration's counts after the run (the one definition the tiles use)."""
+        self.matched = totals.by_status[SyncStatus.MATCHED]
+        self.not_synced = totals.by_status[SyncStatus.NOT_SYNCED]
+        self.excluded = totals.by_status[SyncStatus.EXCLUDED]
+        self.removed_total = totals.removed
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,9 +219,7 @@ class SyncReport:
         head = f"{self.integration}: {self.outcome} in {self.duration:.1f} s: {c.fetched:,} fetched"
         if not self.ok:
             return f"{head} — {self.message}"
-        line = (f"{head}, {c.new:,} new, {c.changed:,} changed, {c.linked:,} newly matched, "
-                f"{c.created:,} records created, {c.removed:,} removed remotely; now {c.matched:,} matched, "
-                f"{c.not_synced:,} not synced, {c.excluded:,} excluded")
+        line = f"{head}, {c.changes()}; now {c.standing()}"
         if not self.full:
             line += " (changes only)"
         if self.message:
@@ -254,7 +287,8 @@ def sync_integration(
                           "enable it to sync it")
     with build_connector(integration, environ=environ) as connector:
         return sync_connector(store, connector, create_missing=integration.create_missing, full=full,
-                              on_progress=on_progress)
+                              on_progress=on_progress, match_on=tuple(Rule(r) for r in integration.match_on),
+                              identity=integration.identity)
 
 
 def sync_connector(
@@ -264,11 +298,14 @@ def sync_connector(
     create_missing: bool = False,
     full: bool = False,
     on_progress: ProgressCallback | None = None,
+    match_on: Sequence[Rule] = DEFAULT_RULES,
+    identity: IdentityRules = DEFAULT_IDENTITY,
 ) -> SyncReport:
     """Run ``connector`` for the integration it is named for and bring the store in step.
 
     The run fetches only what changed since the last successful run when the connector
     supports it, unless ``full``. The integration's store row is created if missing.
+    ``match_on`` are the matching rules in order, ``identity`` the placeholder lists in force.
 
     Returns the report of a successful run. A run that fails or is stopped is recorded
     (partial when pages were committed, failed otherwise) and then: a connector or store
@@ -278,7 +315,7 @@ def sync_connector(
     began = time.monotonic()
     run = _start_run(store, connector, full=full)
     _ACTIVE_RUNS.add(run.id)
-    state = _RunState(run, create_missing)
+    state = _RunState(run, create_missing, connector.kind, tuple(match_on), identity)
     fetched: Iterator[Page] | None = None
     try:
         _report(on_progress, state, "", None, connector, began)
@@ -514,6 +551,8 @@ def _record_stop(store: Store, state: _RunState, reason: str, began: float) -> S
         message += f" (stopped after {state.pages} page{'s' if state.pages != 1 else ''}; the next run completes it)"
     try:
         with store.write() as conn:
+            if state.pages:
+                state.counts.take_totals(totals_on(conn, state.run.integration_id))
             state.save_counts(conn, outcome=outcome, message=message, ended=True)
             state.log("error", message, item=False)
             state.flush_logs(conn)
@@ -529,9 +568,14 @@ def _record_stop(store: Store, state: _RunState, reason: str, began: float) -> S
 class _RunState:
     """What a run carries from page to page: counts, log budget, the company -> client map."""
 
-    def __init__(self, run: _Run, create_missing: bool) -> None:
+    def __init__(self, run: _Run, create_missing: bool, kind: str = "",
+                 rules: tuple[Rule, ...] = DEFAULT_RULES, identity: IdentityRules = DEFAULT_IDENTITY) -> None:
         self.run = run
         self.create_missing = create_missing
+        #: the connector's kind, which names the items' own cross-references
+        self.kind = kind
+        self.rules = rules
+        self.identity = identity
         self.counts = SyncCounts()
         self.pages = 0
         self.entity_fetched: dict[str, int] = {}
@@ -545,6 +589,8 @@ class _RunState:
         #: normalised local client name -> client id (lowest id of equal names)
         self.clients_by_name: dict[str, int] = {}
         self._norms: dict[str, str] = {}
+        #: resources this run linked on an identity key (not a name), checked again at the end
+        self.key_links: list[int] = []
 
     # ---- logging
 
@@ -611,6 +657,7 @@ class _RunState:
         """Write one page: the caller's transaction makes it land whole or not at all."""
         cursor = conn.connection.driver_connection.cursor()
         before = replace(self.counts), self.item_logs, self.warning_logs
+        key_links = len(self.key_links)
         try:
             if self.companies is None:
                 self.load_companies(cursor)
@@ -640,14 +687,17 @@ class _RunState:
             # The page is rolled back: so are its counts and log lines. The company map may
             # hold clients of the page, but a run that failed here does not go on.
             self.counts, self.item_logs, self.warning_logs = before
+            del self.key_links[key_links:]
             self._logs.clear()
             raise
         finally:
             cursor.close()
 
     def finish(self, conn: Connection, live: _LiveIds | None = None) -> str | None:
-        """Mark removed what a full run did not see, or what an incremental run's pass over
-        live ids (``live``, on ``conn``) did not list; close the run as a success."""
+        """Take back links made on values later pages showed shared; mark removed what a full
+        run did not see, or what an incremental run's pass over live ids (``live``, on ``conn``)
+        did not list; close the run as a success."""
+        self._unlink_shared(conn)
         notes = list(self.notes)
         if self.run.since is None:
             notes += self._mark_removed(conn)
@@ -657,9 +707,8 @@ class _RunState:
             notes.append(f"{self.counts.warnings} warning{'s' if self.counts.warnings != 1 else ''}: "
                          "some items were skipped (see the log)")
         c = self.counts
-        summary = (f"sync of {self.run.name} finished: {c.fetched:,} fetched, {c.new:,} new, {c.changed:,} changed, "
-                   f"{c.linked:,} newly matched, {c.created:,} records created, {c.removed:,} removed remotely; "
-                   f"{c.matched:,} matched, {c.not_synced:,} not synced, {c.excluded:,} excluded")
+        c.take_totals(totals_on(conn, self.run.integration_id))
+        summary = f"sync of {self.run.name} finished: {c.fetched:,} fetched, {c.changes()}; now {c.standing()}"
         if self.item_logs > ITEM_LOG_LIMIT:
             summary += f" ({self.item_logs - ITEM_LOG_LIMIT:,} more item events counted, not logged one by one)"
         if self.warning_logs > WARNING_LOG_LIMIT:
@@ -669,6 +718,37 @@ class _RunState:
         self.log("info", summary, item=False)
         self.flush_logs(conn)
         return message
+
+    def _unlink_shared(self, conn: Connection) -> None:
+        """Links this run made on a key value that, as later pages showed, several items of the
+        integration carry: the value identifies none of them, so the link was a guess. Each page
+        already leaves out the values it can see are shared; this catches those whose other
+        carriers came on a later page. Only this run's own links are taken back."""
+        if not self.key_links:
+            return
+        raw = conn.connection.driver_connection
+        cursor = raw.cursor()
+        try:
+            guessed = guessed_links(cursor, self.run.integration_id, self.key_links)
+            named = {rid: (type_, name) for rid, type_, name in cursor.execute(
+                "SELECT id, type, name FROM resource WHERE id IN (SELECT value FROM json_each(?))",
+                (_json_list(guessed),))} if guessed else {}
+        finally:
+            cursor.close()
+        reasons = {rid: (*named[rid], reason) for rid, reason in guessed.items()}
+        if not reasons:
+            return
+        now = db_time(_precise_now())
+        raw.executemany(
+            "UPDATE resource SET status = 'not_synced', record_id = NULL, matched_on = NULL, reason = ?,"
+            " reason_kind = 'shared',"
+            " updated_at = ?, updated_by = NULL, version = version + 1 WHERE id = ?",
+            [(reason, now, resource_id) for resource_id, (_, _, reason) in reasons.items()])
+        for resource_id, (type_, name, reason) in reasons.items():
+            self.log("warning", f"{type_} {name!r} not synced after all: {reason}", resource_id)
+        self.counts.linked -= len(reasons)
+        self.counts.matched -= len(reasons)
+        self.counts.not_synced += len(reasons)
 
     def _mark_removed(self, conn: Connection) -> list[str]:
         raw = conn.connection.driver_connection
@@ -766,9 +846,41 @@ def settled(status: SyncStatus, record_id: int | None) -> bool:
 
 
 _MATCHED, _NOT_SYNCED, _EXCLUDED = SyncStatus.MATCHED, SyncStatus.NOT_SYNCED, SyncStatus.EXCLUDED
-#: Columns of an existing resource the engine reads; indexes below name them.
-_EXISTING = "id, name, name_norm, remote_company, payload, client_id, status, record_id, deleted_remotely"
-_ID, _NAME, _NORM, _COMPANY, _PAYLOAD, _CLIENT_ID, _STATUS_COL, _RECORD, _DELETED = range(9)
+
+
+class _Existing(NamedTuple):
+    """An item's stored row, as the engine reads it (``_EXISTING_SQL`` selects these columns)."""
+
+    external_id: str
+    id: int
+    name: str
+    name_norm: str
+    remote_company: str | None
+    payload: str
+    client_id: int | None
+    status: str
+    record_id: int | None
+    deleted_remotely: int
+    matched_on: str | None
+    reason: str | None
+    reason_kind: str | None
+
+
+_EXISTING_SQL = ", ".join(_Existing._fields)
+
+
+class _Plan(NamedTuple):
+    """What the first pass learned of one item, for the second to decide and write."""
+
+    item: RemoteItem
+    old: _Existing | None
+    #: the rules' input, None for a settled item (linked or excluded)
+    inp: MatchInput | None
+    client_id: int | None
+    name_norm: str
+    status: SyncStatus
+    #: the item's normalised identity keys, as stored
+    keys: Keys
 
 
 class _PageWriter:
@@ -784,6 +896,9 @@ class _PageWriter:
         self.seen: list[int] = []
         self.new_clients: list[tuple] = []
         self.new_records: list[tuple] = []
+        #: resources whose stored keys are replaced (their old ones deleted first)
+        self.rekeyed: list[int] = []
+        self.resource_keys: list[tuple[int, str, str]] = []
         self._next_ids: dict[str, int] = {}
 
     def next_id(self, table: str) -> int:
@@ -795,44 +910,32 @@ class _PageWriter:
         self._next_ids[table] = value + 1
         return value
 
-    def existing(self, items: list[RemoteItem]) -> dict[tuple[str, str], tuple]:
-        """The stored rows (columns as ``_EXISTING``) of the items already known, by (type, external id)."""
+    def existing(self, items: list[RemoteItem]) -> dict[tuple[str, str], _Existing]:
+        """The stored rows of the items already known, by (type, external id)."""
         by_type: dict[str, list[str]] = {}
         for item in items:
             by_type.setdefault(item.type._value_, []).append(item.external_id)
         found = {}
+        make = _Existing._make
         for type_, ids in by_type.items():
             rows = self.cur.execute(
-                f"SELECT external_id, {_EXISTING} FROM resource WHERE integration_id = ? AND type = ?"
+                f"SELECT {_EXISTING_SQL} FROM resource WHERE integration_id = ? AND type = ?"
                 " AND external_id IN (SELECT value FROM json_each(?))", (self.integration_id, type_, _json_list(ids))
             ).fetchall()
-            found.update(((type_, row[0]), row[1:]) for row in rows)
+            found.update(((type_, row[0]), make(row)) for row in rows)
         return found
 
-    def free_records(self, inputs: list[MatchInput]) -> tuple[dict, dict[int, int | None]]:
-        """Records the inputs could link to (the matching rules' FreeRecords), and their clients."""
-        client_names, keys = set(), set()
-        for inp in inputs:
-            if inp.type is _CLIENT:
-                client_names.add(inp.name_norm)
-            elif inp.client_id is not None:
-                keys.add(match_key(inp.type._value_, inp.client_id, inp.name_norm))
-        # "Free" as load_free_records means it: no resource of this integration links it. The
-        # unary + keeps SQLite on ix_resource_record rather than scanning the integration.
-        unlinked = "NOT EXISTS (SELECT 1 FROM resource x WHERE x.record_id = r.id AND +x.integration_id = ?)"
-        rows: list[tuple] = []
-        if client_names:
-            rows += self.cur.execute(
-                "SELECT r.id, r.type, r.client_id, r.name_norm FROM record r WHERE r.type = 'client'"
-                f" AND r.name_norm IN (SELECT value FROM json_each(?)) AND {unlinked}",
-                (_json_list(client_names), self.integration_id)).fetchall()
-        if keys:
-            rows += self.cur.execute(
-                "SELECT r.id, r.type, r.client_id, r.name_norm FROM json_each(?) k JOIN record r"
-                " ON r.type = json_extract(k.value, '$[0]') AND r.client_id = json_extract(k.value, '$[1]')"
-                f" AND r.name_norm = json_extract(k.value, '$[2]') WHERE {unlinked}",
-                (_json_list(keys), self.integration_id)).fetchall()
-        return free_records_index(rows), {row[0]: row[2] for row in rows}
+    def stored_keys(self, resource_ids: list[int]) -> dict[int, tuple[tuple[str, str], ...]]:
+        """The keys stored for these resources, each resource's as sorted (kind, value) pairs
+        (as :meth:`Keys.pairs` gives them)."""
+        found: dict[int, list[tuple[str, str]]] = {}
+        if resource_ids:
+            for resource_id, kind, value in self.cur.execute(
+                "SELECT resource_id, kind, value FROM resource_key WHERE resource_id IN (SELECT value FROM json_each(?))"
+                " ORDER BY resource_id, kind, value", (_json_list(resource_ids),)
+            ):
+                found.setdefault(resource_id, []).append((kind, value))
+        return {resource_id: tuple(pairs) for resource_id, pairs in found.items()}
 
     def apply(self, items: list[RemoteItem]) -> None:
         """Decide every item of one batch and queue its row changes."""
@@ -840,47 +943,71 @@ class _PageWriter:
         counts = state.counts
         existing = self.existing(items)
         resolve = state.resolve
-        # First pass: what the rules need to know of each item. Settled items (linked or
-        # excluded) stay as they are and never reach the rules.
-        plans: list[tuple[RemoteItem, tuple | None, MatchInput | None, int | None, str, SyncStatus]] = []
-        pending: list[MatchInput] = []
+        normalise = state.identity.normalise
+        # First pass: each item's keys, and what the rules need to know of it. Settled items
+        # (linked or excluded) stay as they are and never reach the rules.
+        plans: list[_Plan] = []
         for item in items:
             old = existing.get((item.type._value_, item.external_id))
             if old is None:
                 name_norm = normalise_name(item.name)
-                inp = MatchInput(item.type, resolve(item), name_norm, _NOT_SYNCED, None)
-                pending.append(inp)
-                plans.append((item, None, inp, inp.client_id, name_norm, _NOT_SYNCED))
+                found = normalise(item.keys, item.type, item.name, name_norm)
+                inp = MatchInput(item.type, resolve(item), name_norm, _NOT_SYNCED, None, found.keys, found.refused,
+                                 item.name)
+                plans.append(_Plan(item, None, inp, inp.client_id, name_norm, _NOT_SYNCED, found.keys))
                 continue
-            status = _STATUS[old[_STATUS_COL]]
-            record_id = old[_RECORD]
-            name_norm = old[_NORM] if old[_NAME] == item.name else normalise_name(item.name)
-            if settled(status, record_id):
+            status = _STATUS[old.status]
+            name_norm = old.name_norm if old.name == item.name else normalise_name(item.name)
+            found = normalise(item.keys, item.type, item.name, name_norm)
+            if settled(status, old.record_id):
                 # A linked resource's client is its record's, set when it was linked: keep it.
-                client_id = old[_CLIENT_ID] if status is _MATCHED else resolve(item)
-                plans.append((item, old, None, client_id, name_norm, status))
+                client_id = old.client_id if status is _MATCHED else resolve(item)
+                plans.append(_Plan(item, old, None, client_id, name_norm, status, found.keys))
             else:
-                inp = MatchInput(item.type, resolve(item), name_norm, status, record_id)
-                pending.append(inp)
-                plans.append((item, old, inp, inp.client_id, name_norm, status))
-        free, record_clients = self.free_records(pending) if pending else ({}, {})
+                inp = MatchInput(item.type, resolve(item), name_norm, status, old.record_id, found.keys,
+                                 found.refused, item.name)
+                plans.append(_Plan(item, old, inp, inp.client_id, name_norm, status, found.keys))
+        old_keys = self.stored_keys([plan.old.id for plan in plans if plan.old is not None])
+        pending = [plan for plan in plans if plan.inp is not None]
+        records = Records()
+        if pending:
+            # Values several items of the integration carry identify none of them.
+            shared = shared_values(self.cur, self.integration_id,
+                                   [(plan.old.id if plan.old else None, plan.keys) for plan in plans])
+            if shared:
+                for number, plan in enumerate(plans):
+                    if plan.inp is not None and plan.inp.keys:
+                        keys, notes = without_shared(plan.inp.keys, shared)
+                        if notes:
+                            plans[number] = plan._replace(inp=replace(plan.inp, keys=keys,
+                                                                      notes=plan.inp.notes + notes))
+            records = load_records(self.cur, self.integration_id, [p.inp for p in plans if p.inp is not None],
+                                   state.rules)
 
         create_missing = state.create_missing
+        rules = state.rules
         companies = state.companies
         encode = _encode_payload
         now = self.now
-        for item, old, inp, client_id, name_norm, status in plans:
-            record_id = None if old is None else old[_RECORD]
+        for item, old, inp, client_id, name_norm, status, keys in plans:
+            record_id = None if old is None else old.record_id
+            matched_on = None if old is None else old.matched_on
+            reason = None if old is None else old.reason
+            reason_kind = None if old is None else old.reason_kind
             note = None
+            key_link = False
             if inp is not None:
-                outcome = decide(inp, free, create_missing=create_missing)
+                outcome = decide(inp, records, create_missing=create_missing, rules=rules)
                 decision = outcome.decision
                 record_id = outcome.record_id
+                matched_on = outcome.matched_on._value_ if outcome.matched_on else None
+                reason = reason_kind = None
                 if decision is Decision.LINK:
                     status = _MATCHED
-                    client_id = record_clients[record_id]
+                    client_id = records.info[record_id].client_id
                     counts.linked += 1
-                    note = ("info", f"{item.type._value_} {item.name!r} matched to its record")
+                    key_link = matched_on != "name"
+                    note = ("info", f"{item.type._value_} {item.name!r} matched to its record on {matched_on}")
                 elif decision is Decision.CREATE:
                     status = _MATCHED
                     client_id, record_id = self.create_record(item, inp)
@@ -888,8 +1015,10 @@ class _PageWriter:
                     note = ("info", f"{item.type._value_} {item.name!r}: created its record")
                 elif decision is Decision.NOT_SYNCED:
                     status = _NOT_SYNCED
-                    if old is None or old[_STATUS_COL] != status:
-                        note = ("warning", f"{item.type._value_} {item.name!r} not synced: {outcome.reason}")
+                    reason = outcome.reason
+                    reason_kind = outcome.kind._value_ if outcome.kind else None
+                    if old is None or old.status != status or old.reason != reason:
+                        note = ("warning", f"{item.type._value_} {item.name!r} not synced: {reason}")
                 else:  # KEEP or SKIP of an unsettled input cannot happen; keep what the rules said
                     status = _MATCHED if decision is Decision.KEEP else _EXCLUDED
             if status is _MATCHED:
@@ -902,32 +1031,47 @@ class _PageWriter:
                 counts.not_synced += 1
 
             payload = encode(item.payload)
+            pairs = keys.pairs()
             if old is None:
                 resource_id = self.next_id("resource")
                 self.inserts.append((resource_id, self.integration_id, item.type._value_, item.external_id,
                                      item.name, name_norm, item.remote_company, client_id, payload,
-                                     status._value_, record_id, now, now))
+                                     status._value_, record_id, now, now, matched_on, reason, reason_kind))
+                self.resource_keys.extend((resource_id, k, v) for k, v in pairs)
                 counts.new += 1
             else:
-                resource_id = old[_ID]
-                if (old[_PAYLOAD] == payload and old[_NAME] == item.name and old[_CLIENT_ID] == client_id
-                        and old[_STATUS_COL] == status and old[_RECORD] == record_id
-                        and old[_COMPANY] == item.remote_company and not old[_DELETED]):
+                resource_id = old.id
+                same_keys = old_keys.get(resource_id, ()) == pairs
+                if not same_keys:
+                    self.rekeyed.append(resource_id)
+                    self.resource_keys.extend((resource_id, k, v) for k, v in pairs)
+                if (same_keys and old.payload == payload and old.name == item.name and old.client_id == client_id
+                        and old.status == status and old.record_id == record_id
+                        and old.remote_company == item.remote_company and not old.deleted_remotely
+                        and old.matched_on == matched_on and old.reason == reason
+                        and old.reason_kind == reason_kind):
                     self.seen.append(resource_id)
                     counts.unchanged += 1
                 else:
                     self.updates.append((item.name, name_norm, item.remote_company, payload, client_id,
-                                         status._value_, record_id, now, now, resource_id))
+                                         status._value_, record_id, matched_on, reason, reason_kind, now, now,
+                                         resource_id))
                     counts.changed += 1
-                    if old[_DELETED]:
+                    if old.deleted_remotely:
                         counts.reappeared += 1
                         note = note or ("info", f"{item.type._value_} {item.name!r} is back remotely")
+            if key_link:
+                state.key_links.append(resource_id)
             if note is not None:
                 state.log(note[0], note[1], resource_id)
 
     def create_record(self, item: RemoteItem, inp: MatchInput) -> tuple[int, int]:
-        """A record for an item that matched none; a client item gets its client too, unless
-        a local client of its name exists. Returns (client id, record id)."""
+        """A record for an item that matched none; a client item gets its client too, unless a
+        local client of its name exists. Returns (client id, record id).
+
+        The record has the item's keys through the link (matched_on "created"), refreshed by
+        every sync; should an operator unlink the item, the record keeps them (actions copy
+        them into ``record_key``)."""
         state = self.state
         client_id = inp.client_id
         if item.type is _CLIENT:
@@ -953,13 +1097,20 @@ class _PageWriter:
         if self.inserts:
             cur.executemany(
                 "INSERT INTO resource (id, integration_id, type, external_id, name, name_norm, remote_company,"
-                " client_id, payload, status, record_id, first_seen, last_seen, deleted_remotely, version)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 1)", self.inserts)
+                " client_id, payload, status, record_id, first_seen, last_seen, deleted_remotely, version,"
+                " matched_on, reason, reason_kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 1, ?, ?, ?)",
+                self.inserts)
         if self.updates:
             cur.executemany(
                 "UPDATE resource SET name = ?, name_norm = ?, remote_company = ?, payload = ?, client_id = ?,"
-                " status = ?, record_id = ?, last_seen = ?, updated_at = ?, updated_by = NULL,"
-                " deleted_remotely = 0, version = version + 1 WHERE id = ?", self.updates)
+                " status = ?, record_id = ?, matched_on = ?, reason = ?, reason_kind = ?, last_seen = ?, updated_at = ?,"
+                " updated_by = NULL, deleted_remotely = 0, version = version + 1 WHERE id = ?", self.updates)
         if self.seen:
             cur.execute("UPDATE resource SET last_seen = ? WHERE id IN (SELECT value FROM json_each(?))",
                         (self.now, _json_list(self.seen)))
+        if self.rekeyed:
+            cur.execute("DELETE FROM resource_key WHERE resource_id IN (SELECT value FROM json_each(?))",
+                        (_json_list(self.rekeyed),))
+        if self.resource_keys:
+            cur.executemany("INSERT INTO resource_key (resource_id, kind, value) VALUES (?, ?, ?)",
+                            self.resource_keys)

@@ -27,7 +27,9 @@ from syncview.store import derived, models  # models registers the tables on SQL
 
 #: Schema version this syncview writes. Bump it and add a step to MIGRATIONS together.
 #: 1: the domain tables. 2: resource counts and the trigram name index (store/derived.py), meta.
-SCHEMA_VERSION = 2
+#: 3: identity keys of resources and records, how a resource matched and why it did not (issue 11),
+#:    and the partial index of removed-remotely resources (counted apart from the live ones).
+SCHEMA_VERSION = 3
 #: ``PRAGMA application_id`` marking a file as a syncview store ("SYNV").
 APPLICATION_ID = 0x53594E56
 #: How long a writer waits for another process's lock before giving up.
@@ -38,8 +40,24 @@ def _v1_to_v2(conn: Connection) -> None:
     derived.create(conn, backfill=True)
 
 
+def _v2_to_v3(conn: Connection) -> None:
+    conn.exec_driver_sql("ALTER TABLE resource ADD COLUMN matched_on VARCHAR")
+    conn.exec_driver_sql("ALTER TABLE resource ADD COLUMN reason VARCHAR")
+    conn.exec_driver_sql("ALTER TABLE resource ADD COLUMN reason_kind VARCHAR")
+    models.resource_key_table.create(conn)
+    models.record_key_table.create(conn)
+    # How the links of a v2 store were made is known only from the audit: an operator's
+    # re-match left an event; every other link was the name rule's (or a created record's,
+    # which v2 did not tell apart). Keys and reasons come with the next sync.
+    conn.exec_driver_sql(
+        "UPDATE resource SET matched_on = CASE WHEN EXISTS (SELECT 1 FROM audit_event a WHERE a.resource_id ="
+        " resource.id AND a.action IN ('rematch', 'redo') AND a.undone_by IS NULL) THEN 'operator' ELSE 'name' END"
+        " WHERE status = 'matched' AND record_id IS NOT NULL")
+    next(i for i in models.resource_table.indexes if i.name == "ix_resource_removed").create(conn)
+
+
 #: MIGRATIONS[v] upgrades a store from schema v to v + 1, inside one transaction.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, Table, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Table, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -62,6 +62,9 @@ class Resource(SQLModel, table=True):
         Index("ix_resource_integration_name", "integration_id", "name_norm"),
         Index("ix_resource_integration_status_type", "integration_id", "status", "type"),
         Index("ix_resource_record", "record_id"),
+        # Removed-remotely resources, counted apart from the live ones on every tile refresh:
+        # a partial index holds only them, so the count never walks the live rows.
+        Index("ix_resource_removed", "integration_id", "status", "type", sqlite_where=text("deleted_remotely = 1")),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -83,6 +86,41 @@ class Resource(SQLModel, table=True):
     version: int = 1
     updated_at: datetime | None = None
     updated_by: str | None = None
+    #: how a Matched resource was linked: a rule's key (xref, serial, mac, email, name), or
+    #: operator (a re-match), or created (its record was made from it); None otherwise
+    matched_on: str | None = None
+    #: why a Not Synced resource is not linked, in words ("2 records share serial ABC123")
+    reason: str | None = None
+    #: the same in a word (a syncview.services.matching.ReasonKind value), for filters
+    reason_kind: str | None = None
+
+
+class ResourceKey(SQLModel, table=True):
+    """One identity key of a remote resource as its last sync normalised it (serial, MAC...).
+
+    A matched resource's keys are also its record's: a record is found by the keys of the
+    resources linked to it, whichever integration they came from (see :class:`RecordKey`).
+    """
+
+    __tablename__ = "resource_key"
+    __table_args__ = (Index("ix_resource_key_value", "kind", "value"), {"sqlite_with_rowid": False})
+
+    resource_id: int = Field(foreign_key="resource.id", primary_key=True)
+    #: a syncview.identity.KeyKind value
+    kind: str = Field(primary_key=True)
+    value: str = Field(primary_key=True)
+
+
+class RecordKey(SQLModel, table=True):
+    """An identity key a record holds itself: those of the item a sync created it from,
+    kept when that item is unlinked, refreshed while it stays linked."""
+
+    __tablename__ = "record_key"
+    __table_args__ = (Index("ix_record_key_value", "kind", "value"), {"sqlite_with_rowid": False})
+
+    record_id: int = Field(foreign_key="record.id", primary_key=True)
+    kind: str = Field(primary_key=True)
+    value: str = Field(primary_key=True)
 
 
 class SyncRun(SQLModel, table=True):
@@ -174,3 +212,5 @@ sync_run_table = table_of(SyncRun)
 sync_log_table = table_of(SyncLogEntry)
 audit_table = table_of(AuditEvent)
 meta_table = table_of(Meta)
+resource_key_table = table_of(ResourceKey)
+record_key_table = table_of(RecordKey)

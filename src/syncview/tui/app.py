@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import gc
 from collections.abc import Iterable
+from pathlib import Path
 from typing import ClassVar
 
+import platformdirs
 from textual.app import App, SystemCommand
 from textual.notifications import SeverityLevel
 from textual.binding import Binding, BindingType
@@ -21,6 +23,14 @@ from syncview.tui.keys import BindingCommands, binding_ids, help_sections
 from syncview.tui.screens.help import HelpScreen
 from syncview.tui.screens.overview import OverviewScreen
 from syncview.tui.state import UiState
+
+
+def screenshot_directories() -> list[Path]:
+    """Where a screenshot goes, in order: Downloads if there is one, the user state directory
+    (``~/.local/state/syncview/screenshots``), the current directory."""
+    downloads = platformdirs.user_downloads_path()
+    found = [downloads] if downloads.is_dir() else []
+    return [*found, platformdirs.user_state_path("syncview") / "screenshots", Path.cwd()]
 
 
 #: Longest notice shown; a notice is a line or three, never a page.
@@ -127,6 +137,29 @@ class SyncviewApp(App[None]):
         if isinstance(self.screen, HelpScreen):
             return
         self.push_screen(HelpScreen(help_sections(self.config.keymap)))
+
+    def deliver_screenshot(self, filename: str | None = None, path: str | None = None,
+                           time_format: str | None = None) -> str | None:
+        """Save an SVG of the screen (the palette's "Screenshot") and say where.
+
+        Textual saves to ~/Downloads and fails without it (a server, a container); this
+        saves to the first of Downloads, the user state directory and the current directory
+        that can be written, and names the file.
+        """
+        if self.is_web:
+            return super().deliver_screenshot(filename, path, time_format)
+        candidates = [Path(path).expanduser()] if path else screenshot_directories()
+        for directory in candidates:
+            try:
+                directory.mkdir(parents=True, exist_ok=True)
+                saved = self.save_screenshot(filename, str(directory), time_format)
+            except OSError:
+                continue
+            self.notify(f"Screenshot saved to {saved}", title="Screenshot", timeout=8)
+            return saved
+        self.notify("Screenshot not saved: none of " + ", ".join(str(d) for d in candidates) + " can be written",
+                    title="Screenshot", severity="error", timeout=10)
+        return None
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

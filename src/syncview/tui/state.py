@@ -13,6 +13,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -73,34 +75,68 @@ class UiState:
 
     def set_theme(self, theme: str) -> None:
         if theme != self.theme:
-            self._data["theme"] = theme
-            self.save()
+            self._update(lambda data: data.__setitem__("theme", theme))
 
     def view(self, store: Path) -> ViewState:
         stores = self._data.get("stores")
         return ViewState.from_json(stores.get(_key(store)) if isinstance(stores, dict) else None)
 
     def set_view(self, store: Path, view: ViewState) -> None:
-        stores = self._data.get("stores")
-        if not isinstance(stores, dict):
-            stores = {}
-        stores.pop(_key(store), None)
-        stores[_key(store)] = asdict(view)  # last used last, so the oldest go first
-        while len(stores) > MAX_STORES:
-            stores.pop(next(iter(stores)))
-        self._data["stores"] = stores
-        self.save()
+        def change(data: dict[str, Any]) -> None:
+            stores = data.get("stores")
+            if not isinstance(stores, dict):
+                stores = {}
+            stores.pop(_key(store), None)
+            stores[_key(store)] = asdict(view)  # last used last, so the oldest go first
+            while len(stores) > MAX_STORES:
+                stores.pop(next(iter(stores)))
+            data["stores"] = stores
 
-    def save(self) -> None:
-        """Write the file atomically; a failure (read-only home, full disk) is ignored."""
-        partial = self.path.with_name(self.path.name + ".partial")
+        self._update(change)
+
+    def _update(self, change: Callable[[dict[str, Any]], None]) -> None:
+        """Apply ``change`` to the file as it is now, not to the copy read at start: another
+        syncview (on another store) may have written its own entry since, and keeps it. The
+        read, change and write hold a lock beside the file; the write is atomic. A failure
+        (read-only home, full disk) is ignored: the change is kept in memory."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            partial.write_text(json.dumps(self._data, indent=1, sort_keys=True), encoding="utf-8")
+            with _locked(self.path.with_name(self.path.name + ".lock")):
+                data = self._read()
+                change(data)
+                self._data = data
+                self._write(data)
+        except OSError:
+            change(self._data)
+
+    def _write(self, data: dict[str, Any]) -> None:
+        # A temporary file of this process's own (two instances writing one ".partial" would
+        # mix), then one rename: a reader sees the old file or the new one, never half of one.
+        handle, partial = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name, suffix=".partial")
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                out.write(json.dumps(data, indent=1))  # key order kept: the stores, oldest first
             os.replace(partial, self.path)
         except OSError:
             with contextlib.suppress(OSError):
-                partial.unlink(missing_ok=True)
+                os.unlink(partial)
+            raise
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``path`` for the block (none where the platform has no flock)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: the atomic write still keeps the file whole
+        yield
+        return
+    with open(path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _key(store: Path) -> str:

@@ -19,7 +19,8 @@ from syncview.tui.text import shown
 
 
 class ConfirmDialog(ModalScreen[bool]):
-    """``title`` as the question, ``lines`` saying what will change; enter or y confirms."""
+    """``title`` as the question, ``lines`` saying what will change; y (or ctrl+s) confirms, and
+    so does enter unless ``safe_focus``, which puts the focus on Cancel (bulk changes)."""
 
     CSS_PATH = "dialogs.tcss"
     BINDING_GROUP_TITLE = "Confirmations (include marked, undo, redo, replace a file)"
@@ -29,8 +30,9 @@ class ConfirmDialog(ModalScreen[bool]):
     ]
 
     def __init__(self, title: str, lines: Iterable[str], *, confirm: str = "Confirm", more: int = 0,
-                 danger: bool = False) -> None:
+                 danger: bool = False, safe_focus: bool = False) -> None:
         super().__init__()
+        self._safe_focus = safe_focus or danger
         self.title_text = title
         self._lines = list(lines)
         self._confirm_label = confirm
@@ -52,7 +54,7 @@ class ConfirmDialog(ModalScreen[bool]):
                 yield Button("Cancel", compact=True, id="no")
 
     def on_mount(self) -> None:
-        self.set_focus(self.query_one("#yes", Button))
+        self.set_focus(self.query_one("#no" if self._safe_focus else "#yes", Button))
 
     @on(Button.Pressed, "#yes")
     def _yes(self) -> None:
@@ -93,7 +95,8 @@ class BulkExcludeDialog(ModalScreen[bool | None]):
                 yield Button("Cancel", compact=True, id="cancel")
 
     def on_mount(self) -> None:
-        self.set_focus(self.query_one("#confirm", Button))
+        # The safe choice: enter must not exclude every marked resource at once (ctrl+s does).
+        self.set_focus(self.query_one("#cancel", Button))
 
     @on(Button.Pressed, "#confirm")
     def action_confirm(self) -> None:

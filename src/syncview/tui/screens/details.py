@@ -14,8 +14,10 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from syncview.identity import KeyKind
 from syncview.render import dumps
 from syncview.services import queries
+from syncview.services.columns import standing
 from syncview.services.history import describe_state, record_names
 from syncview.services.queries import ResourceDetail
 from syncview.store import Store
@@ -32,6 +34,7 @@ def render_detail(detail: ResourceDetail, names: dict[int, str] | None = None) -
     fields.add_column()
     for label, value in (
         ("Name", resource.name), ("Type", resource.type.label), ("Status", resource.status.label),
+        ("Why", standing(resource)),
         ("External id", resource.external_id), ("Remote company", resource.remote_company or "—"),
         ("Local client", resource.client_name or "—"),
         ("Local record", (resource.record_name or "—") + (" (disabled)" if resource.record_disabled else "")),
@@ -40,6 +43,16 @@ def render_detail(detail: ResourceDetail, names: dict[int, str] | None = None) -
         ("Changed by", f"{resource.updated_by} at {local(resource.updated_at)}" if resource.updated_by else "—"),
     ):
         fields.add_row(label, shown(value, limit=300))
+    keys = Table(title="Identity keys", title_justify="left", expand=True, show_edge=False)
+    for column in ("Key", "This item", "Its record"):
+        keys.add_column(column)
+    for kind in KeyKind:
+        mine, theirs = detail.keys.get(kind), detail.record_keys.get(kind)
+        if mine or theirs:
+            keys.add_row(shown(kind.label), shown(", ".join(sorted(mine)) or "—", limit=300),
+                         shown(", ".join(sorted(theirs)) or "—", limit=300))
+    if not detail.keys and not detail.record_keys:
+        keys.add_row("—", "none", "")
     history = Table(title="Audit history", title_justify="left", expand=True, show_edge=False)
     for column in ("When", "Who", "Action", "Before → after"):
         history.add_column(column)
@@ -52,7 +65,7 @@ def render_detail(detail: ResourceDetail, names: dict[int, str] | None = None) -
     # dumps escapes control, bidi and format characters, so the payload cannot reach the terminal raw;
     # a Text, so its brackets are not markup.
     payload = Text(dumps(detail.payload)[:20_000])
-    return Group(fields, Text(""), history, Text(""), Text("Payload", style="bold"), payload)
+    return Group(fields, Text(""), keys, Text(""), history, Text(""), Text("Payload", style="bold"), payload)
 
 
 class DetailsScreen(ModalScreen[None]):

@@ -48,7 +48,8 @@ class ExcludeDialog(ModalScreen[bool | None]):
                 yield Button("Cancel", compact=True, id="cancel")
 
     def on_mount(self) -> None:
-        self.set_focus(self.query_one("#confirm", Button))
+        # The safe choice: enter right after x must not exclude at once (ctrl+s does, on purpose).
+        self.set_focus(self.query_one("#cancel", Button))
 
     @on(Button.Pressed, "#confirm")
     def action_confirm(self) -> None:

@@ -15,7 +15,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Label, Select
 
 from syncview.errors import SyncviewError
-from syncview.services import actions, history
+from syncview.services import actions, history, queries
 from syncview.services.history import BatchRow
 from syncview.store import Store
 from syncview.timeutil import local, parse_when
@@ -39,7 +39,12 @@ def confirm_pending(screen, store: Store, kind: str, operator: str, then: Callab
         screen.notify(f"Nothing to {kind} for {operator}", severity="warning", timeout=4)
         return
     when = f"done {local(pending.time)}" if kind == "undo" else f"undone {local(pending.time)}"
-    lines = [when, *pending.lines]
+    where = ", ".join(pending.integrations)
+    lines = [f"{when} in {where}" if where else when, *pending.lines]
+    on_screen = getattr(screen, "integration", None)
+    if pending.integrations and on_screen is not None and on_screen.name not in pending.integrations:
+        # Undo is the operator's last action, whichever integration it was in: say so first.
+        lines.insert(0, f"This changes {where}, not {on_screen.name} on screen.")
 
     def answered(yes: bool | None) -> None:
         if yes:
@@ -83,15 +88,25 @@ class HistoryScreen(ModalScreen[bool]):
             yield DataTable(cursor_type="row", zebra_stripes=True, id="batches")
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        table.add_column("When", width=11)
-        table.add_column("Who", width=8)
-        table.add_column("Action", width=9)
-        table.add_column("Before → after", width=22)
-        table.add_column("What")
-        self.set_focus(table)
+        self._integration_names = {i.id: i.name for i in queries.list_integrations(self.store)}
+        self.set_focus(self.query_one(DataTable))
         self._load_operators()
         self._reload()
+
+    def on_resize(self) -> None:
+        if self.rows:
+            self._fill(self.rows)
+
+    def _columns(self) -> list[tuple[str, int]]:
+        """The columns for the table's width, "What" taking what is left: the list fits the
+        screen with no sideways scrolling (below 100 columns "Before → after" gives way; the
+        action says most of it)."""
+        width = self.query_one(DataTable).scrollable_content_region.width or self.size.width
+        fixed = [("When", 11), ("Who", 8), ("Action", 9), ("Integration", 12 if width < 100 else 18)]
+        if width >= 100:
+            fixed.append(("Before → after", 22))
+        rest = width - sum(size for _, size in fixed) - 2 * (len(fixed) + 1) - 3  # and the scrollbar
+        return [*fixed, ("What", max(rest, 8))]
 
     @work(thread=True, group="operators", exit_on_error=False)
     def _load_operators(self) -> None:
@@ -140,19 +155,34 @@ class HistoryScreen(ModalScreen[bool]):
     def _show(self, key: tuple, rows: list[BatchRow]) -> None:
         if key != self._key():
             return
-        self.rows = rows[:LIMIT]
+        self._fill(rows[:LIMIT])
+        more = f" (the newest {LIMIT}; narrow the filters)" if len(rows) > LIMIT else ""
+        self.query_one(".dialog").border_subtitle = shown(
+            f"{len(self.rows)} actions{more} · u undo / ctrl+r redo your own · enter its resources")
+
+    def _fill(self, rows: list[BatchRow]) -> None:
+        """(Re)build the table for its width, keeping the cursor's row."""
+        self.rows = rows
         table = self.query_one(DataTable)
-        table.clear()
+        cursor = table.cursor_row
+        table.clear(columns=True)
+        columns = self._columns()
+        for label, width in columns:
+            table.add_column(label, width=width)
+        labels = [label for label, _ in columns]
         for row in self.rows:
             action = Text(row.action)
             if row.undone_by:
                 action.append(" ↶", style="dim")
+            integration = self._integration_names.get(row.integration_id, "—") if row.integration_id else "—"
             # The year is dropped to leave the width to what was done (the list covers days, not years).
-            table.add_row(shown(local(row.time)[5:]), shown(row.operator, limit=20), action, shown(row.change),
-                          shown(row.what, limit=120))
-        more = f" (the newest {LIMIT}; narrow the filters)" if len(rows) > LIMIT else ""
-        self.query_one(".dialog").border_subtitle = shown(
-            f"{len(self.rows)} actions{more} · u undo / ctrl+r redo your own · enter its resources")
+            cells = {"When": shown(local(row.time)[5:]), "Who": shown(row.operator, limit=20), "Action": action,
+                     "Integration": shown(integration, limit=40), "Before → after": shown(row.change),
+                     "What": shown(row.what, limit=120)}
+            in_order = [cells.get(label) for label in labels]  # each made by shown() above
+            table.add_row(*in_order)
+        if self.rows:
+            table.move_cursor(row=min(cursor, len(self.rows) - 1))
 
     @on(Input.Changed)
     @on(Select.Changed)

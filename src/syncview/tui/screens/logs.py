@@ -77,6 +77,9 @@ class SyncLogsDialog(ModalScreen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
+        # The run each line belongs to, named on its first (newest) line: the runs read apart,
+        # and an operator's action (no run) reads as one.
+        table.add_column("Run", width=8)
         table.add_column("Time", width=16)
         table.add_column("Level", width=7)
         table.add_column("Message")
@@ -122,8 +125,17 @@ class SyncLogsDialog(ModalScreen[None]):
         table = self.query_one(DataTable)
         table.clear()
         self._rows = message.rows
+        previous: object = object()
         for row in message.rows:
+            if row.sync_run_id is None:
+                run = Text("action", style="dim italic")
+            elif row.sync_run_id != previous:
+                run = Text(f"run {row.sync_run_id}", style="bold")
+            else:
+                run = Text("│", style="dim")
+            previous = row.sync_run_id
             table.add_row(
+                run,
                 local(row.time),
                 Text(row.level, style=LEVEL_STYLES.get(row.level, "")),
                 shown(row.message, limit=300),

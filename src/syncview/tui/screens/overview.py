@@ -14,10 +14,10 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Input, Select, Static
+from textual.widgets import Button, Input, Select, Static
 
 from syncview.config import Config, integration_named
-from syncview.domain import ResourceType, SyncStatus
+from syncview.domain import MatchedOn, ReasonKind, ResourceType, SyncStatus, parse_why
 from syncview.errors import SyncviewError
 from syncview.redaction import redact
 from syncview.services import actions, integrations, queries
@@ -25,18 +25,35 @@ from syncview.services.actions import ActionResult
 from syncview.services.queries import ClientCount, IntegrationSummary, ResourceFilter, ResourceRow, Totals
 from syncview.services.sync import SyncCancelled, SyncError, SyncProgress, SyncReport, sync_integration
 from syncview.store import Store
-from syncview.timeutil import ago
 from syncview.tui.screens.details import DetailsScreen
 from syncview.tui.screens.exclude import ExcludeDialog
 from syncview.tui.screens.logs import SyncLogsDialog
 from syncview.tui.screens.rematch import RematchDialog
 from syncview.tui.screens.row_menu import RowMenu
 from syncview.tui.screens.triage import TriageMixin
+from syncview.tui.widgets.key_footer import KeyFooter
+from syncview.tui.widgets.picker import Picker
 from syncview.tui.widgets.resource_table import Query, ResourceTable
 from syncview.tui.widgets.tiles import StatusTile, TotalsTile, number
 from syncview.tui.text import shown
 
 ALL = "all"
+#: The integration picker's value while there is no integration to choose.
+NO_INTEGRATION = -1
+#: How often the tile's ages ("4 min ago") are written again.
+TICK_S = 20.0
+#: The last run's outcome at a glance: a failure must not read like a sync.
+_OUTCOME_STYLES = {"failed": "bold red", "partial": "bold yellow", "running": "bold"}
+_OUTCOME_MARKS = {"success": "✓ ", "failed": "✗ ", "partial": "✗ "}
+
+
+def _status_choices() -> list[tuple[str, str]]:
+    """The status filter's choices: each status, then each way a resource matched and each
+    reason it did not (values "matched:serial", "not_synced:conflict")."""
+    matched, not_synced = SyncStatus.MATCHED, SyncStatus.NOT_SYNCED
+    return ([("All statuses", ALL)] + [(status.label, status.value) for status in SyncStatus]
+            + [(f"Matched on {how.label}", f"{matched.value}:{how.value}") for how in MatchedOn]
+            + [(f"Not synced: {why.label}", f"{not_synced.value}:{why.value}") for why in ReasonKind])
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +63,12 @@ class IntegrationView:
     summary: IntegrationSummary
     totals: Totals
     clients: list[ClientCount]
+
+
+def _label(word: str, key: str) -> ComposeResult:
+    """A filter's label: the word (wide screens) and the key that opens it (narrow ones)."""
+    yield Static(word, classes="label word")
+    yield Static(key, classes="label key")
 
 
 class OverviewScreen(TriageMixin, Screen[None]):
@@ -79,13 +102,15 @@ class OverviewScreen(TriageMixin, Screen[None]):
         Binding("l", "logs", "Logs", id="overview.logs",
                 tooltip="View sync logs: log entries of this integration over a date range"),
         Binding("r", "refresh", "Refresh", show=False, id="overview.refresh", tooltip="Read the store again"),
+        # Each opens its picker's list at once: arrows (or a client's name), then enter.
         Binding("c", "focus_client", "Client", show=False, id="overview.client",
-                tooltip="Choose client: go to the client picker"),
-        Binding("t", "focus_type", "Type", show=False, id="overview.type", tooltip="Choose type: go to the type filter"),
+                tooltip="Choose client: open the client picker's list"),
+        Binding("t", "focus_type", "Type", show=False, id="overview.type",
+                tooltip="Choose type: open the type filter's list"),
         Binding("S", "focus_status", "Status", show=False, id="overview.status",
-                tooltip="Choose status: go to the status filter"),
+                tooltip="Choose status: open the status filter's list"),
         Binding("I", "focus_integration", "Integration", show=False, id="overview.integration",
-                tooltip="Choose integration: go to the integration picker"),
+                tooltip="Choose integration: open the integration picker's list"),
         *TriageMixin.TRIAGE_BINDINGS,
     ]
 
@@ -140,28 +165,36 @@ class OverviewScreen(TriageMixin, Screen[None]):
     def compose(self) -> ComposeResult:
         with Horizontal(id="tiles"):
             with Vertical(id="integration-tile", classes="tile"):
-                yield Select[int]([], prompt="No integration", allow_blank=True, compact=True, id="integration")
-                yield Static("Last synced …", id="last-synced")
+                # No blank entry: "no integration" is not a choice (it left the tiles and `s` on the
+                # previous one). Until the integrations are read, one placeholder entry stands in.
+                yield Picker[int]([("Reading integrations…", NO_INTEGRATION)], allow_blank=False, compact=True,
+                                  id="integration")
+                yield Static("Last sync …", id="last-synced")
+                yield Static("", id="last-success")
                 yield Button("View logs", id="view-logs", compact=True)
             yield TotalsTile(id="totals", classes="tile")
             yield StatusTile(StatusTile.render_status(None), id="status", classes="tile")
         with Horizontal(id="filters"):
-            yield Select[int | str]([("All clients", ALL)], value=ALL, allow_blank=False, compact=True,
+            # Each picker is labelled: the word where there is room, its key at 80 columns.
+            yield from _label("Client", "c")
+            yield Picker[int | str]([("All clients", ALL)], value=ALL, allow_blank=False, compact=True,
                                     type_to_search=True, id="client")
-            yield Input(placeholder="Filter by name  ( / )", compact=True, id="filter")
-            yield Select[str]([("All types", ALL)] + [(t.label, t.value) for t in ResourceType],
-                              value=ALL, allow_blank=False, compact=True, id="type")
-            yield Select[str]([("All statuses", ALL)] + [(s.label, s.value) for s in SyncStatus],
-                              value=ALL, allow_blank=False, compact=True, id="status-filter")
+            yield from _label("Name", "/")
+            yield Input(placeholder="part of the name", compact=True, id="filter")
+            yield from _label("Type", "t")
+            yield Picker[str](self._type_options(None), value=ALL, allow_blank=False, compact=True, id="type")
+            yield from _label("Status", "S")
+            yield Picker[str](_status_choices(), value=ALL, allow_blank=False, compact=True, id="status-filter")
         with Vertical(id="sync-status"):
             yield ResourceTable(self.store, id="resources")
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#sync-status").border_title = "Sync status"
         self.query_one("#integration-tile").border_title = "Integration"
         self.set_focus(self.table)
         self._load_integrations()
+        self.set_interval(TICK_S, self._tick)
 
     # -- widgets -----------------------------------------------------------------------
 
@@ -180,12 +213,14 @@ class OverviewScreen(TriageMixin, Screen[None]):
         client = self._client_select.value
         type_ = self.query_one("#type", Select).value
         status = self.query_one("#status-filter", Select).value
+        status, _, why = ("" if status in (ALL, Select.NULL) else str(status)).partition(":")
         return ResourceFilter(
             integration_id=self.integration.id,
             client_id=int(client) if isinstance(client, (int, str)) and client != ALL else None,
             text=self.query_one("#filter", Input).value,
             type=ResourceType(type_) if isinstance(type_, str) and type_ != ALL else None,
-            status=SyncStatus(status) if isinstance(status, str) and status != ALL else None,
+            status=SyncStatus(status) if status else None,
+            why=parse_why(why) if why else None,
         )
 
     def _apply_filters(self) -> None:
@@ -218,16 +253,27 @@ class OverviewScreen(TriageMixin, Screen[None]):
                 select.set_options(options)
                 select.value = current
             return
-        select.set_options(options)
         if not message.integrations:
+            with select.prevent(Select.Changed):
+                select.set_options([("No integration yet", NO_INTEGRATION)])
             self.query_one("#last-synced", Static).update("No integration yet: run `syncview demo` or configure one")
             return
-        select.value = self.initial_integration(ids)  # last run's (triage.py)
+        with select.prevent(Select.Changed):  # the first entry is chosen as the options change
+            select.set_options(options)
+        chosen = self.initial_integration(ids)  # last run's (triage.py)
+        if select.value == chosen:
+            self._open_integration(chosen)
+        else:
+            select.value = chosen
 
     @on(Select.Changed, "#integration")
     def _integration_chosen(self, event: Select.Changed) -> None:
-        chosen = next((i for i in self._integrations if i.id == event.value), None)
-        if chosen is None:  # Select.NULL while its options are replaced
+        self._open_integration(event.value)
+
+    def _open_integration(self, integration_id: object) -> None:
+        """Show the integration ``integration_id``: its rows, then its tiles and clients."""
+        chosen = next((i for i in self._integrations if i.id == integration_id), None)
+        if chosen is None:  # the placeholder while there is no integration
             return
         self.integration = chosen
         self.clear_marks()  # marks belong to one integration
@@ -258,6 +304,14 @@ class OverviewScreen(TriageMixin, Screen[None]):
         self._show_last_synced(view.summary)
         self.query_one(TotalsTile).show(view.totals)
         self.query_one(StatusTile).show(view.totals)
+        types = self.query_one("#type", Picker)
+        type_options = self._type_options(view.totals)
+        with types.prevent(Select.Changed):
+            kept = types.value
+            types.set_options(type_options)
+            types.value = kept if kept in {value for _, value in type_options} else ALL
+        if types.value != kept:  # the chosen type has no resources here: all types, and the rows again
+            self._apply_filters()
         select = self._client_select
         keep = select.value if message.keep_client else ALL
         options: list[tuple[str | Text, int | str]] = [("All clients", ALL)]
@@ -269,16 +323,36 @@ class OverviewScreen(TriageMixin, Screen[None]):
             self.table.reload()
         self.restore_view()  # the client and filters of the last run, once (triage.py)
 
+    @staticmethod
+    def _type_options(totals: Totals | None) -> list[tuple[str, str]]:
+        """All, then the types the integration has resources of (every type before it is read)."""
+        return [("All", ALL)] + [(t.label, t.value) for t in ResourceType
+                                 if totals is None or totals.by_type[t]]
+
     def _show_last_synced(self, summary: IntegrationSummary) -> None:
+        """The last run's outcome first (a failure in red), then when the last successful one was."""
         if self._sync is not None and self._sync[1] == summary.id:
             return  # the sync's progress holds the line until it ends
-        when = summary.last_synced_at
-        text = Text(f"Last synced {ago(when)}", no_wrap=True, overflow="ellipsis")
-        if when:
-            text.append(f" · {when.astimezone():%d %b %H:%M}", style="dim")
-        if summary.last_outcome and summary.last_outcome != "success":
-            text.append(f" · {summary.last_outcome}", style="bold red")
-        self.query_one("#last-synced", Static).update(text)
+        style = _OUTCOME_STYLES.get(summary.last_outcome or "", "")
+        mark = _OUTCOME_MARKS.get(summary.last_outcome or "", "")
+        self.query_one("#last-synced", Static).update(
+            Text(f"{mark}{summary.last_run_words()}", style=style, no_wrap=True, overflow="ellipsis"))
+        if summary.last_outcome in (None, "success"):
+            # The same run: when it ended, and its notes (warnings) if it left any.
+            second = Text(f"Ended {summary.last_run_at.astimezone():%d %b %H:%M}" if summary.last_run_at else "",
+                          no_wrap=True, overflow="ellipsis")
+            if summary.last_message:
+                second.append_text(shown(f" · {summary.last_message}"))
+        else:
+            second = Text(summary.last_success_words(), no_wrap=True, overflow="ellipsis")
+            if summary.last_synced_at:
+                second.append(f" · {summary.last_synced_at.astimezone():%d %b %H:%M}")
+        self.query_one("#last-success", Static).update(second)
+
+    def _tick(self) -> None:
+        """Ages ("4 min ago") move on while the screen is open."""
+        if self.integration is not None:
+            self._show_last_synced(self.integration)
 
     def refresh_data(self) -> None:
         """Read the tiles, the clients and the table again, keeping the operator's place."""
@@ -428,16 +502,16 @@ class OverviewScreen(TriageMixin, Screen[None]):
             self.set_focus(box)
 
     def action_focus_client(self) -> None:
-        self.set_focus(self._client_select)
+        self.query_one("#client", Picker).open()
 
     def action_focus_type(self) -> None:
-        self.set_focus(self.query_one("#type", Select))
+        self.query_one("#type", Picker).open()
 
     def action_focus_status(self) -> None:
-        self.set_focus(self.query_one("#status-filter", Select))
+        self.query_one("#status-filter", Picker).open()
 
     def action_focus_integration(self) -> None:
-        self.set_focus(self.query_one("#integration", Select))
+        self.query_one("#integration", Picker).open()
 
     def action_back_out(self) -> None:
         """esc: leave a picker or the filter box for the table; in the table, clear the filter."""

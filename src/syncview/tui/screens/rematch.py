@@ -110,7 +110,8 @@ class RematchDialog(ModalScreen["RematchDialog.Choice | None"]):
         if self._candidates:
             options.highlighted = 0
         box = self.query_one(".dialog")
-        box.border_subtitle = shown(f"{len(self._candidates)} candidates")
+        count = len(self._candidates)
+        box.border_subtitle = shown(f"{count} candidate{'' if count == 1 else 's'}")
 
     @on(Input.Changed, "#search")
     def _search(self, event: Input.Changed) -> None:

@@ -26,13 +26,20 @@ def render_diff(diff: RunDiff) -> Group:
     took = f" → {local(diff.ended_at)}" if diff.ended_at else " (still running or interrupted)"
     head = Text.assemble((f"Run {diff.id}", "bold"), f"  {local(diff.started_at)}{took}  ",
                          shown(diff.outcome, style="green" if diff.outcome == "success" else "bold red"))
+    # What the run did (the lists below name these resources), then how the integration stood
+    # after it (the counts the tiles showed then), apart so neither reads as the other.
     counts = Table.grid(padding=(0, 2))
     counts.add_column(style="dim")
     counts.add_column(justify="right")
-    for label, value in (("Fetched", diff.fetched), ("New resources (first seen)", diff.new_resources),
-                         ("Records created", diff.created), ("Matched (after the run)", diff.matched),
-                         ("Not Synced (after the run)", diff.not_synced), ("Removed remotely", diff.removed)):
-        counts.add_row(label, number(value))
+    counts.add_column(style="dim")
+    counts.add_column(justify="right")
+    did = (("Fetched", diff.fetched), ("New resources (first seen)", diff.new_resources),
+           ("Records created", diff.created), ("Removed remotely", diff.removed))
+    after = (("Matched", diff.matched), ("Not Synced", diff.not_synced))
+    counts.add_row(Text("This run", style="bold"), "", Text("After it", style="bold"), "")
+    for number_, (label, value) in enumerate(did):
+        right_label, right_value = after[number_] if number_ < len(after) else ("", None)
+        counts.add_row(label, number(value), right_label, number(right_value) if right_value is not None else "")
     parts: list = [head, shown(diff.message or "", limit=300, style="yellow"), counts]
     for key, title, _marker in SECTIONS:
         items = diff.section(key)

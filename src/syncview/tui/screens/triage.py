@@ -176,7 +176,7 @@ class TriageMixin:
 
     def _client_names(self) -> dict[int, str]:
         """The client picker's clients by id, their names without the resource counts."""
-        return {value: re.sub(r" \([\d\u2009]+\)$", "", str(label))
+        return {value: re.sub(r" \([\d,]+\)$", "", str(label))
                 for label, value in self._client_select._options if isinstance(value, int)}
 
     def _with_marked_count(self, then: Callable[[int], None] | None) -> None:
@@ -230,7 +230,8 @@ class TriageMixin:
             self.app.push_screen(ConfirmDialog(
                 f"Include {what} again?",
                 [self.describe_marks(), "The excluded ones become Not Synced until matched; the others are "
-                 "left as they are. One undo (u) puts them all back."], confirm="Include"), answered)
+                 "left as they are. One undo (u) puts them all back."], confirm="Include", safe_focus=True),
+                answered)
 
         self._with_marked_count(counted)
 

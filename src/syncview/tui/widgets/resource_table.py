@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, replace
+from collections.abc import Collection
 from typing import ClassVar
 
 from rich.cells import cell_len, set_cell_size
@@ -18,7 +19,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual import events, on
 from textual.binding import Binding, BindingType
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
@@ -60,10 +61,14 @@ class Query:
     descending: bool = False
 
 
-def layout_columns(width: int) -> list[tuple[Column, int]]:
-    """The columns (of :data:`columns.SHOWN`) that fit ``width`` cells and the width each gets
-    (one space between)."""
-    fitting = [c for c in columns.SHOWN if width >= c.min_table_width]
+#: Below this table width, a column that says the same on every row in view gives its room up.
+YIELD_BELOW = 100
+
+
+def layout_columns(width: int, yielded: Collection[str] = ()) -> list[tuple[Column, int]]:
+    """The columns (of :data:`columns.SHOWN`) that fit ``width`` cells, less the ``yielded``
+    ones, and the width each gets (one space between)."""
+    fitting = [c for c in columns.SHOWN if width >= c.min_table_width and c.key not in yielded]
     gaps = len(fitting) - 1
     fixed = sum(c.width or 0 for c in fitting)
     flexible = max(width - fixed - gaps, 0)
@@ -120,6 +125,8 @@ class ResourceTable(ScrollView, can_focus=True):
         "resource-table--placeholder",
         "resource-table--removed",
         "resource-table--marked",
+        "resource-table--why",
+        "resource-table--warning",
     }
 
     DEFAULT_CSS = """
@@ -132,10 +139,12 @@ class ResourceTable(ScrollView, can_focus=True):
         &:focus > .resource-table--cursor { background: $accent 40%; text-style: bold; }
         & > .resource-table--matched { color: $success; }
         & > .resource-table--not-synced { color: $warning; }
-        & > .resource-table--excluded { color: $text-muted; }
+        & > .resource-table--excluded { color: $text-secondary; }
         & > .resource-table--placeholder { color: $text-disabled; }
         & > .resource-table--removed { color: $text-muted; text-style: italic; }
         & > .resource-table--marked { background: $secondary 25%; }
+        & > .resource-table--why { color: $text-muted; }
+        & > .resource-table--warning { color: $warning; text-style: bold; }
     }
     """
 
@@ -196,6 +205,8 @@ class ResourceTable(ScrollView, can_focus=True):
         self._reads_lock = threading.Lock()
         #: the operator's marks; rows they select are drawn with a gutter mark
         self.marks = Marks()
+        #: columns left out because every row in view says the same in them, and what they say
+        self._yielded: dict[str, str] = {}
 
     # -- what to show -----------------------------------------------------------------
 
@@ -360,6 +371,35 @@ class ResourceTable(ScrollView, can_focus=True):
     def _rows_in_view(self) -> int:
         return max(self.scrollable_content_region.height - 1, 1)
 
+    def _layout(self, width: int) -> list[tuple[Column, int]]:
+        return layout_columns(width, self._yielded)
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        yielded = self._uniform_columns()
+        if yielded != self._yielded:
+            self._yielded = yielded
+            self.refresh()  # every line, not only the ones this pass repaints, takes the new layout
+        return super().render_lines(crop)
+
+    def _uniform_columns(self) -> dict[str, str]:
+        """The yielding columns that say the same on every row in view, and what they say
+        (none on a wide table, with fewer than two rows, or while rows are still coming)."""
+        width = self.scrollable_content_region.width
+        if width >= YIELD_BELOW or not self.total or self.total < 2:
+            return {}
+        top = int(self.scroll_y)
+        cached = [self._cache.get(i) for i in range(top, min(top + self._rows_in_view(), self.total))]
+        rows = [row for row in cached if row is not None]
+        if len(rows) < len(cached):
+            return self._yielded  # the rows are on their way: keep the layout until they are here
+        found = {}
+        for column in columns.SHOWN:
+            if column.yields and width >= column.min_table_width:
+                texts = {column.text(row, _clean) for row in rows}
+                if len(texts) == 1:
+                    found[column.key] = texts.pop()
+        return found
+
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
         if y == 0:
@@ -385,12 +425,14 @@ class ResourceTable(ScrollView, can_focus=True):
         query = self.query_
         gutter = self.mark_gutter
         segments = [Segment(" " * gutter, base)] if gutter else []
-        for number, (column, size) in enumerate(layout_columns(width - gutter)):
+        for number, (column, size) in enumerate(self._layout(width - gutter)):
             label = column.label
             style = base
             if query is not None and query.sort == column.key:
                 label += " ▼" if query.descending else " ▲"
                 style = sorted_style
+            if not number:  # what the yielded columns say on every row in view
+                label += "".join(f" · {columns.column(key).yielded_as}{text}" for key, text in self._yielded.items())
             if number:
                 segments.append(Segment(" ", base))
             segments.append(Segment(fit(label, size), style))
@@ -407,7 +449,7 @@ class ResourceTable(ScrollView, can_focus=True):
         if selected:
             base += self.get_component_rich_style("resource-table--cursor")
         segments = [Segment("● " if marked else "  ", base)] if gutter else []
-        for number, (column, size) in enumerate(layout_columns(width - gutter)):
+        for number, (column, size) in enumerate(self._layout(width - gutter)):
             text, style = self._cell(row, column)
             if number:
                 segments.append(Segment(" ", base))
@@ -428,7 +470,8 @@ class ResourceTable(ScrollView, can_focus=True):
         text = column.text(row, _clean)
         if column.tone is None:
             return text, None
-        return text, self.get_component_rich_style(f"resource-table--{column.tone(row)}")
+        # Partial: only the tone's colour, so the cursor's and the mark's background show through.
+        return text, self.get_component_rich_style(f"resource-table--{column.tone(row)}", partial=True)
 
     # -- moving ----------------------------------------------------------------------------
 
@@ -485,7 +528,7 @@ class ResourceTable(ScrollView, can_focus=True):
             return
         if offset.y == 0:
             x = self.mark_gutter
-            for column, size in layout_columns(self.scrollable_content_region.width - self.mark_gutter):
+            for column, size in self._layout(self.scrollable_content_region.width - self.mark_gutter):
                 if x <= offset.x < x + size + 1:
                     self.set_sort(column.key)
                     return

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rich.bar import Bar
-from rich.console import RenderableType
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual.reactive import reactive
@@ -19,15 +19,15 @@ STATUS_ORDER = (SyncStatus.MATCHED, SyncStatus.NOT_SYNCED, SyncStatus.EXCLUDED)
 
 
 def number(value: int) -> str:
-    """Thousands separated by thin spaces, as the screen shows counts: ``12 408``."""
-    return f"{value:,}".replace(",", "\u2009")
+    """A count as the screen shows it: ``12,408``, the form the services' messages, the CLI
+    and the exports use too, so a dialog never shows "15,266" beside "15 266"."""
+    return f"{value:,}"
 
 
 class TotalsTile(Widget):
-    """How many resources the integration synced, and how many of each type.
+    """How many live resources the integration synced, in bold, and how many of each type.
 
-    Laid out for its width: the total and two types a line when there is room;
-    in a narrow tile the total moves into the title and the types stack.
+    The types go two a line below the total where the width allows, else one a line.
     """
 
     totals: reactive[Totals | None] = reactive(None)
@@ -36,25 +36,28 @@ class TotalsTile(Widget):
         self.totals = totals
 
     def render(self) -> RenderableType:
+        width = max(self.content_size.width, 1)
+        # The title in full where the border has room for it (not cut to "Total synced resourc…").
+        self.border_title = "Total synced resources" if width >= 24 else "Total synced"
         totals = self.totals
-        wide = self.content_size.width >= 30
-        title = "Total synced resources"
         if totals is None:
-            self.border_title = title
             return Text("…", justify="center")
         parts = [f"{t.label.lower()}s {number(totals.by_type[t])}" for t in ResourceType if totals.by_type[t]]
-        if not wide:
-            self.border_title = shown(f"Total synced {number(totals.total)}")
-            return Text("\n".join(parts), style="dim", justify="center")
-        self.border_title = title
-        lines = Text(number(totals.total), style="bold", justify="center")
-        for start in range(0, len(parts), 2):
-            lines.append("\n" + " · ".join(parts[start:start + 2]), style="dim")
-        return lines
+        lines: list[str] = []
+        for part in parts:
+            if lines and lines[-1].count(" · ") < 1 and len(lines[-1]) + 3 + len(part) <= width:
+                lines[-1] += " · " + part
+            else:
+                lines.append(part)
+        total = Text(number(totals.total), style="bold", justify="center", no_wrap=True, overflow="ellipsis")
+        for line in lines:
+            total.append("\n" + line, style="dim")
+        return total
 
 
 class StatusTile(Static):
-    """Matched, Not Synced and Excluded counts, each with a bar of its share."""
+    """Matched, Not Synced and Excluded counts of the live resources, each with a bar of its
+    share, and the removed-remotely ones apart below them."""
 
     def on_mount(self) -> None:
         self.border_title = "Resources status"
@@ -71,14 +74,21 @@ class StatusTile(Static):
         for status in STATUS_ORDER:
             count = totals.by_status[status] if totals else 0
             share = Bar(size=max(totals.total if totals else 1, 1), begin=0, end=count,
-                        color=_BAR_COLOURS[status], bgcolor="default")
-            grid.add_row(Text(status.label, style=_BAR_COLOURS[status]), share,
+                        color=STATUS_COLOURS[status], bgcolor="default")
+            grid.add_row(Text(status.label, style=STATUS_COLOURS[status]), share,
                          number(count) if totals else "…")
-        return grid
+        # Apart from the live ones (their own grid: the long label must not narrow the bars).
+        removed = Table.grid(expand=True, padding=(0, 1))
+        removed.add_column(no_wrap=True, ratio=1)
+        removed.add_column(justify="right", no_wrap=True)
+        removed.add_row(Text("Removed remotely", style="italic", overflow="ellipsis"),
+                        number(totals.removed) if totals else "…")
+        return Group(grid, removed)
 
 
-_BAR_COLOURS = {
+#: The colour of each status, wherever the screen names one: readable on a dark and a light theme.
+STATUS_COLOURS = {
     SyncStatus.MATCHED: "green",
     SyncStatus.NOT_SYNCED: "yellow",
-    SyncStatus.EXCLUDED: "bright_black",
+    SyncStatus.EXCLUDED: "magenta",
 }
