@@ -36,8 +36,8 @@ REFERENCE_PREFIXES = ("env:", "keyring:", "cmd:")
 #: Seconds a ``cmd:`` reference may take; a password manager waiting for a PIN must not hang a sync.
 CMD_TIMEOUT = 10.0
 #: Keys of every ``[[integrations]]`` table, whatever its kind.
-GENERIC_KEYS = ("name", "kind", "create_missing", "enabled", "rate_limit", "concurrency", "timeout", "request_deadline",
-                "max_response_bytes", "pages_beyond_total", "match_on")
+GENERIC_KEYS = ("name", "kind", "create_missing", "enabled", "rate_limit", "concurrency", "timeout",
+                "request_deadline", "max_response_bytes", "pages_beyond_total", "match_on")
 _TOP_KEYS = ("store", "ui", "keymap", "identity", "integrations")
 #: The matching rules a sync applies, in order, unless an integration's ``match_on`` says otherwise.
 MATCH_RULES = ("xref", "serial", "mac", "email", "name")
