@@ -198,7 +198,7 @@ def sync_command(app: Any, integration: str | None, every: bool, full: bool, as_
         except SyncviewError as error:  # said and logged; the schedule goes on
             console(stderr=True).print(Text(printable(f"syncview: error: {error}")))
         if not quiet:
-            console(stderr=as_json).print(Text(f"next sync in {interval.strip()}"))
+            console(stderr=as_json).print(Text(f"next sync in {str(interval).strip()}"))
         time.sleep(max(0.0, began + period - time.monotonic()))
 
 

@@ -198,17 +198,19 @@ class DattoRmmConnector(Connector):
         first = self.http.get_json(path, params={"max": MAX_PAGE, "page": 0}, expect=dict)
         rows, total = self._checked(first, key, 1)
         yield rows, total
-        if _next_page_url(first) is None:
+        next_url = _next_page_url(first)
+        if next_url is None:
             return
         if not parallel or total is None or not rows:
-            pages = follow_next_urls(self.http, "GET", _next_page_url(first), next_url=_next_page_url)
+            pages = follow_next_urls(self.http, "GET", next_url, next_url=_next_page_url)
             for number, body in enumerate(pages, start=2):
                 yield self._checked(body, key, number)
             return
         size = len(rows)  # the page size Datto serves (at most ours)
 
         def page(number: int) -> dict[str, Any]:
-            return self.http.get_json(path, params={"max": size, "page": number}, expect=dict)
+            body: dict[str, Any] = self.http.get_json(path, params={"max": size, "page": number}, expect=dict)
+            return body
 
         bodies = ordered((partial(page, n) for n in range(1, -(-total // size))), workers=self.http.limits.workers)
         for number, body in enumerate(bodies, start=2):

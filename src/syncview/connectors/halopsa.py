@@ -46,7 +46,7 @@ separate pass over ids.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from functools import partial
@@ -176,7 +176,9 @@ class HaloPsaConnector(Connector):
                     later = [stack.enter_context(Prefetch(self._rows(entity), buffer=2 * self.http.limits.workers,
                                                           name=f"halo-{entity.key}")) for entity in rest]
                 yield self._page(first, rows, total)
-            for entity, pages in zip(rest, later or [self._rows(entity) for entity in rest]):
+            sources: list[Iterable[tuple[list[Any], int | None]]] = (
+                list(later) if later else [self._rows(entity) for entity in rest])
+            for entity, pages in zip(rest, sources):
                 for rows, total in pages:
                     yield self._page(entity, rows, total)
 

@@ -36,7 +36,7 @@ import ssl
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -807,7 +807,7 @@ def follow_links(
     params: Mapping[str, Any] | None = None,
     headers: Mapping[str, str] | None = None,
     max_pages: int = MAX_PAGES,
-) -> Iterator[httpx.Response]:
+) -> Generator[httpx.Response, None, None]:
     """GET ``url`` and every page its ``Link: <...>; rel="next"`` header points to, in order.
 
     Only the first request carries ``params``: next links hold the full query.

@@ -45,9 +45,9 @@ def ordered(calls: Iterable[Callable[[], T]], *, workers: int, ahead: int | None
                 break
         while pending:
             result = pending.popleft().result()
-            call = next(source, None)
-            if call is not None:
-                pending.append(executor.submit(call))  # before handing on: it runs while the page is written
+            following = next(source, None)
+            if following is not None:
+                pending.append(executor.submit(following))  # before handing on: it runs while the page is written
             yield result
     finally:
         # Calls not started are dropped; those in flight are waited for (each bounded by the HTTP
