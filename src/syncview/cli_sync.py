@@ -9,13 +9,22 @@ group turns into one ``syncview: error: ...`` line and exit status 1.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from typing import Any
 
 import rich_click as click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
@@ -26,7 +35,14 @@ from syncview.errors import SyncviewError
 from syncview.render import dumps
 from syncview.safe_text import printable
 from syncview.services import integrations
-from syncview.services.sync import SyncError, SyncProgress, SyncReport, sync_integration
+from syncview.services.sync import (
+    SyncAlreadyRunningError,
+    SyncError,
+    SyncProgress,
+    SyncReport,
+    record_not_started,
+    sync_integration,
+)
 
 #: Plain progress lines (not on a terminal) come at most this often per integration, in seconds.
 PLAIN_PROGRESS_EVERY = 2.0
@@ -64,9 +80,7 @@ class _PlainProgress:
             now = time.monotonic()
             if progress.pages and now - self.last >= PLAIN_PROGRESS_EVERY:
                 self.last = now
-                of = f" of {progress.total:,}" if progress.total is not None else ""
-                self.line(f"{progress.integration}: {progress.fetched:,} fetched "
-                          f"({progress.entity}: {progress.entity_fetched:,}{of})")
+                self.line(f"{progress.integration}: {progress.describe()}")
         return report
 
     def line(self, text: str) -> None:
@@ -89,17 +103,20 @@ class _BarProgress:
     def __init__(self, console: Console) -> None:
         self.progress = Progress(
             SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), console=console, transient=False,
+            TextColumn("{task.fields[traffic]}"), TimeElapsedColumn(), TextColumn("left"),
+            TimeRemainingColumn(), console=console, transient=False,
         )
 
     def start(self, integration: IntegrationConfig) -> Callable[[SyncProgress], None]:
         name = printable(integration.name)
-        task = self.progress.add_task(f"{name}: connecting", total=None)
+        task = self.progress.add_task(f"{name}: connecting", total=None, traffic="")
 
         def report(progress: SyncProgress) -> None:
             if not progress.pages:
                 return
             entity = printable(progress.entity) if progress.entity else "items"
+            requests = f" · {progress.requests:,} requests" if progress.requests is not None else ""
+            self.progress.update(task, traffic=f"{progress.pages:,} pages{requests}")
             if progress.total is not None:
                 # The product said how many of this entity there are: a real bar for it.
                 self.progress.update(task, description=f"{name}: {entity}", completed=progress.entity_fetched,
@@ -108,6 +125,9 @@ class _BarProgress:
                 self.progress.update(task, description=f"{name}: {entity}", completed=progress.fetched, total=None)
         self.task = task
         return report
+
+    def line(self, text: str) -> None:
+        self.progress.console.print(Text(printable(text)))
 
     def done(self, line: str) -> None:
         self.progress.update(self.task, total=1, completed=1)
@@ -121,13 +141,35 @@ class _BarProgress:
         self.progress.stop()
 
 
+#: How often ``--wait`` looks again whether another process still holds an integration's sync.
+WAIT_POLL = 2.0
+_EVERY = re.compile(r"^\s*(\d+)\s*(s|m|min|h|d)\s*$")
+_SECONDS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+
+
+def _interval(text: str | None) -> float | None:
+    """``--every``'s interval in seconds: 90s, 30m, 3h, 1d."""
+    if text is None:
+        return None
+    found = _EVERY.match(text)
+    if found is None or int(found[1]) == 0:
+        raise click.UsageError(f"--every takes an interval such as 30m, 3h or 1d, got {text!r}")
+    return int(found[1]) * _SECONDS[found[2]]
+
+
 @click.command("sync")
 @click.argument("integration", required=False)
 @click.option("--all", "every", is_flag=True, help="Sync every enabled integration of the config.")
 @click.option("--full", is_flag=True, help="Fetch everything, not only what changed since the last successful sync.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary of the runs (progress goes to stderr).")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+@click.option("--every", "interval", metavar="INTERVAL",
+              help="Keep running: sync again every INTERVAL (30m, 3h, 1d) until stopped (SIGTERM, Ctrl-C).")
+@click.option("--wait", is_flag=True, help="If another process is syncing an integration, wait for it to finish "
+                                           "instead of failing.")
 @click.pass_obj
-def sync_command(app: Any, integration: str | None, every: bool, full: bool, as_json: bool) -> None:
+def sync_command(app: Any, integration: str | None, every: bool, full: bool, as_json: bool, quiet: bool,
+                 interval: str | None, wait: bool) -> None:
     """Run integrations' connectors and bring the store in step with what they fetch.
 
     Each page fetched is saved as it arrives, so an interrupted sync keeps what it saved and
@@ -135,31 +177,56 @@ def sync_command(app: Any, integration: str | None, every: bool, full: bool, as_
     remotely, and so are those an incremental one finds missing from the product's list of
     ids. Operators' re-matches and exclusions are never undone by a sync.
 
+    Two syncs of one integration never run at once: the second says which process holds it
+    and fails, or with --wait waits for it. With --every the command keeps running and syncs
+    again at each interval (a failed round is logged and the next one still runs); SIGTERM,
+    SIGHUP or Ctrl-C stops it (exit 130), the page in hand kept or dropped whole.
+
     Exits 1 when any sync failed or stopped early (the others still run).
     """
+    period = _interval(interval)
     config = app.config
     chosen = _chosen(integrations.syncable(app.store, config), str(config.path or "the config file"),
                      integration, every)
+    if period is None:
+        _sync_round(app, chosen, full=full, as_json=as_json, quiet=quiet, wait=wait)
+        return
+    while True:  # SIGTERM and SIGHUP end it as Ctrl-C does (syncview.signals), the page in hand kept or dropped whole
+        began = time.monotonic()
+        try:
+            _sync_round(app, chosen, full=full, as_json=as_json, quiet=quiet, wait=wait)
+        except SyncviewError as error:  # said and logged; the schedule goes on
+            console(stderr=True).print(Text(printable(f"syncview: error: {error}")))
+        if not quiet:
+            console(stderr=as_json).print(Text(f"next sync in {str(interval).strip()}"))
+        time.sleep(max(0.0, began + period - time.monotonic()))
+
+
+def _sync_round(app: Any, chosen: list[IntegrationConfig], *, full: bool, as_json: bool, quiet: bool,
+                wait: bool) -> None:
+    """Sync each of ``chosen`` once; raise one error naming the failures, each also logged in the store."""
     # Under --json stdout stays one parseable document: progress goes to stderr, and only
     # when that is a terminal (a script reading the JSON wants no chatter in its logs).
     output = console(stderr=as_json)
-    if output.is_terminal:
+    if output.is_terminal and not quiet:
         display: _BarProgress | _PlainProgress = _BarProgress(output)
     else:
-        display = _PlainProgress(output, quiet=as_json)
+        display = _PlainProgress(output, quiet=as_json or quiet)
     reports: list[SyncReport] = []
     failures: list[str] = []
     with display:
         for integration_config in chosen:
             on_progress = display.start(integration_config)
             try:
-                report = sync_integration(app.store, integration_config, full=full, on_progress=on_progress)
+                report = _sync_one(app.store, integration_config, full=full, on_progress=on_progress, wait=wait,
+                                   say=display.line)
             except SyncError as error:
                 report = error.report
                 failures.append(str(error))
             except SyncviewError as error:  # before the run started: config, secrets, already running
                 display.done(f"{integration_config.name}: not synced: {error}")
                 failures.append(str(error))
+                record_not_started(app.store, integration_config.name, str(error))
                 continue
             reports.append(report)
             display.done(report.summary())
@@ -169,6 +236,22 @@ def sync_command(app: Any, integration: str | None, every: bool, full: bool, as_
         if len(chosen) == 1:
             raise SyncviewError(failures[0])
         raise SyncviewError(f"{len(failures)} of {len(chosen)} syncs failed: " + "; ".join(failures))
+
+
+def _sync_one(store: Any, integration: IntegrationConfig, *, full: bool, on_progress: Callable[[SyncProgress], None],
+              wait: bool, say: Callable[[str], None]) -> SyncReport:
+    """One sync; with ``wait``, a sync another process holds is waited for (said once), then run."""
+    said = False
+    while True:
+        try:
+            return sync_integration(store, integration, full=full, on_progress=on_progress)
+        except SyncAlreadyRunningError as error:
+            if not wait:
+                raise
+            if not said:
+                say(f"{integration.name}: waiting: {error}")
+                said = True
+            time.sleep(WAIT_POLL)
 
 
 @click.command("connectors")

@@ -36,8 +36,8 @@ REFERENCE_PREFIXES = ("env:", "keyring:", "cmd:")
 #: Seconds a ``cmd:`` reference may take; a password manager waiting for a PIN must not hang a sync.
 CMD_TIMEOUT = 10.0
 #: Keys of every ``[[integrations]]`` table, whatever its kind.
-GENERIC_KEYS = ("name", "kind", "create_missing", "enabled", "rate_limit", "timeout", "request_deadline",
-                "max_response_bytes", "pages_beyond_total", "match_on")
+GENERIC_KEYS = ("name", "kind", "create_missing", "enabled", "rate_limit", "concurrency", "timeout",
+                "request_deadline", "max_response_bytes", "pages_beyond_total", "match_on")
 _TOP_KEYS = ("store", "ui", "keymap", "identity", "integrations")
 #: The matching rules a sync applies, in order, unless an integration's ``match_on`` says otherwise.
 MATCH_RULES = ("xref", "serial", "mac", "email", "name")
@@ -57,8 +57,10 @@ class IntegrationConfig:
     #: Create local records for unmatched remote items on sync.
     create_missing: bool = False
     enabled: bool = True
-    #: Requests per minute; None keeps the connector's default.
+    #: Requests per minute; None keeps the connector's default (connectors/limits.py).
     rate_limit: float | None = None
+    #: Requests in flight at once; None keeps the connector's default.
+    concurrency: int | None = None
     #: HTTP timeout in seconds, for each connect and each read.
     timeout: float = 30.0
     #: Seconds one HTTP request may take in all (None: the HTTP layer's default).
@@ -280,6 +282,12 @@ def _integration(table: dict[str, Any], number: int, rules: IdentityRules = DEFA
             if not isinstance(table[key], bool):
                 raise _Invalid(f"{label}: {key} must be true or false, got {table[key]!r}")
             options[key] = table[key]
+    if "concurrency" in table:
+        value = table["concurrency"]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise _Invalid(f"{label}: concurrency must be a whole number of requests at once, 1 or more, "
+                           f"got {value!r}")
+        options["concurrency"] = value
     for key, unit in (("rate_limit", "requests per minute"), ("timeout", "seconds"),
                       ("request_deadline", "seconds")):
         if key in table:

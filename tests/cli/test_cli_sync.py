@@ -188,3 +188,11 @@ def test_a_demo_store_syncs_with_no_config_and_a_resync_changes_nothing(tmp_path
     assert all(r["counts"]["new"] == r["counts"]["changed"] == r["counts"]["removed"] == 0 for r in runs)
     after = rows(open_db(tmp_path), "SELECT id, status, record_id FROM resource ORDER BY id")
     assert after == before
+
+
+def test_quiet_prints_nothing_on_success_and_only_the_error_on_failure(tmp_path, config):
+    result = invoke(tmp_path, config(), "sync", "demo psa", "--quiet")
+    assert result.exit_code == 0 and result.stdout == "" and result.stderr == ""
+    failed = invoke(tmp_path, config(enabled=True), "sync", "Old export", "-q")
+    assert failed.exit_code == 1 and failed.stdout == ""
+    assert failed.stderr.startswith("syncview: error: ") and len(failed.stderr.splitlines()) == 1

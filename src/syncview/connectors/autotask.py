@@ -14,9 +14,12 @@ What the vendor documents and this module relies on:
   the next page is a GET of ``nextPageUrl``. ``.../query/count`` gives the total.
 - Limits: 10 000 requests an hour per database, shared by every integration on
   it, with latency added from half of that on; at most 3 concurrent requests per
-  endpoint per integration code. This connector sends one request at a time and
-  defaults to 80 a minute (4 800 an hour), under the point where Autotask starts
-  slowing the database's other integrations down.
+  endpoint per integration code. This connector defaults to 4 800 an hour (under half,
+  where Autotask starts adding latency to every integration of the database) and 3 at
+  once per entity (``connectors/limits.py``); ``rate_limit`` (a minute) and
+  ``concurrency`` lower them for a database other integrations share. Entities are
+  queried at once (each its own endpoint), each one page after the other: ``nextPageUrl``
+  is the only way to the next page, so one entity's pages cannot be asked for at once.
 - Times are UTC. ``Companies.lastActivityDate``, ``ConfigurationItems.lastModifiedTime``
   and ``Contacts.lastModifiedDate`` record changes; ``CompanyLocations`` has no
   change time at all.
@@ -51,7 +54,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -59,12 +63,11 @@ import httpx
 
 from syncview.connectors.base import Connector, IdPage, MalformedRow, Page, Setting, page_of
 from syncview.connectors.http import HttpClient, StaticHeadersAuth, follow_next_urls
+from syncview.connectors.parallel import Prefetch
 from syncview.domain import IdentityKeys, RemoteItem, ResourceType, xref
 from syncview.errors import AuthenticationError, ConfigError, ConnectorError
 
 ZONE_LOOKUP_URL = "https://webservices.autotask.net/atservicesrest/v1.0/zoneInformation"
-#: Requests per minute: under half of the 10 000 an hour a database allows all its integrations.
-DEFAULT_RATE_LIMIT = 80.0
 #: A filter every row passes: Autotask refuses a query without one.
 EVERY_ROW = ({"op": "gte", "field": "id", "value": 0},)
 
@@ -129,7 +132,7 @@ class AutotaskConnector(Connector):
             self,
             auth=StaticHeadersAuth({"ApiIntegrationCode": integration_code, "Secret": str(self.settings["secret"])}),
             headers={"UserName": self._username, "Accept": "application/json"},
-            default_rate_limit=DEFAULT_RATE_LIMIT,
+            endpoint=_endpoint,
             transport=transport, sleep=sleep, clock=clock,
             auth_hint="check username, integration_code and secret, and that the API user is active "
                       "with the API User security level",
@@ -166,21 +169,50 @@ class AutotaskConnector(Connector):
 
         mappers = {"Companies": client, "CompanyLocations": owned(_location_item),
                    "ConfigurationItems": owned(_device_item), "Contacts": owned(_contact_item)}
-        for entity, (_, label, _, _) in _ENTITIES.items():
-            yield from self._query(entity, label, mappers[entity], self._filters(entity, since))
+        for entity, rows, total in self._at_once({entity: {"filter": list(self._filters(entity, since))}
+                                                  for entity in _ENTITIES}, count=True):
+            page = page_of(rows, _ENTITIES[entity][1], mappers[entity])
+            page.total = total
+            page.warnings.extend(_orphans(page.items))
+            yield page
 
     def live_ids(self) -> Iterator[IdPage]:
         """The ids of every entity in scope now, each query asking for the fields scope needs alone."""
         self._discover_zone()
-        for entity, (type_, _, _, _) in _ENTITIES.items():
-            fields = ["id", "companyType", "isActive"] if entity == "Companies" else ["id", "companyID"]
-            for rows in self._rows(entity, {"IncludeFields": fields, "filter": list(self._filters(entity, None))}):
-                if entity == "Companies":
-                    ids = [str(row["id"]) for row in rows if _has_id(row) and self._judge(row)]
-                else:
-                    ids = [str(row["id"]) for row in rows
-                           if _has_id(row) and row.get("companyID") not in self._left_out]
-                yield IdPage(type_, ids)
+        searches = {entity: {"IncludeFields": ["id", "companyType", "isActive"] if entity == "Companies"
+                             else ["id", "companyID"], "filter": list(self._filters(entity, None))}
+                    for entity in _ENTITIES}
+        for entity, rows, _ in self._at_once(searches, count=False):
+            if entity == "Companies":
+                ids = [str(row["id"]) for row in rows if _has_id(row) and self._judge(row)]
+            else:
+                ids = [str(row["id"]) for row in rows if _has_id(row) and row.get("companyID") not in self._left_out]
+            yield IdPage(_ENTITIES[entity][0], ids)
+
+    def _at_once(self, searches: dict[str, dict[str, Any]], *,
+                 count: bool) -> Iterator[tuple[str, list[Any], int | None]]:
+        """(entity, rows, total) for each page of each entity's query, entity after entity.
+
+        Each entity is its own endpoint, with its own 3 requests at once: from the first page of
+        the first entity on (the credentials proven), the others are queried at the same time,
+        on threads of their own, and handed on in order. The caller maps rows as they come, so
+        companies are judged before their items.
+        """
+        def pages(entity: str) -> Iterator[tuple[str, list[Any], int | None]]:
+            total = self._count(entity, searches[entity]) if count else None
+            for rows in self._rows(entity, searches[entity]):
+                yield entity, rows, total
+
+        first, *rest = searches
+        with ExitStack() as stack:
+            later: list[Iterable[tuple[str, list[Any], int | None]]] = []
+            for page in pages(first):
+                if not later:
+                    later = [stack.enter_context(Prefetch(pages(entity), buffer=4, name=f"autotask-{entity}"))
+                             for entity in rest]
+                yield page
+            for listing in later or [pages(entity) for entity in rest]:
+                yield from listing
 
     def _filters(self, entity: str, since: datetime | None) -> tuple[dict[str, Any], ...]:
         """An entity's query filter: changed after ``since`` when given and the entity records a
@@ -223,16 +255,6 @@ class AutotaskConnector(Connector):
         self.http.log(logging.INFO, "%s: Autotask zone %s is %s", self.integration, body.get("zoneName", "?"), zone)
         return zone
 
-    def _query(self, entity: str, label: str, mapper: Mapper, filters: tuple[dict[str, Any], ...]) -> Iterator[Page]:
-        """One Page per API page of ``entity``'s query, following ``nextPageUrl``."""
-        search = {"filter": list(filters)}
-        total = self._count(entity, search)
-        for rows in self._rows(entity, search):
-            page = page_of(rows, label, mapper)
-            page.total = total
-            page.warnings.extend(_orphans(page.items))
-            yield page
-
     def _rows(self, entity: str, search: dict[str, Any]) -> Iterator[list[Any]]:
         """The rows of each page of ``entity``'s query, following ``nextPageUrl``."""
         pages = follow_next_urls(self.http, "POST", f"V1.0/{entity}/query", json=search, next_url=_next_page_url)
@@ -251,6 +273,12 @@ class AutotaskConnector(Connector):
         body = self.http.post_json(f"V1.0/{entity}/query/count", json=search, expect=dict)
         count = body.get("queryCount")
         return count if isinstance(count, int) and not isinstance(count, bool) else None
+
+
+def _endpoint(request: httpx.Request) -> str:
+    """The endpoint Autotask counts concurrency on: the entity (its query, count and next pages)."""
+    parts = request.url.path.lower().split("/")
+    return parts[parts.index("v1.0") + 1] if "v1.0" in parts[:-1] else request.url.path
 
 
 def _next_page_url(body: dict[str, Any]) -> str | None:

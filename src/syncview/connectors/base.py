@@ -225,6 +225,11 @@ class Connector(ABC):
         """
         raise NotImplementedError(f"{type(self).__name__} cannot list live ids")
 
+    @property
+    def requests_sent(self) -> int | None:
+        """Requests sent so far, for progress; None for a connector without an HTTP client."""
+        return getattr(getattr(self, "http", None), "sent", None)
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release network resources."""
 

@@ -14,7 +14,11 @@ What the vendor documents and this module relies on:
   instead, which stays fast on very large tables.
 - ``conditions=lastUpdated>[ISO time]`` filters on the change time, so
   ``fetch(since=...)`` only fetches what changed.
-- Over its rate limit the API answers 429 with ``Retry-After`` (the HTTP layer waits).
+- Over its rate limit the API answers 429 with ``Retry-After`` (the HTTP layer waits); no
+  limit is documented, so this connector sends at most 4 requests at once by default
+  (``connectors/limits.py``): the pages after the first by number (the first answer's
+  ``rel="last"`` link says how many), several companies' sites, and configurations and
+  contacts while companies and sites are fetched, all handed on in order.
 - ``fields=id,company/id`` answers only those fields: the cheap pass over live ids.
 
 Entities: companies become clients, their sites sites, configurations devices,
@@ -53,13 +57,16 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, ClassVar
 
 import httpx
 
 from syncview.connectors.base import Connector, IdPage, MalformedRow, Page, Setting, page_of
 from syncview.connectors.http import BasicAuth, HttpClient, follow_links
+from syncview.connectors.parallel import Prefetch, ordered
 from syncview.domain import IdentityKeys, RemoteItem, ResourceType
 
 #: Where the API still answers when the codebase lookup fails (the long-lived legacy path).
@@ -155,18 +162,30 @@ class ConnectWiseConnector(Connector):
             item = _company_item(row)
             return [item] if inside else []
 
-        yield from self._list("company/companies", "companies", client, changed)
-        if since is not None:
-            # Sites of a company that did not change may have: list every company, cheaply.
-            companies = self._company_names()
-        # Whole, even when incremental: the request per company is the same, and the ids seen
-        # are then the live sites, for live_ids.
-        self._site_ids = []
-        yield from self._sites(companies)
-        yield from self._list("company/configurations", "configurations", scope.owned(_configuration_item),
-                              _all(changed, "activeFlag=true" if self._active_only else None))
-        yield from self._list("company/contacts", "contacts", scope.owned(_contact_item),
-                              _all(changed, "inactiveFlag=false" if self._active_only else None))
+        configurations = ("company/configurations", _all(changed, "activeFlag=true" if self._active_only else None))
+        contacts = ("company/contacts", _all(changed, "inactiveFlag=false" if self._active_only else None))
+        with ExitStack() as stack:
+            # From the first company page on (the credentials proven), configurations and contacts
+            # are fetched at once with the rest, and handed on after the companies and sites:
+            # rows are mapped here, in order, so that each company is judged before its items.
+            later: list[Prefetch[list[Any]]] = []
+            for rows in self._rows("company/companies", changed):
+                if not later:
+                    later = [stack.enter_context(Prefetch(self._rows(path, conditions), name=f"cw-{path}",
+                                                          buffer=2 * self.http.limits.workers))
+                             for path, conditions in (configurations, contacts)]
+                yield page_of(rows, "companies", client)
+            if since is not None:
+                # Sites of a company that did not change may have: list every company, cheaply.
+                companies = self._company_names()
+            # Whole, even when incremental: the request per company is the same, and the ids seen
+            # are then the live sites, for live_ids.
+            self._site_ids = []
+            yield from self._sites(companies)
+            for (path, conditions), entity, mapper in ((configurations, "configurations", _configuration_item),
+                                                       (contacts, "contacts", _contact_item)):
+                for rows in later.pop(0) if later else self._rows(path, conditions):
+                    yield page_of(rows, entity, scope.owned(mapper))
 
     def live_ids(self) -> Iterator[IdPage]:
         """Ids of the companies, configurations and contacts in scope now, and of the sites the
@@ -221,16 +240,27 @@ class ConnectWiseConnector(Connector):
 
     def _list(self, path: str, entity: str, mapper: Mapper, conditions: str | None,
               fields: str | None = None) -> Iterator[Page]:
-        """One Page per API page of ``path``, following the Link header."""
-        for response in self._pages(path, conditions, fields):
-            rows = self.http.decode_json(response, expect=list)
+        """One Page per API page of ``path``."""
+        for rows in self._rows(path, conditions, fields):
             yield page_of(rows, entity, mapper)
 
-    def _pages(self, path: str, conditions: str | None, fields: str | None = None) -> Iterator[httpx.Response]:
-        """The answers to ``path``'s pages, following the Link header."""
+    def _rows(self, path: str, conditions: str | None, fields: str | None = None) -> Iterator[list[Any]]:
+        """The rows of each page of ``path``."""
+        for response in self._pages(path, conditions, fields):
+            yield self.http.decode_json(response, expect=list)
+
+    def _pages(self, path: str, conditions: str | None, fields: str | None = None, *,
+               parallel: bool = True) -> Iterator[httpx.Response]:
+        """The answers to ``path``'s pages, in order.
+
+        The first answer's ``Link`` header names the last page: the pages between are asked for
+        by number, several at once (``parallel``). Forward-only paging (a ``pageId`` cursor) and
+        an answer without a last link follow the next links one by one.
+        """
         params: dict[str, Any] = {"pageSize": self._page_size, "orderBy": "id asc"}
         headers = {}
-        if self.settings.get("forward_only"):
+        forward_only = bool(self.settings.get("forward_only"))
+        if forward_only:
             headers["pagination-type"] = "forward-only"
             del params["orderBy"]  # forward-only paging orders by id itself and rejects orderBy
         else:
@@ -239,7 +269,20 @@ class ConnectWiseConnector(Connector):
             params["conditions"] = conditions
         if fields:
             params["fields"] = fields
-        yield from follow_links(self.http, path, params=params, headers=headers)
+        answers = follow_links(self.http, path, params=params, headers=headers)
+        first = next(answers)
+        last = _last_page(first)
+        if not parallel or forward_only or last is None or "next" not in first.links:
+            yield first
+            yield from answers
+            return
+        answers.close()
+        yield first
+
+        def page(number: int) -> httpx.Response:
+            return self.http.get(path, params={**params, "page": number}, headers=headers)
+
+        yield from ordered((partial(page, n) for n in range(2, last + 1)), workers=self.http.limits.workers)
 
     def _company_names(self) -> dict[int, str | None]:
         """Every company in scope, by id, with its name (None for one without); judging them
@@ -254,15 +297,23 @@ class ConnectWiseConnector(Connector):
     def _sites(self, companies: dict[int, str | None]) -> Iterator[Page]:
         """Sites of every company, regrouped into pages of about ``page_size``.
 
-        Sites are listed per company; most companies have one or two, and a Page
-        per company would make the sync commit thousands of tiny pages.
+        Sites are listed per company, several companies at once (handed on in order); most
+        companies have one or two, and a Page per company would make the sync commit thousands
+        of tiny pages.
         """
+        def listing(company_id: int) -> list[list[Any]]:
+            path = f"company/companies/{company_id}/sites"
+            return [self.http.decode_json(answer, expect=list) for answer in self._pages(path, None, parallel=False)]
+
         batch = Page([], entity="sites")
-        for company_id, company_name in companies.items():
+        listings = ordered((partial(listing, company_id) for company_id in companies),
+                           workers=self.http.limits.workers)
+        for company_name, pages in zip(companies.values(), listings):
             def site(row: dict[str, Any], company_name: str | None = company_name) -> RemoteItem:
                 return _site_item(row, company_name)
 
-            for page in self._list(f"company/companies/{company_id}/sites", "sites", site, None):
+            for rows in pages:
+                page = page_of(rows, "sites", site)
                 if self._site_ids is not None:
                     self._site_ids.extend(item.external_id for item in page.items)
                 batch.items.extend(page.items)
@@ -272,6 +323,15 @@ class ConnectWiseConnector(Connector):
                     batch = Page([], entity="sites")
         if batch.items or batch.warnings:
             yield batch
+
+
+def _last_page(response: httpx.Response) -> int | None:
+    """The page number of the ``rel="last"`` link, if the answer gives one."""
+    link = response.links.get("last", {}).get("url")
+    try:
+        return int(httpx.URL(link).params["page"]) if link else None
+    except (KeyError, ValueError):
+        return None
 
 
 # --------------------------------------------------------------------------- mapping rows

@@ -12,6 +12,9 @@ What the vendor documents and this module relies on:
   carries ``expires_in`` and is renewed before it runs out (and once on a 401).
 - Lists page with ``pageinate=true``, ``page_size`` and ``page_no`` (from 1), and
   answer ``{"record_count": N, "clients"|"sites"|"assets"|"users": [...]}``.
+  The first page's ``record_count`` says how many pages follow: they are asked for several
+  at once (4 by default: Halo documents no limit, only 429 with ``Retry-After``), and the
+  other lists are fetched while clients are, all handed on in order.
 - The list endpoints have no filter on change time (``lastupdatefromdate`` and
   ``lastupdatetodate`` are documented as flags that add fields to the answer), so
   this connector always fetches everything: ``supports_incremental`` is False.
@@ -43,16 +46,19 @@ separate pass over ids.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
+from functools import partial
 from datetime import datetime
 from typing import Any, ClassVar
 
 import httpx
 
 from syncview.connectors.base import Connector, MalformedRow, Page, Setting, page_of
-from syncview.connectors.http import HttpClient, OAuthTokenAuth, Token, page_numbers
-from syncview.errors import ConfigError
+from syncview.connectors.http import MAX_PAGES, HttpClient, OAuthTokenAuth, Token
+from syncview.connectors.parallel import Prefetch, ordered
+from syncview.errors import ConfigError, ConnectorError
 from syncview.domain import IdentityKeys, RemoteItem, ResourceType, xref
 
 DEFAULT_PAGE_SIZE = 100
@@ -156,15 +162,38 @@ class HaloPsaConnector(Connector):
     # ----------------------------------------------------------------- fetching
 
     def fetch(self, since: datetime | None = None) -> Iterator[Page]:
-        """Everything, every time: Halo cannot list only what changed (``since`` is ignored)."""
-        for entity in _ENTITIES:
-            yield from self._list(entity)
+        """Everything, every time: Halo cannot list only what changed (``since`` is ignored).
 
-    def _list(self, entity: _Entity) -> Iterator[Page]:
-        seen = last = 0
+        The first list (clients) is fetched first, proving the token; the others are then
+        fetched at once, each several pages at a time, and handed on in order: rows are mapped
+        here, as they are handed on, so that clients are judged before their items.
+        """
+        first, *rest = _ENTITIES
+        with ExitStack() as stack:
+            later: list[Prefetch[tuple[list[Any], int | None]]] = []
+            for rows, total in self._rows(first):
+                if not later:
+                    later = [stack.enter_context(Prefetch(self._rows(entity), buffer=2 * self.http.limits.workers,
+                                                          name=f"halo-{entity.key}")) for entity in rest]
+                yield self._page(first, rows, total)
+            sources: list[Iterable[tuple[list[Any], int | None]]] = (
+                list(later) if later else [self._rows(entity) for entity in rest])
+            for entity, pages in zip(rest, sources):
+                for rows, total in pages:
+                    yield self._page(entity, rows, total)
 
-        def fetch_page(number: int) -> Page:
-            nonlocal seen, last
+    def _page(self, entity: _Entity, rows: list[Any], total: int | None) -> Page:
+        return page_of(rows, entity.key, lambda row: self._item(row, entity), total=total)
+
+    def _rows(self, entity: _Entity) -> Iterator[tuple[list[Any], int | None]]:
+        """The rows of each page of ``entity`` and the total Halo reports.
+
+        The first page's ``record_count`` says how many pages follow: they are asked for
+        several at once and handed on in order. A server capping ``page_size`` below ours
+        sends "short" pages that are not the last: its page size is the first page's. Should
+        the total understate, pages are then asked for one by one until an empty or short one.
+        """
+        def fetch_page(number: int) -> tuple[list[Any], int | None]:
             # Inactive clients are asked for too: knowing them is what keeps their items out.
             inactive = self._inactive or entity.type is ResourceType.CLIENT
             params: dict[str, Any] = {"pageinate": "true", "page_size": self._page_size, "page_no": number,
@@ -178,19 +207,28 @@ class HaloPsaConnector(Connector):
                 raise self.http.shape_error(response, f'an object without a "{entity.key}" list')
             if isinstance(total, bool) or not isinstance(total, int):
                 total = None
-            seen += len(rows)
-            last = len(rows)
-            return page_of(rows, entity.key, lambda row: self._item(row, entity), total=total)
+            return rows, total
 
-        def is_last(page: Page, number: int) -> bool:
-            # Trust the total first: a server capping page_size below ours sends "short" pages that
-            # are not the last. An empty page ends it anyway, should the total overstate.
-            # Rows as sent: the page's items leave out the rows out of scope.
-            if page.total is not None:
-                return seen >= page.total or last == 0
-            return last < self._page_size
-
-        yield from page_numbers(fetch_page, is_last=is_last)
+        rows, total = fetch_page(1)
+        yield rows, total
+        seen, last, number = len(rows), len(rows), 1
+        if total is not None and rows and seen < total:
+            size = len(rows)
+            count = -(-total // size)
+            pages = ordered((partial(fetch_page, n) for n in range(2, count + 1)), workers=self.http.limits.workers)
+            for rows, _ in pages:
+                yield rows, total
+                seen, last = seen + len(rows), len(rows)
+            number = count
+        # Rows as sent count: a page's items leave out the rows out of scope.
+        while (seen < total and last > 0) if total is not None else last >= self._page_size:
+            number += 1
+            if number > MAX_PAGES:
+                raise ConnectorError(f"{self.integration}: more than {MAX_PAGES} pages of {entity.key}; "
+                                     "the server never signalled the last one, so the sync stopped")
+            rows, _ = fetch_page(number)
+            yield rows, total
+            seen, last = seen + len(rows), len(rows)
 
     def _item(self, row: dict[str, Any], entity: _Entity) -> list[RemoteItem]:
         item = _item(row, entity)

@@ -36,7 +36,8 @@ import ssl
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -45,6 +46,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 
 from syncview import bounded
+from syncview.connectors.limits import DEFAULT_LIMITS, Limiter, Limits, shared_limiter
 from syncview.errors import AuthenticationError, ConnectorError
 from syncview.redaction import MASK, PROCESS, Redactor  # noqa: F401 - MASK and Redactor are part of this API
 
@@ -346,7 +348,9 @@ class HttpClient:
     ``headers`` go on every request and are not treated as secret: send
     credential headers through :class:`StaticHeadersAuth` instead.
     ``rate_limit`` is in requests per minute (None: unlimited; a 429 is still
-    honoured). ``auth_hint`` ends authentication errors, e.g. "check company_id,
+    honoured); ``limiter`` instead shares an integration's rate and concurrency limits with
+    every client of it (see :mod:`syncview.connectors.limits`), ``endpoint`` naming the
+    endpoint a request counts against where the limit is per endpoint. ``auth_hint`` ends authentication errors, e.g. "check company_id,
     public_key and private_key".
     """
 
@@ -361,6 +365,8 @@ class HttpClient:
         secrets: Iterable[str | None] = (),
         timeout: float = 30.0,
         rate_limit: float | None = None,
+        limiter: Limiter | None = None,
+        endpoint: Callable[[httpx.Request], str] | None = None,
         retry: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -380,7 +386,13 @@ class HttpClient:
         self.redactor = Redactor(secrets, parent=PROCESS)  # the process-wide one masks them too
         _LIBRARY_LOGS.register(self.redactor)
         self.retry = retry or RetryPolicy()
-        self.limiter = RateLimiter(rate_limit, clock=clock, sleep=sleep) if rate_limit else None
+        #: the integration's shared limiter (rate and concurrency), else a private pace of ``rate_limit``
+        self.limiter: Limiter | RateLimiter | None = limiter or (
+            RateLimiter(rate_limit, clock=clock, sleep=sleep) if rate_limit else None)
+        self._endpoint = endpoint
+        #: requests sent so far, every try counted (progress shows it)
+        self.sent = 0
+        self._sent_lock = threading.Lock()
         self.auth_hint = auth_hint
         self._sleep = sleep
         self._random = random
@@ -407,23 +419,40 @@ class HttpClient:
     ) -> HttpClient:
         """A client for ``connector``: its integration name, kind and secret settings.
 
-        ``timeout``, ``rate_limit``, ``max_response_bytes`` and ``request_deadline`` are taken
-        from the connector's settings when present (the config's generic keys of the same
-        names), else the defaults;
+        ``timeout``, ``max_response_bytes`` and ``request_deadline`` are taken from the
+        connector's settings when present (the config's generic keys of the same names), else
+        the defaults. Requests go through the integration's limiter: the kind's
+        :data:`~syncview.connectors.limits.DEFAULT_LIMITS` (else ``default_rate_limit`` a
+        minute), overridden by the config's ``rate_limit`` and ``concurrency``; shared by every
+        client of the integration in the process, unless the connector was given its own
+        ``clock`` or ``sleep`` (tests), which then pace a limiter of its own.
         ``options`` go to the constructor (base_url, auth, transport, sleep...).
         """
         settings = connector.settings
         secrets = [*secret_values(connector.settings_schema, settings), *options.pop("secrets", ())]
+        limits = DEFAULT_LIMITS.get(connector.kind) or Limits(
+            rate=int(default_rate_limit) if default_rate_limit else None)
+        limits = limits.overridden(per_minute=settings.get("rate_limit"), concurrency=settings.get("concurrency"))
+        clock, sleep = options.get("clock", time.monotonic), options.get("sleep", time.sleep)
+        if clock is time.monotonic and sleep is time.sleep:
+            limiter = shared_limiter(connector.integration, limits)
+        else:
+            limiter = Limiter(limits, clock=clock, sleep=sleep)
         return cls(
             connector.integration,
             kind=connector.kind,
             secrets=secrets,
             timeout=float(settings.get("timeout") or default_timeout),
-            rate_limit=settings.get("rate_limit") or default_rate_limit,
+            limiter=limiter,
             max_response_bytes=int(settings.get("max_response_bytes") or bounded.MAX_RESPONSE_BYTES),
             request_deadline=float(settings.get("request_deadline") or REQUEST_DEADLINE),
             **options,
         )
+
+    @property
+    def limits(self) -> Limits:
+        """The limits this client's requests go by (none when it has no shared limiter)."""
+        return self.limiter.limits if isinstance(self.limiter, Limiter) else Limits()
 
     # ----------------------------------------------------------------- plumbing
 
@@ -478,11 +507,10 @@ class HttpClient:
         request = self._client.build_request(method, url, params=params, json=json, data=data, headers=headers)
         target = f"{method} {request.url}"
         for attempt in range(1, self.retry.attempts + 1):
-            if self.limiter is not None:
-                self.limiter.acquire()
             started = time.perf_counter()
             try:
-                response = self._send(request, auth)
+                with self._slot(request):
+                    response = self._send(request, auth)
             except (bounded.TooLarge, bounded.TooSlow) as error:
                 raise self._unbounded_error(request, error) from None
             except httpx.TransportError as error:
@@ -507,6 +535,16 @@ class HttpClient:
         if check and response.status_code >= 300:
             raise self.error_for(response)
         return response
+
+    def _slot(self, request: httpx.Request) -> AbstractContextManager[Any]:
+        """The limiter's slot for one try of ``request`` (held while it is in flight)."""
+        with self._sent_lock:
+            self.sent += 1
+        if isinstance(self.limiter, Limiter):
+            return self.limiter.slot(self._endpoint(request) if self._endpoint else "")
+        if self.limiter is not None:
+            self.limiter.acquire()
+        return nullcontext()
 
     def _send(self, request: httpx.Request, auth: Any) -> httpx.Response:
         """Send ``request`` and read its answer within :attr:`max_response_bytes` (decoded) and
@@ -769,7 +807,7 @@ def follow_links(
     params: Mapping[str, Any] | None = None,
     headers: Mapping[str, str] | None = None,
     max_pages: int = MAX_PAGES,
-) -> Iterator[httpx.Response]:
+) -> Generator[httpx.Response, None, None]:
     """GET ``url`` and every page its ``Link: <...>; rel="next"`` header points to, in order.
 
     Only the first request carries ``params``: next links hold the full query.

@@ -35,7 +35,7 @@ import re
 import socket
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
@@ -105,6 +105,41 @@ class SyncProgress:
     #: items of ``entity`` fetched so far
     entity_fetched: int
     pages: int
+    #: requests the connector sent so far (None for one without HTTP)
+    requests: int | None = None
+    #: seconds since the run started
+    elapsed: float = 0.0
+
+    def time_left(self) -> float | None:
+        """Seconds until ``entity`` is all fetched, at the run's pace so far; None when the product
+        gave no total (the lists after it are not known yet, so this is the list in hand's)."""
+        if self.total is None or self.fetched <= 0 or self.elapsed <= 0:
+            return None
+        return max(0, self.total - self.entity_fetched) * self.elapsed / self.fetched
+
+    def describe(self) -> str:
+        """The progress in one line, as the CLI's plain lines and the screen's tile show it."""
+        parts = [f"{self.fetched:,} fetched"]
+        if self.entity:
+            of = f" of {self.total:,}" if self.total is not None else ""
+            parts.append(f"{self.entity} {self.entity_fetched:,}{of}")
+        parts.append(f"{self.pages:,} page{'s' if self.pages != 1 else ''}")
+        if self.requests is not None:
+            parts.append(f"{self.requests:,} request{'s' if self.requests != 1 else ''}")
+        left = self.time_left()
+        if left is not None:
+            parts.append(f"about {_duration(left)} left for {self.entity}")
+        return " · ".join(parts)
+
+
+def _duration(seconds: float) -> str:
+    """A short duration for an estimate: 45 s, 3 min, 1 h 20 min."""
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds // 3600} h {round(seconds % 3600 / 60)} min"
 
 
 ProgressCallback = Callable[[SyncProgress], None]
@@ -222,14 +257,14 @@ class SyncAlreadyRunningError(SyncviewError):
 def build_connector(integration: IntegrationConfig, *, environ: Mapping[str, str] = os.environ) -> Connector:
     """The connector for a configured integration, its secrets resolved.
 
-    The generic ``timeout``, ``rate_limit``, ``max_response_bytes`` and ``request_deadline``
-    keys are handed over in the settings, where the HTTP layer (``HttpClient.for_connector``)
-    reads them; ``pages_beyond_total`` too, where the engine reads it.
+    The generic ``timeout``, ``rate_limit``, ``concurrency``, ``max_response_bytes`` and
+    ``request_deadline`` keys are handed over in the settings, where the HTTP layer
+    (``HttpClient.for_connector``) reads them; ``pages_beyond_total`` too, where the engine reads it.
     """
     cls = registry.load(integration.kind)
     settings = resolve_settings(integration, environ=environ)
     settings["timeout"] = integration.timeout
-    for key in ("rate_limit", "max_response_bytes", "request_deadline", "pages_beyond_total"):
+    for key in ("rate_limit", "concurrency", "max_response_bytes", "request_deadline", "pages_beyond_total"):
         if getattr(integration, key) is not None:
             settings[key] = getattr(integration, key)
     return cls(integration.name, settings)
@@ -281,15 +316,17 @@ def sync_connector(
     run = _start_run(store, connector, full=full)
     _ACTIVE_RUNS.add(run.id)
     state = _RunState(run, create_missing, connector.kind, tuple(match_on), identity)
+    fetched: Iterator[Page] | None = None
     try:
-        _report(on_progress, state, "", None)
+        _report(on_progress, state, "", None, connector, began)
         beyond = connector.settings.get("pages_beyond_total")
         beyond = PAGES_BEYOND_TOTAL if beyond is None else int(beyond)
-        for page in within_total(connector.fetch(since=run.since), integration=run.name, beyond=beyond):
+        fetched = connector.fetch(since=run.since)
+        for page in within_total(fetched, integration=run.name, beyond=beyond):
             page = storable(page)  # an item SQLite cannot encode is skipped, not the whole page
             with store.write() as conn:
                 state.apply(conn, page)
-            _report(on_progress, state, page.entity, page.total)
+            _report(on_progress, state, page.entity, page.total, connector, began)
         if run.since is not None and connector.supports_live_ids:
             message = _finish_with_live_ids(store, connector, state, on_progress)
         else:
@@ -311,6 +348,23 @@ def sync_connector(
         raise
     finally:
         _ACTIVE_RUNS.discard(run.id)
+        # However the run ended, a connector fetching ahead stops here (and waits for its
+        # requests in flight), before the connector itself is closed.
+        close = getattr(fetched, "close", None)
+        if close is not None:
+            close()
+
+
+def record_not_started(store: Store, integration: str, reason: str) -> None:
+    """Log, where the screen's sync logs show it, why a (scheduled) sync of ``integration`` did not
+    even start (its config, its secrets, another sync holding it); nothing if the store does not
+    know the integration yet."""
+    with store.write() as conn:
+        integration_id = conn.execute(select(INTEG.id).where(INTEG.name == integration)).scalar()
+        if integration_id is not None:
+            conn.execute(insert(SyncLogEntry.__table__).values(
+                integration_id=integration_id, sync_run_id=None, time=_precise_now(), level="error",
+                message=f"sync of {integration} not started: {reason}"))
 
 
 def close_abandoned_runs(store: Store, integration_id: int | None = None) -> int:
@@ -477,10 +531,13 @@ class _LiveIds:
             self.raw.execute("DROP TABLE IF EXISTS temp.live_id")
 
 
-def _report(callback: ProgressCallback | None, state: _RunState, entity: str, total: int | None) -> None:
+def _report(callback: ProgressCallback | None, state: _RunState, entity: str, total: int | None,
+            connector: Connector | None = None, began: float | None = None) -> None:
     if callback is not None:
         callback(SyncProgress(state.run.name, entity, state.counts.fetched, total,
-                              state.entity_fetched.get(entity, 0), state.pages))
+                              state.entity_fetched.get(entity, 0), state.pages,
+                              connector.requests_sent if connector is not None else None,
+                              time.monotonic() - began if began is not None else 0.0))
 
 
 def _record_stop(store: Store, state: _RunState, reason: str, began: float) -> SyncReport:

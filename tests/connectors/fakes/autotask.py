@@ -35,7 +35,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from tests.connectors.fakes.wsgi import FakeServer, Request, Response
+from tests.connectors.fakes.wsgi import FakeServer, Limits, Request, Response
 
 USERNAME = "sync-api@msp.example"
 INTEGRATION_CODE = "TRACKING-7Q2X"
@@ -55,6 +55,10 @@ def autotask_time(moment: datetime) -> str:
 
 class FakeAutotask(FakeServer):
     """One Autotask database; ``changed`` ids (of any entity) were modified a month after the rest."""
+
+    #: Autotask documents 10 000 requests an hour per database and 3 concurrent requests per
+    #: endpoint (entity) per integration code.
+    limits = Limits(rate=10_000, window=3600.0, concurrency=3, per_endpoint=True)
 
     def __init__(
         self,
@@ -211,6 +215,11 @@ class FakeAutotask(FakeServer):
         if scripted:
             return scripted.pop(0)
         return self._page(request, entity, search, rows, after, number)
+
+    def endpoint(self, request: Request) -> str:
+        """Autotask counts concurrency per entity (``.../V1.0/Companies/query`` and its next pages alike)."""
+        parts = request.path.lower().split("/")
+        return parts[parts.index("v1.0") + 1] if "v1.0" in parts[:-1] else request.path
 
     def _authorised(self, request: Request) -> bool:
         headers = request.headers

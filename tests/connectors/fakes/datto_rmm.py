@@ -36,7 +36,7 @@ import itertools
 import re
 from typing import Any
 
-from tests.connectors.fakes.wsgi import FakeServer, Request, Response
+from tests.connectors.fakes.wsgi import FakeServer, Limits, Request, Response
 
 API_KEY = "DATTO-KEY-4H7K2M"
 API_SECRET = "datto-s3cret-Zq81Xv"
@@ -51,6 +51,9 @@ LISTS = {"/api/v2/account/sites": "sites", "/api/v2/account/devices": "devices"}
 
 class FakeDattoRmm(FakeServer):
     """One Datto RMM account: sites, and devices in them (one per site in the recycle bin, ``deleted``)."""
+
+    #: Datto documents 600 requests per rolling 60 seconds (and no bound on concurrency).
+    limits = Limits(rate=600, window=60.0)
 
     def __init__(self, *, api_key: str = API_KEY, api_secret: str = API_SECRET, sites: int = 3,
                  devices_per_site: int = 4, out_of_scope: bool = False) -> None:

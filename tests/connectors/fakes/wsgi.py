@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import json
 import threading
+import time
+import weakref
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -64,13 +67,82 @@ class _Fault:
     times: int
 
 
+@dataclass(frozen=True)
+class Limits:
+    """A product's documented limits, as a fake enforces them: beyond them it answers 429."""
+
+    #: Requests allowed in any rolling ``window`` seconds; None: no documented rate.
+    rate: int | None = None
+    window: float = 60.0
+    #: Requests in flight at once (per endpoint when ``per_endpoint``); None: no documented bound.
+    concurrency: int | None = None
+    per_endpoint: bool = False
+
+
+class Meter:
+    """Counts what a fake sees: requests in flight (overall and per endpoint), requests in any
+    rolling window, and every breach of its :class:`Limits` (tests assert there is none)."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self._lock = threading.Lock()
+        self._arrivals: deque[float] = deque()
+        self._in_flight: dict[str, int] = {}
+        self.in_flight = 0
+        self.most_in_flight = 0
+        #: the most requests in flight at once on one endpoint
+        self.most_per_endpoint = 0
+        #: the most requests that arrived within one rolling window
+        self.most_in_window = 0
+        self.violations: list[str] = []
+
+    def enter(self, endpoint: str) -> str | None:
+        """Count a request in; the breach it makes, if any (the fake then answers 429)."""
+        limits, now = self.limits, time.monotonic()
+        with self._lock:
+            arrivals = self._arrivals
+            arrivals.append(now)
+            while arrivals and arrivals[0] <= now - limits.window:
+                arrivals.popleft()
+            self.most_in_window = max(self.most_in_window, len(arrivals))
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+            here = self._in_flight[endpoint] = self._in_flight.get(endpoint, 0) + 1
+            self.most_per_endpoint = max(self.most_per_endpoint, here)
+            breach = None
+            if limits.rate is not None and len(arrivals) > limits.rate:
+                breach = f"{len(arrivals)} requests within {limits.window:g} s (limit {limits.rate})"
+            concurrent = here if limits.per_endpoint else self.in_flight
+            if limits.concurrency is not None and concurrent > limits.concurrency:
+                where = f" on {endpoint}" if limits.per_endpoint else ""
+                breach = f"{concurrent} requests at once{where} (limit {limits.concurrency})"
+            if breach:
+                self.violations.append(breach)
+            return breach
+
+    def leave(self, endpoint: str) -> None:
+        with self._lock:
+            self.in_flight -= 1
+            self._in_flight[endpoint] -= 1
+
+
 class FakeServer:
-    """Base of the fakes: request log, scripted faults, WSGI plumbing."""
+    """Base of the fakes: request log, scripted faults, documented limits counted
+    (:attr:`meter`), an optional per-request ``latency``, WSGI plumbing."""
+
+    #: The vendor's documented limits; a subclass states its product's.
+    limits: Limits = Limits()
+    #: Every fake alive, so that a test fixture can fail any test whose fake saw a breach.
+    alive: weakref.WeakSet[FakeServer] = weakref.WeakSet()
 
     def __init__(self) -> None:
+        FakeServer.alive.add(self)
         self.requests: list[Request] = []
         self._faults: list[_Fault] = []
         self._lock = threading.Lock()  # the loopback server handles requests on several threads
+        #: Seconds every answer takes, as a distant product's would (benchmarks, concurrency tests).
+        self.latency = 0.0
+        self.meter = Meter(self.limits)
 
     # ----------------------------------------------------------------- for tests
 
@@ -98,6 +170,10 @@ class FakeServer:
     def handle(self, request: Request) -> Response:
         raise NotImplementedError
 
+    def endpoint(self, request: Request) -> str:
+        """The endpoint a request counts against for a per-endpoint limit (default: its path)."""
+        return request.path
+
     # ----------------------------------------------------------------- WSGI
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -112,15 +188,26 @@ class FakeServer:
         query = {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True).items()}
         request = Request(environ["REQUEST_METHOD"], path, query, headers, body,
                           f"{environ['wsgi.url_scheme']}://{host}")
-        with self._lock:
-            self.requests.append(request)
-            response = self._scripted(request)
-        if response is None:
-            response = self.handle(request)
+        endpoint = self.endpoint(request)
+        breach = self.meter.enter(endpoint)
+        try:
+            if self.latency:
+                time.sleep(self.latency)
+            with self._lock:
+                self.requests.append(request)
+                response = self._scripted(request)
+            if response is None:
+                response = self.over_limit(breach) if breach else self.handle(request)
+        finally:
+            self.meter.leave(endpoint)
         status = f"{response.status} {_reason(response.status)}"
         payload = response.encoded()
         start_response(status, [*response.headers.items(), ("Content-Length", str(len(payload)))])
         return [payload]
+
+    def over_limit(self, breach: str) -> Response:
+        """The answer to a request beyond the documented limits (the vendors' 429)."""
+        return Response.json({"errors": [f"rate limit exceeded: {breach}"]}, 429, {"Retry-After": "1"})
 
     def _scripted(self, request: Request) -> Response | None:
         for fault in self._faults:

@@ -574,10 +574,8 @@ class OverviewScreen(TriageMixin, Screen[None]):
     @on(SyncProgressed)
     def _sync_progressed(self, message: SyncProgressed) -> None:
         step = message.progress
-        text = Text(f"Syncing: {number(step.fetched)} fetched", style="bold", no_wrap=True, overflow="ellipsis")
-        if step.entity:
-            of = f" of {number(step.total)}" if step.total is not None else ""
-            text.append(shown(f" · {step.entity} {number(step.entity_fetched)}{of}", style="dim"))
+        text = shown(f"Syncing: {step.describe()}", style="bold")
+        text.no_wrap, text.overflow = True, "ellipsis"
         text.append(" · s stops", style="dim")
         self._show_sync_line(message.integration_id, text)
 
