@@ -55,6 +55,12 @@ class Rule(StrEnum):
 
 
 _KIND_OF = {kind._value_: kind for kind in KeyKind}
+# Members looked up once: an enum member's lookup costs as much as a rule's test, per item.
+_NAME = Rule.NAME
+_HOST = KeyKind.HOST
+_MATCHED, _EXCLUDED = SyncStatus.MATCHED, SyncStatus.EXCLUDED
+_CLIENT = ResourceType.CLIENT
+_MATCHED_ON = {rule: MatchedOn(rule.value) for rule in Rule}
 #: The key kind each keyed rule compares (the name rule compares names).
 _KINDS = {Rule(kind.value): kind for kind in KeyKind if kind.value in Rule._value2member_map_}
 
@@ -80,7 +86,7 @@ class MatchInput:
 
     def name_forms(self) -> frozenset[str]:
         """What the name rule compares: the normalised name, and a device's host name."""
-        return frozenset({self.name_norm, *self.keys.get(KeyKind.HOST)})
+        return frozenset({self.name_norm, *self.keys.get(_HOST)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +152,7 @@ class Records:
         if scope is None:
             scope = scope_of(inp.type._value_, inp.client_id)
         found: set[int] = set()
-        if rule is Rule.NAME:
+        if rule is _NAME:
             for form in inp.name_forms():
                 hit = self.by_name.get((scope, form))
                 if hit:
@@ -166,7 +172,7 @@ class Records:
 def _conflict(inp: MatchInput, record: RecordInfo, stronger: Sequence[Rule]) -> str | None:
     """The first stronger key on which the item and the record disagree, said in words."""
     for rule in stronger:
-        if rule is Rule.NAME:
+        if rule is _NAME:
             continue
         kind = _KINDS[rule]
         mine, theirs = inp.keys.values.get(kind), record.keys.values.get(kind)
@@ -211,26 +217,26 @@ def decide(resource: MatchInput, records: Records, *, create_missing: bool,
     ``records`` is updated: a record linked here is marked taken, so two resources of one
     sync never take the same record.
     """
-    if resource.status is SyncStatus.MATCHED and resource.record_id is not None:
+    if resource.status is _MATCHED and resource.record_id is not None:
         return Outcome(Decision.KEEP, resource.record_id)
-    if resource.status is SyncStatus.EXCLUDED:
+    if resource.status is _EXCLUDED:
         return Outcome(Decision.SKIP, reason="excluded by an operator")
     type_ = resource.type._value_
-    if resource.client_id is None and resource.type is not ResourceType.CLIENT:
+    if resource.client_id is None and resource.type is not _CLIENT:
         # Only a client record can be created without a client to file it under.
         return Outcome(Decision.NOT_SYNCED, reason="its remote company matches no local client",
                        kind=ReasonKind.NO_CLIENT)
     tried: list[Rule] = []
     #: why the record of its name, taken by another item, is not this one (a stronger key disagrees)
     elsewhere: str | None = None
-    scope = (type_, None if resource.type is ResourceType.CLIENT else resource.client_id)
+    scope = (type_, None if resource.type is _CLIENT else resource.client_id)
     for rule in rules:
         found = records.candidates(resource, rule, scope)
         if not found:
             tried.append(rule)
             continue
         if len(found) > 1:
-            if rule is Rule.NAME:
+            if rule is _NAME:
                 return Outcome(Decision.NOT_SYNCED, reason=f"{len(found)} {type_} records are named like it",
                                kind=ReasonKind.AMBIGUOUS)
             return Outcome(Decision.NOT_SYNCED, kind=ReasonKind.AMBIGUOUS,
@@ -239,7 +245,7 @@ def decide(resource: MatchInput, records: Records, *, create_missing: bool,
         record = records.info[record_id]
         holder = records.taken.get(record_id)
         if holder is not None:
-            if rule is Rule.NAME:
+            if rule is _NAME:
                 # A name is no identity: the record of that name is someone else's, so this
                 # item simply has none yet (as before identity keys). Should a stronger key say
                 # that record is another machine (person), that is the reason it stays Not Synced
@@ -254,11 +260,11 @@ def decide(resource: MatchInput, records: Records, *, create_missing: bool,
                                   f"already matched to {holder!r}")
         conflict = _conflict(resource, record, tried)
         if conflict is not None:
-            what = "name" if rule is Rule.NAME else _key_words(resource, rule, found, records)
+            what = "name" if rule is _NAME else _key_words(resource, rule, found, records)
             return Outcome(Decision.NOT_SYNCED, kind=ReasonKind.CONFLICT,
                            reason=_conflict_reason(resource, what, record, conflict))
         records.taken[record_id] = resource.name or resource.name_norm
-        return Outcome(Decision.LINK, record_id, matched_on=MatchedOn(rule.value))
+        return Outcome(Decision.LINK, record_id, matched_on=_MATCHED_ON[rule])
     if create_missing:
         return Outcome(Decision.CREATE, matched_on=MatchedOn.CREATED)
     if elsewhere is not None:
@@ -309,9 +315,12 @@ def shared_values(cursor: sqlite3.Cursor, integration_id: int, page: Sequence[tu
     """
     counts: dict[tuple[str, str], int] = {}
     wanted: dict[str, set[str]] = {}
+    host = _HOST._value_
     for _, keys in page:
+        if not keys:
+            continue
         for kind, value in keys.pairs():
-            if kind == KeyKind.HOST:
+            if kind == host:
                 continue
             counts[(kind, value)] = counts.get((kind, value), 0) + 1
             wanted.setdefault(kind, set()).add(value)
@@ -489,11 +498,12 @@ def records_for(store: Store, integration_id: int, inputs: Sequence[MatchInput],
 
 
 #: Records holding a key (kind, values as JSON; the two parameters twice): through the
-#: resources linked to them, and their own keys.
+#: resources linked to them, and their own keys. UNION ALL (here and below): the ids go into a
+#: set, so SQLite need not sort them to drop duplicates.
 _BY_KEY = (
     "SELECT r.record_id FROM resource_key k JOIN resource r ON r.id = k.resource_id"
     " WHERE k.kind = ? AND k.value IN (SELECT value FROM json_each(?)) AND r.record_id IS NOT NULL"
-    " UNION SELECT record_id FROM record_key WHERE kind = ? AND value IN (SELECT value FROM json_each(?))"
+    " UNION ALL SELECT record_id FROM record_key WHERE kind = ? AND value IN (SELECT value FROM json_each(?))"
 )
 #: Records holding cross-references: the first parameter is [kind, type, external id] triples as
 #: JSON, the other two the cross-references as JSON. A resource's own cross-reference (kind:type:
@@ -504,9 +514,9 @@ _BY_XREF = (
     " WHERE i.kind = json_extract(x.value, '$[0]') AND r.integration_id = i.id"
     " AND r.type = json_extract(x.value, '$[1]') AND r.external_id = json_extract(x.value, '$[2]')"
     " AND r.record_id IS NOT NULL"
-    " UNION SELECT r.record_id FROM resource_key k JOIN resource r ON r.id = k.resource_id"
+    " UNION ALL SELECT r.record_id FROM resource_key k JOIN resource r ON r.id = k.resource_id"
     " WHERE k.kind = 'xref' AND k.value IN (SELECT value FROM json_each(?)) AND r.record_id IS NOT NULL"
-    " UNION SELECT record_id FROM record_key WHERE kind = 'xref' AND value IN (SELECT value FROM json_each(?))"
+    " UNION ALL SELECT record_id FROM record_key WHERE kind = 'xref' AND value IN (SELECT value FROM json_each(?))"
 )
 
 

@@ -853,6 +853,7 @@ def settled(status: SyncStatus, record_id: int | None) -> bool:
 
 
 _MATCHED, _NOT_SYNCED, _EXCLUDED = SyncStatus.MATCHED, SyncStatus.NOT_SYNCED, SyncStatus.EXCLUDED
+_LINK, _CREATE, _UNSYNCED, _KEEP = Decision.LINK, Decision.CREATE, Decision.NOT_SYNCED, Decision.KEEP
 
 
 class _Existing(NamedTuple):
@@ -1013,25 +1014,25 @@ class _PageWriter:
                 record_id = outcome.record_id
                 matched_on = outcome.matched_on._value_ if outcome.matched_on else None
                 reason = reason_kind = None
-                if decision is Decision.LINK:
+                if decision is _LINK:
                     status = _MATCHED
                     client_id = records.info[record_id].client_id
                     counts.linked += 1
                     key_link = matched_on != "name"
                     note = ("info", f"{item.type._value_} {item.name!r} matched to its record on {matched_on}")
-                elif decision is Decision.CREATE:
+                elif decision is _CREATE:
                     status = _MATCHED
                     client_id, record_id = self.create_record(item, inp)
                     counts.created += 1
                     note = ("info", f"{item.type._value_} {item.name!r}: created its record")
-                elif decision is Decision.NOT_SYNCED:
+                elif decision is _UNSYNCED:
                     status = _NOT_SYNCED
                     reason = outcome.reason
                     reason_kind = outcome.kind._value_ if outcome.kind else None
                     if old is None or old.status != status or old.reason != reason:
                         note = ("warning", f"{item.type._value_} {item.name!r} not synced: {reason}")
                 else:  # KEEP or SKIP of an unsettled input cannot happen; keep what the rules said
-                    status = _MATCHED if decision is Decision.KEEP else _EXCLUDED
+                    status = _MATCHED if decision is _KEEP else _EXCLUDED
             if status is _MATCHED:
                 counts.matched += 1
                 if item.type is _CLIENT and client_id is not None:
