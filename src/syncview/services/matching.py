@@ -169,7 +169,7 @@ class Records:
         return singled if len(found) > 1 and len(singled) == 1 else found
 
 
-def _conflict(inp: MatchInput, record: RecordInfo, stronger: Sequence[Rule]) -> str | None:
+def conflict(inp: MatchInput, record: RecordInfo, stronger: Sequence[Rule]) -> str | None:
     """The first stronger key on which the item and the record disagree, said in words."""
     for rule in stronger:
         if rule is _NAME:
@@ -206,8 +206,8 @@ def _key_words(inp: MatchInput, rule: Rule, record_ids: Iterable[int], records: 
 _CONFLICT_GUESS = {ResourceType.DEVICE: " (replaced hardware?)", ResourceType.CONTACT: " (another person, or a new address?)"}
 
 
-def _conflict_reason(resource: MatchInput, what: str, record: RecordInfo, conflict: str) -> str:
-    return f"same {what} as record {record.name!r} but {conflict}{_CONFLICT_GUESS.get(resource.type, '')}"
+def _conflict_reason(resource: MatchInput, what: str, record: RecordInfo, differs: str) -> str:
+    return f"same {what} as record {record.name!r} but {differs}{_CONFLICT_GUESS.get(resource.type, '')}"
 
 
 def decide(resource: MatchInput, records: Records, *, create_missing: bool,
@@ -250,19 +250,19 @@ def decide(resource: MatchInput, records: Records, *, create_missing: bool,
                 # item simply has none yet (as before identity keys). Should a stronger key say
                 # that record is another machine (person), that is the reason it stays Not Synced
                 # (new hardware under the old host name, the old machine still linked).
-                conflict = _conflict(resource, record, tried)
-                if conflict is not None:
-                    elsewhere = _conflict_reason(resource, "name", record, conflict)
+                differs = conflict(resource, record, tried)
+                if differs is not None:
+                    elsewhere = _conflict_reason(resource, "name", record, differs)
                 tried.append(rule)
                 continue
             return Outcome(Decision.NOT_SYNCED, kind=ReasonKind.TAKEN,
                            reason=f"{_key_words(resource, rule, found, records)} is on record {record.name!r}, "
                                   f"already matched to {holder!r}")
-        conflict = _conflict(resource, record, tried)
-        if conflict is not None:
+        differs = conflict(resource, record, tried)
+        if differs is not None:
             what = "name" if rule is _NAME else _key_words(resource, rule, found, records)
             return Outcome(Decision.NOT_SYNCED, kind=ReasonKind.CONFLICT,
-                           reason=_conflict_reason(resource, what, record, conflict))
+                           reason=_conflict_reason(resource, what, record, differs))
         records.taken[record_id] = resource.name or resource.name_norm
         return Outcome(Decision.LINK, record_id, matched_on=_MATCHED_ON[rule])
     if create_missing:
