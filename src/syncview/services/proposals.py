@@ -137,7 +137,8 @@ def _keyed(conn: Connection, targets: Sequence[_Target]) -> _Keyed:
             stored.setdefault(resource_id, []).append((kind, value))
         groups: dict[int, list[_Target]] = {}
         for target in targets:
-            groups.setdefault(target.integration_id, []).append(target)
+            if target.id in stored:  # one without keys is left to its name
+                groups.setdefault(target.integration_id, []).append(target)
         for integration_id, group in groups.items():
             # Its stored keys; not its own cross-reference, which two integrations of one kind share.
             page = [(t.id, Keys.from_pairs(stored.get(t.id, ()))) for t in group]
