@@ -163,10 +163,12 @@ def pg_snapshot(url: str) -> list[str]:
     import psycopg
 
     with psycopg.connect(url, connect_timeout=5) as conn:
-        lines = [f"version={conn.execute('SELECT version FROM syncview_schema').fetchone()}"]
+        lines = []
         tables = [t for (t,) in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
                                              " ORDER BY tablename")]
         for table in tables:
             rows = conn.execute(f'SELECT * FROM "{table}"').fetchall()
             lines += sorted(f"{table}: {row!r}" for row in rows)
-        return lines
+        columns = conn.execute("SELECT table_name, column_name, data_type, collation_name FROM"
+                               " information_schema.columns WHERE table_schema = 'public'").fetchall()
+        return lines + sorted(map(repr, columns))
