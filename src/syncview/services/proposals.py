@@ -39,7 +39,7 @@ from syncview.services.matching import (
 )
 from syncview.services.queries import ResourceFilter
 from syncview.services.similarity import Ranker, number_difference, similarity_key
-from syncview.store import Store, sqlite_connection
+from syncview.store import Store, raw_connection
 from syncview.store.models import client_table, record_table, resource_table
 
 R = resource_table.c
@@ -127,7 +127,7 @@ def _keyed(conn: Connection, targets: Sequence[_Target]) -> _Keyed:
     found = _Keyed()
     if not targets:
         return found
-    cursor = sqlite_connection(conn).cursor()
+    cursor = raw_connection(conn).cursor()
     try:
         stored: dict[int, list[tuple[str, str]]] = {}
         for resource_id, kind, value in cursor.execute(
@@ -185,7 +185,7 @@ def _with_keys(conn: Connection, keyed: _Keyed, record_ids: Iterable[int]) -> No
         return
     ids = json.dumps(missing)
     pairs: dict[int, list[tuple[str, str]]] = {}
-    for record_id, kind, value in conn.exec_driver_sql(queries.KEYS_OF_RECORDS, (ids, ids, ids)):
+    for record_id, kind, value in raw_connection(conn).execute(queries.KEYS_OF_RECORDS, (ids, ids, ids)):
         pairs.setdefault(record_id, []).append((kind, value))
     for record_id in missing:
         keyed.records[record_id] = RecordInfo(record_id, "", None, "", "", Keys.from_pairs(pairs.get(record_id, ())))
