@@ -250,8 +250,8 @@ def test_replaced_hardware_says_the_serial_differs_from_the_old_machines_record(
                  " JOIN resource old ON old.integration_id = new.integration_id AND old.client_id = new.client_id"
                  " AND old.name = new.name AND old.id != new.id AND old.type = 'device'"
                  " JOIN record ON record.id = old.record_id"
-                 " WHERE new.type = 'device' AND new.status = 'not_synced' AND NOT new.deleted_remotely"
-                 " AND old.status = 'matched' AND old.deleted_remotely")
+                 " WHERE new.type = 'device' AND new.status = 'not_synced' AND new.deleted_remotely = 0"
+                 " AND old.status = 'matched' AND old.deleted_remotely = 1")
     assert found
     for name, reason, kind, record_name in found:
         assert kind == "conflict", (name, reason)
