@@ -50,16 +50,22 @@ NAME_ONLY = "4ef9cb6"
 
 def preselected(store, integration_id: int) -> list[tuple[int, int]] | None:
     """(resource id, record id) pairs the suggestions pre-select for an integration, or None
-    when this engine does not pre-select (the hook for issue 11 item 5: once proposals carry
-    ``preselected``, they are scored here)."""
+    when this engine does not pre-select (issue 11 item 5: proposals that carry ``preselected``,
+    in ``services.proposals`` since the suggest branch, ``services.bulk`` before)."""
     import dataclasses
+    import importlib
 
-    try:
-        from syncview.services import bulk
-    except ImportError:
+    for module in ("syncview.services.proposals", "syncview.services.bulk"):
+        try:
+            found = importlib.import_module(module)
+        except ImportError:
+            continue
+        if getattr(found, "suggestions", None) is not None:
+            break
+    else:
         return None
-    suggest = getattr(bulk, "suggestions", None)
-    proposal = getattr(bulk, "Proposal", None)
+    suggest = getattr(found, "suggestions", None)
+    proposal = getattr(found, "Proposal", None)
     # Asked first: ranking every Not Synced resource of a million is minutes of work.
     if suggest is None or proposal is None or "preselected" not in {f.name for f in dataclasses.fields(proposal)}:
         return None
@@ -67,8 +73,9 @@ def preselected(store, integration_id: int) -> list[tuple[int, int]] | None:
     return [(p.resource_id, p.record_id) for p in proposals if p.preselected and p.record_id is not None]
 
 
-def run(n: int, directory: Path, label: str) -> dict:
-    """Generate a world of about ``n`` resources, sync both products into a fresh store, score."""
+def run(n: int, directory: Path, label: str, suggest: bool = True) -> dict:
+    """Generate a world of about ``n`` resources, sync both products into a fresh store, score
+    (and, with ``suggest``, score the RMM's pre-selected suggestions too)."""
     began = time.perf_counter()
     world = generate(n)
     generated = time.perf_counter() - began
@@ -94,7 +101,7 @@ def run(n: int, directory: Path, label: str) -> dict:
     }
     with store.read() as conn:
         integration = dict(conn.exec_driver_sql("SELECT name, id FROM integration").all())
-    pairs = preselected(store, integration[NAMES[RMM]])
+    pairs = preselected(store, integration[NAMES[RMM]]) if suggest else None
     if pairs is not None:
         figures["preselected"] = len(pairs)
         figures["preselected_correct"] = _correct_pairs(store, world, pairs)
@@ -120,7 +127,7 @@ def _correct_pairs(store, world, pairs: list[tuple[int, int]]) -> int:
     return correct
 
 
-def child(before: str, sizes: list[int], directory: Path) -> dict[int, dict]:
+def child(before: str, sizes: list[int], timing: list[int], directory: Path) -> dict[int, dict]:
     """Run this script with the engine of commit ``before`` (its src/ from ``git archive``)."""
     src = directory / f"engine-{before}"
     if not src.exists():
@@ -132,7 +139,7 @@ def child(before: str, sizes: list[int], directory: Path) -> dict[int, dict]:
             tar.extractall(src, filter="data")
     env = {**os.environ, "PYTHONPATH": f"{src / 'src'}{os.pathsep}{HERE}", "PYTHONDONTWRITEBYTECODE": "1"}
     done = subprocess.run([sys.executable, __file__, "--engine-only", "--before", "none", "--dir", str(directory),
-                           "--sizes", ",".join(map(str, sizes))],
+                           "--sizes", ",".join(map(str, sizes)), *[f"--timing={n}" for n in timing]],
                           env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"the engine of {before} failed:\n{done.stderr[-3000:]}")
@@ -154,7 +161,7 @@ def show(label: str, f: dict) -> None:
         share = f["preselected_correct"] / f["preselected"] if f["preselected"] else 1.0
         print(f"           pre-selected suggestions: {f['preselected']:,}, {share:.2%} right")
     else:
-        print("           pre-selected suggestions: n/a (this engine does not pre-select)")
+        print("           pre-selected suggestions: n/a (this engine does not pre-select, or a timing run)")
 
 
 def main() -> None:
@@ -166,15 +173,17 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, help="where to put the stores (default: a temporary directory)")
     parser.add_argument("--engine-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    sizes = [int(n) for n in args.sizes.split(",") if n] + args.timing
+    scored = [int(n) for n in args.sizes.split(",") if n]
+    sizes = scored + args.timing
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         directory = Path(tmp)
-        after = {n: run(n, directory, "after") for n in sizes}
+        # A timing run leaves the suggestions out: ranking a million items' candidates is minutes.
+        after = {n: run(n, directory, "after", suggest=n in scored) for n in sizes}
         if args.engine_only:
             print("FIGURES " + json.dumps(after), flush=True)
             return
         print(machine())
-        before = child(args.before, sizes, directory) if args.before != "none" else {}
+        before = child(args.before, scored, args.timing, directory) if args.before != "none" else {}
     for n in sizes:
         print(f"\nWorld of {after[n]['resources']:,} resources (PSA + RMM), cases: "
               + ", ".join(f"{case} {count:,}" for case, count in sorted(after[n]["items"].items())))

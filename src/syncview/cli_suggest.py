@@ -39,8 +39,10 @@ def _item(integration: str, p: Proposal) -> dict[str, Any]:
 def suggestions_command(app: Any, integration: str | None, client: str | None, accept: bool, as_json: bool) -> None:
     """Not Synced resources with a close local record, best first, each with why it is (not) pre-selected.
 
-    Pre-selected means safe to accept unseen: the same name once spelt the same way, numbers
-    equal, the only such free record, and enabled. The others need a look (the Suggested view, `a`).
+    A record sharing an identity key (serial, MAC, e-mail, cross-reference) comes first, scored 100.
+    Pre-selected means safe to accept unseen: the only free record with that key, or the same name
+    once spelt the same way with numbers equal and the only such free record; enabled, and no
+    stronger key disagreeing. The others need a look (the Suggested view, `a`).
     """
     from syncview.cli import _client_id  # the group's option helpers; imported late, as the group imports us
 

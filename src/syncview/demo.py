@@ -18,7 +18,9 @@ matching on names alone go wrong, each tagged on the resource (``story``):
 - ``renamed``: a machine renamed for its user (ACME-WS-014 is now ACME-WS-ANAB);
   the record keeps the old name and the same serial.
 - ``replaced``: new hardware under an old machine's host name, with its own serial;
-  the old machine is still linked to the record and no longer seen by the RMM.
+  the old machine is still linked to the record and no longer seen by the RMM. The new
+  one is Not Synced because its serial is not the record's ("same name as record
+  'ACME-WS-014' but serial ... differs from its ... (replaced hardware?)").
 - ``placeholder``: a placeholder serial; only the MAC tells the machine.
 - ``vpn``: a VPN adapter's MAC besides its own, shared by many machines.
 - ``display``: a contact the PSA lists as "Brown, Ana"; the e-mail is the same.

@@ -72,3 +72,28 @@ async def test_details_show_why_and_the_keys_on_both_sides(app, demo_store):
         assert "SN-ITEM-1" in serial_line and "SN-RECORD-9" in serial_line
         assert "aa:bb:cc:00:00:01" in rendered
         assert f"demo:{row.type.value}:{row.external_id}" in rendered  # its own cross-reference
+
+
+async def test_replaced_hardware_reads_conflict_and_details_say_the_serial_differs(app, demo_store):
+    """The demo's replaced machines: new hardware under an old host name, the old machine still
+    linked. The Why column says conflict, and details say which stronger key disagrees."""
+    rmm = queries.get_integration(demo_store, "Datto RMM")
+    conflicts = queries.count_resources(demo_store, ResourceFilter(rmm.id, status=SyncStatus.NOT_SYNCED,
+                                                                   why=ReasonKind.CONFLICT))
+    assert conflicts > 0
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("I", "down", "enter")  # Datto RMM
+        await settle(pilot)
+        await pilot.press(*_choose_status("not_synced:conflict"))
+        await settle(pilot)
+        assert app.screen.query_one(ResourceTable).total == conflicts
+        shown = [line for line in table_lines(app)[1:] if line.strip()]
+        assert shown and all(" conflict " in line for line in shown)
+        row = app.screen.query_one(ResourceTable).current_row
+        await pilot.press("d")
+        await settle(pilot)
+        assert isinstance(app.screen, DetailsScreen)
+        rendered = " ".join(static_text(app.screen.query_one("#detail")).split())
+        assert f"same name as record '{row.name}' but serial " in rendered
+        assert "(replaced hardware?)" in rendered

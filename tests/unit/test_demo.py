@@ -239,3 +239,21 @@ def test_keys_do_not_change_the_names_and_fates_of_the_world_before_them():
     found = _resources(DemoWorld(2_000))
     names = {r.name for r in found}
     assert {"Acme Corporation, Inc.", "ACME-LT-023", "GLOBEX-LT-008"} <= names
+
+
+def test_replaced_hardware_says_the_serial_differs_from_the_old_machines_record(demo_store):
+    """New hardware under an old machine's host name (the old one still linked, gone quiet) is Not
+    Synced because a stronger key, its serial, disagrees with the record of its name: the row
+    says so, not "no unlinked device record"."""
+    found = rows(demo_store,
+                 "SELECT new.name, new.reason, new.reason_kind, record.name FROM resource new"
+                 " JOIN resource old ON old.integration_id = new.integration_id AND old.client_id = new.client_id"
+                 " AND old.name = new.name AND old.id != new.id AND old.type = 'device'"
+                 " JOIN record ON record.id = old.record_id"
+                 " WHERE new.type = 'device' AND new.status = 'not_synced' AND new.deleted_remotely = 0"
+                 " AND old.status = 'matched' AND old.deleted_remotely = 1")
+    assert found
+    for name, reason, kind, record_name in found:
+        assert kind == "conflict", (name, reason)
+        assert reason.startswith(f"same name as record {record_name!r} but serial "), reason
+        assert reason.endswith("(replaced hardware?)"), reason

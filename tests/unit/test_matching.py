@@ -223,3 +223,19 @@ def test_the_demo_store_is_consistent_with_the_rules(demo_store):
             expected = {SyncStatus.MATCHED: Decision.KEEP, SyncStatus.EXCLUDED: Decision.SKIP,
                         SyncStatus.NOT_SYNCED: Decision.NOT_SYNCED}[row.status]
             assert outcome.decision is expected, row
+
+
+def test_new_hardware_under_a_linked_machines_name_says_the_serial_differs():
+    """The old machine is still linked to the record of its host name (it went quiet, not away):
+    the new one is Not Synced because its serial is not the record's, and says so, not "no record"."""
+    linked = records((9, "device", 1, "acme ws 014", keys(serial="OLD111")), taken={9: "ACME-WS-014"})
+    outcome = decide(item(serial="NEW222"), linked, create_missing=False)
+    assert (outcome.decision, outcome.kind) == (Decision.NOT_SYNCED, ReasonKind.CONFLICT)
+    assert outcome.reason == ("same name as record 'ACME WS 014' but serial NEW222 differs from its OLD111 "
+                              "(replaced hardware?)")
+    # With create_missing the new machine gets a record of its own, as before.
+    assert decide(item(serial="NEW222"), linked, create_missing=True).decision is Decision.CREATE
+    # A taken record of its name that no key contradicts is simply no record for it.
+    plain = records((9, "device", 1, "acme ws 014"), taken={9: "ACME-WS-014"})
+    outcome = decide(item(serial="NEW222"), plain, create_missing=False)
+    assert outcome.kind is ReasonKind.NO_MATCH and outcome.reason.startswith("no unlinked device record")

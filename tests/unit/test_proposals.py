@@ -62,6 +62,15 @@ class World:
             self.resources[name] = conn.exec_driver_sql("SELECT max(id) FROM resource").scalar_one()
         return self.resources[name]
 
+    def keys(self, resource_or_record: str, *pairs: tuple[str, str], record: bool = False) -> None:
+        """Identity keys, as a sync stores them (normalised): on a resource, or on a record."""
+        table, column, owner = ("record_key", "record_id", self.records) if record else \
+            ("resource_key", "resource_id", self.resources)
+        with self.store.write() as conn:
+            for kind, value in pairs:
+                conn.exec_driver_sql(f"INSERT INTO {table} ({column}, kind, value) VALUES (?, ?, ?)",
+                                     (owner[resource_or_record], kind, value))
+
     def suggestions(self) -> dict[str, proposals.Proposal]:
         return {p.resource_name: p for p in proposals.suggestions(self.store, self.integration_id, threshold=0)}
 
@@ -196,6 +205,67 @@ def test_suggestions_are_sorted_by_score_and_accept_preselected_accepts_only_tho
     actions.undo(store, operator="tester")
     assert queries.get_resource(store, world.resources["INITEC-LT-200"]).status is SyncStatus.NOT_SYNCED
     assert proposals.accept_preselected(store, [p for p in found if not p.preselected]) is None
+
+
+def test_a_record_sharing_a_serial_ranks_above_name_similarity_and_says_so(store):
+    world = World(store)
+    world.client("Initech")
+    world.record("INITEC-LT-353 (old)", "Initech")  # the closest name
+    world.record("Front desk laptop", "Initech")  # the same machine, documented by its use
+    world.keys("Front desk laptop", ("serial", "5CG7"), record=True)
+    world.resource("INITEC-LT-353", "Initech")
+    world.keys("INITEC-LT-353", ("serial", "5CG7"), ("mac", "aa:bb:cc:00:00:07"))
+    found = world.suggestions()["INITEC-LT-353"]
+    assert (found.record_name, found.score) == ("Front desk laptop", proposals.KEY_SCORE)
+    assert found.preselected and found.reason == "same serial 5CG7"
+    assert [name for _, name, _ in found.others] == ["INITEC-LT-353 (old)"]
+
+
+def test_a_key_found_in_another_client_is_preselected_when_the_company_is_unmatched(store):
+    """The PSA spells the company its own way (no local client yet): the e-mail finds the person."""
+    world = World(store)
+    world.client("Acme Corp")
+    world.record("Ana Brown", "Acme Corp", ResourceType.CONTACT)
+    world.keys("Ana Brown", ("email", "ana.brown@acme.example"), record=True)
+    world.resource("Brown, Ana", None, ResourceType.CONTACT, company="Acme Corporation, Inc.")
+    world.keys("Brown, Ana", ("email", "ana.brown@acme.example"))
+    found = world.suggestions()["Brown, Ana"]
+    assert (found.record_name, found.preselected, found.reason) == ("Ana Brown", True,
+                                                                     "same e-mail ana.brown@acme.example")
+
+
+def test_a_key_is_not_preselected_when_two_records_or_two_items_carry_it(store):
+    world = World(store)
+    world.client("Initech")
+    for name in ("Reception", "Front Desk"):
+        world.record(name, "Initech", ResourceType.CONTACT)
+        world.keys(name, ("email", "info@initech.example"), record=True)
+    world.resource("Info mailbox", "Initech", ResourceType.CONTACT)
+    world.keys("Info mailbox", ("email", "info@initech.example"))
+    found = world.suggestions()["Info mailbox"]
+    assert found.score == proposals.KEY_SCORE and not found.preselected
+    assert found.reason.startswith("e-mail info@initech.example, and 1 more record share its keys")
+    # A serial two items of the integration carry (a cloned image) identifies neither: names decide.
+    world.record("INITEC-WS-001", "Initech")
+    world.keys("INITEC-WS-001", ("serial", "CLONE1"), record=True)
+    for name in ("INITEC-WS-101", "INITEC-WS-102"):
+        world.resource(name, "Initech")
+        world.keys(name, ("serial", "CLONE1"))
+    for name, proposal in world.suggestions().items():
+        assert "CLONE1" not in proposal.reason and not (name.startswith("INITEC-WS-1") and proposal.preselected)
+
+
+def test_an_equal_name_whose_serial_differs_is_not_preselected(store):
+    """New hardware under an old host name: the name says yes, the stronger key says no."""
+    world = World(store)
+    world.client("Initech")
+    world.record("INITEC-WS-014", "Initech")
+    world.keys("INITEC-WS-014", ("serial", "OLD111"), record=True)
+    world.resource("INITEC-WS-014", "Initech")
+    world.keys("INITEC-WS-014", ("serial", "NEW222"))
+    found = world.suggestions()["INITEC-WS-014"]
+    assert found.record_name == "INITEC-WS-014" and not found.preselected
+    assert found.reason == "same name, but serial NEW222 differs from its OLD111"
 
 
 def test_proposals_for_marked_rows_carry_the_same_judgement(demo_store):

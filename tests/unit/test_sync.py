@@ -697,6 +697,27 @@ def test_a_serial_on_two_items_of_the_integration_identifies_neither(keyed):
         assert "serial 5CG9 is on 2 items of this integration, so it identifies none of them" in how(keyed, ext)[3]
 
 
+def test_a_link_is_taken_back_when_a_later_page_of_settled_items_carries_its_serial(keyed):
+    """The later page holds only an excluded item (nothing for the rules to decide): its serial
+    still shows the earlier page's link to rest on a value two items carry."""
+    run(keyed, [item(CLIENT, 1, "ACME Corp."), device(2, "Kiosk", serial="OTHER1")])
+    actions.exclude(keyed, rows(keyed, "SELECT id FROM resource WHERE external_id = '2' AND type = 'device'"
+                                " AND integration_id = (SELECT id FROM integration WHERE name = ?)", NAME)[0][0])
+    run(keyed, [item(CLIENT, 1, "ACME Corp."), device(1, "Laptop nine", serial="5CG9"),
+                device(2, "Kiosk", serial="5CG9")], page_size=2)
+    status, record_id, matched_on, reason = how(keyed, 1)
+    assert (status, record_id, matched_on) == ("not_synced", None, None)
+    assert reason == "serial 5CG9 is on 2 items of this integration, so it identifies none of them"
+    assert how(keyed, 2)[0] == "excluded"
+
+
+def test_a_link_whose_value_no_later_page_brings_stays(keyed):
+    run(keyed, [item(CLIENT, 1, "ACME Corp."), device(1, "Laptop nine", serial="5CG9"),
+                device(2, "Kiosk", serial="OTHER1"), device(3, "Spare", macs=("AA:BB:CC:00:00:07",))], page_size=2)
+    assert how(keyed, 1)[:3] == ("matched", how(keyed, 52, "RMM")[1], "serial")
+    assert how(keyed, 3)[2] == "mac"
+
+
 def test_two_records_with_the_serial_leave_the_item_not_synced(keyed):
     with keyed.write() as conn:
         conn.exec_driver_sql("INSERT INTO record_key VALUES (2, 'serial', '5CG7')")

@@ -53,6 +53,13 @@ class Rule(StrEnum):
     NAME = "name"
 
 
+_KIND_OF = {kind._value_: kind for kind in KeyKind}
+# Members looked up once: an enum member's lookup costs as much as a rule's test, per item.
+_NAME = Rule.NAME
+_HOST = KeyKind.HOST
+_MATCHED, _EXCLUDED = SyncStatus.MATCHED, SyncStatus.EXCLUDED
+_CLIENT = ResourceType.CLIENT
+_MATCHED_ON = {rule: MatchedOn(rule.value) for rule in Rule}
 #: The key kind each keyed rule compares (the name rule compares names).
 _KINDS = {Rule(kind.value): kind for kind in KeyKind if kind.value in Rule._value2member_map_}
 
@@ -78,7 +85,7 @@ class MatchInput:
 
     def name_forms(self) -> frozenset[str]:
         """What the name rule compares: the normalised name, and a device's host name."""
-        return frozenset({self.name_norm, *self.keys.get(KeyKind.HOST)})
+        return frozenset({self.name_norm, *self.keys.get(_HOST)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +151,7 @@ class Records:
         if scope is None:
             scope = scope_of(inp.type._value_, inp.client_id)
         found: set[int] = set()
-        if rule is Rule.NAME:
+        if rule is _NAME:
             for form in inp.name_forms():
                 hit = self.by_name.get((scope, form))
                 if hit:
@@ -161,10 +168,10 @@ class Records:
         return singled if len(found) > 1 and len(singled) == 1 else found
 
 
-def _conflict(inp: MatchInput, record: RecordInfo, stronger: Sequence[Rule]) -> str | None:
+def conflict(inp: MatchInput, record: RecordInfo, stronger: Sequence[Rule]) -> str | None:
     """The first stronger key on which the item and the record disagree, said in words."""
     for rule in stronger:
-        if rule is Rule.NAME:
+        if rule is _NAME:
             continue
         kind = _KINDS[rule]
         mine, theirs = inp.keys.values.get(kind), record.keys.values.get(kind)
@@ -198,6 +205,10 @@ def _key_words(inp: MatchInput, rule: Rule, record_ids: Iterable[int], records: 
 _CONFLICT_GUESS = {ResourceType.DEVICE: " (replaced hardware?)", ResourceType.CONTACT: " (another person, or a new address?)"}
 
 
+def _conflict_reason(resource: MatchInput, what: str, record: RecordInfo, differs: str) -> str:
+    return f"same {what} as record {record.name!r} but {differs}{_CONFLICT_GUESS.get(resource.type, '')}"
+
+
 def decide(resource: MatchInput, records: Records, *, create_missing: bool,
            rules: Sequence[Rule] = DEFAULT_RULES) -> Outcome:
     """Apply the matching rules to one resource.
@@ -205,24 +216,26 @@ def decide(resource: MatchInput, records: Records, *, create_missing: bool,
     ``records`` is updated: a record linked here is marked taken, so two resources of one
     sync never take the same record.
     """
-    if resource.status is SyncStatus.MATCHED and resource.record_id is not None:
+    if resource.status is _MATCHED and resource.record_id is not None:
         return Outcome(Decision.KEEP, resource.record_id)
-    if resource.status is SyncStatus.EXCLUDED:
+    if resource.status is _EXCLUDED:
         return Outcome(Decision.SKIP, reason="excluded by an operator")
     type_ = resource.type._value_
-    if resource.client_id is None and resource.type is not ResourceType.CLIENT:
+    if resource.client_id is None and resource.type is not _CLIENT:
         # Only a client record can be created without a client to file it under.
         return Outcome(Decision.NOT_SYNCED, reason="its remote company matches no local client",
                        kind=ReasonKind.NO_CLIENT)
     tried: list[Rule] = []
-    scope = (type_, None if resource.type is ResourceType.CLIENT else resource.client_id)
+    #: why the record of its name, taken by another item, is not this one (a stronger key disagrees)
+    elsewhere: str | None = None
+    scope = (type_, None if resource.type is _CLIENT else resource.client_id)
     for rule in rules:
         found = records.candidates(resource, rule, scope)
         if not found:
             tried.append(rule)
             continue
         if len(found) > 1:
-            if rule is Rule.NAME:
+            if rule is _NAME:
                 return Outcome(Decision.NOT_SYNCED, reason=f"{len(found)} {type_} records are named like it",
                                kind=ReasonKind.AMBIGUOUS)
             return Outcome(Decision.NOT_SYNCED, kind=ReasonKind.AMBIGUOUS,
@@ -231,24 +244,30 @@ def decide(resource: MatchInput, records: Records, *, create_missing: bool,
         record = records.info[record_id]
         holder = records.taken.get(record_id)
         if holder is not None:
-            if rule is Rule.NAME:
+            if rule is _NAME:
                 # A name is no identity: the record of that name is someone else's, so this
-                # item simply has none yet (as before identity keys).
+                # item simply has none yet (as before identity keys). Should a stronger key say
+                # that record is another machine (person), that is the reason it stays Not Synced
+                # (new hardware under the old host name, the old machine still linked).
+                differs = conflict(resource, record, tried)
+                if differs is not None:
+                    elsewhere = _conflict_reason(resource, "name", record, differs)
                 tried.append(rule)
                 continue
             return Outcome(Decision.NOT_SYNCED, kind=ReasonKind.TAKEN,
                            reason=f"{_key_words(resource, rule, found, records)} is on record {record.name!r}, "
                                   f"already matched to {holder!r}")
-        conflict = _conflict(resource, record, tried)
-        if conflict is not None:
-            what = "name" if rule is Rule.NAME else _key_words(resource, rule, found, records)
-            guess = _CONFLICT_GUESS.get(resource.type, "")
+        differs = conflict(resource, record, tried)
+        if differs is not None:
+            what = "name" if rule is _NAME else _key_words(resource, rule, found, records)
             return Outcome(Decision.NOT_SYNCED, kind=ReasonKind.CONFLICT,
-                           reason=f"same {what} as record {record.name!r} but {conflict}{guess}")
+                           reason=_conflict_reason(resource, what, record, differs))
         records.taken[record_id] = resource.name or resource.name_norm
-        return Outcome(Decision.LINK, record_id, matched_on=MatchedOn(rule.value))
+        return Outcome(Decision.LINK, record_id, matched_on=_MATCHED_ON[rule])
     if create_missing:
         return Outcome(Decision.CREATE, matched_on=MatchedOn.CREATED)
+    if elsewhere is not None:
+        return Outcome(Decision.NOT_SYNCED, kind=ReasonKind.CONFLICT, reason=elsewhere)
     # The cross-reference every item has (its own) is not worth a mention.
     had = [KeyKind(rule.value).label for rule in rules
            if rule not in (Rule.NAME, Rule.XREF) and resource.keys.get(KeyKind(rule.value))]
@@ -283,19 +302,25 @@ def _counts(cursor: RawCursor, integration_id: int, kind: str, values: Iterable[
     return found
 
 
-def shared_values(cursor: RawCursor, integration_id: int, page: Sequence[tuple[int | None, Keys]]) -> dict[tuple[str, str], int]:
+def shared_values(cursor: RawCursor, integration_id: int, page: Sequence[tuple[int | None, Keys]],
+                  outside: dict[tuple[str, str], int] | None = None) -> dict[tuple[str, str], int]:
     """Key values more than one live item of the integration carries: (kind, value) -> items.
 
     ``page`` holds the items being synced, each with its stored resource id (None when new)
     and its keys now; their stored keys are left out of the count, being replaced. A serial
     on two items of one product identifies neither (a cloned image, a default nobody listed);
-    a MAC on several is a virtual adapter. Host names are left to the name rule.
+    a MAC on several is a virtual adapter. Host names are left to the name rule. ``outside``,
+    if given, gains the values stored items outside the page carry, with how many carry them
+    (the sync engine learns from it which earlier link a page shows to rest on a shared value).
     """
     counts: dict[tuple[str, str], int] = {}
     wanted: dict[str, set[str]] = {}
+    host = _HOST._value_
     for _, keys in page:
+        if not keys:
+            continue
         for kind, value in keys.pairs():
-            if kind == KeyKind.HOST:
+            if kind == host:
                 continue
             counts[(kind, value)] = counts.get((kind, value), 0) + 1
             wanted.setdefault(kind, set()).add(value)
@@ -303,7 +328,25 @@ def shared_values(cursor: RawCursor, integration_id: int, page: Sequence[tuple[i
     for kind, values in wanted.items():
         for value, n in _counts(cursor, integration_id, kind, values, ids):
             counts[(kind, value)] += n
+            if outside is not None:
+                outside[(kind, value)] = n
     return {key: n for key, n in counts.items() if n > 1}
+
+
+def key_linked_carriers(cursor: RawCursor, integration_id: int, values: Iterable[tuple[str, str]]) -> set[int]:
+    """The live resources of the integration that carry one of these (kind, value) keys and are
+    linked on that kind of key: those whose link may rest on the value."""
+    by_kind: dict[str, set[str]] = {}
+    for kind, value in values:
+        by_kind.setdefault(kind, set()).add(value)
+    found: set[int] = set()
+    for kind, wanted in by_kind.items():
+        found.update(rid for (rid,) in cursor.execute(
+            "SELECT k.resource_id FROM resource_key k JOIN resource r ON r.id = k.resource_id"
+            " WHERE k.kind = ? AND k.value IN (SELECT value FROM json_each(?)) AND r.integration_id = ?"
+            " AND r.status = 'matched' AND r.matched_on = k.kind AND r.deleted_remotely = 0",
+            (kind, _json(wanted), integration_id)))
+    return found
 
 
 def guessed_links(cursor: RawCursor, integration_id: int, resource_ids: Sequence[int]) -> dict[int, str]:
@@ -381,7 +424,8 @@ def load_records(cursor: RawCursor, integration_id: int, inputs: Sequence[MatchI
     for rule in rules:
         if rule is Rule.NAME:
             continue
-        values = {v for inp in inputs for v in inp.keys.get(KeyKind(rule.value))}
+        key_kind = _KINDS[rule]
+        values = {v for inp in inputs if inp.keys for v in inp.keys.get(key_kind)}
         if values and rule is Rule.XREF:
             triples = json.dumps([x.split(":", 2) for x in sorted(values) if x.count(":") >= 2])
             ids.update(rid for (rid,) in cursor.execute(_BY_XREF, (triples, _json(values), _json(values))))
@@ -406,14 +450,37 @@ def load_records(cursor: RawCursor, integration_id: int, inputs: Sequence[MatchI
     if not ids:
         return records
     id_list = _json(ids)
-    keys: dict[int, list[tuple[str, str]]] = {}
+    # The candidates' keys come as (record, kind, value) rows: grouped by record and kind as they
+    # come, then indexed straight from the groups (no key set built and taken apart per record).
+    keys: dict[int, dict[str, set[str]]] = {}
     for record_id, kind, value in cursor.execute(queries.KEYS_OF_RECORDS, (id_list,) * 3):
-        keys.setdefault(record_id, []).append((kind, value))
+        kinds = keys.get(record_id)
+        if kinds is None:
+            keys[record_id] = {kind: {value}}
+        elif kind in kinds:
+            kinds[kind].add(value)
+        else:
+            kinds[kind] = {value}
+    info, by_key, by_name = records.info, records.by_key, records.by_name
+    host = KeyKind.HOST._value_
     for record_id, type_, client_id, name, name_norm in cursor.execute(
         "SELECT id, type, client_id, name, name_norm FROM record WHERE id IN (SELECT value FROM json_each(?))",
         (id_list,)
     ):
-        records.add(RecordInfo(record_id, type_, client_id, name, name_norm, Keys.from_pairs(keys.get(record_id, ()))))
+        scope = (type_, None if type_ == "client" else client_id)
+        kinds = keys.get(record_id)
+        if not kinds:
+            info[record_id] = RecordInfo(record_id, type_, client_id, name, name_norm)
+            by_name.setdefault((scope, name_norm), set()).add(record_id)
+            continue
+        info[record_id] = RecordInfo(record_id, type_, client_id, name, name_norm,
+                                     Keys({_KIND_OF[kind]: frozenset(values) for kind, values in kinds.items()}))
+        for kind, values in kinds.items():
+            for value in values:
+                by_key.setdefault((scope, kind, value), set()).add(record_id)
+        by_name.setdefault((scope, name_norm), set()).add(record_id)
+        for form in kinds.get(host, ()):
+            by_name.setdefault((scope, form), set()).add(record_id)
     # The unary + keeps SQLite on ix_resource_record rather than scanning the integration.
     for record_id, name in cursor.execute(
         "SELECT record_id, name FROM resource WHERE record_id IN (SELECT value FROM json_each(?))"
@@ -435,11 +502,12 @@ def records_for(store: Store, integration_id: int, inputs: Sequence[MatchInput],
 
 
 #: Records holding a key (kind, values as JSON; the two parameters twice): through the
-#: resources linked to them, and their own keys.
+#: resources linked to them, and their own keys. UNION ALL (here and below): the ids go into a
+#: set, so SQLite need not sort them to drop duplicates.
 _BY_KEY = (
     "SELECT r.record_id FROM resource_key k JOIN resource r ON r.id = k.resource_id"
     " WHERE k.kind = ? AND k.value IN (SELECT value FROM json_each(?)) AND r.record_id IS NOT NULL"
-    " UNION SELECT record_id FROM record_key WHERE kind = ? AND value IN (SELECT value FROM json_each(?))"
+    " UNION ALL SELECT record_id FROM record_key WHERE kind = ? AND value IN (SELECT value FROM json_each(?))"
 )
 #: Records holding cross-references: the first parameter is [kind, type, external id] triples as
 #: JSON, the other two the cross-references as JSON. A resource's own cross-reference (kind:type:
@@ -450,9 +518,9 @@ _BY_XREF = (
     " WHERE i.kind = json_extract(x.value, '$[0]') AND r.integration_id = i.id"
     " AND r.type = json_extract(x.value, '$[1]') AND r.external_id = json_extract(x.value, '$[2]')"
     " AND r.record_id IS NOT NULL"
-    " UNION SELECT r.record_id FROM resource_key k JOIN resource r ON r.id = k.resource_id"
+    " UNION ALL SELECT r.record_id FROM resource_key k JOIN resource r ON r.id = k.resource_id"
     " WHERE k.kind = 'xref' AND k.value IN (SELECT value FROM json_each(?)) AND r.record_id IS NOT NULL"
-    " UNION SELECT record_id FROM record_key WHERE kind = 'xref' AND value IN (SELECT value FROM json_each(?))"
+    " UNION ALL SELECT record_id FROM record_key WHERE kind = 'xref' AND value IN (SELECT value FROM json_each(?))"
 )
 
 

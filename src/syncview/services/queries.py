@@ -559,13 +559,14 @@ def resource_detail(store: Store, resource_id: int) -> ResourceDetail:
 
 #: Every key of some records (ids as JSON, three times): (record id, kind, value). A record's
 #: keys are those of the resources linked to it, their own cross-references (kind:type:external
-#: id, not stored) included, and those it holds itself (``record_key``).
+#: id, not stored) included, and those it holds itself (``record_key``). A pair may come twice
+#: (UNION ALL: no sort to drop duplicates); readers gather them into sets.
 KEYS_OF_RECORDS = (
     "SELECT r.record_id, k.kind, k.value FROM resource r JOIN resource_key k ON k.resource_id = r.id"
     " WHERE r.record_id IN (SELECT value FROM json_each(?))"
-    " UNION SELECT r.record_id, 'xref', i.kind || ':' || r.type || ':' || r.external_id"
+    " UNION ALL SELECT r.record_id, 'xref', i.kind || ':' || r.type || ':' || r.external_id"
     " FROM resource r JOIN integration i ON i.id = r.integration_id WHERE r.record_id IN (SELECT value FROM json_each(?))"
-    " UNION SELECT record_id, kind, value FROM record_key WHERE record_id IN (SELECT value FROM json_each(?))"
+    " UNION ALL SELECT record_id, kind, value FROM record_key WHERE record_id IN (SELECT value FROM json_each(?))"
 )
 
 

@@ -57,6 +57,7 @@ from syncview.services.matching import (
     Rule,
     decide,
     guessed_links,
+    key_linked_carriers,
     load_records,
     shared_values,
     without_shared,
@@ -589,8 +590,12 @@ class _RunState:
         #: normalised local client name -> client id (lowest id of equal names)
         self.clients_by_name: dict[str, int] = {}
         self._norms: dict[str, str] = {}
-        #: resources this run linked on an identity key (not a name), checked again at the end
+        #: resources this run linked on an identity key (not a name)
         self.key_links: list[int] = []
+        #: key values a page of this run found on several items (kind, value)
+        self.shared_seen: set[tuple[str, str]] = set()
+        #: resources linked on a key of a value a later page brought again, checked at the end
+        self.suspects: set[int] = set()
 
     # ---- logging
 
@@ -684,8 +689,8 @@ class _RunState:
             self.save_counts(conn)
             self.flush_logs(conn)
         except BaseException:
-            # The page is rolled back: so are its counts and log lines. The company map may
-            # hold clients of the page, but a run that failed here does not go on.
+            # The page is rolled back: so are its counts and log lines. The company map (and the
+            # shared values seen) may hold some of the page, but a run that failed here does not go on.
             self.counts, self.item_logs, self.warning_logs = before
             del self.key_links[key_links:]
             self._logs.clear()
@@ -724,12 +729,14 @@ class _RunState:
         integration carry: the value identifies none of them, so the link was a guess. Each page
         already leaves out the values it can see are shared; this catches those whose other
         carriers came on a later page. Only this run's own links are taken back."""
-        if not self.key_links:
+        suspects = self.suspects
+        check = [resource_id for resource_id in self.key_links if resource_id in suspects] if suspects else []
+        if not check:
             return
         raw = raw_connection(conn)
         cursor = raw.cursor()
         try:
-            guessed = guessed_links(cursor, self.run.integration_id, self.key_links)
+            guessed = guessed_links(cursor, self.run.integration_id, check)
             named = {rid: (type_, name) for rid, type_, name in cursor.execute(
                 "SELECT id, type, name FROM resource WHERE id IN (SELECT value FROM json_each(?))",
                 (_json_list(guessed),))} if guessed else {}
@@ -846,6 +853,7 @@ def settled(status: SyncStatus, record_id: int | None) -> bool:
 
 
 _MATCHED, _NOT_SYNCED, _EXCLUDED = SyncStatus.MATCHED, SyncStatus.NOT_SYNCED, SyncStatus.EXCLUDED
+_LINK, _CREATE, _UNSYNCED, _KEEP = Decision.LINK, Decision.CREATE, Decision.NOT_SYNCED, Decision.KEEP
 
 
 class _Existing(NamedTuple):
@@ -970,10 +978,14 @@ class _PageWriter:
         old_keys = self.stored_keys([plan.old.id for plan in plans if plan.old is not None])
         pending = [plan for plan in plans if plan.inp is not None]
         records = Records()
-        if pending:
+        shared: dict[tuple[str, str], int] = {}
+        if pending or state.key_links:
             # Values several items of the integration carry identify none of them.
+            outside: dict[tuple[str, str], int] = {}
             shared = shared_values(self.cur, self.integration_id,
-                                   [(plan.old.id if plan.old else None, plan.keys) for plan in plans])
+                                   [(plan.old.id if plan.old else None, plan.keys) for plan in plans], outside)
+            self.watch(shared, outside)
+        if pending:
             if shared:
                 for number, plan in enumerate(plans):
                     if plan.inp is not None and plan.inp.keys:
@@ -1002,25 +1014,25 @@ class _PageWriter:
                 record_id = outcome.record_id
                 matched_on = outcome.matched_on._value_ if outcome.matched_on else None
                 reason = reason_kind = None
-                if decision is Decision.LINK:
+                if decision is _LINK:
                     status = _MATCHED
                     client_id = records.info[record_id].client_id
                     counts.linked += 1
                     key_link = matched_on != "name"
                     note = ("info", f"{item.type._value_} {item.name!r} matched to its record on {matched_on}")
-                elif decision is Decision.CREATE:
+                elif decision is _CREATE:
                     status = _MATCHED
                     client_id, record_id = self.create_record(item, inp)
                     counts.created += 1
                     note = ("info", f"{item.type._value_} {item.name!r}: created its record")
-                elif decision is Decision.NOT_SYNCED:
+                elif decision is _UNSYNCED:
                     status = _NOT_SYNCED
                     reason = outcome.reason
                     reason_kind = outcome.kind._value_ if outcome.kind else None
                     if old is None or old.status != status or old.reason != reason:
                         note = ("warning", f"{item.type._value_} {item.name!r} not synced: {reason}")
                 else:  # KEEP or SKIP of an unsettled input cannot happen; keep what the rules said
-                    status = _MATCHED if decision is Decision.KEEP else _EXCLUDED
+                    status = _MATCHED if decision is _KEEP else _EXCLUDED
             if status is _MATCHED:
                 counts.matched += 1
                 if item.type is _CLIENT and client_id is not None:
@@ -1064,6 +1076,24 @@ class _PageWriter:
                 state.key_links.append(resource_id)
             if note is not None:
                 state.log(note[0], note[1], resource_id)
+
+    def watch(self, shared: Mapping[tuple[str, str], int], outside: Mapping[tuple[str, str], int]) -> None:
+        """Note the resources whose link this page may show to rest on a shared value.
+
+        A link on a key rests on values no other live item carried when it was made. Should a
+        later page bring another carrier, the value is found shared here for the first time in
+        the run with a carrier outside the page: the link's resource is among those carriers.
+        Only they are checked again at the end (:meth:`_RunState._unlink_shared`), in memory
+        until then, rather than every link the run made."""
+        state = self.state
+        new = [key for key in shared if key not in state.shared_seen]
+        if not new:
+            return
+        state.shared_seen.update(new)
+        if state.key_links:
+            rest = [key for key in new if outside.get(key)]
+            if rest:
+                state.suspects.update(key_linked_carriers(self.cur, self.integration_id, rest))
 
     def create_record(self, item: RemoteItem, inp: MatchInput) -> tuple[int, int]:
         """A record for an item that matched none; a client item gets its client too, unless a

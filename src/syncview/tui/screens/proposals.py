@@ -1,7 +1,7 @@
 """Proposed re-matches, reviewed row by row: the bulk Re-match preview and the Suggested view.
 
-Each row is a resource and the record it would be linked to, with the similarity
-score and why it is (or is not) ticked: only the unambiguous proposals are ticked
+Each row is a resource and the record it would be linked to, with the score (100
+for a record sharing an identity key, else name similarity) and why it is (or is not) ticked: only the unambiguous proposals are ticked
 when the list opens (:mod:`syncview.services.proposals` decides). The operator
 ticks or skips rows (space), picks another record for one (m, the Re-match
 dialog), accepts one at once (enter, in the Suggested view), and applies all
