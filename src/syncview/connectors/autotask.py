@@ -53,7 +53,6 @@ the MACs of ``rmmDeviceAuditMacAddress`` (a list Autotask writes ``[mac, mac]``)
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from datetime import UTC, datetime
@@ -61,8 +60,8 @@ from typing import Any, ClassVar
 
 import httpx
 
-from syncview.connectors.base import Connector, IdPage, MalformedRow, Page, Setting, page_of
-from syncview.connectors.http import HttpClient, StaticHeadersAuth, follow_next_urls
+from syncview.connectors.base import IdPage, MalformedRow, Page, Setting, page_of
+from syncview.connectors.http import HttpClient, HttpConnector, StaticHeadersAuth, follow_next_urls
 from syncview.connectors.parallel import Prefetch
 from syncview.domain import IdentityKeys, RemoteItem, ResourceType, xref
 from syncview.errors import AuthenticationError, ConfigError, ConnectorError
@@ -83,7 +82,7 @@ _ENTITIES: dict[str, tuple[ResourceType, str, str | None, Any]] = {
 }
 
 
-class AutotaskConnector(Connector):
+class AutotaskConnector(HttpConnector):
     """Fetches companies, locations, configuration items and contacts from Autotask PSA."""
 
     kind: ClassVar[str] = "autotask"
@@ -109,37 +108,23 @@ class AutotaskConnector(Connector):
     #: Where the zone is looked up; an attribute so tests can point it at a fake server.
     zone_lookup_url: str = ZONE_LOOKUP_URL
 
-    def __init__(
-        self,
-        integration: str,
-        settings: dict[str, Any],
-        *,
-        transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        super().__init__(integration, settings)
+    def configure(self) -> HttpClient:
         self._username = str(self.settings["username"]).strip()
         integration_code = str(self.settings["integration_code"]).strip()
-        self._types = _company_types(integration, self.setting("company_types"))
+        self._types = _company_types(self.integration, self.setting("company_types"))
         self._active_only = not self.setting("include_inactive")
         #: companies the scope left out, so that their items stay out too
         self._left_out: set[int] = set()
         self._zone_ready = False
         # UserName goes as a plain header so that messages can name the API user that was
         # refused; the two secret headers are masked wherever they would appear.
-        self.http = HttpClient.for_connector(
-            self,
+        return self.client(
             auth=StaticHeadersAuth({"ApiIntegrationCode": integration_code, "Secret": str(self.settings["secret"])}),
             headers={"UserName": self._username, "Accept": "application/json"},
             endpoint=_endpoint,
-            transport=transport, sleep=sleep, clock=clock,
             auth_hint="check username, integration_code and secret, and that the API user is active "
                       "with the API User security level",
         )
-
-    def close(self) -> None:
-        self.http.close()
 
     # ----------------------------------------------------------------- fetching
 

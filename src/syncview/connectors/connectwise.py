@@ -55,7 +55,6 @@ on without asking again.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from datetime import UTC, datetime
@@ -64,8 +63,8 @@ from typing import Any, ClassVar
 
 import httpx
 
-from syncview.connectors.base import Connector, IdPage, MalformedRow, Page, Setting, page_of
-from syncview.connectors.http import BasicAuth, HttpClient, follow_links
+from syncview.connectors.base import IdPage, MalformedRow, Page, Setting, page_of
+from syncview.connectors.http import BasicAuth, HttpClient, HttpConnector, follow_links
 from syncview.connectors.parallel import Prefetch, ordered
 from syncview.domain import IdentityKeys, RemoteItem, ResourceType
 
@@ -78,7 +77,7 @@ Mapper = Callable[[dict[str, Any]], RemoteItem | list[RemoteItem]]
 SCOPE_FIELDS = "id,identifier,name,deletedFlag,status/name,types/name"
 
 
-class ConnectWiseConnector(Connector):
+class ConnectWiseConnector(HttpConnector):
     """Fetches companies, sites, configurations and contacts from ConnectWise Manage."""
 
     kind: ClassVar[str] = "connectwise"
@@ -109,16 +108,7 @@ class ConnectWiseConnector(Connector):
                 help="also sync inactive configurations and contacts"),
     )
 
-    def __init__(
-        self,
-        integration: str,
-        settings: dict[str, Any],
-        *,
-        transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        super().__init__(integration, settings)
+    def configure(self) -> HttpClient:
         site = str(self.settings["site"]).strip().rstrip("/")
         # A bare host is the cloud's https; an on-premise server may need its own scheme and port.
         self._root = site if site.startswith(("https://", "http://")) else f"https://{site}"
@@ -135,14 +125,10 @@ class ConnectWiseConnector(Connector):
             str(self.settings["private_key"]),
             extra_headers={"clientId": str(self.settings["client_id"])},
         )
-        self.http = HttpClient.for_connector(
-            self, base_url=self._root, auth=auth, transport=transport, sleep=sleep, clock=clock,
-            headers={"Accept": "application/json"},
+        return self.client(
+            base_url=self._root, auth=auth,
             auth_hint="check company_id, public_key, private_key and client_id, and that the API member is active",
         )
-
-    def close(self) -> None:
-        self.http.close()
 
     # ----------------------------------------------------------------- fetching
 
