@@ -171,8 +171,13 @@ def test_a_first_page_out_of_id_order_is_paged_on_as_one_query():
     fake = FakeAutotask(companies=2, devices_per_company=1000)
     rows = fake.entities["ConfigurationItems"]
     rows[0]["id"], rows[1]["id"] = rows[1]["id"], rows[0]["id"]
-    fake._select = lambda entity, search, _select=fake._select: (  # type: ignore[method-assign]
-        _swap_first_two(_select(entity, search)))
+    select = fake._select
+
+    def first_page_swapped(entity, search, *, after=None, limit=None):
+        rows = select(entity, search, after=after, limit=limit)
+        return _swap_first_two(rows) if after is None else rows
+
+    fake._select = first_page_swapped  # type: ignore[method-assign]
     items, _ = fetch_all(connector(fake))
     assert len([i for i in items if i.type is ResourceType.DEVICE]) == 2000
     assert len(_device_queries(fake)) == 1
