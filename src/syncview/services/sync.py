@@ -45,7 +45,6 @@ from sqlalchemy import Connection, func, insert, select, update
 from syncview.config import IntegrationConfig, resolve_settings
 from syncview import signals
 from syncview.connectors import registry
-from syncview.connectors.parallel import Prefetch
 from syncview.connectors.base import PAGES_BEYOND_TOTAL, Connector, IdPage, Page, storable, within_total
 from syncview.domain import RemoteItem, ResourceType, SyncStatus, normalise_name
 from syncview.errors import ConfigError, ConnectorError, SyncviewError
@@ -74,8 +73,6 @@ RUNNING, SUCCESS, PARTIAL, FAILED = "running", "success", "partial", "failed"
 ITEM_LOG_LIMIT = 200
 #: Connector warnings (skipped rows and why) one run logs at most.
 WARNING_LOG_LIMIT = 100
-#: Pages the connector may have fetched and mapped ahead of the one being written (memory bound).
-FETCH_AHEAD = 8
 
 RUN = SyncRun.__table__.c
 INTEG = Integration.__table__.c
@@ -324,10 +321,7 @@ def sync_connector(
         _report(on_progress, state, "", None, connector, began)
         beyond = connector.settings.get("pages_beyond_total")
         beyond = PAGES_BEYOND_TOTAL if beyond is None else int(beyond)
-        # The connector runs on a thread of its own, a few pages ahead: the engine writes one page
-        # while the connector waits for the next answers and maps them (pages still commit whole,
-        # here, in order).
-        fetched = Prefetch(connector.fetch(since=run.since), buffer=FETCH_AHEAD, name=f"syncview-{connector.kind}")
+        fetched = connector.fetch(since=run.since)
         for page in within_total(fetched, integration=run.name, beyond=beyond):
             page = storable(page)  # an item SQLite cannot encode is skipped, not the whole page
             with store.write() as conn:
