@@ -55,12 +55,13 @@ def test_full_fetch_yields_typed_items_with_names_and_remote_companies():
     fake = FakeAutotask(companies=4, locations_per_company=2, devices_per_company=300, contacts_per_company=3)
     items, pages = fetch_all(connector(fake))
 
-    # 1 200 devices are three pages of 500 (the API's page size), followed to the end; the
-    # inactive contact of each company is left out.
+    # 1 200 devices are a first page of 500 (the API's page size), then the ids after it in
+    # two ranges queried at once, each paged to its end; the inactive contact of each company
+    # is left out.
     assert Counter(i.type for i in items) == {
         ResourceType.CLIENT: 4, ResourceType.SITE: 8, ResourceType.DEVICE: 1200, ResourceType.CONTACT: 8}
-    assert [(p.entity, len(p.items)) for p in pages if p.entity == "devices"] == [
-        ("devices", 500), ("devices", 500), ("devices", 200)]
+    sizes = [len(p.items) for p in pages if p.entity == "devices"]
+    assert sizes[0] == 500 and sum(sizes) == 1200 and max(sizes) <= 500 and len(sizes) in (3, 4), sizes
     assert {p.entity: p.total for p in pages} == {"companies": 4, "sites": 8, "devices": 1200, "contacts": 8}
     assert len({(i.type, i.external_id) for i in items}) == len(items)
 
@@ -113,13 +114,77 @@ def test_every_entity_request_carries_the_three_headers():
 
 
 def test_queries_ask_for_every_row_and_follow_next_page_urls_with_get():
+    # One request at a time (concurrency 1): one query, paged on by its nextPageUrl.
     fake = FakeAutotask(companies=2, devices_per_company=600)
-    fetch_all(connector(fake))
+    fetch_all(connector(fake, concurrency=1))
     assert bodies(fake, "Companies") == [{"filter": [{"op": "gte", "field": "id", "value": 0}]}]
     device_requests = [(r.method, r.path.rsplit("/", 2)[-2:]) for r in fake.requests
                        if "/ConfigurationItems/" in r.path]
     assert device_requests == [("POST", ["query", "count"]), ("POST", ["ConfigurationItems", "query"]),
                                ("GET", ["query", "next"]), ("GET", ["query", "next"])]
+
+
+def _device_queries(fake: FakeAutotask) -> list[list[dict]]:
+    """The filters of every ConfigurationItems query (the first POST of each, not counts or next pages)."""
+    return [body["filter"] for body in bodies(fake, "ConfigurationItems")]
+
+
+def test_a_large_entity_is_fetched_in_id_ranges_at_once_within_three_per_endpoint():
+    # 6 000 devices are 12 pages: after the first, the ids left are split into three ranges,
+    # each one query paged on by its own nextPageUrl, all three in flight at once (the fake
+    # answers 429 and fails the test beyond Autotask's 3 per endpoint).
+    fake = FakeAutotask(companies=3, devices_per_company=2000)
+    fake.latency = 0.02
+    items, pages = fetch_all(connector(fake))
+    devices = [i.external_id for i in items if i.type is ResourceType.DEVICE]
+    assert sorted(devices) == sorted(str(row["id"]) for row in fake.entities["ConfigurationItems"])
+    assert len(set(devices)) == 6000
+    assert {p.total for p in pages if p.entity == "devices"} == {6000}
+
+    first, *ranges = _device_queries(fake)
+    last_of_first = fake.entities["ConfigurationItems"][499]["id"]
+    assert first == [{"op": "eq", "field": "isActive", "value": True}]
+    assert len(ranges) == 3
+    ranges.sort(key=lambda r: next(f["value"] for f in r if f["op"] == "gt"))  # sent at once: any order
+    lows = [next(f["value"] for f in r if f["op"] == "gt") for r in ranges]
+    highs = [next((f["value"] for f in r if f["op"] == "lte"), None) for r in ranges]
+    assert lows[0] == last_of_first and lows[1:] == highs[:-1] and highs[-1] is None  # adjoining, the last open
+    assert all(r[0] == first[0] for r in ranges)  # each keeps the query's own filter
+    device_requests = [r for r in fake.requests if "/configurationitems/" in r.path.lower()
+                       and not r.path.lower().endswith("/count")]
+    assert len(device_requests) <= 12 + 2  # at most one short page per range more than one query sends
+    assert fake.meter.most_per_endpoint == 3
+
+
+def test_id_ranges_lose_no_row_when_the_ids_are_not_evenly_spread():
+    # The first page's ids are dense and the rest far apart: the estimate puts nearly every row
+    # in the last, open range, which pages on to the end.
+    fake = FakeAutotask(companies=2, devices_per_company=1500)
+    rows = fake.entities["ConfigurationItems"]
+    for number, row in enumerate(rows):
+        row["id"] = 1_000 + number if number < 600 else 10_000_000 + number * 997
+    items, _ = fetch_all(connector(fake))
+    assert sorted(int(i.external_id) for i in items if i.type is ResourceType.DEVICE) == sorted(r["id"] for r in rows)
+
+
+def test_a_first_page_out_of_id_order_is_paged_on_as_one_query():
+    fake = FakeAutotask(companies=2, devices_per_company=1000)
+    rows = fake.entities["ConfigurationItems"]
+    rows[0]["id"], rows[1]["id"] = rows[1]["id"], rows[0]["id"]
+    select = fake._select
+
+    def first_page_swapped(entity, search, *, after=None, limit=None):
+        rows = select(entity, search, after=after, limit=limit)
+        return _swap_first_two(rows) if after is None else rows
+
+    fake._select = first_page_swapped  # type: ignore[method-assign]
+    items, _ = fetch_all(connector(fake))
+    assert len([i for i in items if i.type is ResourceType.DEVICE]) == 2000
+    assert len(_device_queries(fake)) == 1
+
+
+def _swap_first_two(rows: list[dict]) -> list[dict]:
+    return [rows[1], rows[0], *rows[2:]] if len(rows) > 1 else rows
 
 
 def test_requests_are_limited_by_default_to_half_of_what_a_database_allows():

@@ -13,7 +13,7 @@ from syncview.config import parse_config, settings_schema_for
 from syncview.connectors import registry
 from syncview.connectors.connectwise import ConnectWiseConnector
 from syncview.domain import RemoteItem, ResourceType
-from syncview.errors import AuthenticationError, ConnectorError
+from syncview.errors import AuthenticationError, ConfigError, ConnectorError
 from tests.connectors.fakes.connectwise import EPOCH, FakeConnectWise
 from tests.connectors.fakes.wsgi import transport
 
@@ -137,6 +137,34 @@ def test_incremental_fetch_asks_only_for_changes():
     site_requests = [r for r in fake.requests if r.path.endswith("/sites")]
     assert len(site_requests) == 3 and not any("conditions" in r.query for r in site_requests)
     assert sum(i.type is ResourceType.SITE for i in items) == 6
+
+
+def test_incremental_sites_changed_lists_only_the_changed_companies_sites():
+    # 20 companies, one changed: an incremental sync asks for that company's sites alone (1
+    # request instead of 20, and no pass over every company), and the id pass names no sites,
+    # so that sites it did not list are not taken for deleted.
+    fake = FakeConnectWise(companies=20, changed_ids=frozenset({102}))
+    since = EPOCH + timedelta(days=1)
+    conn = connector(fake, incremental_sites="changed")
+    with conn:
+        items = [item for page in conn.fetch(since) for item in page.items]
+        listed = {page.type for page in conn.live_ids()}
+    site_requests = [r.path for r in fake.requests if r.path.endswith("/sites")]
+    assert site_requests == [site_requests[0]] and "/company/companies/102/sites" in site_requests[0]
+    assert {i.external_id for i in items if i.type is ResourceType.SITE} == {
+        str(site["id"]) for site in fake.sites[102]}
+    assert ResourceType.SITE not in listed and ResourceType.CLIENT in listed
+
+    # A full sync still lists every company's sites, whatever the setting.
+    full = FakeConnectWise(companies=20)
+    items, _ = fetch_all(connector(full, incremental_sites="changed"))
+    assert sum(r.path.endswith("/sites") for r in full.requests) == 20
+    assert sum(i.type is ResourceType.SITE for i in items) == 40
+
+
+def test_incremental_sites_takes_all_or_changed():
+    with pytest.raises(ConfigError, match='incremental_sites must be "all" or "changed"'):
+        connector(FakeConnectWise(), incremental_sites="some")
 
 
 def test_wrong_private_key_is_an_authentication_error_without_the_secret(caplog):

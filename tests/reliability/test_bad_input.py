@@ -917,7 +917,7 @@ def _stored(world: World) -> dict[str, list[tuple]] | bytes | None:
 
 @pytest.fixture
 def world(tmp_path, serve, _demo_template, monkeypatch) -> Iterator[World]:
-    monkeypatch.setattr(http, "RetryPolicy", QuickRetry)
+    monkeypatch.setattr(http.client, "RetryPolicy", QuickRetry)  # where HttpClient reads it
     w = World(tmp_path, serve, _demo_template)
     yield w
     w.fix()

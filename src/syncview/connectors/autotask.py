@@ -18,8 +18,21 @@ What the vendor documents and this module relies on:
   where Autotask starts adding latency to every integration of the database) and 3 at
   once per entity (``connectors/limits.py``); ``rate_limit`` (a minute) and
   ``concurrency`` lower them for a database other integrations share. Entities are
-  queried at once (each its own endpoint), each one page after the other: ``nextPageUrl``
-  is the only way to the next page, so one entity's pages cannot be asked for at once.
+  queried at once (each its own endpoint). ``nextPageUrl`` is the only way to a query's next
+  page, so one query's pages come one after the other; a large entity is therefore split
+  into id ranges queried at once (see below), up to its 3 requests at once.
+- Rows come in ascending id order (a query's pages page on by the last id seen), and filters
+  take ``gt``/``lte`` on ``id``.
+
+Id ranges: an entity's count (``query/count``, sent with its first page) and its first page
+say how many rows are left and how densely their ids lie (from the second half of the page:
+the MSP's own company 0 would skew the first). When more than one page is left, the ids after
+the first page are split into up to 3 ranges of about as many rows each, the last one open
+(``id gt`` the last bound alone), so a wrong estimate only makes one range longer, never
+loses a row; each range is one query paged by its own ``nextPageUrl``, and their pages are
+handed on as they come. The cost is at most one short page per range more than one query
+would send. A first page out of id order (Autotask's answer changed?) is paged on as one
+query, as before.
 - Times are UTC. ``Companies.lastActivityDate``, ``ConfigurationItems.lastModifiedTime``
   and ``Contacts.lastModifiedDate`` record changes; ``CompanyLocations`` has no
   change time at all.
@@ -53,17 +66,17 @@ the MACs of ``rmmDeviceAuditMacAddress`` (a list Autotask writes ``[mac, mac]``)
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import httpx
 
-from syncview.connectors.base import Connector, IdPage, MalformedRow, Page, Setting, page_of
-from syncview.connectors.http import HttpClient, StaticHeadersAuth, follow_next_urls
-from syncview.connectors.parallel import Prefetch
+from syncview.connectors.base import IdPage, MalformedRow, Page, Setting, page_of
+from syncview.connectors.http import HttpClient, HttpConnector, StaticHeadersAuth, follow_next_urls
+from syncview.connectors.parallel import Prefetch, interleaved
 from syncview.domain import IdentityKeys, RemoteItem, ResourceType, xref
 from syncview.errors import AuthenticationError, ConfigError, ConnectorError
 
@@ -83,7 +96,7 @@ _ENTITIES: dict[str, tuple[ResourceType, str, str | None, Any]] = {
 }
 
 
-class AutotaskConnector(Connector):
+class AutotaskConnector(HttpConnector):
     """Fetches companies, locations, configuration items and contacts from Autotask PSA."""
 
     kind: ClassVar[str] = "autotask"
@@ -109,37 +122,23 @@ class AutotaskConnector(Connector):
     #: Where the zone is looked up; an attribute so tests can point it at a fake server.
     zone_lookup_url: str = ZONE_LOOKUP_URL
 
-    def __init__(
-        self,
-        integration: str,
-        settings: dict[str, Any],
-        *,
-        transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        super().__init__(integration, settings)
+    def configure(self) -> HttpClient:
         self._username = str(self.settings["username"]).strip()
         integration_code = str(self.settings["integration_code"]).strip()
-        self._types = _company_types(integration, self.setting("company_types"))
+        self._types = _company_types(self.integration, self.setting("company_types"))
         self._active_only = not self.setting("include_inactive")
         #: companies the scope left out, so that their items stay out too
         self._left_out: set[int] = set()
         self._zone_ready = False
         # UserName goes as a plain header so that messages can name the API user that was
         # refused; the two secret headers are masked wherever they would appear.
-        self.http = HttpClient.for_connector(
-            self,
+        return self.client(
             auth=StaticHeadersAuth({"ApiIntegrationCode": integration_code, "Secret": str(self.settings["secret"])}),
             headers={"UserName": self._username, "Accept": "application/json"},
             endpoint=_endpoint,
-            transport=transport, sleep=sleep, clock=clock,
             auth_hint="check username, integration_code and secret, and that the API user is active "
                       "with the API User security level",
         )
-
-    def close(self) -> None:
-        self.http.close()
 
     # ----------------------------------------------------------------- fetching
 
@@ -199,9 +198,8 @@ class AutotaskConnector(Connector):
         companies are judged before their items.
         """
         def pages(entity: str) -> Iterator[tuple[str, list[Any], int | None]]:
-            total = self._count(entity, searches[entity]) if count else None
-            for rows in self._rows(entity, searches[entity]):
-                yield entity, rows, total
+            for rows, total in self._ranged(entity, searches[entity], count=count):
+                yield entity, rows, total if count else None
 
         first, *rest = searches
         with ExitStack() as stack:
@@ -255,8 +253,9 @@ class AutotaskConnector(Connector):
         self.http.log(logging.INFO, "%s: Autotask zone %s is %s", self.integration, body.get("zoneName", "?"), zone)
         return zone
 
-    def _rows(self, entity: str, search: dict[str, Any]) -> Iterator[list[Any]]:
-        """The rows of each page of ``entity``'s query, following ``nextPageUrl``."""
+    def _rows(self, entity: str, search: dict[str, Any]) -> Generator[tuple[list[Any], bool], None, None]:
+        """The rows of each page of ``entity``'s query, following ``nextPageUrl``, and whether
+        the page names a next one."""
         pages = follow_next_urls(self.http, "POST", f"V1.0/{entity}/query", json=search, next_url=_next_page_url)
         for number, body in enumerate(pages, start=1):
             rows = body.get("items")
@@ -266,7 +265,59 @@ class AutotaskConnector(Connector):
                 raise ConnectorError(self.http.redact(
                     f"{self.integration}: Autotask answered page {number} of {entity} without {missing}; "
                     "the Autotask API may have changed, or a proxy answered instead of it"))
-            yield rows
+            yield rows, _next_page_url(body) is not None
+
+    def _ranged(self, entity: str, search: dict[str, Any], *, count: bool) -> Iterator[tuple[list[Any], int | None]]:
+        """(rows, total) for each page of ``entity``'s query, its ids after the first page split
+        into ranges queried at once when more than a page is left (see the module doc).
+
+        With ``count`` the count is asked for beside the first page (the caller shows the total);
+        without, only once the first page shows that more are left.
+        """
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"autotask-count-{entity}") as pool:
+            counted = pool.submit(self._count, entity, search) if count else None
+            first_query = self._rows(entity, search)
+            try:
+                first, more = next(first_query, ([], False))
+                total = counted.result() if counted is not None else None
+                ranges = self._ranges(first, total if total is not None or not more else self._count(entity, search),
+                                      self.http.limits.concurrency or 3) if more else []
+                if not ranges:
+                    yield first, total
+                    for rows, _ in first_query:
+                        yield rows, total
+                    return
+            finally:
+                first_query.close()
+        yield first, total
+        queries = [self._rows(entity, {**search, "filter": [*search["filter"], *bounds]}) for bounds in ranges]
+        for rows, _ in interleaved(queries, buffer=2 * len(queries), name=f"autotask-{entity}"):
+            yield rows, total
+
+    def _ranges(self, first: list[Any], total: int | None, parts: int) -> list[list[dict[str, Any]]]:
+        """The id filters of up to ``parts`` ranges that cover the ids after ``first`` (the first
+        page, in ascending id order), about as many rows each; none when splitting cannot pay
+        (a page or less left, an unknown total, a page out of order)."""
+        if total is None or len(first) < 2 or not all(_has_id(row) for row in first):
+            return []
+        ids: list[int] = [row["id"] for row in first]
+        if ids != sorted(ids):
+            return []
+        left = total - len(ids)
+        pages_left = -(-left // len(ids))
+        parts = min(parts, pages_left)
+        if parts < 2:
+            return []
+        # Density from the page's second half: the first rows can be outliers (company 0).
+        half = ids[len(ids) // 2:]
+        spread = max(1, half[-1] - half[0])
+        span = left * spread / max(1, len(half) - 1)
+        last = ids[-1]
+        bounds = sorted({last + round(span * n / parts) for n in range(parts)})
+        ranges = [[{"op": "gt", "field": "id", "value": low}, {"op": "lte", "field": "id", "value": high}]
+                  for low, high in zip(bounds, bounds[1:])]
+        ranges.append([{"op": "gt", "field": "id", "value": bounds[-1]}])
+        return ranges
 
     def _count(self, entity: str, search: dict[str, Any]) -> int | None:
         """How many rows the query will give, for progress; None if Autotask does not say."""

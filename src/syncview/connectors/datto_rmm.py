@@ -60,8 +60,7 @@ separate pass over ids (``supports_live_ids`` stays False).
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import replace
 from functools import partial
@@ -70,8 +69,8 @@ from typing import Any, ClassVar
 
 import httpx
 
-from syncview.connectors.base import Connector, MalformedRow, Page, Setting, page_of
-from syncview.connectors.http import HttpClient, OAuthTokenAuth, Token, follow_next_urls
+from syncview.connectors.base import MalformedRow, Page, Setting, page_of
+from syncview.connectors.http import HttpClient, HttpConnector, Token, follow_next_urls
 from syncview.connectors.parallel import Prefetch, ordered
 from syncview.domain import IdentityKeys, RemoteItem, ResourceType, xref
 from syncview.errors import ConnectorError
@@ -86,7 +85,7 @@ EPOCH_MS_FIELDS = ("lastSeen", "lastReboot", "lastAuditDate", "creationDate")
 RECYCLE_BIN_SITE = "Deleted Devices"
 
 
-class DattoRmmConnector(Connector):
+class DattoRmmConnector(HttpConnector):
     """Fetches sites (as clients and sites) and devices from Datto RMM."""
 
     kind: ClassVar[str] = "datto_rmm"
@@ -103,28 +102,15 @@ class DattoRmmConnector(Connector):
                 help="also read devices' MAC addresses: one more request per site on every sync"),
     )
 
-    def __init__(
-        self,
-        integration: str,
-        settings: dict[str, Any],
-        *,
-        transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        super().__init__(integration, settings)
+    def configure(self) -> HttpClient:
         self._root = _api_root(str(self.settings["api_url"]))
-        self._auth = OAuthTokenAuth(self._fetch_token, clock=clock)
-        self.http = HttpClient.for_connector(
-            self, base_url=f"{self._root}/api/", auth=self._auth,
-            transport=transport, sleep=sleep, clock=clock, headers={"Accept": "application/json"},
+        self._auth = self.oauth(self._fetch_token)
+        return self.client(
+            base_url=f"{self._root}/api/", auth=self._auth,
             auth_hint="check api_key and api_secret, that the API user is enabled, and that api_url is "
                       "your platform's API URL; a 403 after many requests is Datto's temporary block for "
                       "going over 600 requests a minute: wait a few minutes, or lower rate_limit",
         )
-
-    def close(self) -> None:
-        self.http.close()
 
     def _fetch_token(self) -> Token:
         # The Basic pair is Datto's public client, the same for every account: it names the

@@ -45,18 +45,15 @@ separate pass over ids.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from functools import partial
 from datetime import datetime
 from typing import Any, ClassVar
 
-import httpx
-
-from syncview.connectors.base import Connector, MalformedRow, Page, Setting, page_of
-from syncview.connectors.http import MAX_PAGES, HttpClient, OAuthTokenAuth, Token
+from syncview.connectors.base import MalformedRow, Page, Setting, page_of
+from syncview.connectors.http import MAX_PAGES, HttpClient, HttpConnector, Token
 from syncview.connectors.parallel import Prefetch, ordered
 from syncview.errors import ConfigError, ConnectorError
 from syncview.domain import IdentityKeys, RemoteItem, ResourceType, xref
@@ -84,7 +81,7 @@ _ENTITIES = (
 )
 
 
-class HaloPsaConnector(Connector):
+class HaloPsaConnector(HttpConnector):
     """Fetches clients, sites, assets and users from HaloPSA."""
 
     kind: ClassVar[str] = "halopsa"
@@ -110,16 +107,7 @@ class HaloPsaConnector(Connector):
                      f"{', '.join(KEY_FIELDS)}; unset: assets give no serial"),
     )
 
-    def __init__(
-        self,
-        integration: str,
-        settings: dict[str, Any],
-        *,
-        transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        super().__init__(integration, settings)
+    def configure(self) -> HttpClient:
         # Operators paste the site's address as often as the API's: accept both.
         site = str(self.settings["resource_server"]).rstrip("/").removesuffix("/api")
         self._auth_server = str(self.settings.get("auth_server") or f"{site}/auth").rstrip("/")
@@ -132,19 +120,15 @@ class HaloPsaConnector(Connector):
         for name in ("hostname_field", "serial_field"):
             field = self.setting(name)
             if field is not None and field not in KEY_FIELDS:
-                raise ConfigError(f'integration "{integration}": {name} must be one of {", ".join(KEY_FIELDS)}, '
+                raise ConfigError(f'integration "{self.integration}": {name} must be one of {", ".join(KEY_FIELDS)}, '
                                   f"got {field!r}")
             self._fields[name] = field
-        self.auth = OAuthTokenAuth(self._fetch_token, clock=clock)
-        self.http = HttpClient.for_connector(
-            self, base_url=f"{site}/api/", auth=self.auth, transport=transport, sleep=sleep, clock=clock,
-            headers={"Accept": "application/json"},
+        self.auth = self.oauth(self._fetch_token)
+        return self.client(
+            base_url=f"{site}/api/", auth=self.auth,
             auth_hint="check client_id, client_secret and tenant, and that the API application may read "
                       "clients, sites, assets and users",
         )
-
-    def close(self) -> None:
-        self.http.close()
 
     def _fetch_token(self) -> Token:
         tenant = self.settings.get("tenant")

@@ -8,6 +8,9 @@ through the integration's limiter, which bounds what is in flight and how fast):
   engine writes the one in hand.
 - :class:`Prefetch` runs a whole iterator (one list) on a thread of its own into a bounded
   buffer, so that several lists are fetched at once and read one after the other.
+- :func:`interleaved` runs several iterators (parts of one list whose order does not matter,
+  such as id ranges of one query) each on a thread of its own, and yields their items as they
+  come.
 
 Either stops cleanly when its consumer stops (a sync cancelled, a failure, Ctrl-C or
 SIGTERM): calls not yet started are dropped, those in flight are waited for and their
@@ -20,7 +23,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Generic, TypeVar
 
@@ -122,3 +125,58 @@ class Prefetch(Generic[T]):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def interleaved(sources: Sequence[Iterable[T]], *, buffer: int = 4,
+                name: str = "syncview-interleaved") -> Iterator[T]:
+    """The items of every source, each source read on a thread of its own, in the order they come
+    (a source's own items stay in their order); up to ``buffer`` items wait to be handed on.
+
+    An error raised by a source reaches the consumer when it comes; stopping the consumer (or an
+    error) stops every thread at its next item and waits for them, as :class:`Prefetch` does.
+    """
+    ready: queue.Queue[tuple[object, BaseException | None]] = queue.Queue(maxsize=max(1, buffer))
+    stop = threading.Event()
+
+    def put(entry: tuple[object, BaseException | None]) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def pump(source: Iterable[T]) -> None:
+        iterator = iter(source)
+        try:
+            for item in iterator:
+                if not put((item, None)):
+                    return
+            put((_END, None))
+        except BaseException as error:  # handed to the consumer, raised there when it comes
+            put((_END, error))
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()
+
+    threads = [threading.Thread(target=pump, args=(source,), name=f"{name}-{number}", daemon=True)
+               for number, source in enumerate(sources, start=1)]
+    for thread in threads:
+        thread.start()
+    try:
+        running = len(threads)
+        while running:
+            item, error = ready.get()
+            if error is not None:
+                raise error
+            if item is _END:
+                running -= 1
+                continue
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        for thread in threads:
+            if thread is not threading.current_thread():
+                thread.join(timeout=JOIN_TIMEOUT)

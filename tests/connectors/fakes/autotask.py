@@ -31,6 +31,9 @@ inactive location and device per company, and placeholder serials.
 from __future__ import annotations
 
 import json
+import operator
+from collections.abc import Callable
+from bisect import bisect_right
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -207,7 +210,8 @@ class FakeAutotask(FakeServer):
                 return Response.json({"queryCount": len(self._select(entity, request.json()))})
             else:
                 return _errors(405, f"{request.method} {request.path} is not supported")
-            rows = self._select(entity, search)
+            # One row more than a page says whether another page follows.
+            rows = self._select(entity, search, after=after, limit=self.page_size + 1)
         except (KeyError, ValueError, TypeError) as error:
             # Autotask answers a query it cannot run with a 500 and its reasons.
             return _errors(500, f"invalid query: {error}")
@@ -233,17 +237,31 @@ class FakeAutotask(FakeServer):
         return Response.json({"zoneName": "Fake Zone", "url": f"{origin}/ATServicesRest/",
                               "webUrl": f"{origin}/", "ci": 99})
 
-    def _select(self, entity: str, search: Any) -> list[dict[str, Any]]:
+    def _select(self, entity: str, search: Any, *, after: int | None = None,
+                limit: int | None = None) -> list[dict[str, Any]]:
+        """The rows ``search`` selects, in id order: those after id ``after`` alone, and no more
+        than ``limit`` (scanning stops there, so a page of a large entity costs a page, not the
+        entity: the benchmarks' 100k-item databases must not be bound by the fake's own work)."""
         filters = search.get("filter") if isinstance(search, dict) else None
         if not isinstance(filters, list) or not filters:
             raise ValueError("a query needs at least one filter")
-        rows = [row for row in self.entities[entity] if all(_matches(row, f) for f in filters)]
-        return sorted(rows, key=_id_or_minus_one)
+        rows = sorted(self.entities[entity], key=_id_or_minus_one)
+        floor = _lowest_id(filters)
+        if after is not None:
+            floor = after if floor is None else max(floor, after)
+        start = bisect_right(rows, floor, key=_id_or_minus_one) if floor is not None else 0
+        selected: list[dict[str, Any]] = []
+        for index in range(start, len(rows)):
+            row = rows[index]
+            if all(_matches(row, f) for f in filters):
+                selected.append(row)
+                if limit is not None and len(selected) >= limit:
+                    break
+        return selected
 
     def _page(self, request: Request, entity: str, search: Any, rows: list[dict[str, Any]],
               after: int | None, number: int) -> Response:
-        if after is not None:
-            rows = [row for row in rows if _id_or_minus_one(row) > after]
+        """The page of ``rows`` (those after ``after``, one more than a page at most)."""
         items, more = rows[: self.page_size], len(rows) > self.page_size
         root = request.path[: request.path.lower().find("/v1.0/") + 1]  # ".../ATServicesRest/" as the client spelt it
         search_text = quote(json.dumps(search, separators=(",", ":")), safe="")
@@ -270,29 +288,50 @@ class FakeAutotask(FakeServer):
 # --------------------------------------------------------------------------- query evaluation
 
 
+def _lowest_id(filters: list[Any]) -> int | None:
+    """The id below which no row can match the top-level (ANDed) ``id gt/gte`` conditions, as
+    ``id > that``: where a scan in id order may start."""
+    lowest = None
+    for condition in filters:
+        if isinstance(condition, dict) and str(condition.get("field", "")).lower() == "id":
+            value = condition.get("value")
+            if isinstance(value, int) and not isinstance(value, bool) and condition.get("op") in ("gt", "gte"):
+                bound = value if condition["op"] == "gt" else value - 1
+                lowest = bound if lowest is None else max(lowest, bound)
+    return lowest
+
+
+def _field(row: dict[str, Any], name: str) -> Any:
+    """A row's field, its name compared without case as Autotask's filters do."""
+    if name in row:
+        return row[name]
+    lower = name.lower()
+    return next((v for k, v in row.items() if k.lower() == lower), None)
+
+
 def _matches(row: dict[str, Any], condition: dict[str, Any]) -> bool:
     op = condition["op"]
     if op in ("in", "notIn"):
-        name = condition["field"].lower()
-        value = next((v for k, v in row.items() if k.lower() == name), None)
+        value = _field(row, condition["field"])
         return (value in condition["value"]) == (op == "in")
     if op in ("and", "or"):
         results = [_matches(row, item) for item in condition["items"]]
         return all(results) if op == "and" else any(results)
-    name = condition["field"].lower()  # Autotask field names are case-insensitive in filters
-    value = next((v for k, v in row.items() if k.lower() == name), None)
+    value = _field(row, condition["field"])  # Autotask field names are case-insensitive in filters
     if op in ("exist", "notExist"):
         return (value is not None) == (op == "exist")
     if value is None:
         return False
-    left, right = _comparable(value), _comparable(condition["value"])
-    comparisons = {
-        "eq": lambda: left == right, "noteq": lambda: left != right, "gt": lambda: left > right,
-        "gte": lambda: left >= right, "lt": lambda: left < right, "lte": lambda: left <= right,
-    }
-    if op not in comparisons:
+    compare = _COMPARISONS.get(op)
+    if compare is None:
         raise ValueError(f"unknown op {op!r}")
-    return comparisons[op]()
+    return compare(_comparable(value), _comparable(condition["value"]))
+
+
+_COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": operator.eq, "noteq": operator.ne, "gt": operator.gt, "gte": operator.ge, "lt": operator.lt,
+    "lte": operator.le,
+}
 
 
 def _comparable(value: Any) -> Any:
