@@ -6,7 +6,7 @@ import asyncio
 import gc
 from collections.abc import Iterable
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import platformdirs
 from textual import on
@@ -171,7 +171,7 @@ class SyncviewApp(App[None]):
                     title="Screenshot", severity="error", timeout=10)
         return None
 
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         if isinstance(screen, OverviewScreen):
             for column in columns.SHOWN:

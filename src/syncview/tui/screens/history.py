@@ -65,7 +65,7 @@ class OperatorsLoaded(Message):
 @dataclass
 class BatchesLoaded(Message):
     #: what the filters said when the list was asked for
-    key: tuple
+    key: tuple[object, ...]
     rows: list[BatchRow]
 
 
@@ -147,12 +147,12 @@ class HistoryScreen(ModalScreen[bool]):
             select.set_options([("Anyone", ANY)] + [(shown(n, limit=30), n) for n in message.names])
             select.value = ANY
 
-    def _key(self) -> tuple:
+    def _key(self) -> tuple[object, ...]:
         """What the filters say now; a loaded list is shown only if they still say it."""
         return (self.query_one("#operator", Select).value, self.query_one("#action", Select).value,
                 self.query_one("#since", Input).value, self.query_one("#until", Input).value)
 
-    def _filters(self) -> dict | None:
+    def _filters(self) -> dict[str, Any] | None:
         box = self.query_one(".dialog")
         try:
             since = parse_when(self.query_one("#since", Input).value or "30d")
@@ -172,7 +172,7 @@ class HistoryScreen(ModalScreen[bool]):
             self._load(self._key(), filters)
 
     @work(thread=True, exclusive=True, group="history", exit_on_error=False, description="reading the history")
-    def _load(self, key: tuple, filters: dict) -> None:
+    def _load(self, key: tuple[object, ...], filters: dict[str, Any]) -> None:
         self.post_message(BatchesLoaded(key, history.batches(self.store, **filters, limit=LIMIT + 1)))
 
     @on(BatchesLoaded)

@@ -172,7 +172,7 @@ class ProposalsScreen(ModalScreen[bool]):
             table.move_cursor(row=table.get_row_index(cursor), animate=False)
         self._count()
 
-    def _cells(self, key: str, p: Proposal) -> tuple:
+    def _cells(self, key: str, p: Proposal) -> tuple[Text, ...]:
         skipped = key in self.skipped
         record = (Text("no candidate", style="dim") if p.record_id is None
                   else shown(p.record_name or "", limit=60, style="strike dim" if skipped else ""))

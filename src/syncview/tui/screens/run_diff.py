@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual import on, work
@@ -43,7 +43,7 @@ def render_diff(diff: RunDiff) -> Group:
     for number_, (label, value) in enumerate(did):
         right_label, right_value = after[number_] if number_ < len(after) else ("", None)
         counts.add_row(label, number(value), right_label, number(right_value) if right_value is not None else "")
-    parts: list = [head, shown(diff.message or "", limit=300, style="yellow"), counts]
+    parts: list[RenderableType] = [head, shown(diff.message or "", limit=300, style="yellow"), counts]
     for key, title, _marker in SECTIONS:
         items = diff.section(key)
         if not items:

@@ -243,7 +243,7 @@ class Triage(Vertical):
         integration = self.host.integration
         if flt is None or integration is None:
             return
-        integration_id, client_id = flt.integration_id, flt.client_id
+        integration_id, client_id = integration.id, flt.client_id
 
         def closed(changed: bool | None) -> None:
             if changed:
@@ -288,10 +288,13 @@ class Triage(Vertical):
             if choice is None:
                 return
             if choice.path.exists():
+                def replace(yes: bool | None) -> None:
+                    if yes:
+                        self._export(choice, flt, marks)
+
                 self.app.push_screen(
                     ConfirmDialog(f"Replace {choice.path.name}?", [str(choice.path)], confirm="Replace",
-                                  danger=True),
-                    lambda yes: self._export(choice, flt, marks) if yes else None)
+                                  danger=True), replace)
                 return
             self._export(choice, flt, marks)
 
