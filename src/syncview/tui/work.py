@@ -14,6 +14,9 @@
   bubbles up to the app, whose one handler (``SyncviewApp.on_work_failed``) shows one clear line
   (:func:`failure_line`) and logs it. A node that also shows a failure in place (a subtitle, a
   placeholder) handles :class:`WorkFailed` as well and lets it go on up.
+
+tests/tui/test_worker_style.py holds this shape: it fails on a `call_from_thread`, a `run_worker`,
+a catch-all inside a worker, or a class that runs workers without forwarding their failures.
 """
 
 from __future__ import annotations
