@@ -11,7 +11,7 @@
 - A worker that fails simply raises: no worker catches ``Exception``. Textual sets the worker's
   state to ERROR and tells its node (``Worker.StateChanged``, which does not bubble); the node's
   ``on_worker_state_changed`` is :func:`forward_failure`, which posts :class:`WorkFailed`. That
-  bubbles up to the app, whose one handler (``SyncviewApp.on_work_failed``) shows one clear line
+  bubbles up to the app, whose one handler (``SyncviewApp._work_failed``) shows one clear line
   (:func:`failure_line`) and logs it. A node that also shows a failure in place (a subtitle, a
   placeholder) handles :class:`WorkFailed` as well and lets it go on up.
 
