@@ -9,21 +9,19 @@ from typing import ClassVar
 
 from rich.text import Text
 from textual import on, work
-from textual.worker import Worker, get_current_worker
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Input, Select, Static
 from textual.widgets.select import InvalidSelectValueError
 
-from syncview.config import Config, integration_named
+from syncview.config import Config
 from syncview.domain import MatchedOn, ReasonKind, ResourceType, SyncStatus, parse_why
-from syncview.services import actions, integrations, queries
+from syncview.services import actions, queries
 from syncview.services.actions import ActionResult
 from syncview.services.queries import ClientCount, IntegrationSummary, ResourceFilter, ResourceRow, Totals
-from syncview.services.sync import SyncCancelled, SyncError, SyncProgress, SyncReport, sync_integration
 from syncview.store import Store
 from syncview.tui.screens.details import DetailsScreen
 from syncview.tui.screens.exclude import ExcludeDialog
@@ -32,6 +30,7 @@ from syncview.tui.screens.rematch import RematchDialog
 from syncview.tui.screens.row_menu import RowMenu
 from syncview.tui.screens.triage import Triage
 from syncview.tui.state import UiState, ViewState
+from syncview.tui.widgets.integration_tile import NO_INTEGRATION, IntegrationTile
 from syncview.tui.widgets.key_footer import KeyFooter
 from syncview.tui.widgets.picker import Picker
 from syncview.tui.widgets.resource_table import Query, ResourceTable
@@ -40,13 +39,8 @@ from syncview.tui.text import shown
 from syncview.tui.work import WorkFailed, forward_failure
 
 ALL = "all"
-#: The integration picker's value while there is no integration to choose.
-NO_INTEGRATION = -1
 #: How often the tile's ages ("4 min ago") are written again.
 TICK_S = 20.0
-#: The last run's outcome at a glance: a failure must not read like a sync.
-_OUTCOME_STYLES = {"failed": "bold red", "partial": "bold yellow", "running": "bold"}
-_OUTCOME_MARKS = {"success": "✓ ", "failed": "✗ ", "partial": "✗ "}
 
 
 def _status_choices() -> list[tuple[str, str]]:
@@ -82,27 +76,6 @@ class IntegrationLoaded(Message):
 @dataclass
 class ActionDone(Message):
     result: ActionResult
-
-
-@dataclass
-class SyncProgressed(Message):
-    integration_id: int
-    progress: SyncProgress
-
-    def can_replace(self, message: Message) -> bool:
-        # The line shows the latest step only: a backlog of steps collapses to the newest.
-        return isinstance(message, SyncProgressed) and message.integration_id == self.integration_id
-
-
-@dataclass
-class SyncEnded(Message):
-    """A sync run is over: ``report`` says how (None when it never started or was stopped)."""
-
-    integration_id: int
-    name: str
-    report: SyncReport | None
-    #: the operator stopped it (s again)
-    stopped: bool = False
 
 
 def _label(word: str, key: str) -> ComposeResult:
@@ -177,8 +150,6 @@ class OverviewScreen(Screen[None]):
         super().__init__()
         self.store = store
         self.config = config or Config(path=None)
-        #: The running "Sync now", if any, and the integration it syncs.
-        self._sync: tuple[Worker[None], int] | None = None
         self.operator = operator or actions.current_operator()
         self.integration: IntegrationSummary | None = None
         self._integrations: list[IntegrationSummary] = []
@@ -189,14 +160,7 @@ class OverviewScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="tiles"):
-            with Vertical(id="integration-tile", classes="tile"):
-                # No blank entry: "no integration" is not a choice (it left the tiles and `s` on the
-                # previous one). Until the integrations are read, one placeholder entry stands in.
-                yield Picker[int]([("Reading integrations…", NO_INTEGRATION)], allow_blank=False, compact=True,
-                                  id="integration")
-                yield Static("Last sync …", id="last-synced")
-                yield Static("", id="last-success")
-                yield Button("View logs", id="view-logs", compact=True)
+            yield IntegrationTile(self.store, self.config, id="integration-tile", classes="tile")
             yield TotalsTile(id="totals", classes="tile")
             yield StatusTile(StatusTile.render_status(None), id="status", classes="tile")
         with Horizontal(id="filters"):
@@ -216,7 +180,6 @@ class OverviewScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#sync-status").border_title = "Sync status"
-        self.query_one("#integration-tile").border_title = "Integration"
         self.set_focus(self.table)
         state = self._ui_state
         self._pending_view = state.view(self.store.path) if state is not None else None
@@ -234,6 +197,10 @@ class OverviewScreen(Screen[None]):
     @property
     def triage(self) -> Triage:
         return self.query_one(Triage)
+
+    @property
+    def tile(self) -> IntegrationTile:
+        return self.query_one(IntegrationTile)
 
     @property
     def _client_select(self) -> Select[int | str]:
@@ -286,7 +253,7 @@ class OverviewScreen(Screen[None]):
         if not message.integrations:
             with select.prevent(Select.Changed):
                 select.set_options([("No integration yet", NO_INTEGRATION)])
-            self.query_one("#last-synced", Static).update("No integration yet: run `syncview demo` or configure one")
+            self.tile.say("No integration yet: run `syncview demo` or configure one")
             return
         with select.prevent(Select.Changed):  # the first entry is chosen as the options change
             select.set_options(options)
@@ -306,6 +273,7 @@ class OverviewScreen(Screen[None]):
         if chosen is None:  # the placeholder while there is no integration
             return
         self.integration = chosen
+        self.tile.choose(chosen.id)
         self.triage.clear_marks()  # marks belong to one integration
         with self.prevent(Input.Changed, Select.Changed):
             self.query_one("#filter", Input).value = ""
@@ -328,7 +296,7 @@ class OverviewScreen(Screen[None]):
         if self.integration is None or view.summary.id != self.integration.id:
             return
         self.integration = view.summary
-        self._show_last_synced(view.summary)
+        self.tile.show(view.summary)
         self.query_one(TotalsTile).show(view.totals)
         self.query_one(StatusTile).show(view.totals)
         types = self.query_one("#type", Picker)
@@ -357,30 +325,10 @@ class OverviewScreen(Screen[None]):
         return [("All", ALL)] + [(t.label, t.value) for t in ResourceType
                                  if totals is None or totals.by_type[t]]
 
-    def _show_last_synced(self, summary: IntegrationSummary) -> None:
-        """The last run's outcome first (a failure in red), then when the last successful one was."""
-        if self._sync is not None and self._sync[1] == summary.id:
-            return  # the sync's progress holds the line until it ends
-        style = _OUTCOME_STYLES.get(summary.last_outcome or "", "")
-        mark = _OUTCOME_MARKS.get(summary.last_outcome or "", "")
-        self.query_one("#last-synced", Static).update(
-            Text(f"{mark}{summary.last_run_words()}", style=style, no_wrap=True, overflow="ellipsis"))
-        if summary.last_outcome in (None, "success"):
-            # The same run: when it ended, and its notes (warnings) if it left any.
-            second = Text(f"Ended {summary.last_run_at.astimezone():%d %b %H:%M}" if summary.last_run_at else "",
-                          no_wrap=True, overflow="ellipsis")
-            if summary.last_message:
-                second.append_text(shown(f" · {summary.last_message}"))
-        else:
-            second = Text(summary.last_success_words(), no_wrap=True, overflow="ellipsis")
-            if summary.last_synced_at:
-                second.append(f" · {summary.last_synced_at.astimezone():%d %b %H:%M}")
-        self.query_one("#last-success", Static).update(second)
-
     def _tick(self) -> None:
         """Ages ("4 min ago") move on while the screen is open."""
         if self.integration is not None:
-            self._show_last_synced(self.integration)
+            self.tile.show(self.integration)
 
     def refresh_data(self) -> None:
         """Read the tiles, the clients and the table again, keeping the operator's place."""
@@ -611,70 +559,10 @@ class OverviewScreen(Screen[None]):
 
     def action_sync(self) -> None:
         """s: sync the selected integration in a worker; s again while it runs stops it after the page."""
-        if self._sync is not None:
-            worker, integration_id = self._sync
-            worker.cancel()
-            name = next((i.name for i in self._integrations if i.id == integration_id), "the integration")
-            self.notify(f"Stopping the sync of {name} after the page it is on", timeout=4)
-            return
-        if self.integration is None:
-            self.notify("No integration to sync", severity="warning", timeout=3)
-            return
-        integration = self.integration
-        started: Worker[None] = self._run_sync(integration.id, integration.name)
-        started.description = f"syncing {integration.name}"  # what a failure's line names
-        self._sync = (started, integration.id)
-        self._show_sync_line(integration.id, shown(f"Syncing {integration.name}…", style="bold"))
+        self.tile.toggle_sync(self.integration)
 
-    @work(thread=True, group="sync", exit_on_error=False, description="syncing")
-    def _run_sync(self, integration_id: int, name: str) -> None:
-        worker = get_current_worker()
-
-        def progress(step: SyncProgress) -> None:
-            if worker.is_cancelled:
-                raise SyncCancelled()
-            self.post_message(SyncProgressed(integration_id, step))
-
-        report: SyncReport | None = None
-        stopped = False
-        try:
-            where = str(self.config.path or "the config")
-            chosen = integration_named(integrations.syncable(self.store, self.config), name, where)
-            report = sync_integration(self.store, chosen, on_progress=progress)
-        except SyncError as error:  # the run failed or stopped part way: its report says how
-            report = error.report
-        except SyncCancelled:
-            stopped = True
-        finally:
-            # Posted by the thread, whatever happened: a stopped worker's state changes as `s`
-            # is pressed, long before the run stops at its page. A failure to start (config,
-            # secrets, a sync already running) goes up as a WorkFailed too.
-            self.post_message(SyncEnded(integration_id, name, report, stopped))
-
-    def _show_sync_line(self, integration_id: int, text: Text) -> None:
-        if self.integration is not None and self.integration.id == integration_id:
-            self.query_one("#last-synced", Static).update(text)
-
-    @on(SyncProgressed)
-    def _sync_progressed(self, message: SyncProgressed) -> None:
-        step = message.progress
-        text = shown(f"Syncing: {step.describe()}", style="bold")
-        text.no_wrap, text.overflow = True, "ellipsis"
-        text.append(" · s stops", style="dim")
-        self._show_sync_line(message.integration_id, text)
-
-    @on(SyncEnded)
-    def _sync_ended(self, message: SyncEnded) -> None:
-        self._sync = None
-        if message.stopped:
-            self.notify(f"the sync of {message.name} was stopped; the pages it saved are kept and the next "
-                        "sync completes it", title="Not done", severity="error", timeout=8)
-        report = message.report
-        if report is not None:
-            if report.ok:
-                self.notify(report.summary(), title="Synced", timeout=8)
-            else:
-                self.notify(report.summary(), title="Sync stopped", severity="error", timeout=12)
+    @on(IntegrationTile.Synced)
+    def _synced(self) -> None:
         # Last Synced, the tiles, the clients and the rows all moved: read them again.
         self.action_refresh()
 
