@@ -164,3 +164,30 @@ async def test_the_row_menu_names_the_keys_as_rebound(demo_store):
         await pilot.press("X")
         await settle(pilot)
         assert type(app.screen).__name__ == "ExcludeDialog"
+
+
+async def test_the_palette_on_each_dialog_offers_every_key_of_that_dialog(app, demo_store):
+    """Opened over a dialog, the palette offers the dialog's keys (and its widgets' and the
+    app's), not the overview's underneath."""
+    from syncview.tui.keys import BindingCommands, own_bindings
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        seen = set()
+        # Each dialog as a person opens it from the overview: logs, history, help, the row's
+        # menu, exclude, re-match, details, suggested matches, export.
+        for key in ("l", "h", "question_mark", "enter", "x", "m", "d", "a", "e"):
+            await pilot.press(key)
+            await settle(pilot)
+            dialog = app.screen
+            assert type(dialog).__name__ != "OverviewScreen", key
+            seen.add(type(dialog).__name__)
+            offered = {binding.id for _, _, binding, _ in BindingCommands(dialog)._commands()}
+            own = {b.id for cls in type(dialog).__mro__ if cls.__module__.startswith("syncview.")
+                   for b in own_bindings(cls)}
+            assert own and own <= offered, (type(dialog).__name__, own - offered)
+            assert "overview.exclude" not in offered  # the screen underneath is not offered
+            await pilot.press("escape")
+            await settle(pilot)
+            assert type(app.screen).__name__ == "OverviewScreen", type(app.screen).__name__
+        assert len(seen) == 9, seen

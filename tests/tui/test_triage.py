@@ -231,7 +231,9 @@ async def test_history_filters_and_undo_redo_with_confirmation(app, demo_store):
         await settle(pilot)
         assert isinstance(app.screen, ConfirmDialog)
         assert app.screen.title_text == f"Undo include of {excluded} resources?"
-        assert "Not Synced → Excluded" in static_text(app.screen.query_one("#what"))
+        what = static_text(app.screen.query_one("#what"))
+        assert "Not Synced → Excluded" in what
+        assert "\\x0a" not in what and len(what.strip().splitlines()) > 1  # one line each, not escaped breaks
         await pilot.press("enter")
         await settle(pilot)
         assert queries.count_resources(demo_store, flt) == excluded

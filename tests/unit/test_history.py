@@ -161,3 +161,16 @@ def test_two_processes_writing_at_once_lose_no_entry(tmp_path):
     assert [proc.wait(timeout=60) for proc in procs] == [0, 0]
     stores = json.loads(path.read_text())["stores"]
     assert len(stores) == MAX_STORES  # 30 written, the 20 most recent kept, none lost to a race
+
+
+def test_a_server_store_is_remembered_by_its_url_whatever_the_current_directory(tmp_path, monkeypatch):
+    from syncview.store.dialect import shown_url
+    from syncview.tui.state import UiState, ViewState
+
+    url = shown_url("postgresql://ops:hunter2@db.example:5432/syncview")
+    monkeypatch.chdir(tmp_path)
+    UiState(tmp_path / "state.json").set_view(url, ViewState("Datto RMM", text="ws"))
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert UiState(tmp_path / "state.json").view(url) == ViewState("Datto RMM", text="ws")
+    assert "hunter2" not in (tmp_path / "state.json").read_text(encoding="utf-8")

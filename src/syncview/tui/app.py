@@ -6,9 +6,10 @@ import asyncio
 import gc
 from collections.abc import Iterable
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import platformdirs
+from textual import on
 from textual.app import App, SystemCommand
 from textual.notifications import SeverityLevel
 from textual.binding import Binding, BindingType
@@ -23,6 +24,7 @@ from syncview.tui.keys import BindingCommands, binding_ids, help_sections
 from syncview.tui.screens.help import HelpScreen
 from syncview.tui.screens.overview import OverviewScreen
 from syncview.tui.state import UiState
+from syncview.tui.work import WorkFailed, failure_line
 
 
 def screenshot_directories() -> list[Path]:
@@ -133,6 +135,14 @@ class SyncviewApp(App[None]):
         super().notify(printable(str(message), limit=NOTICE_LIMIT), title=printable(str(title), limit=80),
                        severity=severity, timeout=timeout, markup=False)
 
+    @on(WorkFailed)
+    def _work_failed(self, message: WorkFailed) -> None:
+        """Every worker's failure, from any screen or widget, ends here (tui/work.py): one line
+        that says what is wrong, and the error in the log."""
+        title, line = failure_line(message.what, message.error)
+        self.log.error(message.what, repr(message.error))
+        self.notify(line, title=title, severity="error", timeout=8 if title == "Not done" else 10)
+
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             return
@@ -161,7 +171,7 @@ class SyncviewApp(App[None]):
                     title="Screenshot", severity="error", timeout=10)
         return None
 
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         if isinstance(screen, OverviewScreen):
             for column in columns.SHOWN:

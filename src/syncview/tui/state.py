@@ -77,11 +77,11 @@ class UiState:
         if theme != self.theme:
             self._update(lambda data: data.__setitem__("theme", theme))
 
-    def view(self, store: Path) -> ViewState:
+    def view(self, store: Path | str) -> ViewState:
         stores = self._data.get("stores")
         return ViewState.from_json(stores.get(_key(store)) if isinstance(stores, dict) else None)
 
-    def set_view(self, store: Path, view: ViewState) -> None:
+    def set_view(self, store: Path | str, view: ViewState) -> None:
         def change(data: dict[str, Any]) -> None:
             stores = data.get("stores")
             if not isinstance(stores, dict):
@@ -139,5 +139,9 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def _key(store: Path) -> str:
+def _key(store: Path | str) -> str:
+    """A store file by its resolved path; a server's store (PostgreSQL) by its URL as shown,
+    the password masked (resolved as a path, it would depend on the current directory)."""
+    if isinstance(store, str) and "://" in store:
+        return store
     return str(Path(store).expanduser().resolve())

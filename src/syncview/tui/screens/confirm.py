@@ -44,7 +44,9 @@ class ConfirmDialog(ModalScreen[bool]):
             box.border_title = shown(self.title_text, limit=70)
             body = Text()
             for index, line in enumerate(self._lines):
-                body.append_text(shown(("\n" if index else "") + line, limit=201))
+                if index:  # our line break, apart: shown() escapes a newline inside outside text
+                    body.append("\n")
+                body.append_text(shown(line, limit=200))
             if self._more:
                 body.append(f"\n… and {number(self._more)} more", style="dim")
             yield Static(body, classes="question", id="what")

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
@@ -23,6 +25,7 @@ from syncview.services.queries import ResourceDetail
 from syncview.store import Store
 from syncview.timeutil import ago, local
 from syncview.tui.text import shown
+from syncview.tui.work import WorkFailed, forward_failure
 
 
 def render_detail(detail: ResourceDetail, names: dict[int, str] | None = None) -> Group:
@@ -68,6 +71,12 @@ def render_detail(detail: ResourceDetail, names: dict[int, str] | None = None) -
     return Group(fields, Text(""), keys, Text(""), history, Text(""), Text("Payload", style="bold"), payload)
 
 
+@dataclass
+class DetailLoaded(Message):
+    detail: ResourceDetail
+    names: dict[int, str]
+
+
 class DetailsScreen(ModalScreen[None]):
     """Read-only; esc closes it."""
 
@@ -80,6 +89,8 @@ class DetailsScreen(ModalScreen[None]):
         self.store = store
         self.resource_id = resource_id
 
+    on_worker_state_changed = forward_failure
+
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog wide tall") as box:
             box.border_title = "Resource details"
@@ -89,12 +100,17 @@ class DetailsScreen(ModalScreen[None]):
         self.query_one(VerticalScroll).focus()
         self._load()
 
-    @work(thread=True, exit_on_error=False)
+    @work(thread=True, exit_on_error=False, description="reading the resource")
     def _load(self) -> None:
-        try:
-            detail = queries.resource_detail(self.store, self.resource_id)
-            names = record_names(self.store, [s for e in detail.history for s in (e.before, e.after)])
-        except Exception as error:  # noqa: BLE001 - shown in place
-            self.app.call_from_thread(self.query_one("#detail", Static).update, f"Could not read it: {error}")
-            return
-        self.app.call_from_thread(self.query_one("#detail", Static).update, render_detail(detail, names))
+        detail = queries.resource_detail(self.store, self.resource_id)
+        names = record_names(self.store, [s for e in detail.history for s in (e.before, e.after)])
+        self.post_message(DetailLoaded(detail, names))
+
+    @on(DetailLoaded)
+    def _show(self, message: DetailLoaded) -> None:
+        self.query_one("#detail", Static).update(render_detail(message.detail, message.names))
+
+    @on(WorkFailed)
+    def _failed(self, message: WorkFailed) -> None:
+        """Said in place too, so "Loading…" does not stay (the app shows the error)."""
+        self.query_one("#detail", Static).update(shown(f"Could not read it: {message.error}", limit=500))

@@ -4,14 +4,16 @@ operator, action and date, with undo (u) and redo (ctrl+r) of the operator's own
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import ClassVar
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
+from textual.message import Message
+from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Input, Label, Select
 
 from syncview.errors import SyncviewError
@@ -21,13 +23,14 @@ from syncview.store import Store
 from syncview.timeutil import local, parse_when
 from syncview.tui.screens.confirm import ConfirmDialog
 from syncview.tui.text import shown
+from syncview.tui.work import forward_failure
 
 ANY = "any"
 #: Actions shown at most; a narrower filter shows older ones.
 LIMIT = 500
 
 
-def confirm_pending(screen, store: Store, kind: str, operator: str, then: Callable[[], None]) -> None:
+def confirm_pending(screen: Screen[Any], store: Store, kind: str, operator: str, then: Callable[[], object]) -> None:
     """Ask before an undo or redo, naming what it will change; run ``then`` once confirmed.
     Shared by the overview and this screen, so both ask the same question."""
     try:
@@ -54,6 +57,29 @@ def confirm_pending(screen, store: Store, kind: str, operator: str, then: Callab
                                          more=pending.resources - len(pending.lines)), answered)
 
 
+@dataclass
+class OperatorsLoaded(Message):
+    names: list[str]
+
+
+@dataclass
+class BatchesLoaded(Message):
+    #: what the filters said when the list was asked for
+    key: tuple[object, ...]
+    rows: list[BatchRow]
+
+
+@dataclass
+class ActionDone(Message):
+    message: str
+
+
+@dataclass
+class EventsLoaded(Message):
+    events: list[history.EventRow]
+    names: dict[int, str]
+
+
 class HistoryScreen(ModalScreen[bool]):
     """Dismisses with True if an undo or redo here changed the store."""
 
@@ -73,6 +99,8 @@ class HistoryScreen(ModalScreen[bool]):
         self.integration_id = integration_id
         self.rows: list[BatchRow] = []
         self.changed = False
+
+    on_worker_state_changed = forward_failure
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog logs history") as box:
@@ -108,23 +136,23 @@ class HistoryScreen(ModalScreen[bool]):
         rest = width - sum(size for _, size in fixed) - 2 * (len(fixed) + 1) - 3  # and the scrollbar
         return [*fixed, ("What", max(rest, 8))]
 
-    @work(thread=True, group="operators", exit_on_error=False)
+    @work(thread=True, group="operators", exit_on_error=False, description="reading the operators")
     def _load_operators(self) -> None:
-        names = history.operators(self.store)
-        self.app.call_from_thread(self._show_operators, names)
+        self.post_message(OperatorsLoaded(history.operators(self.store)))
 
-    def _show_operators(self, names: list[str]) -> None:
+    @on(OperatorsLoaded)
+    def _show_operators(self, message: OperatorsLoaded) -> None:
         select = self.query_one("#operator", Select)
         with self.prevent(Select.Changed):
-            select.set_options([("Anyone", ANY)] + [(shown(n, limit=30), n) for n in names])
+            select.set_options([("Anyone", ANY)] + [(shown(n, limit=30), n) for n in message.names])
             select.value = ANY
 
-    def _key(self) -> tuple:
+    def _key(self) -> tuple[object, ...]:
         """What the filters say now; a loaded list is shown only if they still say it."""
         return (self.query_one("#operator", Select).value, self.query_one("#action", Select).value,
                 self.query_one("#since", Input).value, self.query_one("#until", Input).value)
 
-    def _filters(self) -> dict | None:
+    def _filters(self) -> dict[str, Any] | None:
         box = self.query_one(".dialog")
         try:
             since = parse_when(self.query_one("#since", Input).value or "30d")
@@ -143,18 +171,15 @@ class HistoryScreen(ModalScreen[bool]):
         if filters is not None:
             self._load(self._key(), filters)
 
-    @work(thread=True, exclusive=True, group="history", exit_on_error=False)
-    def _load(self, key: tuple, filters: dict) -> None:
-        try:
-            rows = history.batches(self.store, **filters, limit=LIMIT + 1)
-        except Exception as error:  # noqa: BLE001 - shown in the dialog
-            self.app.call_from_thread(self.notify, str(error), severity="error")
-            return
-        self.app.call_from_thread(self._show, key, rows)
+    @work(thread=True, exclusive=True, group="history", exit_on_error=False, description="reading the history")
+    def _load(self, key: tuple[object, ...], filters: dict[str, Any]) -> None:
+        self.post_message(BatchesLoaded(key, history.batches(self.store, **filters, limit=LIMIT + 1)))
 
-    def _show(self, key: tuple, rows: list[BatchRow]) -> None:
-        if key != self._key():
+    @on(BatchesLoaded)
+    def _show(self, message: BatchesLoaded) -> None:
+        if message.key != self._key():
             return
+        rows = message.rows
         self._fill(rows[:LIMIT])
         more = f" (the newest {LIMIT}; narrow the filters)" if len(rows) > LIMIT else ""
         self.query_one(".dialog").border_subtitle = shown(
@@ -197,21 +222,14 @@ class HistoryScreen(ModalScreen[bool]):
         confirm_pending(self, self.store, "redo", self.operator,
                         lambda: self._act(lambda: actions.redo(self.store, operator=self.operator)))
 
+    @work(thread=True, group="act", exit_on_error=False, description="the action")
     def _act(self, action: Callable[[], actions.ActionResult]) -> None:
-        def work() -> None:
-            try:
-                result = action()
-            except Exception as error:  # noqa: BLE001 - the services' message is shown as is
-                self.app.call_from_thread(self.notify, str(error), title="Not done",
-                                          severity="error", timeout=8)
-                return
-            self.app.call_from_thread(self._done, result.message)
+        self.post_message(ActionDone(action().message))
 
-        self.run_worker(work, thread=True, group="act", exit_on_error=False)
-
-    def _done(self, message: str) -> None:
+    @on(ActionDone)
+    def _done(self, message: ActionDone) -> None:
         self.changed = True
-        self.notify(message, title="Done", timeout=5)
+        self.notify(message.message, title="Done", timeout=5)
         self._reload()
 
     def action_events(self) -> None:
@@ -242,6 +260,8 @@ class BatchEventsDialog(ModalScreen[None]):
         #: not "batch": that would hide Textual's Widget.batch()
         self.action_row = batch
 
+    on_worker_state_changed = forward_failure
+
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide tall") as box:
             box.border_title = shown(f"{self.action_row.action} by {self.action_row.operator}, {local(self.action_row.time)}",
@@ -255,17 +275,15 @@ class BatchEventsDialog(ModalScreen[None]):
         self.set_focus(table)
         self._load()
 
-    @work(thread=True, exit_on_error=False)
+    @work(thread=True, exit_on_error=False, description="reading the action's resources")
     def _load(self) -> None:
-        try:
-            events = history.batch_events(self.store, self.action_row.batch)
-            names = history.record_names(self.store, [e.before for e in events] + [e.after for e in events])
-        except Exception as error:  # noqa: BLE001 - shown in the dialog
-            self.app.call_from_thread(self.notify, str(error), severity="error")
-            return
-        self.app.call_from_thread(self._show, events, names)
+        events = history.batch_events(self.store, self.action_row.batch)
+        names = history.record_names(self.store, [e.before for e in events] + [e.after for e in events])
+        self.post_message(EventsLoaded(events, names))
 
-    def _show(self, events: list[history.EventRow], names: dict[int, str]) -> None:
+    @on(EventsLoaded)
+    def _show(self, message: EventsLoaded) -> None:
+        events, names = message.events, message.names
         table = self.query_one(DataTable)
         for event in events:
             table.add_row(shown(event.type or "—"), shown(event.name or f"resource {event.resource_id}", limit=60),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import ClassVar
 
@@ -20,6 +21,7 @@ from syncview.store import Store
 from syncview.timeutil import local, local_midnight, parse_when
 from syncview.tui.screens.run_diff import RunDiffDialog
 from syncview.tui.text import shown
+from syncview.tui.work import WorkFailed, forward_failure
 
 #: Entries shown at most; a wider range says how many it left out.
 LIMIT = 2000
@@ -41,24 +43,21 @@ class SyncLogsDialog(ModalScreen[None]):
         Binding("ctrl+d", "diff", "What the run changed", id="logs.diff"),
     ]
 
+    @dataclass
     class Loaded(Message):
-        def __init__(self, key: tuple[str, str, str], span: tuple[datetime, datetime],
-                     rows: list[LogRow], more: bool) -> None:
-            super().__init__()
-            self.key = key
-            self.span = span
-            self.rows = rows
-            self.more = more
-
-    class LoadFailed(Message):
-        def __init__(self, error: Exception) -> None:
-            super().__init__()
-            self.error = error
+        #: what the inputs said when the entries were asked for
+        key: tuple[str, str, str]
+        span: tuple[datetime, datetime]
+        rows: list[LogRow]
+        #: more entries than LIMIT were there
+        more: bool
 
     def __init__(self, store: Store, integration: IntegrationSummary) -> None:
         super().__init__()
         self.store = store
         self.integration = integration
+
+    on_worker_state_changed = forward_failure
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog logs") as box:
@@ -108,14 +107,10 @@ class SyncLogsDialog(ModalScreen[None]):
         box.border_subtitle = "loading…"
         self._load(key, since, until, level)
 
-    @work(thread=True, exclusive=True, group="logs", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="logs", exit_on_error=False, description="reading the log")
     def _load(self, key: tuple[str, str, str], since: datetime, until: datetime, level: str) -> None:
-        try:
-            rows = queries.log_entries(self.store, self.integration.id, since=since, until=until,
-                                       level=level, limit=LIMIT + 1)
-        except Exception as error:  # noqa: BLE001 - shown in the dialog
-            self.post_message(self.LoadFailed(error))
-            return
+        rows = queries.log_entries(self.store, self.integration.id, since=since, until=until,
+                                   level=level, limit=LIMIT + 1)
         self.post_message(self.Loaded(key, (since, until), rows[:LIMIT], len(rows) > LIMIT))
 
     @on(Loaded)
@@ -163,10 +158,10 @@ class SyncLogsDialog(ModalScreen[None]):
             return
         self.app.push_screen(RunDiffDialog(self.store, run_id))
 
-    @on(LoadFailed)
-    def _failed(self, message: LoadFailed) -> None:
+    @on(WorkFailed)
+    def _failed(self) -> None:
+        """Said in place too (the app shows the error)."""
         self.query_one(".dialog").border_subtitle = "could not read the log"
-        self.notify(str(message.error), severity="error")
 
     @on(Input.Changed)
     @on(Select.Changed)

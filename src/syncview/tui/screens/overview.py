@@ -2,49 +2,45 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.text import Text
 from textual import on, work
-from textual.worker import Worker, get_current_worker
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Input, Select, Static
+from textual.widgets.select import InvalidSelectValueError
 
-from syncview.config import Config, integration_named
+from syncview.config import Config
 from syncview.domain import MatchedOn, ReasonKind, ResourceType, SyncStatus, parse_why
-from syncview.errors import SyncviewError
-from syncview.redaction import redact
-from syncview.services import actions, integrations, queries
+from syncview.services import actions, queries
 from syncview.services.actions import ActionResult
 from syncview.services.queries import ClientCount, IntegrationSummary, ResourceFilter, ResourceRow, Totals
-from syncview.services.sync import SyncCancelled, SyncError, SyncProgress, SyncReport, sync_integration
 from syncview.store import Store
 from syncview.tui.screens.details import DetailsScreen
 from syncview.tui.screens.exclude import ExcludeDialog
 from syncview.tui.screens.logs import SyncLogsDialog
 from syncview.tui.screens.rematch import RematchDialog
 from syncview.tui.screens.row_menu import RowMenu
-from syncview.tui.screens.triage import TriageMixin
+from syncview.tui.screens.triage import Triage
+from syncview.tui.state import UiState, ViewState
+from syncview.tui.widgets.integration_tile import NO_INTEGRATION, IntegrationTile
 from syncview.tui.widgets.key_footer import KeyFooter
 from syncview.tui.widgets.picker import Picker
 from syncview.tui.widgets.resource_table import Query, ResourceTable
 from syncview.tui.widgets.tiles import StatusTile, TotalsTile, number
 from syncview.tui.text import shown
+from syncview.tui.work import WorkFailed, forward_failure
 
 ALL = "all"
-#: The integration picker's value while there is no integration to choose.
-NO_INTEGRATION = -1
 #: How often the tile's ages ("4 min ago") are written again.
 TICK_S = 20.0
-#: The last run's outcome at a glance: a failure must not read like a sync.
-_OUTCOME_STYLES = {"failed": "bold red", "partial": "bold yellow", "running": "bold"}
-_OUTCOME_MARKS = {"success": "✓ ", "failed": "✗ ", "partial": "✗ "}
 
 
 def _status_choices() -> list[tuple[str, str]]:
@@ -65,14 +61,36 @@ class IntegrationView:
     clients: list[ClientCount]
 
 
+@dataclass
+class IntegrationsLoaded(Message):
+    integrations: list[IntegrationSummary]
+
+
+@dataclass
+class IntegrationLoaded(Message):
+    view: IntegrationView
+    #: a reload (after a sync or an action): the client chosen stays
+    keep_client: bool
+
+
+@dataclass
+class ActionDone(Message):
+    result: ActionResult
+
+
 def _label(word: str, key: str) -> ComposeResult:
     """A filter's label: the word (wide screens) and the key that opens it (narrow ones)."""
     yield Static(word, classes="label word")
     yield Static(key, classes="label key")
 
 
-class OverviewScreen(TriageMixin, Screen[None]):
-    """Everything an operator needs to judge and fix one integration's sync."""
+class OverviewScreen(Screen[None]):
+    """Everything an operator needs to judge and fix one integration's sync.
+
+    ``BINDINGS`` is everything the screen offers (help, the palette and ``[keymap]`` read it);
+    the triage keys run :class:`~syncview.tui.screens.triage.Triage`, the Sync Status box the
+    screen composes, through the typed contract ``TriageHost`` that this screen fulfils.
+    """
 
     CSS_PATH = "overview.tcss"
     BINDING_GROUP_TITLE = "Overview"
@@ -111,67 +129,38 @@ class OverviewScreen(TriageMixin, Screen[None]):
                 tooltip="Choose status: open the status filter's list"),
         Binding("I", "focus_integration", "Integration", show=False, id="overview.integration",
                 tooltip="Choose integration: open the integration picker's list"),
-        *TriageMixin.TRIAGE_BINDINGS,
+        # Triage (tui/screens/triage.py): marks, bulk actions, suggestions, history, export, redo.
+        Binding("space", "toggle_mark", "Mark", id="overview.mark",
+                tooltip="Mark row: mark or unmark the selected resource for a bulk action"),
+        Binding("asterisk", "mark_all", "Mark all", key_display="*", show=False, id="overview.mark_all",
+                tooltip="Mark all rows the current filters select"),
+        Binding("minus", "unmark_all", "Unmark all", key_display="-", show=False, id="overview.unmark_all",
+                tooltip="Unmark all: clear every mark"),
+        Binding("a", "suggested", "Suggested", id="overview.suggested",
+                tooltip="Suggested matches: Not Synced resources with a close record, accepted one by one or in bulk"),
+        Binding("h", "history", "History", show=False, id="overview.history",
+                tooltip="History: every operator action (who, when, before → after); undo and redo yours"),
+        Binding("e", "export", "Export", show=False, id="overview.export",
+                tooltip="Export the current view or the marked rows to CSV or JSON"),
+        Binding("ctrl+r", "redo", "Redo", show=False, id="overview.redo",
+                tooltip="Redo: apply again what your last undo reverted"),
     ]
-
-    class IntegrationsLoaded(Message):
-        def __init__(self, integrations: list[IntegrationSummary]) -> None:
-            super().__init__()
-            self.integrations = integrations
-
-    class IntegrationLoaded(Message):
-        def __init__(self, view: IntegrationView, *, keep_client: bool) -> None:
-            super().__init__()
-            self.view = view
-            self.keep_client = keep_client
-
-    class ActionDone(Message):
-        def __init__(self, result: ActionResult) -> None:
-            super().__init__()
-            self.result = result
-
-    class Failed(Message):
-        """A worker failed; ``error`` is shown as a notification."""
-
-        def __init__(self, what: str, error: Exception) -> None:
-            super().__init__()
-            self.what = what
-            self.error = error
-
-    class SyncProgressed(Message):
-        def __init__(self, integration_id: int, progress: SyncProgress) -> None:
-            super().__init__()
-            self.integration_id = integration_id
-            self.progress = progress
-
-    class SyncEnded(Message):
-        """A sync run is over: ``report`` says how (None when it never started)."""
-
-        def __init__(self, integration_id: int, report: SyncReport | None) -> None:
-            super().__init__()
-            self.integration_id = integration_id
-            self.report = report
 
     def __init__(self, store: Store, config: Config | None = None, *, operator: str | None = None) -> None:
         super().__init__()
         self.store = store
         self.config = config or Config(path=None)
-        #: The running "Sync now", if any, and the integration it syncs.
-        self._sync: tuple[Worker[None], int] | None = None
         self.operator = operator or actions.current_operator()
         self.integration: IntegrationSummary | None = None
         self._integrations: list[IntegrationSummary] = []
+        #: the current integration's client names by id (for what marks and exports describe)
+        self._clients: dict[int, str] = {}
+        #: the place remembered from the last run, applied once its integration has loaded
+        self._pending_view: ViewState | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="tiles"):
-            with Vertical(id="integration-tile", classes="tile"):
-                # No blank entry: "no integration" is not a choice (it left the tiles and `s` on the
-                # previous one). Until the integrations are read, one placeholder entry stands in.
-                yield Picker[int]([("Reading integrations…", NO_INTEGRATION)], allow_blank=False, compact=True,
-                                  id="integration")
-                yield Static("Last sync …", id="last-synced")
-                yield Static("", id="last-success")
-                yield Button("View logs", id="view-logs", compact=True)
+            yield IntegrationTile(self.store, self.config, id="integration-tile", classes="tile")
             yield TotalsTile(id="totals", classes="tile")
             yield StatusTile(StatusTile.render_status(None), id="status", classes="tile")
         with Horizontal(id="filters"):
@@ -185,22 +174,33 @@ class OverviewScreen(TriageMixin, Screen[None]):
             yield Picker[str](self._type_options(None), value=ALL, allow_blank=False, compact=True, id="type")
             yield from _label("Status", "S")
             yield Picker[str](_status_choices(), value=ALL, allow_blank=False, compact=True, id="status-filter")
-        with Vertical(id="sync-status"):
+        with Triage(self.store, self.operator, self, id="sync-status"):
             yield ResourceTable(self.store, id="resources")
         yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#sync-status").border_title = "Sync status"
-        self.query_one("#integration-tile").border_title = "Integration"
         self.set_focus(self.table)
+        state = self._ui_state
+        self._pending_view = state.view(self.store.path) if state is not None else None
         self._load_integrations()
         self.set_interval(TICK_S, self._tick)
+
+    on_worker_state_changed = forward_failure
 
     # -- widgets -----------------------------------------------------------------------
 
     @property
     def table(self) -> ResourceTable:
         return self.query_one(ResourceTable)
+
+    @property
+    def triage(self) -> Triage:
+        return self.query_one(Triage)
+
+    @property
+    def tile(self) -> IntegrationTile:
+        return self.query_one(IntegrationTile)
 
     @property
     def _client_select(self) -> Select[int | str]:
@@ -232,12 +232,9 @@ class OverviewScreen(TriageMixin, Screen[None]):
 
     # -- loading -----------------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, group="integrations", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="integrations", exit_on_error=False, description="reading integrations")
     def _load_integrations(self) -> None:
-        try:
-            self.post_message(self.IntegrationsLoaded(queries.list_integrations(self.store)))
-        except Exception as error:  # noqa: BLE001 - shown as a notification
-            self.post_message(self.Failed("reading integrations", error))
+        self.post_message(IntegrationsLoaded(queries.list_integrations(self.store)))
 
     @on(IntegrationsLoaded)
     def _show_integrations(self, message: IntegrationsLoaded) -> None:
@@ -256,11 +253,11 @@ class OverviewScreen(TriageMixin, Screen[None]):
         if not message.integrations:
             with select.prevent(Select.Changed):
                 select.set_options([("No integration yet", NO_INTEGRATION)])
-            self.query_one("#last-synced", Static).update("No integration yet: run `syncview demo` or configure one")
+            self.tile.say("No integration yet: run `syncview demo` or configure one")
             return
         with select.prevent(Select.Changed):  # the first entry is chosen as the options change
             select.set_options(options)
-        chosen = self.initial_integration(ids)  # last run's (triage.py)
+        chosen = self._initial_integration(ids)  # last run's
         if select.value == chosen:
             self._open_integration(chosen)
         else:
@@ -276,7 +273,8 @@ class OverviewScreen(TriageMixin, Screen[None]):
         if chosen is None:  # the placeholder while there is no integration
             return
         self.integration = chosen
-        self.clear_marks()  # marks belong to one integration
+        self.tile.choose(chosen.id)
+        self.triage.clear_marks()  # marks belong to one integration
         with self.prevent(Input.Changed, Select.Changed):
             self.query_one("#filter", Input).value = ""
             self._client_select.set_options([("All clients", ALL)])
@@ -284,16 +282,13 @@ class OverviewScreen(TriageMixin, Screen[None]):
         self._apply_filters()
         self._load_integration(self.integration.id, keep_client=False)
 
-    @work(thread=True, exclusive=True, group="integration", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="integration", exit_on_error=False,
+          description="reading the integration")
     def _load_integration(self, integration_id: int, *, keep_client: bool) -> None:
-        try:
-            summary = next(i for i in queries.list_integrations(self.store) if i.id == integration_id)
-            view = IntegrationView(summary, queries.integration_totals(self.store, integration_id),
-                                   queries.integration_clients(self.store, integration_id))
-        except Exception as error:  # noqa: BLE001
-            self.post_message(self.Failed("reading the integration", error))
-            return
-        self.post_message(self.IntegrationLoaded(view, keep_client=keep_client))
+        summary = next(i for i in queries.list_integrations(self.store) if i.id == integration_id)
+        view = IntegrationView(summary, queries.integration_totals(self.store, integration_id),
+                               queries.integration_clients(self.store, integration_id))
+        self.post_message(IntegrationLoaded(view, keep_client=keep_client))
 
     @on(IntegrationLoaded)
     def _show_integration(self, message: IntegrationLoaded) -> None:
@@ -301,7 +296,7 @@ class OverviewScreen(TriageMixin, Screen[None]):
         if self.integration is None or view.summary.id != self.integration.id:
             return
         self.integration = view.summary
-        self._show_last_synced(view.summary)
+        self.tile.show(view.summary)
         self.query_one(TotalsTile).show(view.totals)
         self.query_one(StatusTile).show(view.totals)
         types = self.query_one("#type", Picker)
@@ -312,6 +307,7 @@ class OverviewScreen(TriageMixin, Screen[None]):
             types.value = kept if kept in {value for _, value in type_options} else ALL
         if types.value != kept:  # the chosen type has no resources here: all types, and the rows again
             self._apply_filters()
+        self._clients = {c.id: c.name for c in view.clients}
         select = self._client_select
         keep = select.value if message.keep_client else ALL
         options: list[tuple[str | Text, int | str]] = [("All clients", ALL)]
@@ -321,7 +317,7 @@ class OverviewScreen(TriageMixin, Screen[None]):
             select.value = keep if keep in {value for _, value in options} else ALL
         if message.keep_client:
             self.table.reload()
-        self.restore_view()  # the client and filters of the last run, once (triage.py)
+        self._restore_view()  # the client and filters of the last run, once
 
     @staticmethod
     def _type_options(totals: Totals | None) -> list[tuple[str, str]]:
@@ -329,30 +325,10 @@ class OverviewScreen(TriageMixin, Screen[None]):
         return [("All", ALL)] + [(t.label, t.value) for t in ResourceType
                                  if totals is None or totals.by_type[t]]
 
-    def _show_last_synced(self, summary: IntegrationSummary) -> None:
-        """The last run's outcome first (a failure in red), then when the last successful one was."""
-        if self._sync is not None and self._sync[1] == summary.id:
-            return  # the sync's progress holds the line until it ends
-        style = _OUTCOME_STYLES.get(summary.last_outcome or "", "")
-        mark = _OUTCOME_MARKS.get(summary.last_outcome or "", "")
-        self.query_one("#last-synced", Static).update(
-            Text(f"{mark}{summary.last_run_words()}", style=style, no_wrap=True, overflow="ellipsis"))
-        if summary.last_outcome in (None, "success"):
-            # The same run: when it ended, and its notes (warnings) if it left any.
-            second = Text(f"Ended {summary.last_run_at.astimezone():%d %b %H:%M}" if summary.last_run_at else "",
-                          no_wrap=True, overflow="ellipsis")
-            if summary.last_message:
-                second.append_text(shown(f" · {summary.last_message}"))
-        else:
-            second = Text(summary.last_success_words(), no_wrap=True, overflow="ellipsis")
-            if summary.last_synced_at:
-                second.append(f" · {summary.last_synced_at.astimezone():%d %b %H:%M}")
-        self.query_one("#last-success", Static).update(second)
-
     def _tick(self) -> None:
         """Ages ("4 min ago") move on while the screen is open."""
         if self.integration is not None:
-            self._show_last_synced(self.integration)
+            self.tile.show(self.integration)
 
     def refresh_data(self) -> None:
         """Read the tiles, the clients and the table again, keeping the operator's place."""
@@ -374,28 +350,62 @@ class OverviewScreen(TriageMixin, Screen[None]):
         self.set_focus(self.table)
 
     @on(ResourceTable.Counted)
-    def _show_count(self, message: ResourceTable.Counted) -> None:
-        self.show_counts(message.shown, message.total)  # with the marked count (triage.py)
+    def _counted(self) -> None:
+        self._remember_view()  # (the Sync Status box shows the count: triage.py)
 
     @on(Button.Pressed, "#view-logs")
     def _view_logs_pressed(self) -> None:
         self.action_logs()
 
-    @on(Failed)
-    def _show_failure(self, message: Failed) -> None:
-        self.notify_error(message.what, message.error)
+    @on(WorkFailed)
+    def _work_failed(self, message: WorkFailed) -> None:
+        """The app shows the failure; a refused action (ours or triage's) may mean the rows are
+        out of date: read everything again."""
+        if message.group == "actions":
+            self.refresh_data()
 
-    @on(ResourceTable.LoadFailed)
-    def _table_failed(self, message: ResourceTable.LoadFailed) -> None:
-        self.notify_error("reading resources", message.error)
+    # -- the place remembered between runs (tui/state.py) --------------------------------
 
-    def notify_error(self, what: str, error: Exception) -> None:
-        if isinstance(error, SyncviewError):
-            self.notify(str(error), title="Not done", severity="error", timeout=8)
-        else:
-            self.log.error(what, error)
-            self.notify(redact(f"{what} failed: {type(error).__name__}: {error}"), title="Unexpected error",
-                        severity="error", timeout=10)
+    @property
+    def _ui_state(self) -> UiState | None:
+        state = getattr(self.app, "ui_state", None)
+        return state if isinstance(state, UiState) else None
+
+    def _remember_view(self) -> None:
+        """Write down the current integration, client and filters (each time a new result is
+        counted, so a crash or a kill keeps them too)."""
+        state = self._ui_state
+        flt = self.current_filter()
+        if state is None or flt is None or self.integration is None or self._pending_view is not None:
+            return  # nothing to remember yet, or the remembered place is still to be restored
+        state.set_view(self.store.path, ViewState(
+            self.integration.name, flt.client_id, flt.type.value if flt.type else None,
+            flt.status.value if flt.status else None, flt.text))
+
+    def _initial_integration(self, ids: list[int]) -> int:
+        """The integration to open: the one used last in this store, else the first."""
+        pending = self._pending_view
+        if pending is not None and pending.integration is not None:
+            for integration in self._integrations:
+                if integration.name == pending.integration and integration.id in ids:
+                    return integration.id
+        return ids[0]
+
+    def _restore_view(self) -> None:
+        """Once the remembered integration's clients are loaded, put back its client and filters."""
+        view, self._pending_view = self._pending_view, None
+        if view is None or self.integration is None or view.integration != self.integration.name:
+            return
+        with self.prevent(Input.Changed, Select.Changed):
+            if view.client is not None:
+                with contextlib.suppress(InvalidSelectValueError):  # the client has gone since
+                    self._client_select.value = view.client
+            for selector, value, choices in (("#type", view.type, ResourceType),
+                                             ("#status-filter", view.status, SyncStatus)):
+                if value in {c.value for c in choices}:
+                    self.query_one(selector, Select).value = value
+            self.query_one("#filter", Input).value = view.text
+        self._apply_filters()
 
     # -- the row's actions -------------------------------------------------------------
 
@@ -414,8 +424,8 @@ class OverviewScreen(TriageMixin, Screen[None]):
         self.app.push_screen(RowMenu(message.row), chosen)
 
     def action_rematch(self) -> None:
-        if self.marks:
-            self.bulk_rematch()
+        if self.triage.marks:
+            self.triage.bulk_rematch()
             return
         row = self._row()
         if row is None:
@@ -423,15 +433,15 @@ class OverviewScreen(TriageMixin, Screen[None]):
 
         def chosen(choice: RematchDialog.Choice | None) -> None:
             if choice is not None:
-                self._act(lambda: actions.rematch(
+                self.act(lambda: actions.rematch(
                     self.store, row.id, choice.record_id, disable_previous=choice.disable_previous,
                     expected_version=row.version, operator=self.operator))
 
         self.app.push_screen(RematchDialog(self.store, row), chosen)
 
     def action_exclude(self) -> None:
-        if self.marks:
-            self.bulk_exclude()
+        if self.triage.marks:
+            self.triage.bulk_exclude()
             return
         row = self._row()
         if row is None:
@@ -443,14 +453,14 @@ class OverviewScreen(TriageMixin, Screen[None]):
 
         def chosen(disable_record: bool | None) -> None:
             if disable_record is not None:
-                self._act(lambda: actions.exclude(self.store, row.id, disable_record=disable_record,
+                self.act(lambda: actions.exclude(self.store, row.id, disable_record=disable_record,
                                                   expected_version=row.version, operator=self.operator))
 
         self.app.push_screen(ExcludeDialog(row), chosen)
 
     def action_include(self) -> None:
-        if self.marks:
-            self.bulk_include()
+        if self.triage.marks:
+            self.triage.bulk_include()
             return
         row = self._row()
         if row is None:
@@ -458,39 +468,57 @@ class OverviewScreen(TriageMixin, Screen[None]):
         if row.status is not SyncStatus.EXCLUDED:
             self.notify(f"{row.name} is not excluded", severity="warning", timeout=3)
             return
-        self._act(lambda: actions.include(self.store, row.id, expected_version=row.version,
+        self.act(lambda: actions.include(self.store, row.id, expected_version=row.version,
                                           operator=self.operator))
 
     def action_undo(self) -> None:
-        self.confirm_undo()  # names what will change first (triage.py)
+        self.triage.undo()  # names what will change first
 
     def action_details(self) -> None:
         row = self._row()
         if row is not None:
             self.app.push_screen(DetailsScreen(self.store, row.id))
 
+    def client_names(self) -> dict[int, str]:
+        """The current integration's clients by id (TriageHost)."""
+        return dict(self._clients)
+
+    def act(self, action: Callable[[], ActionResult]) -> None:
+        """Run a store action in a thread; its result comes back as a message, a refusal as a
+        WorkFailed (then everything is read again: see _work_failed). TriageHost."""
+        self._act(action)
+
+    @work(thread=True, group="actions", exit_on_error=False, description="the action")
     def _act(self, action: Callable[[], ActionResult]) -> None:
-        """Run a store action in a thread; its result or refusal comes back as a message."""
-        def run() -> None:
-            try:
-                self.post_message(self.ActionDone(action()))
-            except Exception as error:  # noqa: BLE001 - the services' message is shown as is
-                self.post_message(self.Failed("the action", error))
-                self.post_message(self.Refresh())
-
-        self.run_worker(run, thread=True, group="actions", exit_on_error=False)
-
-    class Refresh(Message):
-        """Read everything again (after a refused action the rows may be out of date)."""
-
-    @on(Refresh)
-    def _refresh_requested(self) -> None:
-        self.refresh_data()
+        self.post_message(ActionDone(action()))
 
     @on(ActionDone)
     def _action_done(self, message: ActionDone) -> None:
         self.notify(message.result.message, title="Done", timeout=5)
         self.refresh_data()
+
+    # -- triage (tui/screens/triage.py) ------------------------------------------------------
+
+    def action_toggle_mark(self) -> None:
+        self.triage.toggle_mark()
+
+    def action_mark_all(self) -> None:
+        self.triage.mark_all()
+
+    def action_unmark_all(self) -> None:
+        self.triage.clear_marks()
+
+    def action_suggested(self) -> None:
+        self.triage.suggested()
+
+    def action_history(self) -> None:
+        self.triage.history()
+
+    def action_redo(self) -> None:
+        self.triage.redo()
+
+    def action_export(self) -> None:
+        self.triage.export()
 
     # -- keys ------------------------------------------------------------------------------
 
@@ -531,63 +559,10 @@ class OverviewScreen(TriageMixin, Screen[None]):
 
     def action_sync(self) -> None:
         """s: sync the selected integration in a worker; s again while it runs stops it after the page."""
-        if self._sync is not None:
-            worker, integration_id = self._sync
-            worker.cancel()
-            name = next((i.name for i in self._integrations if i.id == integration_id), "the integration")
-            self.notify(f"Stopping the sync of {name} after the page it is on", timeout=4)
-            return
-        if self.integration is None:
-            self.notify("No integration to sync", severity="warning", timeout=3)
-            return
-        integration = self.integration
-        self._sync = (self._run_sync(integration.id, integration.name), integration.id)
-        self._show_sync_line(integration.id, shown(f"Syncing {integration.name}…", style="bold"))
+        self.tile.toggle_sync(self.integration)
 
-    @work(thread=True, group="sync", exit_on_error=False)
-    def _run_sync(self, integration_id: int, name: str) -> None:
-        worker = get_current_worker()
-
-        def progress(step: SyncProgress) -> None:
-            if worker.is_cancelled:
-                raise SyncCancelled()
-            self.post_message(self.SyncProgressed(integration_id, step))
-
-        report: SyncReport | None = None
-        try:
-            where = str(self.config.path or "the config")
-            chosen = integration_named(integrations.syncable(self.store, self.config), name, where)
-            report = sync_integration(self.store, chosen, on_progress=progress)
-        except SyncError as error:
-            report = error.report
-        except SyncCancelled:
-            self.post_message(self.Failed(f"syncing {name}", SyncCancelled(
-                f"the sync of {name} was stopped; the pages it saved are kept and the next sync completes it")))
-        except Exception as error:  # noqa: BLE001 - config, secrets, a sync already running
-            self.post_message(self.Failed(f"syncing {name}", error))
-        self.post_message(self.SyncEnded(integration_id, report))
-
-    def _show_sync_line(self, integration_id: int, text: Text) -> None:
-        if self.integration is not None and self.integration.id == integration_id:
-            self.query_one("#last-synced", Static).update(text)
-
-    @on(SyncProgressed)
-    def _sync_progressed(self, message: SyncProgressed) -> None:
-        step = message.progress
-        text = shown(f"Syncing: {step.describe()}", style="bold")
-        text.no_wrap, text.overflow = True, "ellipsis"
-        text.append(" · s stops", style="dim")
-        self._show_sync_line(message.integration_id, text)
-
-    @on(SyncEnded)
-    def _sync_ended(self, message: SyncEnded) -> None:
-        self._sync = None
-        report = message.report
-        if report is not None:
-            if report.ok:
-                self.notify(report.summary(), title="Synced", timeout=8)
-            else:
-                self.notify(report.summary(), title="Sync stopped", severity="error", timeout=12)
+    @on(IntegrationTile.Synced)
+    def _synced(self) -> None:
         # Last Synced, the tiles, the clients and the rows all moved: read them again.
         self.action_refresh()
 

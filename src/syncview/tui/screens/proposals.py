@@ -11,7 +11,7 @@ ticked rows as one bulk re-match (ctrl+s): one transaction, one undo.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from rich.text import Text
@@ -19,6 +19,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.worker import get_current_worker
 from textual.widgets import Button, DataTable, Label, Static, Switch
@@ -32,6 +33,7 @@ from syncview.tui.screens.rematch import RematchDialog
 from syncview.tui.widgets.row_table import RowTable
 from syncview.tui.widgets.tiles import number
 from syncview.tui.text import shown
+from syncview.tui.work import WorkFailed, forward_failure
 
 #: Rows a preview holds at most: beyond it, the operator narrows the marks first.
 PREVIEW_LIMIT = 20_000
@@ -39,6 +41,29 @@ PREVIEW_LIMIT = 20_000
 
 def score_style(score: float) -> str:
     return "green" if score >= 95 else "yellow" if score >= SUGGEST_THRESHOLD else "red"
+
+
+@dataclass
+class ProposalsFound(Message):
+    """A chunk of proposals, and how far the ranking is: ``done`` of ``total`` resources."""
+
+    found: list[Proposal]
+    done: int
+    total: int
+
+
+@dataclass
+class ProposalsComplete(Message):
+    """Every chunk is in."""
+
+
+@dataclass
+class Applied(Message):
+    """An accept or a bulk re-match is done: ``message`` says what it did."""
+
+    message: str
+    accepted: list[str]
+    close: bool
 
 
 class ProposalsScreen(ModalScreen[bool]):
@@ -68,6 +93,8 @@ class ProposalsScreen(ModalScreen[bool]):
         self.changed = False
         #: (resources ranked, resources in all) while proposals are still coming
         self.progress: tuple[int, int] | None = (0, 0)
+
+    on_worker_state_changed = forward_failure
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog logs") as box:
@@ -101,27 +128,27 @@ class ProposalsScreen(ModalScreen[bool]):
         self.set_focus(table)
         self._compute()
 
-    @work(thread=True, exclusive=True, group="proposals", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="proposals", exit_on_error=False,
+          description="computing the proposals")
     def _compute(self) -> None:
         """Rank a chunk at a time and show each as it comes: at a million resources the last
         chunks (resources without a client) take a while, the first ones do not."""
         worker = get_current_worker()
-        try:
-            for chunk, done, total in self.load():
-                if worker.is_cancelled:
-                    return
-                self.app.call_from_thread(self._add, chunk, done, total)
-        except Exception as error:  # noqa: BLE001 - shown in the dialog
-            self.app.call_from_thread(self._failed, error)
-            return
-        self.app.call_from_thread(self._finished)
+        for chunk, done, total in self.load():
+            if worker.is_cancelled:
+                return
+            self.post_message(ProposalsFound(chunk, done, total))
+        self.post_message(ProposalsComplete())
 
-    def _failed(self, error: Exception) -> None:
-        self.progress = None
-        self.query_one(".dialog").border_subtitle = "could not compute the proposals"
-        self.notify(str(error), title="Not done", severity="error", timeout=8)
+    @on(WorkFailed)
+    def _failed(self, message: WorkFailed) -> None:
+        if message.group == "proposals":  # said in place too; the app shows the error
+            self.progress = None
+            self.query_one(".dialog").border_subtitle = "could not compute the proposals"
 
-    def _add(self, found: list[Proposal], done: int, total: int) -> None:
+    @on(ProposalsFound)
+    def _add(self, message: ProposalsFound) -> None:
+        found, done, total = message.found, message.done, message.total
         table = self.query_one(DataTable)
         for proposal in found:
             key = str(proposal.resource_id)
@@ -132,6 +159,7 @@ class ProposalsScreen(ModalScreen[bool]):
         self.progress = (done, total)
         self._count()
 
+    @on(ProposalsComplete)
     def _finished(self) -> None:
         self.progress = None
         # Chunk by chunk they came in the resources' order; now all of them are here: best first.
@@ -144,7 +172,7 @@ class ProposalsScreen(ModalScreen[bool]):
             table.move_cursor(row=table.get_row_index(cursor), animate=False)
         self._count()
 
-    def _cells(self, key: str, p: Proposal) -> tuple:
+    def _cells(self, key: str, p: Proposal) -> tuple[Text, ...]:
         skipped = key in self.skipped
         record = (Text("no candidate", style="dim") if p.record_id is None
                   else shown(p.record_name or "", limit=60, style="strike dim" if skipped else ""))
@@ -272,29 +300,19 @@ class ProposalsScreen(ModalScreen[bool]):
         self._run(lambda: bulk.rematch(self.store, chosen, disable_previous=disable, operator=self.operator).message,
                   accepted=[str(p.resource_id) for p in chosen], close=True)
 
+    @work(thread=True, group="apply", exit_on_error=False, description="the re-match")
     def _run(self, action: Callable[[], str], *, accepted: list[str], close: bool = False) -> None:
-        def work() -> None:
-            try:
-                message = action()
-            except Exception as error:  # noqa: BLE001 - the services' message is shown as is
-                self.app.call_from_thread(self._refused, error)
-                return
-            self.app.call_from_thread(self._done, message, accepted, close)
+        self.post_message(Applied(action(), accepted, close))
 
-        self.run_worker(work, thread=True, group="apply", exit_on_error=False)
-
-    def _refused(self, error: Exception) -> None:
-        title = "Not done" if isinstance(error, SyncviewError) else "Unexpected error"
-        self.notify(str(error), title=title, severity="error", timeout=10)
-
-    def _done(self, message: str, accepted: list[str], close: bool) -> None:
+    @on(Applied)
+    def _done(self, message: Applied) -> None:
         self.changed = True
-        self.app.notify(message, title="Done", timeout=5)
-        if close:
+        self.app.notify(message.message, title="Done", timeout=5)
+        if message.close:
             self.dismiss(True)
             return
         table = self.query_one(DataTable)
-        for key in accepted:
+        for key in message.accepted:
             self.proposals.pop(key, None)
             self.skipped.discard(key)
             table.remove_row(key)

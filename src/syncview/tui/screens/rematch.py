@@ -20,6 +20,7 @@ from syncview.services.matching import Candidate, rematch_candidates
 from syncview.services.queries import ResourceRow
 from syncview.store import Store
 from syncview.tui.text import shown
+from syncview.tui.work import forward_failure
 
 
 def describe(candidate: Candidate) -> Text:
@@ -55,18 +56,19 @@ class RematchDialog(ModalScreen["RematchDialog.Choice | None"]):
         record_id: int
         disable_previous: bool
 
+    @dataclass
     class CandidatesLoaded(Message):
-        def __init__(self, search: str, candidates: list[Candidate] | None, error: Exception | None = None) -> None:
-            super().__init__()
-            self.search = search
-            self.candidates = candidates
-            self.error = error
+        #: the search they answer (shown only while the box still says it)
+        search: str
+        candidates: list[Candidate]
 
     def __init__(self, store: Store, row: ResourceRow) -> None:
         super().__init__()
         self.store = store
         self.row = row
         self._candidates: dict[str, Candidate] = {}
+
+    on_worker_state_changed = forward_failure
 
     def compose(self) -> ComposeResult:
         row = self.row
@@ -91,25 +93,21 @@ class RematchDialog(ModalScreen["RematchDialog.Choice | None"]):
         self.set_focus(self.query_one("#search", Input))
         self._load("")
 
-    @work(thread=True, exclusive=True, group="candidates", exit_on_error=False)
     def _load(self, search: str) -> None:
-        all_clients = self.query_one("#all-clients", Switch).value
-        try:
-            found = rematch_candidates(self.store, self.row.id, search=search, all_clients=all_clients)
-        except Exception as error:  # noqa: BLE001 - shown in the dialog
-            self.post_message(self.CandidatesLoaded(search, None, error))
-            return
+        self._find(search, self.query_one("#all-clients", Switch).value)
+
+    @work(thread=True, exclusive=True, group="candidates", exit_on_error=False, description="finding candidates")
+    def _find(self, search: str, all_clients: bool) -> None:
+        # The switch is read on the screen's thread (above): a worker touches no widget.
+        found = rematch_candidates(self.store, self.row.id, search=search, all_clients=all_clients)
         self.post_message(self.CandidatesLoaded(search, found))
 
     @on(CandidatesLoaded)
     def _show(self, message: CandidatesLoaded) -> None:
         if message.search != self.query_one("#search", Input).value:
             return
-        if message.error is not None:
-            self.notify(str(message.error), severity="error")
-            return
         options = self.query_one("#candidates", OptionList)
-        self._candidates = {str(c.record.id): c for c in message.candidates or []}
+        self._candidates = {str(c.record.id): c for c in message.candidates}
         options.set_options(Option(describe(c), id=key) for key, c in self._candidates.items())
         if self._candidates:
             # Open on the first record that can be picked, so enter never starts with a refusal.

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
@@ -19,6 +21,7 @@ from syncview.store import Store
 from syncview.timeutil import local
 from syncview.tui.widgets.tiles import number
 from syncview.tui.text import shown
+from syncview.tui.work import WorkFailed, forward_failure
 
 
 def render_diff(diff: RunDiff) -> Group:
@@ -40,7 +43,7 @@ def render_diff(diff: RunDiff) -> Group:
     for number_, (label, value) in enumerate(did):
         right_label, right_value = after[number_] if number_ < len(after) else ("", None)
         counts.add_row(label, number(value), right_label, number(right_value) if right_value is not None else "")
-    parts: list = [head, shown(diff.message or "", limit=300, style="yellow"), counts]
+    parts: list[RenderableType] = [head, shown(diff.message or "", limit=300, style="yellow"), counts]
     for key, title, _marker in SECTIONS:
         items = diff.section(key)
         if not items:
@@ -61,6 +64,11 @@ def render_diff(diff: RunDiff) -> Group:
     return Group(*parts)
 
 
+@dataclass
+class DiffLoaded(Message):
+    diff: RunDiff
+
+
 class RunDiffDialog(ModalScreen[None]):
     CSS_PATH = "dialogs.tcss"
     BINDING_GROUP_TITLE = "What a sync run changed"
@@ -71,6 +79,8 @@ class RunDiffDialog(ModalScreen[None]):
         self.store = store
         self.run_id = run_id
 
+    on_worker_state_changed = forward_failure
+
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog wide tall") as box:
             box.border_title = "What this sync changed"
@@ -80,11 +90,16 @@ class RunDiffDialog(ModalScreen[None]):
         self.set_focus(self.query_one(VerticalScroll))
         self._load()
 
-    @work(thread=True, exit_on_error=False)
+    @work(thread=True, exit_on_error=False, description="reading the run")
     def _load(self) -> None:
-        view: Group | Text
-        try:
-            view = render_diff(run_diff(self.store, self.run_id))
-        except Exception as error:  # noqa: BLE001 - shown in place
-            view = shown(f"Could not read run {self.run_id}: {error}", limit=500)
-        self.app.call_from_thread(self.query_one("#diff", Static).update, view)
+        self.post_message(DiffLoaded(run_diff(self.store, self.run_id)))
+
+    @on(DiffLoaded)
+    def _show(self, message: DiffLoaded) -> None:
+        self.query_one("#diff", Static).update(render_diff(message.diff))
+
+    @on(WorkFailed)
+    def _failed(self, message: WorkFailed) -> None:
+        """Said in place too, so "Loading…" does not stay (the app shows the error)."""
+        self.query_one("#diff", Static).update(
+            shown(f"Could not read run {self.run_id}: {message.error}", limit=500))

@@ -17,7 +17,7 @@ from typing import ClassVar
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
-from textual import events, on
+from textual import events, on, work
 from textual.binding import Binding, BindingType
 from textual.geometry import Region, Size
 from textual.message import Message
@@ -33,6 +33,7 @@ from syncview.services.queries import ResourceFilter, ResourceRow
 from syncview.errors import Cancelled
 from syncview.store import Cancellation, Store
 from syncview.tui.page_cache import PageCache
+from syncview.tui.work import forward_failure
 
 PAGE_SIZE = 100
 #: Cells of the mark gutter ("● "), drawn only while some rows are marked.
@@ -102,6 +103,8 @@ def fit(text: str, width: int) -> str:
 class ResourceTable(ScrollView, can_focus=True):
     """Resources of one integration (and client), filtered and sorted in SQLite."""
 
+    on_worker_state_changed = forward_failure
+
     BINDING_GROUP_TITLE = "Sync Status table"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open_actions", "Actions", id="table.actions"),
@@ -150,45 +153,43 @@ class ResourceTable(ScrollView, can_focus=True):
 
     cursor: reactive[int] = reactive(0, always_update=True)
 
+    @dataclass
     class Counted(Message):
         """The current query's rows were counted: ``shown`` of ``total`` (before text/type/status)."""
 
-        def __init__(self, shown: int, total: int) -> None:
-            super().__init__()
-            self.shown = shown
-            self.total = total
+        shown: int
+        total: int
 
+    @dataclass
     class ActionsRequested(Message):
         """The operator asked for the action menu of ``row``."""
 
-        def __init__(self, row: ResourceRow) -> None:
-            super().__init__()
-            self.row = row
+        row: ResourceRow
 
-    class LoadFailed(Message):
-        """Reading the store failed; ``error`` says why."""
-
-        def __init__(self, error: Exception) -> None:
-            super().__init__()
-            self.error = error
-
+    @dataclass
     class PageLoaded(Message):
-        """A page of rows arrived from a worker (``rows`` is None when reading failed)."""
+        """A page of rows arrived from a worker (``rows`` is None when it was not read: stopped or failed)."""
 
-        def __init__(self, generation: int, page: int, rows: list[ResourceRow] | None) -> None:
-            super().__init__()
-            self.generation = generation
-            self.page = page
-            self.rows = rows
+        generation: int
+        page: int
+        rows: list[ResourceRow] | None
 
+        def can_replace(self, message: Message) -> bool:
+            # Only the newest query's pages are drawn: a page of a newer one makes this one moot.
+            return isinstance(message, ResourceTable.PageLoaded) and (
+                message.generation > self.generation
+                or (message.generation, message.page) == (self.generation, self.page))
+
+    @dataclass
     class CountLoaded(Message):
         """A worker counted the rows of query ``generation``."""
 
-        def __init__(self, generation: int, shown: int, total: int) -> None:
-            super().__init__()
-            self.generation = generation
-            self.shown = shown
-            self.total = total
+        generation: int
+        shown: int
+        total: int
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, ResourceTable.CountLoaded) and message.generation >= self.generation
 
     def __init__(self, store: Store, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -248,45 +249,40 @@ class ResourceTable(ScrollView, can_focus=True):
 
     def _count(self, generation: int, query: Query) -> None:
         self._cancel_reads()
-        cancellation = self._track(Cancellation())
+        self._count_rows(generation, query, self._track(Cancellation()))
 
-        def work() -> None:
-            try:
-                shown = queries.count_resources(self.store, query.filter, cancellation=cancellation)
-                flt = query.filter
-                plain = ResourceFilter(flt.integration_id, flt.client_id)
-                total = shown if plain == flt else queries.count_resources(
-                    self.store, plain, cancellation=cancellation)
-            except Cancelled:
-                return
-            except Exception as error:  # noqa: BLE001 - shown on screen, not raised in a thread
-                self.post_message(self.LoadFailed(error))
-                return
-            finally:
-                self._untrack(cancellation)
-            self.post_message(self.CountLoaded(generation, shown, total))
-
-        self.run_worker(work, thread=True, group="count", exit_on_error=False)
+    @work(thread=True, group="count", exit_on_error=False, description="reading resources")
+    def _count_rows(self, generation: int, query: Query, cancellation: Cancellation) -> None:
+        try:
+            shown = queries.count_resources(self.store, query.filter, cancellation=cancellation)
+            flt = query.filter
+            plain = ResourceFilter(flt.integration_id, flt.client_id)
+            total = shown if plain == flt else queries.count_resources(
+                self.store, plain, cancellation=cancellation)
+        except Cancelled:
+            return
+        finally:
+            self._untrack(cancellation)
+        self.post_message(self.CountLoaded(generation, shown, total))
 
     def _fetch(self, generation: int, query: Query, page: int) -> None:
-        cancellation = self._track(Cancellation())
+        self._fetch_page(generation, query, page, self._track(Cancellation()))
 
-        def work() -> None:
-            try:
-                rows = queries.resource_page(
-                    self.store, query.filter, offset=page * PAGE_SIZE, limit=PAGE_SIZE,
-                    sort=query.sort, descending=query.descending, cancellation=cancellation,
-                )
-            except Cancelled:
-                rows = None
-            except Exception as error:  # noqa: BLE001
-                self.post_message(self.LoadFailed(error))
-                rows = None
-            finally:
-                self._untrack(cancellation)
+    @work(thread=True, group="pages", exit_on_error=False, description="reading resources")
+    def _fetch_page(self, generation: int, query: Query, page: int, cancellation: Cancellation) -> None:
+        rows: list[ResourceRow] | None = None
+        try:
+            rows = queries.resource_page(
+                self.store, query.filter, offset=page * PAGE_SIZE, limit=PAGE_SIZE,
+                sort=query.sort, descending=query.descending, cancellation=cancellation,
+            )
+        except Cancelled:
+            pass
+        finally:
+            # Also when the read failed (the failure itself goes up as a WorkFailed): the page
+            # is marked failed, so it is asked for again.
+            self._untrack(cancellation)
             self.post_message(self.PageLoaded(generation, page, rows))
-
-        self.run_worker(work, thread=True, group="pages", exit_on_error=False)
 
     def _track(self, cancellation: Cancellation) -> Cancellation:
         with self._reads_lock:

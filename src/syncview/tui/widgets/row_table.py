@@ -3,13 +3,13 @@ row, as in the Sync Status table (DataTable's own home/end scroll sideways)."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
 
 
-class RowTable(DataTable):
+class RowTable(DataTable[Any]):
     """A row-cursor table whose home/end move to the first/last row."""
 
     BINDING_GROUP_TITLE = "Review lists (suggested matches, bulk re-match)"
