@@ -22,6 +22,7 @@ from typing import Any, NoReturn
 import platformdirs
 import rich_click as click
 from click.exceptions import Abort, Exit
+from rich.cells import cell_len
 from rich.table import Table
 from rich.text import Text
 
@@ -457,12 +458,28 @@ def resources(app: App, integration, client, text, type_, status, matched_on, re
         click.echo(dumps({"total": total, "offset": offset, "limit": limit,
                           "resources": [resource_record(r) for r in rows]}))
         return
-    # The id first: the CLI's actions take it.
-    table = Table("Id", *(c.label for c in columns.SHOWN), box=None)
-    for row in rows:
-        table.add_row(str(row.id), *(Text(c.text(row, printable)) for c in columns.SHOWN))
+    same, table = resources_table(rows, out.width)
+    if same:
+        out.print(same)
     out.print(table)
     out.print(f"{len(rows)} shown of {total:,}")
+
+
+def resources_table(rows: list[queries.ResourceRow], width: int) -> tuple[str, Table]:
+    """The rows as a table ``width`` cells wide: the id first (the CLI's actions take it), then
+    the screen's columns; the name keeps the room, and on a narrow terminal a column that
+    says the same on every row is said once (the line returned) instead."""
+    id_width = max(len("Id"), *(len(str(row.id)) for row in rows)) if rows else len("Id")
+    sized, yielded = columns.fit_rows(width - id_width - 1, rows, printable, cell_len,
+                                      yield_below=columns.YIELD_BELOW)
+    table = Table(box=None, padding=(0, 0, 0, 1), pad_edge=False)
+    table.add_column("Id", width=id_width, no_wrap=True, justify="right")
+    for column, size in sized:
+        table.add_column(column.label, width=size, no_wrap=True, overflow="ellipsis")
+    for row in rows:
+        table.add_row(str(row.id), *(Text(column.text(row, printable)) for column, _ in sized))
+    same = " · ".join(f"{columns.column(key).label} {text}" for key, text in yielded.items())
+    return (f"Every row: {same}" if same else ""), table
 
 
 @cli.command()

@@ -133,6 +133,33 @@ def test_resources_pages_and_sorts_with_a_total(sv, db):
     assert seen == sorted(seen, reverse=True)
 
 
+LONG = ["Acme Engineering Corp - London [HQ] WS-01", "Acme Engineering Corp - Leeds 🚀 WS-02",
+        "Acme Engineering Corp - [b]York[/b] WS-03", "Acme Engineering Corp - Bath 中文 WS-04"]
+
+
+def test_resources_at_80_columns_give_the_name_the_room(sv, tmp_path):
+    """The issue's case: long names (markup-like brackets, emoji, wide letters) at 80 columns.
+    The name shows whole; Type, Status and Last seen say the same on every row, so they are
+    said once above the table instead of taking its width; no line runs past 80 cells."""
+    from rich.cells import cell_len
+    from syncview.store import open_store
+    from tests.tui.test_hostile_text import sync_names
+    path = tmp_path / "long.db"
+    store = open_store(path)
+    sync_names(store, tmp_path, LONG)
+    store.close()
+    output = sv.ok("resources", "--type", "device", db=path, env={"COLUMNS": "80"}).stdout
+    lines = output.splitlines()
+    assert all(cell_len(line) <= 80 for line in lines), output
+    for name in LONG:
+        assert any(name in line for line in lines), (name, output)
+    assert lines[0] == "Every row: Type Device · Status Not Synced · Last seen just now", output
+    header = lines[1].split()
+    assert header[:2] == ["Id", "Name"] and "Type" not in header and "Status" not in header, output
+    wide = sv.ok("resources", "--type", "device", db=path, env={"COLUMNS": "160"}).stdout.splitlines()
+    assert {"Type", "Status", "Remote", "Last"} <= set(wide[0].split()), wide  # room enough: every column
+
+
 def test_resources_table_shows_how_many_of_how_many(sv):
     output = sv.ok("resources", "--integration", RMM, "--limit", "3").stdout
     assert "3 shown of" in output

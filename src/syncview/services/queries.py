@@ -21,6 +21,7 @@ from syncview.domain import (
     SyncStatus,
     integration_key,
     name_search,
+    plain_search,
     normalise_name,
     xref,
 )
@@ -123,7 +124,7 @@ class ResourceFilter:
     integration_id: int | None
     #: None for all clients, NO_CLIENT for resources without a local client
     client_id: int | None = None
-    #: part of the name as typed, punctuation included, ASCII case ignored (domain.name_search)
+    #: part of the name as typed, punctuation included, any case (domain.name_search)
     text: str = ""
     type: ResourceType | None = None
     status: SyncStatus | None = None
@@ -286,9 +287,9 @@ class _TextPlan:
 
     @property
     def plain(self) -> bool:
-        """The search is ASCII letters and digits only: then a name holds it exactly when its
+        """The search is letters and digits only: then a name holds it exactly when its
         ``name_norm`` does, and the covering name index answers without reading a row."""
-        return self.search.isascii() and self.search.isalnum()
+        return plain_search(self.search)
 
 
 def _scan_plan(flt: ResourceFilter) -> _TextPlan:
@@ -339,8 +340,9 @@ def _where(flt: ResourceFilter, plan: _TextPlan) -> list[ColumnElement[bool]]:
     elif plan.norm:
         clauses.append(func.instr(R.name_norm, plan.norm) > 0)  # from the covering index: no row read
     if plan.search and not plan.plain:
-        # Punctuation or spaces: the rows that passed the normalised test are read and checked as typed.
-        clauses.append(func.instr(func.lower(R.name), plan.search) > 0)
+        # Punctuation or spaces: the rows that passed the normalised test are read and checked as
+        # typed, case folded (domain.name_search; the store gives syncview_fold to both engines).
+        clauses.append(func.instr(func.syncview_fold(R.name), plan.search) > 0)
     return clauses
 
 

@@ -62,7 +62,7 @@ class Query:
 
 
 #: Below this table width, a column that says the same on every row in view gives its room up.
-YIELD_BELOW = 100
+YIELD_BELOW = columns.YIELD_BELOW
 
 
 def layout_columns(width: int, yielded: Collection[str] = ()) -> list[tuple[Column, int]]:
@@ -392,13 +392,7 @@ class ResourceTable(ScrollView, can_focus=True):
         rows = [row for row in cached if row is not None]
         if len(rows) < len(cached):
             return self._yielded  # the rows are on their way: keep the layout until they are here
-        found = {}
-        for column in columns.SHOWN:
-            if column.yields and width >= column.min_table_width:
-                texts = {column.text(row, _clean) for row in rows}
-                if len(texts) == 1:
-                    found[column.key] = texts.pop()
-        return found
+        return columns.uniform(rows, [c for c in columns.SHOWN if width >= c.min_table_width], _clean)
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
