@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from syncview.domain import ResourceType, SyncStatus
 from syncview.services import queries
 from syncview.services.queries import ResourceFilter
@@ -155,6 +157,46 @@ async def test_enter_then_a_key_typed_in_one_breath_acts_on_the_table(app, demo_
         assert app.screen.query_one("#filter", Input).value == "globex"
         assert app.screen.focused is app.screen.query_one(ResourceTable)
         assert "marked" in str(app.screen.query_one("#sync-status").border_subtitle)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_picker_keys_typed_in_one_burst_do_what_they_do_typed_slowly(app, demo_store, size):
+    """Keys posted together, as a terminal delivers a burst: before the fix the letter after
+    'c' was handed to the table before the client list opened, and lost ('ct⏎' chose All
+    clients); '↓⏎' right after 't' must move in the type list, not in the table."""
+    from textual import events
+    from textual.widgets import Select
+
+    def burst(*keys: str) -> None:
+        for key in keys:
+            app.post_message(events.Key(key, key if len(key) == 1 else None))
+
+    cw = _integration(demo_store)
+    clients = queries.integration_clients(demo_store, cw.id)
+    # 't' in the client list jumps to the first client whose name has a 't' earliest: as typed slowly
+    wanted = min((c for c in clients if "t" in c.name.lower()), key=lambda c: c.name.lower().index("t"))
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        burst("c", "t", "enter")
+        await settle(pilot)
+        assert app.screen.query_one("#client", Select).value == wanted.id
+        assert app.screen.query_one("#type", Select).value == "all"  # 't' did not open the type list
+        types = app.screen.query_one("#type", Select)
+        burst("t", "down", "down", "enter")
+        await settle(pilot)
+        assert types.value == types._options[2][1] and not types.expanded
+        burst("S", "escape", "c", "escape")  # the lists open and close in turn, none left open
+        await settle(pilot)
+        assert not any(p.expanded for p in app.screen.query(Select))
+        burst("slash", "c", "t", "S", "I")  # in the filter box the picker keys are letters
+        await settle(pilot)
+        assert app.screen.query_one("#filter").value == "ctSI"
+        assert not any(p.expanded for p in app.screen.query(Select))
+        burst("escape")
+        app.screen.query_one("#filter").value = ""
+        await settle(pilot)
+        assert {r.client_id for r in queries.resource_page(demo_store, app.screen.current_filter(), limit=50)} \
+            == {wanted.id}
 
 
 async def test_no_integration_is_not_a_choice_in_the_integration_picker(app, demo_store):
