@@ -446,23 +446,28 @@ def logs(app: App, integration, since, until, level, limit, as_json) -> None:
 @click.option("--desc", is_flag=True, help="Sort descending.")
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
 @click.option("--offset", type=click.IntRange(min=0), default=0)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON: {total, offset, limit, resources}.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print JSON: {total, removed, offset, limit, resources}; total counts every row the filters "
+                   "select, removed how many of them are removed remotely (status counts those apart).")
 @pass_app
 def resources(app: App, integration, client, text, type_, status, matched_on, reason, sort, desc, limit, offset,
               as_json) -> None:
     """List synced resources with the table's filters."""
     flt = _resource_filter(app, integration, client, text, type_, status, matched_on, reason)
     total = queries.count_resources(app.store, flt)
+    removed = queries.count_removed(app.store, flt)
     rows = queries.resource_page(app.store, flt, offset=offset, limit=limit, sort=sort, descending=desc)
     if as_json:
-        click.echo(dumps({"total": total, "offset": offset, "limit": limit,
+        click.echo(dumps({"total": total, "removed": removed, "offset": offset, "limit": limit,
                           "resources": [resource_record(r) for r in rows]}))
         return
     same, table = resources_table(rows, out.width)
     if same:
         out.print(same)
     out.print(table)
-    out.print(f"{len(rows)} shown of {total:,}")
+    # In status's terms: "resources" are the live ones, the removed-remotely rows said apart.
+    apart = f" ({total - removed:,} resources, {removed:,} removed remotely)" if removed else ""
+    out.print(f"{len(rows)} shown of {total:,}{apart}")
 
 
 def resources_table(rows: list[queries.ResourceRow], width: int) -> tuple[str, Table]:

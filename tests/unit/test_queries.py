@@ -100,9 +100,12 @@ def test_totals_of_an_integration_without_resources_are_zero(demo_store):
 
 def test_clients_of_an_integration_by_name_with_the_unmatched_last(demo_store):
     clients = queries.integration_clients(demo_store, iid(demo_store, PSA))
-    expected = dict(rows(demo_store, "SELECT coalesce(client_id, 0), count(*) FROM resource "
-                                     "WHERE integration_id = ? GROUP BY client_id", iid(demo_store, PSA)))
-    assert {c.id: c.resources for c in clients} == expected
+    # live resources, as the tiles count them, and the removed-remotely ones apart
+    expected = {client: (live, removed) for client, live, removed in rows(
+        demo_store, "SELECT coalesce(client_id, 0), sum(NOT deleted_remotely), sum(deleted_remotely) FROM resource "
+                    "WHERE integration_id = ? GROUP BY client_id", iid(demo_store, PSA))}
+    assert {c.id: (c.resources, c.removed) for c in clients} == expected
+    assert any(c.removed for c in clients)
     assert clients[-1].id == NO_CLIENT and clients[-1].name == "(no local client)"
     named = [c.name.casefold() for c in clients[:-1]]
     assert named == sorted(named)

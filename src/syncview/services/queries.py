@@ -113,7 +113,9 @@ class ClientCount:
     #: ``NO_CLIENT`` for resources whose remote company has no local client
     id: int
     name: str
+    #: live resources (what the tiles count); the removed-remotely ones apart
     resources: int
+    removed: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,9 +254,16 @@ def integration_clients(store: Store, integration_id: int) -> list[ClientCount]:
         .group_by(RC.client_id)
         .having(func.sum(RC.n) > 0)
     )
+    removed_rows = (
+        select(func.coalesce(R.client_id, NO_CLIENT), func.count())
+        .where(R.integration_id == integration_id, text("resource.deleted_remotely = 1"))
+        .group_by(R.client_id)
+    )
     with store.read() as conn:
+        removed: dict[int, int] = {client: count for client, count in conn.execute(removed_rows)}
         rows = [
-            ClientCount(client_id, name or "(no local client)", count)
+            ClientCount(client_id, name or "(no local client)", count - removed.get(client_id, 0),
+                        removed.get(client_id, 0))
             for client_id, name, count in conn.execute(query)
         ]
     return sorted(rows, key=lambda c: (c.id == NO_CLIENT, c.name.casefold()))
@@ -362,6 +371,25 @@ def count_resources(store: Store, flt: ResourceFilter, *, cancellation: Cancella
         if plan.none:
             return 0
         query = select(func.count()).select_from(resource_table).where(*_where(flt, plan))
+        count: int = conn.execute(query).scalar_one()
+        return count
+
+
+def count_removed(store: Store, flt: ResourceFilter, *, cancellation: Cancellation | None = None) -> int:
+    """How many of the resources ``flt`` selects are removed remotely.
+
+    One definition of each count, everywhere: the table lists every resource the filter
+    selects (:func:`count_resources`), the removed-remotely ones marked; the tiles, ``status``
+    and the table's count line call the others "resources" and say the removed ones apart
+    (:class:`Totals`' ``total`` and ``removed``). Read through the partial index of removed rows.
+    """
+    with store.read(cancellation) as conn:
+        plan = _text_plan(conn, flt) if name_search(flt.text) else _TextPlan("")
+        if plan.none:
+            return 0
+        # Written out, not bound: SQLite uses a partial index only for a literal that implies it.
+        query = (select(func.count()).select_from(resource_table)
+                 .where(*_where(flt, plan), text("resource.deleted_remotely = 1")))
         count: int = conn.execute(query).scalar_one()
         return count
 

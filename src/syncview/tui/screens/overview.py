@@ -379,7 +379,8 @@ class OverviewScreen(TriageMixin, Screen[None]):
 
     @on(ResourceTable.Counted)
     def _show_count(self, message: ResourceTable.Counted) -> None:
-        self.show_counts(message.shown, message.total)  # with the marked count (triage.py)
+        # with the marked count (triage.py)
+        self.show_counts(message.shown, message.total, message.removed_shown, message.removed_total)
 
     @on(Button.Pressed, "#view-logs")
     def _view_logs_pressed(self) -> None:

@@ -51,12 +51,22 @@ TRIAGE_BINDINGS: list[BindingType] = [
             tooltip="Redo: apply again what your last undo reverted"),
 ]
 
+def count_line(shown: int, total: int, removed_shown: int, removed_total: int) -> str:
+    """The table's count line in the tiles' terms: "resources" are the live ones (the total
+    tile's number, with no client chosen) and the removed-remotely rows the table also lists
+    are said apart: "1,510 resources · 18 removed remotely", "290 of 1,510 · 3 removed remotely"."""
+    live, live_total = shown - removed_shown, total - removed_total
+    text = f"{number(live)} of {number(live_total)}" if shown != total else f"{number(live_total)} resources"
+    return text + (f" · {number(removed_shown)} removed remotely" if removed_shown else "")
+
+
 class TriageMixin:
     """Marks and the actions that use them; see the module docstring for what it needs."""
 
     TRIAGE_BINDINGS: ClassVar[list[BindingType]] = TRIAGE_BINDINGS
 
-    _counts: tuple[int, int] | None = None
+    #: rows shown, rows before text/type/status, and how many of each are removed remotely
+    _counts: tuple[int, int, int, int] | None = None
     _marked_count: int | None = None
     #: the place remembered from the last run, applied once its integration has loaded
     _pending_view: ViewState | None = None
@@ -151,9 +161,9 @@ class TriageMixin:
             self._marked_count = found
             self._show_subtitle()
 
-    def show_counts(self, shown: int, total: int) -> None:
+    def show_counts(self, shown: int, total: int, removed_shown: int = 0, removed_total: int = 0) -> None:
         """The table's shown/total line, with the marked count while anything is marked."""
-        self._counts = (shown, total)
+        self._counts = (shown, total, removed_shown, removed_total)
         self._show_subtitle()
         self._remember_view()
         if self.marks:
@@ -163,8 +173,7 @@ class TriageMixin:
         box = self.query_one("#sync-status")
         text = ""
         if self._counts is not None:
-            visible, total = self._counts
-            text = f"{number(visible)} of {number(total)}" if visible != total else f"{number(total)} resources"
+            text = count_line(*self._counts)
         if self.marks:
             marked = "…" if self._marked_count is None else number(self._marked_count)
             text = f"● {marked} marked · {text}"

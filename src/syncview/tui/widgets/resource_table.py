@@ -48,8 +48,8 @@ class _Incoming:
     cache: PageCache[ResourceRow]
     top: int
     cursor: int
-    #: (shown, total) if the count came in before the rows
-    counted: tuple[int, int] | None = None
+    #: (shown, total, removed_shown, removed_total) if the count came in before the rows
+    counted: tuple[int, int, int, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,12 +151,16 @@ class ResourceTable(ScrollView, can_focus=True):
     cursor: reactive[int] = reactive(0, always_update=True)
 
     class Counted(Message):
-        """The current query's rows were counted: ``shown`` of ``total`` (before text/type/status)."""
+        """The current query's rows were counted: ``shown`` of ``total`` (before text/type/status),
+        of which ``removed_shown`` and ``removed_total`` are removed remotely (the table lists
+        them; the count line says them apart, as the tiles do: queries.count_removed)."""
 
-        def __init__(self, shown: int, total: int) -> None:
+        def __init__(self, shown: int, total: int, removed_shown: int = 0, removed_total: int = 0) -> None:
             super().__init__()
             self.shown = shown
             self.total = total
+            self.removed_shown = removed_shown
+            self.removed_total = removed_total
 
     class ActionsRequested(Message):
         """The operator asked for the action menu of ``row``."""
@@ -184,11 +188,11 @@ class ResourceTable(ScrollView, can_focus=True):
     class CountLoaded(Message):
         """A worker counted the rows of query ``generation``."""
 
-        def __init__(self, generation: int, shown: int, total: int) -> None:
+        def __init__(self, generation: int, counts: tuple[int, int, int, int]) -> None:
             super().__init__()
             self.generation = generation
-            self.shown = shown
-            self.total = total
+            #: shown, total, removed_shown, removed_total (see Counted)
+            self.counts = counts
 
     def __init__(self, store: Store, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -253,10 +257,12 @@ class ResourceTable(ScrollView, can_focus=True):
         def work() -> None:
             try:
                 shown = queries.count_resources(self.store, query.filter, cancellation=cancellation)
+                removed_shown = queries.count_removed(self.store, query.filter, cancellation=cancellation)
                 flt = query.filter
                 plain = ResourceFilter(flt.integration_id, flt.client_id)
-                total = shown if plain == flt else queries.count_resources(
-                    self.store, plain, cancellation=cancellation)
+                total, removed_total = (shown, removed_shown) if plain == flt else (
+                    queries.count_resources(self.store, plain, cancellation=cancellation),
+                    queries.count_removed(self.store, plain, cancellation=cancellation))
             except Cancelled:
                 return
             except Exception as error:  # noqa: BLE001 - shown on screen, not raised in a thread
@@ -264,7 +270,7 @@ class ResourceTable(ScrollView, can_focus=True):
                 return
             finally:
                 self._untrack(cancellation)
-            self.post_message(self.CountLoaded(generation, shown, total))
+            self.post_message(self.CountLoaded(generation, (shown, total, removed_shown, removed_total)))
 
         self.run_worker(work, thread=True, group="count", exit_on_error=False)
 
@@ -351,13 +357,13 @@ class ResourceTable(ScrollView, can_focus=True):
     def _count_loaded(self, message: CountLoaded) -> None:
         message.stop()
         if self._incoming is not None and message.generation == self._incoming.generation:
-            self._incoming.counted = (message.shown, message.total)
+            self._incoming.counted = message.counts
         elif message.generation == self._generation:
-            self._counted(message.shown, message.total)
+            self._counted(*message.counts)
 
-    def _counted(self, shown: int, total: int) -> None:
+    def _counted(self, shown: int, total: int, removed_shown: int, removed_total: int) -> None:
         self._set_total(shown)
-        self.post_message(self.Counted(shown, total))
+        self.post_message(self.Counted(shown, total, removed_shown, removed_total))
 
     def _set_total(self, total: int) -> None:
         self.total = total
