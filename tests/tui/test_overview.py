@@ -104,6 +104,24 @@ async def test_one_definition_of_each_count_on_tiles_table_pickers_and_status(ap
     assert (listed["total"] - listed["removed"], listed["removed"]) == (totals.total, totals.removed)
 
 
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_long_names_take_the_room_other_columns_do_not_need(store, tmp_path, size):
+    """Issue 16 item 5: at 80 columns 'Acme Engineering Corp -…' was cut while Local record kept
+    25 cells of '—'. The name takes what the other columns leave in view (their labels whole)."""
+    from syncview.tui.app import SyncviewApp
+    from tests.cli.test_cli import LONG
+    from tests.tui.test_hostile_text import sync_names
+
+    sync_names(store, tmp_path, LONG)
+    app = SyncviewApp(store, operator="tester")
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        lines = table_lines(app)
+        for name in LONG:
+            assert any(line.startswith(name) for line in lines), (name, lines)
+        assert "Local record" in lines[0]
+
+
 async def test_type_and_status_pickers_filter_the_table(app, demo_store):
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)

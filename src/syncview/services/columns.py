@@ -307,6 +307,31 @@ def _share(width: int, fitting: list[Column], rows: Sequence[ResourceRow], clean
     return [(c, wanted[c.key]) for c in fitting], cut
 
 
+def give_room(sized: list[tuple[Column, int]], wants: dict[str, int],
+              measure: Callable[[str], int]) -> list[tuple[Column, int]]:
+    """``sized`` (the screen's widths by share) with the room a flexible column does not need
+    for its widest cell in view (``wants``, keeping its label whole) given to the name (the
+    largest share), as far as the name's widest cell in view needs it: "—" in every Local
+    record cell no longer keeps 25 cells while the names are cut."""
+    flexible = [c for c, _ in sized if c.width is None]
+    if len(flexible) < 2:
+        return sized
+    name = max(flexible, key=lambda c: c.share)
+    widths = {c.key: size for c, size in sized}
+    short = wants.get(name.key, 0) - widths[name.key]
+    for giving in flexible:
+        if short <= 0:
+            break
+        if giving is name or giving.key not in wants:
+            continue
+        spare = widths[giving.key] - max(wants[giving.key], measure(giving.label))
+        given = max(min(spare, short), 0)
+        widths[giving.key] -= given
+        widths[name.key] += given
+        short -= given
+    return [(c, widths[c.key]) for c, _ in sized]
+
+
 def column(key: str) -> Column:
     """The column called ``key``; KeyError naming the known keys if there is none."""
     for candidate in COLUMNS:

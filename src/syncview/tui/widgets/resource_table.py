@@ -211,6 +211,8 @@ class ResourceTable(ScrollView, can_focus=True):
         self.marks = Marks()
         #: columns left out because every row in view says the same in them, and what they say
         self._yielded: dict[str, str] = {}
+        #: each flexible column's widest cell in view: the name gets the room the others leave
+        self._wants: dict[str, int] = {}
 
     # -- what to show -----------------------------------------------------------------
 
@@ -378,14 +380,32 @@ class ResourceTable(ScrollView, can_focus=True):
         return max(self.scrollable_content_region.height - 1, 1)
 
     def _layout(self, width: int) -> list[tuple[Column, int]]:
-        return layout_columns(width, self._yielded)
+        return columns.give_room(layout_columns(width, self._yielded), self._wants, cell_len)
 
     def render_lines(self, crop: Region) -> list[Strip]:
         yielded = self._uniform_columns()
-        if yielded != self._yielded:
-            self._yielded = yielded
+        wants = self._widest_in_view()
+        if yielded != self._yielded or wants != self._wants:
+            self._yielded, self._wants = yielded, wants
             self.refresh()  # every line, not only the ones this pass repaints, takes the new layout
         return super().render_lines(crop)
+
+    def _rows_in_view_loaded(self) -> list[ResourceRow] | None:
+        """The rows in view, or None while some are still coming."""
+        if not self.total:
+            return []
+        top = int(self.scroll_y)
+        cached = [self._cache.get(i) for i in range(top, min(top + self._rows_in_view(), self.total))]
+        rows = [row for row in cached if row is not None]
+        return rows if len(rows) == len(cached) else None
+
+    def _widest_in_view(self) -> dict[str, int]:
+        """Each flexible column's widest cell among the rows in view (columns.give_room)."""
+        rows = self._rows_in_view_loaded()
+        if rows is None:
+            return self._wants  # the rows are on their way: keep the layout until they are here
+        return {c.key: max((cell_len(c.text(row, _clean)) for row in rows), default=0)
+                for c in columns.SHOWN if c.width is None}
 
     def _uniform_columns(self) -> dict[str, str]:
         """The yielding columns that say the same on every row in view, and what they say
