@@ -390,15 +390,20 @@ def status(app: App, as_json: bool) -> None:
         return
     out.print(f"Store: {app.store.path}")
     # Names and counts are never cut (counts have no space to wrap at); the words and headers wrap.
-    table = Table(box=None, padding=(0, 1), pad_edge=False)
+    table = Table(box=None, padding=(0, 1, 0, 1), pad_edge=False, collapse_padding=True)
+    # The outcome, first, stays on one line ("Synced 27 min ago"). On a narrow terminal "Last
+    # success" yields while it says the same as "Last run" on every row (each last run succeeded).
+    success = out.width >= 100 or any(i.last_outcome != "success" for i, _ in rows)
     table.add_column("Integration", no_wrap=True)
-    table.add_column("Last run", ratio=2)
-    table.add_column("Last success", ratio=1)
+    table.add_column("Last run", no_wrap=True)
+    if success:
+        table.add_column("Last success")
     for header in ("Total", *(s.label for s in SyncStatus), "Removed"):
         table.add_column(header, justify="right")
     for integration, totals in rows:
         outcome = Text(integration.last_run_words(), style=_OUTCOME_STYLES.get(integration.last_outcome or "", ""))
-        table.add_row(Text(printable(integration.name)), outcome, ago(integration.last_synced_at),
+        table.add_row(Text(printable(integration.name)), outcome,
+                      *([ago(integration.last_synced_at)] if success else []),
                       f"{totals.total:,}", *(f"{totals.by_status[s]:,}" for s in SyncStatus), f"{totals.removed:,}")
     out.print(table)
     for integration, _totals in rows:

@@ -72,6 +72,22 @@ def test_status_says_a_failed_last_run_first_and_when_the_last_success_was(sv, d
     assert f"{PSA}: the API answered 401 Unauthorized" in lines
 
 
+def test_status_at_80_columns_fits_and_says_the_last_success_only_when_it_differs(sv, db):
+    from rich.cells import cell_len
+    lines = sv.ok("status", env={"COLUMNS": "80"}).stdout.splitlines()
+    assert all(cell_len(line) <= 80 for line in lines), lines
+    assert "Last success" not in lines[1] and "Excluded" in lines[1], lines  # every last run succeeded
+    assert any(line.startswith(PSA) and "Synced" in line for line in lines), lines
+    [(psa_id,)] = query(db, "SELECT id FROM integration WHERE name = ?", PSA)
+    with sqlite3.connect(db) as conn:
+        conn.execute("INSERT INTO syncrun (integration_id, started_at, ended_at, outcome, fetched, created, matched,"
+                     " not_synced, removed, message) VALUES (?, datetime('now'), datetime('now'), 'failed', 0, 0,"
+                     " 0, 0, 0, 'ConnectWise Manage: the API answered 401 Unauthorized')", (psa_id,))
+    lines = sv.ok("status", env={"COLUMNS": "80"}).stdout.splitlines()
+    assert any("Last" in line and "success" in line for line in lines[1:3]), lines
+    assert any(line.startswith(PSA) and "Failed just now" in line for line in lines), lines
+
+
 def test_status_table_names_every_integration(sv, db):
     output = sv.ok("status").stdout
     assert PSA in output and RMM in output and str(db) in output
