@@ -16,8 +16,13 @@ DEMO_RESOURCES = 2_000
 
 @pytest.fixture(autouse=True)
 def _isolated_environment(tmp_path_factory, monkeypatch):
-    """Never read the developer's config or store, and act as a known operator."""
+    """Never read the developer's config or store, and act as a known operator.
+
+    HOME is the test's own too: what falls back to it (~/Downloads for screenshots, a keyring
+    file, platformdirs) never touches the developer's files, nor another test's when the suite
+    runs in parallel (pytest-xdist: each worker has its own temporary directories)."""
     home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
     monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))
