@@ -34,7 +34,7 @@ from syncview.domain import MatchedOn, ReasonKind, ResourceType, SyncStatus, par
 from syncview.errors import ConfigError, SyncviewError
 from syncview.redaction import redact
 from syncview.render import dumps, jsonable, resource_record, write_atomically, write_csv, write_json
-from syncview.safe_text import printable
+from syncview.safe_text import SCREEN_LIMIT, printable
 from syncview.services import actions, columns, integrations, matching, queries
 from syncview.services.seed import seed_demo
 from syncview.services.sync import close_abandoned_runs
@@ -475,19 +475,28 @@ def resources(app: App, integration, client, text, type_, status, matched_on, re
     out.print(f"{len(rows)} shown of {total:,}{apart}")
 
 
+def _shown(text: str) -> str:
+    """A value from outside in the resources table: escaped, and cut as the screen cuts it (a
+    100,000-character name would fill pages); --json and export keep it whole."""
+    return printable(text, limit=SCREEN_LIMIT)
+
+
 def resources_table(rows: list[queries.ResourceRow], width: int) -> tuple[str, Table]:
     """The rows as a table ``width`` cells wide: the id first (the CLI's actions take it), then
     the screen's columns; the name keeps the room, and on a narrow terminal a column that
     says the same on every row is said once (the line returned) instead."""
     id_width = max(len("Id"), *(len(str(row.id)) for row in rows)) if rows else len("Id")
-    sized, yielded = columns.fit_rows(width - id_width - 1, rows, printable, cell_len,
-                                      yield_below=columns.YIELD_BELOW)
+    sized, yielded = columns.fit_rows(width - id_width - 1, rows, _shown, cell_len, yield_below=columns.YIELD_BELOW)
+    name = max((c for c, _ in sized if c.width is None), key=lambda c: c.share, default=None)
     table = Table(box=None, padding=(0, 0, 0, 1), pad_edge=False)
     table.add_column("Id", width=id_width, no_wrap=True, justify="right")
     for column, size in sized:
-        table.add_column(column.label, width=size, no_wrap=True, overflow="ellipsis")
+        # A name longer than its room folds onto the next line, never cut: its end ("…-WS-01")
+        # is what tells two rows apart. The other columns are cut.
+        table.add_column(column.label, width=size, no_wrap=column is not name,
+                         overflow="fold" if column is name else "ellipsis")
     for row in rows:
-        table.add_row(str(row.id), *(Text(column.text(row, printable)) for column, _ in sized))
+        table.add_row(str(row.id), *(Text(column.text(row, _shown)) for column, _ in sized))
     same = " · ".join(f"{columns.column(key).label} {text}" for key, text in yielded.items())
     return (f"Every row: {same}" if same else ""), table
 

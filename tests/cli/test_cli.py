@@ -391,9 +391,10 @@ def test_formulas_and_control_characters_are_inert_in_csv_and_terminal(sv, db, t
     [item] = [r for r in json.loads(exported) if r["id"] == rid]
     assert {k: item[k] for k in HOSTILE} == HOSTILE
 
-    table = sv.ok("resources", "--integration", RMM, "--filter", "hyperlink").stdout
-    assert "\x1b" not in table and "\x9b" not in table and "\x07" not in table
-    assert "\\x1b" in table  # shown as a visible escape (the cell may wrap after it)
+    for columns in ("80", "200"):  # at 80 the remote company yields its room; at 200 it shows
+        table = sv.ok("resources", "--integration", RMM, "--filter", "hyperlink", env={"COLUMNS": columns}).stdout
+        assert "\x1b" not in table and "\x9b" not in table and "\x07" not in table
+    assert "\\x1b" in table  # shown as a visible escape
 
 
 def test_export_to_an_unwritable_place_fails_and_leaves_nothing(sv, db, tmp_path):
