@@ -173,8 +173,10 @@ def test_postgresql_folds_names_as_python_does():
         pytest.skip("psql is not installed")
     names = [*CASED, "STRAẞE", "ÖSTERREICH", "Ærø", "ДОМ-1", "ﬁle ＡＢＣ"]
     literals = ", ".join("'" + n.replace("'", "''") + "'" for n in names)
-    script = (f"{FOLD_SQL_POSTGRES.replace('syncview_fold', 'pg_temp.syncview_fold', 1)};\n"
-              f"SELECT pg_temp.syncview_fold(n) FROM unnest(ARRAY[{literals}]) WITH ORDINALITY AS t(n, i) ORDER BY i;")
+    # Names as the store keeps them: in COLLATE "C" columns, where lower() alone is ASCII only.
+    script = (f"{FOLD_SQL_POSTGRES.replace('syncview_fold', 'pg_temp.syncview_fold')};\n"
+              f"SELECT pg_temp.syncview_fold(n COLLATE \"C\") FROM unnest(ARRAY[{literals}]) WITH ORDINALITY "
+              "AS t(n, i) ORDER BY i;")
     done = subprocess.run([psql, "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-X", "-q", "-A", "-t",
                            "-v", "ON_ERROR_STOP=1"], input=script, capture_output=True, text=True, timeout=30,
                           env={**os.environ, "PGCONNECT_TIMEOUT": "5"})
