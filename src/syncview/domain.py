@@ -139,14 +139,20 @@ def fold_case(text: str) -> str:
 
 
 #: ``syncview_fold(text)`` for PostgreSQL, which cannot call Python: NFKC then ``lower()``
-#: (simple per-letter mapping; the database's ctype must be UTF-8 aware, as C.UTF-8 and ICU
-#: are) and the full foldings ``lower()`` lacks that names hold in practice (ß and ẞ to "ss",
-#: final sigma to sigma). It agrees with :func:`fold_case` on Latin, Greek and Cyrillic names;
-#: it differs only on rare letters (dotted capital I, ligature-like letters NFKC keeps, Cherokee).
-FOLD_SQL_POSTGRES = (
-    "CREATE OR REPLACE FUNCTION syncview_fold(name text) RETURNS text LANGUAGE sql IMMUTABLE STRICT "
-    "PARALLEL SAFE AS $$ SELECT replace(replace(lower(normalize(name, NFKC)), 'ß', 'ss'), 'ς', 'σ') $$"
-)
+#: (simple per-letter mapping) and the full foldings ``lower()`` lacks that names hold in
+#: practice (ß and ẞ to "ss", final sigma to sigma). ``lower()`` follows the collation, and
+#: name columns are ``COLLATE "C"`` (ASCII only), so it is told to use ICU's root collation
+#: where the server has ICU, else the database's default. It agrees with :func:`fold_case` on
+#: Latin, Greek and Cyrillic names; it differs only on rare letters (dotted capital I, Cherokee).
+FOLD_SQL_POSTGRES = """DO $do$ BEGIN
+IF EXISTS (SELECT 1 FROM pg_collation WHERE collname = 'und-x-icu') THEN
+  CREATE OR REPLACE FUNCTION syncview_fold(name text) RETURNS text LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+  AS $f$ SELECT replace(replace(lower(normalize(name, NFKC) COLLATE "und-x-icu"), 'ß', 'ss'), 'ς', 'σ') $f$;
+ELSE
+  CREATE OR REPLACE FUNCTION syncview_fold(name text) RETURNS text LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+  AS $f$ SELECT replace(replace(lower(normalize(name, NFKC) COLLATE "default"), 'ß', 'ss'), 'ς', 'σ') $f$;
+END IF;
+END $do$"""
 
 
 def normalise_name(name: str) -> str:
