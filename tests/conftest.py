@@ -7,6 +7,8 @@ PostgreSQL cases need a server (tests/pg.py): without one they skip, saying why.
 
 from __future__ import annotations
 
+import os
+
 from pathlib import Path
 
 import pytest
@@ -16,14 +18,24 @@ from syncview.services.seed import seed_demo
 from syncview.store import Store, open_store
 from tests import pg
 
+# pytest-xdist's workers start with COLUMNS=80 and LINES=24 set, and a rich Console made at
+# import (the CLI's) would keep 80 columns for good, whatever a test's COLUMNS says.
+os.environ.pop("COLUMNS", None)
+os.environ.pop("LINES", None)
+
 #: Small enough to seed in a blink, big enough for every status, type and a mis-spelt client.
 DEMO_RESOURCES = 2_000
 
 
 @pytest.fixture(autouse=True)
 def _isolated_environment(tmp_path_factory, monkeypatch):
-    """Never read the developer's config or store, and act as a known operator."""
+    """Never read the developer's config or store, and act as a known operator.
+
+    HOME is the test's own too: what falls back to it (~/Downloads for screenshots, a keyring
+    file, platformdirs) never touches the developer's files, nor another test's when the suite
+    runs in parallel (pytest-xdist: each worker has its own temporary directories)."""
     home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
     monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))

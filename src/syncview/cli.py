@@ -22,6 +22,7 @@ from typing import Any, NoReturn
 import platformdirs
 import rich_click as click
 from click.exceptions import Abort, Exit
+from rich.cells import cell_len
 from rich.table import Table
 from rich.text import Text
 
@@ -34,7 +35,7 @@ from syncview.domain import MatchedOn, ReasonKind, ResourceType, SyncStatus, par
 from syncview.errors import ConfigError, SyncviewError
 from syncview.redaction import redact
 from syncview.render import dumps, jsonable, resource_record, write_atomically, write_csv, write_json
-from syncview.safe_text import printable
+from syncview.safe_text import SCREEN_LIMIT, printable
 from syncview.services import actions, columns, integrations, matching, queries
 from syncview.services.seed import seed_demo
 from syncview.services.sync import close_abandoned_runs
@@ -416,15 +417,20 @@ def status(app: App, as_json: bool) -> None:
         return
     out.print(f"Store: {app.store.path}")
     # Names and counts are never cut (counts have no space to wrap at); the words and headers wrap.
-    table = Table(box=None, padding=(0, 1), pad_edge=False)
+    table = Table(box=None, padding=(0, 1, 0, 1), pad_edge=False, collapse_padding=True)
+    # The outcome, first, stays on one line ("Synced 27 min ago"). On a narrow terminal "Last
+    # success" yields while it says the same as "Last run" on every row (each last run succeeded).
+    success = out.width >= 100 or any(i.last_outcome != "success" for i, _ in rows)
     table.add_column("Integration", no_wrap=True)
-    table.add_column("Last run", ratio=2)
-    table.add_column("Last success", ratio=1)
+    table.add_column("Last run", no_wrap=True)
+    if success:
+        table.add_column("Last success")
     for header in ("Total", *(s.label for s in SyncStatus), "Removed"):
         table.add_column(header, justify="right")
     for integration, totals in rows:
         outcome = Text(integration.last_run_words(), style=_OUTCOME_STYLES.get(integration.last_outcome or "", ""))
-        table.add_row(Text(printable(integration.name)), outcome, ago(integration.last_synced_at),
+        table.add_row(Text(printable(integration.name)), outcome,
+                      *([ago(integration.last_synced_at)] if success else []),
                       f"{totals.total:,}", *(f"{totals.by_status[s]:,}" for s in SyncStatus), f"{totals.removed:,}")
     out.print(table)
     for integration, _totals in rows:
@@ -472,24 +478,54 @@ def logs(app: App, integration, since, until, level, limit, as_json) -> None:
 @click.option("--desc", is_flag=True, help="Sort descending.")
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
 @click.option("--offset", type=click.IntRange(min=0), default=0)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON: {total, offset, limit, resources}.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print JSON: {total, removed, offset, limit, resources}; total counts every row the filters "
+                   "select, removed how many of them are removed remotely (status counts those apart).")
 @pass_app
 def resources(app: App, integration, client, text, type_, status, matched_on, reason, sort, desc, limit, offset,
               as_json) -> None:
     """List synced resources with the table's filters."""
     flt = _resource_filter(app, integration, client, text, type_, status, matched_on, reason)
     total = queries.count_resources(app.store, flt)
+    removed = queries.count_removed(app.store, flt)
     rows = queries.resource_page(app.store, flt, offset=offset, limit=limit, sort=sort, descending=desc)
     if as_json:
-        click.echo(dumps({"total": total, "offset": offset, "limit": limit,
+        click.echo(dumps({"total": total, "removed": removed, "offset": offset, "limit": limit,
                           "resources": [resource_record(r) for r in rows]}))
         return
-    # The id first: the CLI's actions take it.
-    table = Table("Id", *(c.label for c in columns.SHOWN), box=None)
-    for row in rows:
-        table.add_row(str(row.id), *(Text(c.text(row, printable)) for c in columns.SHOWN))
+    same, table = resources_table(rows, out.width)
+    if same:
+        out.print(same)
     out.print(table)
-    out.print(f"{len(rows)} shown of {total:,}")
+    # In status's terms: "resources" are the live ones, the removed-remotely rows said apart.
+    apart = f" ({total - removed:,} resources, {removed:,} removed remotely)" if removed else ""
+    out.print(f"{len(rows)} shown of {total:,}{apart}")
+
+
+def _shown(text: str) -> str:
+    """A value from outside in the resources table: escaped, and cut as the screen cuts it (a
+    100,000-character name would fill pages); --json and export keep it whole."""
+    return printable(text, limit=SCREEN_LIMIT)
+
+
+def resources_table(rows: list[queries.ResourceRow], width: int) -> tuple[str, Table]:
+    """The rows as a table ``width`` cells wide: the id first (the CLI's actions take it), then
+    the screen's columns; the name keeps the room, and on a narrow terminal a column that
+    says the same on every row is said once (the line returned) instead."""
+    id_width = max(len("Id"), *(len(str(row.id)) for row in rows)) if rows else len("Id")
+    sized, yielded = columns.fit_rows(width - id_width - 1, rows, _shown, cell_len, yield_below=columns.YIELD_BELOW)
+    name = max((c for c, _ in sized if c.width is None), key=lambda c: c.share, default=None)
+    table = Table(box=None, padding=(0, 0, 0, 1), pad_edge=False)
+    table.add_column("Id", width=id_width, no_wrap=True, justify="right")
+    for column, size in sized:
+        # A name longer than its room folds onto the next line, never cut: its end ("…-WS-01")
+        # is what tells two rows apart. The other columns are cut.
+        table.add_column(column.label, width=size, no_wrap=column is not name,
+                         overflow="fold" if column is name else "ellipsis")
+    for row in rows:
+        table.add_row(str(row.id), *(Text(column.text(row, _shown)) for column, _ in sized))
+    same = " · ".join(f"{columns.column(key).label} {text}" for key, text in yielded.items())
+    return (f"Every row: {same}" if same else ""), table
 
 
 @cli.command()

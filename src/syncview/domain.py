@@ -6,7 +6,6 @@ Nothing here touches the database or the screen.
 from __future__ import annotations
 
 import re
-import string
 import unicodedata
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -131,31 +130,64 @@ _PUNCTUATION = re.compile(r"[^\w\s]+", re.UNICODE)
 _SPACES = re.compile(r"\s+")
 
 
+def fold_case(text: str) -> str:
+    """``text`` with case ignored as Unicode says (full case folding after NFKC): "ÉCOLE" and
+    "école" fold alike, and so do "STRASSE" and "Straße" (both "strasse"). The one definition
+    of "any case" for names; ``normalise_name`` starts from it and the SQL filters compare
+    what it gives (SQLite calls it as ``syncview_fold``; see :data:`FOLD_SQL_POSTGRES`)."""
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+#: ``syncview_fold(text)`` for PostgreSQL, which cannot call Python: NFKC then ``lower()``
+#: (simple per-letter mapping) and the full foldings ``lower()`` lacks that names hold in
+#: practice (ß and ẞ to "ss", final sigma to sigma). ``lower()`` follows the collation, and
+#: name columns are ``COLLATE "C"`` (ASCII only), so it is told to use ICU's root collation
+#: where the server has ICU, else the database's default. It agrees with :func:`fold_case` on
+#: Latin, Greek and Cyrillic names; it differs only on rare letters (dotted capital I, Cherokee).
+FOLD_SQL_POSTGRES = """DO $do$ BEGIN
+IF EXISTS (SELECT 1 FROM pg_collation WHERE collname = 'und-x-icu') THEN
+  CREATE OR REPLACE FUNCTION syncview_fold(name text) RETURNS text LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+  AS $f$ SELECT replace(replace(lower(normalize(name, NFKC) COLLATE "und-x-icu"), 'ß', 'ss'), 'ς', 'σ') $f$;
+ELSE
+  CREATE OR REPLACE FUNCTION syncview_fold(name text) RETURNS text LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+  AS $f$ SELECT replace(replace(lower(normalize(name, NFKC) COLLATE "default"), 'ß', 'ss'), 'ς', 'σ') $f$;
+END IF;
+END $do$"""
+
+
 def normalise_name(name: str) -> str:
     """The form in which two names are "equal" for automatic matching.
 
-    Case, accents' compatibility forms, punctuation and runs of spaces are ignored;
-    words are kept, so "ACME Corp" and "Acme Corporation, Inc." stay different:
+    Case (:func:`fold_case`), accents' compatibility forms, punctuation and runs of spaces
+    are ignored; words are kept, so "ACME Corp" and "Acme Corporation, Inc." stay different:
     only similarity ranking (never automatic linking) treats those as close.
     """
-    text = unicodedata.normalize("NFKC", name).casefold()
-    text = _PUNCTUATION.sub(" ", text)
+    text = _PUNCTUATION.sub(" ", fold_case(name))
     return _SPACES.sub(" ", text).strip()
-
-
-_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 
 
 def name_search(text: str) -> str:
     """What a typed name filter looks for: the text as typed, punctuation and spaces included,
-    in ASCII lower case (SQLite's ``lower()``, which the query applies to the names; other
-    letters are compared as typed). Empty when the text is only spaces: no filter."""
-    return text.translate(_ASCII_LOWER) if text.strip() else ""
+    case folded (:func:`fold_case`), so "ÉCOLE" finds "école" and "STRASSE" finds "Straße".
+    Empty when the text is only spaces: no filter.
+
+    A name matches when its folded form holds this. Both stores answer alike: the store's
+    ``name_norm`` (:func:`normalise_name`) holds the folded name less punctuation, so a search
+    of letters and digits only (:func:`plain_search`) is a substring test on ``name_norm``,
+    which an index serves (SQLite FTS5 trigram, PostgreSQL pg_trgm); any other is that test
+    (a superset) then ``syncview_fold(name)`` holding the search, row by row."""
+    return fold_case(text) if text.strip() else ""
+
+
+def plain_search(search: str) -> bool:
+    """Whether a :func:`name_search` has only letters, digits and underscores: then a name
+    holds it exactly when the name's ``name_norm`` does, with no row read."""
+    return bool(search) and normalise_name(search) == search and " " not in search
 
 
 def name_contains(name: str, search: str) -> bool:
     """Whether ``name`` holds :func:`name_search`'s ``search``: the SQL filter's test, in Python."""
-    return search in name.translate(_ASCII_LOWER)
+    return search in fold_case(name)
 
 
 def integration_name(name: str) -> str:

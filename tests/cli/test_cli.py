@@ -72,6 +72,22 @@ def test_status_says_a_failed_last_run_first_and_when_the_last_success_was(sv, d
     assert f"{PSA}: the API answered 401 Unauthorized" in lines
 
 
+def test_status_at_80_columns_fits_and_says_the_last_success_only_when_it_differs(sv, db):
+    from rich.cells import cell_len
+    lines = sv.ok("status", env={"COLUMNS": "80"}).stdout.splitlines()
+    assert all(cell_len(line) <= 80 for line in lines[1:]), lines  # the store's path, first, is as long as it is
+    assert "Last success" not in lines[1] and "Excluded" in lines[1], lines  # every last run succeeded
+    assert any(line.startswith(PSA) and "Synced" in line for line in lines), lines
+    [(psa_id,)] = query(db, "SELECT id FROM integration WHERE name = ?", PSA)
+    with sqlite3.connect(db) as conn:
+        conn.execute("INSERT INTO syncrun (integration_id, started_at, ended_at, outcome, fetched, created, matched,"
+                     " not_synced, removed, message) VALUES (?, datetime('now'), datetime('now'), 'failed', 0, 0,"
+                     " 0, 0, 0, 'ConnectWise Manage: the API answered 401 Unauthorized')", (psa_id,))
+    lines = sv.ok("status", env={"COLUMNS": "80"}).stdout.splitlines()
+    assert any("Last" in line and "success" in line for line in lines[1:3]), lines
+    assert any(line.startswith(PSA) and "Failed just now" in line for line in lines), lines
+
+
 def test_status_table_names_every_integration(sv, db):
     output = sv.ok("status").stdout
     assert PSA in output and RMM in output and str(db) in output
@@ -131,6 +147,33 @@ def test_resources_pages_and_sorts_with_a_total(sv, db):
     newest = sv.json("resources", "--integration", PSA, "--sort", "last_seen", "--desc", "--limit", "50")
     seen = [r["last_seen"] for r in newest["resources"]]
     assert seen == sorted(seen, reverse=True)
+
+
+LONG = ["Acme Engineering Corp - London [HQ] WS-01", "Acme Engineering Corp - Leeds 🚀 WS-02",
+        "Acme Engineering Corp - [b]York[/b] WS-03", "Acme Engineering Corp - Bath 中文 WS-04"]
+
+
+def test_resources_at_80_columns_give_the_name_the_room(sv, tmp_path):
+    """The issue's case: long names (markup-like brackets, emoji, wide letters) at 80 columns.
+    The name shows whole; Type, Status and Last seen say the same on every row, so they are
+    said once above the table instead of taking its width; no line runs past 80 cells."""
+    from rich.cells import cell_len
+    from syncview.store import open_store
+    from tests.tui.test_hostile_text import sync_names
+    path = tmp_path / "long.db"
+    store = open_store(path)
+    sync_names(store, tmp_path, LONG)
+    store.close()
+    output = sv.ok("resources", "--type", "device", db=path, env={"COLUMNS": "80"}).stdout
+    lines = output.splitlines()
+    assert all(cell_len(line) <= 80 for line in lines), output
+    for name in LONG:
+        assert any(name in line for line in lines), (name, output)
+    assert lines[0] == "Every row: Type Device · Status Not Synced · Last seen just now", output
+    header = lines[1].split()
+    assert header[:2] == ["Id", "Name"] and "Type" not in header and "Status" not in header, output
+    wide = sv.ok("resources", "--type", "device", db=path, env={"COLUMNS": "160"}).stdout.splitlines()
+    assert {"Type", "Status", "Remote", "Last"} <= set(wide[0].split()), wide  # room enough: every column
 
 
 def test_resources_table_shows_how_many_of_how_many(sv):
@@ -345,9 +388,10 @@ def test_formulas_and_control_characters_are_inert_in_csv_and_terminal(sv, db, t
     [item] = [r for r in json.loads(exported) if r["id"] == rid]
     assert {k: item[k] for k in HOSTILE} == HOSTILE
 
-    table = sv.ok("resources", "--integration", RMM, "--filter", "hyperlink").stdout
-    assert "\x1b" not in table and "\x9b" not in table and "\x07" not in table
-    assert "\\x1b" in table  # shown as a visible escape (the cell may wrap after it)
+    for columns in ("80", "200"):  # at 80 the remote company yields its room; at 200 it shows
+        table = sv.ok("resources", "--integration", RMM, "--filter", "hyperlink", env={"COLUMNS": columns}).stdout
+        assert "\x1b" not in table and "\x9b" not in table and "\x07" not in table
+    assert "\\x1b" in table  # shown as a visible escape
 
 
 def test_export_to_an_unwritable_place_fails_and_leaves_nothing(sv, db, tmp_path):

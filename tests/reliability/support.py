@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 DRIVER = Path(__file__).with_name("driver.py")
 #: Generous: two cores shared by the whole suite, and each process imports SQLAlchemy and httpx.
@@ -188,10 +189,21 @@ def cap_store_pages(path: Path) -> Callable[[], None]:
     return lambda: event.remove(Engine, "connect", on_connect)
 
 
+#: Sockets :func:`free_port` holds bound for as long as the test process lives.
+_HELD: list[Any] = []
+
+
 def free_port() -> int:
-    """A loopback port with nothing listening (bound, then closed)."""
+    """A loopback port with nothing listening: a connection is refused.
+
+    The port stays bound (never listening) until the test process ends: closed at once, the
+    OS could hand it to a server another test starts meanwhile (the suite runs in parallel),
+    and "nothing listening" would no longer hold.
+    """
     import socket
 
-    with closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    _HELD.append(sock)
+    port: int = sock.getsockname()[1]
+    return port

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
+
 from syncview.domain import ResourceType, SyncStatus
 from syncview.services import queries
 from syncview.services.queries import ResourceFilter
@@ -25,8 +29,11 @@ async def test_opens_on_first_integration_with_tiles_counting_the_whole_integrat
         status = static_text(screen.query_one(StatusTile))
         assert number(totals.by_status[SyncStatus.MATCHED]) in status
         assert f"Removed remotely {number(totals.removed)}" in " ".join(status.split())
-        # The table lists the removed-remotely resources too (marked so on their row).
-        assert screen.query_one("#sync-status").border_subtitle == f"{number(totals.total + totals.removed)} resources"
+        # The table lists the removed-remotely resources too (marked so on their row), and counts
+        # them as the tiles do: the tile's total, the removed ones apart.
+        assert screen.query_one(ResourceTable).total == totals.total + totals.removed
+        assert screen.query_one("#sync-status").border_subtitle == \
+            f"{number(totals.total)} resources · {number(totals.removed)} removed remotely"
         lines = table_lines(app)
         assert lines[0].startswith("Name ▲")
         first_page = queries.resource_page(demo_store, ResourceFilter(cw.id), limit=5)
@@ -41,14 +48,78 @@ async def test_typing_a_filter_narrows_the_rows_as_one_types(app, demo_store):
         names = row_names(app)
         assert names and all("ws-0" in name.lower() for name in names)
         cw = _integration(demo_store)
-        expected = queries.count_resources(demo_store, ResourceFilter(cw.id, text="ws-0"))
-        total = queries.count_resources(demo_store, ResourceFilter(cw.id))
-        assert app.screen.query_one("#sync-status").border_subtitle == f"{number(expected)} of {number(total)}"
+        flt = ResourceFilter(cw.id, text="ws-0")
+        removed = queries.count_removed(demo_store, flt)
+        expected = queries.count_resources(demo_store, flt) - removed
+        totals = queries.integration_totals(demo_store, cw.id)
+        apart = f" · {number(removed)} removed remotely" if removed else ""
+        assert app.screen.query_one("#sync-status").border_subtitle == \
+            f"{number(expected)} of {number(totals.total)}{apart}"
         await pilot.press("escape")  # back to the table
         assert isinstance(app.focused, ResourceTable)
         await pilot.press("escape")  # clears the filter
         await settle(pilot)
-        assert app.screen.query_one("#sync-status").border_subtitle == f"{number(total)} resources"
+        assert app.screen.query_one("#sync-status").border_subtitle == \
+            f"{number(totals.total)} resources · {number(totals.removed)} removed remotely"
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_one_definition_of_each_count_on_tiles_table_pickers_and_status(app, demo_store, size):
+    """Issue 16 item 3: 'resources' are the live ones everywhere (tiles, the table's count line,
+    the client picker, ``status``); the removed-remotely ones the table also lists are said apart."""
+    from textual.widgets import Select
+
+    from syncview.cli import cli
+    from click.testing import CliRunner
+
+    cw = _integration(demo_store)
+    totals = queries.integration_totals(demo_store, cw.id)
+    assert totals.removed > 0  # the demo has some, or this would not tell the definitions apart
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        box = app.screen.query_one("#sync-status")
+        assert box.border_subtitle == f"{number(totals.total)} resources · {number(totals.removed)} removed remotely"
+        # Each client in the picker: its live resources, which the table then says for it.
+        client = next(c for c in queries.integration_clients(demo_store, cw.id) if c.removed)
+        picker = app.screen.query_one("#client", Select)
+        assert f"({number(client.resources)})" in next(str(p) for p, v in picker._options if v == client.id)
+        picker.value = client.id
+        await settle(pilot)
+        assert box.border_subtitle == f"{number(client.resources)} resources · {number(client.removed)} removed remotely"
+        picker.value = "all"
+        await settle(pilot)
+        # A status: the tile's number for it, of the tile's total.
+        await pilot.press("S", "down", "enter")  # Matched
+        await settle(pilot)
+        matched = ResourceFilter(cw.id, status=SyncStatus.MATCHED)
+        removed = queries.count_removed(demo_store, matched)
+        apart = f" · {number(removed)} removed remotely" if removed else ""
+        assert box.border_subtitle == \
+            f"{number(totals.by_status[SyncStatus.MATCHED])} of {number(totals.total)}{apart}"
+    status = json.loads(CliRunner().invoke(cli, ["--db", str(demo_store.path), "status", "--json"]).stdout)
+    item = next(i for i in status["integrations"] if i["id"] == cw.id)
+    assert (item["total"], item["removed"]) == (totals.total, totals.removed)
+    listed = json.loads(CliRunner().invoke(cli, ["--db", str(demo_store.path), "resources", "--integration",
+                                                 cw.name, "--limit", "1", "--json"]).stdout)
+    assert (listed["total"] - listed["removed"], listed["removed"]) == (totals.total, totals.removed)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_long_names_take_the_room_other_columns_do_not_need(store, tmp_path, size):
+    """Issue 16 item 5: at 80 columns 'Acme Engineering Corp -…' was cut while Local record kept
+    25 cells of '—'. The name takes what the other columns leave in view (their labels whole)."""
+    from syncview.tui.app import SyncviewApp
+    from tests.cli.test_cli import LONG
+    from tests.tui.test_hostile_text import sync_names
+
+    sync_names(store, tmp_path, LONG)
+    app = SyncviewApp(store, operator="tester")
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        lines = table_lines(app)
+        for name in LONG:
+            assert any(line.startswith(name) for line in lines), (name, lines)
+        assert "Local record" in lines[0]
 
 
 async def test_type_and_status_pickers_filter_the_table(app, demo_store):
@@ -155,6 +226,46 @@ async def test_enter_then_a_key_typed_in_one_breath_acts_on_the_table(app, demo_
         assert app.screen.query_one("#filter", Input).value == "globex"
         assert app.screen.focused is app.screen.query_one(ResourceTable)
         assert "marked" in str(app.screen.query_one("#sync-status").border_subtitle)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_picker_keys_typed_in_one_burst_do_what_they_do_typed_slowly(app, demo_store, size):
+    """Keys posted together, as a terminal delivers a burst: before the fix the letter after
+    'c' was handed to the table before the client list opened, and lost ('ct⏎' chose All
+    clients); '↓⏎' right after 't' must move in the type list, not in the table."""
+    from textual import events
+    from textual.widgets import Select
+
+    def burst(*keys: str) -> None:
+        for key in keys:
+            app.post_message(events.Key(key, key if len(key) == 1 else None))
+
+    cw = _integration(demo_store)
+    clients = queries.integration_clients(demo_store, cw.id)
+    # 't' in the client list jumps to the first client whose name has a 't' earliest: as typed slowly
+    wanted = min((c for c in clients if "t" in c.name.lower()), key=lambda c: c.name.lower().index("t"))
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        burst("c", "t", "enter")
+        await settle(pilot)
+        assert app.screen.query_one("#client", Select).value == wanted.id
+        assert app.screen.query_one("#type", Select).value == "all"  # 't' did not open the type list
+        types = app.screen.query_one("#type", Select)
+        burst("t", "down", "down", "enter")
+        await settle(pilot)
+        assert types.value == types._options[2][1] and not types.expanded
+        burst("S", "escape", "c", "escape")  # the lists open and close in turn, none left open
+        await settle(pilot)
+        assert not any(p.expanded for p in app.screen.query(Select))
+        burst("slash", "c", "t", "S", "I")  # in the filter box the picker keys are letters
+        await settle(pilot)
+        assert app.screen.query_one("#filter").value == "ctSI"
+        assert not any(p.expanded for p in app.screen.query(Select))
+        burst("escape")
+        app.screen.query_one("#filter").value = ""
+        await settle(pilot)
+        assert {r.client_id for r in queries.resource_page(demo_store, app.screen.current_filter(), limit=50)} \
+            == {wanted.id}
 
 
 async def test_no_integration_is_not_a_choice_in_the_integration_picker(app, demo_store):

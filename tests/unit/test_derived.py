@@ -52,7 +52,8 @@ def test_totals_and_clients_read_from_counts_match_a_recount(demo_store):
     totals = queries.integration_totals(demo_store, integration.id)
     (total,) = rows(demo_store, "SELECT count(*) FROM resource WHERE integration_id = ?", integration.id)[0]
     assert totals.total + totals.removed == total  # live ones, and the removed-remotely ones apart
-    clients = {c.id: c.resources for c in queries.integration_clients(demo_store, integration.id)}
+    # every resource of a client: its live ones and its removed-remotely ones, counted apart
+    clients = {c.id: c.resources + c.removed for c in queries.integration_clients(demo_store, integration.id)}
     recount = dict(rows(demo_store, "SELECT coalesce(client_id, 0), count(*) FROM resource "
                                     "WHERE integration_id = ? GROUP BY 1", integration.id))
     assert clients == recount

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+import os
+import shutil
+import subprocess
+
 import pytest
 
-from syncview.domain import ResourceType, SyncStatus, normalise_name
+from syncview.domain import FOLD_SQL_POSTGRES, ResourceType, SyncStatus, fold_case, normalise_name
 from syncview.errors import NotFoundError
-from syncview.services import queries
+from syncview.services import bulk, queries
 from syncview.services.queries import NO_CLIENT, ResourceFilter
 from syncview.store import raw_connection
 from tests.helpers import rows
+from tests.tui.test_hostile_text import INTEGRATION, sync_names
 
 PSA, RMM = "ConnectWise Manage", "Datto RMM"
 
@@ -97,9 +102,12 @@ def test_totals_of_an_integration_without_resources_are_zero(demo_store):
 
 def test_clients_of_an_integration_by_name_with_the_unmatched_last(demo_store):
     clients = queries.integration_clients(demo_store, iid(demo_store, PSA))
-    expected = dict(rows(demo_store, "SELECT coalesce(client_id, 0), count(*) FROM resource "
-                                     "WHERE integration_id = ? GROUP BY client_id", iid(demo_store, PSA)))
-    assert {c.id: c.resources for c in clients} == expected
+    # live resources, as the tiles count them, and the removed-remotely ones apart
+    expected = {client: (live, removed) for client, live, removed in rows(
+        demo_store, "SELECT coalesce(client_id, 0), sum(NOT deleted_remotely), sum(deleted_remotely) FROM resource "
+                    "WHERE integration_id = ? GROUP BY client_id", iid(demo_store, PSA))}
+    assert {c.id: (c.resources, c.removed) for c in clients} == expected
+    assert any(c.removed for c in clients)
     assert clients[-1].id == NO_CLIENT and clients[-1].name == "(no local client)"
     named = [c.name.casefold() for c in clients[:-1]]
     assert named == sorted(named)
@@ -128,6 +136,52 @@ def test_text_filter_matches_what_was_typed_punctuation_included_in_any_case(dem
     if text in ("acme-", " - "):  # the issue's cases: these found names without the punctuation
         every = {r["id"] for r in all_resources(demo_store, integration) if normalise_name(text) in r["name_norm"]}
         assert expected and expected < every
+
+
+#: Names whose letters change with case beyond ASCII, synced for real by the files connector.
+CASED = ["École Saint-Exupéry", "ÉCOLE NORMALE", "école-42", "Straße 12", "STRASSE-9", "Hauptstrasse 3",
+         "Σίσυφος-PC", "ΣΊΣΥΦΟΣ", "Ecole sans accent", "Acme"]
+
+
+@pytest.mark.parametrize(("texts", "expected"), [
+    (["ÉCOLE", "école", "École", "éCoLe"], {"École Saint-Exupéry", "ÉCOLE NORMALE", "école-42"}),
+    (["ÉCOLE-", "école-"], {"école-42"}),
+    (["STRASSE", "Straße", "strasse", "STRAẞE"], {"Straße 12", "STRASSE-9", "Hauptstrasse 3"}),
+    (["straße-", "STRASSE-"], {"STRASSE-9"}),
+    (["σίσυφος", "ΣΊΣΥΦΟΣ", "Σίσυφος"], {"Σίσυφος-PC", "ΣΊΣΥΦΟΣ"}),
+    (["ΣΊΣΥΦΟΣ-pc"], {"Σίσυφος-PC"}),
+    (["ecole"], {"Ecole sans accent"}),  # accents are letters: "ecole" is not "école"
+])
+def test_text_filter_ignores_case_beyond_ascii_the_same_in_every_query(store, tmp_path, texts, expected):
+    sync_names(store, tmp_path, CASED)
+    integration = queries.get_integration(store, INTEGRATION).id
+    everything = queries.resource_page(store, ResourceFilter(integration), limit=100)
+    for text in texts:
+        flt = ResourceFilter(integration, text=text)
+        found = queries.resource_page(store, flt, limit=100)
+        assert {r.name for r in found} == expected, text
+        assert queries.count_resources(store, flt) == len(expected), text
+        assert {r.name for r in queries.iter_resources(store, flt)} == expected, text
+        assert {r.name for r in everything if bulk.matches(flt, r)} == expected, text  # the marks' test
+
+
+def test_postgresql_folds_names_as_python_does():
+    """FOLD_SQL_POSTGRES gives PostgreSQL the same "any case" as domain.fold_case, so a
+    PostgreSQL store filters names as a SQLite one does (checked on the real server)."""
+    psql = shutil.which("psql")
+    if psql is None:
+        pytest.skip("psql is not installed")
+    names = [*CASED, "STRAẞE", "ÖSTERREICH", "Ærø", "ДОМ-1", "ﬁle ＡＢＣ"]
+    literals = ", ".join("'" + n.replace("'", "''") + "'" for n in names)
+    # Names as the store keeps them: in COLLATE "C" columns, where lower() alone is ASCII only.
+    script = (f"{FOLD_SQL_POSTGRES.replace('syncview_fold', 'pg_temp.syncview_fold')};\n"
+              f"SELECT pg_temp.syncview_fold(n COLLATE \"C\") FROM unnest(ARRAY[{literals}]) WITH ORDINALITY "
+              "AS t(n, i) ORDER BY i;")
+    done = subprocess.run([psql, "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-X", "-q", "-A", "-t",
+                           "-v", "ON_ERROR_STOP=1"], input=script, capture_output=True, text=True, timeout=30,
+                          env={**os.environ, "PGCONNECT_TIMEOUT": "5"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [fold_case(n) for n in names]
 
 
 def test_a_filter_of_only_spaces_is_no_filter(demo_store):

@@ -36,7 +36,7 @@ names, the CLI's does not); a column's ``tone`` is a word the screen maps to a s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from operator import itemgetter
@@ -233,6 +233,103 @@ SORT_KEYS: dict[str, ColumnElement[Any]] = {c.key: c.order_by for c in COLUMNS}
 
 if len(SORT_KEYS) != len(COLUMNS):
     raise TypeError("two columns share a key: " + ", ".join(c.key for c in COLUMNS))
+
+
+def uniform(rows: Sequence[ResourceRow], candidates: Iterable[Column], clean: Clean) -> dict[str, str]:
+    """The yielding columns among ``candidates`` that say the same on every one of ``rows``
+    (two or more), and what they say: a narrow table leaves them out and says it once."""
+    if len(rows) < 2:
+        return {}
+    found = {}
+    for candidate in candidates:
+        if candidate.yields:
+            texts = {candidate.text(row, clean) for row in rows}
+            if len(texts) == 1:
+                found[candidate.key] = texts.pop()
+    return found
+
+
+#: Below this table width, a column that says the same on every row in view gives its room up
+#: (on the screen and in the CLI's ``resources``).
+YIELD_BELOW = 100
+
+#: Narrowest the name is cut to before the short columns give their room up.
+NAME_FLOOR = 16
+
+#: Narrowest a shrunk flexible column gets before the next one gives up room.
+FLEX_FLOOR = 8
+
+
+def fit_rows(width: int, rows: Sequence[ResourceRow], clean: Clean, measure: Callable[[str], int], *,
+             yield_below: int, gap: int = 1) -> tuple[list[tuple[Column, int]], dict[str, str]]:
+    """The shown columns for ``rows`` in ``width`` cells, each with its width, and the yielded ones.
+
+    For a table whose rows are all known (the CLI's page): below ``yield_below`` cells the
+    columns that say the same on every row yield (the caller says what they say once). Every
+    column asks for its widest cell (``measure`` counts terminal cells). When that is too
+    much, the flexible columns give room up, the smallest ``share`` first, down to
+    :data:`FLEX_FLOOR`; the name (the largest share) is cut last, so it keeps the room. A
+    column whose ``min_table_width`` the table misses is shown only if no column need be cut.
+    """
+    yielded = uniform(rows, SHOWN, clean) if width < yield_below else {}
+    every = [c for c in SHOWN if c.key not in yielded]
+    narrow = [c for c in every if width >= c.min_table_width]
+    sized, cut = _share(width, every, rows, clean, measure, gap)
+    if cut and narrow != every:
+        sized, _ = _share(width, narrow, rows, clean, measure, gap)
+    # On a very narrow terminal the other columns go too, the rightmost first, before the
+    # name is cut below NAME_FLOOR cells.
+    kept = [c for c, _ in sized]
+    name = max((c for c in kept if c.width is None), key=lambda c: c.share, default=None)
+    if name is not None:
+        whole = max((measure(name.text(row, clean)) for row in rows), default=0)
+        while len(kept) > 1 and dict((c.key, size) for c, size in sized)[name.key] < min(NAME_FLOOR, whole):
+            kept.remove(next(c for c in reversed(kept) if c is not name))
+            sized, _ = _share(width, kept, rows, clean, measure, gap)
+    return sized, yielded
+
+
+def _share(width: int, fitting: list[Column], rows: Sequence[ResourceRow], clean: Clean,
+           measure: Callable[[str], int], gap: int) -> tuple[list[tuple[Column, int]], bool]:
+    """Each column's width in ``width`` cells (see :func:`fit_rows`), and whether any is cut."""
+    wanted = {c.key: max([measure(c.label), *(measure(c.text(row, clean)) for row in rows)]) for c in fitting}
+    over = sum(wanted.values()) + gap * (len(fitting) - 1) - width
+    cut = over > 0
+    flexible = sorted((c for c in fitting if c.width is None), key=lambda c: c.share)
+    for number, giving in enumerate(flexible):
+        if over <= 0:
+            break
+        # the last to give (the name, the largest share) gives as far as it must
+        floor = 1 if number == len(flexible) - 1 else min(wanted[giving.key], FLEX_FLOOR)
+        given = min(over, wanted[giving.key] - floor)
+        wanted[giving.key] -= given
+        over -= given
+    return [(c, wanted[c.key]) for c in fitting], cut
+
+
+def give_room(sized: list[tuple[Column, int]], wants: dict[str, int],
+              measure: Callable[[str], int]) -> list[tuple[Column, int]]:
+    """``sized`` (the screen's widths by share) with the room a flexible column does not need
+    for its widest cell in view (``wants``, keeping its label whole) given to the name (the
+    largest share), as far as the name's widest cell in view needs it: "—" in every Local
+    record cell no longer keeps 25 cells while the names are cut."""
+    flexible = [c for c, _ in sized if c.width is None]
+    if len(flexible) < 2:
+        return sized
+    name = max(flexible, key=lambda c: c.share)
+    widths = {c.key: size for c, size in sized}
+    short = wants.get(name.key, 0) - widths[name.key]
+    for giving in flexible:
+        if short <= 0:
+            break
+        if giving is name or giving.key not in wants:
+            continue
+        spare = widths[giving.key] - max(wants[giving.key], measure(giving.label))
+        given = max(min(spare, short), 0)
+        widths[giving.key] -= given
+        widths[name.key] += given
+        short -= given
+    return [(c, widths[c.key]) for c, _ in sized]
 
 
 def column(key: str) -> Column:

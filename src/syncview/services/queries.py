@@ -21,6 +21,7 @@ from syncview.domain import (
     SyncStatus,
     integration_key,
     name_search,
+    plain_search,
     normalise_name,
     xref,
 )
@@ -113,7 +114,9 @@ class ClientCount:
     #: ``NO_CLIENT`` for resources whose remote company has no local client
     id: int
     name: str
+    #: live resources (what the tiles count); the removed-remotely ones apart
     resources: int
+    removed: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +127,7 @@ class ResourceFilter:
     integration_id: int | None
     #: None for all clients, NO_CLIENT for resources without a local client
     client_id: int | None = None
-    #: part of the name as typed, punctuation included, ASCII case ignored (domain.name_search)
+    #: part of the name as typed, punctuation included, any case (domain.name_search)
     text: str = ""
     type: ResourceType | None = None
     status: SyncStatus | None = None
@@ -252,9 +255,16 @@ def integration_clients(store: Store, integration_id: int) -> list[ClientCount]:
         .group_by(RC.client_id, CL.name)
         .having(func.sum(RC.n) > 0)
     )
+    removed_rows = (
+        select(func.coalesce(R.client_id, NO_CLIENT), func.count())
+        .where(R.integration_id == integration_id, text("resource.deleted_remotely = 1"))
+        .group_by(R.client_id)
+    )
     with store.read() as conn:
+        removed: dict[int, int] = {client: count for client, count in conn.execute(removed_rows)}
         rows = [
-            ClientCount(client_id, name or "(no local client)", count)
+            ClientCount(client_id, name or "(no local client)", count - removed.get(client_id, 0),
+                        removed.get(client_id, 0))
             for client_id, name, count in conn.execute(query)
         ]
     return sorted(rows, key=lambda c: (c.id == NO_CLIENT, c.name.casefold()))
@@ -287,9 +297,9 @@ class _TextPlan:
 
     @property
     def plain(self) -> bool:
-        """The search is ASCII letters and digits only: then a name holds it exactly when its
+        """The search is letters and digits only: then a name holds it exactly when its
         ``name_norm`` does, and the covering name index answers without reading a row."""
-        return self.search.isascii() and self.search.isalnum()
+        return plain_search(self.search)
 
 
 def _scan_plan(flt: ResourceFilter) -> _TextPlan:
@@ -336,8 +346,9 @@ def _where(flt: ResourceFilter, plan: _TextPlan) -> list[ColumnElement[bool]]:
     elif plan.norm:
         clauses.append(contains(R.name_norm, plan.norm))  # from the covering index: no row read
     if plan.search and not plan.plain:
-        # Punctuation or spaces: the rows that passed the normalised test are read and checked as typed.
-        clauses.append(contains(func.lower(R.name), plan.search))
+        # Punctuation or spaces: the rows that passed the normalised test are read and checked as
+        # typed, case folded (domain.name_search; each engine has syncview_fold: store/db.py, store/pg.py).
+        clauses.append(contains(func.syncview_fold(R.name), plan.search))
     return clauses
 
 
@@ -357,6 +368,25 @@ def count_resources(store: Store, flt: ResourceFilter, *, cancellation: Cancella
         if plan.none:
             return 0
         query = select(func.count()).select_from(resource_table).where(*_where(flt, plan))
+        count: int = conn.execute(query).scalar_one()
+        return count
+
+
+def count_removed(store: Store, flt: ResourceFilter, *, cancellation: Cancellation | None = None) -> int:
+    """How many of the resources ``flt`` selects are removed remotely.
+
+    One definition of each count, everywhere: the table lists every resource the filter
+    selects (:func:`count_resources`), the removed-remotely ones marked; the tiles, ``status``
+    and the table's count line call the others "resources" and say the removed ones apart
+    (:class:`Totals`' ``total`` and ``removed``). Read through the partial index of removed rows.
+    """
+    with store.read(cancellation) as conn:
+        plan = _text_plan(conn, flt) if name_search(flt.text) else _TextPlan("")
+        if plan.none:
+            return 0
+        # Written out, not bound: SQLite uses a partial index only for a literal that implies it.
+        query = (select(func.count()).select_from(resource_table)
+                 .where(*_where(flt, plan), text("resource.deleted_remotely = 1")))
         count: int = conn.execute(query).scalar_one()
         return count
 

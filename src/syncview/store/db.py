@@ -26,6 +26,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import QueuePool
 from sqlmodel import SQLModel
 
+from syncview.domain import fold_case
 from syncview.errors import Cancelled, StoreError
 from syncview.store import derived, models  # models registers the tables on SQLModel.metadata
 from syncview.store.dialect import POSTGRESQL, StoreUrl, is_driver_error, is_store_url
@@ -266,6 +267,10 @@ def connect(path: Path, *, read_only: bool = False, timeout: float = BUSY_TIMEOU
     return sqlite3.connect(uri, uri=True, timeout=timeout, check_same_thread=check_same_thread)
 
 
+def _fold(text: str | None) -> str | None:
+    return None if text is None else fold_case(text)
+
+
 def _make_engine(path: Path) -> Engine:
     # A creator rather than a "sqlite:///..." URL: SQLAlchemy would read a "?" in the path as the
     # start of the URL's query. QueuePool is what SQLAlchemy gives a file database by URL.
@@ -284,6 +289,8 @@ def _make_engine(path: Path) -> Engine:
         cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.close()
+        # The name filter's "any case" (domain.name_search); PostgreSQL defines it in SQL.
+        dbapi_connection.create_function("syncview_fold", 1, _fold, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:

@@ -24,6 +24,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlmodel import SQLModel
 
+from syncview.domain import FOLD_SQL_POSTGRES
 from syncview.errors import StoreError
 from syncview.store import derived
 from syncview.store import db
@@ -167,6 +168,9 @@ def _prepare_schema(engine: Engine, shown: StoreUrl) -> None:
                 f"{shown} was written by a newer syncview (schema {version}; this one reads up to "
                 f"{db.SCHEMA_VERSION}): upgrade syncview, or use another --db"
             )
+        # The name filter's "any case" (domain.fold_case) in SQL; replaced every time, so a store
+        # made before it (or by an older syncview) has today's definition.
+        conn.exec_driver_sql(FOLD_SQL_POSTGRES)
         if not marked:
             _create(conn)
         elif version < db.SCHEMA_VERSION:

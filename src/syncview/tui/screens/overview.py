@@ -120,14 +120,18 @@ class OverviewScreen(Screen[None]):
         Binding("l", "logs", "Logs", id="overview.logs",
                 tooltip="View sync logs: log entries of this integration over a date range"),
         Binding("r", "refresh", "Refresh", show=False, id="overview.refresh", tooltip="Read the store again"),
-        # Each opens its picker's list at once: arrows (or a client's name), then enter.
-        Binding("c", "focus_client", "Client", show=False, id="overview.client",
+        # Each opens its picker's list at once: arrows (or a client's name), then enter. Priority,
+        # as "/" is: a binding that is not runs only once its key has come back from the table, and
+        # by then the keys typed after it ("ct", "c↓⏎") have been handed to the table too, where
+        # the open list never sees them ("t" was lost: the list takes letters, so no binding ran).
+        # A priority binding's key is still the list's or the filter box's while they have focus.
+        Binding("c", "focus_client", "Client", show=False, id="overview.client", priority=True,
                 tooltip="Choose client: open the client picker's list"),
-        Binding("t", "focus_type", "Type", show=False, id="overview.type",
+        Binding("t", "focus_type", "Type", show=False, id="overview.type", priority=True,
                 tooltip="Choose type: open the type filter's list"),
-        Binding("S", "focus_status", "Status", show=False, id="overview.status",
+        Binding("S", "focus_status", "Status", show=False, id="overview.status", priority=True,
                 tooltip="Choose status: open the status filter's list"),
-        Binding("I", "focus_integration", "Integration", show=False, id="overview.integration",
+        Binding("I", "focus_integration", "Integration", show=False, id="overview.integration", priority=True,
                 tooltip="Choose integration: open the integration picker's list"),
         # Triage (tui/screens/triage.py): marks, bulk actions, suggestions, history, export, redo.
         Binding("space", "toggle_mark", "Mark", id="overview.mark",

@@ -35,6 +35,15 @@ from syncview.tui.widgets.tiles import number
 from syncview.tui.work import forward_failure
 
 
+def count_line(shown: int, total: int, removed_shown: int, removed_total: int) -> str:
+    """The table's count line in the tiles' terms: "resources" are the live ones (the total
+    tile's number, with no client chosen) and the removed-remotely rows the table also lists
+    are said apart: "1,510 resources · 18 removed remotely", "290 of 1,510 · 3 removed remotely"."""
+    live, live_total = shown - removed_shown, total - removed_total
+    text = f"{number(live)} of {number(live_total)}" if shown != total else f"{number(live_total)} resources"
+    return text + (f" · {number(removed_shown)} removed remotely" if removed_shown else "")
+
+
 class TriageHost(Protocol):
     """What triage needs from the screen that owns it."""
 
@@ -88,8 +97,9 @@ class Triage(Vertical):
         self.store = store
         self.operator = operator
         self.host = host
-        #: (shown, total) of the table's current result, once counted
-        self.counts: tuple[int, int] | None = None
+        #: rows shown, rows before text/type/status, and how many of each are removed remotely
+        #: (the table's current result, once counted)
+        self.counts: tuple[int, int, int, int] | None = None
         #: the marked resources counted now (None while a count is on its way)
         self.marked_count: int | None = None
 
@@ -132,9 +142,9 @@ class Triage(Vertical):
 
     @on(ResourceTable.Counted)
     def _counted(self, message: ResourceTable.Counted) -> None:
-        """The table's shown/total line, with the marked count while anything is marked (the
+        """The table's count line, with the marked count while anything is marked (the
         message goes on to the screen, which remembers the view)."""
-        self.counts = (message.shown, message.total)
+        self.counts = (message.shown, message.total, message.removed_shown, message.removed_total)
         self._show_subtitle()
         if self.marks:
             self._count_marks(None)  # the rows may have changed under the marks
@@ -142,8 +152,7 @@ class Triage(Vertical):
     def _show_subtitle(self) -> None:
         text = ""
         if self.counts is not None:
-            visible, total = self.counts
-            text = f"{number(visible)} of {number(total)}" if visible != total else f"{number(total)} resources"
+            text = count_line(*self.counts)
         if self.marks:
             marked = "…" if self.marked_count is None else number(self.marked_count)
             text = f"● {marked} marked · {text}"

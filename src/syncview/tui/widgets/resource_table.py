@@ -49,8 +49,8 @@ class _Incoming:
     cache: PageCache[ResourceRow]
     top: int
     cursor: int
-    #: (shown, total) if the count came in before the rows
-    counted: tuple[int, int] | None = None
+    #: (shown, total, removed_shown, removed_total) if the count came in before the rows
+    counted: tuple[int, int, int, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +63,7 @@ class Query:
 
 
 #: Below this table width, a column that says the same on every row in view gives its room up.
-YIELD_BELOW = 100
+YIELD_BELOW = columns.YIELD_BELOW
 
 
 def layout_columns(width: int, yielded: Collection[str] = ()) -> list[tuple[Column, int]]:
@@ -155,10 +155,14 @@ class ResourceTable(ScrollView, can_focus=True):
 
     @dataclass
     class Counted(Message):
-        """The current query's rows were counted: ``shown`` of ``total`` (before text/type/status)."""
+        """The current query's rows were counted: ``shown`` of ``total`` (before text/type/status),
+        of which ``removed_shown`` and ``removed_total`` are removed remotely (the table lists
+        them; the count line says them apart, as the tiles do: queries.count_removed)."""
 
         shown: int
         total: int
+        removed_shown: int = 0
+        removed_total: int = 0
 
     @dataclass
     class ActionsRequested(Message):
@@ -185,8 +189,8 @@ class ResourceTable(ScrollView, can_focus=True):
         """A worker counted the rows of query ``generation``."""
 
         generation: int
-        shown: int
-        total: int
+        #: shown, total, removed_shown, removed_total (see Counted)
+        counts: tuple[int, int, int, int]
 
         def can_replace(self, message: Message) -> bool:
             return isinstance(message, ResourceTable.CountLoaded) and message.generation >= self.generation
@@ -208,6 +212,8 @@ class ResourceTable(ScrollView, can_focus=True):
         self.marks = Marks()
         #: columns left out because every row in view says the same in them, and what they say
         self._yielded: dict[str, str] = {}
+        #: each flexible column's widest cell in view: the name gets the room the others leave
+        self._wants: dict[str, int] = {}
 
     # -- what to show -----------------------------------------------------------------
 
@@ -255,15 +261,17 @@ class ResourceTable(ScrollView, can_focus=True):
     def _count_rows(self, generation: int, query: Query, cancellation: Cancellation) -> None:
         try:
             shown = queries.count_resources(self.store, query.filter, cancellation=cancellation)
+            removed_shown = queries.count_removed(self.store, query.filter, cancellation=cancellation)
             flt = query.filter
             plain = ResourceFilter(flt.integration_id, flt.client_id)
-            total = shown if plain == flt else queries.count_resources(
-                self.store, plain, cancellation=cancellation)
+            total, removed_total = (shown, removed_shown) if plain == flt else (
+                queries.count_resources(self.store, plain, cancellation=cancellation),
+                queries.count_removed(self.store, plain, cancellation=cancellation))
         except Cancelled:
             return
         finally:
             self._untrack(cancellation)
-        self.post_message(self.CountLoaded(generation, shown, total))
+        self.post_message(self.CountLoaded(generation, (shown, total, removed_shown, removed_total)))
 
     def _fetch(self, generation: int, query: Query, page: int) -> None:
         self._fetch_page(generation, query, page, self._track(Cancellation()))
@@ -347,13 +355,13 @@ class ResourceTable(ScrollView, can_focus=True):
     def _count_loaded(self, message: CountLoaded) -> None:
         message.stop()
         if self._incoming is not None and message.generation == self._incoming.generation:
-            self._incoming.counted = (message.shown, message.total)
+            self._incoming.counted = message.counts
         elif message.generation == self._generation:
-            self._counted(message.shown, message.total)
+            self._counted(*message.counts)
 
-    def _counted(self, shown: int, total: int) -> None:
+    def _counted(self, shown: int, total: int, removed_shown: int, removed_total: int) -> None:
         self._set_total(shown)
-        self.post_message(self.Counted(shown, total))
+        self.post_message(self.Counted(shown, total, removed_shown, removed_total))
 
     def _set_total(self, total: int) -> None:
         self.total = total
@@ -368,14 +376,32 @@ class ResourceTable(ScrollView, can_focus=True):
         return max(self.scrollable_content_region.height - 1, 1)
 
     def _layout(self, width: int) -> list[tuple[Column, int]]:
-        return layout_columns(width, self._yielded)
+        return columns.give_room(layout_columns(width, self._yielded), self._wants, cell_len)
 
     def render_lines(self, crop: Region) -> list[Strip]:
         yielded = self._uniform_columns()
-        if yielded != self._yielded:
-            self._yielded = yielded
+        wants = self._widest_in_view()
+        if yielded != self._yielded or wants != self._wants:
+            self._yielded, self._wants = yielded, wants
             self.refresh()  # every line, not only the ones this pass repaints, takes the new layout
         return super().render_lines(crop)
+
+    def _rows_in_view_loaded(self) -> list[ResourceRow] | None:
+        """The rows in view, or None while some are still coming."""
+        if not self.total:
+            return []
+        top = int(self.scroll_y)
+        cached = [self._cache.get(i) for i in range(top, min(top + self._rows_in_view(), self.total))]
+        rows = [row for row in cached if row is not None]
+        return rows if len(rows) == len(cached) else None
+
+    def _widest_in_view(self) -> dict[str, int]:
+        """Each flexible column's widest cell among the rows in view (columns.give_room)."""
+        rows = self._rows_in_view_loaded()
+        if rows is None:
+            return self._wants  # the rows are on their way: keep the layout until they are here
+        return {c.key: max((cell_len(c.text(row, _clean)) for row in rows), default=0)
+                for c in columns.SHOWN if c.width is None}
 
     def _uniform_columns(self) -> dict[str, str]:
         """The yielding columns that say the same on every row in view, and what they say
@@ -388,13 +414,7 @@ class ResourceTable(ScrollView, can_focus=True):
         rows = [row for row in cached if row is not None]
         if len(rows) < len(cached):
             return self._yielded  # the rows are on their way: keep the layout until they are here
-        found = {}
-        for column in columns.SHOWN:
-            if column.yields and width >= column.min_table_width:
-                texts = {column.text(row, _clean) for row in rows}
-                if len(texts) == 1:
-                    found[column.key] = texts.pop()
-        return found
+        return columns.uniform(rows, [c for c in columns.SHOWN if width >= c.min_table_width], _clean)
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
