@@ -25,11 +25,36 @@ def _demo_template(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def demo_db(_demo_template: Path, tmp_path: Path) -> Path:
-    """A seeded demo store file of this test's own."""
+def engine() -> str:
+    """The reliability tests run on SQLite; those that matter on a server ask for both engines
+    (``@pytest.mark.parametrize("engine", ENGINES)``)."""
+    return "sqlite"
+
+
+#: Both store engines, for the reliability tests that matter on a server as well.
+ENGINES = ["sqlite", "postgresql"]
+
+
+@pytest.fixture
+def demo_db(engine: str, tmp_path: Path, request):
+    """A seeded demo store of this test's own: a file, or the PostgreSQL test store's URL."""
+    if engine == "postgresql":
+        shared = request.getfixturevalue("_pg_shared")
+        shared.reset(demo=True)
+        return shared.url
     path = tmp_path / "demo.db"
-    shutil.copyfile(_demo_template, path)
+    shutil.copyfile(request.getfixturevalue("_demo_template"), path)
     return path
+
+
+@pytest.fixture
+def empty_db(engine: str, tmp_path: Path, request):
+    """Where a test's new store goes: a file not yet made, or the emptied PostgreSQL test store's URL."""
+    if engine == "postgresql":
+        shared = request.getfixturevalue("_pg_shared")
+        shared.reset(demo=False)
+        return shared.url
+    return tmp_path / "store.db"
 
 
 @pytest.fixture

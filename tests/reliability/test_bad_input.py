@@ -589,6 +589,60 @@ def _odd_db_doctor(w: World) -> list[str]:
     return ["doctor", "--offline"]
 
 
+def _pg_database(w: World, *, tables: bool = False) -> str:
+    """A database of this case's own on the test server (skipped, or failed when required, without one)."""
+    from tests import pg
+
+    server = pg.connect_server()
+    url = server.create()
+    w.cleanups.append(lambda: server.drop(url))
+    if tables:
+        pg.pg_execute(url, "CREATE TABLE photos (id INTEGER)")
+    return url
+
+
+def _pg_bad_port(w: World) -> list[str]:
+    w.db = "postgresql://postgres@127.0.0.1:five/syncview"
+    return ["status"]
+
+
+def _pg_refused(w: World) -> list[str]:
+    w.db = f"postgresql://postgres@127.0.0.1:{free_port()}/syncview"
+    return ["status"]
+
+
+def _pg_no_database(w: World) -> list[str]:
+    url = _pg_database(w)
+    w.db = url.rsplit("/", 1)[0] + "/syncview_no_such_database"
+    return ["status"]
+
+
+def _pg_no_user(w: World) -> list[str]:
+    url = _pg_database(w)
+    scheme, rest = url.split("://", 1)
+    w.db = f"{scheme}://syncview_no_such_user@{rest.split('@', 1)[-1]}"
+    return ["status"]
+
+
+def _pg_not_ours(w: World) -> list[str]:
+    w.db = _pg_database(w, tables=True)
+    return ["status"]
+
+
+def _pg_newer(w: World) -> list[str]:
+    from tests import pg
+
+    w.db = _pg_database(w)
+    invoke("--db", w.db, "status").ok()
+    pg.pg_execute(w.db, "UPDATE syncview_schema SET version = 99")
+    return ["status"]
+
+
+def _pg_password_in_config(w: World) -> list[str]:
+    w.write_config('[store]\npath = "postgresql://alice:S3cr3t@db.example:5432/syncview"\n')
+    return ["status"]
+
+
 def _read_only_media(w: World) -> list[str]:
     media = w.dir / "media"
     media.mkdir()
@@ -809,6 +863,35 @@ CASES: tuple[Case, ...] = (
          "syncview status", _newer_schema,
          ("syncview: error: <tmp>/syncview.db was written by a newer syncview (schema 99; this one reads up "
           "to <N>): upgrade syncview, or use another --db path")),
+    Case("pg-bad-url", "PostgreSQL: a URL whose port is not a number",
+         "syncview --db postgresql://postgres@127.0.0.1:five/syncview status", _pg_bad_port,
+         ("syncview: error: postgresql://postgres@127.0.0.1:five/syncview is not a PostgreSQL URL syncview can read "
+          "(its port must be a number); write it as postgresql://user@host:port/database")),
+    Case("pg-refused", "PostgreSQL: nothing listens on the URL's port",
+         "syncview --db postgresql://postgres@127.0.0.1:PORT/syncview status", _pg_refused,
+         ("syncview: error: cannot reach the PostgreSQL server 127.0.0.1:<port> (connection refused): check it is "
+          "running and the --db URL's host and port")),
+    Case("pg-no-database", "PostgreSQL: the server has no such database",
+         "syncview --db postgresql://postgres@HOST/syncview_no_such_database status", _pg_no_database,
+         ("syncview: error: the PostgreSQL server 127.0.0.1:<port> has no database 'syncview_no_such_database': "
+          "create it (createdb syncview_no_such_database) or fix the --db URL")),
+    Case("pg-no-user", "PostgreSQL: the server has no such user (role)",
+         "syncview --db postgresql://syncview_no_such_user@HOST/DB status", _pg_no_user,
+         ("syncview: error: the PostgreSQL server 127.0.0.1:<port> has no user 'syncview_no_such_user': create it "
+          "or fix the --db URL")),
+    Case("pg-not-ours", "PostgreSQL: the database holds another application's tables",
+         "syncview --db postgresql://postgres@HOST/DB status", _pg_not_ours,
+         ("syncview: error: the database postgresql://postgres@127.0.0.1:<port>/<db> holds tables but is not a "
+          "syncview store; give syncview an empty database of its own (createdb syncview) and point --db at it")),
+    Case("pg-newer-schema", "PostgreSQL: a store written by a newer syncview (schema 99)",
+         "syncview --db postgresql://postgres@HOST/DB status", _pg_newer,
+         ("syncview: error: postgresql://postgres@127.0.0.1:<port>/<db> was written by a newer syncview (schema 99; "
+          "this one reads up to <N>): upgrade syncview, or use another --db")),
+    Case("pg-password-in-config", "PostgreSQL: a password written into the URL in the config file",
+         "syncview status", _pg_password_in_config,
+         ("syncview: error: config error in <tmp>/config.toml: store.path holds a password; it must not be written "
+          'in the file: remove it from the URL and write password = "env:VAR" under [store] (or use PGPASSWORD or '
+          "~/.pgpass)")),
     Case("read-only-file", "store: the file is read-only (chmod 0444)",
          "syncview exclude ID", _read_only_file,
          ("syncview: error: the store <tmp>/syncview.db is read-only; nothing was written: check the "
@@ -873,6 +956,7 @@ def normalise(text: str, world: World) -> str:
     """A line as the doc shows it: temporary paths, ports, times and durations replaced by placeholders."""
     text = text.replace(str(world.dir), "<tmp>").strip()
     text = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:<port>", text)
+    text = re.sub(r"/syncview_test_\d+_[0-9a-f]+", "/<db>", text)  # a test database's name (tests/pg.py)
     text = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00", "<time>", text)
     text = re.sub(r"this one reads up to \d+", "this one reads up to <N>", text)
     text = re.sub(r"\(_ssl\.c:\d+\)", "(_ssl.c:<line>)", text)  # the line of CPython's ssl module
@@ -904,7 +988,14 @@ def _run(case: Case, world: World, args: list[str]) -> Ran:
     return Ran(tuple(map(str, args)), done.returncode, done.stdout, done.stderr)
 
 
-def _stored(world: World) -> dict[str, list[tuple]] | bytes | None:
+def _stored(world: World) -> dict[str, list[tuple]] | bytes | list[str] | None:
+    if isinstance(world.db, str):  # a PostgreSQL store's URL
+        from tests import pg
+
+        try:
+            return pg.pg_snapshot(world.db)
+        except Exception:  # noqa: BLE001 - unreachable, or no such database: nothing there to change
+            return None
     if not world.db.exists():
         return None
     if world.db.read_bytes()[:16] != b"SQLite format 3\x00":
@@ -969,7 +1060,9 @@ and runs the command again: it succeeds. Network failures are retried (three tri
 tests, five by default) before the line is printed; each retry is announced on a `syncview:
 warning:` line of its own. In the lines, `<tmp>` stands for the test's directory, `<port>` for
 a loopback port, `<t>` and `<time>` for a duration and a time, `<N>` for this syncview's
-schema version and `<line>` for a line of Python's ssl module.
+schema version, `<line>` for a line of Python's ssl module and `<db>` for a test database on
+the PostgreSQL server the tests are given (`SYNCVIEW_TEST_PG`; without one, the cases that
+need it skip).
 
 | # | input tried | command | exit | what you see |
 | --- | --- | --- | --- | --- |

@@ -20,7 +20,7 @@ from contextlib import closing
 import pytest
 
 from tests.connectors.fakes.halopsa import FakeHaloPsa
-from tests.reliability.conftest import HALO_SECRET, HALO_SECRET_VAR, halo_config
+from tests.reliability.conftest import ENGINES, HALO_SECRET, HALO_SECRET_VAR, halo_config
 from tests.reliability.support import assert_consistent, finish, query, run, scalar, spawn, wait_for
 
 pytestmark = pytest.mark.slow
@@ -35,6 +35,7 @@ def version_of(db, resource_id: int, operator: str = "alice") -> int:
     return next(r["version"] for r in listed["resources"] if r["id"] == resource_id)
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("action", ["exclude", "rematch", "include"])
 def test_the_second_action_on_a_changed_resource_is_refused_naming_who_and_when(demo_db, action):
     if action == "include":
@@ -79,11 +80,12 @@ class Gate:
         return self.app(environ, start_response)
 
 
-def test_a_sync_and_an_operator_acting_between_its_pages_both_keep_their_changes(tmp_path, serve, write_config):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_sync_and_an_operator_acting_between_its_pages_both_keep_their_changes(empty_db, serve, write_config):
     fake = FakeHaloPsa(clients=3, assets_per_client=4, users_per_client=1)
     gate = Gate(fake, "/api/Asset", page="2")
     config = write_config(halo_config(serve(gate), extra="create_missing = true\n"))
-    db = tmp_path / "store.db"
+    db = empty_db
     env = {HALO_SECRET_VAR: HALO_SECRET}
     gate.release.set()
     run("--db", db, "--config", config, "sync", "Halo", env=env).ok()  # everything known, matched
@@ -111,10 +113,11 @@ def test_a_sync_and_an_operator_acting_between_its_pages_both_keep_their_changes
     assert_consistent(db)
 
 
-def test_an_operator_acting_while_a_sync_holds_the_write_lock_waits_then_both_land(tmp_path, write_config):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_an_operator_acting_while_a_sync_holds_the_write_lock_waits_then_both_land(tmp_path, empty_db, write_config):
     config = write_config('[[integrations]]\nname = "Demo PSA"\nkind = "demo"\nresources = 2000\n'
                           'create_missing = true\n')
-    db = tmp_path / "store.db"
+    db = empty_db
     env = {"SYNCVIEW_TEST_DEMO_PAGE_SIZE": "100"}
     run("--db", db, "--config", config, "sync", "Demo PSA", env=env, driver=True).ok()
     [(resource_id,)] = query(db, "SELECT id FROM resource ORDER BY id DESC LIMIT 1")

@@ -762,3 +762,33 @@ def test_an_operators_rematch_survives_a_sync_whose_keys_disagree(keyed):
 def test_match_on_from_the_config_chooses_the_rules(keyed):
     run(keyed, [item(CLIENT, 1, "ACME Corp."), device(1, "Front desk laptop", serial="5CG7")], match_on=(Rule.NAME,))
     assert how(keyed, 1) == ("not_synced", None, None, "no unlinked device record of that name")
+
+
+@pytest.mark.parametrize("engine", ["postgresql"])
+def test_a_connection_lost_mid_page_rolls_the_page_back_and_the_run_says_so(documented, monkeypatch):
+    """The server drops the sync's connection inside its second page: that page is rolled back,
+    the first stays, the run is recorded as stopped part way with the one line, and the next run
+    completes it."""
+    import psycopg
+
+    writer = sync._PageWriter
+    original, calls = writer.write, []
+
+    def lose_the_connection(self):
+        calls.append(1)
+        if len(calls) == 2:
+            pid = self.cur.execute("SELECT pg_backend_pid()").fetchone()[0]
+            with psycopg.connect(str(documented.path), autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        return original(self)
+
+    monkeypatch.setattr(writer, "write", lose_the_connection)
+    with pytest.raises(SyncError) as caught:
+        run(documented)
+    assert caught.value.report.outcome == "partial"
+    assert "lost the connection to the PostgreSQL server" in caught.value.report.message
+    assert "rolled back" in caught.value.report.message
+    assert set(resources(documented)) == {"1", "10"}  # the first page only
+    monkeypatch.setattr(writer, "write", original)
+    run(documented)
+    assert set(resources(documented)) == {str(i.external_id) for i in SOURCE}
