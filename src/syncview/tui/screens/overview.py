@@ -25,6 +25,7 @@ from syncview.services.actions import ActionResult
 from syncview.services.queries import ClientCount, IntegrationSummary, ResourceFilter, ResourceRow, Totals
 from syncview.services.sync import SyncCancelled, SyncError, SyncProgress, SyncReport, sync_integration
 from syncview.store import Store
+from syncview.tui.live import LiveUpdates
 from syncview.tui.screens.details import DetailsScreen
 from syncview.tui.screens.exclude import ExcludeDialog
 from syncview.tui.screens.logs import SyncLogsDialog
@@ -158,7 +159,7 @@ class OverviewScreen(TriageMixin, Screen[None]):
         self.config = config or Config(path=None)
         #: The running "Sync now", if any, and the integration it syncs.
         self._sync: tuple[Worker[None], int] | None = None
-        self.operator = operator or actions.current_operator()
+        self.operator = operator or actions.current_operator(self.config.operator)
         self.integration: IntegrationSummary | None = None
         self._integrations: list[IntegrationSummary] = []
 
@@ -195,6 +196,8 @@ class OverviewScreen(TriageMixin, Screen[None]):
         self.set_focus(self.table)
         self._load_integrations()
         self.set_interval(TICK_S, self._tick)
+        if self.config.live_updates:
+            self.mount(LiveUpdates(self.store))
 
     # -- widgets -----------------------------------------------------------------------
 
@@ -589,6 +592,11 @@ class OverviewScreen(TriageMixin, Screen[None]):
             else:
                 self.notify(report.summary(), title="Sync stopped", severity="error", timeout=12)
         # Last Synced, the tiles, the clients and the rows all moved: read them again.
+        self.action_refresh()
+
+    @on(LiveUpdates.Changed)
+    def _store_changed(self) -> None:
+        """Another operator or a sync changed the store: read it again, keeping the operator's place."""
         self.action_refresh()
 
     def action_refresh(self) -> None:
