@@ -604,6 +604,7 @@ def config_command(app: App, check: bool, as_json: bool) -> None:
 # --- commands defined in other modules -----------------------------------------------------------
 # They receive the same context object (`App`) and raise SyncviewError like the ones above.
 from syncview.cli_admin import backup_command, doctor_command, restore_command  # noqa: E402
+from syncview.cli_team import replay_command  # noqa: E402
 from syncview.cli_suggest import suggestions_command  # noqa: E402
 from syncview.cli_sync import connectors_command, sync_command  # noqa: E402
 
@@ -613,6 +614,7 @@ cli.add_command(doctor_command)
 cli.add_command(backup_command)
 cli.add_command(restore_command)
 cli.add_command(suggestions_command)
+cli.add_command(replay_command)
 
 
 def main() -> None:

@@ -16,12 +16,14 @@ they raise as one line.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
 import time
 from contextlib import closing
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from syncview.errors import StoreError
@@ -104,6 +106,7 @@ def backup_store(store_path: Path, target: Path, *, force: bool = False) -> Stor
     partial = target.with_name(target.name + ".partial")
     try:
         _copy(store_path, partial)
+        mark_copy(partial, str(store_path))
         facts = inspect_store(partial)
         os.replace(partial, target)
         _sync_directory(target.parent)
@@ -156,6 +159,20 @@ def restore_store(store_path: Path, source: Path) -> RestoreReport:
                          f"(and saved to {previous})") from None
     return RestoreReport(StoreFacts(store_path, restored.schema_version, restored.resources,
                                     store_path.stat().st_size), previous)
+
+
+#: The ``meta`` key a backup carries: which store it copies, when, and the last audit event then,
+#: so that ``replay`` tells the actions taken on the copy from the history it was made with.
+COPY_KEY = "offline_copy"
+
+
+def mark_copy(path: Path, source: str) -> None:
+    """Note in the fresh copy at ``path`` what it is a copy of (see :data:`COPY_KEY`)."""
+    with closing(_connect(path)) as conn:
+        last = conn.execute("SELECT coalesce(max(id), 0) FROM audit_event").fetchone()[0]
+        made = datetime.now(UTC).isoformat(timespec="seconds")
+        value = json.dumps({"of": source, "made": made, "audit_id": last})
+        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (COPY_KEY, value))
 
 
 # --------------------------------------------------------------------------- helpers
