@@ -26,7 +26,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy import select
+from sqlmodel import SQLModel
+
 from syncview.errors import StoreError
+from syncview.store import Store, open_store
 from syncview.store.db import APPLICATION_ID, BUSY_TIMEOUT_S, SCHEMA_VERSION, connect
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
@@ -92,16 +96,7 @@ def backup_store(store_path: Path, target: Path, *, force: bool = False) -> Stor
     store_path, target = store_path.absolute(), target.absolute()
     if not store_path.exists():
         raise StoreError(f"there is no store at {store_path} to back up")
-    if target.exists() and target.is_dir():
-        raise StoreError(f"{target} is a directory; give the path of the backup file to write")
-    if target.exists() and not target.is_file():  # a device or a pipe: a rename would replace the node itself
-        raise StoreError(f"{target} is not a regular file; give the path of the backup file to write")
-    target = target.resolve() if target.is_symlink() else target  # a link to a backup: replace what it names
-    if target.exists() and (_same_file(target, store_path) or not force):
-        why = "it is the store itself" if _same_file(target, store_path) else "use --force to overwrite it"
-        raise StoreError(f"{target} already exists; {why}")
-    if not target.parent.is_dir():
-        raise StoreError(f"cannot write the backup {target}: there is no directory {target.parent}; create it first")
+    target = _backup_target(target, store_path, force=force)
     inspect_store(store_path, check_integrity=False)  # refuse a file that is not ours before copying it
     partial = target.with_name(target.name + ".partial")
     try:
@@ -117,6 +112,67 @@ def backup_store(store_path: Path, target: Path, *, force: bool = False) -> Stor
         raise StoreError(_sqlite_message(error, store_path, target)) from None
     finally:
         partial.unlink(missing_ok=True)
+    return StoreFacts(target, facts.schema_version, facts.resources, target.stat().st_size)
+
+
+def _backup_target(target: Path, store_path: Path | None, *, force: bool) -> Path:
+    """The file a backup goes to, checked: never a directory, a device, the store itself, or an
+    existing file without ``force``."""
+    if target.exists() and target.is_dir():
+        raise StoreError(f"{target} is a directory; give the path of the backup file to write")
+    if target.exists() and not target.is_file():  # a device or a pipe: a rename would replace the node itself
+        raise StoreError(f"{target} is not a regular file; give the path of the backup file to write")
+    target = target.resolve() if target.is_symlink() else target  # a link to a backup: replace what it names
+    itself = store_path is not None and _same_file(target, store_path)
+    if target.exists() and (itself or not force):
+        why = "it is the store itself" if itself else "use --force to overwrite it"
+        raise StoreError(f"{target} already exists; {why}")
+    if not target.parent.is_dir():
+        raise StoreError(f"cannot write the backup {target}: there is no directory {target.parent}; create it first")
+    return target
+
+
+#: Rows copied per statement by :func:`copy_to_sqlite`.
+COPY_CHUNK = 5_000
+
+
+def copy_to_sqlite(source: Store, target: Path, *, force: bool = False) -> StoreFacts:
+    """Write the store ``source`` (either engine) to ``target`` as a self-contained SQLite store,
+    to take offline: every table, row by row, in one read transaction of the source (a snapshot,
+    even while a sync writes), into a new store whose own triggers build its counts and name
+    index. Written beside ``target`` and renamed into place once complete and checked."""
+    target = _backup_target(target.absolute(), None, force=force)
+    partial = target.with_name(target.name + ".partial")
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{partial}{suffix}").unlink(missing_ok=True)
+    try:
+        dest = open_store(partial)
+        try:
+            with source.read() as src, dest.write() as out:
+                if src.dialect.name == "postgresql":  # one snapshot for every table
+                    src.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                for table in SQLModel.metadata.sorted_tables:
+                    rows = src.execute(select(table).order_by(*table.primary_key.columns)).mappings()
+                    while chunk := rows.fetchmany(COPY_CHUNK):
+                        out.execute(table.insert(), [dict(row) for row in chunk])
+        finally:
+            dest.close()
+        with closing(_connect(partial)) as conn:
+            conn.execute("PRAGMA journal_mode = DELETE")  # one file to carry, as a backup is
+        mark_copy(partial, str(source.path))
+        facts = inspect_store(partial)
+        with partial.open("rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(partial, target)
+        _sync_directory(target.parent)
+    except OSError as error:
+        raise StoreError(f"cannot write the backup {target}: {error.strerror or error}; "
+                         "check the directory exists, is writable and has room") from None
+    except sqlite3.DatabaseError as error:
+        raise StoreError(_sqlite_message(error, Path(str(source.path)), target)) from None
+    finally:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{partial}{suffix}").unlink(missing_ok=True)
     return StoreFacts(target, facts.schema_version, facts.resources, target.stat().st_size)
 
 
