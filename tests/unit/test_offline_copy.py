@@ -58,3 +58,38 @@ def test_an_existing_file_is_kept_without_force(demo_store, tmp_path):
     assert target.read_text() == "mine"
     copy_to_sqlite(demo_store, target, force=True)
     assert inspect_store(target).resources > 0
+
+
+def test_restore_into_replaces_the_rows_in_one_transaction_keeping_the_previous_ones(demo_store, tmp_path):
+    from syncview.services.backup import restore_into
+
+    backup = tmp_path / "monday.db"
+    copy_to_sqlite(demo_store, backup)
+    expected = {table: rows(demo_store, f"SELECT * FROM {table} ORDER BY 1") for table in TABLES}
+    totals = {i.id: queries.integration_totals(demo_store, i.id) for i in queries.list_integrations(demo_store)}
+    matched = queries.resource_page(demo_store, ResourceFilter(1, status=SyncStatus.MATCHED), limit=1)[0]
+    actions.exclude(demo_store, matched.id, operator="bob")  # after the backup
+
+    previous = tmp_path / "before.db"
+    report = restore_into(demo_store, backup, previous)
+    assert report.previous == previous and report.restored.resources == len(expected["resource"])
+    for table in TABLES:
+        assert rows(demo_store, f"SELECT * FROM {table} ORDER BY 1") == expected[table], table
+    assert {i: queries.integration_totals(demo_store, i) for i in totals} == totals  # counts kept right
+    assert queries.count_resources(demo_store, ResourceFilter(1, text="ws-0")) > 0
+    kept = open_store(previous)
+    try:
+        assert queries.get_resource(kept, matched.id).status is SyncStatus.EXCLUDED  # bob's change, kept aside
+    finally:
+        kept.close()
+
+
+def test_restore_into_refuses_what_is_no_store_leaving_the_store(demo_store, tmp_path):
+    from syncview.services.backup import restore_into
+
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"not a store at all")
+    before = rows(demo_store, "SELECT count(*) FROM resource")
+    with pytest.raises(StoreError, match="the store was left as it is"):
+        restore_into(demo_store, junk, tmp_path / "before.db")
+    assert rows(demo_store, "SELECT count(*) FROM resource") == before

@@ -26,12 +26,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import create_engine, select
+from sqlalchemy.pool import StaticPool
 from sqlmodel import SQLModel
 
 from syncview.errors import StoreError
 from syncview.store import Store, open_store
 from syncview.store.db import APPLICATION_ID, BUSY_TIMEOUT_S, SCHEMA_VERSION, connect
+from syncview.store.models import meta_table
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
 #: Where ``restore`` keeps the store it replaces: ``<store>`` + this suffix.
@@ -174,6 +176,42 @@ def copy_to_sqlite(source: Store, target: Path, *, force: bool = False) -> Store
         for suffix in ("", "-wal", "-shm", "-journal"):
             Path(f"{partial}{suffix}").unlink(missing_ok=True)
     return StoreFacts(target, facts.schema_version, facts.resources, target.stat().st_size)
+
+
+def restore_into(store: Store, source: Path, previous: Path) -> RestoreReport:
+    """Replace the contents of the open ``store`` (either engine; what restore does on PostgreSQL)
+    with the SQLite backup ``source``, row by row, in one write transaction: other sessions see the
+    old store or the restored one, never a mix, and a failure leaves it as it was. The current
+    contents are first written to ``previous`` (an SQLite store, as :func:`copy_to_sqlite` writes)."""
+    source = source.absolute()
+    try:
+        restored = inspect_store(source)
+    except StoreError as error:
+        raise StoreError(f"{error}; the store was left as it is") from None
+    if restored.schema_version != SCHEMA_VERSION:
+        raise StoreError(f"{source} is a store of schema {restored.schema_version}; open it once with this syncview "
+                         f"(`syncview --db {source} status`) to bring it to schema {SCHEMA_VERSION}, then restore "
+                         "it; the store was left as it is")
+    copy_to_sqlite(store, previous, force=True)
+    tables = SQLModel.metadata.sorted_tables
+    backup = create_engine("sqlite://", creator=lambda: connect(source, read_only=True, check_same_thread=False),
+                           poolclass=StaticPool)
+    try:
+        with backup.connect() as src, store.write() as out:
+            # Row by row, so the store's own triggers keep its counts and name index right.
+            for table in reversed(tables):
+                out.execute(table.delete())
+            for table in tables:
+                rows = src.execute(select(table).order_by(*table.primary_key.columns)).mappings()
+                while chunk := rows.fetchmany(COPY_CHUNK):
+                    out.execute(table.insert(), [dict(row) for row in chunk])
+            out.execute(meta_table.delete().where(meta_table.c.key == COPY_KEY))  # the store is no copy
+    except sqlite3.DatabaseError as error:
+        raise StoreError(f"cannot read the backup {source} ({error}); the store is unchanged "
+                         f"(and saved to {previous})") from None
+    finally:
+        backup.dispose()
+    return RestoreReport(StoreFacts(source, restored.schema_version, restored.resources, restored.size), previous)
 
 
 def restore_store(store_path: Path, source: Path) -> RestoreReport:
