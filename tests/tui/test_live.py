@@ -101,3 +101,21 @@ async def test_live_updates_can_be_turned_off_in_the_config(demo_store):
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         assert not app.screen.query(LiveUpdates)
+
+
+async def test_a_sync_run_by_another_process_shows_on_the_open_screen(store, tmp_path):
+    """The scheduled sync's changes: an empty store's screen shows the integration a sync in
+    another process brings, its tiles and rows, without a key."""
+    config = tmp_path / "config.toml"
+    config.write_text('[[integrations]]\nname = "Demo PSA"\nkind = "demo"\nresources = 300\ncreate_missing = true\n')
+    config.chmod(0o600)
+    app = SyncviewApp(store, operator="alice")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert app.screen.integration is None
+        run("--db", store.path, "--config", config, "sync", "Demo PSA").ok()
+        await _until(pilot, lambda: app.screen.integration is not None and bool(row_names(app)), timeout=10)
+        assert app.screen.integration.name == "Demo PSA"
+        await _until(pilot, lambda: app.screen.query_one(TotalsTile).totals is not None, timeout=10)
+        totals = app.screen.query_one(TotalsTile).totals
+        assert totals.total == queries.integration_totals(store, app.screen.integration.id).total > 0
