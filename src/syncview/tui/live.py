@@ -81,13 +81,14 @@ class LiveUpdates(Widget):
                     if watcher is None:
                         watcher = watch(self.store)
                     changed = watcher.wait(WAIT_S)
-                except SyncviewError as error:
+                except Exception as error:  # noqa: BLE001 - StoreError, or a driver's own: never end the thread
                     if watcher is not None:
                         _close_quietly(watcher)
                         watcher = None
                     if away_since is None:
                         away_since = time.monotonic()
-                        self.post_message(self._Away(str(error)))
+                        self.post_message(self._Away(str(error) if isinstance(error, SyncviewError)
+                                                     else f"{type(error).__name__}: {error}"))
                     self._stop.wait(RETRY_S)
                     continue
                 if away_since is not None:
