@@ -1,4 +1,9 @@
-"""Shared fixtures: real SQLite stores in a temporary directory."""
+"""Shared fixtures: real stores, SQLite files in a temporary directory and PostgreSQL databases.
+
+``store`` and ``demo_store`` run each test on both engines (the ``engine`` fixture); a
+directory whose tests are about the screen overrides ``engine`` to SQLite alone. The
+PostgreSQL cases need a server (tests/pg.py): without one they skip, saying why.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import pytest
 from syncview import redaction
 from syncview.services.seed import seed_demo
 from syncview.store import Store, open_store
+from tests import pg
 
 #: Small enough to seed in a blink, big enough for every status, type and a mis-spelt client.
 DEMO_RESOURCES = 2_000
@@ -28,19 +34,73 @@ def _isolated_environment(tmp_path_factory, monkeypatch):
     redaction.PROCESS.clear()  # one test's secrets are not another's
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request) -> str:
+    """The store engine a test runs on: each test asking for a store runs on both."""
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    server = pg.connect_server()
+    yield server
+    for name in list(server.made):
+        server.drop(server.url_of(name))
+
+
 @pytest.fixture
-def store_path(tmp_path: Path) -> Path:
+def store_path(tmp_path: Path, request) -> Path:
+    """An SQLite store file's path (a test reading the file itself runs on SQLite only)."""
+    if "engine" in request.fixturenames and request.getfixturevalue("engine") == "postgresql":
+        pytest.skip("reads or writes the SQLite file itself")
     return tmp_path / "syncview.db"
 
 
+@pytest.fixture(scope="session")
+def _pg_shared(pg_server):
+    """This process's PostgreSQL store (see tests/pg.Shared), seeded once with the demo."""
+    url = pg_server.create()
+    seeded = open_store(url)
+    seed_demo(seeded, DEMO_RESOURCES)
+    seeded.close()
+    shared = pg.Shared(pg_server, url)
+    shared.take_snapshot()
+    return shared
+
+
 @pytest.fixture
-def store(store_path: Path) -> Store:
-    opened = open_store(store_path)
+def store_location(engine: str, tmp_path: Path, request):
+    """Where the test's store lives: an SQLite file, or an empty PostgreSQL store's URL."""
+    if engine == "sqlite":
+        return tmp_path / "syncview.db"
+    shared = request.getfixturevalue("_pg_shared")
+    shared.reset(demo=False)
+    return shared.url
+
+
+@pytest.fixture
+def store(store_location) -> Store:
+    opened = open_store(store_location)
     yield opened
     opened.close()
 
 
 @pytest.fixture
-def demo_store(store: Store) -> Store:
-    seed_demo(store, DEMO_RESOURCES)
-    return store
+def demo_location(engine: str, tmp_path: Path, request):
+    """Where the test's seeded demo store lives: an SQLite file, or a PostgreSQL store's URL."""
+    if engine == "sqlite":
+        path = tmp_path / "syncview.db"
+        seeded = open_store(path)
+        seed_demo(seeded, DEMO_RESOURCES)
+        seeded.close()
+        return path
+    shared = request.getfixturevalue("_pg_shared")
+    shared.reset(demo=True)
+    return shared.url
+
+
+@pytest.fixture
+def demo_store(demo_location) -> Store:
+    opened = open_store(demo_location)
+    yield opened
+    opened.close()

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from syncview.services import queries
-from syncview.store import Store
+from syncview.store import Store, raw_connection
 
 
 def rows(store: Store, sql: str, *params) -> list[tuple]:
+    """Rows of an SQL query (``?`` parameters) on either engine."""
     with store.read() as conn:
-        return [tuple(r) for r in conn.exec_driver_sql(sql, params).all()]
+        return [tuple(r) for r in raw_connection(conn).execute(sql, params).fetchall()]
 
 
 def audit(store: Store, resource_id: int) -> list[dict]:
@@ -31,3 +34,8 @@ def first(store: Store, **filters) -> queries.ResourceRow:
     integration = filters.pop("integration", "ConnectWise Manage")
     flt = queries.ResourceFilter(queries.get_integration(store, integration).id, **filters)
     return queries.resource_page(store, flt, limit=1)[0]
+
+
+#: A test about SQLite itself (its file, pragmas, a store an older syncview wrote): it runs on
+#: SQLite only, whatever engines the ``store`` fixtures cover.
+sqlite_only = pytest.mark.parametrize("engine", ["sqlite"])

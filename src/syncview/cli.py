@@ -27,7 +27,8 @@ from rich.text import Text
 
 from syncview import __version__, signals
 from syncview.cli_output import console, reader_gone
-from syncview.config import Config, default_config_path, load_config, resolve_settings, warn_if_readable_by_others
+from syncview.config import (Config, default_config_path, load_config, resolve_secret, resolve_settings,
+                             warn_if_readable_by_others)
 from syncview.demo import DEFAULT_RESOURCES
 from syncview.domain import MatchedOn, ReasonKind, ResourceType, SyncStatus, parse_resource_type, parse_why
 from syncview.errors import ConfigError, SyncviewError
@@ -39,6 +40,7 @@ from syncview.services.seed import seed_demo
 from syncview.services.sync import close_abandoned_runs
 from syncview.store import Store, open_store
 from syncview.store.db import default_store_path
+from syncview.store.dialect import StoreUrl, is_store_url, shown_url
 from syncview.timeutil import ago, local, parse_when
 
 #: Names and messages come from remote products: never let rich read them as markup.
@@ -56,7 +58,7 @@ class App:
     no trace (an existing store is protected by the services' transactions).
     """
 
-    def __init__(self, db: Path | None, config_path: Path | None) -> None:
+    def __init__(self, db: Path | str | None, config_path: Path | None) -> None:
         # Absolute paths, so messages and `status --json` name the files whatever the working directory.
         # A broken config is kept, not raised: every command that reads the config raises it (one
         # line, as before), while `doctor` can still report it among its other findings.
@@ -67,7 +69,15 @@ class App:
         except ConfigError as error:
             self.config_error = error
         store_path = self.config_or_none.store_path if self.config_or_none else None
-        self.db_path = Path(db or store_path or default_store_path()).expanduser().absolute()
+        location = db or store_path or default_store_path()
+        #: the store's URL as given (a PostgreSQL store), None for a file; db_path is what messages name
+        self.db_url: str | None = None
+        self.db_path: Path | StoreUrl
+        if is_store_url(location):
+            self.db_url = str(location)
+            self.db_path = shown_url(self.db_url)
+        else:
+            self.db_path = Path(location).expanduser().absolute()
         self._store: Store | None = None
         self._created_store = False
 
@@ -83,8 +93,13 @@ class App:
     def store(self) -> Store:
         """The store, opened (created or migrated) on first use and kept in step with the config."""
         if self._store is None:
-            self._created_store = not self.db_path.exists()
-            self._store = open_store(self.db_path)
+            if self.db_url is not None:
+                reference = self.config_or_none.store_password if self.config_or_none else None
+                self._store = open_store(self.db_url, password=resolve_secret(reference) if reference else None)
+            else:
+                assert isinstance(self.db_path, Path)
+                self._created_store = not self.db_path.exists()
+                self._store = open_store(self.db_path)
             integrations.register(self._store, self.config)
         return self._store
 
@@ -308,15 +323,27 @@ _expect = click.option("--expect-version", type=int,
 
 # --- the group -----------------------------------------------------------------------------------
 
+class _StoreLocation(click.ParamType):
+    """--db: a database URL as given, or a store file checked as click.Path checks it."""
+
+    name = "path|url"
+
+    def convert(self, value, param, ctx):
+        if is_store_url(value):
+            return str(value)
+        return click.Path(path_type=Path, dir_okay=False).convert(value, param, ctx)
+
+
 @click.group(cls=SyncviewGroup, invoke_without_command=True,
              context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--db", type=click.Path(path_type=Path, dir_okay=False), envvar="SYNCVIEW_DB",
-              help=f"Store file (default: {default_store_path()}). Env: SYNCVIEW_DB.")
+@click.option("--db", type=_StoreLocation(), envvar="SYNCVIEW_DB", metavar="PATH|URL",
+              help=f"Store file (default: {default_store_path()}), or a PostgreSQL URL "
+                   "(postgresql://user@host:port/db). Env: SYNCVIEW_DB.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), envvar="SYNCVIEW_CONFIG",
               help=f"Config file (default: {default_config_path()}). Env: SYNCVIEW_CONFIG.")
 @click.version_option(__version__, prog_name="syncview")
 @click.pass_context
-def cli(ctx: click.Context, db: Path | None, config_path: Path | None) -> None:
+def cli(ctx: click.Context, db: str | None, config_path: Path | None) -> None:
     """See what each PSA/RMM integration synced into your documentation, and fix it."""
     app = ctx.obj = ctx.with_resource(App(db, config_path))
     # Once per run, on stderr (stdout may be JSON for a script); the doctor lists it with its findings.

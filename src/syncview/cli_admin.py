@@ -18,6 +18,7 @@ from click.exceptions import Exit
 from rich.text import Text
 
 from syncview.cli_output import console
+from syncview.errors import StoreError
 from syncview.render import dumps
 from syncview.safe_text import printable
 from syncview.services.backup import backup_store, restore_store
@@ -38,7 +39,7 @@ def doctor_command(app: Any, offline: bool, as_json: bool) -> None:
     Prints one line per problem and exits 1 if there is any, 0 when everything is healthy.
     Secret values are resolved to prove they work, never shown. The store is only read.
     """
-    findings = run_checks(app.config_or_none, app.config_error, app.db_path, connectivity=not offline)
+    findings = run_checks(app.config_or_none, app.config_error, app.db_url or app.db_path, connectivity=not offline)
     problems = [f for f in findings if not f.ok]
     if as_json:
         click.echo(dumps({"ok": not problems, "store": str(app.db_path),
@@ -65,6 +66,9 @@ def backup_command(app: Any, path: Path, force: bool) -> None:
     Uses SQLite's online backup API; the copy is written beside PATH and renamed when complete
     and checked, so PATH is never half a backup.
     """
+    if app.db_url is not None:
+        raise StoreError(f"`syncview backup` copies an SQLite store file; {app.db_path} is a PostgreSQL store: back "
+                         "it up with the server's tools (pg_dump -Fc -f syncview.dump DATABASE)")
     facts = backup_store(app.db_path, path.expanduser(), force=force)
     console().print(Text(printable(f"Backed up {app.db_path} to {facts.path} "
                                     f"({_size(facts.size)}, {facts.resources:,} resources, schema {facts.schema_version})")))
@@ -79,6 +83,10 @@ def restore_command(app: Any, path: Path) -> None:
     The backup must be a syncview store of a schema this syncview reads. The replacement is one
     transaction: other syncview processes see the old store or the restored one, never a mix.
     """
+    if app.db_url is not None:
+        raise StoreError(f"`syncview restore` replaces an SQLite store file; {app.db_path} is a PostgreSQL store: "
+                         "restore a pg_dump into an empty database (pg_restore -d NEWDB syncview.dump) and point "
+                         "--db at it")
     report = restore_store(app.db_path, path.expanduser())
     line = (f"Restored {report.restored.resources:,} resources from {path} into {app.db_path}")
     if report.previous is not None:

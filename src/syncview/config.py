@@ -81,12 +81,15 @@ class Config:
 
     path: Path | None
     integrations: tuple[IntegrationConfig, ...] = ()
-    store_path: Path | None = None
+    #: the store: an SQLite file's path, or a database URL as written (``postgresql://...``)
+    store_path: Path | str | None = None
     theme: str | None = None
     #: Binding id -> key(s), handed to the TUI's keymap.
     keymap: dict[str, str] = field(default_factory=dict)
     #: Placeholder values that are no identity: the built-in lists plus the ``[identity]`` section.
     identity: IdentityRules = DEFAULT_IDENTITY
+    #: a reference (env:, keyring:, cmd:) to the database password of a store given by URL
+    store_password: str | None = None
     #: The name an operator's actions are audited under (``[operator] name``); None: the login name.
     operator: str | None = None
     #: Whether an open screen shows other processes' changes by itself (``[ui] live_updates``).
@@ -199,7 +202,7 @@ class _Invalid(Exception):
 def _config(data: dict[str, Any], path: Path | None) -> Config:
     _check_keys(data, _TOP_KEYS, "")
     store, ui = _table(data, "store"), _table(data, "ui")
-    _check_keys(store, ("path",), "store: ")
+    _check_keys(store, ("path", "password"), "store: ")
     _check_keys(ui, ("theme", "live_updates"), "ui: ")
     operator_table = _table(data, "operator")
     _check_keys(operator_table, ("name",), "operator: ")
@@ -207,11 +210,29 @@ def _config(data: dict[str, Any], path: Path | None) -> Config:
     live_updates = ui.get("live_updates", True)
     if not isinstance(live_updates, bool):
         raise _Invalid(f"ui.live_updates must be true or false, got {live_updates!r}")
-    store_path = None
+    store_path: Path | str | None = None
     if "path" in store:
-        store_path = Path(_string(store["path"], "store.path")).expanduser()
-        if not store_path.is_absolute() and path is not None:
-            store_path = path.parent / store_path  # relative to the file, not to wherever syncview was started
+        written = _string(store["path"], "store.path")
+        if "://" in written:
+            if _url_password(written):
+                raise _Invalid('store.path holds a password; it must not be written in the file: remove it from '
+                               'the URL and write password = "env:VAR" under [store] (or use PGPASSWORD or ~/.pgpass)')
+            store_path = written  # a database URL: the store says which it can open
+        else:
+            store_path = Path(written).expanduser()
+            if not store_path.is_absolute() and path is not None:
+                store_path = path.parent / store_path  # relative to the file, not to wherever syncview was started
+    store_password = None
+    if "password" in store:
+        store_password = _string(store["password"], "store.password")
+        if not is_secret_reference(store_password):
+            # Never echoed: it may be the password itself.
+            raise _Invalid('store.password is a secret and must not be written in the file; write '
+                           'password = "env:PGPASSWORD_VAR" or "keyring:syncview/store" (or leave it out: '
+                           'PGPASSWORD and ~/.pgpass work too)')
+        problem = _reference_problem(store_password)
+        if problem:
+            raise _Invalid(f"store.password: {problem}")
     theme = _string(ui["theme"], "ui.theme") if "theme" in ui else None
     keymap = {str(k): _string(v, f"keymap.{k}") for k, v in _table(data, "keymap").items()}
     rules = _identity(_table(data, "identity"))
@@ -229,7 +250,7 @@ def _config(data: dict[str, Any], path: Path | None) -> Config:
             raise _Invalid(f'integrations[{number}]: name "{integration.name}" is already used by '
                            f"integrations[{earlier}]; every integration needs its own name")
         integrations.append(integration)
-    return Config(path, tuple(integrations), store_path, theme, keymap, rules, operator, live_updates)
+    return Config(path, tuple(integrations), store_path, theme, keymap, rules, store_password, operator, live_updates)
 
 
 #: Longest operator name: it is shown in history, logs and "changed by ..." lines.
@@ -355,6 +376,16 @@ def _setting(setting: Setting, value: Any, label: str, name: str) -> Any:
     elif setting.type == "url" and not value.startswith(("http://", "https://")):
         raise _Invalid(f"{key} must be a URL starting with https:// (or http://), got {value!r}")
     return value
+
+
+def _url_password(url: str) -> bool:
+    """Whether a URL holds a password (``scheme://user:password@host``)."""
+    from urllib.parse import urlsplit
+
+    try:
+        return bool(urlsplit(url).password)
+    except ValueError:
+        return False
 
 
 def is_secret_reference(value: str) -> bool:

@@ -16,3 +16,9 @@ def _fakes_never_see_more_than_the_documented_limits():
                 if fake.meter.violations]
     FakeServer.alive.clear()
     assert not breaches, f"a fake saw more than its documented limits: {breaches}"
+
+
+@pytest.fixture
+def engine() -> str:
+    """These tests are about the screen and the connectors, not the store: SQLite alone."""
+    return "sqlite"

@@ -46,3 +46,9 @@ def static_text(widget) -> str:
 @pytest.fixture
 def app(demo_store: Store) -> SyncviewApp:
     return SyncviewApp(demo_store, operator="tester")
+
+
+@pytest.fixture
+def engine() -> str:
+    """These tests are about the screen and the connectors, not the store: SQLite alone."""
+    return "sqlite"

@@ -7,7 +7,7 @@ import pytest
 from syncview.domain import ResourceType, SyncStatus
 from syncview.errors import ActionError, StaleResourceError
 from syncview.services import actions, matching, queries
-from tests.helpers import audit, first, record_disabled, rows
+from tests.helpers import audit, first, record_disabled, rows, sqlite_only
 
 
 def matched_device(store):
@@ -231,6 +231,7 @@ def test_exclude_and_include_say_how_the_resource_stands(demo_store):
     assert how(demo_store, resource.id) == ("matched", "name", None)
 
 
+@sqlite_only  # schema 2 was SQLite's alone
 def test_an_audit_snapshot_from_schema_2_undoes_with_no_reason(demo_store):
     resource = matched_device(demo_store)
     actions.exclude(demo_store, resource.id)

@@ -24,7 +24,7 @@ def _page(store, **filters) -> list[queries.ResourceRow]:
 
 def _batches(store) -> list[tuple]:
     return rows(store, "SELECT batch, action, count(*) FROM audit_event WHERE operator = 'tester' "
-                       "GROUP BY batch ORDER BY min(id)")
+                       "GROUP BY batch, action ORDER BY min(id)")
 
 
 def test_marks_toggle_one_by_one_and_against_a_filter(demo_store):
@@ -62,7 +62,7 @@ def test_bulk_exclude_with_disable_is_one_batch_and_one_undo(demo_store):
     assert f"excluded {len(targets)} resources and disabled {len(targets)} records" in result.message
     after = {r.id: r for r in queries.iter_resources(demo_store, ResourceFilter(_cw(demo_store), text="globex"))}
     assert all(after[r.id].status is SyncStatus.EXCLUDED and after[r.id].record_id is None for r in targets)
-    assert rows(demo_store, f"SELECT count(*) FROM record WHERE disabled AND id IN ({','.join(map(str, records))})"
+    assert rows(demo_store, f"SELECT count(*) FROM record WHERE disabled = 1 AND id IN ({','.join(map(str, records))})"
                 )[0][0] == len(records)
     assert _batches(demo_store) == [(result.result.batch, "exclude", len(targets))]
     # One summary line in the log, not one per resource.

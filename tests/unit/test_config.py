@@ -263,7 +263,7 @@ def test_a_bad_identity_section_is_one_clear_line(tmp_path, text, expected):
 
 def test_unknown_key_in_a_section(tmp_path):
     message = error_of(tmp_path, '[store]\npaht = "x.db"\n')
-    assert message.endswith("""store: unknown key 'paht' (did you mean "path"?); expected one of: path""")
+    assert message.endswith("""store: unknown key 'paht' (did you mean "path"?); expected one of: path, password""")
     assert "theme" in error_of(tmp_path, '[ui]\ntheem = "nord"\n')
 
 

@@ -137,7 +137,7 @@ def test_every_exclusion_is_an_audited_operator_decision(demo_store):
 
 
 def test_a_few_resources_were_removed_remotely(demo_store):
-    [(removed,)] = rows(demo_store, "SELECT count(*) FROM resource WHERE deleted_remotely")
+    [(removed,)] = rows(demo_store, "SELECT count(*) FROM resource WHERE deleted_remotely = 1")
     assert 0 < removed < DEMO_RESOURCES * 0.05
 
 

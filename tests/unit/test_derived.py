@@ -9,7 +9,7 @@ import pytest
 from syncview.domain import SyncStatus
 from syncview.services import actions, queries
 from syncview.services.queries import ResourceFilter
-from syncview.store import db, open_store
+from syncview.store import db, open_store, raw_connection
 from tests.helpers import first, rows
 
 RECOUNT = """
@@ -61,13 +61,13 @@ def test_totals_and_clients_read_from_counts_match_a_recount(demo_store):
 @pytest.mark.parametrize("text", ["a", "ws", "acm", "ACME", "acme-w", "Corp.", "ws-0", "  lt 02 ", 'x"y',
                                   "zzzzzz", "corporation, inc", "é"])
 def test_text_filter_through_the_index_finds_exactly_what_a_scan_finds(demo_store, text):
-    from syncview.domain import normalise_name
+    from syncview.domain import name_contains, name_search, normalise_name
 
     for integration in queries.list_integrations(demo_store):
         flt = ResourceFilter(integration.id, text=text)
         # What was typed, in ASCII lower case (SQLite's lower()), punctuation and spaces included.
-        expected = [i for (i,) in rows(demo_store, "SELECT id FROM resource WHERE integration_id = ? "
-                                                   "AND instr(lower(name), lower(?)) > 0", integration.id, text)]
+        expected = [i for i, name in rows(demo_store, "SELECT id, name FROM resource WHERE integration_id = ?",
+                                          integration.id) if name_contains(name, name_search(text))]
         assert queries.count_resources(demo_store, flt) == len(expected)
         page = queries.resource_page(demo_store, flt, limit=100_000)
         assert sorted(r.id for r in page) == sorted(expected)
@@ -87,8 +87,8 @@ def test_dense_text_matches_page_in_name_order(demo_store, monkeypatch):
 def test_renamed_resource_is_found_by_its_new_name_only(demo_store):
     resource = first(demo_store)
     with demo_store.write() as conn:
-        conn.exec_driver_sql("UPDATE resource SET name = 'Zebra Unique', name_norm = 'zebra unique' WHERE id = ?",
-                             (resource.id,))
+        raw_connection(conn).execute("UPDATE resource SET name = 'Zebra Unique', name_norm = 'zebra unique'"
+                                     " WHERE id = ?", (resource.id,))
     flt = ResourceFilter(resource.integration_id, text="zebra uni")
     assert [r.id for r in queries.resource_page(demo_store, flt)] == [resource.id]
     old = ResourceFilter(resource.integration_id, text=resource.name)

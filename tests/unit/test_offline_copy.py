@@ -4,6 +4,8 @@ the same rows, counts and name index as the store it copies, and replayable back
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
+from sqlmodel import SQLModel
 
 from syncview.domain import SyncStatus
 from syncview.errors import StoreError
@@ -18,6 +20,13 @@ TABLES = ("integration", "client", "record", "resource", "resource_key", "record
           "sync_log_entry", "audit_event")
 
 
+def table_rows(store, name: str) -> list[tuple]:
+    """A table's rows as the store's types read them (the same on both engines), in key order."""
+    table = SQLModel.metadata.tables[name]
+    with store.read() as conn:
+        return [tuple(row) for row in conn.execute(select(table).order_by(*table.primary_key.columns))]
+
+
 def test_the_copy_holds_every_row_and_answers_the_screens_queries_alike(demo_store, tmp_path):
     target = tmp_path / "laptop.db"
     facts = copy_to_sqlite(demo_store, target)
@@ -27,7 +36,7 @@ def test_the_copy_holds_every_row_and_answers_the_screens_queries_alike(demo_sto
     copy = open_store(target)
     try:
         for table in TABLES:
-            assert rows(copy, f"SELECT * FROM {table} ORDER BY 1") == rows(demo_store, f"SELECT * FROM {table} ORDER BY 1"), table
+            assert table_rows(copy, table) == table_rows(demo_store, table), table
         for integration in queries.list_integrations(demo_store):
             assert queries.integration_totals(copy, integration.id) == queries.integration_totals(demo_store, integration.id)
             flt = ResourceFilter(integration.id, text="ws-0")
@@ -65,7 +74,7 @@ def test_restore_into_replaces_the_rows_in_one_transaction_keeping_the_previous_
 
     backup = tmp_path / "monday.db"
     copy_to_sqlite(demo_store, backup)
-    expected = {table: rows(demo_store, f"SELECT * FROM {table} ORDER BY 1") for table in TABLES}
+    expected = {table: table_rows(demo_store, table) for table in TABLES}
     totals = {i.id: queries.integration_totals(demo_store, i.id) for i in queries.list_integrations(demo_store)}
     matched = queries.resource_page(demo_store, ResourceFilter(1, status=SyncStatus.MATCHED), limit=1)[0]
     actions.exclude(demo_store, matched.id, operator="bob")  # after the backup
@@ -74,7 +83,7 @@ def test_restore_into_replaces_the_rows_in_one_transaction_keeping_the_previous_
     report = restore_into(demo_store, backup, previous)
     assert report.previous == previous and report.restored.resources == len(expected["resource"])
     for table in TABLES:
-        assert rows(demo_store, f"SELECT * FROM {table} ORDER BY 1") == expected[table], table
+        assert table_rows(demo_store, table) == expected[table], table
     assert {i: queries.integration_totals(demo_store, i) for i in totals} == totals  # counts kept right
     assert queries.count_resources(demo_store, ResourceFilter(1, text="ws-0")) > 0
     kept = open_store(previous)

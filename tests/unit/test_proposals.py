@@ -190,7 +190,7 @@ def test_suggestions_are_sorted_by_score_and_accept_preselected_accepts_only_tho
     assert [p.score for p in found] == sorted((p.score for p in found), reverse=True)
     result = proposals.accept_preselected(store, found, operator="tester")
     assert result is not None and result.changed == 2
-    assert rows(store, "SELECT action, count(*) FROM audit_event GROUP BY batch") == [("rematch", 2)]
+    assert rows(store, "SELECT action, count(*) FROM audit_event GROUP BY batch, action") == [("rematch", 2)]
     assert queries.get_resource(store, world.resources["INITEC-LT-353"]).status is SyncStatus.NOT_SYNCED
     assert queries.get_resource(store, world.resources["INITEC-LT-200"]).record_name == "INITEC-LT-200"
     actions.undo(store, operator="tester")
@@ -220,7 +220,7 @@ def _cw(store) -> int:
 
 def _batches(store) -> list[tuple]:
     return rows(store, "SELECT batch, action, count(*) FROM audit_event WHERE operator = 'tester' "
-                       "GROUP BY batch ORDER BY min(id)")
+                       "GROUP BY batch, action ORDER BY min(id)")
 
 
 def test_proposals_give_each_resource_a_different_best_record(demo_store):

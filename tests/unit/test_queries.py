@@ -10,6 +10,7 @@ from syncview.domain import ResourceType, SyncStatus, normalise_name
 from syncview.errors import NotFoundError
 from syncview.services import queries
 from syncview.services.queries import NO_CLIENT, ResourceFilter
+from syncview.store import raw_connection
 from tests.helpers import rows
 
 PSA, RMM = "ConnectWise Manage", "Datto RMM"
@@ -19,8 +20,9 @@ def iid(store, name: str) -> int:
     return queries.get_integration(store, name).id
 
 
-def sql_time(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+def sql_time(value: str | datetime) -> datetime:
+    """A time read by raw SQL: text on SQLite, a (naive UTC) datetime on PostgreSQL."""
+    return (value if isinstance(value, datetime) else datetime.fromisoformat(value)).replace(tzinfo=UTC)
 
 
 def all_resources(store, integration_id: int) -> list[dict]:
@@ -49,7 +51,7 @@ def test_a_failed_last_run_comes_first_and_the_last_success_is_kept(demo_store):
     [(success,)] = rows(demo_store, "SELECT max(ended_at) FROM syncrun WHERE integration_id = ?", integration_id)
     failed_at = sql_time(success) + timedelta(hours=1)
     with demo_store.write() as conn:
-        conn.exec_driver_sql(
+        raw_connection(conn).execute(
             "INSERT INTO syncrun (integration_id, started_at, ended_at, outcome, fetched, created, matched,"
             " not_synced, removed, message) VALUES (?, ?, ?, 'failed', 0, 0, 0, 0, 0, 'the API answered 401')",
             (integration_id, failed_at.replace(tzinfo=None), failed_at.replace(tzinfo=None)))
@@ -77,10 +79,10 @@ def test_get_integration_on_an_empty_store_says_how_to_get_one(store):
 def test_totals_count_the_live_resources_and_the_removed_ones_apart(demo_store, name):
     totals = queries.integration_totals(demo_store, iid(demo_store, name))
     by_status = dict(rows(demo_store, "SELECT status, count(*) FROM resource WHERE integration_id = ? "
-                                      "AND NOT deleted_remotely GROUP BY status", iid(demo_store, name)))
+                                      "AND deleted_remotely = 0 GROUP BY status", iid(demo_store, name)))
     by_type = dict(rows(demo_store, "SELECT type, count(*) FROM resource WHERE integration_id = ? "
-                                    "AND NOT deleted_remotely GROUP BY type", iid(demo_store, name)))
-    [(removed,)] = rows(demo_store, "SELECT count(*) FROM resource WHERE integration_id = ? AND deleted_remotely",
+                                    "AND deleted_remotely = 0 GROUP BY type", iid(demo_store, name)))
+    [(removed,)] = rows(demo_store, "SELECT count(*) FROM resource WHERE integration_id = ? AND deleted_remotely = 1",
                         iid(demo_store, name))
     assert removed > 0  # the demo has some, or this test would not tell the two apart
     assert totals.by_status == {s: by_status.get(s.value, 0) for s in SyncStatus}
@@ -168,7 +170,7 @@ def test_every_filter_at_once(demo_store):
     found = queries.resource_page(demo_store, flt, limit=100_000)
     expected = {i for (i,) in rows(demo_store, "SELECT id FROM resource WHERE integration_id = ? AND client_id = ? "
                                                "AND type = 'device' AND status = 'matched' "
-                                               "AND instr(name_norm, 'ws') > 0", integration, client_id)}
+                                               "AND name_norm LIKE '%ws%'", integration, client_id)}
     assert expected  # every row that should be there is, and no other
     assert {r.id for r in found} == expected
     assert queries.count_resources(demo_store, flt) == len(expected)

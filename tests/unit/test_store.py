@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 from syncview.errors import StoreError
 from syncview.store import db, open_store
 from syncview.store.models import Client, Integration, Record, Resource
+from tests.helpers import sqlite_only
 
 DATA = Path(__file__).with_name("data")
 
@@ -22,6 +23,7 @@ def digest(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@sqlite_only
 def test_new_store_has_wal_foreign_keys_and_schema_version(store):
     with store.read() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"

@@ -16,12 +16,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Unpack
 
-from sqlalchemy import ColumnElement, Connection, Row, Select, bindparam, func, insert, literal_column, select, update
+from sqlalchemy import ColumnElement, Connection, Row, bindparam, func, insert, select, update
 
 from syncview.domain import ResourceType, SyncStatus
 from syncview.errors import ActionError, NotFoundError, StaleResourceError
 from syncview.services import history
-from syncview.store import Store, sqlite_connection
+from syncview.store import Store, raw_connection
+from syncview.store.dialect import id_list
 from syncview.store.db import db_time, utcnow
 from syncview.store.models import audit_table, integration_table, record_table, resource_table, sync_log_table
 
@@ -177,17 +178,16 @@ class _Batch:
         ``unlinked``: (resource id, record id) pairs."""
         if not unlinked:
             return
-        pairs = json.dumps(unlinked)
-        raw = sqlite_connection(self.conn)
-        raw.execute(
-            "INSERT OR IGNORE INTO record_key (record_id, kind, value)"
-            " SELECT json_extract(j.value, '$[1]'), k.kind, k.value FROM json_each(?) j"
-            " CROSS JOIN resource_key k WHERE k.resource_id = json_extract(j.value, '$[0]')", (pairs,))
-        raw.execute(
-            "INSERT OR IGNORE INTO record_key (record_id, kind, value)"
-            " SELECT json_extract(j.value, '$[1]'), 'xref', i.kind || ':' || r.type || ':' || r.external_id"
-            " FROM json_each(?) j CROSS JOIN resource r CROSS JOIN integration i"
-            " WHERE r.id = json_extract(j.value, '$[0]') AND i.id = r.integration_id", (pairs,))
+        raw = raw_connection(self.conn)
+        raw.executemany(
+            "INSERT INTO record_key (record_id, kind, value)"
+            " SELECT ?, k.kind, k.value FROM resource_key k WHERE k.resource_id = ? ON CONFLICT DO NOTHING",
+            [(record_id, resource_id) for resource_id, record_id in unlinked])
+        raw.executemany(
+            "INSERT INTO record_key (record_id, kind, value)"
+            " SELECT ?, 'xref', i.kind || ':' || r.type || ':' || r.external_id"
+            " FROM resource r JOIN integration i ON i.id = r.integration_id WHERE r.id = ? ON CONFLICT DO NOTHING",
+            [(record_id, resource_id) for resource_id, record_id in unlinked])
 
     def result(self, message: str) -> ActionResult:
         return ActionResult(self.id, self.action, message, tuple(self.resource_ids))
@@ -297,8 +297,7 @@ def ids_param(ids: Iterable[int]) -> str:
 
 def in_ids(column: ColumnElement[Any], ids: Iterable[int]) -> ColumnElement[bool]:
     """``column IN`` the given ids, as one (anonymous, so repeatable) bound parameter."""
-    values: Select[tuple[Any]] = select(literal_column("value")).select_from(func.json_each(bindparam(None, ids_param(ids))))
-    return column.in_(values.scalar_subquery())
+    return id_list(column, bindparam(None, ids_param(ids)))
 
 
 def load_where(conn: Connection, *clauses: ColumnElement[bool]) -> dict[int, _Resource]:
@@ -354,7 +353,7 @@ def _set_disabled_many(batch: _Batch, wanted: list[_Disable]) -> int:
         current[record_id] = disabled
         updates.append((disabled, now, record_id))
     if updates:
-        sqlite_connection(batch.conn).executemany(
+        raw_connection(batch.conn).executemany(
             "UPDATE record SET disabled = ?, updated_at = ? WHERE id = ?", updates)
     return len(updates)
 
@@ -382,7 +381,7 @@ def _apply_many(batch: _Batch, items: list[Change], summary: str) -> None:
                            dumps(item.before), dumps(item.after)))
         batch.resource_ids.append(resource.id)
     batch.keep_created_keys(_unlinked_creators([(item.resource, item.after) for item in items]))
-    raw = sqlite_connection(batch.conn)
+    raw = raw_connection(batch.conn)
     raw.executemany("UPDATE resource SET status = ?, record_id = ?, client_id = ?, matched_on = ?, reason = ?,"
                     " reason_kind = ?, version = ?, updated_by = ?, updated_at = ? WHERE id = ?", resource_rows)
     raw.executemany("INSERT INTO audit_event (batch, time, operator, action, integration_id, resource_id,"

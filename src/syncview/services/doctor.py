@@ -17,10 +17,11 @@ from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from syncview.config import Config, IntegrationConfig, resolve_settings, warn_if_readable_by_others
+from syncview.config import Config, IntegrationConfig, resolve_secret, resolve_settings, warn_if_readable_by_others
 from syncview.connectors.base import Connector
 from syncview.errors import SyncviewError
 from syncview.store.db import APPLICATION_ID, SCHEMA_VERSION, connect
+from syncview.store.dialect import is_store_url, shown_url
 
 #: Free space under which the store's disk is reported: a sync writes pages and a WAL beside them.
 MIN_FREE_BYTES = 200 * 1024 * 1024
@@ -71,6 +72,18 @@ def check_secrets(config: Config, environ: Mapping[str, str] = os.environ) -> It
             yield Finding("secrets", integration.name, False, str(error))
         else:
             yield Finding("secrets", integration.name, True, "every secret reference resolves")
+
+
+def check_database(url: str, password: str | None = None) -> Iterator[Finding]:
+    """A store on a database server: reachable, ours, a schema this syncview reads (read only).
+    The file checks (integrity, journal, disk) are the server's business there."""
+    from syncview.store.pg import describe
+
+    subject = str(shown_url(url))
+    try:
+        yield Finding("store", subject, True, describe(url, password=password))
+    except SyncviewError as error:
+        yield Finding("store", subject, False, str(error))
 
 
 def check_store(path: Path) -> Iterator[Finding]:
@@ -181,13 +194,24 @@ def _reach(integration: IntegrationConfig, environ: Mapping[str, str],
     return Finding("connectivity", integration.name, True, got)
 
 
-def run_checks(config: Config | None, config_error: SyncviewError | None, store_path: Path, *,
+def run_checks(config: Config | None, config_error: SyncviewError | None, store_path: Path | str, *,
                connectivity: bool = True, environ: Mapping[str, str] = os.environ) -> list[Finding]:
-    """Every check, in the order an operator fixes things: config, secrets, store, network."""
+    """Every check, in the order an operator fixes things: config, secrets, store, network.
+
+    ``store_path``: the store file, or the URL of a store on a database server."""
     findings = list(check_config(config, config_error))
     if config is not None:
         findings += check_secrets(config, environ)
-    findings += check_store(store_path)
+    if is_store_url(store_path):
+        password = None
+        if config is not None and config.store_password:
+            try:
+                password = resolve_secret(config.store_password, environ=environ)
+            except SyncviewError as error:
+                findings.append(Finding("secrets", "store.password", False, str(error)))
+        findings += check_database(str(store_path), password)
+    else:
+        findings += check_store(Path(store_path))
     if config is not None and connectivity:
         # An integration whose secrets do not resolve cannot connect: say so once, above.
         broken = {f.subject for f in findings if f.area == "secrets" and not f.ok}

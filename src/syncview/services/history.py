@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from syncview.domain import SyncStatus
 from syncview.store import Store
+from syncview.store.dialect import JsonField
 from syncview.store.models import audit_table, record_table, resource_table
 
 A = audit_table.c
@@ -100,13 +101,15 @@ def batches(
     )
     query = (
         select(A.batch, A.time, A.operator, A.action, A.integration_id, grouped.c.n, R.type, R.name,
-               func.json_extract(A.before, "$.status"), func.json_extract(A.after, "$.status"), A.undone_by)
+               JsonField(A.before, "status"), JsonField(A.after, "status"), A.undone_by)
         .select_from(grouped.join(audit_table, A.id == grouped.c.first)
                      .outerjoin(resource_table, R.id == A.resource_id))
         .order_by(A.time.desc(), A.id.desc())
     )
     with store.read() as conn:
-        return [BatchRow(*row[:8], _status(row[8]), _status(row[9]), row[10]) for row in conn.execute(query)]
+        found: list[Any] = list(conn.execute(query))
+    return [BatchRow(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], _status(row[8]),
+                     _status(row[9]), row[10]) for row in found]
 
 
 def operators(store: Store) -> list[str]:

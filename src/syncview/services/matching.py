@@ -22,7 +22,6 @@ choose from and never links anything on its own.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -33,7 +32,7 @@ from syncview.domain import MatchedOn, ReasonKind, ResourceType, SyncStatus, nor
 from syncview.identity import NO_KEYS, KeyKind, Keys, describe
 from syncview.services import queries
 from syncview.services.similarity import number_difference, rank
-from syncview.store import Store, sqlite_connection
+from syncview.store import RawCursor, Store, raw_connection
 
 
 class Decision(StrEnum):
@@ -272,18 +271,19 @@ def _json(values: Iterable[Any]) -> str:
     return json.dumps(sorted(values), separators=(",", ":"))
 
 
-def _counts(cursor: sqlite3.Cursor, integration_id: int, kind: str, values: Iterable[str],
-            excluding: str = "[]") -> sqlite3.Cursor:
+def _counts(cursor: RawCursor, integration_id: int, kind: str, values: Iterable[str],
+            excluding: str = "[]") -> RawCursor:
     """(value, live items of the integration carrying it) for key values of one kind, leaving
     out the resources whose ids ``excluding`` lists (as JSON)."""
-    return cursor.execute(
+    found: RawCursor = cursor.execute(
         "SELECT k.value, count(*) FROM resource_key k JOIN resource r ON r.id = k.resource_id"
         " WHERE k.kind = ? AND k.value IN (SELECT value FROM json_each(?)) AND r.integration_id = ?"
         " AND r.deleted_remotely = 0 AND k.resource_id NOT IN (SELECT value FROM json_each(?))"
         " GROUP BY k.value", (kind, _json(values), integration_id, excluding))
+    return found
 
 
-def shared_values(cursor: sqlite3.Cursor, integration_id: int, page: Sequence[tuple[int | None, Keys]]) -> dict[tuple[str, str], int]:
+def shared_values(cursor: RawCursor, integration_id: int, page: Sequence[tuple[int | None, Keys]]) -> dict[tuple[str, str], int]:
     """Key values more than one live item of the integration carries: (kind, value) -> items.
 
     ``page`` holds the items being synced, each with its stored resource id (None when new)
@@ -306,7 +306,7 @@ def shared_values(cursor: sqlite3.Cursor, integration_id: int, page: Sequence[tu
     return {key: n for key, n in counts.items() if n > 1}
 
 
-def guessed_links(cursor: sqlite3.Cursor, integration_id: int, resource_ids: Sequence[int]) -> dict[int, str]:
+def guessed_links(cursor: RawCursor, integration_id: int, resource_ids: Sequence[int]) -> dict[int, str]:
     """Of these resources, linked on an identity key, those whose link rests only on values that
     several live items of the integration carry (and so identify none of them), with the reason.
 
@@ -316,24 +316,28 @@ def guessed_links(cursor: sqlite3.Cursor, integration_id: int, resource_ids: Seq
     """
     mine: dict[int, tuple[int, str, set[str]]] = {}
     for resource_id, record_id, kind, value in cursor.execute(
-        "SELECT r.id, r.record_id, r.matched_on, k.value FROM json_each(?) j CROSS JOIN resource r"
-        " CROSS JOIN resource_key k WHERE r.id = j.value AND r.status = 'matched' AND k.resource_id = r.id"
+        "SELECT r.id, r.record_id, r.matched_on, k.value FROM resource r CROSS JOIN resource_key k"
+        " WHERE r.id IN (SELECT value FROM json_each(?)) AND r.status = 'matched' AND k.resource_id = r.id"
         " AND k.kind = r.matched_on", (_json(resource_ids),)
     ):
         mine.setdefault(resource_id, (record_id, kind, set()))[2].add(value)
     if not mine:
         return {}
-    asked = json.dumps([[rid, record_id, kind] for rid, (record_id, kind, _) in mine.items()])
-    theirs: dict[int, set[str]] = {}
-    for resource_id, value in cursor.execute(
-        "SELECT json_extract(j.value, '$[0]'), o.value FROM json_each(?) j CROSS JOIN resource x"
-        " CROSS JOIN resource_key o WHERE x.record_id = json_extract(j.value, '$[1]')"
-        " AND x.id != json_extract(j.value, '$[0]') AND o.resource_id = x.id AND o.kind = json_extract(j.value, '$[2]')"
-        " UNION ALL SELECT json_extract(j.value, '$[0]'), k.value FROM json_each(?) j CROSS JOIN record_key k"
-        " WHERE k.record_id = json_extract(j.value, '$[1]') AND k.kind = json_extract(j.value, '$[2]')",
-        (asked, asked)
+    # The keys the records hold besides through these resources: their other resources' and their own.
+    records = _json(record_id for record_id, _, _ in mine.values())
+    held: dict[int, list[tuple[int, str, str]]] = {}
+    for record_id, other_id, kind, value in cursor.execute(
+        "SELECT x.record_id, x.id, o.kind, o.value FROM resource x CROSS JOIN resource_key o"
+        " WHERE x.record_id IN (SELECT value FROM json_each(?)) AND o.resource_id = x.id"
+        " UNION ALL SELECT record_id, 0, kind, value FROM record_key WHERE record_id IN (SELECT value FROM json_each(?))",
+        (records, records)
     ):
-        theirs.setdefault(resource_id, set()).add(value)
+        held.setdefault(record_id, []).append((other_id, kind, value))
+    theirs: dict[int, set[str]] = {}
+    for resource_id, (record_id, kind, _) in mine.items():
+        for other_id, other_kind, value in held.get(record_id, ()):
+            if other_id != resource_id and other_kind == kind:
+                theirs.setdefault(resource_id, set()).add(value)
     resting: dict[int, tuple[str, set[str]]] = {}
     wanted: dict[str, set[str]] = {}
     for resource_id, (_, kind, values) in mine.items():
@@ -364,7 +368,7 @@ def without_shared(keys: Keys, shared: Mapping[tuple[str, str], int]) -> tuple[K
     return keys, tuple(notes)
 
 
-def load_records(cursor: sqlite3.Cursor, integration_id: int, inputs: Sequence[MatchInput],
+def load_records(cursor: RawCursor, integration_id: int, inputs: Sequence[MatchInput],
                  rules: Sequence[Rule] = DEFAULT_RULES) -> Records:
     """The records ``inputs`` may link to, each with its keys, and those the integration has taken.
 
@@ -423,7 +427,7 @@ def records_for(store: Store, integration_id: int, inputs: Sequence[MatchInput],
                 rules: Sequence[Rule] = DEFAULT_RULES) -> Records:
     """:func:`load_records` on a read of ``store`` (the sync engine calls it in its own transaction)."""
     with store.read() as conn:
-        cursor = sqlite_connection(conn).cursor()
+        cursor = raw_connection(conn).cursor()
         try:
             return load_records(cursor, integration_id, inputs, rules)
         finally:

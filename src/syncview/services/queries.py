@@ -28,7 +28,8 @@ from syncview.identity import NO_KEYS, Keys
 from syncview.errors import NotFoundError
 from syncview.services.columns import SORT_KEYS, row_query, to_rows
 from syncview.services.columns import ResourceRow as ResourceRow  # the rows these queries return
-from syncview.store import Cancellation, Store
+from syncview.store import Cancellation, Store, raw_connection
+from syncview.store.dialect import Unindexed, contains, indexed_by, unindexed_sql
 from syncview.store import derived
 from syncview.store.derived import has_name_index, resource_count
 from syncview.store.models import (
@@ -248,7 +249,7 @@ def integration_clients(store: Store, integration_id: int) -> list[ClientCount]:
         select(RC.client_id, CL.name, func.sum(RC.n))
         .select_from(resource_count.outerjoin(client_table, CL.id == RC.client_id))
         .where(RC.integration_id == integration_id)
-        .group_by(RC.client_id)
+        .group_by(RC.client_id, CL.name)
         .having(func.sum(RC.n) > 0)
     )
     with store.read() as conn:
@@ -276,7 +277,7 @@ class _TextPlan:
     """
 
     search: str
-    match: str | None = None
+    match: ColumnElement[bool] | None = None
     none: bool = False
 
     @property
@@ -301,14 +302,11 @@ def _text_plan(conn: Connection, flt: ResourceFilter) -> _TextPlan:
     norm = normalise_name(search)
     if len(norm) < 3 or not has_name_index(conn):
         return _TextPlan(search)
-    match = '"' + norm.replace('"', '""') + '"'
     # Capped: counting every match of a common fragment would cost what the scan costs.
-    matches: int = conn.exec_driver_sql(
-        "SELECT count(*) FROM (SELECT rowid FROM resource_name WHERE resource_name MATCH ? LIMIT ?)",
-        (match, DENSE_MATCHES + 1)).scalar_one()
+    matches = derived.name_matches(conn, norm, DENSE_MATCHES)
     if matches > DENSE_MATCHES:
         return _TextPlan(search)
-    return _TextPlan(search, match, none=matches == 0)
+    return _TextPlan(search, derived.name_match(conn, R.id, R.name_norm, norm), none=matches == 0)
 
 
 def _where(flt: ResourceFilter, plan: _TextPlan) -> list[ColumnElement[bool]]:
@@ -318,7 +316,7 @@ def _where(flt: ResourceFilter, plan: _TextPlan) -> list[ColumnElement[bool]]:
     indexed = plan.match is not None
 
     def col(column: Column[Any]) -> ColumnElement[Any]:
-        return literal_column(f"+resource.{column.name}") if indexed else column
+        return Unindexed(column) if indexed else column
 
     clauses: list[ColumnElement[bool]] = [] if flt.integration_id is None else [col(R.integration_id) == flt.integration_id]
     if flt.client_id == NO_CLIENT:
@@ -333,14 +331,13 @@ def _where(flt: ResourceFilter, plan: _TextPlan) -> list[ColumnElement[bool]]:
         clauses.append(col(R.matched_on) == flt.why.value)
     elif flt.why is not None:
         clauses.append(col(R.reason_kind) == flt.why.value)
-    if indexed:
-        clauses.append(R.id.in_(text("SELECT rowid FROM resource_name WHERE resource_name MATCH :match")
-                                .bindparams(match=plan.match)))
+    if plan.match is not None:
+        clauses.append(plan.match)
     elif plan.norm:
-        clauses.append(func.instr(R.name_norm, plan.norm) > 0)  # from the covering index: no row read
+        clauses.append(contains(R.name_norm, plan.norm))  # from the covering index: no row read
     if plan.search and not plan.plain:
         # Punctuation or spaces: the rows that passed the normalised test are read and checked as typed.
-        clauses.append(func.instr(func.lower(R.name), plan.search) > 0)
+        clauses.append(contains(func.lower(R.name), plan.search))
     return clauses
 
 
@@ -425,7 +422,7 @@ def resource_page(
         key = SORT_KEYS[sort]
         order = [key.desc(), R.id.desc()] if page.descending else [key.asc(), R.id.asc()]
         if page.sorted_slice:
-            query = row_query().where(R.id.in_(_sorted_slice_ids(flt, page))).order_by(*order)
+            query = row_query().where(R.id.in_(_sorted_slice_ids(conn, flt, page))).order_by(*order)
         elif key.table is resource_table:
             ids = select(R.id).where(*where).order_by(*order).offset(page.offset).limit(page.limit)
             query = row_query().where(R.id.in_(ids.scalar_subquery())).order_by(*order)
@@ -475,7 +472,7 @@ def _reversed_if_nearer_the_end(count: int, offset: int, limit: int, descending:
     return _PagePlan(offset, limit, descending)
 
 
-def _sorted_slice_ids(flt: ResourceFilter, page: _PagePlan) -> TextualSelect:
+def _sorted_slice_ids(conn: Connection, flt: ResourceFilter, page: _PagePlan) -> TextualSelect:
     """The ids of a page of a small slice (no text; sorted by name), sorted on their own so
     that only the page's rows are then read and joined.
 
@@ -501,8 +498,8 @@ def _sorted_slice_ids(flt: ResourceFilter, page: _PagePlan) -> TextualSelect:
         params["type"] = flt.type.value
     index = "ix_resource_screen" if flt.client_id is not None else "ix_resource_integration_status_type"
     direction = "DESC" if page.descending else "ASC"
-    sql = (f"SELECT id FROM resource INDEXED BY {index} WHERE {' AND '.join(conditions)}"
-           f" ORDER BY +name_norm {direction}, id {direction} LIMIT :limit OFFSET :offset")
+    sql = (f"SELECT id FROM resource {indexed_by(conn, index)} WHERE {' AND '.join(conditions)}"
+           f" ORDER BY {unindexed_sql(conn, 'name_norm')} {direction}, id {direction} LIMIT :limit OFFSET :offset")
     return text(sql).bindparams(**params, limit=page.limit, offset=page.offset).columns(R.id)
 
 
@@ -577,7 +574,7 @@ def record_keys(store: Store, record_ids: Iterable[int]) -> dict[int, Keys]:
     ids = json.dumps(sorted(set(record_ids)))
     found: dict[int, list[tuple[str, str]]] = {}
     with store.read() as conn:
-        for record_id, kind, value in conn.exec_driver_sql(KEYS_OF_RECORDS, (ids, ids, ids)):
+        for record_id, kind, value in raw_connection(conn).execute(KEYS_OF_RECORDS, (ids, ids, ids)):
             found.setdefault(record_id, []).append((kind, value))
     return {rid: Keys.from_pairs(pairs) for rid, pairs in found.items()}
 
@@ -586,7 +583,7 @@ def resource_keys(store: Store, resource_ids: Iterable[int]) -> dict[int, Keys]:
     """The identity keys the last sync stored for some resources, by resource id."""
     found: dict[int, list[tuple[str, str]]] = {}
     with store.read() as conn:
-        for resource_id, kind, value in conn.exec_driver_sql(
+        for resource_id, kind, value in raw_connection(conn).execute(
             "SELECT resource_id, kind, value FROM resource_key WHERE resource_id IN (SELECT value FROM json_each(?))",
             (json.dumps(sorted(set(resource_ids))),)
         ):
@@ -676,7 +673,7 @@ def find_records(
         query = query.where(REC.client_id == client_id)
     norm = normalise_name(text)
     if norm:
-        query = query.where(func.instr(REC.name_norm, norm) > 0)
+        query = query.where(contains(REC.name_norm, norm))
     with store.read() as conn:
         return [RecordRow(row[0], ResourceType(row[1]), *row[2:]) for row in conn.execute(query)]
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import random
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import islice
@@ -31,7 +30,8 @@ from syncview.services.matching import (
     without_shared,
 )
 from syncview.services.sync import SyncCounts
-from syncview.store import Store, sqlite_connection
+from syncview.store import RawCursor, Store, insert_id, raw_connection
+from syncview.store.dialect import upsert
 from syncview.store.db import db_time, utcnow
 from syncview.store.models import client_table, integration_table, meta_table, record_table, resource_table
 
@@ -94,7 +94,7 @@ def seed_demo(store: Store, resources: int = DEFAULT_RESOURCES, *, seed: int = 7
         if existing:
             raise ActionError(f"the store {store.path} already holds the demo integration(s) "
                               f"{', '.join(existing)}; use another --db path for a fresh demo")
-        cursor = sqlite_connection(conn).cursor()
+        cursor = raw_connection(conn).cursor()
         world = DemoWorld(resources, seed=seed,
                           first_client_id=_max_id(conn, client_table) + 1,
                           first_record_id=_max_id(conn, record_table) + 1)
@@ -108,8 +108,8 @@ def seed_demo(store: Store, resources: int = DEFAULT_RESOURCES, *, seed: int = 7
         cursor.close()
         # Kept so the demo integrations can be synced (the demo connector, same size and seed)
         # without a config: a newcomer presses `s` on the first-run store and sees a real sync.
-        conn.execute(meta_table.insert().prefix_with("OR REPLACE").values(
-            key=DEMO_META_KEY, value=json.dumps({"resources": resources, "seed": seed})))
+        upsert(conn, meta_table, {"key": DEMO_META_KEY, "value": json.dumps({"resources": resources, "seed": seed})},
+               keys=("key",))
         return SeedSummary(len(integration_ids), world.clients, writer.records, writer.resources, runs, logs)
 
 
@@ -128,7 +128,7 @@ def _linked_on(keys: Keys, documented: Keys | None, *, shared_email: bool) -> st
 class _Writer:
     """Accumulates rows and writes them in chunks through one DB-API cursor."""
 
-    def __init__(self, cursor: sqlite3.Cursor, now: datetime, rng: random.Random, first_resource_id: int) -> None:
+    def __init__(self, cursor: RawCursor, now: datetime, rng: random.Random, first_resource_id: int) -> None:
         self.cursor = cursor
         self.now = now
         self.rng = rng
@@ -150,9 +150,8 @@ class _Writer:
     def integrations(self) -> dict[str, int]:
         ids: dict[str, int] = {}
         for name, flavour in INTEGRATIONS.items():
-            self.cursor.execute("INSERT INTO integration (name, kind, created_at) VALUES (?, 'demo', ?)",
-                                (name, db_time(self.now - timedelta(days=_HISTORY_DAYS + 90))))
-            ids[name] = _last_id(self.cursor)
+            ids[name] = insert_id(self.cursor, "INSERT INTO integration (name, kind, created_at) VALUES (?, 'demo', ?)",
+                                  (name, db_time(self.now - timedelta(days=_HISTORY_DAYS + 90))))
         return ids
 
     def client(self, client: DemoClient, integration_ids: dict[str, int]) -> None:
@@ -291,10 +290,10 @@ class _Writer:
             # The counts a run reports after it, as the tiles count them (queries.Totals): the live
             # resources by status, the removed-remotely ones apart.
             counts = dict(self.cursor.execute(
-                "SELECT status, count(*) FROM resource WHERE integration_id = ? AND NOT deleted_remotely"
+                "SELECT status, count(*) FROM resource WHERE integration_id = ? AND deleted_remotely = 0"
                 " GROUP BY status", (integration_id,)).fetchall())
             removed_total = self.cursor.execute(
-                "SELECT count(*) FROM resource WHERE integration_id = ? AND deleted_remotely",
+                "SELECT count(*) FROM resource WHERE integration_id = ? AND deleted_remotely = 1",
                 (integration_id,)).fetchone()[0]
             total = sum(counts.values())
             samples = self.samples.get(integration_id, [])
@@ -348,17 +347,10 @@ class _Writer:
 
     def _run(self, integration_id: int, started: datetime, ended: datetime, outcome: str, fetched: int,
              counts: dict[str, int], removed: int, message: str | None) -> int:
-        self.cursor.execute(
+        return insert_id(
+            self.cursor,
             "INSERT INTO syncrun (integration_id, started_at, ended_at, outcome, fetched, created, matched,"
             " not_synced, removed, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (integration_id, db_time(started), db_time(ended), outcome, fetched, 0,
              counts.get("matched", 0) if fetched else 0, counts.get("not_synced", 0) if fetched else 0,
              removed, message))
-        return _last_id(self.cursor)
-
-
-def _last_id(cursor: sqlite3.Cursor) -> int:
-    """The id SQLite gave the row the cursor just inserted."""
-    if cursor.lastrowid is None:
-        raise RuntimeError("the insert gave no row id")
-    return cursor.lastrowid

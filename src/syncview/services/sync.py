@@ -33,7 +33,6 @@ import json
 import os
 import re
 import socket
-import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -63,7 +62,7 @@ from syncview.services.matching import (
     without_shared,
 )
 from syncview.services.queries import Totals, totals_on
-from syncview.store import Store
+from syncview.store import Store, raw_connection
 from syncview.store.db import db_time
 from syncview.store.locks import SyncLock, sync_lock_free, try_sync_lock
 from syncview.store.models import Integration, SyncLogEntry, SyncRun
@@ -553,7 +552,7 @@ class _LiveIds:
     """
 
     def __init__(self, conn: Connection) -> None:
-        self.raw = conn.connection.driver_connection
+        self.raw = raw_connection(conn)
         self.raw.execute("CREATE TEMP TABLE IF NOT EXISTS live_id (type TEXT NOT NULL, external_id TEXT NOT NULL,"
                          " PRIMARY KEY (type, external_id)) WITHOUT ROWID")
         self.raw.execute("DELETE FROM temp.live_id")
@@ -562,14 +561,15 @@ class _LiveIds:
 
     def add(self, page: IdPage) -> None:
         type_ = page.type.value
-        self.raw.execute("INSERT OR IGNORE INTO temp.live_id (type, external_id) SELECT ?, value FROM json_each(?)",
+        self.raw.execute("INSERT INTO temp.live_id (type, external_id) SELECT ?, value FROM json_each(?) WHERE true"
+                         " ON CONFLICT DO NOTHING",
                          (type_, _json_list(page.ids)))
         self.listed[type_] = self.listed.get(type_, 0) + len(page.ids)
 
     def drop(self) -> None:
         # The connection goes back to the pool: leave no table behind on it. A failure here must
         # not hide the error that ended the run; a table left behind is emptied by the next pass.
-        with contextlib.suppress(sqlite3.Error):
+        with contextlib.suppress(Exception):
             self.raw.execute("DROP TABLE IF EXISTS temp.live_id")
 
 
@@ -648,7 +648,7 @@ class _RunState:
 
     def flush_logs(self, conn: Connection) -> None:
         if self._logs:
-            conn.connection.driver_connection.executemany(
+            raw_connection(conn).executemany(
                 "INSERT INTO sync_log_entry (integration_id, sync_run_id, time, level, message, resource_id)"
                 " VALUES (?, ?, ?, ?, ?, ?)", self._logs)
             self._logs.clear()
@@ -697,7 +697,7 @@ class _RunState:
 
     def apply(self, conn: Connection, page: Page) -> None:
         """Write one page: the caller's transaction makes it land whole or not at all."""
-        cursor = conn.connection.driver_connection.cursor()
+        cursor = raw_connection(conn).cursor()
         before = replace(self.counts), self.item_logs, self.warning_logs
         key_links = len(self.key_links)
         try:
@@ -768,7 +768,7 @@ class _RunState:
         carriers came on a later page. Only this run's own links are taken back."""
         if not self.key_links:
             return
-        raw = conn.connection.driver_connection
+        raw = raw_connection(conn)
         cursor = raw.cursor()
         try:
             guessed = guessed_links(cursor, self.run.integration_id, self.key_links)
@@ -793,7 +793,7 @@ class _RunState:
         self.counts.not_synced += len(reasons)
 
     def _mark_removed(self, conn: Connection) -> list[str]:
-        raw = conn.connection.driver_connection
+        raw = raw_connection(conn)
         params = (self.run.integration_id, db_time(self.run.started))
         stale_where = "integration_id = ? AND deleted_remotely = 0 AND last_seen < ?"
         if self.counts.fetched == 0:
@@ -815,7 +815,7 @@ class _RunState:
         The same safety as a full run's, per type: a type listed with no id at all, while the
         store knows some, is likelier a product glitch than every one of them deleted.
         """
-        raw = conn.connection.driver_connection
+        raw = raw_connection(conn)
         notes, covered = [], []
         for type_, listed in live.listed.items():
             if listed == 0:

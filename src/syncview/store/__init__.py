@@ -1,5 +1,7 @@
-"""The local SQLite store: tables, engine, schema version and migrations."""
+"""The local store (an SQLite file or a PostgreSQL database): tables, engine, schema version and migrations."""
 
 from syncview.store.db import Cancellation, Store, open_store, sqlite_connection
+from syncview.store.dialect import RawConnection, RawCursor, insert_id, raw_connection
 
-__all__ = ["Cancellation", "Store", "open_store", "sqlite_connection"]
+__all__ = ["Cancellation", "RawConnection", "RawCursor", "Store", "insert_id", "open_store", "raw_connection",
+           "sqlite_connection"]

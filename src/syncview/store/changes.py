@@ -8,8 +8,9 @@ from the pool the screen's reads and the actions use.
 - SQLite: ``PRAGMA data_version`` on that connection changes exactly when *another* connection
   (of this process or any other on the box) has committed; polling it costs a few microseconds
   and takes no lock.
-- PostgreSQL: ``LISTEN`` on :data:`CHANNEL`; every write transaction sends a ``NOTIFY`` on it as it
-  commits (a statement trigger on the tables the screen shows), which the server delivers to every listener on every machine.
+- PostgreSQL: ``LISTEN`` on :data:`CHANNEL`; every write transaction (:meth:`Store.write`: actions,
+  undo, each page a sync commits) sends a ``NOTIFY`` on it (:func:`notify`), which the server
+  delivers to every listener on every machine when, and only if, that transaction commits.
 
 A watcher whose connection is lost raises :class:`~syncview.errors.StoreError`; the caller drops it
 and opens a new one when the store is back (:func:`watch`).
@@ -19,8 +20,10 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from pathlib import Path
 from typing import Any, Protocol
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
 from syncview.errors import StoreError
@@ -52,7 +55,7 @@ class SqliteChanges:
     def __init__(self, store: Store, *, poll: float = POLL_S) -> None:
         self._poll = poll
         try:
-            self._conn = connect(store.path, read_only=True, check_same_thread=False)
+            self._conn = connect(Path(store.path), read_only=True, check_same_thread=False)
             self._conn.isolation_level = None  # no transaction held open: each PRAGMA sees the latest commit
             self._seen = self._version()
         except sqlite3.Error as error:
@@ -125,3 +128,9 @@ def watch(store: Store) -> ChangeWatcher:
         return PostgresChanges(store)
     return SqliteChanges(store)
 
+
+
+def notify(conn: Connection) -> None:
+    """Tell every watcher, once the write transaction on ``conn`` commits, that the store changed
+    (PostgreSQL folds one transaction's identical notifications into one)."""
+    conn.exec_driver_sql(f"NOTIFY {CHANNEL}")

@@ -1,8 +1,12 @@
 """Opening the store: engine, pragmas, schema version, migrations, error translation.
 
-Every write goes through :meth:`Store.write`, one ``BEGIN IMMEDIATE`` transaction,
-so an action either lands whole or not at all, and two processes never deadlock
-upgrading a read lock to a write lock.
+The store is an SQLite file (the default) or a PostgreSQL database named by a URL
+(``postgresql://user@host:port/db``); :mod:`syncview.store.pg` opens the latter.
+
+Every write goes through :meth:`Store.write`, one ``BEGIN IMMEDIATE`` transaction on
+SQLite (a transaction holding the store's write lock on PostgreSQL), so an action
+either lands whole or not at all, writers take turns as they always did, and two
+processes never deadlock upgrading a read lock to a write lock.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from sqlmodel import SQLModel
 
 from syncview.errors import Cancelled, StoreError
 from syncview.store import derived, models  # models registers the tables on SQLModel.metadata
+from syncview.store.dialect import POSTGRESQL, StoreUrl, is_driver_error, is_store_url
 
 #: Schema version this syncview writes. Bump it and add a step to MIGRATIONS together.
 #: 1: the domain tables. 2: resource counts and the trigram name index (store/derived.py), meta.
@@ -56,7 +61,8 @@ def _v2_to_v3(conn: Connection) -> None:
     next(i for i in models.resource_table.indexes if i.name == "ix_resource_removed").create(conn)
 
 
-#: MIGRATIONS[v] upgrades a store from schema v to v + 1, inside one transaction.
+#: MIGRATIONS[v] upgrades a store from schema v to v + 1, inside one transaction. Each step is
+#: written for both engines (a PostgreSQL store starts at schema 3, but later steps run on both).
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
@@ -102,27 +108,30 @@ def translate(error: BaseException, path: Path) -> StoreError:
 class Cancellation:
     """Lets one thread stop another's read: the screen cancels a count the operator typed past.
 
-    Pass it to :meth:`Store.read`; :meth:`cancel` interrupts the SQLite statement running on
-    that connection (``sqlite3.Connection.interrupt`` is the one call safe from another thread),
-    and the read raises :class:`~syncview.errors.Cancelled`.
+    Pass it to :meth:`Store.read`; :meth:`cancel` interrupts the statement running on that
+    connection (``sqlite3.Connection.interrupt``, psycopg's ``cancel_safe``: each the one call
+    safe from another thread), and the read raises :class:`~syncview.errors.Cancelled`.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._connection: sqlite3.Connection | None = None
+        self._connection: Callable[[], object] | None = None
         self.cancelled = False
 
     def cancel(self) -> None:
         with self._lock:
             self.cancelled = True
             if self._connection is not None:
-                self._connection.interrupt()
+                self._connection()
 
-    def _attach(self, connection: sqlite3.Connection) -> None:
+    def _attach(self, connection: object) -> None:
         with self._lock:
             if self.cancelled:
                 raise Cancelled()
-            self._connection = connection
+            if isinstance(connection, sqlite3.Connection):
+                self._connection = connection.interrupt
+            else:
+                self._connection = getattr(connection, "cancel_safe")
 
     def _detach(self) -> None:
         with self._lock:
@@ -130,8 +139,9 @@ class Cancellation:
 
 
 def sqlite_connection(conn: Connection) -> sqlite3.Connection:
-    """The SQLite connection under ``conn``: for ``executemany`` over many rows, pragmas outside
-    a transaction and interrupting a read, which SQLAlchemy does not pass through."""
+    """The SQLite connection under ``conn``: for pragmas outside a transaction, which
+    SQLAlchemy does not pass through. (Bulk paths use :func:`~syncview.store.dialect.raw_connection`,
+    which serves both engines.)"""
     raw = conn.connection.driver_connection
     if not isinstance(raw, sqlite3.Connection):
         raise TypeError(f"the store's connection is {type(raw).__name__}, not sqlite3's")
@@ -139,11 +149,29 @@ def sqlite_connection(conn: Connection) -> sqlite3.Connection:
 
 
 class Store:
-    """An open store: an engine plus the transactions services use."""
+    """An open store: an engine plus the transactions services use.
 
-    def __init__(self, path: Path, engine: Engine) -> None:
+    ``path`` is the SQLite file, or for a PostgreSQL store its URL as shown to people (the
+    password, if the URL held one, masked): what messages name.
+    """
+
+    def __init__(self, path: Path | StoreUrl, engine: Engine) -> None:
         self.path = path
         self.engine = engine
+        self.engine_name = engine.dialect.name
+
+    @property
+    def is_postgres(self) -> bool:
+        """Whether this store is a PostgreSQL database (for the few commands that work on the
+        file itself: backup, restore, doctor)."""
+        return self.engine_name == POSTGRESQL
+
+    def _translate(self, error: BaseException) -> StoreError:
+        if self.engine_name == POSTGRESQL:
+            from syncview.store.pg import translate_pg
+
+            return translate_pg(error, str(self.path))
+        return translate(error, Path(self.path))
 
     @contextmanager
     def read(self, cancellation: Cancellation | None = None) -> Iterator[Connection]:
@@ -153,7 +181,7 @@ class Store:
                 if cancellation is None:
                     yield conn
                     return
-                cancellation._attach(sqlite_connection(conn))
+                cancellation._attach(conn.connection.driver_connection)
                 try:
                     yield conn
                 finally:
@@ -161,7 +189,7 @@ class Store:
         except DBAPIError as error:
             if cancellation is not None and cancellation.cancelled:
                 raise Cancelled() from error
-            raise translate(error, self.path) from error
+            raise self._translate(error) from error
 
     @contextmanager
     def write(self, on: Connection | None = None) -> Iterator[Connection]:
@@ -173,15 +201,35 @@ class Store:
         try:
             if on is not None:
                 with on.execution_options(sqlite_begin="IMMEDIATE").begin():
+                    self._began_write(on)
                     yield on
+                    self._ending_write(on)
                 return
             with self.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn:
                 with conn.begin():
+                    self._began_write(conn)
                     yield conn
+                    self._ending_write(conn)
         except DBAPIError as error:
-            raise translate(error, self.path) from error
-        except sqlite3.Error as error:
-            raise translate(error, self.path) from error
+            raise self._translate(error) from error
+        except Exception as error:
+            if is_driver_error(error):
+                raise self._translate(error) from error
+            raise
+
+    def _began_write(self, conn: Connection) -> None:
+        if self.engine_name == POSTGRESQL:
+            from syncview.store.pg import take_write_lock
+
+            take_write_lock(conn)
+
+    def _ending_write(self, conn: Connection) -> None:
+        if self.engine_name == POSTGRESQL:
+            from syncview.store.changes import notify
+            from syncview.store.pg import advance_ids
+
+            advance_ids(conn)
+            notify(conn)  # delivered to every live screen as this transaction commits, not before
 
     @contextmanager
     def connection(self) -> Iterator[Connection]:
@@ -191,9 +239,11 @@ class Store:
             with self.engine.connect() as conn:
                 yield conn
         except DBAPIError as error:
-            raise translate(error, self.path) from error
-        except sqlite3.Error as error:
-            raise translate(error, self.path) from error
+            raise self._translate(error) from error
+        except Exception as error:
+            if is_driver_error(error):
+                raise self._translate(error) from error
+            raise
 
     def close(self) -> None:
         self.engine.dispose()
@@ -319,12 +369,20 @@ def _prepare_schema(engine: Engine, path: Path) -> None:
             conn.exec_driver_sql(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
-def open_store(path: Path | str | None = None) -> Store:
+def open_store(path: Path | str | None = None, *, password: str | None = None) -> Store:
     """Open (creating or migrating as needed) the store at ``path`` or the default one.
 
+    ``path`` may be a PostgreSQL URL (``postgresql://user@host:port/db``); ``password`` is then
+    the password to use when the URL holds none (else libpq's PGPASSWORD and ~/.pgpass).
+
     Raises :class:`StoreError` with an operator-facing message when the file is not a
-    syncview store, is from a newer syncview, is locked, read-only or on a full disk.
+    syncview store, is from a newer syncview, is locked, read-only or on a full disk (or the
+    server cannot be reached, refuses the login, has no such database).
     """
+    if is_store_url(path):
+        from syncview.store.pg import open_postgres
+
+        return open_postgres(str(path), password=password)
     path = Path(path).expanduser() if path else default_store_path()
     _check_file(path)
     try:

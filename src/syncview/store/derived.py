@@ -1,4 +1,4 @@
-"""Structures SQLite keeps up to date from the resource table, so the screen never re-counts.
+"""Structures the engine keeps up to date from the resource table, so the screen never re-counts.
 
 - ``resource_count``: resources per (integration, client, type, status), maintained by
   triggers. The tiles, the client picker and every count without a text filter read a
@@ -8,6 +8,10 @@
   characters looks its matches up instead of scanning every name. SQLite builds without
   FTS5 simply go without it; the queries fall back to scanning.
 
+On PostgreSQL the same in its own terms: the counts by plpgsql triggers, and the name
+index a pg_trgm GIN index on ``resource.name_norm`` (``LIKE '%text%'`` looks it up);
+without the pg_trgm extension the queries scan, as on SQLite without FTS5.
+
 Triggers rather than code in the services: every writer (sync, seed, actions, undo, a
 future one) keeps them right without knowing they exist.
 """
@@ -16,7 +20,9 @@ from __future__ import annotations
 
 import sqlite3
 
-from sqlalchemy import Connection, column, table
+from sqlalchemy import ColumnElement, Connection, column, literal, table, text
+
+from syncview.store.dialect import POSTGRESQL, engine_of
 
 #: Client id the counts use for "no local client" (the column is part of the primary key).
 NO_CLIENT = 0
@@ -91,8 +97,48 @@ END;
 _NAMES_BACKFILL = "INSERT INTO resource_name (resource_name) VALUES ('rebuild');"
 
 
+_PG_COUNTS = """
+CREATE TABLE IF NOT EXISTS resource_count (
+    integration_id INTEGER NOT NULL,
+    client_id INTEGER NOT NULL,
+    type VARCHAR COLLATE "C" NOT NULL,
+    status VARCHAR COLLATE "C" NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (integration_id, client_id, type, status)
+);
+
+CREATE OR REPLACE FUNCTION resource_count_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP IN ('DELETE', 'UPDATE') THEN
+        UPDATE resource_count SET n = n - 1
+        WHERE integration_id = OLD.integration_id AND client_id = coalesce(OLD.client_id, 0)
+          AND type = OLD.type AND status = OLD.status;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        INSERT INTO resource_count VALUES (NEW.integration_id, coalesce(NEW.client_id, 0), NEW.type, NEW.status, 1)
+        ON CONFLICT (integration_id, client_id, type, status) DO UPDATE SET n = resource_count.n + 1;
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER resource_count_insert_delete AFTER INSERT OR DELETE ON resource
+FOR EACH ROW EXECUTE FUNCTION resource_count_change();
+
+CREATE TRIGGER resource_count_update AFTER UPDATE OF integration_id, client_id, type, status ON resource
+FOR EACH ROW WHEN (OLD.integration_id IS DISTINCT FROM NEW.integration_id OR OLD.client_id IS DISTINCT FROM NEW.client_id
+  OR OLD.type IS DISTINCT FROM NEW.type OR OLD.status IS DISTINCT FROM NEW.status)
+EXECUTE FUNCTION resource_count_change();
+"""
+
+#: The trigram index of names on PostgreSQL (pg_trgm's GIN operator class answers LIKE '%x%').
+PG_NAME_INDEX = "ix_resource_name_trgm"
+
+
 def create(conn: Connection, *, backfill: bool) -> None:
     """Create the derived tables and their triggers; ``backfill`` fills them from existing rows."""
+    if engine_of(conn) == POSTGRESQL:
+        _create_pg(conn, backfill=backfill)
+        return
     _script(conn, _COUNTS)
     if backfill:
         _script(conn, _COUNTS_BACKFILL)
@@ -102,10 +148,68 @@ def create(conn: Connection, *, backfill: bool) -> None:
             _script(conn, _NAMES_BACKFILL)
 
 
+def _create_pg(conn: Connection, *, backfill: bool) -> None:
+    for statement in _PG_COUNTS.strip().split(";\n\n"):
+        conn.exec_driver_sql(statement.strip().rstrip(";"))
+    if backfill:
+        _script(conn, _COUNTS_BACKFILL)
+    if pg_trgm_available(conn):
+        conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS {PG_NAME_INDEX} ON resource USING gin (name_norm gin_trgm_ops)")
+
+
+def pg_trgm_available(conn: Connection) -> bool:
+    """pg_trgm installed in this database, or installable by this user (a trusted extension)."""
+    try:
+        with conn.begin_nested():
+            conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+    except Exception:  # noqa: BLE001 - not available or not allowed: the queries scan instead
+        return False
+    return True
+
+
 def has_name_index(conn: Connection) -> bool:
-    """Whether this store has the trigram name index (a store made where FTS5 was missing has not)."""
+    """Whether this store has the trigram name index (a store made where FTS5 or pg_trgm was
+    missing has not)."""
+    if engine_of(conn) == POSTGRESQL:
+        found = conn.exec_driver_sql(
+            "SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() AND indexname = %(name)s",
+            {"name": PG_NAME_INDEX}).first()
+        return found is not None
     found = conn.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name = 'resource_name'").first()
     return found is not None
+
+
+def name_matches(conn: Connection, norm: str, cap: int) -> int:
+    """How many resources' normalised names hold ``norm`` (three characters or more), counted
+    through the name index up to ``cap`` + 1."""
+    count: int
+    if engine_of(conn) == POSTGRESQL:
+        count = conn.execute(
+            text("SELECT count(*) FROM (SELECT 1 FROM resource WHERE name_norm LIKE :pattern LIMIT :cap) AS m"),
+            {"pattern": _like_pattern(norm), "cap": cap + 1}).scalar_one()
+        return count
+    count = conn.exec_driver_sql(
+        "SELECT count(*) FROM (SELECT rowid FROM resource_name WHERE resource_name MATCH ? LIMIT ?)",
+        (_fts_phrase(norm), cap + 1)).scalar_one()
+    return count
+
+
+def name_match(conn: Connection, id_column: ColumnElement[int], name_norm: ColumnElement[str],
+               norm: str) -> ColumnElement[bool]:
+    """A condition: the resource's normalised name holds ``norm``, looked up in the name index."""
+    if engine_of(conn) == POSTGRESQL:
+        return name_norm.like(literal(_like_pattern(norm)), escape="\\")
+    return id_column.in_(text("SELECT rowid FROM resource_name WHERE resource_name MATCH :match")
+                         .bindparams(match=_fts_phrase(norm)))
+
+
+def _fts_phrase(norm: str) -> str:
+    return '"' + norm.replace('"', '""') + '"'
+
+
+def _like_pattern(norm: str) -> str:
+    escaped = norm.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 def fts5_trigram_available(conn: Connection) -> bool:

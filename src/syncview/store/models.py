@@ -2,7 +2,8 @@
 
 Names follow the domain: integration, client, record, resource (a remote
 resource), sync run, sync log entry, audit event. JSON columns hold text so the
-store stays readable with the plain ``sqlite3`` shell.
+store stays readable with the plain ``sqlite3`` shell (and ``psql``); flags are
+:class:`~syncview.store.dialect.Flag` columns, 0/1 on both engines.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import Column, Index, Table, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
+from syncview.store.dialect import Flag
 
 
 class Integration(SQLModel, table=True):
@@ -42,7 +44,7 @@ class Record(SQLModel, table=True):
     client_id: int | None = Field(default=None, foreign_key="client.id")
     name: str
     name_norm: str
-    disabled: bool = False
+    disabled: bool = Field(default=False, sa_column=Column(Flag, nullable=False, default=False))
     attributes: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))
     created_at: datetime
     updated_at: datetime
@@ -64,7 +66,8 @@ class Resource(SQLModel, table=True):
         Index("ix_resource_record", "record_id"),
         # Removed-remotely resources, counted apart from the live ones on every tile refresh:
         # a partial index holds only them, so the count never walks the live rows.
-        Index("ix_resource_removed", "integration_id", "status", "type", sqlite_where=text("deleted_remotely = 1")),
+        Index("ix_resource_removed", "integration_id", "status", "type", sqlite_where=text("deleted_remotely = 1"),
+              postgresql_where=text("deleted_remotely = 1")),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -82,7 +85,7 @@ class Resource(SQLModel, table=True):
     record_id: int | None = Field(default=None, foreign_key="record.id")
     first_seen: datetime
     last_seen: datetime
-    deleted_remotely: bool = False
+    deleted_remotely: bool = Field(default=False, sa_column=Column(Flag, nullable=False, default=False))
     version: int = 1
     updated_at: datetime | None = None
     updated_by: str | None = None
