@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sqlite3
 import time
@@ -176,6 +177,20 @@ def copy_to_sqlite(source: Store, target: Path, *, force: bool = False) -> Store
         for suffix in ("", "-wal", "-shm", "-journal"):
             Path(f"{partial}{suffix}").unlink(missing_ok=True)
     return StoreFacts(target, facts.schema_version, facts.resources, target.stat().st_size)
+
+
+def before_restore_path(shown_url: str) -> Path:
+    """Where ``restore`` keeps a PostgreSQL store's rows before replacing them: an SQLite store in
+    the user data directory, named for the server and database, and the time."""
+    import platformdirs
+    from sqlalchemy.engine import make_url
+
+    url = make_url(shown_url)
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{url.host or 'localhost'}_{url.port or 5432}_{url.database}")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    directory = platformdirs.user_data_path("syncview")
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory / f"{name}.{stamp}{BEFORE_RESTORE_SUFFIX}"
 
 
 def restore_into(store: Store, source: Path, previous: Path) -> RestoreReport:
