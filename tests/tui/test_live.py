@@ -119,3 +119,50 @@ async def test_a_sync_run_by_another_process_shows_on_the_open_screen(store, tmp
         await _until(pilot, lambda: app.screen.query_one(TotalsTile).totals is not None, timeout=10)
         totals = app.screen.query_one(TotalsTile).totals
         assert totals.total == queries.integration_totals(store, app.screen.integration.id).total > 0
+
+
+# --- on PostgreSQL: LISTEN/NOTIFY, and a server that goes away -------------------------------------
+
+def _notices(app) -> list[str]:
+    return [str(n.message) for n in app._notifications]
+
+
+async def test_on_postgresql_another_process_shows_and_a_lost_server_is_said_and_reconnected(pg_server):
+    from sqlalchemy import text
+
+    from syncview.services.seed import seed_demo
+    from syncview.store import open_store
+
+    url = pg_server.create()
+    store = open_store(url)
+    try:
+        seed_demo(store, 400)
+        app = SyncviewApp(store, operator="alice")
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            await pilot.press("down", "down")
+            await settle(pilot)
+            table = app.screen.query_one(ResourceTable)
+            target, cursor = table.current_row, table.cursor
+
+            # The server drops every session (a restart, a failover): the screen says so once,
+            # reconnects by itself, and says it is back.
+            with store.engine.connect() as conn:
+                conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                                  " WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+                conn.commit()
+            await _until(pilot, lambda: any(n.startswith("Lost the store") for n in _notices(app)), timeout=10)
+            await _until(pilot, lambda: any(n.startswith("Back on the store") for n in _notices(app)), timeout=10)
+            assert sum(n.startswith("Lost the store") for n in _notices(app)) == 1
+
+            # And it is live again: bob's change in another process shows, the cursor kept.
+            excluded = target.status is SyncStatus.EXCLUDED
+            run("--db", url, "include" if excluded else "exclude", str(target.id),
+                env={"SYNCVIEW_OPERATOR": "bob"}).ok()
+            took = await _until(pilot, lambda: (" Excluded " in _row_line(app, target.name)) is not excluded,
+                                timeout=10)
+            assert took <= WITHIN_S
+            assert table.cursor == cursor and table.current_row.id == target.id
+    finally:
+        store.close()
+        pg_server.drop(url)

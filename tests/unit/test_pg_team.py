@@ -3,35 +3,23 @@ and the sync lock (advisory locks), each against a real server and a database of
 
 from __future__ import annotations
 
-import os
-import uuid
-
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from syncview.errors import StoreError
 from syncview.store.changes import CHANNEL, watch
+from syncview.store import open_store
 from syncview.store.db import Store
 from syncview.store.locks import sync_lock_free, try_sync_lock
 
-URL = os.environ.get("SYNCVIEW_TEST_PG", "")
-
-
 @pytest.fixture
-def pg_store():
-    if not URL:
-        pytest.skip("PostgreSQL cases skipped: set SYNCVIEW_TEST_PG=postgresql://user@host:port/db to run them")
-    import psycopg
-
-    name = f"syncview_test_team_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = URL.rsplit("/", 1)[0] + "/" + name
-    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1), pool_pre_ping=True)
-    yield Store(url, engine)
-    engine.dispose()
-    with psycopg.connect(URL, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def pg_store(pg_server):
+    """A PostgreSQL store of this test's own (its sessions are ended on purpose)."""
+    url = pg_server.create()
+    store = open_store(url)
+    yield store
+    store.close()
+    pg_server.drop(url)
 
 
 def _terminate(store: Store, application: str | None = None) -> None:

@@ -106,8 +106,9 @@ class LiveUpdates(Widget):
 
     @on(_Away)
     def _away(self, message: _Away) -> None:
-        self.notify(f"Lost the store ({message.error}); reconnecting…", title="Store away",
-                    severity="warning", timeout=8)
+        said = message.error if message.error.startswith("lost the store") else f"lost the store: {message.error}"
+        self.notify(f"{said[:1].upper()}{said[1:]}; reconnecting…", title="Store away", severity="warning",
+                    timeout=8)
 
     @on(_Back)
     def _back(self, message: _Back) -> None:
