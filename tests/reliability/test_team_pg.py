@@ -77,6 +77,13 @@ def test_the_sync_lock_holds_across_processes_and_a_killed_syncs_lock_is_let_go(
     assert f"Demo PSA is already being synced (run {run_id}, process {first.pid} on {socket.gethostname()})" \
         in line, line
 
+    checks = json.loads(run("--db", pg_db, "doctor", "--offline", "--json").stdout)["checks"]
+    messages = [c["message"] for c in checks if c["area"] == "store"]
+    assert f"syncs running now, from any machine: Demo PSA (run {run_id}, in process {first.pid} on " \
+           f"{socket.gethostname()})" in messages, messages
+    assert any(m.startswith("the user postgres may read and change it") for m in messages)
+    assert any("page integrity, disk space and the write-ahead log are the server's" in m for m in messages)
+
     kill(first)  # SIGKILL: its session ends, and the server lets go of its lock
     run("--db", pg_db, "--config", config, "sync", "Demo PSA").ok()
     outcomes = dict(_query(pg_db, "SELECT id, outcome FROM syncrun"))

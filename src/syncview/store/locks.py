@@ -97,3 +97,23 @@ def sync_lock_free(conn: Connection, integration_id: int) -> bool | None:
         " AND objsubid = 2 AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
     ), {"c": LOCK_CLASS, "i": integration_id}).first()
     return held is None
+
+
+def running_syncs(conn: Connection) -> list[tuple[str, str]]:
+    """(integration name, "run N, process P on HOST") of each integration whose sync lock some
+    session holds now, from any machine (PostgreSQL; SQLite: none can be told this way)."""
+    if conn.dialect.name != "postgresql":
+        return []
+    rows = conn.execute(text(
+        "SELECT i.name, r.id, r.message FROM integration i"
+        " JOIN pg_locks l ON l.locktype = 'advisory' AND l.classid::bigint = :c AND l.objid::bigint = i.id"
+        "  AND l.objsubid = 2 AND l.granted"
+        "  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        " LEFT JOIN syncrun r ON r.integration_id = i.id AND r.outcome = 'running'"
+        " ORDER BY i.name, r.id DESC"), {"c": LOCK_CLASS}).all()
+    found: dict[str, str] = {}
+    for name, run_id, message in rows:
+        if name not in found:
+            where = (message or "").removeprefix("running ").strip()
+            found[name] = f"run {run_id}, {where}" if run_id is not None else "starting"
+    return list(found.items())
