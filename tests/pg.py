@@ -98,7 +98,7 @@ class Shared:
         with self._connect() as conn:
             conn.execute("DROP SCHEMA IF EXISTS snap CASCADE")
             conn.execute("CREATE SCHEMA snap")
-            for table in TABLES:
+            for table in (*TABLES, "syncview_schema"):
                 conn.execute(f'CREATE TABLE snap."{table}" AS TABLE public."{table}"')
         self.snapshot = True
 
@@ -112,6 +112,9 @@ class Shared:
             with conn.transaction():
                 names = ", ".join(f'public."{t}"' for t in TABLES)
                 conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+                # A test may have marked the store as another schema's: it is put back too.
+                conn.execute("DELETE FROM public.syncview_schema")
+                conn.execute("INSERT INTO public.syncview_schema SELECT * FROM snap.syncview_schema")
                 if demo:
                     conn.execute("SET LOCAL session_replication_role = replica")  # no triggers: counts copied too
                     for table in TABLES:
@@ -121,3 +124,51 @@ class Shared:
                         conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
                                      f" coalesce((SELECT max(id) FROM {table}), 0) + 1, false)")
         del psycopg
+
+
+# --------------------------------------------------------------------------- reading a store as a test does
+
+
+def _as_sqlite(value):
+    """A value as SQLite would hand it back: times as its DATETIME text."""
+    from datetime import datetime
+
+    return value.strftime("%Y-%m-%d %H:%M:%S.%f") if isinstance(value, datetime) else value
+
+
+def pg_query(url: str, sql: str, *params) -> list[tuple]:
+    """Rows of SQLite-spelt SQL on a PostgreSQL store, times as SQLite's text."""
+    import psycopg
+
+    from syncview.store.dialect import pg_sql
+
+    with psycopg.connect(url, connect_timeout=5) as conn:
+        conn.execute("SET timezone = 'UTC'")
+        return [tuple(_as_sqlite(v) for v in row) for row in conn.execute(pg_sql(sql), params).fetchall()]
+
+
+def pg_execute(url: str, sql: str, *params) -> None:
+    """One SQLite-spelt statement on a PostgreSQL store, committed."""
+    import psycopg
+
+    from syncview.store.dialect import pg_sql
+
+    with psycopg.connect(url, connect_timeout=5) as conn:
+        conn.execute("SET timezone = 'UTC'")
+        conn.execute(pg_sql(sql), params)
+
+
+def pg_snapshot(url: str) -> list[str]:
+    """Everything a PostgreSQL store holds (its schema version and every row), for before/after checks."""
+    import psycopg
+
+    with psycopg.connect(url, connect_timeout=5) as conn:
+        lines = []
+        tables = [t for (t,) in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+                                             " ORDER BY tablename")]
+        for table in tables:
+            rows = conn.execute(f'SELECT * FROM "{table}"').fetchall()
+            lines += sorted(f"{table}: {row!r}" for row in rows)
+        columns = conn.execute("SELECT table_name, column_name, data_type, collation_name FROM"
+                               " information_schema.columns WHERE table_schema = 'public'").fetchall()
+        return lines + sorted(map(repr, columns))

@@ -1,10 +1,15 @@
-"""Fixtures for the CLI tests: a seeded store file per test, and runners that check the exit contract."""
+"""Fixtures for the CLI tests: a seeded store per test (an SQLite file, or a PostgreSQL database:
+the ``engine`` fixture), and runners that check the exit contract.
+
+``query``, ``execute`` and ``snapshot`` read and write either engine with SQLite-spelt SQL (see
+syncview.store.dialect); times read back as SQLite holds them (text), whatever the engine."""
 
 from __future__ import annotations
 
 import json
 import shutil
 import sqlite3
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +21,7 @@ from syncview.cli import cli
 from syncview.services.seed import seed_demo
 from syncview.store import open_store
 from tests.conftest import DEMO_RESOURCES
+from tests.pg import pg_execute, pg_query, pg_snapshot
 
 
 @pytest.fixture(scope="session")
@@ -29,10 +35,14 @@ def _demo_template(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def db(_demo_template: Path, tmp_path: Path) -> Path:
-    """A demo store file this test may change."""
+def db(engine: str, tmp_path: Path, request):
+    """A demo store this test may change: a file (Path) or a PostgreSQL URL (str)."""
+    if engine == "postgresql":
+        shared = request.getfixturevalue("_pg_shared")
+        shared.reset(demo=True)
+        return shared.url
     path = tmp_path / "demo.db"
-    shutil.copyfile(_demo_template, path)
+    shutil.copyfile(request.getfixturevalue("_demo_template"), path)
     return path
 
 
@@ -40,9 +50,9 @@ def db(_demo_template: Path, tmp_path: Path) -> Path:
 class Cli:
     """Runs syncview in-process on one store and checks the exit contract."""
 
-    db: Path
+    db: Path | str
 
-    def run(self, *args: str, db: Path | None = None, env: dict[str, str] | None = None) -> Result:
+    def run(self, *args: str, db: Path | str | None = None, env: dict[str, str] | None = None) -> Result:
         # catch_exceptions=False: an exception escaping the CLI is a bug the test must show, not hide.
         return CliRunner(env=env).invoke(cli, ["--db", str(db or self.db), *args], catch_exceptions=False)
 
@@ -74,12 +84,14 @@ def assert_one_line_failure(result: Result, code: int | None = None) -> None:
 
 
 @pytest.fixture
-def sv(db: Path) -> Cli:
+def sv(db) -> Cli:
     return Cli(db)
 
 
-def snapshot(path: Path) -> list[str] | None:
+def snapshot(path: Path | str) -> list[str] | None:
     """Everything a store holds (schema, rows, version), read without writing; None if there is no file."""
+    if isinstance(path, str):
+        return pg_snapshot(path)
     if not path.exists():
         return None
     if path.read_bytes()[:16] != b"SQLite format 3\x00":
@@ -92,10 +104,21 @@ def snapshot(path: Path) -> list[str] | None:
         conn.close()
 
 
-def query(path: Path, sql: str, *params) -> list[tuple]:
-    """Rows straight from the store file, to check the CLI against."""
+def query(path: Path | str, sql: str, *params) -> list[tuple]:
+    """Rows straight from the store (file or database), to check the CLI against."""
+    if isinstance(path, str):
+        return pg_query(path, sql, *params)
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         return conn.execute(sql, params).fetchall()
     finally:
         conn.close()
+
+
+def execute(path: Path | str, sql: str, *params) -> None:
+    """Change the store behind syncview's back (one statement, committed), as another program would."""
+    if isinstance(path, str):
+        pg_execute(path, sql, *params)
+        return
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute(sql, params)

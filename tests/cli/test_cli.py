@@ -20,7 +20,7 @@ from syncview import config
 from syncview.connectors.base import Setting
 from syncview.domain import normalise_name
 from syncview.store.db import SCHEMA_VERSION
-from tests.cli.conftest import assert_one_line_failure, query, snapshot
+from tests.cli.conftest import assert_one_line_failure, execute, query, snapshot
 
 PSA, RMM = "ConnectWise Manage", "Datto RMM"
 
@@ -42,7 +42,7 @@ def test_status_json_counts_equal_the_store(sv, db):
     assert report["store"] == str(db)
     assert [i["name"] for i in report["integrations"]] == [PSA, RMM]
     for item in report["integrations"]:
-        live = "integration_id = ? AND NOT deleted_remotely"
+        live = "integration_id = ? AND deleted_remotely = 0"
         by_status = dict(query(db, f"SELECT status, count(*) FROM resource WHERE {live} GROUP BY status", item["id"]))
         by_type = dict(query(db, f"SELECT type, count(*) FROM resource WHERE {live} GROUP BY type", item["id"]))
         assert item["by_status"] == {s: by_status.get(s, 0) for s in ("matched", "not_synced", "excluded")}
@@ -58,11 +58,11 @@ def test_status_json_counts_equal_the_store(sv, db):
 
 def test_status_says_a_failed_last_run_first_and_when_the_last_success_was(sv, db):
     [(psa_id, success)] = query(db, "SELECT integration_id, max(ended_at) FROM syncrun WHERE integration_id = "
-                                    "(SELECT id FROM integration WHERE name = ?)", PSA)
-    with sqlite3.connect(db) as conn:
-        conn.execute("INSERT INTO syncrun (integration_id, started_at, ended_at, outcome, fetched, created, matched,"
-                     " not_synced, removed, message) VALUES (?, datetime('now'), datetime('now'), 'failed', 0, 0,"
-                     " 0, 0, 0, 'ConnectWise Manage: the API answered 401 Unauthorized')", (psa_id,))
+                                    "(SELECT id FROM integration WHERE name = ?) GROUP BY integration_id", PSA)
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    execute(db, "INSERT INTO syncrun (integration_id, started_at, ended_at, outcome, fetched, created, matched,"
+                " not_synced, removed, message) VALUES (?, ?, ?, 'failed', 0, 0,"
+                " 0, 0, 0, 'ConnectWise Manage: the API answered 401 Unauthorized')", psa_id, now, now)
     item = next(i for i in sv.json("status")["integrations"] if i["name"] == PSA)
     assert item["last_outcome"] == "failed"
     assert item["last_message"] == "ConnectWise Manage: the API answered 401 Unauthorized"
@@ -93,7 +93,7 @@ def test_resources_filters_are_honoured(sv, db):
     found = sv.json("resources", "--integration", RMM, "--status", "not_synced", "--filter", "acme",
                     "--limit", "10000")
     expected = query(db, "SELECT id FROM resource WHERE integration_id = ? AND status = 'not_synced' "
-                         "AND instr(name_norm, 'acme') > 0", integration_id(db, RMM))
+                         "AND name_norm LIKE '%acme%'", integration_id(db, RMM))
     assert found["total"] == len(expected) > 0
     assert sorted(r["id"] for r in found["resources"]) == sorted(i for (i,) in expected)
     assert all(r["status"] == "not_synced" and "acme" in r["name"].lower() for r in found["resources"])
@@ -327,11 +327,8 @@ HOSTILE = {
 def test_formulas_and_control_characters_are_inert_in_csv_and_terminal(sv, db, tmp_path):
     [(rid,)] = query(db, "SELECT id FROM resource WHERE integration_id = ? ORDER BY id LIMIT 1",
                      integration_id(db, RMM))
-    conn = sqlite3.connect(db)
-    with conn:
-        conn.execute("UPDATE resource SET name = ?, remote_company = ?, external_id = ?, name_norm = ? WHERE id = ?",
-                     (*HOSTILE.values(), normalise_name(HOSTILE["name"]), rid))
-    conn.close()
+    execute(db, "UPDATE resource SET name = ?, remote_company = ?, external_id = ?, name_norm = ? WHERE id = ?",
+            *HOSTILE.values(), normalise_name(HOSTILE["name"]), rid)
 
     target = tmp_path / "out.csv"
     sv.ok("export", "--format", "csv", "-o", str(target))
@@ -394,9 +391,12 @@ def test_a_file_that_is_not_sqlite_is_refused_and_kept(sv, tmp_path):
 
 
 def test_a_store_from_a_newer_syncview_is_refused_and_kept(sv, db):
-    conn = sqlite3.connect(db)
-    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
-    conn.close()
+    if isinstance(db, str):
+        execute(db, f"UPDATE syncview_schema SET version = {SCHEMA_VERSION + 1}")
+    else:
+        conn = sqlite3.connect(db)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+        conn.close()
     before = snapshot(db)
     assert "written by a newer syncview" in sv.fails("status")
     assert snapshot(db) == before

@@ -398,5 +398,6 @@ def pg_text_columns(tables: Iterable[Table]) -> Iterator[tuple[str, str, str]]:
     pg = postgresql.dialect()  # type: ignore[no-untyped-call]
     for table in tables:
         for column in table.columns:
-            if isinstance(column.type, String):
+            impl = getattr(column.type, "impl", column.type)  # SQLModel's AutoString decorates String
+            if isinstance(column.type, String) or isinstance(impl, String):
                 yield table.name, column.name, column.type.compile(dialect=pg)

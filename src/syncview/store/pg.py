@@ -26,7 +26,8 @@ from sqlmodel import SQLModel
 
 from syncview.errors import StoreError
 from syncview.store import derived
-from syncview.store.db import APPLICATION_ID, BUSY_TIMEOUT_S, MIGRATIONS, SCHEMA_VERSION, Store
+from syncview.store import db
+from syncview.store.db import APPLICATION_ID, Store
 from syncview.store.dialect import StoreUrl, pg_sql, pg_text_columns, shown_url
 
 #: The table holding a PostgreSQL store's schema version (SQLite's ``PRAGMA user_version``).
@@ -85,7 +86,7 @@ def _make_engine(url: URL) -> Engine:
             "connect_timeout": CONNECT_TIMEOUT_S,
             "application_name": "syncview",
             # UTC: the store's times carry no offset. lock_timeout: SQLite's busy timeout.
-            "options": f"-c timezone=UTC -c lock_timeout={int(BUSY_TIMEOUT_S * 1000)}",
+            "options": f"-c timezone=UTC -c lock_timeout={int(db.BUSY_TIMEOUT_S * 1000)}",
         },
     )
 
@@ -161,18 +162,18 @@ def _prepare_schema(engine: Engine, shown: StoreUrl) -> None:
         # One process initialises or migrates; another waits, then finds it done.
         conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
         version, marked = _schema_state(conn, shown)
-        if version > SCHEMA_VERSION:
+        if version > db.SCHEMA_VERSION:
             raise StoreError(
                 f"{shown} was written by a newer syncview (schema {version}; this one reads up to "
-                f"{SCHEMA_VERSION}): upgrade syncview, or use another --db"
+                f"{db.SCHEMA_VERSION}): upgrade syncview, or use another --db"
             )
         if not marked:
             _create(conn)
-        elif version < SCHEMA_VERSION:
+        elif version < db.SCHEMA_VERSION:
             # DDL is transactional on PostgreSQL: a step that fails leaves the schema as it was.
-            for step in range(version, SCHEMA_VERSION):
-                MIGRATIONS[step](conn)
-            conn.exec_driver_sql(f"UPDATE {SCHEMA_TABLE} SET version = %s", (SCHEMA_VERSION,))
+            for step in range(version, db.SCHEMA_VERSION):
+                db.MIGRATIONS[step](conn)
+            conn.exec_driver_sql(f"UPDATE {SCHEMA_TABLE} SET version = %s", (db.SCHEMA_VERSION,))
 
 
 def _create(conn: Connection) -> None:
@@ -181,7 +182,7 @@ def _create(conn: Connection) -> None:
         conn.exec_driver_sql(f'ALTER TABLE "{table}" ALTER COLUMN "{column}" TYPE {type_} COLLATE "C"')
     derived.create(conn, backfill=False)
     conn.exec_driver_sql(f"CREATE TABLE {SCHEMA_TABLE} (application_id BIGINT NOT NULL, version INTEGER NOT NULL)")
-    conn.exec_driver_sql(f"INSERT INTO {SCHEMA_TABLE} VALUES (%s, %s)", (APPLICATION_ID, SCHEMA_VERSION))
+    conn.exec_driver_sql(f"INSERT INTO {SCHEMA_TABLE} VALUES (%s, %s)", (APPLICATION_ID, db.SCHEMA_VERSION))
 
 
 # --------------------------------------------------------------------------- errors
@@ -208,7 +209,7 @@ def translate_pg(error: BaseException, shown: str) -> StoreError:
         return StoreError(f"cannot reach the PostgreSQL server {where} (connection refused): check it is running "
                           "and the --db URL's host and port")
     if state == "55P03" or "lock timeout" in lower:
-        return StoreError(f"the store {shown} is busy with another syncview writer (waited {BUSY_TIMEOUT_S:g} s); "
+        return StoreError(f"the store {shown} is busy with another syncview writer (waited {db.BUSY_TIMEOUT_S:g} s); "
                           "try again when it has finished")
     if state.startswith("08") or state in ("57P01", "57P02", "57P03") or any(
             words in lower for words in ("server closed the connection", "connection is closed", "terminating connection",
@@ -253,13 +254,13 @@ def describe(url: str, *, password: str | None = None) -> str:
             version, marked = _schema_state(conn, shown)
             if not marked:
                 return "an empty database; syncview makes it a store on first use"
-            if version > SCHEMA_VERSION:
+            if version > db.SCHEMA_VERSION:
                 raise StoreError(f"{shown} was written by a newer syncview (schema {version}; this one reads up to "
-                                 f"{SCHEMA_VERSION}): upgrade syncview")
+                                 f"{db.SCHEMA_VERSION}): upgrade syncview")
             resources = conn.exec_driver_sql("SELECT coalesce(sum(n), 0) FROM resource_count").scalar_one()
             server = conn.exec_driver_sql("SHOW server_version").scalar_one()
             index = "with" if derived.has_name_index(conn) else "without (pg_trgm missing: name filters scan)"
-            pending = f", migrated to {SCHEMA_VERSION} on next use" if version < SCHEMA_VERSION else ""
+            pending = f", migrated to {db.SCHEMA_VERSION} on next use" if version < db.SCHEMA_VERSION else ""
             return (f"PostgreSQL {server} store, schema {version}{pending}, {int(resources):,} resources, "
                     f"{index} the trigram name index")
     except DBAPIError as error:
