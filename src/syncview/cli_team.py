@@ -14,9 +14,11 @@ from click.exceptions import Exit
 from rich.text import Text
 
 from syncview.cli_output import console
+from syncview.errors import StoreError
 from syncview.render import dumps, jsonable
 from syncview.safe_text import printable
 from syncview.services.replay import Replayed, replay
+from syncview.store.dialect import is_store_url, shown_url
 
 
 def _line(item: Replayed) -> str:
@@ -24,10 +26,10 @@ def _line(item: Replayed) -> str:
 
 
 @click.command("replay")
-@click.argument("copy", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("copy")
 @click.option("--json", "as_json", is_flag=True, help="Print what was applied and the conflicts as JSON.")
 @click.pass_obj
-def replay_command(app: Any, copy: Path, as_json: bool) -> None:
+def replay_command(app: Any, copy: str, as_json: bool) -> None:
     """Bring the actions taken on an offline COPY (made by `syncview backup`) back to this store.
 
     Each action the store has not seen yet is applied, oldest first, with the same check as any
@@ -35,7 +37,10 @@ def replay_command(app: Any, copy: Path, as_json: bool) -> None:
     action is listed as a conflict and nothing of it is applied. An action is never applied twice,
     so replaying the same copy again is safe. Exits 1 when there are conflicts.
     """
-    report = replay(app.store, copy)
+    if is_store_url(copy):
+        raise StoreError(f"{shown_url(copy)} is a database; replay takes an offline copy file, the SQLite store "
+                         "`syncview backup PATH` wrote")
+    report = replay(app.store, Path(copy))
     if as_json:
         click.echo(dumps({"applied": [jsonable(a) for a in report.applied],
                           "conflicts": [jsonable(c) for c in report.conflicts], "already": report.already}))

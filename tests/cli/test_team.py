@@ -121,7 +121,10 @@ def test_replay_refuses_what_is_no_store_and_the_store_itself(sv, db, tmp_path):
     junk = tmp_path / "notes.txt"
     junk.write_text("hello")
     assert "not a syncview store" in sv.fails("replay", str(junk), code=1)
-    assert "is the store itself" in sv.fails("replay", str(db), code=1)
+    if isinstance(db, str):  # a PostgreSQL store: its URL is no copy
+        assert "is a database; replay takes an offline copy file" in sv.fails("replay", db, code=1)
+    else:
+        assert "is the store itself" in sv.fails("replay", str(db), code=1)
 
 
 def test_an_undo_on_the_copy_of_an_action_taken_before_it_was_made_is_replayed_as_that_undo(sv, db, tmp_path):
