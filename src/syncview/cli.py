@@ -104,6 +104,11 @@ class App:
             integrations.register(self._store, self.config)
         return self._store
 
+    @property
+    def operator(self) -> str:
+        """Who acts: SYNCVIEW_OPERATOR, else the config's ``[operator] name``, else the login name."""
+        return actions.current_operator(self.config_or_none.operator if self.config_or_none else None)
+
     def integration_id(self, name: str | None) -> int | None:
         """The id of the integration the operator named; None when none was named."""
         return None if name is None else queries.get_integration(self.store, name).id
@@ -567,7 +572,7 @@ def _report(app: App, result: actions.ActionResult, as_json: bool) -> None:
 def rematch(app: App, resource_id, record_id, disable_previous, expect_version, as_json) -> None:
     """Re-match a resource to another local record of the same type (see `candidates`)."""
     _report(app, actions.rematch(app.store, resource_id, record_id, disable_previous=disable_previous,
-                                 expected_version=expect_version), as_json)
+                                 expected_version=expect_version, operator=app.operator), as_json)
 
 
 @cli.command()
@@ -579,7 +584,7 @@ def rematch(app: App, resource_id, record_id, disable_previous, expect_version, 
 def exclude(app: App, resource_id, disable_record, expect_version, as_json) -> None:
     """Exclude a resource: it is never synced again until included."""
     _report(app, actions.exclude(app.store, resource_id, disable_record=disable_record,
-                                 expected_version=expect_version), as_json)
+                                 expected_version=expect_version, operator=app.operator), as_json)
 
 
 @cli.command()
@@ -589,7 +594,8 @@ def exclude(app: App, resource_id, disable_record, expect_version, as_json) -> N
 @pass_app
 def include(app: App, resource_id, expect_version, as_json) -> None:
     """Include an excluded resource again (Not Synced until the next sync matches it)."""
-    _report(app, actions.include(app.store, resource_id, expected_version=expect_version), as_json)
+    _report(app, actions.include(app.store, resource_id, expected_version=expect_version,
+                                 operator=app.operator), as_json)
 
 
 @cli.command()
@@ -597,7 +603,7 @@ def include(app: App, resource_id, expect_version, as_json) -> None:
 @pass_app
 def undo(app: App, as_json) -> None:
     """Undo your last action (re-match, exclude or include; a bulk action as a whole)."""
-    _report(app, actions.undo(app.store), as_json)
+    _report(app, actions.undo(app.store, operator=app.operator), as_json)
 
 
 @cli.command()
@@ -605,7 +611,7 @@ def undo(app: App, as_json) -> None:
 @pass_app
 def redo(app: App, as_json) -> None:
     """Apply again what your last undo reverted (as long as you have not acted since)."""
-    _report(app, actions.redo(app.store), as_json)
+    _report(app, actions.redo(app.store, operator=app.operator), as_json)
 
 
 @cli.command()
@@ -661,6 +667,7 @@ def config_command(app: App, check: bool, as_json: bool) -> None:
 # --- commands defined in other modules -----------------------------------------------------------
 # They receive the same context object (`App`) and raise SyncviewError like the ones above.
 from syncview.cli_admin import backup_command, doctor_command, restore_command  # noqa: E402
+from syncview.cli_team import replay_command  # noqa: E402
 from syncview.cli_suggest import suggestions_command  # noqa: E402
 from syncview.cli_sync import connectors_command, sync_command  # noqa: E402
 
@@ -670,6 +677,7 @@ cli.add_command(doctor_command)
 cli.add_command(backup_command)
 cli.add_command(restore_command)
 cli.add_command(suggestions_command)
+cli.add_command(replay_command)
 
 
 def main() -> None:

@@ -18,10 +18,9 @@ from click.exceptions import Exit
 from rich.text import Text
 
 from syncview.cli_output import console
-from syncview.errors import StoreError
 from syncview.render import dumps
 from syncview.safe_text import printable
-from syncview.services.backup import backup_store, restore_store
+from syncview.services.backup import backup_store, before_restore_path, copy_to_sqlite, restore_into, restore_store
 from syncview.services.doctor import run_checks
 
 
@@ -63,12 +62,18 @@ def doctor_command(app: Any, offline: bool, as_json: bool) -> None:
 def backup_command(app: Any, path: Path, force: bool) -> None:
     """Write a consistent copy of the store to PATH, even while a sync or the screen is using it.
 
-    Uses SQLite's online backup API; the copy is written beside PATH and renamed when complete
-    and checked, so PATH is never half a backup.
+    The copy is one self-contained SQLite store file, from either kind of store: an SQLite store
+    through SQLite's online backup API, a PostgreSQL store table by table from one snapshot (to
+    review offline with `syncview --db PATH`, and bring its actions back with `syncview replay`).
+    It is written beside PATH and renamed when complete and checked, so PATH is never half a backup.
     """
     if app.db_url is not None:
-        raise StoreError(f"`syncview backup` copies an SQLite store file; {app.db_path} is a PostgreSQL store: back "
-                         "it up with the server's tools (pg_dump -Fc -f syncview.dump DATABASE)")
+        facts = copy_to_sqlite(app.store, path.expanduser(), force=force)
+        console().print(Text(printable(
+            f"Backed up the PostgreSQL store {app.db_path} to the SQLite store {facts.path} ({_size(facts.size)}, "
+            f"{facts.resources:,} resources, schema {facts.schema_version}); review it offline with "
+            f"`syncview --db {facts.path}` and bring its actions back with `syncview replay {facts.path}`")))
+        return
     facts = backup_store(app.db_path, path.expanduser(), force=force)
     console().print(Text(printable(f"Backed up {app.db_path} to {facts.path} "
                                     f"({_size(facts.size)}, {facts.resources:,} resources, schema {facts.schema_version})")))
@@ -82,11 +87,16 @@ def restore_command(app: Any, path: Path) -> None:
 
     The backup must be a syncview store of a schema this syncview reads. The replacement is one
     transaction: other syncview processes see the old store or the restored one, never a mix.
+    A PostgreSQL store gets the backup's rows in one transaction, its previous rows kept first as
+    an SQLite store in the user data directory (the line says where).
     """
     if app.db_url is not None:
-        raise StoreError(f"`syncview restore` replaces an SQLite store file; {app.db_path} is a PostgreSQL store: "
-                         "restore a pg_dump into an empty database (pg_restore -d NEWDB syncview.dump) and point "
-                         "--db at it")
+        previous = before_restore_path(str(app.db_path))
+        report = restore_into(app.store, path.expanduser(), previous)
+        console().print(Text(printable(
+            f"Restored {report.restored.resources:,} resources from {path} into the PostgreSQL store {app.db_path} "
+            f"(one transaction); its previous contents are saved as the SQLite store {previous}")))
+        return
     report = restore_store(app.db_path, path.expanduser())
     line = (f"Restored {report.restored.resources:,} resources from {path} into {app.db_path}")
     if report.previous is not None:

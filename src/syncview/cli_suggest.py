@@ -53,7 +53,7 @@ def suggestions_command(app: Any, integration: str | None, client: str | None, a
     found = [(i.name, p) for i in chosen for p in proposals.suggestions(app.store, i.id, client_id=client_id)]
     console = Console(highlight=False, soft_wrap=True, markup=False)
     if accept:
-        result = proposals.accept_preselected(app.store, [p for _, p in found])
+        result = proposals.accept_preselected(app.store, [p for _, p in found], operator=app.operator)
         if as_json:
             click.echo(dumps({**jsonable(result.result), "changed": result.changed} if result else
                              {"batch": None, "action": "rematch", "message": "nothing accepted",

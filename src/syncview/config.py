@@ -38,7 +38,7 @@ CMD_TIMEOUT = 10.0
 #: Keys of every ``[[integrations]]`` table, whatever its kind.
 GENERIC_KEYS = ("name", "kind", "create_missing", "enabled", "rate_limit", "concurrency", "timeout",
                 "request_deadline", "max_response_bytes", "pages_beyond_total", "match_on")
-_TOP_KEYS = ("store", "ui", "keymap", "identity", "integrations")
+_TOP_KEYS = ("store", "ui", "operator", "keymap", "identity", "integrations")
 #: The matching rules a sync applies, in order, unless an integration's ``match_on`` says otherwise.
 MATCH_RULES = ("xref", "serial", "mac", "email", "name")
 _IDENTITY_KEYS = ("placeholder_serials", "placeholder_macs")
@@ -90,6 +90,10 @@ class Config:
     identity: IdentityRules = DEFAULT_IDENTITY
     #: a reference (env:, keyring:, cmd:) to the database password of a store given by URL
     store_password: str | None = None
+    #: The name an operator's actions are audited under (``[operator] name``); None: the login name.
+    operator: str | None = None
+    #: Whether an open screen shows other processes' changes by itself (``[ui] live_updates``).
+    live_updates: bool = True
 
     def integration(self, name: str) -> IntegrationConfig:
         """The configured integration called ``name``; see :func:`integration_named`."""
@@ -199,7 +203,13 @@ def _config(data: dict[str, Any], path: Path | None) -> Config:
     _check_keys(data, _TOP_KEYS, "")
     store, ui = _table(data, "store"), _table(data, "ui")
     _check_keys(store, ("path", "password"), "store: ")
-    _check_keys(ui, ("theme",), "ui: ")
+    _check_keys(ui, ("theme", "live_updates"), "ui: ")
+    operator_table = _table(data, "operator")
+    _check_keys(operator_table, ("name",), "operator: ")
+    operator = _operator_name(operator_table["name"]) if "name" in operator_table else None
+    live_updates = ui.get("live_updates", True)
+    if not isinstance(live_updates, bool):
+        raise _Invalid(f"ui.live_updates must be true or false, got {live_updates!r}")
     store_path: Path | str | None = None
     if "path" in store:
         written = _string(store["path"], "store.path")
@@ -240,7 +250,20 @@ def _config(data: dict[str, Any], path: Path | None) -> Config:
             raise _Invalid(f'integrations[{number}]: name "{integration.name}" is already used by '
                            f"integrations[{earlier}]; every integration needs its own name")
         integrations.append(integration)
-    return Config(path, tuple(integrations), store_path, theme, keymap, rules, store_password)
+    return Config(path, tuple(integrations), store_path, theme, keymap, rules, store_password, operator, live_updates)
+
+
+#: Longest operator name: it is shown in history, logs and "changed by ..." lines.
+OPERATOR_NAME_LIMIT = 64
+
+
+def _operator_name(value: Any) -> str:
+    """``[operator] name``: one printable line, as the audit trail and every "changed by" shows it."""
+    name = _string(value, "operator.name").strip()
+    if not name or len(name) > OPERATOR_NAME_LIMIT or not name.isprintable():
+        raise _Invalid(f"operator.name must be a name of 1 to {OPERATOR_NAME_LIMIT} printable characters "
+                       f'(e.g. name = "alice"), got {value!r}')
+    return name
 
 
 def _identity(table: dict[str, Any]) -> IdentityRules:

@@ -224,7 +224,7 @@ def test_url_settings_need_http_or_https(tmp_path):
 def test_unknown_top_level_key_suggests_the_right_one(tmp_path):
     message = error_of(tmp_path, '[[integration]]\nname = "X"\n')
     assert message == (f"config error in {tmp_path / 'config.toml'}: unknown key 'integration' "
-                       f'(did you mean "integrations"?); expected one of: store, ui, keymap, identity, integrations')
+                       f'(did you mean "integrations"?); expected one of: store, ui, operator, keymap, identity, integrations')
 
 
 def test_match_on_sets_the_rules_and_their_order(tmp_path):

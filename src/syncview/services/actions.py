@@ -31,9 +31,16 @@ REC = record_table.c
 A = audit_table.c
 
 
-def current_operator() -> str:
-    """Who is acting: ``SYNCVIEW_OPERATOR`` if set, else the OS user."""
-    return os.environ.get("SYNCVIEW_OPERATOR") or getpass.getuser()
+def current_operator(configured: str | None = None) -> str:
+    """Who is acting, as the audit trail names them: ``SYNCVIEW_OPERATOR`` if set, else
+    ``configured`` (the config's ``[operator] name``), else the login name."""
+    named = os.environ.get("SYNCVIEW_OPERATOR") or configured
+    if named:
+        return named
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name (a container's uid without a passwd entry)
+        return f"uid {os.getuid()}" if hasattr(os, "getuid") else "unknown"
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,16 +16,25 @@ they raise as one line.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import sqlite3
 import time
 from contextlib import closing
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy import create_engine, select
+from sqlalchemy.pool import StaticPool
+from sqlmodel import SQLModel
+
 from syncview.errors import StoreError
+from syncview.store import Store, open_store
 from syncview.store.db import APPLICATION_ID, BUSY_TIMEOUT_S, SCHEMA_VERSION, connect
+from syncview.store.models import meta_table
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
 #: Where ``restore`` keeps the store it replaces: ``<store>`` + this suffix.
@@ -90,20 +99,12 @@ def backup_store(store_path: Path, target: Path, *, force: bool = False) -> Stor
     store_path, target = store_path.absolute(), target.absolute()
     if not store_path.exists():
         raise StoreError(f"there is no store at {store_path} to back up")
-    if target.exists() and target.is_dir():
-        raise StoreError(f"{target} is a directory; give the path of the backup file to write")
-    if target.exists() and not target.is_file():  # a device or a pipe: a rename would replace the node itself
-        raise StoreError(f"{target} is not a regular file; give the path of the backup file to write")
-    target = target.resolve() if target.is_symlink() else target  # a link to a backup: replace what it names
-    if target.exists() and (_same_file(target, store_path) or not force):
-        why = "it is the store itself" if _same_file(target, store_path) else "use --force to overwrite it"
-        raise StoreError(f"{target} already exists; {why}")
-    if not target.parent.is_dir():
-        raise StoreError(f"cannot write the backup {target}: there is no directory {target.parent}; create it first")
+    target = _backup_target(target, store_path, force=force)
     inspect_store(store_path, check_integrity=False)  # refuse a file that is not ours before copying it
     partial = target.with_name(target.name + ".partial")
     try:
         _copy(store_path, partial)
+        mark_copy(partial, str(store_path))
         facts = inspect_store(partial)
         os.replace(partial, target)
         _sync_directory(target.parent)
@@ -115,6 +116,117 @@ def backup_store(store_path: Path, target: Path, *, force: bool = False) -> Stor
     finally:
         partial.unlink(missing_ok=True)
     return StoreFacts(target, facts.schema_version, facts.resources, target.stat().st_size)
+
+
+def _backup_target(target: Path, store_path: Path | None, *, force: bool) -> Path:
+    """The file a backup goes to, checked: never a directory, a device, the store itself, or an
+    existing file without ``force``."""
+    if target.exists() and target.is_dir():
+        raise StoreError(f"{target} is a directory; give the path of the backup file to write")
+    if target.exists() and not target.is_file():  # a device or a pipe: a rename would replace the node itself
+        raise StoreError(f"{target} is not a regular file; give the path of the backup file to write")
+    target = target.resolve() if target.is_symlink() else target  # a link to a backup: replace what it names
+    itself = store_path is not None and _same_file(target, store_path)
+    if target.exists() and (itself or not force):
+        why = "it is the store itself" if itself else "use --force to overwrite it"
+        raise StoreError(f"{target} already exists; {why}")
+    if not target.parent.is_dir():
+        raise StoreError(f"cannot write the backup {target}: there is no directory {target.parent}; create it first")
+    return target
+
+
+#: Rows copied per statement by :func:`copy_to_sqlite`.
+COPY_CHUNK = 5_000
+
+
+def copy_to_sqlite(source: Store, target: Path, *, force: bool = False) -> StoreFacts:
+    """Write the store ``source`` (either engine) to ``target`` as a self-contained SQLite store,
+    to take offline: every table, row by row, in one read transaction of the source (a snapshot,
+    even while a sync writes), into a new store whose own triggers build its counts and name
+    index. Written beside ``target`` and renamed into place once complete and checked."""
+    target = _backup_target(target.absolute(), None, force=force)
+    partial = target.with_name(target.name + ".partial")
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{partial}{suffix}").unlink(missing_ok=True)
+    try:
+        dest = open_store(partial)
+        try:
+            with source.read() as src, dest.write() as out:
+                if src.dialect.name == "postgresql":  # one snapshot for every table
+                    src.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                for table in SQLModel.metadata.sorted_tables:
+                    rows = src.execute(select(table).order_by(*table.primary_key.columns)).mappings()
+                    while chunk := rows.fetchmany(COPY_CHUNK):
+                        out.execute(table.insert(), [dict(row) for row in chunk])
+        finally:
+            dest.close()
+        with closing(_connect(partial)) as conn:
+            conn.execute("PRAGMA journal_mode = DELETE")  # one file to carry, as a backup is
+        mark_copy(partial, str(source.path))
+        facts = inspect_store(partial)
+        with partial.open("rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(partial, target)
+        _sync_directory(target.parent)
+    except OSError as error:
+        raise StoreError(f"cannot write the backup {target}: {error.strerror or error}; "
+                         "check the directory exists, is writable and has room") from None
+    except sqlite3.DatabaseError as error:
+        raise StoreError(_sqlite_message(error, Path(str(source.path)), target)) from None
+    finally:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{partial}{suffix}").unlink(missing_ok=True)
+    return StoreFacts(target, facts.schema_version, facts.resources, target.stat().st_size)
+
+
+def before_restore_path(shown_url: str) -> Path:
+    """Where ``restore`` keeps a PostgreSQL store's rows before replacing them: an SQLite store in
+    the user data directory, named for the server and database, and the time."""
+    import platformdirs
+    from sqlalchemy.engine import make_url
+
+    url = make_url(shown_url)
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{url.host or 'localhost'}_{url.port or 5432}_{url.database}")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    directory = platformdirs.user_data_path("syncview")
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory / f"{name}.{stamp}{BEFORE_RESTORE_SUFFIX}"
+
+
+def restore_into(store: Store, source: Path, previous: Path) -> RestoreReport:
+    """Replace the contents of the open ``store`` (either engine; what restore does on PostgreSQL)
+    with the SQLite backup ``source``, row by row, in one write transaction: other sessions see the
+    old store or the restored one, never a mix, and a failure leaves it as it was. The current
+    contents are first written to ``previous`` (an SQLite store, as :func:`copy_to_sqlite` writes)."""
+    source = source.absolute()
+    try:
+        restored = inspect_store(source)
+    except StoreError as error:
+        raise StoreError(f"{error}; the store was left as it is") from None
+    if restored.schema_version != SCHEMA_VERSION:
+        raise StoreError(f"{source} is a store of schema {restored.schema_version}; open it once with this syncview "
+                         f"(`syncview --db {source} status`) to bring it to schema {SCHEMA_VERSION}, then restore "
+                         "it; the store was left as it is")
+    copy_to_sqlite(store, previous, force=True)
+    tables = SQLModel.metadata.sorted_tables
+    backup = create_engine("sqlite://", creator=lambda: connect(source, read_only=True, check_same_thread=False),
+                           poolclass=StaticPool)
+    try:
+        with backup.connect() as src, store.write() as out:
+            # Row by row, so the store's own triggers keep its counts and name index right.
+            for table in reversed(tables):
+                out.execute(table.delete())
+            for table in tables:
+                rows = src.execute(select(table).order_by(*table.primary_key.columns)).mappings()
+                while chunk := rows.fetchmany(COPY_CHUNK):
+                    out.execute(table.insert(), [dict(row) for row in chunk])
+            out.execute(meta_table.delete().where(meta_table.c.key == COPY_KEY))  # the store is no copy
+    except sqlite3.DatabaseError as error:
+        raise StoreError(f"cannot read the backup {source} ({error}); the store is unchanged "
+                         f"(and saved to {previous})") from None
+    finally:
+        backup.dispose()
+    return RestoreReport(StoreFacts(source, restored.schema_version, restored.resources, restored.size), previous)
 
 
 def restore_store(store_path: Path, source: Path) -> RestoreReport:
@@ -156,6 +268,20 @@ def restore_store(store_path: Path, source: Path) -> RestoreReport:
                          f"(and saved to {previous})") from None
     return RestoreReport(StoreFacts(store_path, restored.schema_version, restored.resources,
                                     store_path.stat().st_size), previous)
+
+
+#: The ``meta`` key a backup carries: which store it copies, when, and the last audit event then,
+#: so that ``replay`` tells the actions taken on the copy from the history it was made with.
+COPY_KEY = "offline_copy"
+
+
+def mark_copy(path: Path, source: str) -> None:
+    """Note in the fresh copy at ``path`` what it is a copy of (see :data:`COPY_KEY`)."""
+    with closing(_connect(path)) as conn:
+        last = conn.execute("SELECT coalesce(max(id), 0) FROM audit_event").fetchone()[0]
+        made = datetime.now(UTC).isoformat(timespec="seconds")
+        value = json.dumps({"of": source, "made": made, "audit_id": last})
+        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (COPY_KEY, value))
 
 
 # --------------------------------------------------------------------------- helpers

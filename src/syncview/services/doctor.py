@@ -84,6 +84,48 @@ def check_database(url: str, password: str | None = None) -> Iterator[Finding]:
         yield Finding("store", subject, True, describe(url, password=password))
     except SyncviewError as error:
         yield Finding("store", subject, False, str(error))
+        return
+    yield from _check_team(url, password, subject)
+
+
+def _check_team(url: str, password: str | None, subject: str) -> Iterator[Finding]:
+    """What a team store adds: may this user write it, which syncs hold their lock now, and what
+    doctor, backup and restore do on PostgreSQL."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from syncview.store.locks import running_syncs
+    from syncview.store.pg import _make_engine, parse_url, translate_pg
+
+    sa_url, shown = parse_url(url)
+    if password and sa_url.password is None:
+        sa_url = sa_url.set(password=password)
+    engine = _make_engine(sa_url)
+    try:
+        with engine.connect() as conn:
+            if conn.execute(text("SELECT to_regclass('resource') IS NULL")).scalar():
+                return  # an empty database: nothing more to say than describe did
+            writable = conn.execute(text("SELECT has_table_privilege(current_user, 'resource', 'UPDATE')"
+                                         " AND has_table_privilege(current_user, 'audit_event', 'INSERT')")).scalar()
+            user = conn.execute(text("SELECT current_user")).scalar()
+            running = running_syncs(conn)
+    except DBAPIError as error:
+        yield Finding("store", subject, False, str(translate_pg(error, shown)))
+        return
+    finally:
+        engine.dispose()
+    if writable:
+        yield Finding("store", subject, True, f"the user {user} may read and change it")
+    else:
+        yield Finding("store", subject, False, f"the user {user} may only read it: actions and syncs will fail; "
+                      "grant it the store's tables, or connect as the database's owner")
+    held = ", ".join(f"{name} ({who})" for name, who in running)
+    yield Finding("store", subject, True, f"syncs running now, from any machine: {held}" if held
+                  else "no sync is running now (no integration's sync lock is held)")
+    yield Finding("store", subject, True, "on PostgreSQL doctor checks the connection, the schema, the user's "
+                  "rights and the sync locks; page integrity, disk space and the write-ahead log are the server's "
+                  "to watch. `syncview backup PATH` writes a self-contained SQLite copy; `syncview restore BACKUP` "
+                  "replaces the rows in one transaction, keeping the previous ones as an SQLite copy")
 
 
 def check_store(path: Path) -> Iterator[Finding]:

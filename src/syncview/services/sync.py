@@ -65,6 +65,7 @@ from syncview.services.matching import (
 from syncview.services.queries import Totals, totals_on
 from syncview.store import Store, raw_connection
 from syncview.store.db import db_time
+from syncview.store.locks import SyncLock, sync_lock_free, try_sync_lock
 from syncview.store.models import Integration, SyncLogEntry, SyncRun
 
 RUNNING, SUCCESS, PARTIAL, FAILED = "running", "success", "partial", "failed"
@@ -351,8 +352,11 @@ def sync_connector(
         # However the run ended, a connector fetching ahead stops here (and waits for its
         # requests in flight), before the connector itself is closed.
         close = getattr(fetched, "close", None)
-        if close is not None:
-            close()
+        try:
+            if close is not None:
+                close()
+        finally:
+            run.lock.release()  # the run is closed (recorded): the next sync may start
 
 
 def record_not_started(store: Store, integration: str, reason: str) -> None:
@@ -392,6 +396,8 @@ class _Run:
     integration_id: int
     started: datetime
     since: datetime | None
+    #: the integration's sync lock, held until the run is recorded as ended (store/locks.py)
+    lock: SyncLock
 
 
 def _precise_now() -> datetime:
@@ -406,38 +412,70 @@ def _aware(moment: datetime | None) -> datetime | None:
 
 def _start_run(store: Store, connector: Connector, *, full: bool) -> _Run:
     name = connector.integration
-    with store.write() as conn:
-        integration_id = conn.execute(select(INTEG.id).where(INTEG.name == name)).scalar()
-        if integration_id is None:
-            integration_id = conn.execute(insert(Integration.__table__).values(
-                name=name, kind=connector.kind, created_at=_precise_now())).inserted_primary_key[0]
-        _, live = _close_abandoned(conn, integration_id)
-        if live:
-            raise SyncAlreadyRunningError(f"{name} is already being synced ({live}); wait for it to finish")
-        since = None
-        if connector.supports_incremental and not full:
-            since = _aware(conn.execute(
-                select(func.max(RUN.started_at)).where(RUN.integration_id == integration_id, RUN.outcome == SUCCESS)
-            ).scalar())
-        # Later than anything an earlier run stamped, even if the clock went back, so that
-        # "last_seen before this run's start" means exactly "not seen by this run".
-        last_start, last_end = conn.execute(
-            select(func.max(RUN.started_at), func.max(RUN.ended_at)).where(RUN.integration_id == integration_id)
-        ).one()
-        started = max([_precise_now()] + [_aware(t) + timedelta(microseconds=1) for t in (last_start, last_end) if t])
-        run_id = conn.execute(insert(SyncRun.__table__).values(
-            integration_id=integration_id, started_at=started, outcome=RUNNING,
-            message=f"running in process {os.getpid()} on {_HOST}",
-        )).inserted_primary_key[0]
-        scope = f"changes since {since:%Y-%m-%d %H:%M:%S} UTC" if since else "full"
-        conn.execute(insert(SyncLogEntry.__table__).values(
-            integration_id=integration_id, sync_run_id=run_id, time=started, level="info",
-            message=f"sync of {name} started ({scope})"))
-    return _Run(run_id, name, integration_id, started, since)
+    lock: SyncLock | None = None
+    try:
+        with store.write() as conn:
+            integration_id = conn.execute(select(INTEG.id).where(INTEG.name == name)).scalar()
+            if integration_id is None:
+                integration_id = conn.execute(insert(Integration.__table__).values(
+                    name=name, kind=connector.kind, created_at=_precise_now())).inserted_primary_key[0]
+            lock = try_sync_lock(store, integration_id)
+            if lock is None:  # another machine's (or process's) sync holds it: say whose
+                live = _running_run(conn, integration_id) or "a process that has not yet recorded its run"
+                raise SyncAlreadyRunningError(f"{name} is already being synced ({live}); wait for it to finish")
+            return _open_run(conn, connector, integration_id, lock, full=full)
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
 
 
-def _close_abandoned(conn: Connection, integration_id: int | None) -> tuple[int, str | None]:
-    """Close the dead "running" runs; returns how many, and a description of a live one if any."""
+def _running_run(conn: Connection, integration_id: int) -> str | None:
+    """``run N, process P on HOST`` of the integration's run marked running, if any."""
+    row = conn.execute(select(RUN.id, RUN.message).where(RUN.integration_id == integration_id, RUN.outcome == RUNNING)
+                       .order_by(RUN.id.desc()).limit(1)).first()
+    if row is None:
+        return None
+    owner = _OWNER.match(row.message or "")
+    return f"run {row.id}, process {owner[1]} on {owner[2]}" if owner else f"run {row.id}"
+
+
+def _open_run(conn: Connection, connector: Connector, integration_id: int, lock: SyncLock, *, full: bool) -> _Run:
+    """Record a new run of the integration whose sync ``lock`` this process holds."""
+    name = connector.integration
+    _, live = _close_abandoned(conn, integration_id, held=integration_id if lock.exclusive else None)
+    if live:
+        raise SyncAlreadyRunningError(f"{name} is already being synced ({live}); wait for it to finish")
+    since = None
+    if connector.supports_incremental and not full:
+        since = _aware(conn.execute(
+            select(func.max(RUN.started_at)).where(RUN.integration_id == integration_id, RUN.outcome == SUCCESS)
+        ).scalar())
+    # Later than anything an earlier run stamped, even if the clock went back, so that
+    # "last_seen before this run's start" means exactly "not seen by this run".
+    last_start, last_end = conn.execute(
+        select(func.max(RUN.started_at), func.max(RUN.ended_at)).where(RUN.integration_id == integration_id)
+    ).one()
+    started = max([_precise_now()] + [_aware(t) + timedelta(microseconds=1) for t in (last_start, last_end) if t])
+    run_id = conn.execute(insert(SyncRun.__table__).values(
+        integration_id=integration_id, started_at=started, outcome=RUNNING,
+        message=f"running in process {os.getpid()} on {_HOST}",
+    )).inserted_primary_key[0]
+    scope = f"changes since {since:%Y-%m-%d %H:%M:%S} UTC" if since else "full"
+    conn.execute(insert(SyncLogEntry.__table__).values(
+        integration_id=integration_id, sync_run_id=run_id, time=started, level="info",
+        message=f"sync of {name} started ({scope})"))
+    return _Run(run_id, name, integration_id, started, since, lock)
+
+
+def _close_abandoned(conn: Connection, integration_id: int | None, *, held: int | None = None
+                     ) -> tuple[int, str | None]:
+    """Close the dead "running" runs; returns how many, and a description of a live one if any.
+
+    A run is alive while its integration's sync lock is held, where the engine can tell
+    (PostgreSQL, across machines); ``held``: the integration whose lock the caller holds itself,
+    so any run of it marked running is dead. Where it cannot tell (SQLite), while its process runs.
+    """
     query = select(RUN.id, RUN.integration_id, RUN.message).where(RUN.outcome == RUNNING)
     if integration_id is not None:
         query = query.where(RUN.integration_id == integration_id)
@@ -446,7 +484,11 @@ def _close_abandoned(conn: Connection, integration_id: int | None) -> tuple[int,
     for run_id, run_integration, message in conn.execute(query).all():
         owner = _OWNER.match(message or "")
         pid = int(owner[1]) if owner else None
-        if owner and owner[2] == _HOST and _process_alive(pid, run_id):
+        free = True if run_integration == held else sync_lock_free(conn, run_integration)
+        if free is False:
+            live = f"run {run_id}, process {pid} on {owner[2]}" if owner else f"run {run_id}"
+            continue
+        if free is None and owner and owner[2] == _HOST and _process_alive(pid, run_id):
             live = f"run {run_id}, process {pid}"
             continue
         why = f" (process {pid} ended before it finished)" if pid else ""

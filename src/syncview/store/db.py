@@ -226,9 +226,11 @@ class Store:
 
     def _ending_write(self, conn: Connection) -> None:
         if self.engine_name == POSTGRESQL:
+            from syncview.store.changes import notify
             from syncview.store.pg import advance_ids
 
             advance_ids(conn)
+            notify(conn)  # delivered to every live screen as this transaction commits, not before
 
     @contextmanager
     def connection(self) -> Iterator[Connection]:

@@ -23,6 +23,7 @@ from syncview.services import actions, queries
 from syncview.services.actions import ActionResult
 from syncview.services.queries import ClientCount, IntegrationSummary, ResourceFilter, ResourceRow, Totals
 from syncview.store import Store
+from syncview.tui.live import LiveUpdates
 from syncview.tui.screens.details import DetailsScreen
 from syncview.tui.screens.exclude import ExcludeDialog
 from syncview.tui.screens.logs import SyncLogsDialog
@@ -154,7 +155,7 @@ class OverviewScreen(Screen[None]):
         super().__init__()
         self.store = store
         self.config = config or Config(path=None)
-        self.operator = operator or actions.current_operator()
+        self.operator = operator or actions.current_operator(self.config.operator)
         self.integration: IntegrationSummary | None = None
         self._integrations: list[IntegrationSummary] = []
         #: the current integration's client names by id (for what marks and exports describe)
@@ -189,6 +190,8 @@ class OverviewScreen(Screen[None]):
         self._pending_view = state.view(self.store.path) if state is not None else None
         self._load_integrations()
         self.set_interval(TICK_S, self._tick)
+        if self.config.live_updates:
+            self.mount(LiveUpdates(self.store))
 
     on_worker_state_changed = forward_failure
 
@@ -568,6 +571,11 @@ class OverviewScreen(Screen[None]):
     @on(IntegrationTile.Synced)
     def _synced(self) -> None:
         # Last Synced, the tiles, the clients and the rows all moved: read them again.
+        self.action_refresh()
+
+    @on(LiveUpdates.Changed)
+    def _store_changed(self) -> None:
+        """Another operator or a sync changed the store: read it again, keeping the operator's place."""
         self.action_refresh()
 
     def action_refresh(self) -> None:
