@@ -44,7 +44,9 @@ def test_every_refuses_an_interval_it_cannot_read(tmp_path, write_config):
 
 def test_a_second_sync_of_one_integration_says_who_holds_it_or_waits_for_it(tmp_path, serve, write_config):
     fake = FakeHaloPsa(clients=10, assets_per_client=3, users_per_client=2)
-    fake.latency = 0.8  # one request at a time: the first sync takes about 12 s
+    # One request at a time and slow while the others start (the first sync would take about 45 s;
+    # a loaded machine takes seconds to start each process), then fast once they have said their part.
+    fake.latency = 3.0
     config, db = write_config(halo_config(serve(fake), extra="concurrency = 1\n")), tmp_path / "store.db"
     first = spawn("--db", db, "--config", config, "sync", "Halo", env=ENV)
     wait_for(lambda: runs(db, "running"), what="the first sync to start", process=first)
@@ -57,9 +59,14 @@ def test_a_second_sync_of_one_integration_says_who_holds_it_or_waits_for_it(tmp_
     assert query(db, "SELECT level, sync_run_id FROM sync_log_entry WHERE message LIKE '%not started%'") == [
         ("error", None)]
 
-    waiting = run("--db", db, "--config", config, "sync", "Halo", "--wait", env=ENV)
-    assert waiting.code == 0, waiting.stderr
-    assert "Halo: waiting: Halo is already being synced" in waiting.stdout
+    waiting = spawn("--db", db, "--config", config, "sync", "Halo", "--wait", env=ENV)
+    said = ""  # what it says while the first sync still runs, up to its waiting line
+    while "waiting" not in said and (line := waiting.stdout.readline()):
+        said += line
+    fake.latency = 0.0
+    assert "Halo: waiting: Halo is already being synced" in said
+    done = finish(waiting)
+    assert done.code == 0, done.stderr
     assert finish(first).code == 0
     assert query(db, "SELECT outcome FROM syncrun ORDER BY id") == [("success",), ("success",)]
     assert_consistent(db)

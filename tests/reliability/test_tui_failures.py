@@ -18,7 +18,7 @@ from syncview.services import integrations, queries
 from syncview.tui.app import SyncviewApp
 from syncview.tui.screens.exclude import ExcludeDialog
 from syncview.tui.widgets.resource_table import ResourceTable
-from tests.helpers import rows
+from tests.helpers import rows, sqlite_only
 from tests.reliability import leaky_connector
 from tests.reliability.support import cap_store_pages, content
 from tests.tui.conftest import settle, table_lines
@@ -68,6 +68,7 @@ async def _select(pilot, name: str) -> int:
     return row.id
 
 
+@sqlite_only  # the store's own file fills up; on PostgreSQL the disk is the server's
 async def test_an_action_on_a_full_disk_is_a_notification_and_the_app_goes_on(demo_store):
     app = SyncviewApp(demo_store, operator="tester")
     name = "INITEC-WS-008"
@@ -93,6 +94,7 @@ async def test_an_action_on_a_full_disk_is_a_notification_and_the_app_goes_on(de
     assert queries.get_resource(demo_store, resource_id).status is SyncStatus.EXCLUDED
 
 
+@sqlite_only  # the store's own file fills up; on PostgreSQL the disk is the server's
 async def test_a_sync_that_fills_the_disk_is_a_notification_and_the_app_goes_on(demo_store):
     app = SyncviewApp(demo_store, operator="tester")
     with closing(sqlite3.connect(demo_store.path)) as conn, conn:
