@@ -79,10 +79,10 @@ def test_status_at_80_columns_fits_and_says_the_last_success_only_when_it_differ
     assert "Last success" not in lines[1] and "Excluded" in lines[1], lines  # every last run succeeded
     assert any(line.startswith(PSA) and "Synced" in line for line in lines), lines
     [(psa_id,)] = query(db, "SELECT id FROM integration WHERE name = ?", PSA)
-    with sqlite3.connect(db) as conn:
-        conn.execute("INSERT INTO syncrun (integration_id, started_at, ended_at, outcome, fetched, created, matched,"
-                     " not_synced, removed, message) VALUES (?, datetime('now'), datetime('now'), 'failed', 0, 0,"
-                     " 0, 0, 0, 'ConnectWise Manage: the API answered 401 Unauthorized')", (psa_id,))
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    execute(db, "INSERT INTO syncrun (integration_id, started_at, ended_at, outcome, fetched, created, matched,"
+                " not_synced, removed, message) VALUES (?, ?, ?, 'failed', 0, 0,"
+                " 0, 0, 0, 'ConnectWise Manage: the API answered 401 Unauthorized')", psa_id, now, now)
     lines = sv.ok("status", env={"COLUMNS": "80"}).stdout.splitlines()
     assert any("Last" in line and "success" in line for line in lines[1:3]), lines
     assert any(line.startswith(PSA) and "Failed just now" in line for line in lines), lines

@@ -53,7 +53,7 @@ async def test_another_process_excluding_a_row_shows_on_the_open_screen_keeping_
         assert cursor > 0
         target = table.current_row
         assert target is not None
-        marks_before = app.screen.marks
+        marks_before = app.screen.triage.marks
         excluded = target.status is SyncStatus.EXCLUDED
         assert (" Excluded " in _row_line(app, target.name)) is excluded
 
@@ -67,7 +67,7 @@ async def test_another_process_excluding_a_row_shows_on_the_open_screen_keeping_
         assert table.cursor == cursor and table.current_row.id == target.id
         assert app.screen.current_filter().text == "ws-0"
         assert (table.query_.sort, table.query_.descending) == sort
-        assert app.screen.marks == marks_before
+        assert app.screen.triage.marks == marks_before
         assert row_names(app) == shown_before
 
 

@@ -642,7 +642,7 @@ DOCUMENTED = {
     "files": ("path", "format", "type", "id_column", "name_column", "type_column", "company_column",
               "serial_column", "mac_column", "hostname_column", "email_column"),
     "connectwise": ("site", "company_id", "public_key", "private_key*", "client_id", "base_url", "page_size",
-                    "forward_only", "company_types", "company_statuses", "include_inactive"),
+                    "forward_only", "company_types", "company_statuses", "include_inactive", "incremental_sites"),
     "autotask": ("username", "secret*", "integration_code*", "zone_url", "company_types", "include_inactive"),
     "datto_rmm": ("api_url", "api_key", "api_secret*", "include_on_demand_sites", "network_interfaces"),
     "halopsa": ("resource_server", "auth_server", "tenant", "client_id", "client_secret*", "page_size",

@@ -104,7 +104,7 @@ def test_clients_of_an_integration_by_name_with_the_unmatched_last(demo_store):
     clients = queries.integration_clients(demo_store, iid(demo_store, PSA))
     # live resources, as the tiles count them, and the removed-remotely ones apart
     expected = {client: (live, removed) for client, live, removed in rows(
-        demo_store, "SELECT coalesce(client_id, 0), sum(NOT deleted_remotely), sum(deleted_remotely) FROM resource "
+        demo_store, "SELECT coalesce(client_id, 0), sum(1 - deleted_remotely), sum(deleted_remotely) FROM resource "
                     "WHERE integration_id = ? GROUP BY client_id", iid(demo_store, PSA))}
     assert {c.id: (c.resources, c.removed) for c in clients} == expected
     assert any(c.removed for c in clients)
