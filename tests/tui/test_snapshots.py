@@ -13,6 +13,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from textual.widgets import Input
 
 from syncview.services.seed import seed_demo
 from syncview.store import open_store
@@ -46,6 +47,10 @@ async def _select(pilot, name: str) -> None:
 async def _rematch(pilot) -> None:
     await _select(pilot, "Acme Corporation, Inc.")
     await pilot.press("m")
+    await settle(pilot)
+    # The search box's cursor drawn steadily, not caught mid-blink (it made the picture flaky).
+    for box in pilot.app.screen.query(Input):
+        box.cursor_blink = False
     await settle(pilot)
 
 
