@@ -37,9 +37,9 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, overload
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, CursorResult, func, insert, select, update
 
 from syncview.config import IntegrationConfig, resolve_settings
 from syncview import signals
@@ -63,10 +63,10 @@ from syncview.services.matching import (
     without_shared,
 )
 from syncview.services.queries import Totals, totals_on
-from syncview.store import Store, raw_connection
+from syncview.store import RawConnection, RawCursor, Store, raw_connection
 from syncview.store.db import db_time
 from syncview.store.locks import SyncLock, sync_lock_free, try_sync_lock
-from syncview.store.models import Integration, SyncLogEntry, SyncRun
+from syncview.store.models import Integration, SyncLogEntry, SyncRun, table_of
 
 RUNNING, SUCCESS, PARTIAL, FAILED = "running", "success", "partial", "failed"
 #: Per-item log lines (matched, created, not synced, removed...) one run writes at most;
@@ -75,8 +75,8 @@ ITEM_LOG_LIMIT = 200
 #: Connector warnings (skipped rows and why) one run logs at most.
 WARNING_LOG_LIMIT = 100
 
-RUN = SyncRun.__table__.c
-INTEG = Integration.__table__.c
+RUN = table_of(SyncRun).c
+INTEG = table_of(Integration).c
 _CLIENT = ResourceType.CLIENT
 _STATUS = {s.value: s for s in SyncStatus}
 #: Payloads as the store keeps them: compact, key order as the product sent it (so the
@@ -366,7 +366,7 @@ def record_not_started(store: Store, integration: str, reason: str) -> None:
     with store.write() as conn:
         integration_id = conn.execute(select(INTEG.id).where(INTEG.name == integration)).scalar()
         if integration_id is not None:
-            conn.execute(insert(SyncLogEntry.__table__).values(
+            conn.execute(insert(table_of(SyncLogEntry)).values(
                 integration_id=integration_id, sync_run_id=None, time=_precise_now(), level="error",
                 message=f"sync of {integration} not started: {reason}"))
 
@@ -406,8 +406,19 @@ def _precise_now() -> datetime:
     return datetime.now(UTC)
 
 
+@overload
+def _aware(moment: datetime) -> datetime: ...
+@overload
+def _aware(moment: None) -> None: ...
 def _aware(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+
+
+def _new_id(result: CursorResult[Any]) -> int:
+    """The id the engine gave the row a one-row INSERT wrote."""
+    key = result.inserted_primary_key
+    assert key is not None, "an INSERT of one row has its key"
+    return int(key[0])
 
 
 def _start_run(store: Store, connector: Connector, *, full: bool) -> _Run:
@@ -417,8 +428,8 @@ def _start_run(store: Store, connector: Connector, *, full: bool) -> _Run:
         with store.write() as conn:
             integration_id = conn.execute(select(INTEG.id).where(INTEG.name == name)).scalar()
             if integration_id is None:
-                integration_id = conn.execute(insert(Integration.__table__).values(
-                    name=name, kind=connector.kind, created_at=_precise_now())).inserted_primary_key[0]
+                integration_id = _new_id(conn.execute(insert(table_of(Integration)).values(
+                    name=name, kind=connector.kind, created_at=_precise_now())))
             lock = try_sync_lock(store, integration_id)
             if lock is None:  # another machine's (or process's) sync holds it: say whose
                 live = _running_run(conn, integration_id) or "a process that has not yet recorded its run"
@@ -457,12 +468,12 @@ def _open_run(conn: Connection, connector: Connector, integration_id: int, lock:
         select(func.max(RUN.started_at), func.max(RUN.ended_at)).where(RUN.integration_id == integration_id)
     ).one()
     started = max([_precise_now()] + [_aware(t) + timedelta(microseconds=1) for t in (last_start, last_end) if t])
-    run_id = conn.execute(insert(SyncRun.__table__).values(
+    run_id = _new_id(conn.execute(insert(table_of(SyncRun)).values(
         integration_id=integration_id, started_at=started, outcome=RUNNING,
         message=f"running in process {os.getpid()} on {_HOST}",
-    )).inserted_primary_key[0]
+    )))
     scope = f"changes since {since:%Y-%m-%d %H:%M:%S} UTC" if since else "full"
-    conn.execute(insert(SyncLogEntry.__table__).values(
+    conn.execute(insert(table_of(SyncLogEntry)).values(
         integration_id=integration_id, sync_run_id=run_id, time=started, level="info",
         message=f"sync of {name} started ({scope})"))
     return _Run(run_id, name, integration_id, started, since, lock)
@@ -492,9 +503,9 @@ def _close_abandoned(conn: Connection, integration_id: int | None, *, held: int 
             live = f"run {run_id}, process {pid}"
             continue
         why = f" (process {pid} ended before it finished)" if pid else ""
-        conn.execute(update(SyncRun.__table__).where(RUN.id == run_id).values(
+        conn.execute(update(table_of(SyncRun)).where(RUN.id == run_id).values(
             outcome=FAILED, ended_at=now, message=f"interrupted{why}; the next run completes it"))
-        conn.execute(insert(SyncLogEntry.__table__).values(
+        conn.execute(insert(table_of(SyncLogEntry)).values(
             integration_id=run_integration, sync_run_id=run_id, time=now, level="error",
             message=f"sync run {run_id} was interrupted{why}; closed as failed"))
         closed += 1
@@ -624,7 +635,7 @@ class _RunState:
         self.entity_fetched: dict[str, int] = {}
         self.item_logs = 0
         self.warning_logs = 0
-        self._logs: list[tuple] = []
+        self._logs: list[tuple[Any, ...]] = []
         #: notes for the run's message gathered before its end
         self.notes: list[str] = []
         #: normalised remote company -> local client id
@@ -665,7 +676,7 @@ class _RunState:
                                       not_synced=c.not_synced, removed=c.removed)
         if ended:
             values.update(outcome=outcome, message=message, ended_at=_precise_now())
-        conn.execute(update(SyncRun.__table__).where(RUN.id == self.run.id).values(**values))
+        conn.execute(update(table_of(SyncRun)).where(RUN.id == self.run.id).values(**values))
 
     # ---- company -> client
 
@@ -676,7 +687,7 @@ class _RunState:
             found = self._norms[text] = normalise_name(text)
         return found
 
-    def load_companies(self, cursor) -> None:
+    def load_companies(self, cursor: RawCursor) -> None:
         """Remote companies this integration already resolves: local clients by name, overridden by
         the integration's matched client resources (an operator's re-match of a company counts)."""
         self.clients_by_name = {}
@@ -696,6 +707,7 @@ class _RunState:
             if item.type is not _CLIENT:
                 return None
             company = item.name
+        assert self.companies is not None, "the run's first page loads the companies"
         return self.companies.get(self.norm(company))
 
     # ---- pages
@@ -858,7 +870,7 @@ class _RunState:
         self.counts.reappeared += back
         return notes
 
-    def _remove(self, raw, where: str, params: tuple) -> None:
+    def _remove(self, raw: RawConnection, where: str, params: tuple[Any, ...]) -> None:
         """Mark the resources ``where`` selects removed remotely, logging them within the budget."""
         budget = max(0, ITEM_LOG_LIMIT - self.item_logs)
         for resource_id, type_, name in raw.execute(
@@ -936,16 +948,16 @@ class _Plan(NamedTuple):
 class _PageWriter:
     """Decides and writes one page: lookups and writes in bulk, one pass of Python in between."""
 
-    def __init__(self, state: _RunState, cursor, now: str) -> None:
+    def __init__(self, state: _RunState, cursor: RawCursor, now: str) -> None:
         self.state = state
         self.cur = cursor
         self.now = now
         self.integration_id = state.run.integration_id
-        self.inserts: list[tuple] = []
-        self.updates: list[tuple] = []
+        self.inserts: list[tuple[Any, ...]] = []
+        self.updates: list[tuple[Any, ...]] = []
         self.seen: list[int] = []
-        self.new_clients: list[tuple] = []
-        self.new_records: list[tuple] = []
+        self.new_clients: list[tuple[Any, ...]] = []
+        self.new_records: list[tuple[Any, ...]] = []
         #: resources whose stored keys are replaced (their old ones deleted first)
         self.rekeyed: list[int] = []
         self.resource_keys: list[tuple[int, str, str]] = []
@@ -965,7 +977,7 @@ class _PageWriter:
         by_type: dict[str, list[str]] = {}
         for item in items:
             by_type.setdefault(item.type._value_, []).append(item.external_id)
-        found = {}
+        found: dict[tuple[str, str], _Existing] = {}
         make = _Existing._make
         for type_, ids in by_type.items():
             rows = self.cur.execute(
@@ -997,6 +1009,7 @@ class _PageWriter:
         # First pass: each item's keys, and what the rules need to know of it. Settled items
         # (linked or excluded) stay as they are and never reach the rules.
         plans: list[_Plan] = []
+        inp: MatchInput | None
         for item in items:
             old = existing.get((item.type._value_, item.external_id))
             if old is None:
@@ -1041,6 +1054,7 @@ class _PageWriter:
         create_missing = state.create_missing
         rules = state.rules
         companies = state.companies
+        assert companies is not None, "the run's first page loads the companies"
         encode = _encode_payload
         now = self.now
         for item, old, inp, client_id, name_norm, status, keys in plans:
@@ -1057,6 +1071,7 @@ class _PageWriter:
                 matched_on = outcome.matched_on._value_ if outcome.matched_on else None
                 reason = reason_kind = None
                 if decision is _LINK:
+                    assert record_id is not None, "a link names its record"
                     status = _MATCHED
                     client_id = records.info[record_id].client_id
                     counts.linked += 1
@@ -1137,7 +1152,7 @@ class _PageWriter:
             if rest:
                 state.suspects.update(key_linked_carriers(self.cur, self.integration_id, rest))
 
-    def create_record(self, item: RemoteItem, inp: MatchInput) -> tuple[int, int]:
+    def create_record(self, item: RemoteItem, inp: MatchInput) -> tuple[int | None, int]:
         """A record for an item that matched none; a client item gets its client too, unless a
         local client of its name exists. Returns (client id, record id).
 
