@@ -8,6 +8,7 @@ PostgreSQL cases need a server (tests/pg.py): without one they skip, saying why.
 from __future__ import annotations
 
 import os
+import shutil
 
 from pathlib import Path
 
@@ -116,3 +117,26 @@ def demo_store(demo_location) -> Store:
     opened = open_store(demo_location)
     yield opened
     opened.close()
+
+
+@pytest.fixture(scope="session")
+def _demo_template(tmp_path_factory) -> Path:
+    """One seeded demo store file for the whole session; tests get copies (seeding each time would dominate)."""
+    path = tmp_path_factory.mktemp("template") / "demo.db"
+    seeded = open_store(path)
+    seed_demo(seeded, DEMO_RESOURCES)
+    seeded.close()  # the last connection closing checkpoints the WAL into the file: one file to copy
+    return path
+
+
+@pytest.fixture
+def demo_db(engine: str, tmp_path: Path, request):
+    """A seeded demo store this test may change: a file (a copy of the session's) or, on
+    PostgreSQL, the test store's URL reset to the demo."""
+    if engine == "postgresql":
+        shared = request.getfixturevalue("_pg_shared")
+        shared.reset(demo=True)
+        return shared.url
+    path = tmp_path / "demo.db"
+    shutil.copyfile(request.getfixturevalue("_demo_template"), path)
+    return path

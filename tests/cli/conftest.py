@@ -7,7 +7,6 @@ syncview.store.dialect); times read back as SQLite holds them (text), whatever t
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 from contextlib import closing
 from dataclasses import dataclass
@@ -18,32 +17,13 @@ import pytest
 from click.testing import CliRunner, Result
 
 from syncview.cli import cli
-from syncview.services.seed import seed_demo
-from syncview.store import open_store
-from tests.conftest import DEMO_RESOURCES
 from tests.pg import pg_execute, pg_query, pg_snapshot
 
 
-@pytest.fixture(scope="session")
-def _demo_template(tmp_path_factory) -> Path:
-    """One seeded store for the whole session; tests get copies (seeding each time would dominate)."""
-    path = tmp_path_factory.mktemp("template") / "demo.db"
-    store = open_store(path)
-    seed_demo(store, DEMO_RESOURCES)
-    store.close()  # the last connection closing checkpoints the WAL into the file
-    return path
-
-
 @pytest.fixture
-def db(engine: str, tmp_path: Path, request):
+def db(demo_db):
     """A demo store this test may change: a file (Path) or a PostgreSQL URL (str)."""
-    if engine == "postgresql":
-        shared = request.getfixturevalue("_pg_shared")
-        shared.reset(demo=True)
-        return shared.url
-    path = tmp_path / "demo.db"
-    shutil.copyfile(request.getfixturevalue("_demo_template"), path)
-    return path
+    return demo_db
 
 
 @dataclass

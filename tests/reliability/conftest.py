@@ -2,27 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from syncview.services.seed import seed_demo
-from syncview.store import open_store
 from tests.loopback import serve  # noqa: F401  (the fixture)
-
-#: As the other suites' demo store: every status and type, seeded in a blink.
-DEMO_RESOURCES = 2_000
-
-
-@pytest.fixture(scope="session")
-def _demo_template(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("reliability-template") / "demo.db"
-    store = open_store(path)
-    seed_demo(store, DEMO_RESOURCES)
-    store.close()  # checkpoints the WAL into the file: one file to copy
-    return path
-
 
 @pytest.fixture
 def engine() -> str:
@@ -33,18 +17,6 @@ def engine() -> str:
 
 #: Both store engines, for the reliability tests that matter on a server as well.
 ENGINES = ["sqlite", "postgresql"]
-
-
-@pytest.fixture
-def demo_db(engine: str, tmp_path: Path, request):
-    """A seeded demo store of this test's own: a file, or the PostgreSQL test store's URL."""
-    if engine == "postgresql":
-        shared = request.getfixturevalue("_pg_shared")
-        shared.reset(demo=True)
-        return shared.url
-    path = tmp_path / "demo.db"
-    shutil.copyfile(request.getfixturevalue("_demo_template"), path)
-    return path
 
 
 @pytest.fixture
