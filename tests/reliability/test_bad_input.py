@@ -39,7 +39,7 @@ import pytest
 
 from syncview.connectors import http
 from tests.connectors.fakes.halopsa import FakeHaloPsa
-from tests.loopback import _QuietHandler
+from tests.loopback import _QuietHandler, serve_tcp
 from tests.reliability.conftest import HALO_SECRET, HALO_SECRET_VAR, halo_config
 from tests.reliability.support import (
     DATA_TABLES,
@@ -165,35 +165,24 @@ def serve_self_signed(app, world: World) -> str:
 def serve_raw(world: World, reply: bytes | None) -> str:
     """A loopback server that reads each request and sends ``reply`` raw, then hangs up; with None it
     never answers (the connection stays open until the case ends). Returns its URL."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.05)
-    stop = threading.Event()
     silent: list[socket.socket] = []
 
-    def answer() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            conn.recv(65536)
-            if reply is None:
-                silent.append(conn)
-                continue
-            with conn:
-                conn.sendall(reply)
+    def answer(conn: socket.socket) -> None:
+        conn.recv(65536)
+        if reply is None:
+            silent.append(conn)
+            return
+        with conn:
+            conn.sendall(reply)
 
-    thread = threading.Thread(target=answer, daemon=True)
-    thread.start()
+    port, stop = serve_tcp(answer)
 
     def close() -> None:
-        stop.set()
-        thread.join(timeout=5)
+        stop()
         for conn in silent:
             conn.close()
-        listener.close()
     world.cleanups.append(close)
-    return f"http://127.0.0.1:{listener.getsockname()[1]}"
+    return f"http://127.0.0.1:{port}"
 
 
 # --------------------------------------------------------------------------- the cases
