@@ -47,6 +47,36 @@ def test_counts_agree_after_seeding_and_every_kind_of_action(demo_store):
     assert_counts_agree(demo_store)
 
 
+def test_counts_after_a_bulk_seed_equal_a_recount_and_the_triggers_count_again(store):
+    """A bulk load (on PostgreSQL the triggers stand aside and the loaded integrations are
+    recounted once) leaves the counts of every integration right, those it did not load too,
+    and the triggers count the next writes, in the same transaction and after it."""
+    from syncview.services.seed import seed_demo
+    from syncview.store import derived
+    from syncview.store.db import db_time, utcnow
+
+    now = db_time(utcnow())
+    resource = ("INSERT INTO resource (integration_id, type, external_id, name, name_norm, payload, status,"
+                " first_seen, last_seen, deleted_remotely, version) VALUES (1, 'device', ?, ?, ?, '{}', ?, ?, ?, 0, 1)")
+    with store.write() as conn:  # another integration's resources, counted row by row
+        raw = raw_connection(conn)
+        raw.execute("INSERT INTO integration (id, name, kind, created_at) VALUES (1, 'Files', 'files', ?)", (now,))
+        raw.executemany(resource, [(f"x{i}", f"PC {i}", f"pc {i}", "not_synced", now, now) for i in range(5)])
+    seed_demo(store, 600)
+    assert_counts_agree(store)
+    assert rows(store, "SELECT sum(n) FROM resource_count WHERE integration_id = 1") == [(5,)]
+    with store.write() as conn:
+        derived.start_bulk_load(conn)
+        raw_connection(conn).execute(resource, ("y1", "PC y1", "pc y1", "excluded", now, now))
+        derived.finish_bulk_load(conn, [1])
+        raw_connection(conn).execute(resource, ("y2", "PC y2", "pc y2", "matched", now, now))
+        raw_connection(conn).execute("UPDATE resource SET status = 'excluded' WHERE external_id = 'x0'")
+    with store.write() as conn:
+        raw_connection(conn).execute("DELETE FROM resource WHERE external_id = 'x1'")
+    assert_counts_agree(store)
+    assert rows(store, "SELECT sum(n) FROM resource_count WHERE integration_id = 1") == [(6,)]
+
+
 def test_totals_and_clients_read_from_counts_match_a_recount(demo_store):
     integration = queries.get_integration(demo_store, "Datto RMM")
     totals = queries.integration_totals(demo_store, integration.id)
