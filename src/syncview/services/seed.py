@@ -117,7 +117,9 @@ def seed_demo(store: Store, resources: int = DEFAULT_RESOURCES, *, seed: int = 7
         # without a config: a newcomer presses `s` on the first-run store and sees a real sync.
         upsert(conn, meta_table, {"key": DEMO_META_KEY, "value": json.dumps({"resources": resources, "seed": seed})},
                keys=("key",))
-        return SeedSummary(len(integration_ids), world.clients, writer.records, writer.resources, runs, logs)
+    with store.connection() as conn:
+        derived.vacuum_after_bulk_load(conn)
+    return SeedSummary(len(integration_ids), world.clients, writer.records, writer.resources, runs, logs)
 
 
 def _linked_on(keys: Keys, documented: Keys | None, *, shared_email: bool) -> str:

@@ -19,9 +19,10 @@ future one) keeps them right without knowing they exist.
 from __future__ import annotations
 
 import sqlite3
+import weakref
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, Connection, column, literal, table, text
+from sqlalchemy import ColumnElement, Connection, Engine, column, literal, table, text
 
 from syncview.store.dialect import POSTGRESQL, engine_of
 
@@ -170,6 +171,11 @@ def _create_pg(conn: Connection, *, backfill: bool) -> None:
         conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS {PG_NAME_INDEX} ON resource USING gin (name_norm gin_trgm_ops)")
 
 
+#: The tables a bulk load fills, whose statistics (and, after it, visibility) are refreshed.
+_LOADED_TABLES = ("resource", "resource_key", "record", "record_key", "client", "resource_count", "audit_event",
+                  "sync_log_entry")
+
+
 def refresh_pg(conn: Connection) -> None:
     """Put today's definition of the counting trigger's function in a PostgreSQL store that has
     the counts (every store of schema 2 and later): no table lock, so done at every open."""
@@ -193,14 +199,13 @@ def analyze(conn: Connection) -> None:
     as nearly empty: nested loops over tens of thousands of rows, seconds per query. SQLite's
     queries are shaped to plan without statistics and are left so."""
     if engine_of(conn) == POSTGRESQL:
-        for table in ("resource", "resource_key", "record", "record_key", "client", "resource_count"):
-            conn.exec_driver_sql(f"ANALYZE {table}")
+        conn.exec_driver_sql("ANALYZE " + ", ".join(_LOADED_TABLES))
 
 
 def finish_bulk_load(conn: Connection, integration_ids: Iterable[int]) -> None:
     """End :func:`start_bulk_load`: the kept counts of these integrations (all that the load
-    wrote resources of) recounted from their rows, the triggers counting again, and the
-    planner's statistics refreshed."""
+    wrote resources of) recounted from their rows, and the triggers counting again. Once the
+    transaction has committed, :func:`vacuum_after_bulk_load` refreshes the planner's view."""
     if engine_of(conn) != POSTGRESQL:
         return
     ids = sorted(set(integration_ids))
@@ -210,7 +215,17 @@ def finish_bulk_load(conn: Connection, integration_ids: Iterable[int]) -> None:
             "INSERT INTO resource_count SELECT integration_id, coalesce(client_id, 0), type, status, count(*)"
             " FROM resource WHERE integration_id = ANY(:ids) GROUP BY 1, 2, 3, 4"), {"ids": ids})
     conn.exec_driver_sql(f"SELECT set_config('{BULK_LOAD_SETTING}', 'off', true)")
-    analyze(conn)
+
+
+def vacuum_after_bulk_load(conn: Connection) -> None:
+    """After a bulk load has committed: on PostgreSQL, VACUUM (ANALYZE) the loaded tables, so that
+    the screen's counts and pages read their covering indexes alone (index-only scans need the
+    visibility map that only VACUUM sets) from the first screen on, instead of after autovacuum
+    gets round to it. ``conn`` is a connection outside any transaction. Nothing on SQLite."""
+    if engine_of(conn) != POSTGRESQL:
+        return
+    conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+    conn.exec_driver_sql("VACUUM (ANALYZE) " + ", ".join(_LOADED_TABLES))
 
 
 def pg_trgm_available(conn: Connection) -> bool:
@@ -223,14 +238,26 @@ def pg_trgm_available(conn: Connection) -> bool:
     return True
 
 
+#: Whether each open PostgreSQL store has the name index, asked once per engine: the question is
+#: a catalogue query (a round trip) that every keystroke of a filter would otherwise repeat.
+_PG_NAME_INDEX_KNOWN: weakref.WeakKeyDictionary[Engine, bool] = weakref.WeakKeyDictionary()
+
+
 def has_name_index(conn: Connection) -> bool:
     """Whether this store has the trigram name index (a store made where FTS5 or pg_trgm was
-    missing has not)."""
+    missing has not).
+
+    On PostgreSQL the answer is kept for the engine's life: the index is made only when the
+    store is made or migrated, which happens as it is opened, before any filter asks; and the
+    filter's LIKE answers the same rows with or without it, should someone drop it meanwhile.
+    (SQLite's answer is a function call, and its filter needs the FTS table to exist: asked each time.)"""
     if engine_of(conn) == POSTGRESQL:
-        found = conn.exec_driver_sql(
-            "SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() AND indexname = %(name)s",
-            {"name": PG_NAME_INDEX}).first()
-        return found is not None
+        known = _PG_NAME_INDEX_KNOWN.get(conn.engine)
+        if known is None:
+            known = _PG_NAME_INDEX_KNOWN[conn.engine] = conn.exec_driver_sql(
+                "SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() AND indexname = %(name)s",
+                {"name": PG_NAME_INDEX}).first() is not None
+        return known
     found = conn.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name = 'resource_name'").first()
     return found is not None
 
