@@ -4,8 +4,10 @@ One transaction: a seed that fails half way (a full disk, say) leaves the store 
 it was. Rows go in through the DB-API in chunks (:func:`~syncview.store.insert_rows`:
 ``executemany`` on SQLite, COPY on PostgreSQL), not one ORM object at a time, as a
 bulk load (:func:`~syncview.store.derived.start_bulk_load`): on PostgreSQL the kept
-counts are recounted once at the end and the planner gets statistics of the loaded
-rows before the seeder's own queries run.
+counts are recounted once at the end, the planner gets statistics of the loaded
+rows before the seeder's own queries run, and the tables are vacuumed once it has
+committed (:func:`~syncview.store.derived.vacuum_after_bulk_load`), so the first
+screen reads covering indexes alone.
 """
 
 from __future__ import annotations

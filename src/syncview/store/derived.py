@@ -10,7 +10,10 @@
 
 On PostgreSQL the same in its own terms: the counts by plpgsql triggers, and the name
 index a pg_trgm GIN index on ``resource.name_norm`` (``LIKE '%text%'`` looks it up);
-without the pg_trgm extension the queries scan, as on SQLite without FTS5.
+without the pg_trgm extension the queries scan, as on SQLite without FTS5. A bulk
+load there (the demo seeder) COPYs its rows with the counting trigger standing aside
+and recounts once (:func:`start_bulk_load`, :func:`finish_bulk_load`), then gives the
+planner statistics (:func:`analyze`, :func:`vacuum_after_bulk_load`).
 
 Triggers rather than code in the services: every writer (sync, seed, actions, undo, a
 future one) keeps them right without knowing they exist.
