@@ -156,6 +156,27 @@ def test_a_version_1_store_is_migrated_with_counts_and_index_backfilled(demo_sto
     migrated.close()
 
 
+def test_a_version_3_store_gets_the_removed_index_with_the_client(demo_db, engine):
+    """Schema 4: the removed-remotely index holds the client, and the counts read through it agree."""
+    old = open_store(demo_db)
+    with old.write() as conn:  # the index as schema 3 made it
+        conn.exec_driver_sql("DROP INDEX ix_resource_removed")
+        conn.exec_driver_sql("CREATE INDEX ix_resource_removed ON resource (integration_id, status, type)"
+                             " WHERE deleted_remotely = 1")
+        conn.exec_driver_sql("PRAGMA user_version = 3" if engine == "sqlite" else "UPDATE syncview_schema SET version = 3")
+    old.close()
+    migrated = open_store(demo_db)
+    definition = {"sqlite": "SELECT sql FROM sqlite_master WHERE name = 'ix_resource_removed'",
+                  "postgresql": "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_resource_removed'"}[engine]
+    assert "client_id" in rows(migrated, definition)[0][0]
+    integration = queries.get_integration(migrated, "Datto RMM")
+    removed = {c.id: c.removed for c in queries.integration_clients(migrated, integration.id) if c.removed}
+    recount = dict(rows(migrated, "SELECT coalesce(client_id, 0), count(*) FROM resource WHERE integration_id = ?"
+                                  " AND deleted_remotely = 1 GROUP BY 1", integration.id))
+    assert removed == recount and removed
+    migrated.close()
+
+
 #: Names whose filters differ by engine if anything does: accents, other scripts, case outside
 #: ASCII, a ligature NFKC splits, punctuation, LIKE's and FTS's own special characters.
 ODD_NAMES = ["Ærøskøbing Café", "ÉCOLE Saint-Éloi", "école du Nord", "Straße 12", "STRASSE 12", "İstanbul Ofis",
