@@ -188,3 +188,21 @@ def test_the_translation_of_server_errors_names_what_to_do():
         'connection to server at "db.example", port 5433 failed: FATAL:  password authentication failed for user '
         '"alice"'), shown))
     assert line.startswith("the PostgreSQL server db.example:5433 refused the login of 'alice'") and "PGPASSWORD" in line
+
+
+def test_a_first_sync_into_an_empty_store_gives_the_planner_statistics_as_it_goes(pg_url):
+    """Without them every page of a first sync is planned as if the tables were empty (a 60,000
+    item RMM sync took 142 s against 6 s on SQLite); the engine analyses a table as it doubles."""
+    from syncview.connectors.demo import DemoConnector
+    from syncview.services.sync import sync_connector
+
+    store = open_store(pg_url)
+    try:
+        assert pg_query(pg_url, "SELECT count(*) FROM pg_stat_user_tables WHERE last_analyze IS NOT NULL") == [(0,)]
+        report = sync_connector(store, DemoConnector("PSA", {"flavour": "psa", "resources": 8_000}), create_missing=True)
+        assert report.ok and report.counts.created > 2_000
+    finally:
+        store.close()
+    analysed = {name for (name,) in pg_query(
+        pg_url, "SELECT relname FROM pg_stat_user_tables WHERE last_analyze IS NOT NULL")}
+    assert {"resource", "record"} <= analysed, analysed

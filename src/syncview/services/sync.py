@@ -63,7 +63,7 @@ from syncview.services.matching import (
     without_shared,
 )
 from syncview.services.queries import Totals, totals_on
-from syncview.store import RawConnection, RawCursor, Store, raw_connection
+from syncview.store import RawConnection, RawCursor, Store, derived, raw_connection
 from syncview.store.db import db_time
 from syncview.store.locks import SyncLock, sync_lock_free, try_sync_lock
 from syncview.store.models import Integration, SyncLogEntry, SyncRun, table_of
@@ -323,10 +323,14 @@ def sync_connector(
         beyond = connector.settings.get("pages_beyond_total")
         beyond = PAGES_BEYOND_TOTAL if beyond is None else int(beyond)
         fetched = connector.fetch(since=run.since)
+        analysed_at = 0  # resources added when the statistics were last brought up to date
         for page in within_total(fetched, integration=run.name, beyond=beyond):
             page = storable(page)  # an item SQLite cannot encode is skipped, not the whole page
             with store.write() as conn:
                 state.apply(conn, page)
+                # The next pages are planned for the rows there are now (a no-op on SQLite).
+                if derived.analyze_grown(conn, state.counts.new - analysed_at):
+                    analysed_at = state.counts.new
             _report(on_progress, state, page.entity, page.total, connector, began)
         if run.since is not None and connector.supports_live_ids:
             message = _finish_with_live_ids(store, connector, state, on_progress)

@@ -205,6 +205,29 @@ def analyze(conn: Connection) -> None:
         conn.exec_driver_sql("ANALYZE " + ", ".join(_LOADED_TABLES))
 
 
+#: During a long write (a sync), the tables are analysed again once it added this share of
+#: the rows they had when last analysed, and at least :data:`ANALYZE_AT_LEAST` rows.
+ANALYZE_SHARE = 0.5
+ANALYZE_AT_LEAST = 1_000
+
+
+def analyze_grown(conn: Connection, added: int) -> bool:
+    """On PostgreSQL, ANALYZE the loaded tables when a long write has added ``added`` resources
+    since it last did (or since it began), and that is much against what the statistics know
+    (see :data:`ANALYZE_SHARE`); says whether it did. A sync calls it after each page: without
+    it every page of a first sync into an empty store is planned as if the tables were empty
+    (a 60,000-item RMM sync: 142 s against 6 s on SQLite). Growing from nothing, the tables are
+    analysed as they double, a handful of times at any size. Nothing on SQLite (its queries are
+    shaped to plan without statistics)."""
+    if engine_of(conn) != POSTGRESQL or added < ANALYZE_AT_LEAST:
+        return False
+    known = conn.exec_driver_sql("SELECT reltuples FROM pg_class WHERE oid = 'resource'::regclass").scalar_one()
+    if added < max(float(known), 0.0) * ANALYZE_SHARE:  # -1: never analysed
+        return False
+    analyze(conn)
+    return True
+
+
 def finish_bulk_load(conn: Connection, integration_ids: Iterable[int]) -> None:
     """End :func:`start_bulk_load`: the kept counts of these integrations (all that the load
     wrote resources of) recounted from their rows, and the triggers counting again. Once the
