@@ -920,7 +920,7 @@ CASES: tuple[Case, ...] = (
          "3 checks passed", code=0, survivable=True),
     Case("backup-read-only-media", "backup: a store on read-only media (the file and its directory read-only)",
          "syncview backup backups/monday.db", _read_only_media,
-         ("Backed up <tmp>/media/syncview.db to <tmp>/backups/monday.db (1.9 MB, 2,000 resources, schema 3)"), code=0, survivable=True, process=True),
+         ("Backed up <tmp>/media/syncview.db to <tmp>/backups/monday.db (1.9 MB, 2,000 resources, schema 4)"), code=0, survivable=True, process=True),
     Case("full-disk-sync", "store: the disk fills up during a sync",
          "syncview sync Halo", _full_disk_sync,
          ("syncview: error: Halo: the disk holding <tmp>/syncview.db is full; nothing was written: free some "

@@ -4,15 +4,33 @@ A vendor documents its limits as a rate (requests within a rolling window) and s
 bound on requests in flight at once (per endpoint for Autotask). :class:`Limits` states
 them, :data:`DEFAULT_LIMITS` holds each built-in connector's (the documented ones with a
 margin), and :class:`Limiter` enforces them for every thread of the process at once:
-:func:`shared_limiter` hands the same limiter to every client of one integration, so a
-sync, the doctor and the screen's Sync now in one process never add up to more than the
-limit. (Two processes each keep their own: two syncs of one integration never run at once,
-see the sync lock, but the doctor in another process is not counted.)
+:func:`shared_limiter` hands the same limiter to every client of one integration.
 
-Thread-safe: a slot is granted under a lock and waited for outside it. The rate is a
-sliding log: a request counts from its grant until a window after it ended, so no window of
-``window`` seconds, as the product counts arrivals, ever holds more than ``rate`` of them
-(a burst up to the rate is allowed, as the vendors' rolling windows allow it).
+The rate is shared beyond the process when the limiter is given a :class:`RateBudget` (the
+sync and the doctor give it the store's, ``syncview.store.leases``): every process and machine
+on one store then shares each integration's rate, as the vendor counts it (per account, not
+per process), so a scheduled sync, the doctor and an operator's Sync now never add up to more
+than the limit. The limiter leases a block of rate slots at a time from the budget (one short
+write transaction), hands them out without touching the store, and settles each lease when its
+requests have ended: its unused slots come back at once, its used ones a window after the last
+of them ended. A lease that is never settled (its process was killed) frees itself by time,
+``hold + deadline + window`` after it was granted. Without a budget (a test's private
+limiter, a connector used outside a store) the rate is the process's own.
+
+The bound on requests in flight stays per process: sharing it crash-safely would take leases
+renewed while requests are in flight and a fair split between a long sync and the doctor's
+one request; the vendors count their rate per account, and a 429 beyond a concurrency bound
+is retried after its Retry-After (two processes on one Autotask integration may have 3 each
+in flight).
+
+Thread-safe: a slot is granted under a lock and waited for outside it. Per process, the rate
+is a sliding log: a request counts from its grant until a window after it ended, so no window
+of ``window`` seconds, as the product counts arrivals, ever holds more than ``rate`` of them
+(a burst up to the rate is allowed, as the vendors' rolling windows allow it). Shared, a lease
+counts from its grant until ``hold + deadline + window`` after it (or its settlement): a
+request starts on it only within ``hold`` seconds of the grant and arrives within ``deadline``
+seconds of its start, so every window of the product's holds arrivals only from leases alive
+at its end, and the leases alive at any moment never hold more than ``rate`` slots.
 """
 
 from __future__ import annotations
@@ -20,9 +38,10 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,26 +105,115 @@ DEFAULT_LIMITS: dict[str, Limits] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """What a :class:`RateBudget` granted: ``count`` slots under lease ``lease`` (0: none free
+    now, and then ``wait`` seconds until some may be)."""
+
+    lease: int
+    count: int
+    wait: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """A lease given back: ``used`` of its slots went to requests, which leave every window
+    ``free_in`` seconds from now (0 with none used: the lease is gone at once)."""
+
+    lease: int
+    used: int
+    free_in: float
+
+
+class RateBudget(Protocol):
+    """An integration's rate shared beyond this process: leases of slots that, alive at any one
+    moment, never hold more than ``rate`` of them (the store's: ``syncview.store.leases``)."""
+
+    #: What names the budget's store: limiters of one integration and key share leases.
+    key: str
+
+    def take(self, integration: str, *, rate: int, want: int, lasts: float,
+             settle: Sequence[Settlement] = ()) -> Grant:
+        """Settle ``settle``, then lease up to ``want`` slots (as many as are free) alive
+        ``lasts`` seconds from now; raises :class:`~syncview.errors.SyncviewError` (one line)
+        when the budget cannot be reached."""
+        ...
+
+    def settle(self, integration: str, settle: Sequence[Settlement]) -> None:
+        """Give ``settle`` back (best effort: a lease not settled frees itself by time)."""
+        ...
+
+
+#: Seconds a lease's slots may be started in; longer holds fewer leases, shorter shares sooner.
+LEASE_HOLD = 5.0
+#: Seconds a request may take to reach the product once started: the HTTP layer's default
+#: ``request_deadline`` (http/reading.py), which bounds every wait of a request, connecting included.
+ARRIVAL_DEADLINE = 120.0
+
+
+class _Lease:
+    """Slots leased from a budget, as this process uses them."""
+
+    __slots__ = ("id", "count", "used", "open", "use_by", "last_end")
+
+    def __init__(self, lease: int, count: int, use_by: float) -> None:
+        self.id, self.count, self.use_by = lease, count, use_by
+        self.used = self.open = 0
+        self.last_end: float | None = None
+
+
 class Limiter:
     """Enforces :class:`Limits` across threads: ``with limiter.slot(endpoint): send()``.
 
     A thread that already holds a slot (a token request made from inside a request's auth
     flow) is not made to wait for a second concurrency slot, which could deadlock when every
     slot is held by a thread waiting for that token; its request still takes a rate slot.
+
+    With a ``budget`` the rate slots are leased from it (see the module docstring):
+    ``integration`` names the rate there, ``hold`` is how long a lease's slots may be started
+    in (default: :data:`LEASE_HOLD`, at most a quarter of the window) and ``deadline`` how long
+    a request may take to arrive.
     """
 
     def __init__(self, limits: Limits, *, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, integration: str = "",
+                 budget: RateBudget | None = None, hold: float | None = None,
+                 deadline: float = ARRIVAL_DEADLINE) -> None:
         self.limits = limits
+        self.integration = integration
+        self.budget = budget
+        self.hold = hold if hold is not None else min(LEASE_HOLD, limits.window / 4)
+        self.deadline = deadline
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
         #: when each finished request leaves the rate window (its end + the window), oldest first
         self._leaving: deque[float] = deque()
         #: requests granted and not finished: they count in every window until they end
         self._open = 0
         self._semaphores: dict[str, threading.BoundedSemaphore] = {}
         self._held = threading.local()
+        #: leases from the budget not yet settled, oldest first; whether a thread is asking for one
+        self._leases: list[_Lease] = []
+        self._asking = False
+        #: slots to ask for next: the concurrency bound, doubled while leases run out early
+        self._want = limits.workers
+        #: leases taken and settlements made (benchmarks count the store writes)
+        self.leases_taken = 0
+
+    def shared_through(self, budget: RateBudget, *, deadline: float = ARRIVAL_DEADLINE) -> Limiter:
+        """This limiter's counterpart whose rate is leased from ``budget``: the process's one for
+        the integration and the budget's store when this is the process's shared one, else a
+        private one on the same clock."""
+        if self.budget is not None and self.budget.key == budget.key:
+            self.budget = budget
+            self.deadline = max(self.deadline, deadline)
+            return self
+        if _SHARED.get((self.integration, self.limits, None)) is self:
+            return shared_limiter(self.integration, self.limits, budget, deadline=deadline)
+        return Limiter(self.limits, clock=self._clock, sleep=self._sleep, integration=self.integration,
+                       budget=budget, hold=self.hold, deadline=deadline)
 
     @contextmanager
     def slot(self, endpoint: str = "") -> Iterator[float]:
@@ -117,11 +225,11 @@ class Limiter:
             semaphore.acquire()
         self._held.depth = getattr(self._held, "depth", 0) + 1
         try:
-            granted = self._take_rate()
+            granted, lease = self._take_rate()
             try:
                 yield granted - began
             finally:
-                self._finish()
+                self._finish(lease)
         finally:
             self._held.depth -= 1
             if semaphore is not None and not nested:
@@ -130,9 +238,20 @@ class Limiter:
     def acquire(self) -> float:
         """Take a rate slot for a request that counts as sent at once; returns the seconds waited."""
         began = self._clock()
-        granted = self._take_rate()
-        self._finish()
+        granted, lease = self._take_rate()
+        self._finish(lease)
         return granted - began
+
+    def release(self) -> None:
+        """Settle every lease no request is using now (a client closing): its unused slots go
+        back to the budget at once instead of when it expires."""
+        budget = self.budget
+        if budget is None:
+            return
+        with self._lock:
+            settle = self._settlements(self._clock(), closing=True)
+        if settle:
+            budget.settle(self.integration, settle)
 
     def _semaphore(self, endpoint: str) -> threading.BoundedSemaphore | None:
         if self.limits.concurrency is None:
@@ -144,8 +263,9 @@ class Limiter:
                 semaphore = self._semaphores[key] = threading.BoundedSemaphore(self.limits.concurrency)
             return semaphore
 
-    def _take_rate(self) -> float:
-        """Wait for a rate slot; the time it was granted at (the last time this thread reads the clock).
+    def _take_rate(self) -> tuple[float, _Lease | None]:
+        """Wait for a rate slot; the time it was granted at (the last time this thread reads the
+        clock) and the lease it is on, if shared.
 
         A request counts in the window from its grant until a window after it ended: the
         product sees it arrive somewhere in between, so no window of the product's can hold
@@ -153,7 +273,9 @@ class Limiter:
         """
         rate, window = self.limits.rate, self.limits.window
         if rate is None:
-            return self._clock()
+            return self._clock(), None
+        if self.budget is not None:
+            return self._take_leased(self.budget, rate)
         while True:
             with self._lock:
                 now = self._clock()
@@ -162,28 +284,97 @@ class Limiter:
                     leaving.popleft()
                 if self._open + len(leaving) < rate:
                     self._open += 1
-                    return now
+                    return now, None
                 # Due when the oldest finished request leaves the window; with every slot still in
                 # flight, look again shortly (a request ending starts its window then).
                 wait = leaving[0] - now + 1e-6 if leaving else min(0.05, window)
             self._sleep(wait)
 
-    def _finish(self) -> None:
+    def _take_leased(self, budget: RateBudget, rate: int) -> tuple[float, _Lease]:
+        """A slot of a lease still open to new requests, leasing more from ``budget`` when none is
+        (one thread asks at a time; the others wait for its answer)."""
+        while True:
+            with self._changed:
+                while True:
+                    now = self._clock()
+                    for lease in self._leases:
+                        if lease.used < lease.count and now < lease.use_by:
+                            lease.used += 1
+                            lease.open += 1
+                            return now, lease
+                    if not self._asking:
+                        break
+                    self._changed.wait(0.05)
+                self._asking = True
+                settle = self._settlements(now)
+                want = self._want
+            try:
+                began = self._clock()
+                grant = budget.take(self.integration, rate=rate, want=want,
+                                    lasts=self.hold + self.deadline + self.limits.window, settle=settle)
+            except BaseException:
+                with self._changed:
+                    self._asking = False
+                    self._changed.notify_all()
+                raise
+            with self._changed:
+                self._asking = False
+                if grant.count:
+                    # Started only within ``hold`` of a moment before the grant, so arriving
+                    # within its life however the clocks of this machine and the store differ.
+                    self._leases.append(_Lease(grant.lease, grant.count, began + self.hold))
+                    self.leases_taken += 1
+                self._changed.notify_all()
+            if not grant.count:
+                self._sleep(max(0.01, min(grant.wait, self.hold)))
+
+    def _settlements(self, now: float, *, closing: bool = False) -> list[Settlement]:
+        """Remove the leases done with (past their hold, or used up, or ``closing``; none of their
+        requests in flight) and say how to settle them. Called under the lock."""
+        done: list[Settlement] = []
+        kept: list[_Lease] = []
+        cap = max(1, (self.limits.rate or 1) // 8)
+        for lease in self._leases:
+            if lease.open or not (closing or now >= lease.use_by or lease.used >= lease.count):
+                kept.append(lease)
+                continue
+            # A lease used up early asks for twice as many next time; one left over, for fewer.
+            if lease.used >= lease.count and now < lease.use_by:
+                self._want = min(cap, max(self._want, 2 * lease.count))
+            elif lease.used < lease.count:
+                self._want = min(cap, self.limits.workers)
+            ended = lease.last_end if lease.last_end is not None else now
+            free_in = max(0.0, ended + self.limits.window - now) if lease.used else 0.0
+            done.append(Settlement(lease.id, lease.used, free_in))
+        self._leases = kept
+        return done
+
+    def _finish(self, lease: _Lease | None) -> None:
         if self.limits.rate is None:
             return
         with self._lock:
+            if lease is not None:
+                lease.open -= 1
+                lease.last_end = self._clock()
+                return
             self._open -= 1
             self._leaving.append(self._clock() + self.limits.window)
 
 
-_SHARED: dict[tuple[str, Limits], Limiter] = {}
+_SHARED: dict[tuple[str, Limits, str | None], Limiter] = {}
 _SHARED_LOCK = threading.Lock()
 
 
-def shared_limiter(integration: str, limits: Limits) -> Limiter:
-    """The process's one limiter for ``integration`` under ``limits`` (made on first use)."""
+def shared_limiter(integration: str, limits: Limits, budget: RateBudget | None = None, *,
+                   deadline: float = ARRIVAL_DEADLINE) -> Limiter:
+    """The process's one limiter for ``integration`` under ``limits`` (made on first use),
+    its rate leased from ``budget`` when given (one limiter per budget's store)."""
+    key = (integration, limits, budget.key if budget is not None else None)
     with _SHARED_LOCK:
-        limiter = _SHARED.get((integration, limits))
+        limiter = _SHARED.get(key)
         if limiter is None:
-            limiter = _SHARED[(integration, limits)] = Limiter(limits)
+            limiter = _SHARED[key] = Limiter(limits, integration=integration, budget=budget, deadline=deadline)
+        elif budget is not None:
+            limiter.budget = budget  # the latest handle on that store (an older one may be closed)
+            limiter.deadline = max(limiter.deadline, deadline)
         return limiter

@@ -1,0 +1,162 @@
+"""Rate leases: each integration's rate shared by every process and machine on one store.
+
+A vendor counts its rate per account, not per process: a scheduled sync, the doctor and an
+operator's Sync now (on any machine of a team store) spend one budget. :class:`StoreBudget` is
+that budget, the :class:`~syncview.connectors.limits.RateBudget` the connectors' limiter leases
+blocks of slots from (see :mod:`syncview.connectors.limits` for why the arithmetic holds).
+
+One ``rate_lease`` row per lease: integration, holder, slots, granted_at and expires_at on the
+store's clock (seconds since the epoch; one clock for every machine of a team store). Leasing
+is one short transaction: expired leases deleted, the holder's finished leases settled (their
+unused slots freed, their used ones kept until a window after the last ended), the live slots
+summed, and a new lease of as many as are free inserted. On SQLite the transaction is immediate
+(it takes its turn with the writers, waiting at most the busy timeout; a sync's writer never
+holds the store while it waits for a request, so no one deadlocks); on PostgreSQL it takes a
+transaction advisory lock of its own per integration, never the writers' lock, so leasing never
+waits for a sync's page to be written.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+from collections.abc import Sequence
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.elements import ColumnElement
+
+from syncview.connectors.limits import Grant, Settlement
+from syncview.errors import StoreError, SyncviewError
+from syncview.store.db import APPLICATION_ID, SCHEMA_VERSION, Store, connect, open_store
+from syncview.store.dialect import POSTGRESQL, is_store_url
+from syncview.store.models import rate_lease_table as LEASE
+
+#: The first key of the leases' advisory lock on PostgreSQL ("SYNL"); the second, the
+#: integration's name hashed (``hashtext``).
+LEASE_LOCK_CLASS = 0x53594E4C
+
+_NOW = {
+    POSTGRESQL: "SELECT extract(epoch FROM clock_timestamp())::float8",
+    "sqlite": "SELECT (julianday('now') - 2440587.5) * 86400.0",
+}
+
+
+class StoreBudget:
+    """The rate budget of every integration on ``store``, leased in blocks (see the module doc).
+
+    ``transactions`` counts the store transactions made (leases taken and settled), for the
+    benchmarks: the cost of sharing.
+    """
+
+    def __init__(self, store: Store, *, holder: str | None = None) -> None:
+        self.store = store
+        self.key = f"{store.engine_name}:{store.path}"
+        self.holder = holder or f"process {os.getpid()} on {socket.gethostname()}"
+        self.transactions = 0
+
+    def take(self, integration: str, *, rate: int, want: int, lasts: float,
+             settle: Sequence[Settlement] = ()) -> Grant:
+        try:
+            with self.store.coordinate() as conn:
+                self.transactions += 1
+                now = self._begin(conn, integration)
+                self._settle(conn, settle, now)
+                conn.execute(delete(LEASE).where(LEASE.c.integration == integration, LEASE.c.expires_at <= now))
+                held, soonest = conn.execute(
+                    select(func.coalesce(func.sum(LEASE.c.slots), 0), func.min(LEASE.c.expires_at))
+                    .where(LEASE.c.integration == integration)).one()
+                free = rate - int(held)
+                if free <= 0:
+                    return Grant(0, 0, max(0.0, float(soonest) - now) if soonest is not None else 0.0)
+                count = max(1, min(want, free))
+                result = conn.execute(insert(LEASE).values(
+                    integration=integration, holder=self.holder, slots=count, granted_at=now,
+                    expires_at=now + lasts))
+                lease = result.inserted_primary_key
+                assert lease is not None
+                return Grant(int(lease[0]), count)
+        except SyncviewError as error:
+            raise StoreError(f"{integration}: cannot lease a share of its rate limit from the store: {error}") \
+                from None
+
+    def settle(self, integration: str, settle: Sequence[Settlement]) -> None:
+        if not settle:
+            return
+        try:
+            with self.store.coordinate() as conn:
+                self.transactions += 1
+                self._settle(conn, settle, self._begin(conn, integration))
+        except SyncviewError as error:
+            raise StoreError(f"{integration}: cannot give its unused rate slots back to the store: {error}") \
+                from None
+
+    def _begin(self, conn: Connection, integration: str) -> float:
+        """Take the integration's turn (PostgreSQL; SQLite's immediate transaction has it) and
+        read the store's clock."""
+        if conn.dialect.name == POSTGRESQL:
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (LEASE_LOCK_CLASS, integration))
+        return float(conn.exec_driver_sql(_NOW[conn.dialect.name]).scalar_one())
+
+    @staticmethod
+    def _settle(conn: Connection, settle: Sequence[Settlement], now: float) -> None:
+        for done in settle:
+            if done.used <= 0:
+                conn.execute(delete(LEASE).where(LEASE.c.id == done.lease))
+            else:  # a settlement only ever frees: never more slots, never longer, than granted
+                conn.execute(update(LEASE).where(LEASE.c.id == done.lease).values(
+                    slots=_least(conn, LEASE.c.slots, done.used),
+                    expires_at=_least(conn, LEASE.c.expires_at, now + done.free_in)))
+
+
+def _least(conn: Connection, column: ColumnElement[Any], value: float) -> ColumnElement[Any]:
+    """The smaller of ``column`` and ``value``: SQLite's two-argument min, PostgreSQL's least."""
+    return func.least(column, value) if conn.dialect.name == POSTGRESQL else func.min(column, value)
+
+
+def leases_alive(store: Store) -> list[tuple[str, int, int]]:
+    """(integration, holders, slots) of the leases alive now, by integration (for the doctor)."""
+    with store.read() as conn:
+        now = float(conn.exec_driver_sql(_NOW[conn.dialect.name]).scalar_one())
+        rows = conn.execute(
+            select(LEASE.c.integration, func.count(func.distinct(LEASE.c.holder)), func.sum(LEASE.c.slots))
+            .where(LEASE.c.expires_at > now).group_by(LEASE.c.integration).order_by(LEASE.c.integration)).all()
+    return [(str(name), int(holders), int(slots)) for name, holders, slots in rows]
+
+
+def open_budget(path: Path | str, *, password: str | None = None) -> StoreBudget | None:
+    """The budget of the store at ``path`` (a file or a PostgreSQL URL) when it is a store of this
+    schema already, else None: the doctor shares the rate of a store that exists, and never
+    creates, migrates or (beyond its leases) writes one. The caller closes ``budget.store``."""
+    try:
+        if is_store_url(path):
+            from syncview.store.pg import _make_engine, _schema_state, parse_url
+
+            sa_url, shown = parse_url(str(path))
+            if password and sa_url.password is None:
+                sa_url = sa_url.set(password=password)
+            engine = _make_engine(sa_url)
+            try:
+                with engine.connect() as conn:
+                    version, marked = _schema_state(conn, shown)
+            except BaseException:
+                engine.dispose()
+                raise
+            if not marked or version != SCHEMA_VERSION:
+                engine.dispose()
+                return None
+            return StoreBudget(Store(shown, engine))
+        file = Path(path)
+        if not file.is_file() or not os.access(file, os.W_OK) or not os.access(file.parent, os.W_OK):
+            return None
+        with closing(connect(file, read_only=True, timeout=1.0)) as raw:
+            if raw.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID or \
+                    raw.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                return None
+        return StoreBudget(open_store(file))
+    except (SyncviewError, DBAPIError, sqlite3.DatabaseError, OSError):
+        return None  # the doctor's store checks say what is wrong with it
