@@ -1,0 +1,189 @@
+"""One rate per integration for every process on the store (issue 12): leases in the store.
+
+- Two processes sending through one integration's limiter, its rate leased from one store
+  (SQLite file or PostgreSQL), never put more requests in any rolling window of a loopback fake
+  than the rate; each with a budget of its own (the control) they do.
+- A leaseholder killed holding every slot gives them back by time: at once nothing is free, and
+  once its lease has expired (hold + deadline + window after the grant) all of it is.
+- A sync and the doctor at once, as separate ``syncview`` processes, lease from one budget.
+- A locked or damaged store gets one clear line.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+import time
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from syncview.connectors.limits import Limiter, Limits
+from syncview.errors import StoreError
+from syncview.store import db
+from syncview.store.db import open_store
+from syncview.store.leases import LEASE_LOCK_CLASS, StoreBudget, leases_alive
+from tests.connectors.fakes.datto_rmm import FakeDattoRmm
+from tests.connectors.fakes.wsgi import FakeServer, Request, Response
+from tests.connectors.fakes.wsgi import Limits as Documented
+from tests.reliability.conftest import ENGINES
+from tests.reliability.support import TIMEOUT, environment, finish, query, run, spawn, wait_for
+
+pytestmark = pytest.mark.slow
+
+LEASE_DRIVER = Path(__file__).with_name("lease_driver.py")
+#: The fake's rate: requests in any rolling WINDOW seconds (short, so that a test spans a few).
+RATE, WINDOW = 8, 1.5
+
+
+class Counted(FakeServer):
+    """A product that documents RATE requests per rolling WINDOW and answers 429 beyond them."""
+
+    limits = Documented(rate=RATE, window=WINDOW)
+
+    def handle(self, request: Request) -> Response:
+        return Response.json({"ok": True})
+
+
+def drive(store, url: str, tmp_path: Path, name: str, *options: str) -> subprocess.Popen:
+    """A lease_driver process, which writes ``name``.ready and then waits for ``go`` to send."""
+    ready = tmp_path / f"{name}.ready"
+    return subprocess.Popen(
+        [sys.executable, str(LEASE_DRIVER), str(store), url, "--rate", str(RATE), "--window", str(WINDOW),
+         "--ready", str(ready), "--go", str(tmp_path / "go"), *options],
+        env=environment(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def together(processes: list[subprocess.Popen], tmp_path: Path, names: list[str]) -> list[dict]:
+    """Start ``processes`` sending at one moment (once each is ready); their JSON reports."""
+    for process, name in zip(processes, names):
+        wait_for(lambda name=name: (tmp_path / f"{name}.ready").exists(), what=f"{name} ready", process=process)
+    (tmp_path / "go").write_text("go")
+    reports = []
+    for process in processes:
+        out, err = process.communicate(timeout=TIMEOUT)
+        assert process.returncode == 0, err
+        reports.append(json.loads(out))
+    return reports
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_two_processes_sharing_one_store_never_put_a_window_over_the_rate(empty_db, serve, tmp_path):
+    fake = Counted()
+    url = serve(fake)
+    open_store(empty_db).close()
+    names = ["first", "second"]
+    reports = together([drive(empty_db, url, tmp_path, name, "--requests", "12") for name in names],
+                       tmp_path, names)
+    assert [r["statuses"] for r in reports] == [{"200": 12}, {"200": 12}]
+    assert fake.meter.violations == [] and fake.meter.most_in_window <= RATE
+    assert fake.meter.most_in_window == RATE  # the budget was used, not merely left idle
+    assert all(r["leases"] >= 1 for r in reports)  # both leased from the one budget
+
+
+def test_without_the_store_each_process_keeps_its_own_budget_and_the_window_overflows(empty_db, serve, tmp_path):
+    """The control: the same two processes, each with a limiter of its own, exceed the rate
+    together (so the test above would see it if the leases did not hold)."""
+    fake = Counted()
+    url = serve(fake)
+    open_store(empty_db).close()
+    names = ["first", "second"]
+    together([drive(empty_db, url, tmp_path, name, "--requests", "12", "--private") for name in names],
+             tmp_path, names)
+    assert fake.meter.most_in_window > RATE and fake.meter.violations
+    FakeServer.alive.discard(fake)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_killed_leaseholders_budget_comes_back_when_its_lease_expires(empty_db, serve, tmp_path):
+    fake = Counted()
+    url = serve(fake)
+    open_store(empty_db).close()
+    holder = drive(empty_db, url, tmp_path, "holder", "--requests", "100", "--pause", str(tmp_path / "leased"))
+    wait_for(lambda: (tmp_path / "holder.ready").exists(), what="holder ready", process=holder)
+    (tmp_path / "go").write_text("go")
+    wait_for(lambda: (tmp_path / "leased").exists(), what="a lease taken", process=holder)
+    holder.kill()
+    holder.communicate(timeout=TIMEOUT)
+
+    store = open_store(empty_db)
+    try:
+        budget = StoreBudget(store, holder="the test")
+        [(_, _, held)] = leases_alive(store)
+        lasts = Limiter(Limits(rate=RATE, window=WINDOW), deadline=1.0).hold + 1.0 + WINDOW
+        # What the dead process leased is still counted: at most what is left is free now.
+        first = budget.take("Counted", rate=RATE, want=RATE, lasts=lasts)
+        assert first.count == RATE - held
+        again = budget.take("Counted", rate=RATE, want=RATE, lasts=lasts)
+        assert again.count == 0 and 0 < again.wait <= lasts  # nothing free until the first lease expires
+        time.sleep(again.wait + 0.05)
+        back = budget.take("Counted", rate=RATE, want=RATE, lasts=lasts)
+        assert back.count >= held  # the dead holder's slots are free again
+    finally:
+        store.close()
+    assert fake.meter.violations == []
+
+
+def datto_config(url: str, fake: FakeDattoRmm) -> str:
+    return (f'[[integrations]]\nname = "Datto"\nkind = "datto_rmm"\napi_url = "{url}"\n'
+            f'api_key = "{fake.api_key}"\napi_secret = "env:SYNCVIEW_TEST_DATTO_SECRET"\n')
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_sync_and_the_doctor_in_two_processes_lease_from_one_budget(demo_db, serve, write_config):
+    fake = FakeDattoRmm(sites=6, devices_per_site=40)
+    fake.latency = 0.05
+    config = write_config(datto_config(serve(fake), fake))
+    env = {"SYNCVIEW_TEST_DATTO_SECRET": fake.api_secret}
+    run("--db", demo_db, "--config", config, "status", env=env).ok()  # the store at this schema, Datto known
+    sync = spawn("--db", demo_db, "--config", config, "sync", "Datto", env=env)
+    doctor = json.loads(run("--db", demo_db, "--config", config, "doctor", "--json", env=env).ok().stdout)
+    assert {"area": "connectivity", "subject": "Datto", "ok": True, "message": "answered"} in doctor["checks"]
+    finish(sync).ok()
+    holders = {row[0] for row in query(demo_db, "SELECT holder FROM rate_lease WHERE integration = 'Datto'")}
+    assert len(holders) == 2  # the sync's and the doctor's, each settled, both counted for a window
+    assert fake.meter.violations == []
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_locked_store_fails_a_lease_in_one_line(empty_db, monkeypatch):
+    monkeypatch.setattr(db, "BUSY_TIMEOUT_S", 0.3)
+    store = open_store(empty_db)
+    try:
+        budget = StoreBudget(store)
+        if isinstance(empty_db, Path):
+            other = sqlite3.connect(empty_db)
+            other.execute("BEGIN IMMEDIATE")  # a writer holding the store
+            expected = "is locked by another syncview process (waited 0.3 s)"
+        else:
+            import psycopg
+
+            other = psycopg.connect(empty_db, autocommit=True)
+            other.execute("SELECT pg_advisory_lock(%s, hashtext('Counted'))", (LEASE_LOCK_CLASS,))
+            expected = "is busy with another syncview writer (waited 0.3 s)"
+        try:
+            with pytest.raises(StoreError) as caught:
+                budget.take("Counted", rate=RATE, want=3, lasts=5.0)
+        finally:
+            other.close()
+        line = str(caught.value)
+        assert line.startswith("Counted: cannot lease a share of its rate limit from the store: the store ")
+        assert expected in line and "\n" not in line
+        assert budget.take("Counted", rate=RATE, want=3, lasts=5.0).count == 3  # free again, it works
+    finally:
+        store.close()
+
+
+def test_a_sync_on_a_store_without_its_lease_table_fails_in_one_line(demo_db, serve, write_config):
+    fake = FakeDattoRmm()
+    config = write_config(datto_config(serve(fake), fake))
+    env = {"SYNCVIEW_TEST_DATTO_SECRET": fake.api_secret}
+    with closing(sqlite3.connect(demo_db)) as raw:
+        raw.execute("DROP TABLE rate_lease")  # damaged: the schema says 4, the table is gone
+        raw.commit()
+    line = run("--db", demo_db, "--config", config, "sync", "Datto", env=env).error_line()
+    assert "Datto: cannot lease a share of its rate limit from the store: store error on " in line
+    assert "rate_lease" in line
