@@ -187,3 +187,25 @@ def test_a_sync_on_a_store_without_its_lease_table_fails_in_one_line(demo_db, se
     line = run("--db", demo_db, "--config", config, "sync", "Datto", env=env).error_line()
     assert "Datto: cannot lease a share of its rate limit from the store: store error on " in line
     assert "rate_lease" in line
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_schema_3_store_gets_its_lease_table_on_opening(empty_db):
+    open_store(empty_db).close()
+    if isinstance(empty_db, Path):
+        with closing(sqlite3.connect(empty_db)) as raw:
+            raw.execute("DROP TABLE rate_lease")
+            raw.execute("PRAGMA user_version = 3")
+            raw.commit()
+    else:
+        from tests.pg import pg_execute
+
+        pg_execute(empty_db, "DROP TABLE rate_lease")
+        pg_execute(empty_db, "UPDATE syncview_schema SET version = 3")
+    store = open_store(empty_db)
+    try:
+        assert StoreBudget(store).take("Counted", rate=RATE, want=2, lasts=5.0).count == 2
+    finally:
+        store.close()
+    version = "PRAGMA user_version" if isinstance(empty_db, Path) else "SELECT version FROM syncview_schema"
+    assert query(empty_db, version) == [(db.SCHEMA_VERSION,)] == [(4,)]
