@@ -1,0 +1,59 @@
+"""The limiter leasing its rate from the store (connectors/limits.py over store/leases.py), in one process."""
+
+from __future__ import annotations
+
+import threading
+
+from syncview.connectors.limits import Limiter, Limits
+from syncview.store.db import open_store
+from syncview.store.leases import StoreBudget, leases_alive
+from tests.helpers import rows
+
+
+def test_a_lease_is_settled_to_what_was_used_and_unused_slots_come_back_at_once(tmp_path):
+    store = open_store(tmp_path / "s.db")
+    budget = StoreBudget(store)
+    limiter = Limiter(Limits(rate=100, window=30.0, concurrency=4), integration="Datto", budget=budget)
+    with limiter.slot():
+        pass
+    assert leases_alive(store) == [("Datto", 1, 4)]  # a block of the concurrency bound, leased at once
+    limiter.release()
+    assert leases_alive(store) == [("Datto", 1, 1)]  # the one used stays counted for its window...
+    [(left,)] = rows(store, "SELECT expires_at - granted_at FROM rate_lease")
+    assert left <= 30.0 + 1.0  # ...a window after it ended, not the lease's full life
+    assert budget.transactions == 2
+    store.close()
+
+
+def test_leases_grow_while_they_run_out_early_and_threads_share_them(tmp_path):
+    store = open_store(tmp_path / "s.db")
+    budget = StoreBudget(store)
+    limiter = Limiter(Limits(rate=400, window=30.0, concurrency=4), integration="Datto", budget=budget)
+
+    def send(count: int) -> None:
+        for _ in range(count):
+            with limiter.slot():
+                pass
+
+    threads = [threading.Thread(target=send, args=(30,)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    limiter.release()
+    sizes = [n for (n,) in rows(store, "SELECT slots FROM rate_lease ORDER BY id")]
+    assert sum(sizes) == 120  # every slot used, none counted twice
+    assert limiter.leases_taken == len(sizes) < 120 / 4  # far fewer store writes than requests
+    assert max(sizes) == 400 // 8  # doubled up to an eighth of the rate
+    store.close()
+
+
+def test_a_second_holder_gets_only_what_is_free_and_waits_for_the_rest(tmp_path):
+    store = open_store(tmp_path / "s.db")
+    one, two = StoreBudget(store, holder="one"), StoreBudget(store, holder="two")
+    assert one.take("Datto", rate=10, want=8, lasts=60.0).count == 8
+    assert two.take("Datto", rate=10, want=8, lasts=60.0).count == 2
+    refused = two.take("Datto", rate=10, want=8, lasts=60.0)
+    assert refused.count == 0 and 59.0 < refused.wait <= 60.0
+    assert two.take("Autotask", rate=10, want=8, lasts=60.0).count == 8  # each integration its own rate
+    store.close()
