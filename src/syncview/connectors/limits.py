@@ -291,8 +291,12 @@ class Limiter:
             self._sleep(wait)
 
     def _take_leased(self, budget: RateBudget, rate: int) -> tuple[float, _Lease]:
-        """A slot of a lease still open to new requests, leasing more from ``budget`` when none is
-        (one thread asks at a time; the others wait for its answer)."""
+        """A slot of a lease still open to new requests, leasing more from ``budget`` when none is.
+
+        One thread asks at a time, and keeps asking (waiting as long as the budget says) until
+        it is granted some: the others wait for its answer, so a full budget is asked once per
+        wait, not once per thread.
+        """
         while True:
             with self._changed:
                 while True:
@@ -307,26 +311,26 @@ class Limiter:
                     self._changed.wait(0.05)
                 self._asking = True
                 settle = self._settlements(now)
-                want = self._want
+            granted: _Lease | None = None
             try:
-                began = self._clock()
-                grant = budget.take(self.integration, rate=rate, want=want,
-                                    lasts=self.hold + self.deadline + self.limits.window, settle=settle)
-            except BaseException:
+                while granted is None:
+                    began = self._clock()
+                    grant = budget.take(self.integration, rate=rate, want=self._want,
+                                        lasts=self.hold + self.deadline + self.limits.window, settle=settle)
+                    settle = []
+                    if grant.count:
+                        # Started only within ``hold`` of a moment before the grant, so arriving
+                        # within its life however the clocks of this machine and the store differ.
+                        granted = _Lease(grant.lease, grant.count, began + self.hold)
+                    else:
+                        self._sleep(max(0.01, min(grant.wait, self.hold)))
+            finally:
                 with self._changed:
                     self._asking = False
+                    if granted is not None:
+                        self._leases.append(granted)
+                        self.leases_taken += 1
                     self._changed.notify_all()
-                raise
-            with self._changed:
-                self._asking = False
-                if grant.count:
-                    # Started only within ``hold`` of a moment before the grant, so arriving
-                    # within its life however the clocks of this machine and the store differ.
-                    self._leases.append(_Lease(grant.lease, grant.count, began + self.hold))
-                    self.leases_taken += 1
-                self._changed.notify_all()
-            if not grant.count:
-                self._sleep(max(0.01, min(grant.wait, self.hold)))
 
     def _settlements(self, now: float, *, closing: bool = False) -> list[Settlement]:
         """Remove the leases done with (past their hold, or used up, or ``closing``; none of their
