@@ -199,7 +199,7 @@ class Limiter:
         self._asking = False
         #: slots to ask for next: the concurrency bound, doubled while leases run out early
         self._want = limits.workers
-        #: leases taken and settlements made (benchmarks count the store writes)
+        #: leases taken from the budget (benchmarks count what sharing costs)
         self.leases_taken = 0
 
     def shared_through(self, budget: RateBudget, *, deadline: float = ARRIVAL_DEADLINE) -> Limiter:
