@@ -29,7 +29,8 @@ from syncview.store.db import open_store
 from syncview.store.leases import StoreBudget
 
 INTEGRATION = "Counted"
-#: Seconds a request may take to arrive, as the limiter is told (the fake answers at once).
+#: Seconds a request may take to arrive, as the limiter is told (``--deadline``; the fake
+#: answers within a moment).
 DEADLINE = 1.0
 
 
@@ -42,13 +43,14 @@ def main() -> None:
     parser.add_argument("--window", type=float, required=True)
     parser.add_argument("--private", action="store_true")
     parser.add_argument("--pause", type=Path)
+    parser.add_argument("--deadline", type=float, default=DEADLINE)
     parser.add_argument("--ready", type=Path, required=True)
     parser.add_argument("--go", type=Path, required=True)
     args = parser.parse_args()
     store = open_store(args.store)
     budget = None if args.private else StoreBudget(store)
     limiter = Limiter(Limits(rate=args.rate, window=args.window, concurrency=3), integration=INTEGRATION,
-                      budget=budget, deadline=DEADLINE)
+                      budget=budget, deadline=args.deadline)
     statuses: Counter[int] = Counter()
     lock = threading.Lock()
     remaining = iter(range(args.requests))

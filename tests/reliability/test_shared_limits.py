@@ -1,10 +1,12 @@
 """One rate per integration for every process on the store (issue 12): leases in the store.
 
-- Two processes sending through one integration's limiter, its rate leased from one store
-  (SQLite file or PostgreSQL), never put more requests in any rolling window of a loopback fake
-  than the rate; each with a budget of its own (the control) they do.
-- A leaseholder killed holding every slot gives them back by time: at once nothing is free, and
-  once its lease has expired (hold + deadline + window after the grant) all of it is.
+- Two processes sending through one integration's limiter, its rate and its room in flight
+  leased from one store (SQLite file or PostgreSQL), never put more requests in any rolling
+  window of a loopback fake than the rate, nor more in flight than its bound; each with a
+  budget of its own (the control) they do both.
+- A leaseholder killed holding slots gives them back by time: at once they are not free, and
+  once its leases have expired (hold + deadline (+ window, for the rate) after the grant) they are;
+  its room in flight likewise.
 - A sync and the doctor at once, as separate ``syncview`` processes, lease from one budget.
 - A locked or damaged store gets one clear line.
 """
@@ -35,14 +37,20 @@ from tests.reliability.support import TIMEOUT, environment, finish, query, run, 
 pytestmark = pytest.mark.slow
 
 LEASE_DRIVER = Path(__file__).with_name("lease_driver.py")
-#: The fake's rate: requests in any rolling WINDOW seconds (short, so that a test spans a few).
-RATE, WINDOW = 8, 1.5
+#: The fake's rate: requests in any rolling WINDOW seconds (short, so that a test spans a few);
+#: and requests it allows in flight at once.
+RATE, WINDOW, AT_ONCE = 8, 1.5, 3
 
 
 class Counted(FakeServer):
-    """A product that documents RATE requests per rolling WINDOW and answers 429 beyond them."""
+    """A product that documents RATE requests per rolling WINDOW and AT_ONCE in flight, and
+    answers 429 beyond them; each answer takes a moment, so requests overlap."""
 
-    limits = Documented(rate=RATE, window=WINDOW)
+    limits = Documented(rate=RATE, window=WINDOW, concurrency=AT_ONCE)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.latency = 0.05
 
     def handle(self, request: Request) -> Response:
         return Response.json({"ok": True})
@@ -80,6 +88,7 @@ def test_two_processes_sharing_one_store_never_put_a_window_over_the_rate(empty_
                        tmp_path, names)
     assert [r["statuses"] for r in reports] == [{"200": 12}, {"200": 12}]
     assert fake.meter.violations == [] and fake.meter.most_in_window <= RATE
+    assert fake.meter.most_in_flight <= AT_ONCE
     assert all(r["leases"] >= 1 for r in reports)  # both leased from the one budget
 
 
@@ -92,7 +101,7 @@ def test_without_the_store_each_process_keeps_its_own_budget_and_the_window_over
     names = ["first", "second"]
     together([drive(empty_db, url, tmp_path, name, "--requests", "12", "--private") for name in names],
              tmp_path, names)
-    assert fake.meter.most_in_window > RATE and fake.meter.violations
+    assert fake.meter.most_in_window > RATE and fake.meter.most_in_flight > AT_ONCE
     FakeServer.alive.discard(fake)
 
 
@@ -101,7 +110,9 @@ def test_a_killed_leaseholders_budget_comes_back_when_its_lease_expires(empty_db
     fake = Counted()
     url = serve(fake)
     open_store(empty_db).close()
-    holder = drive(empty_db, url, tmp_path, "holder", "--requests", "100", "--pause", str(tmp_path / "leased"))
+    # A deadline of 4 s: its leases outlive the time this test takes to look at them, however loaded.
+    holder = drive(empty_db, url, tmp_path, "holder", "--requests", "100", "--pause", str(tmp_path / "leased"),
+                   "--deadline", "4")
     wait_for(lambda: (tmp_path / "holder.ready").exists(), what="holder ready", process=holder)
     (tmp_path / "go").write_text("go")
     wait_for(lambda: (tmp_path / "leased").exists(), what="a lease taken", process=holder)
@@ -112,15 +123,22 @@ def test_a_killed_leaseholders_budget_comes_back_when_its_lease_expires(empty_db
     try:
         budget = StoreBudget(store, holder="the test")
         [(_, _, held)] = leases_alive(store)
-        lasts = Limiter(Limits(rate=RATE, window=WINDOW), deadline=1.0).hold + 1.0 + WINDOW
+        hold = Limiter(Limits(rate=RATE, window=WINDOW)).hold
+        lasts = hold + 4.0 + WINDOW
         # What the dead process leased is still counted: at most what is left is free now.
         first = budget.take("Counted", rate=RATE, want=RATE, lasts=lasts)
         assert first.count == RATE - held
         again = budget.take("Counted", rate=RATE, want=RATE, lasts=lasts)
         assert again.count == 0 and 0 < again.wait <= lasts  # nothing free until the first lease expires
-        time.sleep(again.wait + 0.05)
+        # Its room in flight too (the dead holder had nothing in flight, but never said so).
+        flights = budget.take_flights("Counted", "", limit=AT_ONCE, lease=None, need=0, want=AT_ONCE, lasts=5.0)
+        assert flights.count == 0 and 0 < flights.wait <= hold + 4.0
+        time.sleep(max(again.wait, flights.wait) + 0.05)
         back = budget.take("Counted", rate=RATE, want=RATE, lasts=lasts)
         assert back.count >= held  # the dead holder's slots are free again
+        flights = budget.take_flights("Counted", "", limit=AT_ONCE, lease=flights.lease, need=0, want=AT_ONCE,
+                                      lasts=5.0)
+        assert flights.count == AT_ONCE
     finally:
         store.close()
     assert fake.meter.violations == []

@@ -21,7 +21,7 @@ def test_a_lease_is_settled_to_what_was_used_and_unused_slots_come_back_at_once(
     assert leases_alive(store) == [("Datto", 1, 1)]  # the one used stays counted for its window...
     [(left,)] = rows(store, "SELECT expires_at - granted_at FROM rate_lease")
     assert left <= 30.0 + 1.0  # ...a window after it ended, not the lease's full life
-    assert budget.transactions == 2
+    assert budget.transactions == 4  # room in flight and slots taken, then both given back
     store.close()
 
 
@@ -56,4 +56,24 @@ def test_a_second_holder_gets_only_what_is_free_and_waits_for_the_rest(tmp_path)
     refused = two.take("Datto", rate=10, want=8, lasts=60.0)
     assert refused.count == 0 and 59.0 < refused.wait <= 60.0
     assert two.take("Autotask", rate=10, want=8, lasts=60.0).count == 8  # each integration its own rate
+    store.close()
+
+
+def test_room_in_flight_is_shared_and_a_waiting_holder_gets_a_fair_share(tmp_path):
+    store = open_store(tmp_path / "s.db")
+    sync, doctor = StoreBudget(store, holder="sync"), StoreBudget(store, holder="doctor")
+    first = sync.take_flights("Datto", "", limit=10, lease=None, need=0, want=10, lasts=60.0)
+    assert (first.count, first.share) == (10, None)
+    refused = doctor.take_flights("Datto", "", limit=10, lease=None, need=0, want=10, lasts=60.0)
+    assert refused.count == 0 and refused.wait > 0  # marked as waiting
+    # The sync renews with all ten in flight: it keeps them, and is told to come down to half.
+    renewed = sync.take_flights("Datto", "", limit=10, lease=first.lease, need=10, want=10, lasts=60.0)
+    assert (renewed.count, renewed.share) == (10, 5)
+    shrunk = sync.take_flights("Datto", "", limit=10, lease=first.lease, need=5, want=10, lasts=60.0)
+    assert shrunk.count == 5
+    room = doctor.take_flights("Datto", "", limit=10, lease=refused.lease, need=0, want=10, lasts=60.0)
+    assert room.count == 5  # what the sync gave up (the doctor holds no more than is free)
+    assert sync.take_flights("Datto", "other", limit=10, lease=None, need=0, want=10, lasts=60.0).count == 10
+    doctor.end_flights("Datto", "", room.lease)
+    assert sync.take_flights("Datto", "", limit=10, lease=first.lease, need=0, want=10, lasts=60.0).count == 10
     store.close()

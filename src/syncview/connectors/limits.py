@@ -113,6 +113,8 @@ class Grant:
     lease: int
     count: int
     wait: float = 0.0
+    #: requests in flight: the most this holder should have from now on (others are waiting), if less
+    share: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +145,18 @@ class RateBudget(Protocol):
         """Give ``settle`` back (best effort: a lease not settled frees itself by time)."""
         ...
 
+    def take_flights(self, integration: str, endpoint: str, *, limit: int, lease: int | None, need: int,
+                     want: int, lasts: float) -> Grant:
+        """Hold (renew, or first take) lease ``lease`` of requests in flight on ``endpoint``: at
+        least ``need`` (those in flight now), up to ``want`` as far as ``limit`` leaves free and
+        other holders waiting allow (``share``), alive ``lasts`` seconds from now. With none
+        granted the lease stays as a mark that this holder waits."""
+        ...
+
+    def end_flights(self, integration: str, endpoint: str, lease: int) -> None:
+        """Give a lease of requests in flight back (none of them in flight any more)."""
+        ...
+
 
 #: Seconds a lease's slots may be started in; longer holds fewer leases, shorter shares sooner.
 LEASE_HOLD = 5.0
@@ -160,6 +174,19 @@ class _Lease:
         self.id, self.count, self.use_by = lease, count, use_by
         self.used = self.open = 0
         self.last_end: float | None = None
+
+
+class _Flight:
+    """Requests in flight on one endpoint leased from a budget, as this process uses them."""
+
+    __slots__ = ("lease", "slots", "cap", "open", "use_by", "asking")
+
+    def __init__(self) -> None:
+        self.lease: int | None = None
+        #: leased; started at most ``cap`` of them at once (less when others wait); in flight now
+        self.slots = self.cap = self.open = 0
+        self.use_by = 0.0
+        self.asking = False
 
 
 class Limiter:
@@ -201,6 +228,8 @@ class Limiter:
         self._want = limits.workers
         #: leases taken from the budget (benchmarks count what sharing costs)
         self.leases_taken = 0
+        #: requests in flight leased from the budget, by endpoint ("" when the bound is not per endpoint)
+        self._flights: dict[str, _Flight] = {}
 
     def shared_through(self, budget: RateBudget, *, deadline: float = ARRIVAL_DEADLINE) -> Limiter:
         """This limiter's counterpart whose rate is leased from ``budget``: the process's one for
@@ -218,11 +247,9 @@ class Limiter:
     @contextmanager
     def slot(self, endpoint: str = "") -> Iterator[float]:
         """Hold one request's slot on ``endpoint`` while the block runs; yields the seconds waited."""
-        semaphore = self._semaphore(endpoint)
         nested = getattr(self._held, "depth", 0) > 0
         began = self._clock()
-        if semaphore is not None and not nested:
-            semaphore.acquire()
+        release = None if nested else self._board(endpoint)
         self._held.depth = getattr(self._held, "depth", 0) + 1
         try:
             granted, lease = self._take_rate()
@@ -232,8 +259,66 @@ class Limiter:
                 self._finish(lease)
         finally:
             self._held.depth -= 1
-            if semaphore is not None and not nested:
-                semaphore.release()
+            if release is not None:
+                release()
+
+    def _board(self, endpoint: str) -> Callable[[], None] | None:
+        """Wait for room for one more request in flight on ``endpoint``; what lets it go again
+        (None without a bound)."""
+        limit = self.limits.concurrency
+        if limit is None:
+            return None
+        key = endpoint if self.limits.per_endpoint else ""
+        budget = self.budget
+        if budget is None:
+            semaphore = self._semaphore(key, limit)
+            semaphore.acquire()
+            return semaphore.release
+        flight = self._take_flight(budget, key, limit)
+
+        def land() -> None:
+            with self._changed:
+                flight.open -= 1
+                self._changed.notify_all()
+
+        return land
+
+    def _take_flight(self, budget: RateBudget, key: str, limit: int) -> _Flight:
+        """Room for one more request in flight on ``key``, leased from ``budget``: within the
+        lease while it is open to new requests, else renewing it first (one thread at a time;
+        the others wait for its answer). A renewal keeps what is in flight and takes what is
+        free, less when other holders wait; with nothing free it waits and asks again."""
+        with self._changed:
+            flight = self._flights.setdefault(key, _Flight())
+            while True:
+                now = self._clock()
+                if flight.lease is not None and now < flight.use_by and flight.open < min(flight.slots, flight.cap):
+                    flight.open += 1
+                    return flight
+                if (flight.lease is None or now >= flight.use_by) and not flight.asking:
+                    break
+                self._changed.wait(0.05)
+            flight.asking = True
+        try:
+            while True:
+                with self._lock:
+                    need = flight.open  # only ever fewer while this thread asks: none starts meanwhile
+                began = self._clock()
+                grant = budget.take_flights(self.integration, key, limit=limit, lease=flight.lease, need=need,
+                                            want=limit, lasts=self.hold + self.deadline)
+                with self._changed:
+                    # Started only within ``hold`` of a moment before the grant, so ending (by the
+                    # deadline) within the lease's life whatever the clocks.
+                    flight.lease, flight.slots, flight.use_by = grant.lease, grant.count, began + self.hold
+                    flight.cap = grant.count if grant.share is None else min(grant.count, grant.share)
+                    if flight.open < min(flight.slots, flight.cap):
+                        flight.open += 1
+                        return flight
+                self._sleep(max(0.01, min(grant.wait, self.hold / 4)))
+        finally:
+            with self._changed:
+                flight.asking = False
+                self._changed.notify_all()
 
     def acquire(self) -> float:
         """Take a rate slot for a request that counts as sent at once; returns the seconds waited."""
@@ -243,24 +328,28 @@ class Limiter:
         return granted - began
 
     def release(self) -> None:
-        """Settle every lease no request is using now (a client closing): its unused slots go
-        back to the budget at once instead of when it expires."""
+        """Settle every lease no request is using now (a client closing): its unused slots, and
+        its room for requests in flight, go back to the budget at once instead of when it expires."""
         budget = self.budget
         if budget is None:
             return
         with self._lock:
             settle = self._settlements(self._clock(), closing=True)
+            landed = []
+            for key, flight in self._flights.items():
+                if flight.lease is not None and not flight.open and not flight.asking:
+                    landed.append((key, flight.lease))
+                    flight.lease, flight.slots, flight.cap = None, 0, 0
         if settle:
             budget.settle(self.integration, settle)
+        for key, lease in landed:
+            budget.end_flights(self.integration, key, lease)
 
-    def _semaphore(self, endpoint: str) -> threading.BoundedSemaphore | None:
-        if self.limits.concurrency is None:
-            return None
-        key = endpoint if self.limits.per_endpoint else ""
+    def _semaphore(self, key: str, limit: int) -> threading.BoundedSemaphore:
         with self._lock:
             semaphore = self._semaphores.get(key)
             if semaphore is None:
-                semaphore = self._semaphores[key] = threading.BoundedSemaphore(self.limits.concurrency)
+                semaphore = self._semaphores[key] = threading.BoundedSemaphore(limit)
             return semaphore
 
     def _take_rate(self) -> tuple[float, _Lease | None]:

@@ -34,11 +34,16 @@ from syncview.connectors.limits import Grant, Settlement
 from syncview.errors import StoreError, SyncviewError
 from syncview.store.db import APPLICATION_ID, SCHEMA_VERSION, Store, connect, open_store
 from syncview.store.dialect import POSTGRESQL, is_store_url
+from syncview.store.models import flight_lease_table as FLIGHT
 from syncview.store.models import rate_lease_table as LEASE
 
 #: The first key of the leases' advisory lock on PostgreSQL ("SYNL"); the second, the
 #: integration's name hashed (``hashtext``).
 LEASE_LOCK_CLASS = 0x53594E4C
+
+#: Seconds a mark of a holder waiting for room in flight lasts unless renewed (a dead waiter's
+#: mark holds the others to a fair share no longer than this).
+WAITING_S = 10.0
 
 _NOW = {
     POSTGRESQL: "SELECT extract(epoch FROM clock_timestamp())::float8",
@@ -94,6 +99,50 @@ class StoreBudget:
         except SyncviewError as error:
             raise StoreError(f"{integration}: cannot give its unused rate slots back to the store: {error}") \
                 from None
+
+    def take_flights(self, integration: str, endpoint: str, *, limit: int, lease: int | None, need: int,
+                     want: int, lasts: float) -> Grant:
+        try:
+            with self.store.coordinate() as conn:
+                self.transactions += 1
+                now = self._begin(conn, f"{integration}\x1f{endpoint}")
+                key = (FLIGHT.c.integration == integration, FLIGHT.c.endpoint == endpoint)
+                conn.execute(delete(FLIGHT).where(*key, FLIGHT.c.expires_at <= now))
+                others = conn.execute(select(FLIGHT.c.holder, FLIGHT.c.slots, FLIGHT.c.expires_at)
+                                      .where(*key, FLIGHT.c.id != (lease or 0))).all()
+                held = sum(int(slots) for _, slots, _ in others)
+                waiting = {holder for holder, slots, _ in others if not slots and holder != self.holder}
+                holding = {holder for holder, slots, _ in others if slots and holder != self.holder}
+                target = min(want, limit - held)
+                share = None
+                if waiting:  # others wait for room: keep to a fair share of the bound
+                    share = max(1, -(-limit // (len(holding) + len(waiting) + 1)))
+                    target = min(target, share)
+                count = max(need, target, 0)
+                expires = now + (lasts if count else WAITING_S)
+                if lease is None or not conn.execute(update(FLIGHT).where(FLIGHT.c.id == lease).values(
+                        slots=count, expires_at=expires)).rowcount:
+                    # First taken, or expired meanwhile (when nothing of it was in flight any more).
+                    inserted = conn.execute(insert(FLIGHT).values(
+                        integration=integration, endpoint=endpoint, holder=self.holder, slots=count,
+                        expires_at=expires)).inserted_primary_key
+                    assert inserted is not None
+                    lease = int(inserted[0])
+                soonest = min((float(at) for _, slots, at in others if slots), default=now)
+                return Grant(lease, count, max(0.0, soonest - now), share)
+        except SyncviewError as error:
+            raise StoreError(f"{integration}: cannot lease room for its requests in flight from the store: "
+                             f"{error}") from None
+
+    def end_flights(self, integration: str, endpoint: str, lease: int) -> None:
+        try:
+            with self.store.coordinate() as conn:
+                self.transactions += 1
+                self._begin(conn, f"{integration}\x1f{endpoint}")
+                conn.execute(delete(FLIGHT).where(FLIGHT.c.id == lease))
+        except SyncviewError as error:
+            raise StoreError(f"{integration}: cannot give its room for requests in flight back to the store: "
+                             f"{error}") from None
 
     def _begin(self, conn: Connection, integration: str) -> float:
         """Take the integration's turn (PostgreSQL; SQLite's immediate transaction has it) and

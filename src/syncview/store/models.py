@@ -238,3 +238,18 @@ rate_lease_table = Table(
     Column("expires_at", Float, nullable=False),
     Index("ix_rate_lease_integration", "integration", "expires_at"),
 )
+
+#: Room for requests in flight on one endpoint of an integration ("" when its bound is not per
+#: endpoint) leased by one process (store/leases.py): the leases alive never hold more than the
+#: bound. A lease of no slots marks a holder waiting for room (the others then keep to a fair
+#: share). ``expires_at`` is the store's clock, as for ``rate_lease``.
+flight_lease_table = Table(
+    "flight_lease", coordination,
+    Column("id", Integer, primary_key=True),
+    Column("integration", String, nullable=False),
+    Column("endpoint", String, nullable=False),
+    Column("holder", String, nullable=False),
+    Column("slots", Integer, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Index("ix_flight_lease_integration", "integration", "endpoint"),
+)
