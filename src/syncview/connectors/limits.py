@@ -6,7 +6,7 @@ them, :data:`DEFAULT_LIMITS` holds each built-in connector's (the documented one
 margin), and :class:`Limiter` enforces them for every thread of the process at once:
 :func:`shared_limiter` hands the same limiter to every client of one integration.
 
-The rate is shared beyond the process when the limiter is given a :class:`RateBudget` (the
+The limits are shared beyond the process when the limiter is given a :class:`RateBudget` (the
 sync and the doctor give it the store's, ``syncview.store.leases``): every process and machine
 on one store then shares each integration's rate, as the vendor counts it (per account, not
 per process), so a scheduled sync, the doctor and an operator's Sync now never add up to more
@@ -17,11 +17,13 @@ of them ended. A lease that is never settled (its process was killed) frees itse
 ``hold + deadline + window`` after it was granted. Without a budget (a test's private
 limiter, a connector used outside a store) the rate is the process's own.
 
-The bound on requests in flight stays per process: sharing it crash-safely would take leases
-renewed while requests are in flight and a fair split between a long sync and the doctor's
-one request; the vendors count their rate per account, and a 429 beyond a concurrency bound
-is retried after its Retry-After (two processes on one Autotask integration may have 3 each
-in flight).
+The bound on requests in flight is shared the same way: a process leases room for up to the
+bound (per endpoint where the bound is) and renews the lease every ``hold`` seconds while it
+starts requests, keeping at least what it has in flight; a request starts only within
+``hold`` of a renewal and ends within ``deadline``, so a lease that is not renewed (its
+process killed) frees itself ``hold + deadline`` after the last renewal. A holder that finds
+no room marks itself waiting, and the others then come down to a fair share at their next
+renewals (the doctor waits for a long sync's room at most two holds).
 
 Thread-safe: a slot is granted under a lock and waited for outside it. Per process, the rate
 is a sliding log: a request counts from its grant until a window after it ended, so no window

@@ -2,9 +2,9 @@
 store healthy, can each integration reach its product?
 
 Every check returns :class:`Finding` objects that say, in one line each, what is wrong
-and what to do. Nothing here prints, and nothing here writes but the rate leases of the
+and what to do. Nothing here prints, and nothing here writes but the leases of the
 connectivity check's own requests (store/leases.py: they count against each integration's
-rate with every sync on the store): the store is opened read-only for its checks (a missing
+limits with every sync on the store): the store is opened read-only for its checks (a missing
 store stays missing, an older one is not migrated) and secrets are resolved only to prove
 they resolve, their values never kept in a finding.
 """

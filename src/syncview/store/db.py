@@ -35,7 +35,8 @@ from syncview.store.dialect import POSTGRESQL, StoreUrl, is_driver_error, is_sto
 #: 1: the domain tables. 2: resource counts and the trigram name index (store/derived.py), meta.
 #: 3: identity keys of resources and records, how a resource matched and why it did not (issue 11),
 #:    and the partial index of removed-remotely resources (counted apart from the live ones).
-#: 4: rate leases: each integration's rate shared by every process and machine on the store (issue 12).
+#: 4: leases of each integration's rate and room in flight, shared by every process and machine on the
+#:    store (rate_lease, flight_lease; issue 12).
 SCHEMA_VERSION = 4
 #: ``PRAGMA application_id`` marking a file as a syncview store ("SYNV").
 APPLICATION_ID = 0x53594E56

@@ -1,9 +1,13 @@
-"""Rate leases: each integration's rate shared by every process and machine on one store.
+"""Leases: each integration's rate and room in flight shared by every process and machine on one store.
 
 A vendor counts its rate per account, not per process: a scheduled sync, the doctor and an
 operator's Sync now (on any machine of a team store) spend one budget. :class:`StoreBudget` is
 that budget, the :class:`~syncview.connectors.limits.RateBudget` the connectors' limiter leases
 blocks of slots from (see :mod:`syncview.connectors.limits` for why the arithmetic holds).
+
+Room for requests in flight is leased alike (``flight_lease``: one row per holder and endpoint,
+renewed while in use, kept for what is in flight, a row of no slots marking a holder that waits
+so that the others come down to a fair share; see :meth:`StoreBudget.take_flights`).
 
 One ``rate_lease`` row per lease: integration, holder, slots, granted_at and expires_at on the
 store's clock (seconds since the epoch; one clock for every machine of a team store). Leasing
