@@ -263,11 +263,13 @@ def run_checks(config: Config | None, config_error: SyncviewError | None, store_
         # An integration whose secrets do not resolve cannot connect: say so once, above.
         broken = {f.subject for f in findings if f.area == "secrets" and not f.ok}
         usable = replace(config, integrations=tuple(i for i in config.integrations if i.name not in broken))
-        # The doctor's requests count against each integration's rate with every sync on the store
-        # (when the store exists at this schema: the doctor creates and migrates nothing).
+        # The doctor's requests count against each integration's limits with every sync on the
+        # store: when the store exists at this schema and its checks passed (the doctor creates,
+        # migrates and repairs nothing, and writes nothing to a store it found wanting).
         from syncview.store.leases import open_budget
 
-        budget = open_budget(store_path, password=password)
+        healthy = all(f.ok for f in findings if f.area == "store")
+        budget = open_budget(store_path, password=password) if healthy else None
         try:
             findings += check_connectivity(usable, environ, budget)
         finally:
