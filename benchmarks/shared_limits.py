@@ -7,7 +7,8 @@ The same full then incremental sync as benchmarks/sync.py (its fakes, loopback s
 floor), run alternately with the limiter's budget of the process's own ("process", as before
 the leases) and leased from the store ("store", what `syncview sync` does now), ``--rounds``
 times each so that a change in the machine's load falls on both. Per run: wall time, requests
-the fake saw, the floor, the store transactions the leases cost and the leases taken.
+the fake saw, the floor, the store transactions the leases cost (rate and room in flight,
+taken, renewed and given back), the most in a window and in flight.
 
 ``--lease-cost URL...`` instead times one lease transaction (take, then settle) on each store
 named (an SQLite file path, or the URL of an empty PostgreSQL database of the benchmark's own),
@@ -67,7 +68,8 @@ def run(kind: str, n: int, latency: float, shared: bool) -> list[dict[str, Any]]
                     "wall": round(wall, 2), "requests": seen["requests"], "floor": round(least, 2),
                     "ratio": round(wall / least, 2) if least else None,
                     "lease_transactions": budget.transactions - before, "leases": leases,
-                    "most_in_window": seen["most_in_window"], "breaches": seen["breaches"],
+                    "most_in_window": seen["most_in_window"], "most_in_flight": seen["most_in_flight"],
+                    "most_per_endpoint": seen["most_per_endpoint"], "breaches": seen["breaches"],
                     "load": round(os.getloadavg()[0], 1),
                 })
             store.close()
@@ -121,10 +123,11 @@ def main() -> None:
         print(json.dumps({"machine": machine(), "figures": figures}, indent=2))
         return
     print_table(("connector", "items", "latency", "run", "budget", "wall", "requests", "x floor", "lease txns",
-                 "in window", "breaches", "load"),
+                 "in window", "in flight", "breaches", "load"),
                 [(f["connector"], f"{f['items']:,}", f"{f['latency']:g} s", f["mode"], f["budget"],
                   f"{f['wall']:.1f} s", f"{f['requests']:,}", f"{f['ratio']:.2f}", f["lease_transactions"],
-                  f["most_in_window"], f["breaches"], f["load"]) for f in figures],
+                  f["most_in_window"], f"{f['most_in_flight']} ({f['most_per_endpoint']} per endpoint)",
+                  f["breaches"], f["load"]) for f in figures],
                 title=f"A sync with the rate shared through the store ({machine()})")
 
 
