@@ -391,7 +391,8 @@ def count_removed(store: Store, flt: ResourceFilter, *, cancellation: Cancellati
         return count
 
 
-def _kept_count(conn: Connection, flt: ResourceFilter) -> int:
+def _kept_clauses(flt: ResourceFilter) -> list[ColumnElement[bool]]:
+    """``flt`` (without text or reason) on the kept counts."""
     clauses: list[ColumnElement[bool]] = []
     if flt.integration_id is not None:
         clauses.append(RC.integration_id == flt.integration_id)
@@ -401,8 +402,30 @@ def _kept_count(conn: Connection, flt: ResourceFilter) -> int:
         clauses.append(RC.status == flt.status.value)
     if flt.type is not None:
         clauses.append(RC.type == flt.type.value)
-    count: int = conn.execute(select(func.coalesce(func.sum(RC.n), 0)).where(*clauses)).scalar_one()
+    return clauses
+
+
+def _kept_count(conn: Connection, flt: ResourceFilter) -> int:
+    count: int = conn.execute(select(func.coalesce(func.sum(RC.n), 0)).where(*_kept_clauses(flt))).scalar_one()
     return count
+
+
+def single_valued(store: Store, flt: ResourceFilter, *, cancellation: Cancellation | None = None) -> frozenset[str]:
+    """Which of ``type`` and ``status`` say the same on every resource ``flt`` selects (none of
+    an empty result): a narrow table names them once in its header instead of giving each a
+    column, and that holds wherever the operator scrolls. From the kept counts when there is
+    no text or reason; else from the result, read through the same plan as its count."""
+    with store.read(cancellation) as conn:
+        if not name_search(flt.text) and flt.why is None:
+            pairs = conn.execute(select(RC.type, RC.status).where(*_kept_clauses(flt))
+                                 .group_by(RC.type, RC.status).having(func.sum(RC.n) > 0)).all()
+        else:
+            plan = _text_plan(conn, flt)
+            if plan.none:
+                return frozenset()
+            pairs = conn.execute(select(R.type, R.status).where(*_where(flt, plan)).group_by(R.type, R.status)).all()
+    spread = {"type": {type_ for type_, _ in pairs}, "status": {status for _, status in pairs}}
+    return frozenset(key for key, values in spread.items() if len(values) == 1)
 
 
 #: A page of a slice without text is read by sorting the slice (found through its filter
