@@ -15,6 +15,7 @@ A test-only launcher: the two-process tests of the shared limiter run two of the
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import sys
 import threading
@@ -47,6 +48,7 @@ def main() -> None:
     parser.add_argument("--ready", type=Path, required=True)
     parser.add_argument("--go", type=Path, required=True)
     args = parser.parse_args()
+    faulthandler.dump_traceback_later(60, exit=True)  # a hang shows where, on stderr, and ends
     store = open_store(args.store)
     budget = None if args.private else StoreBudget(store)
     limiter = Limiter(Limits(rate=args.rate, window=args.window, concurrency=3), integration=INTEGRATION,

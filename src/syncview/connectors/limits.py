@@ -181,14 +181,25 @@ class _Lease:
 class _Flight:
     """Requests in flight on one endpoint leased from a budget, as this process uses them."""
 
-    __slots__ = ("lease", "slots", "cap", "open", "use_by", "asking")
+    __slots__ = ("lease", "slots", "cap", "open", "started", "use_by", "ask_again", "asking")
 
     def __init__(self) -> None:
         self.lease: int | None = None
-        #: leased; started at most ``cap`` of them at once (less when others wait); in flight now
-        self.slots = self.cap = self.open = 0
-        self.use_by = 0.0
+        #: leased; at most ``cap`` of them used at once (less when others wait); room claimed
+        #: (requests waiting for the rate, or in flight); requests started and not yet ended
+        self.slots = self.cap = self.open = self.started = 0
+        #: no request starts from then on without a renewal; the store is asked again from then on
+        self.use_by = self.ask_again = 0.0
         self.asking = False
+
+
+class _Boarding:
+    """One request's room in flight: ``start`` as it is sent, ``land`` once it has ended."""
+
+    __slots__ = ("start", "land")
+
+    def __init__(self, start: Callable[[], None], land: Callable[[], None]) -> None:
+        self.start, self.land = start, land
 
 
 class Limiter:
@@ -251,22 +262,23 @@ class Limiter:
         """Hold one request's slot on ``endpoint`` while the block runs; yields the seconds waited."""
         nested = getattr(self._held, "depth", 0) > 0
         began = self._clock()
-        release = None if nested else self._board(endpoint)
+        boarding = None if nested else self._board(endpoint)
         self._held.depth = getattr(self._held, "depth", 0) + 1
         try:
             granted, lease = self._take_rate()
             try:
+                if boarding is not None:
+                    boarding.start()
                 yield granted - began
             finally:
                 self._finish(lease)
         finally:
             self._held.depth -= 1
-            if release is not None:
-                release()
+            if boarding is not None:
+                boarding.land()
 
-    def _board(self, endpoint: str) -> Callable[[], None] | None:
-        """Wait for room for one more request in flight on ``endpoint``; what lets it go again
-        (None without a bound)."""
+    def _board(self, endpoint: str) -> _Boarding | None:
+        """Wait for room for one more request in flight on ``endpoint`` (None without a bound)."""
         limit = self.limits.concurrency
         if limit is None:
             return None
@@ -275,52 +287,73 @@ class Limiter:
         if budget is None:
             semaphore = self._semaphore(key, limit)
             semaphore.acquire()
-            return semaphore.release
-        flight = self._take_flight(budget, key, limit)
+            return _Boarding(lambda: None, semaphore.release)
+        flight = self._flights.setdefault(key, _Flight())
+        self._fly(budget, key, limit, flight, starting=False)
+        started = False
+
+        def start() -> None:
+            nonlocal started
+            self._fly(budget, key, limit, flight, starting=True)
+            started = True
 
         def land() -> None:
             with self._changed:
                 flight.open -= 1
+                if started:
+                    flight.started -= 1
                 self._changed.notify_all()
 
-        return land
+        return _Boarding(start, land)
 
-    def _take_flight(self, budget: RateBudget, key: str, limit: int) -> _Flight:
-        """Room for one more request in flight on ``key``, leased from ``budget``: within the
-        lease while it is open to new requests, else renewing it first (one thread at a time;
-        the others wait for its answer). A renewal keeps what is in flight and takes what is
-        free, less when other holders wait; with nothing free it waits and asks again."""
+    def _fly(self, budget: RateBudget, key: str, limit: int, flight: _Flight, *, starting: bool) -> None:
+        """Claim room on ``flight`` (before the rate slot: a thread waits for room before it takes
+        a slot of the rate), or, ``starting``, start the request it claimed room for (after the
+        rate slot, just before it is sent): within the lease while it is open to new requests,
+        else renewing it first. One thread asks the store at a time and no request starts while
+        it asks, so what has started can only fall between the asker's count of it and the
+        store's answer: the lease never holds less than what has started, and a request starts
+        only within ``hold`` of a renewal, ending (by the deadline) within the lease's life. A
+        renewal keeps what has started and takes what is free, less when other holders wait;
+        with none free for it, the thread asks again when the store says some may be, or sooner
+        when one of this process's requests lands.
+        """
+        def room(now: float) -> bool:
+            if flight.lease is None or now >= flight.use_by:
+                return False
+            return (flight.started if starting else flight.open) < min(flight.slots, flight.cap)
+
         with self._changed:
-            flight = self._flights.setdefault(key, _Flight())
             while True:
                 now = self._clock()
-                if flight.lease is not None and now < flight.use_by and flight.open < min(flight.slots, flight.cap):
-                    flight.open += 1
-                    return flight
-                if (flight.lease is None or now >= flight.use_by) and not flight.asking:
-                    break
-                self._changed.wait(0.05)
-            flight.asking = True
-        try:
-            while True:
-                with self._lock:
-                    need = flight.open  # only ever fewer while this thread asks: none starts meanwhile
-                began = self._clock()
-                grant = budget.take_flights(self.integration, key, limit=limit, lease=flight.lease, need=need,
-                                            want=limit, lasts=self.hold + self.deadline)
-                with self._changed:
-                    # Started only within ``hold`` of a moment before the grant, so ending (by the
-                    # deadline) within the lease's life whatever the clocks.
-                    flight.lease, flight.slots, flight.use_by = grant.lease, grant.count, began + self.hold
-                    flight.cap = grant.count if grant.share is None else min(grant.count, grant.share)
-                    if flight.open < min(flight.slots, flight.cap):
+                if flight.asking:
+                    self._changed.wait(0.05)
+                    continue
+                if room(now):
+                    if starting:
+                        flight.started += 1
+                    else:
                         flight.open += 1
-                        return flight
-                self._sleep(max(0.01, min(grant.wait, self.hold / 4)))
-        finally:
-            with self._changed:
-                flight.asking = False
-                self._changed.notify_all()
+                    return
+                if flight.lease is not None and now < min(flight.use_by, flight.ask_again):
+                    self._changed.wait(min(0.05, min(flight.use_by, flight.ask_again) - now))
+                    continue
+                flight.asking = True
+                need = flight.started
+                self._changed.release()
+                try:
+                    began = self._clock()
+                    grant = budget.take_flights(self.integration, key, limit=limit, lease=flight.lease, need=need,
+                                                want=limit, lasts=self.hold + self.deadline)
+                finally:
+                    self._changed.acquire()
+                    flight.asking = False
+                    self._changed.notify_all()
+                flight.lease, flight.slots, flight.use_by = grant.lease, grant.count, began + self.hold
+                flight.cap = grant.count if grant.share is None else min(grant.count, grant.share)
+                # With no room for this thread now, ask again when the store says some may be free.
+                flight.ask_again = (flight.use_by if room(self._clock())
+                                    else self._clock() + max(0.01, min(grant.wait, self.hold / 4)))
 
     def acquire(self) -> float:
         """Take a rate slot for a request that counts as sent at once; returns the seconds waited."""
