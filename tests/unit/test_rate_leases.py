@@ -77,3 +77,44 @@ def test_room_in_flight_is_shared_and_a_waiting_holder_gets_a_fair_share(tmp_pat
     doctor.end_flights("Datto", "", room.lease)
     assert sync.take_flights("Datto", "", limit=10, lease=first.lease, need=0, want=10, lasts=60.0).count == 10
     store.close()
+
+
+def test_a_holder_waiting_for_room_is_not_starved_by_a_busy_one(tmp_path):
+    """A long sync keeps every request in flight it may; the doctor's one request still goes out
+    while the sync runs (the sync comes down to a fair share), and never more than the bound at once."""
+    import time
+
+    store = open_store(tmp_path / "s.db")
+    limits = Limits(concurrency=2)
+    sync = Limiter(limits, integration="Halo", budget=StoreBudget(store, holder="sync"), hold=0.1, deadline=1.0)
+    doctor = Limiter(limits, integration="Halo", budget=StoreBudget(store, holder="doctor"), hold=0.1, deadline=1.0)
+    lock, in_flight, most = threading.Lock(), [0], [0]
+    stop = threading.Event()
+
+    def request(limiter: Limiter) -> None:
+        with limiter.slot():
+            with lock:
+                in_flight[0] += 1
+                most[0] = max(most[0], in_flight[0])
+            time.sleep(0.02)
+            with lock:
+                in_flight[0] -= 1
+
+    def busy() -> None:
+        while not stop.is_set():
+            request(sync)
+
+    threads = [threading.Thread(target=busy) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.2)  # the sync holds all the room
+    checked = threading.Thread(target=request, args=(doctor,))
+    checked.start()
+    checked.join(timeout=20)  # a few holds, however loaded the machine
+    answered = not checked.is_alive()
+    sync_still_running = all(thread.is_alive() for thread in threads)
+    stop.set()
+    for thread in [*threads, checked]:
+        thread.join(timeout=30)
+    assert answered and sync_still_running and most[0] <= 2
+    store.close()
