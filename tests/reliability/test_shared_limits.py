@@ -207,21 +207,25 @@ def test_a_sync_on_a_store_without_its_lease_table_fails_in_one_line(demo_db, se
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-def test_a_schema_3_store_gets_its_lease_table_on_opening(empty_db):
+def test_a_schema_3_store_gets_its_lease_tables_on_opening(empty_db):
     open_store(empty_db).close()
     if isinstance(empty_db, Path):
         with closing(sqlite3.connect(empty_db)) as raw:
             raw.execute("DROP TABLE rate_lease")
+            raw.execute("DROP TABLE flight_lease")
             raw.execute("PRAGMA user_version = 3")
             raw.commit()
     else:
         from tests.pg import pg_execute
 
         pg_execute(empty_db, "DROP TABLE rate_lease")
+        pg_execute(empty_db, "DROP TABLE flight_lease")
         pg_execute(empty_db, "UPDATE syncview_schema SET version = 3")
     store = open_store(empty_db)
     try:
-        assert StoreBudget(store).take("Counted", rate=RATE, want=2, lasts=5.0).count == 2
+        budget = StoreBudget(store)
+        assert budget.take("Counted", rate=RATE, want=2, lasts=5.0).count == 2
+        assert budget.take_flights("Counted", "", limit=3, lease=None, need=0, want=3, lasts=5.0).count == 3
     finally:
         store.close()
     version = "PRAGMA user_version" if isinstance(empty_db, Path) else "SELECT version FROM syncview_schema"
