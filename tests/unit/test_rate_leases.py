@@ -118,3 +118,25 @@ def test_a_holder_waiting_for_room_is_not_starved_by_a_busy_one(tmp_path):
         thread.join(timeout=30)
     assert answered and sync_still_running and most[0] <= 2
     store.close()
+
+
+def test_room_held_by_a_process_of_this_machine_that_is_gone_frees_after_a_moment(tmp_path):
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    finished = subprocess.Popen([sys.executable, "-c", "pass"])
+    finished.wait()  # reaped: its process id is free
+    store = open_store(tmp_path / "s.db")
+    dead = StoreBudget(store, holder=f"process {finished.pid} on {socket.gethostname()}")
+    alive = StoreBudget(store, holder="process 1 on another-machine")
+    assert dead.take_flights("Halo", "", limit=4, lease=None, need=0, want=4, lasts=120.0).count == 4
+    assert alive.take_flights("Halo", "", limit=4, lease=None, need=0, want=4, lasts=120.0).count == 0
+    mine = StoreBudget(store)
+    first = mine.take_flights("Halo", "", limit=4, lease=None, need=0, want=4, lasts=0.3)
+    assert first.count == 0 and first.wait <= 0.3  # the dead holder's room: counted a moment longer
+    time.sleep(first.wait + 0.05)
+    back = mine.take_flights("Halo", "", limit=4, lease=first.lease, need=0, want=4, lasts=0.3)
+    assert (back.count, back.share) == (2, 2)  # free again, shared with the other machine's waiting holder
+    store.close()

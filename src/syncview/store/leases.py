@@ -23,6 +23,7 @@ waits for a sync's page to be written.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import sqlite3
 from collections.abc import Sequence
@@ -44,6 +45,10 @@ from syncview.store.models import rate_lease_table as LEASE
 #: The first key of the leases' advisory lock on PostgreSQL ("SYNL"); the second, the
 #: integration's name hashed (``hashtext``).
 LEASE_LOCK_CLASS = 0x53594E4C
+
+#: Seconds the room in flight of a holder found dead (a process of this machine that is gone)
+#: still counts from then: the product may still be answering what it had sent.
+DEAD_GRACE_S = 5.0
 
 #: Seconds a mark of a holder waiting for room in flight lasts unless renewed (a dead waiter's
 #: mark holds the others to a fair share no longer than this).
@@ -112,11 +117,19 @@ class StoreBudget:
                 now = self._begin(conn, f"{integration}\x1f{endpoint}")
                 key = (FLIGHT.c.integration == integration, FLIGHT.c.endpoint == endpoint)
                 conn.execute(delete(FLIGHT).where(*key, FLIGHT.c.expires_at <= now))
-                others = conn.execute(select(FLIGHT.c.holder, FLIGHT.c.slots, FLIGHT.c.expires_at)
+                others = conn.execute(select(FLIGHT.c.id, FLIGHT.c.holder, FLIGHT.c.slots, FLIGHT.c.expires_at)
                                       .where(*key, FLIGHT.c.id != (lease or 0))).all()
-                held = sum(int(slots) for _, slots, _ in others)
-                waiting = {holder for holder, slots, _ in others if not slots and holder != self.holder}
-                holding = {holder for holder, slots, _ in others if slots and holder != self.holder}
+                # A holder of this machine that is gone (killed) has nothing in flight any more:
+                # its room frees after a moment's grace, not a whole request deadline later.
+                dead = [row.id for row in others if row.slots and _gone(row.holder)]
+                if dead:
+                    conn.execute(update(FLIGHT).where(FLIGHT.c.id.in_(dead)).values(
+                        expires_at=_least(conn, FLIGHT.c.expires_at, now + min(DEAD_GRACE_S, lasts))))
+                    others = conn.execute(select(FLIGHT.c.id, FLIGHT.c.holder, FLIGHT.c.slots, FLIGHT.c.expires_at)
+                                          .where(*key, FLIGHT.c.id != (lease or 0))).all()
+                held = sum(int(slots) for _, _, slots, _ in others)
+                waiting = {holder for _, holder, slots, _ in others if not slots and holder != self.holder}
+                holding = {holder for _, holder, slots, _ in others if slots and holder != self.holder}
                 target = min(want, limit - held)
                 share = None
                 if waiting:  # others wait for room: keep to a fair share of the bound
@@ -132,7 +145,7 @@ class StoreBudget:
                         expires_at=expires)).inserted_primary_key
                     assert inserted is not None
                     lease = int(inserted[0])
-                soonest = min((float(at) for _, slots, at in others if slots), default=now)
+                soonest = min((float(at) for _, _, slots, at in others if slots), default=now)
                 return Grant(lease, count, max(0.0, soonest - now), share)
         except SyncviewError as error:
             raise StoreError(f"{integration}: cannot lease room for its requests in flight from the store: "
@@ -164,6 +177,24 @@ class StoreBudget:
                 conn.execute(update(LEASE).where(LEASE.c.id == done.lease).values(
                     slots=_least(conn, LEASE.c.slots, done.used),
                     expires_at=_least(conn, LEASE.c.expires_at, now + done.free_in)))
+
+
+_HOLDER = re.compile(r"^process (\d+) on (.+)$")
+
+
+def _gone(holder: str) -> bool:
+    """Whether ``holder`` is a process of this machine that no longer runs (a recycled process
+    id reads as alive: its lease then frees by time, as another machine's does)."""
+    match = _HOLDER.match(holder)
+    if match is None or match.group(2) != socket.gethostname() or int(match.group(1)) == os.getpid():
+        return False
+    try:
+        os.kill(int(match.group(1)), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # another user's process: alive
+        return False
+    return False
 
 
 def _least(conn: Connection, column: ColumnElement[Any], value: float) -> ColumnElement[Any]:
