@@ -21,7 +21,8 @@ The bound on requests in flight is shared the same way: a process leases room fo
 bound (per endpoint where the bound is) and renews the lease every ``hold`` seconds while it
 starts requests, keeping at least what it has in flight; a request starts only within
 ``hold`` of a renewal and ends within ``deadline``, so a lease that is not renewed (its
-process killed) frees itself ``hold + deadline`` after the last renewal. A holder that finds
+process killed) frees itself ``hold + deadline`` after the last renewal (the store's budget
+frees it sooner when its process, on the same machine, is found gone). A holder that finds
 no room marks itself waiting, and the others then come down to a fair share at their next
 renewals (the doctor waits for a long sync's room at most two holds).
 
