@@ -134,6 +134,20 @@ def test_ids_given_by_a_bulk_writer_never_collide_with_the_next_insert(pg_url):
     store.close()
 
 
+def test_a_bulk_seed_leaves_the_planner_statistics_and_the_covering_indexes_usable(pg_url):
+    """After the demo's bulk load the tables are analysed (the planner knows their size) and
+    vacuumed (the visibility map lets index-only scans skip the rows); the removed-remotely
+    index carries the client."""
+    store = open_store(pg_url)
+    seed_demo(store, 300)
+    stats = dict(rows(store, "SELECT relname, reltuples > 0 AND relallvisible > 0 FROM pg_class"
+                             " WHERE relname IN ('resource', 'resource_key', 'record')"))
+    assert stats == {"resource": True, "resource_key": True, "record": True}
+    [(definition,)] = rows(store, "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_resource_removed'")
+    assert "client_id" in definition and "deleted_remotely = 1" in definition
+    store.close()
+
+
 def test_a_connection_lost_mid_action_rolls_it_back_and_says_so(pg_url):
     store = open_store(pg_url)
     seed_demo(store, 300)

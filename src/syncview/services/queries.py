@@ -232,18 +232,23 @@ def totals_on(conn: Connection, integration_id: int) -> Totals:
         by_type[ResourceType(type_)] += count
         by_status[SyncStatus(status)] += count
     # The kept counts hold every resource; the removed ones (a partial index) come off them.
-    removed_rows = (
-        select(R.type, R.status, func.count())
-        # Written out, not bound: SQLite uses a partial index only for a literal that implies it.
-        .where(R.integration_id == integration_id, text("resource.deleted_remotely = 1"))
-        .group_by(R.type, R.status)
-    )
     removed = 0
-    for type_, status, count in conn.execute(removed_rows):
+    for type_, status, count in _removed_by(conn, integration_id, "type, status"):
         by_type[ResourceType(type_)] -= count
         by_status[SyncStatus(status)] -= count
         removed += count
     return Totals(sum(by_status.values()), by_type, by_status, removed)
+
+
+def _removed_by(conn: Connection, integration_id: int, columns: str) -> list[tuple[Any, ...]]:
+    """The integration's resources removed remotely, counted by ``columns`` (of resource), read
+    from their partial index ix_resource_removed. The condition is written out, not bound (SQLite
+    uses a partial index only for a literal that implies it), and SQLite is told the index:
+    without statistics it walked the whole integration through an index giving the GROUP BY's
+    order, testing each row (1.4 s of a tile refresh at 1M)."""
+    sql = (f"SELECT {columns}, count(*) FROM resource {indexed_by(conn, 'ix_resource_removed')}"
+           f" WHERE integration_id = :integration AND deleted_remotely = 1 GROUP BY {columns}")
+    return [tuple(row) for row in conn.execute(text(sql), {"integration": integration_id})]
 
 
 def integration_clients(store: Store, integration_id: int) -> list[ClientCount]:
@@ -255,13 +260,9 @@ def integration_clients(store: Store, integration_id: int) -> list[ClientCount]:
         .group_by(RC.client_id, CL.name)
         .having(func.sum(RC.n) > 0)
     )
-    removed_rows = (
-        select(func.coalesce(R.client_id, NO_CLIENT), func.count())
-        .where(R.integration_id == integration_id, text("resource.deleted_remotely = 1"))
-        .group_by(R.client_id)
-    )
     with store.read() as conn:
-        removed: dict[int, int] = {client: count for client, count in conn.execute(removed_rows)}
+        removed: dict[int, int] = {NO_CLIENT if client is None else client: count
+                                   for client, count in _removed_by(conn, integration_id, "client_id")}
         rows = [
             ClientCount(client_id, name or "(no local client)", count - removed.get(client_id, 0),
                         removed.get(client_id, 0))

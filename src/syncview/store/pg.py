@@ -178,6 +178,7 @@ def _prepare_schema(engine: Engine, shown: StoreUrl) -> None:
             for step in range(version, db.SCHEMA_VERSION):
                 db.MIGRATIONS[step](conn)
             conn.exec_driver_sql(f"UPDATE {SCHEMA_TABLE} SET version = %s", (db.SCHEMA_VERSION,))
+        derived.refresh_pg(conn)
 
 
 def _create(conn: Connection) -> None:

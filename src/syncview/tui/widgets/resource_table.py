@@ -223,7 +223,8 @@ class ResourceTable(ScrollView, can_focus=True):
         self._single: frozenset[str] = frozenset()
         #: columns left out because every row says the same in them, and what they say
         self._yielded: dict[str, str] = {}
-        #: each flexible column's widest cell in view: the name gets the room the others leave
+        #: each flexible column's widest cell seen in this result: the name gets the room the
+        #: others leave; it only grows while the operator scrolls, so columns do not jump back
         self._wants: dict[str, int] = {}
 
     # -- what to show -----------------------------------------------------------------
@@ -352,6 +353,8 @@ class ResourceTable(ScrollView, can_focus=True):
 
     def _swap_in(self, incoming: _Incoming, page: int, rows: list[ResourceRow]) -> None:
         self._incoming = None
+        if incoming.query != self.query_:
+            self._wants = {}  # another result: its own widths
         self.query_ = incoming.query
         self._cache = incoming.cache
         if incoming.counted is not None:
@@ -412,11 +415,13 @@ class ResourceTable(ScrollView, can_focus=True):
         return rows if len(rows) == len(cached) else None
 
     def _widest_in_view(self) -> dict[str, int]:
-        """Each flexible column's widest cell among the rows in view (columns.give_room)."""
+        """Each flexible column's widest cell among the rows in view and those seen before in
+        this result (columns.give_room): a wider cell widens its column, a narrower view does
+        not narrow it again."""
         rows = self._rows_in_view_loaded()
         if rows is None:
             return self._wants  # the rows are on their way: keep the layout until they are here
-        return {c.key: max((cell_len(c.text(row, _clean)) for row in rows), default=0)
+        return {c.key: max([self._wants.get(c.key, 0), *(cell_len(c.text(row, _clean)) for row in rows)])
                 for c in columns.SHOWN if c.width is None}
 
     def _uniform_columns(self) -> dict[str, str]:
