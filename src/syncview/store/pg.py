@@ -183,7 +183,7 @@ def _prepare_schema(engine: Engine, shown: StoreUrl) -> None:
 
 def _create(conn: Connection) -> None:
     SQLModel.metadata.create_all(conn)
-    models.coordination.create_all(conn)  # the rate leases (store/leases.py)
+    models.coordination.create_all(conn)  # the leases of rate and room in flight (store/leases.py)
     for table, column, type_ in pg_text_columns(SQLModel.metadata.sorted_tables):
         conn.exec_driver_sql(f'ALTER TABLE "{table}" ALTER COLUMN "{column}" TYPE {type_} COLLATE "C"')
     derived.create(conn, backfill=False)
