@@ -140,6 +140,8 @@ def test_a_version_1_store_is_migrated_with_counts_and_index_backfilled(demo_sto
         for column in ("matched_on", "reason", "reason_kind"):
             raw.execute(f"ALTER TABLE resource DROP COLUMN {column}")
         raw.execute("DROP INDEX ix_resource_removed")  # schema 3
+        raw.execute("DROP TABLE rate_lease")  # schema 4
+        raw.execute("DROP TABLE flight_lease")
         raw.execute("PRAGMA user_version = 1")
     migrated = open_store(store_path)
     assert rows(migrated, "PRAGMA user_version") == [(db.SCHEMA_VERSION,)]
