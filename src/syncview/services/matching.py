@@ -152,14 +152,26 @@ class Records:
             scope = scope_of(inp.type._value_, inp.client_id)
         found: set[int] = set()
         if rule is _NAME:
-            for form in inp.name_forms():
+            hit = self.by_name.get((scope, inp.name_norm))
+            if hit:
+                found |= hit
+            for form in inp.keys.values.get(_HOST, ()):
                 hit = self.by_name.get((scope, form))
                 if hit:
                     found |= hit
             return found
+        values = inp.keys.values.get(_KINDS[rule])
+        if not values:
+            return found
         kind = rule._value_
+        if len(values) == 1:
+            for value in values:
+                hit = self.by_key.get((scope, kind, value))
+                if hit:
+                    found |= hit
+            return found
         singled: set[int] = set()
-        for value in inp.keys.get(_KINDS[rule]):
+        for value in values:
             hit = self.by_key.get((scope, kind, value))
             if hit:
                 found |= hit
