@@ -397,15 +397,18 @@ def test_any_sequence_of_syncs_and_actions_keeps_the_invariants(template):
     SyncsAndActions.template = template
     runner = SyncsAndActions.TestCase
     # No shrinking: a run is at most 15 steps, readable as found, while shrinking a machine that
-    # writes a store file at every step can take minutes.
+    # writes a store file at every step can take minutes. Derandomized: every run draws the same
+    # 60 sequences (seeded from this test), so the floors below hold on every run, not on most;
+    # a new Hypothesis or a change to the machine draws a new set, checked by the same floors.
     runner.settings = settings(max_examples=60, stateful_step_count=15, deadline=None,
-                               phases=[Phase.explicit, Phase.reuse, Phase.generate],
+                               derandomize=True, database=None,
+                               phases=[Phase.explicit, Phase.generate],
                                suppress_health_check=[HealthCheck.too_slow])
     STEPS.clear()
     runner().runTest()
     print(dict(STEPS))
-    # Every kind of step was exercised (a floor, not a quota: the draws vary from run to run,
-    # and include needs an excluded resource first, so it is the rarest).
+    # Every kind of step was exercised (a floor, not a quota: include needs an excluded resource
+    # first, so it is the rarest).
     assert min(STEPS[step] for step in ("sync", "rematch", "exclude", "include", "undo", "refused")) >= 3, STEPS
     # A serial or MAC link needs an item alone in carrying a documented value: rarer still.
     assert STEPS["key links"] >= 1, STEPS
