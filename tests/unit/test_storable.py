@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from syncview.connectors.base import Page, storable
+from syncview.connectors.base import Page, payload_text, storable
 from syncview.domain import IdentityKeys, RemoteItem, ResourceType
 
 HALF = "\ud83d"  # half an emoji, as a UTF-16 API cuts it
@@ -39,3 +39,25 @@ def test_an_item_with_a_lone_surrogate_is_skipped_and_named(fields: dict[str, ob
 def test_items_that_encode_are_kept(payload: dict[object, object]) -> None:
     page = storable(Page([_item("1", payload=payload, name="Ünïcode 😀")]))
     assert len(page.items) == 1 and page.warnings == []
+
+
+@pytest.mark.parametrize("payload", [
+    {"name": "PC-01", "n": 3, "ok": True, "none": None, "list": [1.5, "x"], "nested": {"a": "b"}},
+    {"quote": 'a"b\\c', "controls": "\n\t\x00\x1f", "del": "\x7f"},
+    {"when": datetime(2026, 1, 1, tzinfo=UTC)},
+    {"name": "Café 😀"},
+])
+def test_the_payload_text_it_hands_on_is_the_stored_text(payload: dict[str, object]) -> None:
+    item = _item("1", payload=payload)
+    payloads: dict[int, str] = {}
+    page = storable(Page([item]), payloads)
+    assert page.items == [item]
+    # Handed on or not (text outside ASCII is encoded by the engine), never different.
+    assert payloads.get(id(item), payload_text(payload)) == payload_text(payload)
+
+
+def test_an_ascii_payload_is_encoded_once() -> None:
+    item = _item("1", payload={"name": "PC-01", "serial": "5CG7"})
+    payloads: dict[int, str] = {}
+    storable(Page([item]), payloads)
+    assert payloads == {id(item): '{"name":"PC-01","serial":"5CG7"}'}
