@@ -7,7 +7,8 @@ PostgreSQL: a database made for the run on the server ``--pg`` names, dropped at
 the same service calls the screen makes are timed on each, over the integration with the most
 resources:
 
-- ingest: ``seed_demo`` of N resources (the bulk insert path: executemany, triggers, indexes);
+- ingest: ``seed_demo`` of N resources (the bulk insert path: executemany on SQLite, COPY and one
+  recount of the kept counts on PostgreSQL, then its ANALYZE and VACUUM);
 - open: ``open_store`` of the seeded store and the first page of 100 rows;
 - filter: count and first page for a name fragment (``acme-ws``: the name index), a type, a
   status and a client, each from a cold connection of the pool (as a keystroke makes);
@@ -98,6 +99,14 @@ def measure(location, n: int, rounds: int) -> dict[str, list[float]]:
     return figures
 
 
+def _progress(engine: str, n: int, figures: dict[str, list[float]]) -> None:
+    """One line per engine and size as it finishes: a long run shows where it is."""
+    seconds = figures["ingest: seed N resources (s)"][0]
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"  {engine} {n:,}: seeded in {seconds:.1f} s ({n / seconds:,.0f} resources/s), measured; load {load}",
+          flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,100000")
@@ -108,11 +117,13 @@ def main() -> None:
     from sqlalchemy.engine import make_url
 
     sizes = [int(s) for s in args.sizes.split(",")]
+    print("load average at the start", ", ".join(f"{x:.2f}" for x in os.getloadavg()), flush=True)
     admin_url = make_url(args.pg).set(drivername="postgresql")
     results: dict[tuple[str, int], dict[str, list[float]]] = {}
     with tempfile.TemporaryDirectory() as directory:
         for n in sizes:
             results[("sqlite", n)] = measure(Path(directory) / f"store-{n}.db", n, args.rounds)
+            _progress("sqlite", n, results[("sqlite", n)])
             name = f"syncview_bench_{os.getpid()}_{uuid.uuid4().hex[:8]}"
             admin = admin_url.render_as_string(hide_password=False)
             with psycopg.connect(admin, autocommit=True) as conn:
@@ -120,6 +131,7 @@ def main() -> None:
             try:
                 url = admin_url.set(database=name).render_as_string(hide_password=False)
                 results[("postgresql", n)] = measure(url, n, args.rounds)
+                _progress("postgresql", n, results[("postgresql", n)])
             finally:
                 with psycopg.connect(admin, autocommit=True) as conn:
                     conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -99,22 +99,9 @@ def store(store_location) -> Store:
 
 
 @pytest.fixture
-def demo_location(engine: str, tmp_path: Path, request):
-    """Where the test's seeded demo store lives: an SQLite file, or a PostgreSQL store's URL."""
-    if engine == "sqlite":
-        path = tmp_path / "syncview.db"
-        seeded = open_store(path)
-        seed_demo(seeded, DEMO_RESOURCES)
-        seeded.close()
-        return path
-    shared = request.getfixturevalue("_pg_shared")
-    shared.reset(demo=True)
-    return shared.url
-
-
-@pytest.fixture
-def demo_store(demo_location) -> Store:
-    opened = open_store(demo_location)
+def demo_store(demo_db) -> Store:
+    """The test's seeded demo store (:func:`demo_db`), open."""
+    opened = open_store(demo_db)
     yield opened
     opened.close()
 
@@ -137,6 +124,6 @@ def demo_db(engine: str, tmp_path: Path, request):
         shared = request.getfixturevalue("_pg_shared")
         shared.reset(demo=True)
         return shared.url
-    path = tmp_path / "demo.db"
+    path = tmp_path / "syncview.db"  # store_path's file: a test may read it through either
     shutil.copyfile(request.getfixturevalue("_demo_template"), path)
     return path

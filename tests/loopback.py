@@ -5,6 +5,7 @@ A pytest plugin module: conftest files import :func:`serve` to offer the fixture
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from socketserver import ThreadingMixIn
@@ -47,3 +48,33 @@ def serve() -> Iterator[Callable[[Callable[..., Any]], str]]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+def serve_tcp(handle: Callable[[socket.socket], None]) -> tuple[int, Callable[[], None]]:
+    """Accept connections on 127.0.0.1 (a free port), each handed to ``handle`` on a thread of
+    its own, for servers that speak something other than HTTP (or HTTP gone wrong). Returns the
+    port and a function that stops accepting; ``handle`` owns the connection it is given."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.05)
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            conn.settimeout(10)
+            threading.Thread(target=handle, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=accept, name="fake-tcp-server", daemon=True)
+    thread.start()
+
+    def close() -> None:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
+
+    return listener.getsockname()[1], close

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import socket
 import struct
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
+
+from tests.loopback import serve_tcp
 
 SSL_REQUEST = 80877103
 GSS_REQUEST = 80877104
@@ -53,16 +54,16 @@ def _message(kind: bytes, body: bytes) -> bytes:
     return kind + struct.pack("!i", len(body) + 4) + body
 
 
-def _serve_one(conn: socket.socket, server: RefusingServer) -> None:
+def _serve_one(conn: socket.socket, logins: list[Login]) -> None:
     try:
-        _login(conn, server)
+        _login(conn, logins)
     except (ConnectionError, OSError, struct.error):
         pass  # a client that hangs up early has had its answer
     finally:
         conn.close()
 
 
-def _login(conn: socket.socket, server: RefusingServer) -> None:
+def _login(conn: socket.socket, logins: list[Login]) -> None:
     while True:
         (length,) = struct.unpack("!i", _read_exactly(conn, 4))
         body = _read_exactly(conn, length - 4)
@@ -78,7 +79,7 @@ def _login(conn: socket.socket, server: RefusingServer) -> None:
         database = params.get(b"database", b"").decode() or user
         break
     login = Login(user, database, None)
-    server.logins.append(login)  # before the client can see an answer, so a test reads it complete
+    logins.append(login)  # before the client can see an answer, so a test reads it complete
     conn.sendall(_message(b"R", struct.pack("!i", 3)))  # AuthenticationCleartextPassword
     kind = _read_exactly(conn, 1)  # libpq hangs up here when it has no password to give
     (length,) = struct.unpack("!i", _read_exactly(conn, 4))
@@ -95,25 +96,7 @@ def _login(conn: socket.socket, server: RefusingServer) -> None:
 @pytest.fixture
 def refusing_pg() -> Iterator[RefusingServer]:
     """A PostgreSQL server on 127.0.0.1 (a free port) that refuses every password, until the test ends."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.1)
-    server = RefusingServer(listener.getsockname()[1])
-    stop = threading.Event()
-
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            conn.settimeout(10)
-            threading.Thread(target=_serve_one, args=(conn, server), daemon=True).start()
-
-    thread = threading.Thread(target=accept, name=f"refusing-pg-{server.port}", daemon=True)
-    thread.start()
-    yield server
-    stop.set()
-    thread.join(timeout=5)
-    listener.close()
+    logins: list[Login] = []
+    port, stop = serve_tcp(lambda conn: _serve_one(conn, logins))
+    yield RefusingServer(port, logins)
+    stop()

@@ -39,7 +39,7 @@ import pytest
 
 from syncview.connectors import http
 from tests.connectors.fakes.halopsa import FakeHaloPsa
-from tests.loopback import _QuietHandler
+from tests.loopback import _QuietHandler, serve_tcp
 from tests.reliability.conftest import HALO_SECRET, HALO_SECRET_VAR, halo_config
 from tests.reliability.support import (
     DATA_TABLES,
@@ -165,35 +165,24 @@ def serve_self_signed(app, world: World) -> str:
 def serve_raw(world: World, reply: bytes | None) -> str:
     """A loopback server that reads each request and sends ``reply`` raw, then hangs up; with None it
     never answers (the connection stays open until the case ends). Returns its URL."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.05)
-    stop = threading.Event()
     silent: list[socket.socket] = []
 
-    def answer() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            conn.recv(65536)
-            if reply is None:
-                silent.append(conn)
-                continue
-            with conn:
-                conn.sendall(reply)
+    def answer(conn: socket.socket) -> None:
+        conn.recv(65536)
+        if reply is None:
+            silent.append(conn)
+            return
+        with conn:
+            conn.sendall(reply)
 
-    thread = threading.Thread(target=answer, daemon=True)
-    thread.start()
+    port, stop = serve_tcp(answer)
 
     def close() -> None:
-        stop.set()
-        thread.join(timeout=5)
+        stop()
         for conn in silent:
             conn.close()
-        listener.close()
     world.cleanups.append(close)
-    return f"http://127.0.0.1:{listener.getsockname()[1]}"
+    return f"http://127.0.0.1:{port}"
 
 
 # --------------------------------------------------------------------------- the cases
@@ -473,9 +462,7 @@ def _full_disk_demo(w: World) -> list[str]:
 def serve_trickle(world: World) -> str:
     """A loopback server that answers every request with headers, then one body byte every 0.1 s
     for a minute: each read comes well within any timeout. Returns its URL."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.05)
-    stop = threading.Event()
+    ended = threading.Event()
 
     def answer(conn: socket.socket) -> None:
         with conn:
@@ -483,29 +470,19 @@ def serve_trickle(world: World) -> str:
                 conn.recv(65536)
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 600\r\n\r\n")
                 for _ in range(600):
-                    if stop.wait(0.1):
+                    if ended.wait(0.1):
                         return
                     conn.sendall(b" ")
             except OSError:
                 return
 
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            threading.Thread(target=answer, args=(conn,), daemon=True).start()
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
+    port, stop = serve_tcp(answer)
 
     def close() -> None:
-        stop.set()
-        thread.join(timeout=5)
-        listener.close()
+        ended.set()
+        stop()
     world.cleanups.append(close)
-    return f"http://127.0.0.1:{listener.getsockname()[1]}"
+    return f"http://127.0.0.1:{port}"
 
 
 def _markup_names(w: World) -> list[str]:
@@ -920,7 +897,7 @@ CASES: tuple[Case, ...] = (
          "3 checks passed", code=0, survivable=True),
     Case("backup-read-only-media", "backup: a store on read-only media (the file and its directory read-only)",
          "syncview backup backups/monday.db", _read_only_media,
-         ("Backed up <tmp>/media/syncview.db to <tmp>/backups/monday.db (1.9 MB, 2,000 resources, schema 3)"), code=0, survivable=True, process=True),
+         ("Backed up <tmp>/media/syncview.db to <tmp>/backups/monday.db (1.9 MB, 2,000 resources, schema 4)"), code=0, survivable=True, process=True),
     Case("full-disk-sync", "store: the disk fills up during a sync",
          "syncview sync Halo", _full_disk_sync,
          ("syncview: error: Halo: the disk holding <tmp>/syncview.db is full; nothing was written: free some "

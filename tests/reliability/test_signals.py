@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import pty
+import shutil
 import signal
 import subprocess
 import sys
@@ -74,9 +75,10 @@ def test_a_signalled_sync_is_recorded_as_interrupted_not_running(tmp_path, signu
 
 
 @pytest.fixture
-def demo_db(tmp_path) -> Path:
+def demo_db(tmp_path, _demo_template) -> Path:
+    """A copy of the session's demo store, on SQLite only (signals do not depend on the engine)."""
     db = tmp_path / "demo.db"
-    run("--db", db, "demo", "--resources", "3000").ok()
+    shutil.copyfile(_demo_template, db)
     return db
 
 

@@ -137,8 +137,8 @@ def test_a_sync_and_an_operator_at_once_on_postgresql_both_keep_their_changes(pg
 # --- backup, replay and restore on a PostgreSQL store --------------------------------------------
 
 @pytest.mark.parametrize("engine", ["postgresql"])
-def test_a_postgresql_store_goes_on_the_road_as_sqlite_and_its_actions_come_back(demo_location, tmp_path):
-    url = str(demo_location)
+def test_a_postgresql_store_goes_on_the_road_as_sqlite_and_its_actions_come_back(demo_db, tmp_path):
+    url = str(demo_db)
     laptop = tmp_path / "laptop.db"
     said = run("--db", url, "backup", str(laptop)).ok().stdout
     assert "to the SQLite store" in said and f"syncview replay {laptop}" in " ".join(said.split())

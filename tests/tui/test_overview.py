@@ -284,6 +284,42 @@ async def test_no_integration_is_not_a_choice_in_the_integration_picker(app, dem
         app = type(app)(demo_store, operator="tester")
 
 
+async def test_at_80_columns_no_column_comes_or_goes_while_scrolling(app, demo_store):
+    """Whether a column gives its room up is decided by the whole result, not the rows in view:
+    paging down, the header names the same columns (the demo's first pages are all Not Synced,
+    and some all devices, while the result holds every type and status; the flexible columns
+    still share their room by the widest cell in view)."""
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(ResourceTable)
+        table.focus()
+        headers = []
+        for _ in range(12):
+            headers.append(table_lines(app)[0])
+            await pilot.press("pagedown")
+            await settle(pilot)
+        assert len({" ".join(header.split()) for header in headers}) == 1, headers
+        assert "Type" in headers[0] and "Status" in headers[0] and "·" not in headers[0], headers[0]
+        # A wider name further down widens its column; going back up does not narrow it again.
+        widest = table_lines(app)[0]
+        for _ in range(12):
+            await pilot.press("pageup")
+            await settle(pilot)
+            assert table_lines(app)[0] == widest
+        # One type chosen: the whole result says it, so its column yields on every page.
+        await pilot.press("t", "down", "enter")
+        await settle(pilot)
+        flt = table.query_.filter
+        assert flt.type is not None
+        headers = []
+        for _ in range(6):
+            headers.append(" ".join(table_lines(app)[0].split()))
+            await pilot.press("pagedown")
+            await settle(pilot)
+        assert len(set(headers)) == 1, headers
+        assert f"· {flt.type.label}" in headers[0] and "Type" not in headers[0], headers[0]
+
+
 async def test_picker_keys_open_the_list_at_once_and_the_arrows_stop_at_its_ends(app, demo_store):
     from textual.widgets import Select
 

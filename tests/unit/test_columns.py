@@ -82,3 +82,25 @@ def test_cells_say_what_the_row_is_and_clean_what_came_from_outside(demo_store):
     removed = dataclasses.replace(row, deleted_remotely=True, name="PC\x1b]52;c;x\x07")
     assert columns.column("name").text(removed, repr) == repr(removed.name) + " (removed remotely)"
     assert columns.column("status").tone(row) == row.status.value.replace("_", "-")
+
+
+def test_single_valued_names_the_columns_every_row_of_a_result_agrees_on(demo_store):
+    """What the narrow screen names once instead of a column: read from the kept counts, or from
+    the result when there is text or a reason, and the same as the rows themselves say."""
+    from syncview.domain import MatchedOn, ResourceType, SyncStatus
+    from syncview.services.queries import ResourceFilter
+
+    [(integration_id,)] = rows(demo_store, "SELECT integration_id FROM resource GROUP BY integration_id "
+                                           "ORDER BY count(*) DESC LIMIT 1")
+    filters = [ResourceFilter(integration_id), ResourceFilter(integration_id, type=ResourceType.DEVICE),
+               ResourceFilter(integration_id, status=SyncStatus.MATCHED),
+               ResourceFilter(integration_id, type=ResourceType.CONTACT, status=SyncStatus.EXCLUDED),
+               ResourceFilter(integration_id, text="lt"), ResourceFilter(integration_id, text="lt-0"),
+               ResourceFilter(integration_id, why=MatchedOn.SERIAL), ResourceFilter(integration_id, text="no such name")]
+    for flt in filters:
+        found = list(queries.iter_resources(demo_store, flt))
+        agreed = frozenset(key for key, values in (("type", {r.type for r in found}), ("status", {r.status for r in found}))
+                           if len(values) == 1)
+        assert queries.single_valued(demo_store, flt) == agreed, flt
+    assert queries.single_valued(demo_store, filters[1]) >= {"type"}
+    assert queries.single_valued(demo_store, filters[-1]) == frozenset()

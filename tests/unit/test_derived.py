@@ -47,6 +47,36 @@ def test_counts_agree_after_seeding_and_every_kind_of_action(demo_store):
     assert_counts_agree(demo_store)
 
 
+def test_counts_after_a_bulk_seed_equal_a_recount_and_the_triggers_count_again(store):
+    """A bulk load (on PostgreSQL the triggers stand aside and the loaded integrations are
+    recounted once) leaves the counts of every integration right, those it did not load too,
+    and the triggers count the next writes, in the same transaction and after it."""
+    from syncview.services.seed import seed_demo
+    from syncview.store import derived
+    from syncview.store.db import db_time, utcnow
+
+    now = db_time(utcnow())
+    resource = ("INSERT INTO resource (integration_id, type, external_id, name, name_norm, payload, status,"
+                " first_seen, last_seen, deleted_remotely, version) VALUES (1, 'device', ?, ?, ?, '{}', ?, ?, ?, 0, 1)")
+    with store.write() as conn:  # another integration's resources, counted row by row
+        raw = raw_connection(conn)
+        raw.execute("INSERT INTO integration (id, name, kind, created_at) VALUES (1, 'Files', 'files', ?)", (now,))
+        raw.executemany(resource, [(f"x{i}", f"PC {i}", f"pc {i}", "not_synced", now, now) for i in range(5)])
+    seed_demo(store, 600)
+    assert_counts_agree(store)
+    assert rows(store, "SELECT sum(n) FROM resource_count WHERE integration_id = 1") == [(5,)]
+    with store.write() as conn:
+        derived.start_bulk_load(conn)
+        raw_connection(conn).execute(resource, ("y1", "PC y1", "pc y1", "excluded", now, now))
+        derived.finish_bulk_load(conn, [1])
+        raw_connection(conn).execute(resource, ("y2", "PC y2", "pc y2", "matched", now, now))
+        raw_connection(conn).execute("UPDATE resource SET status = 'excluded' WHERE external_id = 'x0'")
+    with store.write() as conn:
+        raw_connection(conn).execute("DELETE FROM resource WHERE external_id = 'x1'")
+    assert_counts_agree(store)
+    assert rows(store, "SELECT sum(n) FROM resource_count WHERE integration_id = 1") == [(6,)]
+
+
 def test_totals_and_clients_read_from_counts_match_a_recount(demo_store):
     integration = queries.get_integration(demo_store, "Datto RMM")
     totals = queries.integration_totals(demo_store, integration.id)
@@ -110,6 +140,8 @@ def test_a_version_1_store_is_migrated_with_counts_and_index_backfilled(demo_sto
         for column in ("matched_on", "reason", "reason_kind"):
             raw.execute(f"ALTER TABLE resource DROP COLUMN {column}")
         raw.execute("DROP INDEX ix_resource_removed")  # schema 3
+        raw.execute("DROP TABLE rate_lease")  # schema 4
+        raw.execute("DROP TABLE flight_lease")
         raw.execute("PRAGMA user_version = 1")
     migrated = open_store(store_path)
     assert rows(migrated, "PRAGMA user_version") == [(db.SCHEMA_VERSION,)]
@@ -123,6 +155,27 @@ def test_a_version_1_store_is_migrated_with_counts_and_index_backfilled(demo_sto
     (expected,) = rows(migrated, "SELECT count(*) FROM resource WHERE integration_id = ? "
                                  "AND instr(name_norm, 'acme') > 0", integration.id)[0]
     assert queries.count_resources(migrated, flt) == expected > 0
+    migrated.close()
+
+
+def test_a_version_3_store_gets_the_removed_index_with_the_client(demo_db, engine):
+    """Schema 4: the removed-remotely index holds the client, and the counts read through it agree."""
+    old = open_store(demo_db)
+    with old.write() as conn:  # the index as schema 3 made it
+        conn.exec_driver_sql("DROP INDEX ix_resource_removed")
+        conn.exec_driver_sql("CREATE INDEX ix_resource_removed ON resource (integration_id, status, type)"
+                             " WHERE deleted_remotely = 1")
+        conn.exec_driver_sql("PRAGMA user_version = 3" if engine == "sqlite" else "UPDATE syncview_schema SET version = 3")
+    old.close()
+    migrated = open_store(demo_db)
+    definition = {"sqlite": "SELECT sql FROM sqlite_master WHERE name = 'ix_resource_removed'",
+                  "postgresql": "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_resource_removed'"}[engine]
+    assert "client_id" in rows(migrated, definition)[0][0]
+    integration = queries.get_integration(migrated, "Datto RMM")
+    removed = {c.id: c.removed for c in queries.integration_clients(migrated, integration.id) if c.removed}
+    recount = dict(rows(migrated, "SELECT coalesce(client_id, 0), count(*) FROM resource WHERE integration_id = ?"
+                                  " AND deleted_remotely = 1 GROUP BY 1", integration.id))
+    assert removed == recount and removed
     migrated.close()
 
 

@@ -147,7 +147,7 @@ def test_a_lock_held_by_another_process_is_waited_for_then_reported(store_path, 
         assert conn.exec_driver_sql("SELECT count(*) FROM client").scalar() == 0
 
 
-def test_a_schema_2_store_is_migrated_to_3_keeping_its_data(tmp_path):
+def test_a_schema_2_store_is_migrated_to_the_current_schema_keeping_its_data(tmp_path):
     """store-v2.db was written by the schema-2 code (tests/unit/data/make_v2_store.py)."""
     path = tmp_path / "old.db"
     shutil.copy(DATA / "store-v2.db", path)
@@ -157,7 +157,8 @@ def test_a_schema_2_store_is_migrated_to_3_keeping_its_data(tmp_path):
         counts_before = raw.execute("SELECT * FROM resource_count ORDER BY 1, 2, 3, 4").fetchall()
     store = open_store(path)
     with store.read() as conn:
-        assert conn.exec_driver_sql("PRAGMA user_version").scalar() == 3
+        assert conn.exec_driver_sql("PRAGMA user_version").scalar() == db.SCHEMA_VERSION  # through 3, to today's
+        assert conn.exec_driver_sql("SELECT count(*) FROM rate_lease").scalar() == 0  # schema 4
         after = conn.exec_driver_sql("SELECT id, name, status, record_id, client_id FROM resource ORDER BY id").all()
         assert [tuple(r) for r in after] == before
         how = dict(conn.exec_driver_sql(

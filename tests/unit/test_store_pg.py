@@ -134,6 +134,20 @@ def test_ids_given_by_a_bulk_writer_never_collide_with_the_next_insert(pg_url):
     store.close()
 
 
+def test_a_bulk_seed_leaves_the_planner_statistics_and_the_covering_indexes_usable(pg_url):
+    """After the demo's bulk load the tables are analysed (the planner knows their size) and
+    vacuumed (the visibility map lets index-only scans skip the rows); the removed-remotely
+    index carries the client."""
+    store = open_store(pg_url)
+    seed_demo(store, 300)
+    stats = dict(rows(store, "SELECT relname, reltuples > 0 AND relallvisible > 0 FROM pg_class"
+                             " WHERE relname IN ('resource', 'resource_key', 'record')"))
+    assert stats == {"resource": True, "resource_key": True, "record": True}
+    [(definition,)] = rows(store, "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_resource_removed'")
+    assert "client_id" in definition and "deleted_remotely = 1" in definition
+    store.close()
+
+
 def test_a_connection_lost_mid_action_rolls_it_back_and_says_so(pg_url):
     store = open_store(pg_url)
     seed_demo(store, 300)
@@ -174,3 +188,21 @@ def test_the_translation_of_server_errors_names_what_to_do():
         'connection to server at "db.example", port 5433 failed: FATAL:  password authentication failed for user '
         '"alice"'), shown))
     assert line.startswith("the PostgreSQL server db.example:5433 refused the login of 'alice'") and "PGPASSWORD" in line
+
+
+def test_a_first_sync_into_an_empty_store_gives_the_planner_statistics_as_it_goes(pg_url):
+    """Without them every page of a first sync is planned as if the tables were empty (a 60,000
+    item RMM sync took 142 s against 6 s on SQLite); the engine analyses a table as it doubles."""
+    from syncview.connectors.demo import DemoConnector
+    from syncview.services.sync import sync_connector
+
+    store = open_store(pg_url)
+    try:
+        assert pg_query(pg_url, "SELECT count(*) FROM pg_stat_user_tables WHERE last_analyze IS NOT NULL") == [(0,)]
+        report = sync_connector(store, DemoConnector("PSA", {"flavour": "psa", "resources": 8_000}), create_missing=True)
+        assert report.ok and report.counts.created > 2_000
+    finally:
+        store.close()
+    analysed = {name for (name,) in pg_query(
+        pg_url, "SELECT relname FROM pg_stat_user_tables WHERE last_analyze IS NOT NULL")}
+    assert {"resource", "record"} <= analysed, analysed

@@ -173,9 +173,11 @@ class Column:
     shown: bool = True
     #: a word for how the cell reads (the screen styles it ``resource-table--<tone>``)
     tone: Callable[[ResourceRow], str] | None = None
-    #: on a narrow screen the column gives its room to the others while every row in view
-    #: says the same in it; the header then says what, after ``yielded_as``: "Name ▲ · Device
-    #: · seen 4 min ago"
+    #: on a narrow table the column gives its room to the others when every row says the same
+    #: in it; the header then says what, after ``yielded_as``: "Name ▲ · Device · Not Synced".
+    #: The CLI's page looks at the rows it prints; the screen at the whole result, as far as
+    #: the store tells it without reading every row (queries.single_valued: type and status),
+    #: so its columns stay put while the operator scrolls.
     yields: bool = False
     yielded_as: str = ""
 
@@ -208,6 +210,11 @@ def _record(row: ResourceRow, clean: Clean) -> str:
     return f"{name} (disabled)" if row.record_disabled else name
 
 
+#: Below this table width, a column that says the same on every row gives its room up (on the
+#: screen and in the CLI's ``resources``), and the last-seen column is shown only when nothing
+#: need be cut for it.
+YIELD_BELOW = 100
+
 COLUMNS: tuple[Column, ...] = (
     Column("name", "Name", R.name_norm, _name, share=4),
     Column("type", "Type", R.type, lambda row, clean: row.type.label, width=7, yields=True),
@@ -222,7 +229,7 @@ COLUMNS: tuple[Column, ...] = (
     # The screen picks the client in its sidebar; the CLI can still order by it.
     Column("client", "Client", CL.name, lambda row, clean: clean(row.client_name or "—"), shown=False),
     Column("last_seen", "Last seen", R.last_seen, lambda row, clean: ago(row.last_seen),
-           width=11, min_table_width=72, yields=True, yielded_as="seen "),
+           width=11, min_table_width=YIELD_BELOW, yields=True, yielded_as="seen "),
 )
 
 #: The columns the tables show, in order.
@@ -248,10 +255,6 @@ def uniform(rows: Sequence[ResourceRow], candidates: Iterable[Column], clean: Cl
                 found[candidate.key] = texts.pop()
     return found
 
-
-#: Below this table width, a column that says the same on every row in view gives its room up
-#: (on the screen and in the CLI's ``resources``).
-YIELD_BELOW = 100
 
 #: Narrowest the name is cut to before the short columns give their room up.
 NAME_FLOOR = 16

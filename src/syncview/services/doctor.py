@@ -2,9 +2,11 @@
 store healthy, can each integration reach its product?
 
 Every check returns :class:`Finding` objects that say, in one line each, what is wrong
-and what to do. Nothing here prints, and nothing here writes: the store is opened
-read-only (a missing store stays missing) and secrets are resolved only to prove they
-resolve, their values never kept in a finding.
+and what to do. Nothing here prints, and nothing here writes but the leases of the
+connectivity check's own requests (store/leases.py: they count against each integration's
+limits with every sync on the store): the store is opened read-only for its checks (a missing
+store stays missing, an older one is not migrated) and secrets are resolved only to prove
+they resolve, their values never kept in a finding.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 
 from syncview.config import Config, IntegrationConfig, resolve_secret, resolve_settings, warn_if_readable_by_others
 from syncview.connectors.base import Connector
+from syncview.connectors.limits import RateBudget
 from syncview.errors import SyncviewError
 from syncview.store.db import APPLICATION_ID, SCHEMA_VERSION, connect
 from syncview.store.dialect import is_store_url, shown_url
@@ -201,9 +204,11 @@ def _check_disk(directory: Path, subject: str) -> Iterator[Finding]:
         yield Finding("store", subject, True, f"{free / 2**30:.1f} GB free on its disk")
 
 
-def check_connectivity(config: Config, environ: Mapping[str, str] = os.environ) -> Iterator[Finding]:
+def check_connectivity(config: Config, environ: Mapping[str, str] = os.environ,
+                       budget: RateBudget | None = None) -> Iterator[Finding]:
     """For each enabled integration, fetch the first page (one cheap authenticated request for
-    most products) with a short timeout, then stop."""
+    most products) with a short timeout, then stop; within the integration's rate shared through
+    ``budget`` (the store's) with the syncs of every process on it."""
     # Imported here: the sync engine pulls in SQLAlchemy and every connector's dependencies.
     from syncview.services.sync import build_connector
 
@@ -211,14 +216,14 @@ def check_connectivity(config: Config, environ: Mapping[str, str] = os.environ) 
         if not integration.enabled:
             yield Finding("connectivity", integration.name, True, "disabled; not checked")
             continue
-        yield _reach(integration, environ, build_connector)
+        yield _reach(integration, environ, build_connector, budget)
 
 
 def _reach(integration: IntegrationConfig, environ: Mapping[str, str],
-           build_connector: Callable[..., Connector]) -> Finding:
+           build_connector: Callable[..., Connector], budget: RateBudget | None) -> Finding:
     quick = replace(integration, timeout=min(integration.timeout, CHECK_TIMEOUT_S))
     try:
-        with build_connector(quick, environ=environ) as connector:
+        with build_connector(quick, environ=environ, budget=budget) as connector:
             pages = connector.fetch()
             try:
                 page = next(pages, None)
@@ -244,8 +249,8 @@ def run_checks(config: Config | None, config_error: SyncviewError | None, store_
     findings = list(check_config(config, config_error))
     if config is not None:
         findings += check_secrets(config, environ)
+    password = None
     if is_store_url(store_path):
-        password = None
         if config is not None and config.store_password:
             try:
                 password = resolve_secret(config.store_password, environ=environ)
@@ -258,5 +263,16 @@ def run_checks(config: Config | None, config_error: SyncviewError | None, store_
         # An integration whose secrets do not resolve cannot connect: say so once, above.
         broken = {f.subject for f in findings if f.area == "secrets" and not f.ok}
         usable = replace(config, integrations=tuple(i for i in config.integrations if i.name not in broken))
-        findings += check_connectivity(usable, environ)
+        # The doctor's requests count against each integration's limits with every sync on the
+        # store: when the store exists at this schema and its checks passed (the doctor creates,
+        # migrates and repairs nothing, and writes nothing to a store it found wanting).
+        from syncview.store.leases import open_budget
+
+        healthy = all(f.ok for f in findings if f.area == "store")
+        budget = open_budget(store_path, password=password) if healthy else None
+        try:
+            findings += check_connectivity(usable, environ, budget)
+        finally:
+            if budget is not None:
+                budget.store.close()
     return findings

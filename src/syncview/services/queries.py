@@ -232,18 +232,23 @@ def totals_on(conn: Connection, integration_id: int) -> Totals:
         by_type[ResourceType(type_)] += count
         by_status[SyncStatus(status)] += count
     # The kept counts hold every resource; the removed ones (a partial index) come off them.
-    removed_rows = (
-        select(R.type, R.status, func.count())
-        # Written out, not bound: SQLite uses a partial index only for a literal that implies it.
-        .where(R.integration_id == integration_id, text("resource.deleted_remotely = 1"))
-        .group_by(R.type, R.status)
-    )
     removed = 0
-    for type_, status, count in conn.execute(removed_rows):
+    for type_, status, count in _removed_by(conn, integration_id, "type, status"):
         by_type[ResourceType(type_)] -= count
         by_status[SyncStatus(status)] -= count
         removed += count
     return Totals(sum(by_status.values()), by_type, by_status, removed)
+
+
+def _removed_by(conn: Connection, integration_id: int, columns: str) -> list[tuple[Any, ...]]:
+    """The integration's resources removed remotely, counted by ``columns`` (of resource), read
+    from their partial index ix_resource_removed. The condition is written out, not bound (SQLite
+    uses a partial index only for a literal that implies it), and SQLite is told the index:
+    without statistics it walked the whole integration through an index giving the GROUP BY's
+    order, testing each row (1.4 s of a tile refresh at 1M)."""
+    sql = (f"SELECT {columns}, count(*) FROM resource {indexed_by(conn, 'ix_resource_removed')}"
+           f" WHERE integration_id = :integration AND deleted_remotely = 1 GROUP BY {columns}")
+    return [tuple(row) for row in conn.execute(text(sql), {"integration": integration_id})]
 
 
 def integration_clients(store: Store, integration_id: int) -> list[ClientCount]:
@@ -255,13 +260,9 @@ def integration_clients(store: Store, integration_id: int) -> list[ClientCount]:
         .group_by(RC.client_id, CL.name)
         .having(func.sum(RC.n) > 0)
     )
-    removed_rows = (
-        select(func.coalesce(R.client_id, NO_CLIENT), func.count())
-        .where(R.integration_id == integration_id, text("resource.deleted_remotely = 1"))
-        .group_by(R.client_id)
-    )
     with store.read() as conn:
-        removed: dict[int, int] = {client: count for client, count in conn.execute(removed_rows)}
+        removed: dict[int, int] = {NO_CLIENT if client is None else client: count
+                                   for client, count in _removed_by(conn, integration_id, "client_id")}
         rows = [
             ClientCount(client_id, name or "(no local client)", count - removed.get(client_id, 0),
                         removed.get(client_id, 0))
@@ -391,7 +392,8 @@ def count_removed(store: Store, flt: ResourceFilter, *, cancellation: Cancellati
         return count
 
 
-def _kept_count(conn: Connection, flt: ResourceFilter) -> int:
+def _kept_clauses(flt: ResourceFilter) -> list[ColumnElement[bool]]:
+    """``flt`` (without text or reason) on the kept counts."""
     clauses: list[ColumnElement[bool]] = []
     if flt.integration_id is not None:
         clauses.append(RC.integration_id == flt.integration_id)
@@ -401,8 +403,30 @@ def _kept_count(conn: Connection, flt: ResourceFilter) -> int:
         clauses.append(RC.status == flt.status.value)
     if flt.type is not None:
         clauses.append(RC.type == flt.type.value)
-    count: int = conn.execute(select(func.coalesce(func.sum(RC.n), 0)).where(*clauses)).scalar_one()
+    return clauses
+
+
+def _kept_count(conn: Connection, flt: ResourceFilter) -> int:
+    count: int = conn.execute(select(func.coalesce(func.sum(RC.n), 0)).where(*_kept_clauses(flt))).scalar_one()
     return count
+
+
+def single_valued(store: Store, flt: ResourceFilter, *, cancellation: Cancellation | None = None) -> frozenset[str]:
+    """Which of ``type`` and ``status`` say the same on every resource ``flt`` selects (none of
+    an empty result): a narrow table names them once in its header instead of giving each a
+    column, and that holds wherever the operator scrolls. From the kept counts when there is
+    no text or reason; else from the result, read through the same plan as its count."""
+    with store.read(cancellation) as conn:
+        if not name_search(flt.text) and flt.why is None:
+            pairs = conn.execute(select(RC.type, RC.status).where(*_kept_clauses(flt))
+                                 .group_by(RC.type, RC.status).having(func.sum(RC.n) > 0)).all()
+        else:
+            plan = _text_plan(conn, flt)
+            if plan.none:
+                return frozenset()
+            pairs = conn.execute(select(R.type, R.status).where(*_where(flt, plan)).group_by(R.type, R.status)).all()
+    spread = {"type": {type_ for type_, _ in pairs}, "status": {status for _, status in pairs}}
+    return frozenset(key for key, values in spread.items() if len(values) == 1)
 
 
 #: A page of a slice without text is read by sorting the slice (found through its filter

@@ -54,6 +54,8 @@ from syncview.connectors.base import (
     storable,
     within_total,
 )
+from syncview.connectors.http.connector import HttpConnector
+from syncview.connectors.limits import RateBudget
 from syncview.domain import RemoteItem, ResourceType, SyncStatus, normalise_name
 from syncview.errors import ConfigError, ConnectorError, SyncviewError
 from syncview.identity import DEFAULT_IDENTITY, IdentityRules, Keys
@@ -72,8 +74,9 @@ from syncview.services.matching import (
     without_shared,
 )
 from syncview.services.queries import Totals, totals_on
-from syncview.store import RawConnection, RawCursor, Store, raw_connection
+from syncview.store import RawConnection, RawCursor, Store, derived, raw_connection
 from syncview.store.db import db_time
+from syncview.store.leases import StoreBudget
 from syncview.store.locks import SyncLock, sync_lock_free, try_sync_lock
 from syncview.store.models import Integration, SyncLogEntry, SyncRun, table_of
 
@@ -262,8 +265,10 @@ class SyncAlreadyRunningError(SyncviewError):
 # --------------------------------------------------------------------------- entry points
 
 
-def build_connector(integration: IntegrationConfig, *, environ: Mapping[str, str] = os.environ) -> Connector:
-    """The connector for a configured integration, its secrets resolved.
+def build_connector(integration: IntegrationConfig, *, environ: Mapping[str, str] = os.environ,
+                    budget: RateBudget | None = None) -> Connector:
+    """The connector for a configured integration, its secrets resolved; its rate shared through
+    ``budget`` (the store's, store/leases.py) with every process and machine on the store.
 
     The generic ``timeout``, ``rate_limit``, ``concurrency``, ``max_response_bytes`` and
     ``request_deadline`` keys are handed over in the settings, where the HTTP layer
@@ -275,7 +280,10 @@ def build_connector(integration: IntegrationConfig, *, environ: Mapping[str, str
     for key in ("rate_limit", "concurrency", "max_response_bytes", "request_deadline", "pages_beyond_total"):
         if getattr(integration, key) is not None:
             settings[key] = getattr(integration, key)
-    return cls(integration.name, settings)
+    connector = cls(integration.name, settings)
+    if budget is not None and isinstance(connector, HttpConnector):
+        connector.share_limits(budget)
+    return connector
 
 
 def sync_integration(
@@ -293,7 +301,7 @@ def sync_integration(
     if not integration.enabled:
         raise ConfigError(f'integration "{integration.name}" is disabled (enabled = false in the config); '
                           "enable it to sync it")
-    with build_connector(integration, environ=environ) as connector:
+    with build_connector(integration, environ=environ, budget=StoreBudget(store)) as connector:
         return sync_connector(store, connector, create_missing=integration.create_missing, full=full,
                               on_progress=on_progress, match_on=tuple(Rule(r) for r in integration.match_on),
                               identity=integration.identity)
@@ -330,11 +338,15 @@ def sync_connector(
         beyond = connector.settings.get("pages_beyond_total")
         beyond = PAGES_BEYOND_TOTAL if beyond is None else int(beyond)
         fetched = connector.fetch(since=run.since)
+        analysed_at = 0  # resources added when the statistics were last brought up to date
         for page in within_total(fetched, integration=run.name, beyond=beyond):
             payloads: dict[int, str] = {}  # the stored text of payloads the check worked out
             page = storable(page, payloads)  # an item SQLite cannot encode is skipped, not the whole page
             with _collector_paused(), store.write() as conn:
                 state.apply(conn, page, payloads)
+                # The next pages are planned for the rows there are now (a no-op on SQLite).
+                if derived.analyze_grown(conn, state.counts.new - analysed_at):
+                    analysed_at = state.counts.new
             _report(on_progress, state, page.entity, page.total, connector, began)
         if run.since is not None and connector.supports_live_ids:
             message = _finish_with_live_ids(store, connector, state, on_progress)

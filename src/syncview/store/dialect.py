@@ -241,6 +241,19 @@ def raw_connection(conn: Connection) -> RawConnection:
     return _PgRaw(driver)
 
 
+def insert_rows(cursor: RawCursor, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Insert many rows into ``table``: ``executemany`` on SQLite (function calls, no round
+    trips), COPY on PostgreSQL (one stream; ``executemany`` there is a statement per row).
+    Values are as ``executemany`` takes them: texts, numbers, bools, None, times as
+    :func:`~syncview.store.db.db_time` text."""
+    if not rows:
+        return
+    if isinstance(cursor, _PgCursor):
+        cursor.copy_rows(table, columns, rows)
+        return
+    cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", rows)
+
+
 def insert_id(cursor: Any, sql: str, parameters: Sequence[Any]) -> int:
     """Run one INSERT and return the id the engine gave the new row."""
     if isinstance(cursor, sqlite3.Cursor):
@@ -271,6 +284,12 @@ class _PgCursor:
         if rows:
             self._cursor.executemany(pg_sql(sql), rows)
         return self
+
+    def copy_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        """COPY the rows in (text format: the values go through the same dumpers as parameters)."""
+        with self._cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
 
     def fetchone(self) -> Any:
         return self._cursor.fetchone()

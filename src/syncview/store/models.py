@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, Table, Text, UniqueConstraint, text
+from sqlalchemy import Column, Float, Index, Integer, MetaData, String, Table, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from syncview.store.dialect import Flag
@@ -65,9 +65,11 @@ class Resource(SQLModel, table=True):
         Index("ix_resource_integration_status_type", "integration_id", "status", "type"),
         Index("ix_resource_record", "record_id"),
         # Removed-remotely resources, counted apart from the live ones on every tile refresh:
-        # a partial index holds only them, so the count never walks the live rows.
-        Index("ix_resource_removed", "integration_id", "status", "type", sqlite_where=text("deleted_remotely = 1"),
-              postgresql_where=text("deleted_remotely = 1")),
+        # a partial index holds only them, so the count never walks the live rows. It holds their
+        # client too (schema 4), so the client picker's count of them reads no row either
+        # (at 1M: SQLite 38 -> 7 ms, PostgreSQL 23 -> 4 ms).
+        Index("ix_resource_removed", "integration_id", "status", "type", "client_id",
+              sqlite_where=text("deleted_remotely = 1"), postgresql_where=text("deleted_remotely = 1")),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -217,3 +219,39 @@ audit_table = table_of(AuditEvent)
 meta_table = table_of(Meta)
 resource_key_table = table_of(ResourceKey)
 record_key_table = table_of(RecordKey)
+
+
+#: Tables that coordinate processes rather than hold the store's data: created with the schema
+#: (db.py, pg.py) but never backed up or restored, since a lease restored from a backup would
+#: hold a share of a vendor's rate that no process uses.
+coordination = MetaData()
+
+#: A block of an integration's rate slots leased by one process (store/leases.py): the leases
+#: alive at any moment never hold more than the integration's rate. ``granted_at`` and
+#: ``expires_at`` are the store's clock, in seconds since the epoch: a lease not settled by its
+#: holder (killed) frees itself at ``expires_at``.
+rate_lease_table = Table(
+    "rate_lease", coordination,
+    Column("id", Integer, primary_key=True),
+    Column("integration", String, nullable=False),
+    Column("holder", String, nullable=False),
+    Column("slots", Integer, nullable=False),
+    Column("granted_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Index("ix_rate_lease_integration", "integration", "expires_at"),
+)
+
+#: Room for requests in flight on one endpoint of an integration ("" when its bound is not per
+#: endpoint) leased by one process (store/leases.py): the leases alive never hold more than the
+#: bound. A lease of no slots marks a holder waiting for room (the others then keep to a fair
+#: share). ``expires_at`` is the store's clock, as for ``rate_lease``.
+flight_lease_table = Table(
+    "flight_lease", coordination,
+    Column("id", Integer, primary_key=True),
+    Column("integration", String, nullable=False),
+    Column("endpoint", String, nullable=False),
+    Column("holder", String, nullable=False),
+    Column("slots", Integer, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Index("ix_flight_lease_integration", "integration", "endpoint"),
+)

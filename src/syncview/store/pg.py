@@ -26,7 +26,7 @@ from sqlmodel import SQLModel
 
 from syncview.domain import FOLD_SQL_POSTGRES
 from syncview.errors import StoreError
-from syncview.store import derived
+from syncview.store import derived, models
 from syncview.store import db
 from syncview.store.db import APPLICATION_ID, Store
 from syncview.store.dialect import StoreUrl, pg_sql, pg_text_columns, shown_url
@@ -178,10 +178,12 @@ def _prepare_schema(engine: Engine, shown: StoreUrl) -> None:
             for step in range(version, db.SCHEMA_VERSION):
                 db.MIGRATIONS[step](conn)
             conn.exec_driver_sql(f"UPDATE {SCHEMA_TABLE} SET version = %s", (db.SCHEMA_VERSION,))
+        derived.refresh_pg(conn)
 
 
 def _create(conn: Connection) -> None:
     SQLModel.metadata.create_all(conn)
+    models.coordination.create_all(conn)  # the leases of rate and room in flight (store/leases.py)
     for table, column, type_ in pg_text_columns(SQLModel.metadata.sorted_tables):
         conn.exec_driver_sql(f'ALTER TABLE "{table}" ALTER COLUMN "{column}" TYPE {type_} COLLATE "C"')
     derived.create(conn, backfill=False)

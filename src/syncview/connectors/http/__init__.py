@@ -27,7 +27,7 @@ Each module says why it is ours rather than a library's where a well-kept one do
 instantly and deterministically. docs/connectors.md is the guide for a plugin's author.
 """
 
-# API stable: HttpConnector(integration, settings, transport=, sleep=, clock=) with .configure()/.client(auth_hint=, ...)/.oauth(fetch)/.http; HttpClient(integration, kind=, base_url=, auth=, headers=, secrets=, timeout=, rate_limit=, retry=, transport=, sleep=, clock=, auth_hint=, max_response_bytes=, request_deadline=) / HttpClient.for_connector(connector, ...) with .get/.post/.request(check=)/.get_json/.post_json/.decode_json(expect=)/.shape_error/.error_for/.fetch_oauth_token/.log/.redact/.close; Redactor; RateLimiter(per_minute, burst=); RetryPolicy; StaticHeadersAuth, BasicAuth, OAuthTokenAuth(fetch), Token; follow_links, follow_next_urls, page_numbers; parse_retry_after; secret_values
+# API stable: HttpConnector(integration, settings, transport=, sleep=, clock=) with .configure()/.client(auth_hint=, ...)/.oauth(fetch)/.share_limits(budget)/.http; HttpClient(integration, kind=, base_url=, auth=, headers=, secrets=, timeout=, rate_limit=, retry=, transport=, sleep=, clock=, auth_hint=, max_response_bytes=, request_deadline=) / HttpClient.for_connector(connector, ...) with .share_limits(budget)/.get/.post/.request(check=)/.get_json/.post_json/.decode_json(expect=)/.shape_error/.error_for/.fetch_oauth_token/.log/.redact/.close; Redactor; RateLimiter(per_minute, burst=); RetryPolicy; StaticHeadersAuth, BasicAuth, OAuthTokenAuth(fetch), Token; follow_links, follow_next_urls, page_numbers; parse_retry_after; secret_values
 
 from syncview.connectors.http.auth import BasicAuth, OAuthTokenAuth, StaticHeadersAuth, Token
 from syncview.connectors.http.client import HttpClient

@@ -31,7 +31,8 @@ from syncview.connectors.http.errors import (
 )
 from syncview.connectors.http.reading import REQUEST_DEADLINE, read_within
 from syncview.connectors.http.retry import RateLimiter, RetryPolicy, retry_wait
-from syncview.connectors.limits import DEFAULT_LIMITS, Limiter, Limits, shared_limiter
+from syncview.connectors.limits import DEFAULT_LIMITS, Limiter, Limits, RateBudget, shared_limiter
+from syncview.errors import SyncviewError
 from syncview.redaction import PROCESS, Redactor
 
 if TYPE_CHECKING:
@@ -123,7 +124,8 @@ class HttpClient(ErrorWording):
         :data:`~syncview.connectors.limits.DEFAULT_LIMITS` (else ``default_rate_limit`` a
         minute), overridden by the config's ``rate_limit`` and ``concurrency``; shared by every
         client of the integration in the process, unless the connector was given its own
-        ``clock`` or ``sleep`` (tests), which then pace a limiter of its own.
+        ``clock`` or ``sleep`` (tests), which then pace a limiter of its own. Its rate is the
+        process's own until :meth:`share_limits` shares it through a budget (the store's).
         ``options`` go to the constructor (base_url, auth, transport, sleep...).
         """
         settings = connector.settings
@@ -135,7 +137,7 @@ class HttpClient(ErrorWording):
         if clock is time.monotonic and sleep is time.sleep:
             limiter = shared_limiter(connector.integration, limits)
         else:
-            limiter = Limiter(limits, clock=clock, sleep=sleep)
+            limiter = Limiter(limits, clock=clock, sleep=sleep, integration=connector.integration)
         return cls(
             connector.integration,
             kind=connector.kind,
@@ -146,6 +148,12 @@ class HttpClient(ErrorWording):
             request_deadline=float(settings.get("request_deadline") or REQUEST_DEADLINE),
             **options,
         )
+
+    def share_limits(self, budget: RateBudget) -> None:
+        """Lease this integration's rate from ``budget`` (the store's), shared with every
+        process and machine on it, instead of keeping a budget of this process's own."""
+        if isinstance(self.limiter, Limiter):
+            self.limiter = self.limiter.shared_through(budget, deadline=self.request_deadline)
 
     @property
     def limits(self) -> Limits:
@@ -170,6 +178,11 @@ class HttpClient(ErrorWording):
 
     def close(self) -> None:
         self._client.close()
+        if isinstance(self.limiter, Limiter):
+            try:
+                self.limiter.release()  # unused leased slots back to the store now, not when they expire
+            except SyncviewError as error:
+                self.log(logging.WARNING, "%s: %s (its leases free themselves in time)", self.integration, error)
 
     def __enter__(self) -> HttpClient:
         return self

@@ -20,6 +20,7 @@ import httpx
 from syncview.connectors.base import Connector
 from syncview.connectors.http.auth import OAuthTokenAuth, Token
 from syncview.connectors.http.client import HttpClient
+from syncview.connectors.limits import RateBudget
 
 
 class HttpConnector(Connector):
@@ -62,6 +63,11 @@ class HttpConnector(Connector):
         """Bearer auth whose token ``fetch`` gets (usually through ``self.http.fetch_oauth_token``),
         renewed on the injected clock."""
         return OAuthTokenAuth(fetch, clock=self.clock)
+
+    def share_limits(self, budget: RateBudget) -> None:
+        """Share the integration's rate with every process and machine on ``budget``'s store
+        (see :mod:`syncview.connectors.limits`); the sync engine and the doctor call it."""
+        self.http.share_limits(budget)
 
     def close(self) -> None:
         self.http.close()

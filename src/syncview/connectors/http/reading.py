@@ -16,10 +16,12 @@ from typing import Any
 import httpx
 
 from syncview import bounded
+from syncview.connectors.limits import ARRIVAL_DEADLINE
 
 #: Seconds one request may take in all, answer included (config key ``request_deadline``): the
-#: ``timeout`` bounds each read, and a server sending a byte a second never trips it.
-REQUEST_DEADLINE = 120.0
+#: ``timeout`` bounds each read, and a server sending a byte a second never trips it. The shared
+#: limiter counts on it: a request reaches the product within it (``limits.ARRIVAL_DEADLINE``).
+REQUEST_DEADLINE = ARRIVAL_DEADLINE
 
 
 def read_within(client: httpx.Client, request: httpx.Request, auth: Any, *, timeout: float, deadline: float,

@@ -49,8 +49,18 @@ class _Incoming:
     cache: PageCache[ResourceRow]
     top: int
     cursor: int
-    #: (shown, total, removed_shown, removed_total) if the count came in before the rows
-    counted: tuple[int, int, int, int] | None = None
+    #: the count, if it came in before the rows
+    counted: "_Counted | None" = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Counted:
+    """What the counting worker found of a result."""
+
+    #: shown, total, removed_shown, removed_total (see ResourceTable.Counted)
+    counts: tuple[int, int, int, int]
+    #: the columns that say the same on every row of it (queries.single_valued)
+    single: frozenset[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,8 +199,7 @@ class ResourceTable(ScrollView, can_focus=True):
         """A worker counted the rows of query ``generation``."""
 
         generation: int
-        #: shown, total, removed_shown, removed_total (see Counted)
-        counts: tuple[int, int, int, int]
+        counted: _Counted
 
         def can_replace(self, message: Message) -> bool:
             return isinstance(message, ResourceTable.CountLoaded) and message.generation >= self.generation
@@ -210,9 +219,12 @@ class ResourceTable(ScrollView, can_focus=True):
         self._reads_lock = threading.Lock()
         #: the operator's marks; rows they select are drawn with a gutter mark
         self.marks = Marks()
-        #: columns left out because every row in view says the same in them, and what they say
+        #: the columns that say the same on every row of the result (queries.single_valued)
+        self._single: frozenset[str] = frozenset()
+        #: columns left out because every row says the same in them, and what they say
         self._yielded: dict[str, str] = {}
-        #: each flexible column's widest cell in view: the name gets the room the others leave
+        #: each flexible column's widest cell seen in this result: the name gets the room the
+        #: others leave; it only grows while the operator scrolls, so columns do not jump back
         self._wants: dict[str, int] = {}
 
     # -- what to show -----------------------------------------------------------------
@@ -267,11 +279,12 @@ class ResourceTable(ScrollView, can_focus=True):
             total, removed_total = (shown, removed_shown) if plain == flt else (
                 queries.count_resources(self.store, plain, cancellation=cancellation),
                 queries.count_removed(self.store, plain, cancellation=cancellation))
+            single = queries.single_valued(self.store, flt, cancellation=cancellation)
         except Cancelled:
             return
         finally:
             self._untrack(cancellation)
-        self.post_message(self.CountLoaded(generation, (shown, total, removed_shown, removed_total)))
+        self.post_message(self.CountLoaded(generation, _Counted((shown, total, removed_shown, removed_total), single)))
 
     def _fetch(self, generation: int, query: Query, page: int) -> None:
         self._fetch_page(generation, query, page, self._track(Cancellation()))
@@ -340,12 +353,16 @@ class ResourceTable(ScrollView, can_focus=True):
 
     def _swap_in(self, incoming: _Incoming, page: int, rows: list[ResourceRow]) -> None:
         self._incoming = None
+        if incoming.query != self.query_:
+            self._wants = {}  # another result: its own widths
         self.query_ = incoming.query
         self._cache = incoming.cache
         if incoming.counted is not None:
-            self._counted(*incoming.counted)
-        elif len(rows) < PAGE_SIZE:
-            self._set_total(page * PAGE_SIZE + len(rows))
+            self._counted(incoming.counted)
+        else:
+            self._single = frozenset()  # not known yet: every column is shown until it is
+            if len(rows) < PAGE_SIZE:
+                self._set_total(page * PAGE_SIZE + len(rows))
         self.scroll_to(y=incoming.top, animate=False, immediate=True)
         self.cursor = min(incoming.cursor, max((self.total or 1) - 1, 0))
         self.refresh()
@@ -355,11 +372,13 @@ class ResourceTable(ScrollView, can_focus=True):
     def _count_loaded(self, message: CountLoaded) -> None:
         message.stop()
         if self._incoming is not None and message.generation == self._incoming.generation:
-            self._incoming.counted = message.counts
+            self._incoming.counted = message.counted
         elif message.generation == self._generation:
-            self._counted(*message.counts)
+            self._counted(message.counted)
 
-    def _counted(self, shown: int, total: int, removed_shown: int, removed_total: int) -> None:
+    def _counted(self, counted: _Counted) -> None:
+        shown, total, removed_shown, removed_total = counted.counts
+        self._single = counted.single
         self._set_total(shown)
         self.post_message(self.Counted(shown, total, removed_shown, removed_total))
 
@@ -396,25 +415,30 @@ class ResourceTable(ScrollView, can_focus=True):
         return rows if len(rows) == len(cached) else None
 
     def _widest_in_view(self) -> dict[str, int]:
-        """Each flexible column's widest cell among the rows in view (columns.give_room)."""
+        """Each flexible column's widest cell among the rows in view and those seen before in
+        this result (columns.give_room): a wider cell widens its column, a narrower view does
+        not narrow it again."""
         rows = self._rows_in_view_loaded()
         if rows is None:
             return self._wants  # the rows are on their way: keep the layout until they are here
-        return {c.key: max((cell_len(c.text(row, _clean)) for row in rows), default=0)
+        return {c.key: max([self._wants.get(c.key, 0), *(cell_len(c.text(row, _clean)) for row in rows)])
                 for c in columns.SHOWN if c.width is None}
 
     def _uniform_columns(self) -> dict[str, str]:
-        """The yielding columns that say the same on every row in view, and what they say
-        (none on a wide table, with fewer than two rows, or while rows are still coming)."""
+        """The yielding columns that say the same on every row of the result, and what they say
+        (none on a wide table or with fewer than two rows). Decided by the whole result, not the
+        rows in view, so no column comes and goes while the operator scrolls."""
         width = self.scrollable_content_region.width
-        if width >= YIELD_BELOW or not self.total or self.total < 2:
+        if width >= YIELD_BELOW or not self.total or self.total < 2 or not self._single:
             return {}
         top = int(self.scroll_y)
-        cached = [self._cache.get(i) for i in range(top, min(top + self._rows_in_view(), self.total))]
-        rows = [row for row in cached if row is not None]
-        if len(rows) < len(cached):
+        row = next((r for r in (self._cache.get(i) for i in range(top, min(top + self._rows_in_view(), self.total)))
+                    if r is not None), None)
+        if row is None:
             return self._yielded  # the rows are on their way: keep the layout until they are here
-        return columns.uniform(rows, [c for c in columns.SHOWN if width >= c.min_table_width], _clean)
+        # Every row says the same in these: any one of them says what.
+        return {c.key: c.text(row, _clean) for c in columns.SHOWN
+                if c.yields and c.key in self._single and width >= c.min_table_width}
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
@@ -447,7 +471,7 @@ class ResourceTable(ScrollView, can_focus=True):
             if query is not None and query.sort == column.key:
                 label += " ▼" if query.descending else " ▲"
                 style = sorted_style
-            if not number:  # what the yielded columns say on every row in view
+            if not number:  # what the yielded columns say on every row
                 label += "".join(f" · {columns.column(key).yielded_as}{text}" for key, text in self._yielded.items())
             if number:
                 segments.append(Segment(" ", base))
