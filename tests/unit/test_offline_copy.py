@@ -69,6 +69,15 @@ def test_an_existing_file_is_kept_without_force(demo_store, tmp_path):
     assert inspect_store(target).resources > 0
 
 
+def last_analyze(store) -> str:
+    """When PostgreSQL last analysed the resource table by request ("" never; "" on SQLite)."""
+    if store.engine_name != "postgresql":
+        return ""
+    [(when,)] = rows(store, "SELECT coalesce(last_analyze::text, '') FROM pg_stat_user_tables"
+                             " WHERE relname = 'resource' AND schemaname = current_schema()")
+    return when
+
+
 def test_restore_into_replaces_the_rows_in_one_transaction_keeping_the_previous_ones(demo_store, tmp_path):
     from syncview.services.backup import restore_into
 
@@ -80,12 +89,15 @@ def test_restore_into_replaces_the_rows_in_one_transaction_keeping_the_previous_
     actions.exclude(demo_store, matched.id, operator="bob")  # after the backup
 
     previous = tmp_path / "before.db"
+    analysed_before = last_analyze(demo_store)
     report = restore_into(demo_store, backup, previous)
     assert report.previous == previous and report.restored.resources == len(expected["resource"])
     for table in TABLES:
         assert table_rows(demo_store, table) == expected[table], table
     assert {i: queries.integration_totals(demo_store, i) for i in totals} == totals  # counts kept right
     assert queries.count_resources(demo_store, ResourceFilter(1, text="ws-0")) > 0
+    if demo_store.engine_name == "postgresql":  # planned for what it holds now, not what it held
+        assert last_analyze(demo_store) > analysed_before
     kept = open_store(previous)
     try:
         assert queries.get_resource(kept, matched.id).status is SyncStatus.EXCLUDED  # bob's change, kept aside

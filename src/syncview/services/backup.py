@@ -32,7 +32,7 @@ from sqlalchemy.pool import StaticPool
 from sqlmodel import SQLModel
 
 from syncview.errors import StoreError
-from syncview.store import Store, open_store
+from syncview.store import Store, derived, open_store
 from syncview.store.db import APPLICATION_ID, BUSY_TIMEOUT_S, SCHEMA_VERSION, connect
 from syncview.store.models import meta_table
 
@@ -221,6 +221,7 @@ def restore_into(store: Store, source: Path, previous: Path) -> RestoreReport:
                 while chunk := rows.fetchmany(COPY_CHUNK):
                     out.execute(table.insert(), [dict(row) for row in chunk])
             out.execute(meta_table.delete().where(meta_table.c.key == COPY_KEY))  # the store is no copy
+            derived.analyze(out)  # the screens that read it next are planned for what it holds now
     except sqlite3.DatabaseError as error:
         raise StoreError(f"cannot read the backup {source} ({error}); the store is unchanged "
                          f"(and saved to {previous})") from None
