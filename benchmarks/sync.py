@@ -201,15 +201,16 @@ def run(kind: str, n: int, latency: float) -> list[dict[str, Any]]:
             store = open_store(Path(folder) / "bench.db")
             for mode in ("full", "incremental"):
                 _ask(f"{url}/__reset__?latency={latency}")
-                began = time.perf_counter()
+                began, cpu = time.perf_counter(), time.process_time()
                 with case.connect(fake, url) as connector:
                     report = sync_connector(store, connector, full=mode == "full")
-                wall = time.perf_counter() - began
+                wall, cpu = time.perf_counter() - began, time.process_time() - cpu
                 seen = _ask(f"{url}/__meter__")
                 least = floor(case, latency, seen)
                 figures.append({
                     "connector": kind, "items": n, "latency": latency, "mode": mode,
-                    "synced": report.counts.fetched, "wall": round(wall, 2), "requests": seen["requests"],
+                    "synced": report.counts.fetched, "wall": round(wall, 2), "cpu": round(cpu, 2),
+                    "requests": seen["requests"],
                     "floor": round(least, 2), "ratio": round(wall / least, 2) if least else math.inf,
                     "most_in_flight": seen["most_in_flight"], "most_per_endpoint": seen["most_per_endpoint"],
                     "most_in_window": seen["most_in_window"], "breaches": seen["breaches"],
@@ -243,10 +244,11 @@ def main() -> None:
     if args.json:
         print(json.dumps({"machine": machine(), "figures": figures}, indent=2))
         return
-    print_table(("connector", "items", "latency", "run", "wall", "requests", "floor", "x floor", "in flight",
+    print_table(("connector", "items", "latency", "run", "wall", "CPU", "requests", "floor", "x floor", "in flight",
                  "in window", "breaches", "load"),
                 [(f["connector"], f"{f['items']:,}", f"{f['latency']:g} s", f["mode"], f"{f['wall']:.1f} s",
-                  f"{f['requests']:,}", f"{f['floor']:.1f} s", f"{f['ratio']:.2f}", f["most_in_flight"],
+                  f"{f['cpu']:.1f} s", f"{f['requests']:,}", f"{f['floor']:.1f} s", f"{f['ratio']:.2f}",
+                  f["most_in_flight"],
                   f["most_in_window"], f["breaches"], f["load"]) for f in figures],
                 title=f"Sync against the fakes ({machine()})")
 

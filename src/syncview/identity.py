@@ -86,6 +86,7 @@ PLACEHOLDER_HOSTS: tuple[str, ...] = ("localhost", "localhost.localdomain", "unk
 _SQUASH = re.compile(r"[^0-9a-z]+")
 _MAC_SEPARATORS = re.compile(r"[\s:\-.]+")
 _HEX12 = re.compile(r"[0-9a-f]{12}")
+_MAC_CANONICAL = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5}")
 _IPV4 = re.compile(r"\d{1,3}(\.\d{1,3}){3}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
@@ -107,10 +108,12 @@ def normalise_mac(raw: str | None) -> str | None:
     (``AA:BB:..``, ``aa-bb-..``, ``aabb.ccdd.eeff``, bare hex); None if it is not 48 bits of hex."""
     if raw is None:
         return None
+    if isinstance(raw, str) and _MAC_CANONICAL.fullmatch(raw):  # in this notation already, as most send it
+        return raw
     digits = _MAC_SEPARATORS.sub("", str(raw).strip().casefold())
     if not _HEX12.fullmatch(digits):
         return None
-    return ":".join(digits[i:i + 2] for i in range(0, 12, 2))
+    return f"{digits[:2]}:{digits[2:4]}:{digits[4:6]}:{digits[6:8]}:{digits[8:10]}:{digits[10:]}"
 
 
 def mac_is_placeholder(mac: str) -> bool:
@@ -191,7 +194,7 @@ _KIND_OF = {kind._value_: kind for kind in KeyKind}
 NO_KEYS = Keys()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per item, and a frozen __init__ costs 4x
 class Normalised:
     """:meth:`IdentityRules.normalise`'s answer: the keys, and the values refused as placeholders."""
 
@@ -231,36 +234,45 @@ class IdentityRules:
         host name when it is its name (``name_norm``, the normalised name, when the caller
         has it): the name rule compares names anyway.
         """
-        found: dict[KeyKind, set[str]] = {}
+        found: dict[KeyKind, frozenset[str]] = {}
         refused: list[str] = []
         serial = normalise_serial(raw.serial)
         if serial is not None:
             if self.serial_is_placeholder(serial):
                 refused.append(f"serial {(raw.serial or '').strip()!r} is a placeholder")
             else:
-                found[KeyKind.SERIAL] = {serial}
-        for text in raw.macs:
-            mac = normalise_mac(text)
-            if mac is None:
-                continue
-            if self.mac_is_placeholder(mac):
-                refused.append(f"MAC {mac} is a placeholder")
-            else:
-                found.setdefault(KeyKind.MAC, set()).add(mac)
+                found[_SERIAL] = frozenset((serial,))
+        if raw.macs:
+            macs: set[str] = set()
+            for text in raw.macs:
+                mac = normalise_mac(text)
+                if mac is None:
+                    continue
+                if self.mac_is_placeholder(mac):
+                    refused.append(f"MAC {mac} is a placeholder")
+                else:
+                    macs.add(mac)
+            if macs:
+                found[_MAC] = frozenset(macs)
         email = normalise_email(raw.email)
         if email is not None:
-            found[KeyKind.EMAIL] = {email}
-        if type_ is ResourceType.DEVICE:
+            found[_EMAIL_KIND] = frozenset((email,))
+        if type_ is _DEVICE:
             host = normalise_hostname(raw.hostname) if raw.hostname else hostname_of_name(name)
             if host is not None and host.casefold() not in PLACEHOLDER_HOSTS:
                 host_norm = normalise_name(host)
                 if host_norm != (name_norm if name_norm is not None else normalise_name(name)):
-                    found[KeyKind.HOST] = {host_norm}
-        xrefs = {x.strip() for x in raw.xrefs if x and x.strip()}
-        if xrefs:
-            found[KeyKind.XREF] = xrefs
-        return Normalised(Keys({k: frozenset(v) for k, v in found.items() if v}), tuple(refused))
+                    found[_HOST_KIND] = frozenset((host_norm,))
+        if raw.xrefs:
+            xrefs = frozenset(x.strip() for x in raw.xrefs if x and x.strip())
+            if xrefs:
+                found[_XREF] = xrefs
+        return Normalised(Keys(found) if found else NO_KEYS, tuple(refused))
 
+
+#: Members looked up once: an enum member's lookup costs as much as a key's test, per item.
+_SERIAL, _MAC, _EMAIL_KIND, _HOST_KIND, _XREF = KeyKind.SERIAL, KeyKind.MAC, KeyKind.EMAIL, KeyKind.HOST, KeyKind.XREF
+_DEVICE = ResourceType.DEVICE
 
 DEFAULT_IDENTITY = IdentityRules()
 

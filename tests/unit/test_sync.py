@@ -526,6 +526,32 @@ def test_a_page_that_fails_to_write_leaves_nothing_of_itself(documented, monkeyp
     assert (outcome, fetched) == ("partial", 2) and "unexpected ValueError: disk on fire" in message
 
 
+def test_the_cyclic_collector_is_off_while_a_page_is_written_and_on_again_after(documented, monkeypatch):
+    import gc
+
+    during = []
+    original = sync._PageWriter.write
+
+    def write_then_fail(self):
+        during.append(gc.isenabled())
+        original(self)
+        if len(during) == 2:
+            raise ValueError("disk on fire")
+
+    monkeypatch.setattr(sync._PageWriter, "write", write_then_fail)
+    assert gc.isenabled()
+    with pytest.raises(ValueError):
+        run(documented)
+    assert during == [False, False] and gc.isenabled()  # back on after a page that failed too
+    monkeypatch.undo()
+    gc.disable()
+    try:  # a caller that keeps the collector off finds it off still
+        run(documented)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
 def test_a_run_left_running_by_a_dead_process_is_closed_at_the_next_start(documented):
     with documented.write() as conn:
         conn.exec_driver_sql("INSERT INTO integration (id, name, kind, created_at) VALUES (5, ?, 'scripted', "

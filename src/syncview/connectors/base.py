@@ -6,6 +6,7 @@ nothing of the store: the sync engine decides what the items mean locally.
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -109,7 +110,19 @@ def within_total(pages: Iterable[Page], *, integration: str, beyond: int = PAGES
         yield page
 
 
-def storable(page: Page) -> Page:
+#: A payload as the store's ``payload`` column holds it: compact, key order as the product sent
+#: it (so the operator reads it as the API shows it), anything JSON lacks (a datetime) as text.
+_STORED = json.JSONEncoder(separators=(",", ":"), default=str).encode
+#: The same with text as it is (lone surrogates kept, not escaped): what :func:`storable` checks.
+_AS_IS = json.JSONEncoder(separators=(",", ":"), default=str, ensure_ascii=False).encode
+
+
+def payload_text(payload: Mapping[str, Any]) -> str:
+    """A remote item's payload as the store's ``payload`` column holds it."""
+    return _STORED(payload)
+
+
+def storable(page: Page, payloads: dict[int, str] | None = None) -> Page:
     """``page`` without the items holding text no store can keep, each named in a warning.
 
     A lone surrogate (``"\\ud83d"`` in JSON: half an emoji, as UTF-16 APIs cut them) is a
@@ -117,10 +130,14 @@ def storable(page: Page) -> Page:
     whole page, and every later sync of the integration with it. The sync engine passes every
     page through here, whichever connector built it, so such an item is skipped like any
     malformed row and the rest syncs.
+
+    ``payloads``, if given, gains the :func:`payload_text` of the kept items' payloads the check
+    has already worked out, by ``id(item)`` (all of them but those holding text outside ASCII),
+    so that the engine does not encode them twice.
     """
     kept: list[RemoteItem] = []
     for item in page.items:
-        problem = _unstorable(item)
+        problem = _unstorable(item, payloads)
         if problem is None:
             kept.append(item)
         else:
@@ -131,9 +148,31 @@ def storable(page: Page) -> Page:
     return page
 
 
-def _unstorable(item: RemoteItem) -> str | None:
+def _unstorable(item: RemoteItem, payloads: dict[int, str] | None = None) -> str | None:
     """Why ``item`` cannot be stored (which field holds what), or None when it can."""
     keys = item.keys
+    # Almost every item can: the C encoder's pass over its text says so. Only an item whose text
+    # does not encode (or a payload JSON cannot hold) is looked at field by field.
+    text: str | None
+    payload: str | None
+    try:
+        text = _AS_IS((item.external_id, item.name, item.remote_company, keys.serial, keys.macs, keys.hostname,
+                       keys.email, keys.xrefs))
+        payload = _AS_IS(item.payload)
+    except (TypeError, ValueError, RecursionError):
+        text = payload = None
+    if text is not None and payload is not None:
+        if text.isascii() and payload.isascii():
+            # ASCII as it is is the stored text too, but for DEL, which the stored text escapes.
+            if payloads is not None and "\x7f" not in payload:
+                payloads[id(item)] = payload
+            return None
+        try:
+            text.encode("utf-8")
+            payload.encode("utf-8")
+            return None
+        except UnicodeEncodeError:
+            pass
     fields: list[tuple[str, Any]] = [
         ("id", item.external_id), ("name", item.name), ("company", item.remote_company),
         ("serial", keys.serial), ("MAC", keys.macs), ("host name", keys.hostname), ("e-mail", keys.email),

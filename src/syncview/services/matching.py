@@ -67,7 +67,7 @@ _KINDS = {Rule(kind.value): kind for kind in KeyKind if kind.value in Rule._valu
 DEFAULT_RULES: tuple[Rule, ...] = tuple(Rule)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per item, and a frozen __init__ costs 4x
 class MatchInput:
     """What the rules need to know of one resource."""
 
@@ -88,7 +88,7 @@ class MatchInput:
         return frozenset({self.name_norm, *self.keys.get(_HOST)})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per item, and a frozen __init__ costs 4x
 class Outcome:
     decision: Decision
     record_id: int | None = None
@@ -99,7 +99,7 @@ class Outcome:
     kind: ReasonKind | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per item, and a frozen __init__ costs 4x
 class RecordInfo:
     """A local record as the rules see it."""
 
@@ -152,14 +152,26 @@ class Records:
             scope = scope_of(inp.type._value_, inp.client_id)
         found: set[int] = set()
         if rule is _NAME:
-            for form in inp.name_forms():
+            hit = self.by_name.get((scope, inp.name_norm))
+            if hit:
+                found |= hit
+            for form in inp.keys.values.get(_HOST, ()):
                 hit = self.by_name.get((scope, form))
                 if hit:
                     found |= hit
             return found
+        values = inp.keys.values.get(_KINDS[rule])
+        if not values:
+            return found
         kind = rule._value_
+        if len(values) == 1:
+            for value in values:
+                hit = self.by_key.get((scope, kind, value))
+                if hit:
+                    found |= hit
+            return found
         singled: set[int] = set()
-        for value in inp.keys.get(_KINDS[rule]):
+        for value in values:
             hit = self.by_key.get((scope, kind, value))
             if hit:
                 found |= hit
@@ -421,18 +433,33 @@ def load_records(cursor: RawCursor, integration_id: int, inputs: Sequence[MatchI
     """
     records = Records()
     ids: set[int] = set()
+    # One pass over the inputs: their key values by kind, and the (scope, name form) pairs.
+    wanted: dict[KeyKind, set[str]] = {}
+    names: set[tuple[tuple[str, int | None], str]] = set()
+    host_kind = _HOST
+    for inp in inputs:
+        type_ = inp.type._value_
+        scope = (type_, None if type_ == "client" else inp.client_id)
+        names.add((scope, inp.name_norm))
+        if inp.keys:
+            for key_kind, held in inp.keys.values.items():
+                got = wanted.get(key_kind)
+                if got is None:
+                    wanted[key_kind] = set(held)
+                else:
+                    got |= held
+                if key_kind is host_kind:
+                    names.update((scope, form) for form in held)
     for rule in rules:
         if rule is Rule.NAME:
             continue
-        key_kind = _KINDS[rule]
-        values = {v for inp in inputs if inp.keys for v in inp.keys.get(key_kind)}
-        if values and rule is Rule.XREF:
-            triples = json.dumps([x.split(":", 2) for x in sorted(values) if x.count(":") >= 2])
-            ids.update(rid for (rid,) in cursor.execute(_BY_XREF, (triples, _json(values), _json(values))))
-        elif values:
-            ids.update(rid for (rid,) in cursor.execute(_BY_KEY, (rule.value, _json(values)) * 2))
+        found = wanted.get(_KINDS[rule])
+        if found and rule is Rule.XREF:
+            triples = json.dumps([x.split(":", 2) for x in sorted(found) if x.count(":") >= 2])
+            ids.update(rid for (rid,) in cursor.execute(_BY_XREF, (triples, _json(found), _json(found))))
+        elif found:
+            ids.update(rid for (rid,) in cursor.execute(_BY_KEY, (rule.value, _json(found)) * 2))
     if Rule.NAME in rules:
-        names = {(scope_of(inp.type._value_, inp.client_id), form) for inp in inputs for form in inp.name_forms()}
         client_names = [form for (type_, _), form in names if type_ == "client"]
         scoped = [[type_, client_id, form] for (type_, client_id), form in names if type_ != "client"]
         if client_names:
