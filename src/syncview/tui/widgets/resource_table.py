@@ -354,15 +354,16 @@ class ResourceTable(ScrollView, can_focus=True):
     def _swap_in(self, incoming: _Incoming, page: int, rows: list[ResourceRow]) -> None:
         self._incoming = None
         if incoming.query != self.query_:
-            self._wants = {}  # another result: its own widths
+            # Another result: its own widths, and every column shown until its count says which
+            # say the same on every row (the same query read again keeps its layout meanwhile).
+            self._wants = {}
+            self._single = frozenset()
         self.query_ = incoming.query
         self._cache = incoming.cache
         if incoming.counted is not None:
             self._counted(incoming.counted)
-        else:
-            self._single = frozenset()  # not known yet: every column is shown until it is
-            if len(rows) < PAGE_SIZE:
-                self._set_total(page * PAGE_SIZE + len(rows))
+        elif len(rows) < PAGE_SIZE:
+            self._set_total(page * PAGE_SIZE + len(rows))
         self.scroll_to(y=incoming.top, animate=False, immediate=True)
         self.cursor = min(incoming.cursor, max((self.total or 1) - 1, 0))
         self.refresh()
