@@ -395,3 +395,19 @@ async def test_at_80_columns_a_column_saying_the_same_on_every_row_gives_the_nam
             else:
                 assert "Status" in header and "·" not in header
         app = type(app)(demo_store, operator="tester")
+
+
+async def test_narrowing_the_terminal_lets_a_column_every_row_agrees_on_give_its_room(app):
+    """Counted on a wide screen (where every column shows), then narrowed to 80 columns: which
+    columns yield is asked anew, and the chosen type moves into the header."""
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("t", "down", "enter")
+        await settle(pilot)
+        table = app.screen.query_one(ResourceTable)
+        label = table.query_.filter.type.label
+        assert "Type" in table_lines(app)[0]
+        await pilot.resize_terminal(80, 24)
+        await settle(pilot)
+        header = table_lines(app)[0]
+        assert f"· {label}" in header and "Type" not in header, header

@@ -219,8 +219,10 @@ class ResourceTable(ScrollView, can_focus=True):
         self._reads_lock = threading.Lock()
         #: the operator's marks; rows they select are drawn with a gutter mark
         self.marks = Marks()
-        #: the columns that say the same on every row of the result (queries.single_valued)
+        #: the columns that say the same on every row of the result (queries.single_valued),
+        #: asked only while the table is narrow (``_counted_narrow``)
         self._single: frozenset[str] = frozenset()
+        self._counted_narrow = False
         #: columns left out because every row says the same in them, and what they say
         self._yielded: dict[str, str] = {}
         #: each flexible column's widest cell seen in this result: the name gets the room the
@@ -265,12 +267,17 @@ class ResourceTable(ScrollView, can_focus=True):
 
     # -- loading ------------------------------------------------------------------------
 
+    def _narrow(self) -> bool:
+        """Whether the table is narrow enough for columns to give their room up (YIELD_BELOW)."""
+        return self.scrollable_content_region.width < YIELD_BELOW
+
     def _count(self, generation: int, query: Query) -> None:
         self._cancel_reads()
-        self._count_rows(generation, query, self._track(Cancellation()))
+        self._counted_narrow = self._narrow()
+        self._count_rows(generation, query, self._counted_narrow, self._track(Cancellation()))
 
     @work(thread=True, group="count", exit_on_error=False, description="reading resources")
-    def _count_rows(self, generation: int, query: Query, cancellation: Cancellation) -> None:
+    def _count_rows(self, generation: int, query: Query, narrow: bool, cancellation: Cancellation) -> None:
         try:
             shown = queries.count_resources(self.store, query.filter, cancellation=cancellation)
             removed_shown = queries.count_removed(self.store, query.filter, cancellation=cancellation)
@@ -279,7 +286,8 @@ class ResourceTable(ScrollView, can_focus=True):
             total, removed_total = (shown, removed_shown) if plain == flt else (
                 queries.count_resources(self.store, plain, cancellation=cancellation),
                 queries.count_removed(self.store, plain, cancellation=cancellation))
-            single = queries.single_valued(self.store, flt, cancellation=cancellation)
+            # Only a narrow table uses it (a wide one shows every column): no second read for the rest.
+            single = queries.single_valued(self.store, flt, cancellation=cancellation) if narrow else frozenset[str]()
         except Cancelled:
             return
         finally:
@@ -585,6 +593,8 @@ class ResourceTable(ScrollView, can_focus=True):
         if self.total is not None:
             self.virtual_size = Size(self.scrollable_content_region.width, self.total + 1)
         self._fetch_visible()
+        if self._narrow() != self._counted_narrow:
+            self.reload()  # counted for the other width: which columns yield is asked anew
 
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)
