@@ -98,12 +98,9 @@ def _check_team(url: str, password: str | None, subject: str) -> Iterator[Findin
     from sqlalchemy.exc import DBAPIError
 
     from syncview.store.locks import running_syncs
-    from syncview.store.pg import _make_engine, parse_url, translate_pg
+    from syncview.store.pg import engine_for, translate_pg
 
-    sa_url, shown = parse_url(url)
-    if password and sa_url.password is None:
-        sa_url = sa_url.set(password=password)
-    engine = _make_engine(sa_url)
+    engine, shown = engine_for(url, password=password)
     try:
         with engine.connect() as conn:
             if conn.execute(text("SELECT to_regclass('resource') IS NULL")).scalar():

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NoReturn
 from urllib.parse import quote
 
 import platformdirs
@@ -221,12 +222,14 @@ class Store:
                     self._began_write(conn)
                     yield conn
                     self._ending_write(conn)
-        except DBAPIError as error:
-            raise self._translate(error) from error
         except Exception as error:
-            if is_driver_error(error):
-                raise self._translate(error) from error
-            raise
+            self._reraise(error)
+
+    def _reraise(self, error: Exception) -> NoReturn:
+        """Raise ``error`` again, as one :class:`StoreError` line when the driver raised it."""
+        if isinstance(error, DBAPIError) or is_driver_error(error):
+            raise self._translate(error) from error
+        raise error
 
     def _began_write(self, conn: Connection) -> None:
         if self.engine_name == POSTGRESQL:
@@ -252,12 +255,8 @@ class Store:
             with self.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn:
                 with conn.begin():
                     yield conn
-        except DBAPIError as error:
-            raise self._translate(error) from error
         except Exception as error:
-            if is_driver_error(error):
-                raise self._translate(error) from error
-            raise
+            self._reraise(error)
 
     @contextmanager
     def connection(self) -> Iterator[Connection]:
@@ -266,12 +265,8 @@ class Store:
         try:
             with self.engine.connect() as conn:
                 yield conn
-        except DBAPIError as error:
-            raise self._translate(error) from error
         except Exception as error:
-            if is_driver_error(error):
-                raise self._translate(error) from error
-            raise
+            self._reraise(error)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -218,15 +218,12 @@ def open_budget(path: Path | str, *, password: str | None = None) -> StoreBudget
     creates, migrates or (beyond its leases) writes one. The caller closes ``budget.store``."""
     try:
         if is_store_url(path):
-            from syncview.store.pg import _make_engine, _schema_state, parse_url
+            from syncview.store.pg import engine_for, schema_state
 
-            sa_url, shown = parse_url(str(path))
-            if password and sa_url.password is None:
-                sa_url = sa_url.set(password=password)
-            engine = _make_engine(sa_url)
+            engine, shown = engine_for(str(path), password=password)
             try:
                 with engine.connect() as conn:
-                    version, marked = _schema_state(conn, shown)
+                    version, marked = schema_state(conn, shown)
             except BaseException:
                 engine.dispose()
                 raise

@@ -61,12 +61,18 @@ def parse_url(url: str) -> tuple[URL, StoreUrl]:
     return parsed.set(drivername="postgresql+psycopg"), shown
 
 
-def open_postgres(url: str, *, password: str | None = None) -> Store:
-    """Open (initialising or migrating as needed) the PostgreSQL store at ``url``."""
+def engine_for(url: str, *, password: str | None = None) -> tuple[Engine, StoreUrl]:
+    """An engine on the PostgreSQL database at ``url`` (``password`` when the URL holds none),
+    and the URL as shown; nothing is connected yet. The caller disposes of the engine."""
     sa_url, shown = parse_url(url)
     if password and sa_url.password is None:
         sa_url = sa_url.set(password=password)
-    engine = _make_engine(sa_url)
+    return _make_engine(sa_url), shown
+
+
+def open_postgres(url: str, *, password: str | None = None) -> Store:
+    """Open (initialising or migrating as needed) the PostgreSQL store at ``url``."""
+    engine, shown = engine_for(url, password=password)
     try:
         _prepare_schema(engine, shown)
     except DBAPIError as error:
@@ -142,7 +148,7 @@ def advance_ids(conn: Connection) -> None:
     conn.exec_driver_sql(_ADVANCE_IDS)
 
 
-def _schema_state(conn: Connection, shown: StoreUrl) -> tuple[int, bool]:
+def schema_state(conn: Connection, shown: StoreUrl) -> tuple[int, bool]:
     marked = conn.exec_driver_sql("SELECT to_regclass(%s) IS NOT NULL", (SCHEMA_TABLE,)).scalar_one()
     if marked:
         row = conn.exec_driver_sql(f"SELECT application_id, version FROM {SCHEMA_TABLE}").first()
@@ -162,7 +168,7 @@ def _prepare_schema(engine: Engine, shown: StoreUrl) -> None:
     with engine.connect() as conn, conn.begin():
         # One process initialises or migrates; another waits, then finds it done.
         conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
-        version, marked = _schema_state(conn, shown)
+        version, marked = schema_state(conn, shown)
         if version > db.SCHEMA_VERSION:
             raise StoreError(
                 f"{shown} was written by a newer syncview (schema {version}; this one reads up to "
@@ -251,13 +257,10 @@ def _database(shown: str) -> str:
 def describe(url: str, *, password: str | None = None) -> str:
     """What a PostgreSQL store holds, read without writing (for ``doctor``): its schema, size and
     name index; StoreError (one line) when it cannot be read or is not a syncview store."""
-    sa_url, shown = parse_url(url)
-    if password and sa_url.password is None:
-        sa_url = sa_url.set(password=password)
-    engine = _make_engine(sa_url)
+    engine, shown = engine_for(url, password=password)
     try:
         with engine.connect() as conn:
-            version, marked = _schema_state(conn, shown)
+            version, marked = schema_state(conn, shown)
             if not marked:
                 return "an empty database; syncview makes it a store on first use"
             if version > db.SCHEMA_VERSION:
