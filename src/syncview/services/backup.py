@@ -22,6 +22,7 @@ import re
 import shutil
 import sqlite3
 import time
+from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -101,21 +102,38 @@ def backup_store(store_path: Path, target: Path, *, force: bool = False) -> Stor
         raise StoreError(f"there is no store at {store_path} to back up")
     target = _backup_target(target, store_path, force=force)
     inspect_store(store_path, check_integrity=False)  # refuse a file that is not ours before copying it
+    return _write_backup(target, str(store_path), lambda partial: _copy(store_path, partial))
+
+
+def _write_backup(target: Path, source: str, write: Callable[[Path], None]) -> StoreFacts:
+    """Have ``write`` make the backup of ``source`` (a store's file or URL, as shown) in a file
+    beside ``target``, then mark it as a copy, check it, sync it and rename it into place, so
+    ``target`` is never half a backup; what failed on the way is one line, and nothing is left
+    behind but ``target``, whole or as it was."""
     partial = target.with_name(target.name + ".partial")
+    _remove_with_logs(partial)
     try:
-        _copy(store_path, partial)
-        mark_copy(partial, str(store_path))
+        write(partial)
+        mark_copy(partial, source)
         facts = inspect_store(partial)
+        with partial.open("rb+") as handle:
+            os.fsync(handle.fileno())
         os.replace(partial, target)
         _sync_directory(target.parent)
     except OSError as error:
         raise StoreError(f"cannot write the backup {target}: {error.strerror or error}; "
                          "check the directory exists, is writable and has room") from None
     except sqlite3.DatabaseError as error:
-        raise StoreError(_sqlite_message(error, store_path, target)) from None
+        raise StoreError(_sqlite_message(error, Path(source), target)) from None
     finally:
-        partial.unlink(missing_ok=True)
+        _remove_with_logs(partial)
     return StoreFacts(target, facts.schema_version, facts.resources, target.stat().st_size)
+
+
+def _remove_with_logs(path: Path) -> None:
+    """Remove an SQLite file and any journal or WAL files beside it."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
 def _backup_target(target: Path, store_path: Path | None, *, force: bool) -> Path:
@@ -145,10 +163,8 @@ def copy_to_sqlite(source: Store, target: Path, *, force: bool = False) -> Store
     even while a sync writes), into a new store whose own triggers build its counts and name
     index. Written beside ``target`` and renamed into place once complete and checked."""
     target = _backup_target(target.absolute(), None, force=force)
-    partial = target.with_name(target.name + ".partial")
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        Path(f"{partial}{suffix}").unlink(missing_ok=True)
-    try:
+
+    def write(partial: Path) -> None:
         dest = open_store(partial)
         try:
             with source.read() as src, dest.write() as out:
@@ -162,21 +178,8 @@ def copy_to_sqlite(source: Store, target: Path, *, force: bool = False) -> Store
             dest.close()
         with closing(_connect(partial)) as conn:
             conn.execute("PRAGMA journal_mode = DELETE")  # one file to carry, as a backup is
-        mark_copy(partial, str(source.path))
-        facts = inspect_store(partial)
-        with partial.open("rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(partial, target)
-        _sync_directory(target.parent)
-    except OSError as error:
-        raise StoreError(f"cannot write the backup {target}: {error.strerror or error}; "
-                         "check the directory exists, is writable and has room") from None
-    except sqlite3.DatabaseError as error:
-        raise StoreError(_sqlite_message(error, Path(str(source.path)), target)) from None
-    finally:
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            Path(f"{partial}{suffix}").unlink(missing_ok=True)
-    return StoreFacts(target, facts.schema_version, facts.resources, target.stat().st_size)
+
+    return _write_backup(target, str(source.path), write)
 
 
 def before_restore_path(shown_url: str) -> Path:
