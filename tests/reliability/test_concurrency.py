@@ -135,7 +135,8 @@ def test_an_operator_acting_while_a_sync_holds_the_write_lock_waits_then_both_la
     finish(acting).ok()
     finish(syncing).ok()
 
-    assert query(db, "SELECT status, record_id FROM resource WHERE id = ?", resource_id) == [("excluded", None)]
+    assert query(db, "SELECT status, record_id, updated_by FROM resource WHERE id = ?", resource_id) == [
+        ("excluded", None, "bob")]
     assert query(db, "SELECT outcome FROM syncrun ORDER BY id") == [("success",), ("success",)]
     assert_consistent(db)
 

@@ -5,7 +5,7 @@
   process and host that hold it; the server lets go of the lock of a killed sync, and the next
   sync closes that run as interrupted. A run marked running by another machine counts as alive
   exactly while its lock is held.
-- A sync and an operator at once both keep their changes.
+- A sync and an operator at once both keep their changes: test_concurrency.py, on both engines.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from sqlalchemy import insert, text
 
 from syncview.store import open_store
 from syncview.store.models import sync_run_table
-from tests.reliability.support import finish, kill, run, spawn, wait_for
+from tests.reliability.support import kill, run, spawn, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -113,25 +113,6 @@ def test_a_run_another_machine_marks_running_is_alive_exactly_while_its_lock_is_
         assert _query(pg_db, "SELECT outcome FROM syncrun WHERE id = :r", r=run_id) == [("failed",)]
     finally:
         store.close()
-
-
-def test_a_sync_and_an_operator_at_once_on_postgresql_both_keep_their_changes(pg_db, write_config, tmp_path):
-    config = write_config(DEMO)
-    env = {"SYNCVIEW_TEST_DEMO_PAGE_SIZE": "100"}
-    run("--db", pg_db, "--config", config, "sync", "Demo PSA", env=env, driver=True).ok()
-    [(resource_id,)] = _query(pg_db, "SELECT id FROM resource ORDER BY id DESC LIMIT 1")
-    marker, resume = tmp_path / "paused", tmp_path / "resume"
-    syncing = spawn("--db", pg_db, "--config", config, "sync", "Demo PSA", driver=True, env={
-        **env, "SYNCVIEW_TEST_PAUSE": "syncview.services.sync:_RunState.apply", "SYNCVIEW_TEST_PAUSE_CALL": "2",
-        "SYNCVIEW_TEST_MARKER": str(marker), "SYNCVIEW_TEST_RESUME": str(resume)})
-    wait_for(marker.exists, what="the sync to pause inside page 2", process=syncing)
-    acting = spawn("--db", pg_db, "exclude", str(resource_id), env={"SYNCVIEW_OPERATOR": "bob"})
-    resume.touch()
-    finish(acting).ok()
-    finish(syncing).ok()
-    assert _query(pg_db, "SELECT status, updated_by FROM resource WHERE id = :i", i=resource_id) == [
-        ("excluded", "bob")]
-    assert [o for (o,) in _query(pg_db, "SELECT outcome FROM syncrun ORDER BY id")] == ["success", "success"]
 
 
 # --- backup, replay and restore on a PostgreSQL store --------------------------------------------
