@@ -3,8 +3,8 @@
     .venv/bin/python benchmarks/shared_limits.py                       # Datto RMM, 10k items, 0.1 s
     .venv/bin/python benchmarks/shared_limits.py --connector autotask --items 10000 --latency 0.1 --rounds 2
 
-The same full then incremental sync as benchmarks/sync.py (its fakes, loopback server and
-floor), run alternately with the limiter's budget of the process's own ("process", as before
+The same full then incremental sync as benchmarks/sync.py (its ``run``, with ``shared`` on and
+off), run alternately with the limiter's budget of the process's own ("process", as before
 the leases) and leased from the store ("store", what `syncview sync` does now), ``--rounds``
 times each so that a change in the machine's load falls on both. Per run: wall time, requests
 the fake saw, the floor, the store transactions the leases cost (rate and room in flight,
@@ -22,7 +22,6 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -32,50 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import sync as bench  # noqa: E402  (benchmarks/sync.py: its cases, server and floor)
 from common import machine, print_table  # noqa: E402
 
-from syncview.connectors.http.connector import HttpConnector  # noqa: E402
 from syncview.connectors.limits import Settlement  # noqa: E402
-from syncview.services.sync import sync_connector  # noqa: E402
 from syncview.store import open_store  # noqa: E402
 from syncview.store.leases import StoreBudget  # noqa: E402
-
-
-def run(kind: str, n: int, latency: float, shared: bool) -> list[dict[str, Any]]:
-    case = bench.CASES[kind]
-    fake = case.build(n)
-    url, stop = bench.serve(fake)
-    figures = []
-    try:
-        with tempfile.TemporaryDirectory() as folder:
-            store = open_store(Path(folder) / "bench.db")
-            budget = StoreBudget(store)
-            for mode in ("full", "incremental"):
-                bench._ask(f"{url}/__reset__?latency={latency}")
-                before = budget.transactions
-                began = time.perf_counter()
-                with case.connect(fake, url) as connector:
-                    if shared:
-                        assert isinstance(connector, HttpConnector)
-                        connector.share_limits(budget)
-                    leases = getattr(connector.http.limiter, "leases_taken", 0)
-                    report = sync_connector(store, connector, full=mode == "full")
-                    leases = getattr(connector.http.limiter, "leases_taken", 0) - leases
-                wall = time.perf_counter() - began
-                seen = bench._ask(f"{url}/__meter__")
-                least = bench.floor(case, latency, seen)
-                figures.append({
-                    "connector": kind, "items": n, "latency": latency, "mode": mode,
-                    "budget": "store" if shared else "process", "synced": report.counts.fetched,
-                    "wall": round(wall, 2), "requests": seen["requests"], "floor": round(least, 2),
-                    "ratio": round(wall / least, 2) if least else None,
-                    "lease_transactions": budget.transactions - before, "leases": leases,
-                    "most_in_window": seen["most_in_window"], "most_in_flight": seen["most_in_flight"],
-                    "most_per_endpoint": seen["most_per_endpoint"], "breaches": seen["breaches"],
-                    "load": round(os.getloadavg()[0], 1),
-                })
-            store.close()
-    finally:
-        stop()
-    return figures
 
 
 def lease_cost(location: str, cycles: int) -> dict[str, Any]:
@@ -116,7 +74,7 @@ def main() -> None:
     figures = []
     for _ in range(args.rounds):
         for shared in (False, True):
-            for figure in run(args.connector, args.items, args.latency, shared):
+            for figure in bench.run(args.connector, args.items, args.latency, shared=shared):
                 figures.append(figure)
                 print(json.dumps(figure), file=sys.stderr, flush=True)
     if args.json:

@@ -209,9 +209,14 @@ def _fresh_window(kind: str) -> None:
     time.sleep(max(0.0, ended + limits.window + 1.0 - time.perf_counter()))
 
 
-def run(kind: str, n: int, latency: float) -> list[dict[str, Any]]:
+def run(kind: str, n: int, latency: float, *, shared: bool = False) -> list[dict[str, Any]]:
     """A full then an incremental sync of ``kind`` at ``n`` items and ``latency``; one figure each,
-    each run starting with a fresh rate window (:func:`_fresh_window`)."""
+    each run starting with a fresh rate window (:func:`_fresh_window`). ``shared``: the limits
+    leased from the store, as ``syncview sync`` does (else the process's own); each figure then
+    counts the store transactions the leases cost (``lease_transactions``) and the leases taken."""
+    from syncview.connectors.http.connector import HttpConnector
+    from syncview.store.leases import StoreBudget
+
     case = CASES[kind]
     fake = case.build(n)
     url, stop = serve(fake)
@@ -219,12 +224,19 @@ def run(kind: str, n: int, latency: float) -> list[dict[str, Any]]:
     try:
         with tempfile.TemporaryDirectory() as folder:
             store = open_store(Path(folder) / "bench.db")
+            budget = StoreBudget(store)
             for mode in ("full", "incremental"):
                 _ask(f"{url}/__reset__?latency={latency}")
                 _fresh_window(kind)
+                transactions = budget.transactions
                 began, cpu = time.perf_counter(), time.process_time()
                 with case.connect(fake, url) as connector:
+                    if shared:
+                        assert isinstance(connector, HttpConnector)
+                        connector.share_limits(budget)
+                    leases = getattr(connector.http.limiter, "leases_taken", 0)
                     report = sync_connector(store, connector, full=mode == "full")
+                    leases = getattr(connector.http.limiter, "leases_taken", 0) - leases
                 wall, cpu = time.perf_counter() - began, time.process_time() - cpu
                 _ENDED[kind] = time.perf_counter()
                 seen = _ask(f"{url}/__meter__")
@@ -236,7 +248,8 @@ def run(kind: str, n: int, latency: float) -> list[dict[str, Any]]:
                     "floor": round(least, 2), "ratio": round(wall / least, 2) if least else math.inf,
                     "most_in_flight": seen["most_in_flight"], "most_per_endpoint": seen["most_per_endpoint"],
                     "most_in_window": seen["most_in_window"], "breaches": seen["breaches"],
-                    "load": round(os.getloadavg()[0], 1),
+                    "load": round(os.getloadavg()[0], 1), "budget": "store" if shared else "process",
+                    "lease_transactions": budget.transactions - transactions, "leases": leases,
                 })
             store.close()
     finally:
@@ -252,12 +265,14 @@ def main() -> None:
     parser.add_argument("--latencies", nargs="+", type=float, default=[0.1, 0.3, 1.0])
     parser.add_argument("--out", type=Path, help="append each figure to this file as a JSON line")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--shared", action="store_true",
+                        help="lease the limits from the store, as `syncview sync` does (default: the process's own)")
     args = parser.parse_args()
     figures = []
     for kind in args.connectors:
         for n in args.sizes:
             for latency in args.latencies:
-                for figure in run(kind, n, latency):
+                for figure in run(kind, n, latency, shared=args.shared):
                     figures.append(figure)
                     if args.out:
                         with args.out.open("a") as out:
