@@ -92,13 +92,52 @@ def test_full_fetch_yields_sites_as_clients_and_sites_and_devices_across_pages()
         d["uid"] for d in fake.live_devices()}
 
 
-def test_pages_are_asked_for_at_the_maximum_size_and_by_number_once_the_total_is_known():
-    fake = FakeDattoRmm(sites=2, devices_per_site=200)
-    fetch_all(connector(fake))
-    # Sites and devices are listed at once: their requests may interleave after the token.
+#: What a connector with the default 10 requests at once asks for before any total is known:
+#: the first two pages of sites and the first eight of devices.
+FIRST_WAVE = sorted([*(f"sites?page={n}" for n in range(2)), *(f"devices?page={n}" for n in range(8))])
+
+
+def test_the_first_pages_of_both_lists_are_asked_for_at_once_and_the_rest_by_number_after():
+    fake = FakeDattoRmm(sites=2, devices_per_site=200)  # 1 page of sites, 2 of devices
+    fake.latency = 0.05  # a distant API: the first pages are all in flight before one answers
+    items, pages = fetch_all(connector(fake))
+    # The token first; then the first pages of both lists at once, before their totals are
+    # known: a distant API would otherwise cost a round trip per list before the rest could go.
     assert list_requests(fake)[0] == "token"
-    assert sorted(list_requests(fake)[1:]) == ["devices?page=0", "devices?page=1", "sites?page=0"]
+    assert sorted(list_requests(fake)[1:]) == FIRST_WAVE
     assert {r.query["max"] for r in fake.requests[1:]} == {"250"}
+    # Pages past the totals are dropped unread: each item once, in order.
+    assert [(p.entity, len(p.items)) for p in pages] == [("sites", 4), ("devices", 249), ("devices", 149)]
+    assert len(items) == len({(i.type, i.external_id) for i in items})
+
+
+def test_a_list_longer_than_its_first_pages_asks_for_the_others_by_number_once_its_total_is_known():
+    fake = FakeDattoRmm(sites=600, devices_per_site=5)  # 3 pages of sites, 12 of devices
+    fake.latency = 0.05
+    items, pages = fetch_all(connector(fake))
+    asked = list_requests(fake)
+    assert Counter(asked) == Counter(["token", *(f"sites?page={n}" for n in range(3)),
+                                      *(f"devices?page={n}" for n in range(12))])
+    # What comes after the first wave waits for the total that says it exists.
+    first_wave = set(FIRST_WAVE)
+    assert max(asked.index(a) for a in first_wave) < min(asked.index(a) for a in ("sites?page=2", "devices?page=8"))
+    assert [p.entity for p in pages] == ["sites"] * 3 + ["devices"] * 12
+    assert sum(i.type is ResourceType.DEVICE for i in items) == len(fake.live_devices())
+
+
+def test_a_first_page_guessed_past_the_end_that_fails_is_dropped_with_its_failure():
+    fake = FakeDattoRmm(sites=2, devices_per_site=3)
+    fake.fail_page(400, target="devices", page=5, body={"status": 400, "error": "Bad Request"})
+    fake.fail_page(404, target="sites", page=1, body={"status": 404, "error": "Not Found"})
+    items, _ = fetch_all(connector(fake))
+    assert sum(i.type is ResourceType.DEVICE for i in items) == len(fake.live_devices())
+
+
+def test_a_first_page_that_exists_and_fails_fails_the_fetch():
+    fake = FakeDattoRmm(sites=2, devices_per_site=200)
+    fake.fail_page(400, target="devices", page=1, body={"status": 400, "error": "Bad Request"})
+    with pytest.raises(ConnectorError, match="400"):
+        fetch_all(connector(fake))
 
 
 def test_token_request_uses_the_public_client_and_the_password_grant():
@@ -118,8 +157,8 @@ def test_token_request_uses_the_public_client_and_the_password_grant():
 def test_api_url_is_accepted_with_or_without_the_api_suffix(api_url):
     fake = FakeDattoRmm()
     fetch_all(connector(fake, api_url=api_url))
-    assert [r.path for r in fake.requests] == ["/auth/oauth/token", "/api/v2/account/sites",
-                                               "/api/v2/account/devices"]
+    assert fake.requests[0].path == "/auth/oauth/token"
+    assert {r.path for r in fake.requests[1:]} == {"/api/v2/account/sites", "/api/v2/account/devices"}
 
 
 def test_since_is_ignored_because_datto_cannot_filter_by_change_time():
@@ -156,6 +195,7 @@ def test_a_token_that_expires_mid_sync_is_renewed_once_and_the_sync_goes_on():
 
 def test_a_token_is_renewed_before_it_expires():
     fake = FakeDattoRmm()
+    fake.latency = 0.05
     clock = Clock()
     conn = connector(fake, clock=clock)
     with conn:
@@ -163,8 +203,10 @@ def test_a_token_is_renewed_before_it_expires():
         clock.now += TOKEN_LIFETIME  # 100 hours later, the next sync asks for a new token first
         fake.expire_tokens()
         list(conn.fetch())
-    assert list_requests(fake) == ["token", "sites?page=0", "devices?page=0",
-                                   "token", "sites?page=0", "devices?page=0"]
+    asked = list_requests(fake)
+    second = asked.index("token", 1)
+    assert asked[0] == "token" and sorted(asked[1:second]) == FIRST_WAVE
+    assert sorted(asked[second + 1:]) == FIRST_WAVE and fake.tokens_issued == 2
 
 
 @pytest.mark.parametrize("wrong", ["api_key", "api_secret"])
@@ -196,7 +238,11 @@ def test_a_token_the_api_refuses_twice_is_an_error_that_never_shows_the_token(ca
     assert "fake0001" not in message and "fake0002" not in message
     assert "fake000" not in caplog.text
     assert fake.api_secret not in caplog.text
-    assert list_requests(fake) == ["token", "sites?page=0", "token", "sites?page=0"]
+    # One token replaces the refused one, whichever of the first pages in flight was refused
+    # first; the others retry with it, and no third is asked for.
+    asked = list_requests(fake)
+    assert asked.count("token") == 2 and fake.tokens_issued == 2
+    assert Counter(asked) - Counter(token=2) <= Counter({page: 2 for page in FIRST_WAVE})
 
 
 def test_secret_and_tokens_never_appear_in_logs_of_a_sync_with_retries(caplog):

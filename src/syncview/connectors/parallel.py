@@ -23,14 +23,15 @@ from __future__ import annotations
 import queue
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
 
-def ordered(calls: Iterable[Callable[[], T]], *, workers: int, ahead: int | None = None) -> Iterator[T]:
+def ordered(calls: Iterable[Callable[[], T]], *, workers: int,
+            ahead: int | None = None) -> Generator[T, None, None]:
     """The results of ``calls``, in their order, run on up to ``workers`` threads.
 
     At most ``ahead`` (default twice ``workers``) calls are started and not yet handed on,

@@ -112,11 +112,17 @@ class OAuthTokenAuth(_RedactorAware):
         self._lock = threading.Lock()
         self._token: Token | None = None
         self._expires_at = float("inf")
+        #: a token fetched to replace a refused one, until the server accepts it: if it is refused
+        #: too, the server refuses this client's tokens, and renewing again would only repeat that
+        self._unproven: str | None = None
 
-    def _current(self, *, refused: str | None = None) -> Token:
-        """A usable token; ``refused`` names one the server just rejected, so it is replaced."""
+    def _current(self, *, refused: str | None = None) -> Token | None:
+        """A usable token; ``refused`` names one the server just rejected, so it is replaced
+        (None when that one was itself a replacement: the refusal is final)."""
         with self._lock:
             token = self._token
+            if refused is not None and refused == self._unproven:
+                return None
             if token is None or self._clock() >= self._expires_at or token.access_token == refused:
                 token = self._fetch()
                 if self.redactor is not None:
@@ -126,7 +132,19 @@ class OAuthTokenAuth(_RedactorAware):
                     float("inf") if token.expires_in is None
                     else self._clock() + max(0.0, token.expires_in - self._leeway)
                 )
+                if refused is not None:
+                    self._unproven = token.access_token
             return token
+
+    def ensure(self) -> None:
+        """Fetch a token now if there is none: before several threads ask at once, so that refused
+        credentials are one token request (and one error), not one per thread."""
+        self._token_for_request()
+
+    def _token_for_request(self) -> Token:
+        token = self._current()
+        assert token is not None  # only a refusal can end without one
+        return token
 
     def invalidate(self) -> None:
         """Forget the token, so the next request fetches a new one."""
@@ -134,15 +152,27 @@ class OAuthTokenAuth(_RedactorAware):
             self._token = None
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        token = self._current()
+        token = self._token_for_request()
         request.headers["Authorization"] = f"{token.token_type} {token.access_token}"
         response = yield request
-        if response.status_code == 401:
-            # The server may revoke a token before its announced expiry: renew once; a second
-            # 401 is a real refusal and reaches the client's error mapping.
-            token = self._current(refused=token.access_token)
-            request.headers["Authorization"] = f"{token.token_type} {token.access_token}"
-            yield request
+        if response.status_code != 401:
+            self._accepted(token)
+            return
+        # The server may revoke a token before its announced expiry: renew once; a second 401 is
+        # a real refusal and reaches the client's error mapping. Requests in flight at once that
+        # are refused share one renewal, and none renews a replacement that was refused too.
+        renewed = self._current(refused=token.access_token)
+        if renewed is None:
+            return
+        request.headers["Authorization"] = f"{renewed.token_type} {renewed.access_token}"
+        response = yield request
+        if response.status_code != 401:
+            self._accepted(renewed)
+
+    def _accepted(self, token: Token) -> None:
+        if token.access_token == self._unproven:
+            with self._lock:
+                self._unproven = None
 
 
 
