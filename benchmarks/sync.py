@@ -219,6 +219,7 @@ def run(kind: str, n: int, latency: float, *, shared: bool = False) -> list[dict
 
     case = CASES[kind]
     fake = case.build(n)
+    fake.static = True  # its records stand still: it works out each list once, not per page
     url, stop = serve(fake)
     figures = []
     try:

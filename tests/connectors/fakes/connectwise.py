@@ -22,6 +22,8 @@
 
 from __future__ import annotations
 
+import bisect
+
 import base64
 import operator
 import re
@@ -207,15 +209,17 @@ class FakeConnectWise(FakeServer):
             number = int(query.get("page", 1))
         except ValueError:
             return Response.json({"code": "InvalidObject", "message": "page and pageSize must be numbers"}, 400)
+        tests = []
         for key in ("conditions", "childConditions"):
             if key in query:
                 try:
                     clauses = [_clause(text) for text in re.split(r"\s+and\s+", query[key], flags=re.I)]
                 except ValueError as error:
                     return Response.json({"code": "InvalidObject", "message": f"{key} not understood: {error}"}, 400)
-                tests = [_test(clause) for clause in clauses]
-                rows = [r for r in rows if all(test(r) for test in tests)]
-        rows = sorted(rows, key=_id_or_zero)
+                tests += [_test(clause) for clause in clauses]
+        every = rows
+        rows = self.view((request.path, query.get("conditions"), query.get("childConditions")),
+                         lambda: sorted((r for r in every if all(test(r) for test in tests)), key=_id_or_zero))
         base = f"{request.origin}{request.path}"
         keep = {k: v for k, v in query.items() if k not in ("page", "pageId")}
         if request.headers.get("pagination-type") == "forward-only":
@@ -223,10 +227,10 @@ class FakeConnectWise(FakeServer):
                 return Response.json({"code": "InvalidObject",
                                       "message": "orderBy is not supported with forward-only pagination"}, 400)
             after_id = int(query.get("pageId", 0))
-            remaining = [r for r in rows if r["id"] > after_id]
-            window = remaining[:size]
+            start = bisect.bisect_right(rows, after_id, key=_id_or_zero)
+            window = rows[start:start + size]
             links = []
-            if len(remaining) > size:
+            if len(rows) - start > size:
                 links.append(f'<{base}?{urlencode({**keep, "pageId": window[-1]["id"]})}>; rel="next"')
         else:
             window = page_window(rows, number, size)

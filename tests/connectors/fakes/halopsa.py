@@ -154,11 +154,18 @@ class FakeHaloPsa(FakeServer):
                               "scope": "all"})
 
     def _list(self, request: Request, key: str) -> Response:
-        rows = self.records[key]
-        if request.query.get("includeinactive", "").lower() != "true":
-            rows = [r for r in rows if not (isinstance(r, dict) and r.get("inactive") is True)]
-        if request.query.get("exclude_generaluser", "").lower() == "true":
-            rows = [r for r in rows if not (isinstance(r, dict) and r.get("id") in self.general_users)]
+        inactive = request.query.get("includeinactive", "").lower() == "true"
+        general = request.query.get("exclude_generaluser", "").lower() != "true"
+
+        def build() -> list[Any]:
+            rows = self.records[key]
+            if not inactive:
+                rows = [r for r in rows if not (isinstance(r, dict) and r.get("inactive") is True)]
+            if not general:
+                rows = [r for r in rows if not (isinstance(r, dict) and r.get("id") in self.general_users)]
+            return rows
+
+        rows = self.view((key, inactive, general), build)
         if request.query.get("pageinate", "").lower() != "true":
             return Response.json({"record_count": len(rows), key: rows})
         try:
