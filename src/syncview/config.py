@@ -36,8 +36,8 @@ REFERENCE_PREFIXES = ("env:", "keyring:", "cmd:")
 #: Seconds a ``cmd:`` reference may take; a password manager waiting for a PIN must not hang a sync.
 CMD_TIMEOUT = 10.0
 #: Keys of every ``[[integrations]]`` table, whatever its kind.
-GENERIC_KEYS = ("name", "kind", "create_missing", "enabled", "rate_limit", "concurrency", "timeout",
-                "request_deadline", "max_response_bytes", "pages_beyond_total", "match_on")
+GENERIC_KEYS = ("name", "kind", "create_missing", "enabled", "rate_limit", "concurrency", "rate_account",
+                "timeout", "request_deadline", "max_response_bytes", "pages_beyond_total", "match_on")
 _TOP_KEYS = ("store", "ui", "operator", "keymap", "identity", "integrations")
 #: The matching rules a sync applies, in order, unless an integration's ``match_on`` says otherwise.
 MATCH_RULES = ("xref", "serial", "mac", "email", "name")
@@ -61,6 +61,9 @@ class IntegrationConfig:
     rate_limit: float | None = None
     #: Requests in flight at once; None keeps the connector's default.
     concurrency: int | None = None
+    #: What the product counts the requests against, when the connector cannot tell (two API
+    #: users of one Autotask database): integrations naming the same share one rate and bound.
+    rate_account: str | None = None
     #: HTTP timeout in seconds, for each connect and each read.
     timeout: float = 30.0
     #: Seconds one HTTP request may take in all (None: the HTTP layer's default).
@@ -266,6 +269,20 @@ def _operator_name(value: Any) -> str:
     return name
 
 
+#: Longest rate_account: it names leases in the store and shows in their errors.
+RATE_ACCOUNT_LIMIT = 100
+
+
+def _rate_account(value: Any, label: str) -> str:
+    """``rate_account``: one printable line naming the account a product counts requests against."""
+    account = value.strip() if isinstance(value, str) else ""
+    if not account or len(account) > RATE_ACCOUNT_LIMIT or not account.isprintable():
+        raise _Invalid(f"{label}: rate_account must be a name of 1 to {RATE_ACCOUNT_LIMIT} printable characters, "
+                       f'the same on every integration of one vendor account (e.g. rate_account = "autotask-prod"), '
+                       f"got {value!r}")
+    return account
+
+
 def _identity(table: dict[str, Any]) -> IdentityRules:
     """The ``[identity]`` section: placeholder values added to the built-in lists."""
     _check_keys(table, _IDENTITY_KEYS, "identity: ")
@@ -332,6 +349,8 @@ def _integration(table: dict[str, Any], number: int, rules: IdentityRules = DEFA
             raise _Invalid(f"{label}: concurrency must be a whole number of requests at once, 1 or more, "
                            f"got {value!r}")
         options["concurrency"] = value
+    if "rate_account" in table:
+        options["rate_account"] = _rate_account(table["rate_account"], label)
     for key, unit in (("rate_limit", "requests per minute"), ("timeout", "seconds"),
                       ("request_deadline", "seconds")):
         if key in table:

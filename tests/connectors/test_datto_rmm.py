@@ -99,7 +99,7 @@ FIRST_WAVE = sorted([*(f"sites?page={n}" for n in range(2)), *(f"devices?page={n
 
 def test_the_first_pages_of_both_lists_are_asked_for_at_once_and_the_rest_by_number_after():
     fake = FakeDattoRmm(sites=2, devices_per_site=200)  # 1 page of sites, 2 of devices
-    fake.latency = 0.05  # a distant API: the first pages are all in flight before one answers
+    fake.latency = 0.2  # a distant API: the first pages are all in flight before one answers
     items, pages = fetch_all(connector(fake))
     # The token first; then the first pages of both lists at once, before their totals are
     # known: a distant API would otherwise cost a round trip per list before the rest could go.
@@ -113,7 +113,7 @@ def test_the_first_pages_of_both_lists_are_asked_for_at_once_and_the_rest_by_num
 
 def test_a_list_longer_than_its_first_pages_asks_for_the_others_by_number_once_its_total_is_known():
     fake = FakeDattoRmm(sites=600, devices_per_site=5)  # 3 pages of sites, 12 of devices
-    fake.latency = 0.05
+    fake.latency = 0.2
     items, pages = fetch_all(connector(fake))
     asked = list_requests(fake)
     assert Counter(asked) == Counter(["token", *(f"sites?page={n}" for n in range(3)),
@@ -195,7 +195,6 @@ def test_a_token_that_expires_mid_sync_is_renewed_once_and_the_sync_goes_on():
 
 def test_a_token_is_renewed_before_it_expires():
     fake = FakeDattoRmm()
-    fake.latency = 0.05
     clock = Clock()
     conn = connector(fake, clock=clock)
     with conn:
@@ -205,8 +204,9 @@ def test_a_token_is_renewed_before_it_expires():
         list(conn.fetch())
     asked = list_requests(fake)
     second = asked.index("token", 1)
-    assert asked[0] == "token" and sorted(asked[1:second]) == FIRST_WAVE
-    assert sorted(asked[second + 1:]) == FIRST_WAVE and fake.tokens_issued == 2
+    for sync in (asked[1:second], asked[second + 1:]):  # each after its token (guesses past the end may be dropped)
+        assert {"sites?page=0", "devices?page=0"} <= set(sync) <= set(FIRST_WAVE)
+    assert asked[0] == "token" and fake.tokens_issued == 2
 
 
 @pytest.mark.parametrize("wrong", ["api_key", "api_secret"])

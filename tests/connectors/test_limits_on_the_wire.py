@@ -95,3 +95,49 @@ def test_halo_pages_come_at_once_whole_and_in_order(serve, page_size):
     assert assets == sorted(assets) and len(assets) == 40 * 5
     assert sum(len(p.items) for p in pages) == fake.item_count()
     assert fake.meter.violations == [] and fake.meter.most_in_flight <= 4
+
+
+def _two_autotask_integrations_at_once(fake: FakeAutotask, url: str, first: dict, second: dict) -> list[list]:
+    """Two Autotask integrations (two names, their own settings over the fake's) fetching at once."""
+    import threading
+
+    def settings(extra: dict) -> dict:
+        return {"username": fake.username, "integration_code": fake.integration_code, "secret": fake.secret,
+                "zone_url": f"{url}/ATServicesRest/", **extra}
+
+    connectors = [AutotaskConnector(f"Autotask {n}", settings(extra)) for n, extra in enumerate((first, second))]
+    results: list[list] = [[], []]
+    threads = [threading.Thread(target=lambda n=n: results[n].extend(fetched(connectors[n]))) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results
+
+
+def test_two_integrations_of_one_autotask_user_share_its_three_at_once(serve):
+    # Autotask counts per database and per integration code, not per syncview integration: two
+    # integrations of one API user (with other scopes, say) share one limiter.
+    fake = FakeAutotask(companies=40, locations_per_company=1, devices_per_company=30, contacts_per_company=30,
+                        page_size=50)
+    fake.latency = LATENCY
+    results = _two_autotask_integrations_at_once(fake, serve(fake), {}, {"include_inactive": True})
+    assert sum(len(p.items) for p in results[0]) == fake.item_count()
+    assert sum(len(p.items) for p in results[1]) >= fake.item_count()
+    assert fake.meter.violations == [] and fake.meter.most_per_endpoint <= 3
+
+
+def test_two_integrations_given_one_rate_account_share_it_and_without_it_do_not(serve):
+    fake = FakeAutotask(companies=40, locations_per_company=1, devices_per_company=30, contacts_per_company=30,
+                        page_size=50)
+    fake.latency = LATENCY
+    url = serve(fake)
+    shared = {"rate_account": "acme-autotask"}
+    results = _two_autotask_integrations_at_once(fake, url, shared, shared)
+    assert [sum(len(p.items) for p in pages) for pages in results] == [fake.item_count()] * 2
+    assert fake.meter.violations == [] and fake.meter.most_per_endpoint <= 3
+    # The control: two accounts named apart each keep 3 at once, so the fake sees more.
+    fake.meter = Meter(fake.limits)
+    _two_autotask_integrations_at_once(fake, url, {"rate_account": "one"}, {"rate_account": "two"})
+    assert fake.meter.most_per_endpoint > 3
+    fake.meter = Meter(fake.limits)  # the breach was the point: the fixture checks the meter at the end

@@ -20,6 +20,7 @@ import sys
 import time
 from contextlib import closing
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -153,14 +154,17 @@ def datto_config(url: str, fake: FakeDattoRmm) -> str:
 def test_a_sync_and_the_doctor_in_two_processes_lease_from_one_budget(demo_db, serve, write_config):
     fake = FakeDattoRmm(sites=6, devices_per_site=40)
     fake.latency = 0.05
-    config = write_config(datto_config(serve(fake), fake))
+    url = serve(fake)
+    config = write_config(datto_config(url, fake))
     env = {"SYNCVIEW_TEST_DATTO_SECRET": fake.api_secret}
     run("--db", demo_db, "--config", config, "status", env=env).ok()  # the store at this schema, Datto known
     sync = spawn("--db", demo_db, "--config", config, "sync", "Datto", env=env)
     doctor = json.loads(run("--db", demo_db, "--config", config, "doctor", "--json", env=env).ok().stdout)
     assert {"area": "connectivity", "subject": "Datto", "ok": True, "message": "answered"} in doctor["checks"]
     finish(sync).ok()
-    holders = {row[0] for row in query(demo_db, "SELECT holder FROM rate_lease WHERE integration = 'Datto'")}
+    # Leased under the account Datto counts against: the integration's API key on its platform.
+    account = f"Datto RMM API key {fake.api_key} on {urlsplit(url).netloc}"
+    holders = {row[0] for row in query(demo_db, f"SELECT holder FROM rate_lease WHERE integration = '{account}'")}
     assert len(holders) == 2  # the sync's and the doctor's, each settled, both counted for a window
     assert fake.meter.violations == []
 
@@ -202,7 +206,8 @@ def test_a_sync_on_a_store_without_its_lease_table_fails_in_one_line(demo_db, se
         raw.execute("DROP TABLE rate_lease")  # damaged: the schema says 4, the table is gone
         raw.commit()
     line = run("--db", demo_db, "--config", config, "sync", "Datto", env=env).error_line()
-    assert "Datto: cannot lease a share of its rate limit from the store: store error on " in line
+    assert f"Datto RMM API key {fake.api_key} on " in line  # the account whose rate it is
+    assert ": cannot lease a share of its rate limit from the store: store error on " in line
     assert "rate_lease" in line
 
 

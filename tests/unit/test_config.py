@@ -198,6 +198,12 @@ def test_unknown_kind_names_the_integration_and_the_known_kinds(tmp_path):
 @pytest.mark.parametrize(("line", "expected"), [
     ('rate_limit = "fast"', "rate_limit must be a positive number of requests per minute, got 'fast'"),
     ("rate_limit = 0", "rate_limit must be a positive number of requests per minute, got 0"),
+    ('rate_account = " "', "rate_account must be a name of 1 to 100 printable characters, the same on every "
+                           "integration of one vendor account (e.g. rate_account = \"autotask-prod\"), got ' '"),
+    ('rate_account = "a\\u001b[2Jb"', "rate_account must be a name of 1 to 100 printable characters, the same "
+                                    "on every integration of one vendor account (e.g. rate_account = "
+                                    "\"autotask-prod\"), got 'a\\x1b[2Jb'"),
+    ("rate_account = 7", "got 7"),
     ("timeout = -1", "timeout must be a positive number of seconds, got -1"),
     ("timeout = true", "timeout must be a positive number of seconds, got True"),
     ('create_missing = "yes"', "create_missing must be true or false, got 'yes'"),
@@ -735,3 +741,9 @@ def test_the_limits_of_an_answer_are_generic_keys_with_checked_values(tmp_path):
     message = error_of(tmp_path, fake("Limits") + 'max_response_bytes = "64 MB"\n')
     assert message.endswith('integrations[1] ("Limits"): max_response_bytes must be a whole number of bytes, '
                             "got '64 MB'")
+
+
+def test_rate_account_names_what_two_integrations_share(tmp_path):
+    text = fake("One", rate_account=" acme-autotask ") + fake("Two", rate_account="acme-autotask") + fake("Three")
+    one, two, three = load_config(write(tmp_path, text)).integrations
+    assert one.rate_account == two.rate_account == "acme-autotask" and three.rate_account is None

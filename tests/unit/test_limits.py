@@ -144,3 +144,102 @@ def test_a_bad_concurrency_is_one_config_error(tmp_path, value):
     path.write_text(f'[[integrations]]\nname = "Demo"\nkind = "demo"\nconcurrency = {value}\n')
     with pytest.raises(ConfigError, match="concurrency must be a whole number of requests at once"):
         load_config(path)
+
+
+# --------------------------------------------------------------------------- the account counted
+
+
+INTEGRATIONS = '''
+[[integrations]]
+name = "Datto EU"
+kind = "datto_rmm"
+api_url = "https://merlot-api.centrastage.net/api/"
+api_key = "K1"
+api_secret = "env:S"
+
+[[integrations]]
+name = "Datto EU, with MACs"
+kind = "datto_rmm"
+api_url = "https://MERLOT-api.centrastage.net"
+api_key = "K1"
+api_secret = "env:S"
+network_interfaces = true
+
+[[integrations]]
+name = "Datto other user"
+kind = "datto_rmm"
+api_url = "https://merlot-api.centrastage.net"
+api_key = "K2"
+api_secret = "env:S"
+
+[[integrations]]
+name = "Autotask devices"
+kind = "autotask"
+username = "Sync@Acme.example"
+integration_code = "env:S"
+secret = "env:S"
+
+[[integrations]]
+name = "Autotask contacts"
+kind = "autotask"
+username = "sync@acme.example"
+integration_code = "env:S"
+secret = "env:S"
+
+[[integrations]]
+name = "Autotask, another user of that database"
+kind = "autotask"
+username = "contacts@acme.example"
+integration_code = "env:S"
+secret = "env:S"
+rate_account = "Autotask user sync@acme.example"
+
+[[integrations]]
+name = "ConnectWise"
+kind = "connectwise"
+site = "api-eu.myconnectwise.net"
+company_id = "Acme"
+public_key = "P"
+private_key = "env:S"
+client_id = "c"
+
+[[integrations]]
+name = "Halo"
+kind = "halopsa"
+resource_server = "https://acme.halopsa.com/api"
+client_id = "c"
+client_secret = "env:S"
+tenant = "acme"
+'''
+
+
+def test_integrations_of_one_vendor_account_share_one_limiter_and_others_do_not(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text(INTEGRATIONS)
+    connectors = {i.name: build_connector(i, environ={"S": "s"}) for i in load_config(path).integrations}
+    try:
+        accounts = {name: connector.rate_account() for name, connector in connectors.items()}
+        limiter = {name: connector.http.limiter for name, connector in connectors.items()}
+    finally:
+        for connector in connectors.values():
+            connector.close()
+    assert accounts == {
+        "Datto EU": "Datto RMM API key K1 on merlot-api.centrastage.net",
+        "Datto EU, with MACs": "Datto RMM API key K1 on merlot-api.centrastage.net",
+        "Datto other user": "Datto RMM API key K2 on merlot-api.centrastage.net",
+        "Autotask devices": "Autotask user sync@acme.example",
+        "Autotask contacts": "Autotask user sync@acme.example",
+        "Autotask, another user of that database": "Autotask user sync@acme.example",
+        "ConnectWise": "ConnectWise company acme on api-eu.myconnectwise.net",
+        "Halo": "HaloPSA acme.halopsa.com tenant acme",
+    }
+    assert limiter["Datto EU"] is limiter["Datto EU, with MACs"] is not limiter["Datto other user"]
+    assert limiter["Autotask devices"] is limiter["Autotask contacts"] is limiter[
+        "Autotask, another user of that database"]
+
+
+def test_a_connector_that_cannot_tell_its_account_counts_by_its_integration():
+    from syncview.connectors.demo import DemoConnector
+
+    assert DemoConnector("Demo PSA", {}).rate_account() == "Demo PSA"
+    assert DemoConnector("Demo PSA", {"rate_account": "shared"}).rate_account() == "shared"

@@ -140,6 +140,12 @@ class AutotaskConnector(HttpConnector):
                       "with the API User security level",
         )
 
+    def account(self) -> str:
+        # Autotask counts 10 000 requests an hour per database, and an API user belongs to one
+        # (the zone lookup finds it by the user alone); 3 at once per endpoint per integration
+        # code, and a user has one. Two users of one database: the operator's rate_account.
+        return f"Autotask user {str(self.settings['username']).strip().lower()}"
+
     # ----------------------------------------------------------------- fetching
 
     def fetch(self, since: datetime | None = None) -> Iterator[Page]:

@@ -249,6 +249,19 @@ class Connector(ABC):
             value = next((s.default for s in self.settings_schema if s.name == name), None)
         return value
 
+    def rate_account(self) -> str:
+        """What the product counts this integration's requests against. Integrations naming the
+        same account share one rate and one bound on requests in flight, in the process and
+        through the store (connectors/limits.py): the operator's ``rate_account`` setting, else
+        the account the connection settings reach (:meth:`account`), else the integration."""
+        given = self.settings.get("rate_account")
+        return str(given) if given else self.account() or self.integration
+
+    def account(self) -> str | None:
+        """The vendor account this integration's settings reach, in words and without a secret
+        (e.g. "Autotask user api@acme.example"); None when the settings do not tell."""
+        return None
+
     @abstractmethod
     def fetch(self, since: datetime | None = None) -> Iterator[Page]:
         """Yield pages of remote items; ``since`` asks for items changed after it."""

@@ -68,6 +68,7 @@ from contextlib import ExitStack
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -143,6 +144,11 @@ class ConnectWiseConnector(HttpConnector):
             base_url=self._root, auth=auth,
             auth_hint="check company_id, public_key, private_key and client_id, and that the API member is active",
         )
+
+    def account(self) -> str:
+        site = str(self.settings["site"]).strip().rstrip("/")
+        host = urlsplit(site if "://" in site else f"https://{site}").netloc.lower()
+        return f"ConnectWise company {str(self.settings['company_id']).strip().lower()} on {host}"
 
     # ----------------------------------------------------------------- fetching
 

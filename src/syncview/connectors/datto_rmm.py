@@ -72,6 +72,7 @@ from functools import partial
 from itertools import islice
 from datetime import UTC, datetime
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -127,6 +128,11 @@ class DattoRmmConnector(HttpConnector):
                   "password": str(self.settings["api_secret"])},
             auth=httpx.BasicAuth(*PUBLIC_CLIENT),
         )
+
+    def account(self) -> str:
+        # Datto counts per account; an API key is one user of one account on one platform.
+        host = urlsplit(_api_root(str(self.settings["api_url"]))).netloc.lower()
+        return f"Datto RMM API key {str(self.settings['api_key']).strip()} on {host}"
 
     # ----------------------------------------------------------------- fetching
 

@@ -51,6 +51,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 from datetime import datetime
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from syncview.connectors.base import MalformedRow, Page, Setting, page_of
 from syncview.connectors.http import MAX_PAGES, HttpClient, HttpConnector, Token
@@ -142,6 +143,11 @@ class HaloPsaConnector(HttpConnector):
                 "scope": "all",
             },
         )
+
+    def account(self) -> str:
+        host = urlsplit(str(self.settings["resource_server"]).strip()).netloc.lower()
+        tenant = str(self.settings.get("tenant") or "").strip()
+        return f"HaloPSA {host}{f' tenant {tenant}' if tenant else ''}"
 
     # ----------------------------------------------------------------- fetching
 

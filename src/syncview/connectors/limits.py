@@ -1,10 +1,13 @@
-"""How fast and how widely syncview may talk to a product: one shared limiter per integration.
+"""How fast and how widely syncview may talk to a product: one shared limiter per vendor account.
 
 A vendor documents its limits as a rate (requests within a rolling window) and sometimes a
 bound on requests in flight at once (per endpoint for Autotask). :class:`Limits` states
 them, :data:`DEFAULT_LIMITS` holds each built-in connector's (the documented ones with a
 margin), and :class:`Limiter` enforces them for every thread of the process at once:
-:func:`shared_limiter` hands the same limiter to every client of one integration.
+:func:`shared_limiter` hands the same limiter to every client of one account, the one the
+product counts the requests against (``Connector.rate_account``: one Datto RMM API key, one
+Autotask API user, or what the operator's ``rate_account`` names; else the integration), so
+that two integrations of one account share its limits. Below, "integration" is that account.
 
 The limits are shared beyond the process when the limiter is given a :class:`RateBudget` (the
 sync and the doctor give it the store's, ``syncview.store.leases``): every process and machine

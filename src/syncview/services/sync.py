@@ -270,14 +270,16 @@ def build_connector(integration: IntegrationConfig, *, environ: Mapping[str, str
     """The connector for a configured integration, its secrets resolved; its rate shared through
     ``budget`` (the store's, store/leases.py) with every process and machine on the store.
 
-    The generic ``timeout``, ``rate_limit``, ``concurrency``, ``max_response_bytes`` and
-    ``request_deadline`` keys are handed over in the settings, where the HTTP layer
-    (``HttpClient.for_connector``) reads them; ``pages_beyond_total`` too, where the engine reads it.
+    The generic ``timeout``, ``rate_limit``, ``concurrency``, ``rate_account``,
+    ``max_response_bytes`` and ``request_deadline`` keys are handed over in the settings, where
+    the HTTP layer (``HttpClient.for_connector``) reads them; ``pages_beyond_total`` too, where
+    the engine reads it.
     """
     cls = registry.load(integration.kind)
     settings = resolve_settings(integration, environ=environ)
     settings["timeout"] = integration.timeout
-    for key in ("rate_limit", "concurrency", "max_response_bytes", "request_deadline", "pages_beyond_total"):
+    for key in ("rate_limit", "concurrency", "rate_account", "max_response_bytes", "request_deadline",
+                "pages_beyond_total"):
         if getattr(integration, key) is not None:
             settings[key] = getattr(integration, key)
     connector = cls(integration.name, settings)

@@ -9,6 +9,10 @@ Room for requests in flight is leased alike (``flight_lease``: one row per holde
 renewed while in use, kept for what is in flight, a row of no slots marking a holder that waits
 so that the others come down to a fair share; see :meth:`StoreBudget.take_flights`).
 
+The ``integration`` a lease names is the account the product counts the requests against
+(``Connector.rate_account``: the integration's name unless its connection settings or its
+``rate_account`` name one that several integrations share).
+
 One ``rate_lease`` row per lease: integration, holder, slots, granted_at and expires_at on the
 store's clock (seconds since the epoch; one clock for every machine of a team store). Leasing
 is one short transaction: expired leases deleted, the holder's finished leases settled (their

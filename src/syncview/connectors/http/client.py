@@ -120,10 +120,11 @@ class HttpClient(ErrorWording):
 
         ``timeout``, ``max_response_bytes`` and ``request_deadline`` are taken from the
         connector's settings when present (the config's generic keys of the same names), else
-        the defaults. Requests go through the integration's limiter: the kind's
+        the defaults. Requests go through the limiter of the account the product counts them
+        against (:meth:`Connector.rate_account`): the kind's
         :data:`~syncview.connectors.limits.DEFAULT_LIMITS` (else ``default_rate_limit`` a
         minute), overridden by the config's ``rate_limit`` and ``concurrency``; shared by every
-        client of the integration in the process, unless the connector was given its own
+        client of that account in the process, unless the connector was given its own
         ``clock`` or ``sleep`` (tests), which then pace a limiter of its own. Its rate is the
         process's own until :meth:`share_limits` shares it through a budget (the store's).
         ``options`` go to the constructor (base_url, auth, transport, sleep...).
@@ -134,10 +135,11 @@ class HttpClient(ErrorWording):
             rate=int(default_rate_limit) if default_rate_limit else None)
         limits = limits.overridden(per_minute=settings.get("rate_limit"), concurrency=settings.get("concurrency"))
         clock, sleep = options.get("clock", time.monotonic), options.get("sleep", time.sleep)
+        account = connector.rate_account()
         if clock is time.monotonic and sleep is time.sleep:
-            limiter = shared_limiter(connector.integration, limits)
+            limiter = shared_limiter(account, limits)
         else:
-            limiter = Limiter(limits, clock=clock, sleep=sleep, integration=connector.integration)
+            limiter = Limiter(limits, clock=clock, sleep=sleep, integration=account)
         return cls(
             connector.integration,
             kind=connector.kind,
