@@ -723,6 +723,31 @@ def test_a_serial_on_two_items_of_the_integration_identifies_neither(keyed):
         assert "serial 5CG9 is on 2 items of this integration, so it identifies none of them" in how(keyed, ext)[3]
 
 
+def test_a_value_on_many_items_is_counted_once_a_run_and_said_to_be_on_more_than_that(keyed, monkeypatch):
+    from syncview.services import matching
+
+    monkeypatch.setattr(matching, "MANY_CARRIERS", 3)
+    counted: list[set[str]] = []
+    count = matching._counts
+
+    def watched(cursor, integration_id, kind, values, excluding="[]"):
+        counted.append(set(values))
+        return count(cursor, integration_id, kind, values, excluding)
+
+    monkeypatch.setattr(matching, "_counts", watched)
+    clones = [device(n, f"Clone {n}", serial="5CG9") for n in range(1, 9)]
+    run(keyed, [item(CLIENT, 1, "ACME Corp."), *clones], page_size=2)
+    before = len(counted)
+    run(keyed, [item(CLIENT, 1, "ACME Corp."), *clones], page_size=2)  # now 8 stored carriers
+    # The second run counted the value on its first page of clones (7 outside it: on "more than
+    # 3") and on none of its four later pages.
+    assert counted[before:] == [{"5CG9"}]
+    for ext in range(1, 9):
+        assert how(keyed, ext)[0] == "not_synced"
+        assert "serial 5CG9 is on more than 3 items of this integration, so it identifies none of them" in \
+            how(keyed, ext)[3]
+
+
 def test_a_link_is_taken_back_when_a_later_page_of_settled_items_carries_its_serial(keyed):
     """The later page holds only an excluded item (nothing for the rules to decide): its serial
     still shows the earlier page's link to rest on a value two items carry."""

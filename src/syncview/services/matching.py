@@ -314,8 +314,17 @@ def _counts(cursor: RawCursor, integration_id: int, kind: str, values: Iterable[
     return found
 
 
+#: Carriers from which a shared value is "on more than" this many items: a sync that found a value
+#: this widely shared counts it no more for the rest of its run (it identifies nothing either
+#: way, and counting a virtual adapter's MAC on 100,000 devices for every page made a 1M sync
+#: quadratic); it would take this many carriers dropping it within one run to be wrong, and the
+#: next sync counts afresh.
+MANY_CARRIERS = 1000
+
+
 def shared_values(cursor: RawCursor, integration_id: int, page: Sequence[tuple[int | None, Keys]],
-                  outside: dict[tuple[str, str], int] | None = None) -> dict[tuple[str, str], int]:
+                  outside: dict[tuple[str, str], int] | None = None,
+                  popular: set[tuple[str, str]] | None = None) -> dict[tuple[str, str], int]:
     """Key values more than one live item of the integration carries: (kind, value) -> items.
 
     ``page`` holds the items being synced, each with its stored resource id (None when new)
@@ -324,6 +333,8 @@ def shared_values(cursor: RawCursor, integration_id: int, page: Sequence[tuple[i
     a MAC on several is a virtual adapter. Host names are left to the name rule. ``outside``,
     if given, gains the values stored items outside the page carry, with how many carry them
     (the sync engine learns from it which earlier link a page shows to rest on a shared value).
+    ``popular``, if given, holds the values found on :data:`MANY_CARRIERS` items or more (a
+    run's pages share it): they are not counted again, and it gains those found now.
     """
     counts: dict[tuple[str, str], int] = {}
     wanted: dict[str, set[str]] = {}
@@ -337,11 +348,19 @@ def shared_values(cursor: RawCursor, integration_id: int, page: Sequence[tuple[i
             counts[(kind, value)] = counts.get((kind, value), 0) + 1
             wanted.setdefault(kind, set()).add(value)
     ids = _json(rid for rid, _ in page if rid is not None)
+    known = popular or set()
     for kind, values in wanted.items():
-        for value, n in _counts(cursor, integration_id, kind, values, ids):
+        asked = [value for value in values if (kind, value) not in known] if known else values
+        if not asked:
+            continue
+        for value, n in _counts(cursor, integration_id, kind, asked, ids):
             counts[(kind, value)] += n
             if outside is not None:
                 outside[(kind, value)] = n
+            if popular is not None and n >= MANY_CARRIERS:
+                popular.add((kind, value))
+    for key in known & counts.keys() if known else ():
+        counts[key] += MANY_CARRIERS
     return {key: n for key, n in counts.items() if n > 1}
 
 
@@ -406,8 +425,7 @@ def guessed_links(cursor: RawCursor, integration_id: int, resource_ids: Sequence
     for resource_id, (kind, common) in resting.items():
         if all(counts.get((kind, value), 0) > 1 for value in common):
             value = min(common)
-            guessed[resource_id] = (f"{describe(KeyKind(kind), value)} is on {counts[(kind, value)]} items of this "
-                                    "integration, so it identifies none of them")
+            guessed[resource_id] = _identifies_none(kind, value, counts[(kind, value)])
     return guessed
 
 
@@ -418,9 +436,14 @@ def without_shared(keys: Keys, shared: Mapping[tuple[str, str], int]) -> tuple[K
         n = shared.get((kind, value))
         if n:
             keys = keys.without(KeyKind(kind), value)
-            notes.append(f"{describe(KeyKind(kind), value)} is on {n} items of this integration, so it "
-                         "identifies none of them")
+            notes.append(_identifies_none(kind, value, n))
     return keys, tuple(notes)
+
+
+def _identifies_none(kind: str, value: str, carriers: int) -> str:
+    """Why a key value on ``carriers`` items of one integration links none of them."""
+    many = f"more than {MANY_CARRIERS:,}" if carriers > MANY_CARRIERS else f"{carriers:,}"
+    return f"{describe(KeyKind(kind), value)} is on {many} items of this integration, so it identifies none of them"
 
 
 def load_records(cursor: RawCursor, integration_id: int, inputs: Sequence[MatchInput],

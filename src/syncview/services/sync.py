@@ -688,6 +688,8 @@ class _RunState:
         self.key_links: list[int] = []
         #: key values a page of this run found on several items (kind, value)
         self.shared_seen: set[tuple[str, str]] = set()
+        #: values found on matching.MANY_CARRIERS items or more, not counted again this run
+        self.popular: set[tuple[str, str]] = set()
         #: resources linked on a key of a value a later page brought again, checked at the end
         self.suspects: set[int] = set()
 
@@ -1083,7 +1085,8 @@ class _PageWriter:
             # Values several items of the integration carry identify none of them.
             outside: dict[tuple[str, str], int] = {}
             shared = shared_values(self.cur, self.integration_id,
-                                   [(plan.old.id if plan.old else None, plan.keys) for plan in plans], outside)
+                                   [(plan.old.id if plan.old else None, plan.keys) for plan in plans], outside,
+                                   state.popular)
             self.watch(shared, outside)
         if pending:
             if shared:
