@@ -15,7 +15,7 @@ from syncview.connectors.autotask import AutotaskConnector
 from syncview.domain import RemoteItem, ResourceType
 from syncview.errors import AuthenticationError, ConfigError, ConnectorError
 from tests.connectors.fakes.autotask import EPOCH, FakeAutotask
-from tests.connectors.fakes.wsgi import transport
+from tests.connectors.fakes.wsgi import Response, transport
 
 INTEGRATION = "Autotask Production"
 
@@ -467,3 +467,37 @@ def test_an_item_deleted_between_two_incremental_syncs_is_marked_removed_after_t
     assert not report.full and report.counts.removed == 2
     assert rows(store, "SELECT type, external_id FROM resource WHERE deleted_remotely = 1 ORDER BY type") == [
         ("contact", str(fake.entities["Contacts"][0]["id"])), ("device", str(gone["id"]))]
+
+
+# --------------------------------------------------------------------------- the database's own count
+
+
+def test_usage_is_the_database_s_count_of_every_integration_s_requests_this_hour():
+    fake = FakeAutotask()
+    fake.other_requests = 4_200  # the RMM, the backup tool and the rest, on the same database
+    with connector(fake) as conn:
+        # Its own requests count too: the zone lookup and this one.
+        assert conn.usage() == "the database has used 4,202 of its 10,000 requests this hour"
+        fake.other_requests = 6_000
+        assert conn.usage() == ("the database has used 6,003 of its 10,000 requests this hour "
+                                "(from half on, Autotask slows every integration of the database down)")
+    assert [r.path for r in fake.requests if "Threshold" in r.path] == ["/ATServicesRest/V1.0/ThresholdInformation"] * 2
+
+
+@pytest.mark.parametrize("answer", [
+    {"externalRequestThreshold": 10_000},  # no count
+    {"externalRequestThreshold": "10000", "requestThresholdTimeframe": 60, "currentTimeframeRequestCount": 3},
+    {"externalRequestThreshold": 0, "requestThresholdTimeframe": 60, "currentTimeframeRequestCount": 3},
+])
+def test_a_count_autotask_does_not_give_plainly_is_no_usage_and_no_error(answer):
+    fake = FakeAutotask()
+    fake._threshold = lambda: Response.json(answer)
+    with connector(fake) as conn:
+        assert conn.usage() is None
+
+
+def test_a_failing_count_is_no_usage_and_no_error():
+    fake = FakeAutotask()
+    fake.fail(500, path="ThresholdInformation", times=10)
+    with connector(fake) as conn:
+        assert conn.usage() is None

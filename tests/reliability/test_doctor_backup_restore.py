@@ -82,6 +82,22 @@ def test_doctor_on_a_healthy_setup_passes_every_check_and_writes_nothing(demo_db
     assert all(rows == [] for table, rows in before.items() if table in leases)
 
 
+def test_doctor_says_how_much_of_its_hour_an_autotask_database_has_used(demo_db, serve, write_config):
+    from tests.connectors.fakes.autotask import FakeAutotask
+
+    fake = FakeAutotask()
+    fake.other_requests = 7_500  # the database's other integrations
+    config = write_config(f'[[integrations]]\nname = "Autotask"\nkind = "autotask"\nusername = "{fake.username}"\n'
+                          f'integration_code = "env:AT_CODE"\nsecret = "env:AT_SECRET"\n'
+                          f'zone_url = "{serve(fake)}/ATServicesRest/"\n')
+    env = {"AT_CODE": fake.integration_code, "AT_SECRET": fake.secret}
+    report = json.loads(sv(demo_db, "doctor", "--json", config=config, env=env).ok().stdout)
+    [check] = [c for c in report["checks"] if c["area"] == "connectivity"]
+    assert check["ok"] and check["message"].startswith("answered; the database has used 7,5")
+    assert check["message"].endswith("of its 10,000 requests this hour (from half on, Autotask slows every "
+                                     "integration of the database down)")
+
+
 def test_doctor_offline_makes_no_request_and_a_missing_store_stays_missing(tmp_path, serve, write_config):
     fake = FakeHaloPsa()
     config = write_config(halo_config(serve(fake)))

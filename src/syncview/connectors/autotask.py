@@ -17,7 +17,9 @@ What the vendor documents and this module relies on:
   endpoint per integration code. This connector defaults to 4 800 an hour (under half,
   where Autotask starts adding latency to every integration of the database) and 3 at
   once per entity (``connectors/limits.py``); ``rate_limit`` (a minute) and
-  ``concurrency`` lower them for a database other integrations share. Entities are
+  ``concurrency`` lower them for a database other integrations share. ``GET
+  V1.0/ThresholdInformation`` says how many requests the database has had this hour, from
+  every integration on it: the doctor shows it (:meth:`AutotaskConnector.usage`). Entities are
   queried at once (each its own endpoint). ``nextPageUrl`` is the only way to a query's next
   page, so one query's pages come one after the other; a large entity is therefore split
   into id ranges queried at once (see below), up to its 3 requests at once.
@@ -145,6 +147,26 @@ class AutotaskConnector(HttpConnector):
         # (the zone lookup finds it by the user alone); 3 at once per endpoint per integration
         # code, and a user has one. Two users of one database: the operator's rate_account.
         return f"Autotask user {str(self.settings['username']).strip().lower()}"
+
+    def usage(self) -> str | None:
+        """The database's requests this hour, as Autotask counts them: every integration's, not only
+        syncview's (``GET V1.0/ThresholdInformation``)."""
+        self._discover_zone()
+        try:
+            body = self.http.get_json("V1.0/ThresholdInformation", expect=dict)
+        except ConnectorError as error:
+            self.http.log(logging.INFO, "%s: no request count from Autotask: %s", self.integration, error)
+            return None
+        numbers = [body.get(key) for key in ("currentTimeframeRequestCount", "externalRequestThreshold",
+                                             "requestThresholdTimeframe")]
+        if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in numbers) or not numbers[1]:
+            return None
+        used, threshold, minutes = numbers
+        window = "hour" if minutes == 60 else f"{minutes} minutes"
+        line = f"the database has used {used:,} of its {threshold:,} requests this {window}"
+        if used >= threshold // 2:
+            line += " (from half on, Autotask slows every integration of the database down)"
+        return line
 
     # ----------------------------------------------------------------- fetching
 

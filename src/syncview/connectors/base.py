@@ -262,6 +262,12 @@ class Connector(ABC):
         (e.g. "Autotask user api@acme.example"); None when the settings do not tell."""
         return None
 
+    def usage(self) -> str | None:
+        """What the product says now of the account's use of its limits, in one line (the doctor
+        shows it); None when it does not say. May send a request; never raises for an answer it
+        cannot read."""
+        return None
+
     @abstractmethod
     def fetch(self, since: datetime | None = None) -> Iterator[Page]:
         """Yield pages of remote items; ``since`` asks for items changed after it."""

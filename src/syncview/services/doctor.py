@@ -228,6 +228,7 @@ def _reach(integration: IntegrationConfig, environ: Mapping[str, str],
                 close = getattr(pages, "close", None)  # a generator: release its HTTP client now
                 if close is not None:
                     close()
+            usage = connector.usage()
     except SyncviewError as error:  # connector errors are redacted and name the integration
         return Finding("connectivity", integration.name, False, str(error))
     except Exception as error:  # a connector bug must not hide the other checks
@@ -235,7 +236,7 @@ def _reach(integration: IntegrationConfig, environ: Mapping[str, str],
                        f"the {integration.kind} connector failed unexpectedly ({type(error).__name__}); "
                        "run `syncview sync` for details")
     got = "answered with an empty first page" if page is None or not page.items else "answered"
-    return Finding("connectivity", integration.name, True, got)
+    return Finding("connectivity", integration.name, True, f"{got}; {usage}" if usage else got)
 
 
 def run_checks(config: Config | None, config_error: SyncviewError | None, store_path: Path | str, *,

@@ -12,6 +12,10 @@
   next page is a GET of ``nextPageUrl`` (``.../query/next?paging=...&search=...``),
   which carries the search and the last id seen, so paging is stateless.
 - ``POST /v1.0/{Entity}/query/count`` answers ``{"queryCount": N}``.
+- ``GET /v1.0/ThresholdInformation`` answers the database's limit and its use in the current
+  hour (``externalRequestThreshold``, ``requestThresholdTimeframe`` in minutes,
+  ``currentTimeframeRequestCount``): this fake's requests plus ``other_requests``, those the
+  database's other integrations made.
 - Paths are matched case-insensitively, as the IIS-hosted API does.
 
 Beyond the base's path-matched :meth:`~FakeServer.fail`,
@@ -83,6 +87,8 @@ class FakeAutotask(FakeServer):
         #: Origin the zone lookup points to; None: the origin the lookup was asked at.
         self.zone_origin = zone_origin
         self.page_size = page_size
+        #: requests the database's other integrations made this hour (ThresholdInformation counts them)
+        self.other_requests = 0
         self.entities: dict[str, list[dict[str, Any]]] = {name: [] for name in ENTITIES}
         #: (entity, 1-based page) -> responses to give instead, first first.
         self._page_faults: dict[tuple[str, int], list[Response]] = {}
@@ -193,6 +199,9 @@ class FakeAutotask(FakeServer):
             return self._zone(request) if request.method == "GET" else _errors(405, "use GET")
         parts = path.split("/")
         route = parts[parts.index("v1.0") + 1:] if "v1.0" in parts else []
+        if route == ["thresholdinformation"] and request.method == "GET":
+            return self._threshold() if self._authorised(request) else Response.json({"errors": ["Unauthorized"]},
+                                                                                      401)
         entity = next((e for e in ENTITIES if route and e.lower() == route[0]), None)
         if entity is None:
             return _errors(404, f"no resource at {request.path}")
@@ -229,6 +238,12 @@ class FakeAutotask(FakeServer):
         headers = request.headers
         return (headers.get("apiintegrationcode") == self.integration_code
                 and headers.get("username") == self.username and headers.get("secret") == self.secret)
+
+    def _threshold(self) -> Response:
+        """The database's request count in the current hour, as ``ThresholdInformation`` reports it:
+        this fake's requests plus :attr:`other_requests` (other integrations of the database)."""
+        return Response.json({"externalRequestThreshold": 10_000, "requestThresholdTimeframe": 60,
+                              "currentTimeframeRequestCount": len(self.requests) + self.other_requests})
 
     def _zone(self, request: Request) -> Response:
         if request.query.get("user", "").lower() != self.username.lower():
