@@ -52,10 +52,16 @@ def test_datto_rate_is_never_passed_in_any_window(serve):
     assert fake.meter.violations == [] and fake.meter.most_in_window <= 3
 
 
-def test_autotask_never_passes_three_at_once_per_entity(serve):
+def autotask_fake() -> FakeAutotask:
+    """A database of 40 companies whose entities each span several pages, answering slowly."""
     fake = FakeAutotask(companies=40, locations_per_company=1, devices_per_company=30, contacts_per_company=30,
                         page_size=50)
     fake.latency = LATENCY
+    return fake
+
+
+def test_autotask_never_passes_three_at_once_per_entity(serve):
+    fake = autotask_fake()
     url = serve(fake)
     pages = fetched(AutotaskConnector("Autotask", {"username": fake.username, "integration_code": fake.integration_code,
                                                    "secret": fake.secret, "zone_url": f"{url}/ATServicesRest/"}))
@@ -118,9 +124,7 @@ def _two_autotask_integrations_at_once(fake: FakeAutotask, url: str, first: dict
 def test_two_integrations_of_one_autotask_user_share_its_three_at_once(serve):
     # Autotask counts per database and per integration code, not per syncview integration: two
     # integrations of one API user (with other scopes, say) share one limiter.
-    fake = FakeAutotask(companies=40, locations_per_company=1, devices_per_company=30, contacts_per_company=30,
-                        page_size=50)
-    fake.latency = LATENCY
+    fake = autotask_fake()
     results = _two_autotask_integrations_at_once(fake, serve(fake), {}, {"include_inactive": True})
     assert sum(len(p.items) for p in results[0]) == fake.item_count()
     assert sum(len(p.items) for p in results[1]) >= fake.item_count()
@@ -128,9 +132,7 @@ def test_two_integrations_of_one_autotask_user_share_its_three_at_once(serve):
 
 
 def test_two_integrations_given_one_rate_account_share_it_and_without_it_do_not(serve):
-    fake = FakeAutotask(companies=40, locations_per_company=1, devices_per_company=30, contacts_per_company=30,
-                        page_size=50)
-    fake.latency = LATENCY
+    fake = autotask_fake()
     url = serve(fake)
     shared = {"rate_account": "acme-autotask"}
     results = _two_autotask_integrations_at_once(fake, url, shared, shared)
