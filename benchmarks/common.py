@@ -28,8 +28,8 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -165,6 +165,31 @@ def repeat(action: Callable[[], object], times: int, *, warmup: int = 1) -> Stat
         action()
         samples.append(time.perf_counter() - began)
     return Stats(tuple(samples))
+
+
+#: The PostgreSQL server the scripts that measure that engine make their scratch databases on.
+PG_SERVER = os.environ.get("SYNCVIEW_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@contextmanager
+def scratch_database(server: str = PG_SERVER, prefix: str = "syncview_bench") -> Iterator[str]:
+    """The URL of a new, empty database on the PostgreSQL server ``server`` names (any of its
+    databases), dropped when the block ends, whatever is still connected to it."""
+    import uuid
+
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    admin_url = make_url(server).set(drivername="postgresql")
+    admin = admin_url.render_as_string(hide_password=False)
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def print_table(headers: Sequence[str], rows: Iterable[Sequence[object]], *, title: str | None = None) -> None:

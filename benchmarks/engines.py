@@ -27,10 +27,11 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from common import PG_SERVER, scratch_database  # noqa: E402
 
 
 def _ms(samples: list[float]) -> str:
@@ -111,30 +112,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--pg", default=os.environ.get("SYNCVIEW_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test"))
+    parser.add_argument("--pg", default=PG_SERVER, help="the PostgreSQL server to make scratch databases on")
     args = parser.parse_args()
-    import psycopg
-    from sqlalchemy.engine import make_url
-
     sizes = [int(s) for s in args.sizes.split(",")]
     print("load average at the start", ", ".join(f"{x:.2f}" for x in os.getloadavg()), flush=True)
-    admin_url = make_url(args.pg).set(drivername="postgresql")
     results: dict[tuple[str, int], dict[str, list[float]]] = {}
     with tempfile.TemporaryDirectory() as directory:
         for n in sizes:
             results[("sqlite", n)] = measure(Path(directory) / f"store-{n}.db", n, args.rounds)
             _progress("sqlite", n, results[("sqlite", n)])
-            name = f"syncview_bench_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-            admin = admin_url.render_as_string(hide_password=False)
-            with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute(f'CREATE DATABASE "{name}"')
-            try:
-                url = admin_url.set(database=name).render_as_string(hide_password=False)
+            with scratch_database(args.pg) as url:
                 results[("postgresql", n)] = measure(url, n, args.rounds)
                 _progress("postgresql", n, results[("postgresql", n)])
-            finally:
-                with psycopg.connect(admin, autocommit=True) as conn:
-                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"Store times, SQLite beside PostgreSQL (median / p95 ms; ingest in s), load average {load}")
     columns = [(engine, n) for n in sizes for engine in ("sqlite", "postgresql")]

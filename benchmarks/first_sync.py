@@ -17,10 +17,11 @@ import os
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from common import PG_SERVER, scratch_database  # noqa: E402
 
 
 def first_syncs(location: str | Path, resources: int) -> list[tuple[str, float, float, int]]:
@@ -45,26 +46,14 @@ def first_syncs(location: str | Path, resources: int) -> list[tuple[str, float, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--resources", type=int, default=60_000)
-    parser.add_argument("--pg", default=os.environ.get("SYNCVIEW_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test"))
+    parser.add_argument("--pg", default=PG_SERVER, help="the PostgreSQL server to make a scratch database on")
     args = parser.parse_args()
-    import psycopg
-    from sqlalchemy.engine import make_url
-
     print("load average at the start", ", ".join(f"{x:.2f}" for x in os.getloadavg()), flush=True)
     rows: list[tuple[str, tuple[str, float, float, int]]] = []
     with tempfile.TemporaryDirectory() as directory:
         rows += [("sqlite", f) for f in first_syncs(Path(directory) / "first.db", args.resources)]
-    admin_url = make_url(args.pg).set(drivername="postgresql")
-    admin = admin_url.render_as_string(hide_password=False)
-    name = f"syncview_first_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        url = admin_url.set(database=name).render_as_string(hide_password=False)
+    with scratch_database(args.pg, "syncview_first") as url:
         rows += [("postgresql", f) for f in first_syncs(url, args.resources)]
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     print(f"First syncs of the demo world of {args.resources:,} into an empty store; load average "
           + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
     print(f"{'engine':<12}{'sync':<6}{'wall':>10}{'cpu':>10}{'resources':>11}")

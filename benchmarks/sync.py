@@ -6,7 +6,8 @@
 
 For each connector, N remote items and a per-request latency it serves the project's fake
 product (tests/connectors/fakes/) on a loopback socket from a process of its own, every
-answer delayed by the latency, and runs a full sync into a fresh SQLite store, then an incremental one (Datto RMM
+answer delayed by the latency, and runs a full sync into a fresh SQLite store (``--pg``: a scratch
+PostgreSQL database), then an incremental one (Datto RMM
 and HaloPSA cannot fetch only what changed: their incremental run is a second full one).
 It prints each run's wall time, the requests the fake saw, the most it saw in flight at
 once and within one rolling window of its limit, any breach of the documented limits, and
@@ -37,6 +38,7 @@ import time
 import urllib.request
 from collections import Counter
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from socketserver import ThreadingMixIn
@@ -46,7 +48,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from common import machine, print_table  # noqa: E402
+from common import PG_SERVER, machine, print_table, scratch_database  # noqa: E402
 from syncview.connectors.autotask import AutotaskConnector  # noqa: E402
 from syncview.connectors.base import Connector  # noqa: E402
 from syncview.connectors.connectwise import ConnectWiseConnector  # noqa: E402
@@ -209,11 +211,12 @@ def _fresh_window(kind: str) -> None:
     time.sleep(max(0.0, ended + limits.window + 1.0 - time.perf_counter()))
 
 
-def run(kind: str, n: int, latency: float, *, shared: bool = False) -> list[dict[str, Any]]:
+def run(kind: str, n: int, latency: float, *, shared: bool = False, pg: str | None = None) -> list[dict[str, Any]]:
     """A full then an incremental sync of ``kind`` at ``n`` items and ``latency``; one figure each,
     each run starting with a fresh rate window (:func:`_fresh_window`). ``shared``: the limits
     leased from the store, as ``syncview sync`` does (else the process's own); each figure then
-    counts the store transactions the leases cost (``lease_transactions``) and the leases taken."""
+    counts the store transactions the leases cost (``lease_transactions``) and the leases taken.
+    ``pg``: a PostgreSQL server to sync into a scratch database of (else a SQLite file)."""
     from syncview.connectors.http.connector import HttpConnector
     from syncview.store.leases import StoreBudget
 
@@ -223,8 +226,9 @@ def run(kind: str, n: int, latency: float, *, shared: bool = False) -> list[dict
     url, stop = serve(fake)
     figures = []
     try:
-        with tempfile.TemporaryDirectory() as folder:
-            store = open_store(Path(folder) / "bench.db")
+        with ExitStack() as scratch:
+            folder = scratch.enter_context(tempfile.TemporaryDirectory())
+            store = open_store(scratch.enter_context(scratch_database(pg)) if pg else Path(folder) / "bench.db")
             budget = StoreBudget(store)
             for mode in ("full", "incremental"):
                 _ask(f"{url}/__reset__?latency={latency}")
@@ -250,6 +254,7 @@ def run(kind: str, n: int, latency: float, *, shared: bool = False) -> list[dict
                     "most_in_flight": seen["most_in_flight"], "most_per_endpoint": seen["most_per_endpoint"],
                     "most_in_window": seen["most_in_window"], "breaches": seen["breaches"],
                     "load": round(os.getloadavg()[0], 1), "budget": "store" if shared else "process",
+                    "store": "postgresql" if pg else "sqlite",
                     "lease_transactions": budget.transactions - transactions, "leases": leases,
                 })
             store.close()
@@ -268,12 +273,15 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--shared", action="store_true",
                         help="lease the limits from the store, as `syncview sync` does (default: the process's own)")
+    parser.add_argument("--pg", nargs="?", const=PG_SERVER, metavar="URL",
+                        help=f"sync into a scratch database on this PostgreSQL server (default {PG_SERVER}) "
+                             "instead of a SQLite file")
     args = parser.parse_args()
     figures = []
     for kind in args.connectors:
         for n in args.sizes:
             for latency in args.latencies:
-                for figure in run(kind, n, latency, shared=args.shared):
+                for figure in run(kind, n, latency, shared=args.shared, pg=args.pg):
                     figures.append(figure)
                     if args.out:
                         with args.out.open("a") as out:
@@ -282,9 +290,9 @@ def main() -> None:
     if args.json:
         print(json.dumps({"machine": machine(), "figures": figures}, indent=2))
         return
-    print_table(("connector", "items", "latency", "run", "wall", "CPU", "requests", "floor", "x floor", "in flight",
-                 "in window", "breaches", "load"),
-                [(f["connector"], f"{f['items']:,}", f"{f['latency']:g} s", f["mode"], f"{f['wall']:.1f} s",
+    print_table(("connector", "store", "items", "latency", "run", "wall", "CPU", "requests", "floor", "x floor",
+                 "in flight", "in window", "breaches", "load"),
+                [(f["connector"], f["store"], f"{f['items']:,}", f"{f['latency']:g} s", f["mode"], f"{f['wall']:.1f} s",
                   f"{f['cpu']:.1f} s", f"{f['requests']:,}", f"{f['floor']:.1f} s", f"{f['ratio']:.2f}",
                   f["most_in_flight"],
                   f["most_in_window"], f["breaches"], f["load"]) for f in figures],
