@@ -17,7 +17,7 @@ What the vendor documents and this module relies on:
   while sites are; pages are handed on in order. A distant API takes a second to answer, so
   waiting for the first pages' totals before asking for more would cost every sync that
   second twice over (sites, then devices): once the token is in hand, the first pages of both
-  lists (two of sites, the rest of the requests at once of devices) are asked for together,
+  lists are asked for together (two of sites and eight of devices, at 10 requests at once),
   and those the totals show to lie past the end are dropped unread. That costs a small
   account up to eight requests that answer nothing, of the 600 a minute.
 - 600 requests per rolling 60 seconds, then 429 and, on repeated breaches, a
