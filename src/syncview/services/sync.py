@@ -74,7 +74,7 @@ from syncview.services.matching import (
     without_shared,
 )
 from syncview.services.queries import Totals, totals_on
-from syncview.store import RawConnection, RawCursor, Store, derived, raw_connection
+from syncview.store import RawConnection, RawCursor, Store, derived, insert_rows, raw_connection
 from syncview.store.db import db_time
 from syncview.store.leases import StoreBudget
 from syncview.store.locks import SyncLock, sync_lock_free, try_sync_lock
@@ -1156,7 +1156,7 @@ class _PageWriter:
                 resource_id = self.next_id("resource")
                 self.inserts.append((resource_id, self.integration_id, item.type._value_, item.external_id,
                                      item.name, name_norm, item.remote_company, client_id, payload,
-                                     status._value_, record_id, now, now, matched_on, reason, reason_kind))
+                                     status._value_, record_id, now, now, 0, 1, matched_on, reason, reason_kind))
                 self.resource_keys.extend((resource_id, k, v) for k, v in pairs)
                 counts.new += 1
             else:
@@ -1224,20 +1224,16 @@ class _PageWriter:
         return client_id, record_id
 
     def write(self) -> None:
-        """Send the queued rows to SQLite, each kind in one executemany."""
+        """Send the queued rows to the store, each kind at once: new rows in one insert_rows
+        (executemany on SQLite, one COPY on PostgreSQL), changes in one executemany."""
         cur = self.cur
-        if self.new_clients:
-            cur.executemany("INSERT INTO client (id, name, name_norm) VALUES (?, ?, ?)", self.new_clients)
-        if self.new_records:
-            cur.executemany(
-                "INSERT INTO record (id, type, client_id, name, name_norm, disabled, attributes, created_at,"
-                " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", self.new_records)
-        if self.inserts:
-            cur.executemany(
-                "INSERT INTO resource (id, integration_id, type, external_id, name, name_norm, remote_company,"
-                " client_id, payload, status, record_id, first_seen, last_seen, deleted_remotely, version,"
-                " matched_on, reason, reason_kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 1, ?, ?, ?)",
-                self.inserts)
+        insert_rows(cur, "client", ("id", "name", "name_norm"), self.new_clients)
+        insert_rows(cur, "record", ("id", "type", "client_id", "name", "name_norm", "disabled", "attributes",
+                                    "created_at", "updated_at"), self.new_records)
+        insert_rows(cur, "resource", (
+            "id", "integration_id", "type", "external_id", "name", "name_norm", "remote_company", "client_id",
+            "payload", "status", "record_id", "first_seen", "last_seen", "deleted_remotely", "version",
+            "matched_on", "reason", "reason_kind"), self.inserts)
         if self.updates:
             cur.executemany(
                 "UPDATE resource SET name = ?, name_norm = ?, remote_company = ?, payload = ?, client_id = ?,"
@@ -1249,6 +1245,4 @@ class _PageWriter:
         if self.rekeyed:
             cur.execute("DELETE FROM resource_key WHERE resource_id IN (SELECT value FROM json_each(?))",
                         (_json_list(self.rekeyed),))
-        if self.resource_keys:
-            cur.executemany("INSERT INTO resource_key (resource_id, kind, value) VALUES (?, ?, ?)",
-                            self.resource_keys)
+        insert_rows(cur, "resource_key", ("resource_id", "kind", "value"), self.resource_keys)
