@@ -260,10 +260,16 @@ class FakeAutotask(FakeServer):
         filters = search.get("filter") if isinstance(search, dict) else None
         if not isinstance(filters, list) or not filters:
             raise ValueError("a query needs at least one filter")
-        rows = sorted(self.entities[entity], key=_id_or_minus_one)
         floor = _lowest_id(filters)
         if after is not None:
             floor = after if floor is None else max(floor, after)
+        if self.static:  # the selection worked out once per query, then paged by bisection
+            chosen = self.view((entity, json.dumps(filters, sort_keys=True)), lambda: [
+                row for row in sorted(self.entities[entity], key=_id_or_minus_one)
+                if all(_matches(row, f) for f in filters)])
+            start = bisect_right(chosen, floor, key=_id_or_minus_one) if floor is not None else 0
+            return chosen[start:] if limit is None else chosen[start:start + limit]
+        rows = sorted(self.entities[entity], key=_id_or_minus_one)
         start = bisect_right(rows, floor, key=_id_or_minus_one) if floor is not None else 0
         selected: list[dict[str, Any]] = []
         for index in range(start, len(rows)):
