@@ -39,7 +39,8 @@ from syncview.store import RawCursor, Store, insert_id, insert_rows, raw_connect
 from syncview.store import derived
 from syncview.store.dialect import upsert
 from syncview.store.db import db_time, utcnow
-from syncview.store.models import client_table, integration_table, meta_table, record_table, resource_table
+from syncview.store.models import (NEW_CLIENT_COLUMNS, NEW_RECORD_COLUMNS, client_table, integration_table, meta_table,
+                                    record_table, resource_table)
 
 #: ``meta`` key holding how the demo was seeded: {"resources": N, "seed": S}.
 DEMO_META_KEY = "demo"
@@ -227,9 +228,8 @@ class _Writer:
 
     def flush(self) -> None:
         cursor = self.cursor
-        insert_rows(cursor, "client", ("id", "name", "name_norm"), self.client_rows)
-        insert_rows(cursor, "record", ("id", "type", "client_id", "name", "name_norm", "disabled", "attributes",
-                                       "created_at", "updated_at"), self.record_rows)
+        insert_rows(cursor, "client", NEW_CLIENT_COLUMNS, self.client_rows)
+        insert_rows(cursor, "record", NEW_RECORD_COLUMNS, self.record_rows)
         insert_rows(cursor, "resource", (
             "id", "integration_id", "type", "external_id", "name", "name_norm", "remote_company", "client_id",
             "payload", "status", "record_id", "first_seen", "last_seen", "deleted_remotely", "version",

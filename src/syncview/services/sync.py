@@ -78,7 +78,8 @@ from syncview.store import RawConnection, RawCursor, Store, derived, insert_rows
 from syncview.store.db import db_time
 from syncview.store.leases import StoreBudget
 from syncview.store.locks import SyncLock, sync_lock_free, try_sync_lock
-from syncview.store.models import Integration, SyncLogEntry, SyncRun, table_of
+from syncview.store.models import (NEW_CLIENT_COLUMNS, NEW_RECORD_COLUMNS, Integration, SyncLogEntry, SyncRun,
+                                    table_of)
 
 RUNNING, SUCCESS, PARTIAL, FAILED = "running", "success", "partial", "failed"
 #: Per-item log lines (matched, created, not synced, removed...) one run writes at most;
@@ -1227,9 +1228,8 @@ class _PageWriter:
         """Send the queued rows to the store, each kind at once: new rows in one insert_rows
         (executemany on SQLite, one COPY on PostgreSQL), changes in one executemany."""
         cur = self.cur
-        insert_rows(cur, "client", ("id", "name", "name_norm"), self.new_clients)
-        insert_rows(cur, "record", ("id", "type", "client_id", "name", "name_norm", "disabled", "attributes",
-                                    "created_at", "updated_at"), self.new_records)
+        insert_rows(cur, "client", NEW_CLIENT_COLUMNS, self.new_clients)
+        insert_rows(cur, "record", NEW_RECORD_COLUMNS, self.new_records)
         insert_rows(cur, "resource", (
             "id", "integration_id", "type", "external_id", "name", "name_norm", "remote_company", "client_id",
             "payload", "status", "record_id", "first_seen", "last_seen", "deleted_remotely", "version",

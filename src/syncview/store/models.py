@@ -255,3 +255,10 @@ flight_lease_table = Table(
     Column("expires_at", Float, nullable=False),
     Index("ix_flight_lease_integration", "integration", "endpoint"),
 )
+
+
+#: The columns a new client and a new record are written with in bulk (``insert_rows``): the
+#: sync engine's records for items that matched none, and the demo seeder's.
+NEW_CLIENT_COLUMNS = ("id", "name", "name_norm")
+NEW_RECORD_COLUMNS = ("id", "type", "client_id", "name", "name_norm", "disabled", "attributes", "created_at",
+                      "updated_at")
