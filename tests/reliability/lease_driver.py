@@ -51,7 +51,7 @@ def main() -> None:
     faulthandler.dump_traceback_later(60, exit=True)  # a hang shows where, on stderr, and ends
     store = open_store(args.store)
     budget = None if args.private else StoreBudget(store)
-    limiter = Limiter(Limits(rate=args.rate, window=args.window, concurrency=3), integration=INTEGRATION,
+    limiter = Limiter(Limits(rate=args.rate, window=args.window, concurrency=3), account=INTEGRATION,
                       budget=budget, deadline=args.deadline)
     statuses: Counter[int] = Counter()
     lock = threading.Lock()

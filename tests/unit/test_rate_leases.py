@@ -13,7 +13,7 @@ from tests.helpers import rows
 def test_a_lease_is_settled_to_what_was_used_and_unused_slots_come_back_at_once(tmp_path):
     store = open_store(tmp_path / "s.db")
     budget = StoreBudget(store)
-    limiter = Limiter(Limits(rate=100, window=30.0, concurrency=4), integration="Datto", budget=budget)
+    limiter = Limiter(Limits(rate=100, window=30.0, concurrency=4), account="Datto", budget=budget)
     with limiter.slot():
         pass
     assert leases_alive(store) == [("Datto", 1, 4)]  # a block of the concurrency bound, leased at once
@@ -28,7 +28,7 @@ def test_a_lease_is_settled_to_what_was_used_and_unused_slots_come_back_at_once(
 def test_leases_grow_while_they_run_out_early_and_threads_share_them(tmp_path):
     store = open_store(tmp_path / "s.db")
     budget = StoreBudget(store)
-    limiter = Limiter(Limits(rate=400, window=30.0, concurrency=4), integration="Datto", budget=budget)
+    limiter = Limiter(Limits(rate=400, window=30.0, concurrency=4), account="Datto", budget=budget)
 
     def send(count: int) -> None:
         for _ in range(count):
@@ -86,8 +86,8 @@ def test_a_holder_waiting_for_room_is_not_starved_by_a_busy_one(tmp_path):
 
     store = open_store(tmp_path / "s.db")
     limits = Limits(concurrency=2)
-    sync = Limiter(limits, integration="Halo", budget=StoreBudget(store, holder="sync"), hold=0.1, deadline=1.0)
-    doctor = Limiter(limits, integration="Halo", budget=StoreBudget(store, holder="doctor"), hold=0.1, deadline=1.0)
+    sync = Limiter(limits, account="Halo", budget=StoreBudget(store, holder="sync"), hold=0.1, deadline=1.0)
+    doctor = Limiter(limits, account="Halo", budget=StoreBudget(store, holder="doctor"), hold=0.1, deadline=1.0)
     lock, in_flight, most = threading.Lock(), [0], [0]
     stop = threading.Event()
 

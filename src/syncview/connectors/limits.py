@@ -134,24 +134,24 @@ class Settlement:
 
 
 class RateBudget(Protocol):
-    """An integration's rate shared beyond this process: leases of slots that, alive at any one
+    """An account's rate shared beyond this process: leases of slots that, alive at any one
     moment, never hold more than ``rate`` of them (the store's: ``syncview.store.leases``)."""
 
-    #: What names the budget's store: limiters of one integration and key share leases.
+    #: What names the budget's store: limiters of one account and key share leases.
     key: str
 
-    def take(self, integration: str, *, rate: int, want: int, lasts: float,
+    def take(self, account: str, *, rate: int, want: int, lasts: float,
              settle: Sequence[Settlement] = ()) -> Grant:
         """Settle ``settle``, then lease up to ``want`` slots (as many as are free) alive
         ``lasts`` seconds from now; raises :class:`~syncview.errors.SyncviewError` (one line)
         when the budget cannot be reached."""
         ...
 
-    def settle(self, integration: str, settle: Sequence[Settlement]) -> None:
+    def settle(self, account: str, settle: Sequence[Settlement]) -> None:
         """Give ``settle`` back (best effort: a lease not settled frees itself by time)."""
         ...
 
-    def take_flights(self, integration: str, endpoint: str, *, limit: int, lease: int | None, need: int,
+    def take_flights(self, account: str, endpoint: str, *, limit: int, lease: int | None, need: int,
                      want: int, lasts: float) -> Grant:
         """Hold (renew, or first take) lease ``lease`` of requests in flight on ``endpoint``: at
         least ``need`` (those in flight now), up to ``want`` as far as ``limit`` leaves free and
@@ -159,7 +159,7 @@ class RateBudget(Protocol):
         granted the lease stays as a mark that this holder waits."""
         ...
 
-    def end_flights(self, integration: str, endpoint: str, lease: int) -> None:
+    def end_flights(self, account: str, endpoint: str, lease: int) -> None:
         """Give a lease of requests in flight back (none of them in flight any more)."""
         ...
 
@@ -214,17 +214,18 @@ class Limiter:
     slot is held by a thread waiting for that token; its request still takes a rate slot.
 
     With a ``budget`` the rate slots are leased from it (see the module docstring):
-    ``integration`` names the rate there, ``hold`` is how long a lease's slots may be started
+    ``account`` names the rate there, ``hold`` is how long a lease's slots may be started
     in (default: :data:`LEASE_HOLD`, at most a quarter of the window) and ``deadline`` how long
     a request may take to arrive.
     """
 
     def __init__(self, limits: Limits, *, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep, integration: str = "",
+                 sleep: Callable[[float], None] = time.sleep, account: str = "",
                  budget: RateBudget | None = None, hold: float | None = None,
                  deadline: float = ARRIVAL_DEADLINE) -> None:
         self.limits = limits
-        self.integration = integration
+        #: what the product counts the requests against (Connector.rate_account); names the budget's leases
+        self.account = account
         self.budget = budget
         self.hold = hold if hold is not None else min(LEASE_HOLD, limits.window / 4)
         self.deadline = deadline
@@ -250,15 +251,15 @@ class Limiter:
 
     def shared_through(self, budget: RateBudget, *, deadline: float = ARRIVAL_DEADLINE) -> Limiter:
         """This limiter's counterpart whose rate is leased from ``budget``: the process's one for
-        the integration and the budget's store when this is the process's shared one, else a
+        the account and the budget's store when this is the process's shared one, else a
         private one on the same clock."""
         if self.budget is not None and self.budget.key == budget.key:
             self.budget = budget
             self.deadline = max(self.deadline, deadline)
             return self
-        if _SHARED.get((self.integration, self.limits, None)) is self:
-            return shared_limiter(self.integration, self.limits, budget, deadline=deadline)
-        return Limiter(self.limits, clock=self._clock, sleep=self._sleep, integration=self.integration,
+        if _SHARED.get((self.account, self.limits, None)) is self:
+            return shared_limiter(self.account, self.limits, budget, deadline=deadline)
+        return Limiter(self.limits, clock=self._clock, sleep=self._sleep, account=self.account,
                        budget=budget, hold=self.hold, deadline=deadline)
 
     @contextmanager
@@ -347,7 +348,7 @@ class Limiter:
                 self._changed.release()
                 try:
                     began = self._clock()
-                    grant = budget.take_flights(self.integration, key, limit=limit, lease=flight.lease, need=need,
+                    grant = budget.take_flights(self.account, key, limit=limit, lease=flight.lease, need=need,
                                                 want=limit, lasts=self.hold + self.deadline)
                 finally:
                     self._changed.acquire()
@@ -380,9 +381,9 @@ class Limiter:
                     landed.append((key, flight.lease))
                     flight.lease, flight.slots, flight.cap = None, 0, 0
         if settle:
-            budget.settle(self.integration, settle)
+            budget.settle(self.account, settle)
         for key, lease in landed:
-            budget.end_flights(self.integration, key, lease)
+            budget.end_flights(self.account, key, lease)
 
     def _semaphore(self, key: str, limit: int) -> threading.BoundedSemaphore:
         with self._lock:
@@ -443,7 +444,7 @@ class Limiter:
             try:
                 while granted is None:
                     began = self._clock()
-                    grant = budget.take(self.integration, rate=rate, want=self._want,
+                    grant = budget.take(self.account, rate=rate, want=self._want,
                                         lasts=self.hold + self.deadline + self.limits.window, settle=settle)
                     settle = []
                     if grant.count:
@@ -497,15 +498,15 @@ _SHARED: dict[tuple[str, Limits, str | None], Limiter] = {}
 _SHARED_LOCK = threading.Lock()
 
 
-def shared_limiter(integration: str, limits: Limits, budget: RateBudget | None = None, *,
+def shared_limiter(account: str, limits: Limits, budget: RateBudget | None = None, *,
                    deadline: float = ARRIVAL_DEADLINE) -> Limiter:
-    """The process's one limiter for ``integration`` under ``limits`` (made on first use),
+    """The process's one limiter for ``account`` under ``limits`` (made on first use),
     its rate leased from ``budget`` when given (one limiter per budget's store)."""
-    key = (integration, limits, budget.key if budget is not None else None)
+    key = (account, limits, budget.key if budget is not None else None)
     with _SHARED_LOCK:
         limiter = _SHARED.get(key)
         if limiter is None:
-            limiter = _SHARED[key] = Limiter(limits, integration=integration, budget=budget, deadline=deadline)
+            limiter = _SHARED[key] = Limiter(limits, account=account, budget=budget, deadline=deadline)
         elif budget is not None:
             limiter.budget = budget  # the latest handle on that store (an older one may be closed)
             limiter.deadline = max(limiter.deadline, deadline)

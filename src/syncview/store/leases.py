@@ -65,7 +65,7 @@ _NOW = {
 
 
 class StoreBudget:
-    """The rate budget of every integration on ``store``, leased in blocks (see the module doc).
+    """The rate budget of every account on ``store``, leased in blocks (see the module doc).
 
     ``transactions`` counts the store transactions made (leases taken and settled), for the
     benchmarks: the cost of sharing.
@@ -77,49 +77,49 @@ class StoreBudget:
         self.holder = holder or f"process {os.getpid()} on {socket.gethostname()}"
         self.transactions = 0
 
-    def take(self, integration: str, *, rate: int, want: int, lasts: float,
+    def take(self, account: str, *, rate: int, want: int, lasts: float,
              settle: Sequence[Settlement] = ()) -> Grant:
         try:
             with self.store.coordinate() as conn:
                 self.transactions += 1
-                now = self._begin(conn, integration)
+                now = self._begin(conn, account)
                 self._settle(conn, settle, now)
-                conn.execute(delete(LEASE).where(LEASE.c.integration == integration, LEASE.c.expires_at <= now))
+                conn.execute(delete(LEASE).where(LEASE.c.integration == account, LEASE.c.expires_at <= now))
                 held, soonest = conn.execute(
                     select(func.coalesce(func.sum(LEASE.c.slots), 0), func.min(LEASE.c.expires_at))
-                    .where(LEASE.c.integration == integration)).one()
+                    .where(LEASE.c.integration == account)).one()
                 free = rate - int(held)
                 if free <= 0:
                     return Grant(0, 0, max(0.0, float(soonest) - now) if soonest is not None else 0.0)
                 count = max(1, min(want, free))
                 result = conn.execute(insert(LEASE).values(
-                    integration=integration, holder=self.holder, slots=count, granted_at=now,
+                    integration=account, holder=self.holder, slots=count, granted_at=now,
                     expires_at=now + lasts))
                 lease = result.inserted_primary_key
                 assert lease is not None
                 return Grant(int(lease[0]), count)
         except SyncviewError as error:
-            raise StoreError(f"{integration}: cannot lease a share of its rate limit from the store: {error}") \
+            raise StoreError(f"{account}: cannot lease a share of its rate limit from the store: {error}") \
                 from None
 
-    def settle(self, integration: str, settle: Sequence[Settlement]) -> None:
+    def settle(self, account: str, settle: Sequence[Settlement]) -> None:
         if not settle:
             return
         try:
             with self.store.coordinate() as conn:
                 self.transactions += 1
-                self._settle(conn, settle, self._begin(conn, integration))
+                self._settle(conn, settle, self._begin(conn, account))
         except SyncviewError as error:
-            raise StoreError(f"{integration}: cannot give its unused rate slots back to the store: {error}") \
+            raise StoreError(f"{account}: cannot give its unused rate slots back to the store: {error}") \
                 from None
 
-    def take_flights(self, integration: str, endpoint: str, *, limit: int, lease: int | None, need: int,
+    def take_flights(self, account: str, endpoint: str, *, limit: int, lease: int | None, need: int,
                      want: int, lasts: float) -> Grant:
         try:
             with self.store.coordinate() as conn:
                 self.transactions += 1
-                now = self._begin(conn, f"{integration}\x1f{endpoint}")
-                key = (FLIGHT.c.integration == integration, FLIGHT.c.endpoint == endpoint)
+                now = self._begin(conn, f"{account}\x1f{endpoint}")
+                key = (FLIGHT.c.integration == account, FLIGHT.c.endpoint == endpoint)
                 conn.execute(delete(FLIGHT).where(*key, FLIGHT.c.expires_at <= now))
                 others = conn.execute(select(FLIGHT.c.id, FLIGHT.c.holder, FLIGHT.c.slots, FLIGHT.c.expires_at)
                                       .where(*key, FLIGHT.c.id != (lease or 0))).all()
@@ -145,31 +145,31 @@ class StoreBudget:
                         slots=count, expires_at=expires)).rowcount:
                     # First taken, or expired meanwhile (when nothing of it was in flight any more).
                     inserted = conn.execute(insert(FLIGHT).values(
-                        integration=integration, endpoint=endpoint, holder=self.holder, slots=count,
+                        integration=account, endpoint=endpoint, holder=self.holder, slots=count,
                         expires_at=expires)).inserted_primary_key
                     assert inserted is not None
                     lease = int(inserted[0])
                 soonest = min((float(at) for _, _, slots, at in others if slots), default=now)
                 return Grant(lease, count, max(0.0, soonest - now), share)
         except SyncviewError as error:
-            raise StoreError(f"{integration}: cannot lease room for its requests in flight from the store: "
+            raise StoreError(f"{account}: cannot lease room for its requests in flight from the store: "
                              f"{error}") from None
 
-    def end_flights(self, integration: str, endpoint: str, lease: int) -> None:
+    def end_flights(self, account: str, endpoint: str, lease: int) -> None:
         try:
             with self.store.coordinate() as conn:
                 self.transactions += 1
-                self._begin(conn, f"{integration}\x1f{endpoint}")
+                self._begin(conn, f"{account}\x1f{endpoint}")
                 conn.execute(delete(FLIGHT).where(FLIGHT.c.id == lease))
         except SyncviewError as error:
-            raise StoreError(f"{integration}: cannot give its room for requests in flight back to the store: "
+            raise StoreError(f"{account}: cannot give its room for requests in flight back to the store: "
                              f"{error}") from None
 
-    def _begin(self, conn: Connection, integration: str) -> float:
-        """Take the integration's turn (PostgreSQL; SQLite's immediate transaction has it) and
+    def _begin(self, conn: Connection, account: str) -> float:
+        """Take the account's turn (PostgreSQL; SQLite's immediate transaction has it) and
         read the store's clock."""
         if conn.dialect.name == POSTGRESQL:
-            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (LEASE_LOCK_CLASS, integration))
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (LEASE_LOCK_CLASS, account))
         return float(conn.exec_driver_sql(_NOW[conn.dialect.name]).scalar_one())
 
     @staticmethod

@@ -139,7 +139,7 @@ class HttpClient(ErrorWording):
         if clock is time.monotonic and sleep is time.sleep:
             limiter = shared_limiter(account, limits)
         else:
-            limiter = Limiter(limits, clock=clock, sleep=sleep, integration=account)
+            limiter = Limiter(limits, clock=clock, sleep=sleep, account=account)
         return cls(
             connector.integration,
             kind=connector.kind,
