@@ -306,7 +306,7 @@ def test_configurations_carry_serial_mac_and_host_name_and_contacts_their_defaul
     by_type = {i.type: i for i in items}
     device = by_type[ResourceType.DEVICE]
     assert device.keys.serial == "CWSN2001"
-    assert device.keys.macs == ("00:1A:2B:01:00:00",)
+    assert device.keys.macs == ("00:1A:00:01:00:00",)
     assert device.keys.hostname == "C001-WS-00"
     assert device.payload["tagNumber"] == "ASSET-0000"  # kept, not a key (see the module doc)
     assert by_type[ResourceType.CONTACT].keys.email == "first0@client001.example"  # the default one

@@ -101,7 +101,7 @@ class FakeConnectWise(FakeServer):
                     {"id": config_id, "name": f"C{n:03d}-WS-{k:02d}", "company": ref,
                      "type": {"id": 1, "name": "Workstation"}, "status": {"id": 1, "name": "Active"},
                      "activeFlag": True, "serialNumber": f"CWSN{config_id}", "tagNumber": f"ASSET-{k:04d}",
-                     "macAddress": f"00:1A:2B:{n % 256:02X}:{k // 256 % 256:02X}:{k % 256:02X}",
+                     "macAddress": f"00:1A:{n >> 8 & 255:02X}:{n & 255:02X}:{k >> 8 & 255:02X}:{k & 255:02X}",
                      "deviceIdentifier": "", "_info": info(config_id)})
             for k in range(contacts):
                 contact_id += 1
