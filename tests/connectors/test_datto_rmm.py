@@ -140,6 +140,16 @@ def test_a_first_page_that_exists_and_fails_fails_the_fetch():
         fetch_all(connector(fake))
 
 
+def test_the_doctor_reaches_datto_with_the_token_and_one_site():
+    fake = FakeDattoRmm(sites=600, devices_per_site=5)
+    with connector(fake) as conn:
+        assert conn.reach()
+    assert list_requests(fake) == ["token", "sites?page=0"] and fake.requests[1].query["max"] == "1"
+    empty = FakeDattoRmm(sites=0)
+    with connector(empty) as conn:
+        assert not conn.reach()
+
+
 def test_token_request_uses_the_public_client_and_the_password_grant():
     fake = FakeDattoRmm()
     fetch_all(connector(fake))

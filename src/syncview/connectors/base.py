@@ -262,6 +262,18 @@ class Connector(ABC):
         (e.g. "Autotask user api@acme.example"); None when the settings do not tell."""
         return None
 
+    def reach(self) -> bool:
+        """Ask the product for a first page, with as few requests as it allows, for the doctor;
+        whether it held anything. Default: the first page :meth:`fetch` yields, then stop."""
+        pages = self.fetch()
+        try:
+            page = next(pages, None)
+        finally:
+            close = getattr(pages, "close", None)  # a generator: release what it holds now
+            if close is not None:
+                close()
+        return page is not None and bool(page.items)
+
     def usage(self) -> str | None:
         """What the product says now of the account's use of its limits, in one line (the doctor
         shows it); None when it does not say. May send a request; never raises for an answer it

@@ -182,6 +182,12 @@ class DattoRmmConnector(HttpConnector):
                 page.total = total  # counts recycled devices too, which are left out
                 yield page
 
+    def reach(self) -> bool:
+        """The token and one site: two requests, not the first wave of a sync."""
+        body = self.http.get_json("v2/account/sites", params={"max": 1, "page": 0}, expect=dict)
+        rows, _ = self._checked(body, "sites", 1)
+        return bool(rows)
+
     def _rows_of(self, path: str, key: str) -> list[Any]:
         """Every row of a (short) list, its pages one after the other."""
         return [row for rows, _ in self._list(path, key, parallel=False) for row in rows]

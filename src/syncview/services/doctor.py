@@ -203,9 +203,10 @@ def _check_disk(directory: Path, subject: str) -> Iterator[Finding]:
 
 def check_connectivity(config: Config, environ: Mapping[str, str] = os.environ,
                        budget: RateBudget | None = None) -> Iterator[Finding]:
-    """For each enabled integration, fetch the first page (one cheap authenticated request for
-    most products) with a short timeout, then stop; within the integration's rate shared through
-    ``budget`` (the store's) with the syncs of every process on it."""
+    """For each enabled integration, ask for a first page (``Connector.reach``: as few requests
+    as the product allows) with a short timeout, and for what the product says of its limits
+    (``Connector.usage``); within the integration's rate shared through ``budget`` (the
+    store's) with the syncs of every process on it."""
     # Imported here: the sync engine pulls in SQLAlchemy and every connector's dependencies.
     from syncview.services.sync import build_connector
 
@@ -221,13 +222,7 @@ def _reach(integration: IntegrationConfig, environ: Mapping[str, str],
     quick = replace(integration, timeout=min(integration.timeout, CHECK_TIMEOUT_S))
     try:
         with build_connector(quick, environ=environ, budget=budget) as connector:
-            pages = connector.fetch()
-            try:
-                page = next(pages, None)
-            finally:
-                close = getattr(pages, "close", None)  # a generator: release its HTTP client now
-                if close is not None:
-                    close()
+            held = connector.reach()
             usage = connector.usage()
     except SyncviewError as error:  # connector errors are redacted and name the integration
         return Finding("connectivity", integration.name, False, str(error))
@@ -235,7 +230,7 @@ def _reach(integration: IntegrationConfig, environ: Mapping[str, str],
         return Finding("connectivity", integration.name, False,
                        f"the {integration.kind} connector failed unexpectedly ({type(error).__name__}); "
                        "run `syncview sync` for details")
-    got = "answered with an empty first page" if page is None or not page.items else "answered"
+    got = "answered" if held else "answered with an empty first page"
     return Finding("connectivity", integration.name, True, f"{got}; {usage}" if usage else got)
 
 
