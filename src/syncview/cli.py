@@ -40,7 +40,7 @@ from syncview.services import actions, columns, integrations, matching, queries
 from syncview.services.seed import seed_demo
 from syncview.services.sync import close_abandoned_runs
 from syncview.store import Store, open_store
-from syncview.store.db import default_store_path
+from syncview.store.db import default_store_path, remove_sqlite_file
 from syncview.store.dialect import StoreUrl, is_store_url, shown_url
 from syncview.timeutil import ago, local, parse_when
 
@@ -122,8 +122,7 @@ class App:
             return
         self._store.close()
         if self._created_store and _is_failure(exc):
-            for suffix in ("", "-wal", "-shm", "-journal"):
-                Path(f"{self.db_path}{suffix}").unlink(missing_ok=True)
+            remove_sqlite_file(Path(self.db_path))
 
 
 def _is_failure(exc: BaseException | None) -> bool:

@@ -34,7 +34,7 @@ from sqlmodel import SQLModel
 
 from syncview.errors import StoreError
 from syncview.store import Store, derived, open_store
-from syncview.store.db import APPLICATION_ID, BUSY_TIMEOUT_S, SCHEMA_VERSION, connect
+from syncview.store.db import APPLICATION_ID, BUSY_TIMEOUT_S, SCHEMA_VERSION, connect, remove_sqlite_file
 from syncview.store.models import meta_table
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
@@ -111,7 +111,7 @@ def _write_backup(target: Path, source: str, write: Callable[[Path], None]) -> S
     ``target`` is never half a backup; what failed on the way is one line, and nothing is left
     behind but ``target``, whole or as it was."""
     partial = target.with_name(target.name + ".partial")
-    _remove_with_logs(partial)
+    remove_sqlite_file(partial)
     try:
         write(partial)
         mark_copy(partial, source)
@@ -126,14 +126,8 @@ def _write_backup(target: Path, source: str, write: Callable[[Path], None]) -> S
     except sqlite3.DatabaseError as error:
         raise StoreError(_sqlite_message(error, Path(source), target)) from None
     finally:
-        _remove_with_logs(partial)
+        remove_sqlite_file(partial)
     return StoreFacts(target, facts.schema_version, facts.resources, target.stat().st_size)
-
-
-def _remove_with_logs(path: Path) -> None:
-    """Remove an SQLite file and any journal or WAL files beside it."""
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
 def _backup_target(target: Path, store_path: Path | None, *, force: bool) -> Path:
@@ -329,8 +323,7 @@ def _replace_unreadable(store_path: Path, source: Path, previous: Path, restored
     partial = store_path.with_name(store_path.name + ".partial")
     try:
         _copy(source, partial)
-        for suffix in ("-wal", "-shm", "-journal"):  # a stale log must never be paired with the new file
-            Path(f"{store_path}{suffix}").unlink(missing_ok=True)
+        remove_sqlite_file(store_path, logs_only=True)
         os.replace(partial, store_path)
         _sync_directory(store_path.parent)
     finally:

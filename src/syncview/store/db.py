@@ -85,6 +85,17 @@ def default_store_path() -> Path:
     return platformdirs.user_data_path("syncview") / "syncview.db"
 
 
+#: What SQLite keeps beside a database file: its write-ahead log, shared memory and rollback journal.
+SQLITE_LOGS = ("-wal", "-shm", "-journal")
+
+
+def remove_sqlite_file(path: Path, *, logs_only: bool = False) -> None:
+    """Remove an SQLite file and the logs beside it (only the logs with ``logs_only``: a stale
+    log must never be paired with another file put in its place)."""
+    for suffix in SQLITE_LOGS if logs_only else ("", *SQLITE_LOGS):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
 def utcnow() -> datetime:
     """Now, in UTC, to the second: the store reads and writes aware UTC datetimes."""
     return datetime.now(UTC).replace(microsecond=0)

@@ -226,8 +226,9 @@ record_key_table = table_of(RecordKey)
 #: hold a share of a vendor's rate that no process uses.
 coordination = MetaData()
 
-#: A block of an integration's rate slots leased by one process (store/leases.py): the leases
-#: alive at any moment never hold more than the integration's rate. ``granted_at`` and
+#: A block of an account's rate slots leased by one process (store/leases.py): the leases alive
+#: at any moment never hold more than the account's rate. ``integration`` names the account
+#: (``Connector.rate_account``: the integration's name unless it shares one). ``granted_at`` and
 #: ``expires_at`` are the store's clock, in seconds since the epoch: a lease not settled by its
 #: holder (killed) frees itself at ``expires_at``.
 rate_lease_table = Table(
@@ -241,7 +242,7 @@ rate_lease_table = Table(
     Index("ix_rate_lease_integration", "integration", "expires_at"),
 )
 
-#: Room for requests in flight on one endpoint of an integration ("" when its bound is not per
+#: Room for requests in flight on one endpoint of an account ("" when its bound is not per
 #: endpoint) leased by one process (store/leases.py): the leases alive never hold more than the
 #: bound. A lease of no slots marks a holder waiting for room (the others then keep to a fair
 #: share). ``expires_at`` is the store's clock, as for ``rate_lease``.
