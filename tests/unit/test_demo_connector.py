@@ -8,11 +8,11 @@ import pytest
 
 from syncview.config import settings_schema_for
 from syncview.connectors import registry
+from syncview.connectors.base import payload_text
 from syncview.connectors.demo import DemoConnector
 from syncview.demo import INTEGRATIONS, DemoWorld
 from syncview.domain import RemoteItem
 from syncview.errors import ConfigError
-from syncview.services.sync import payload_json
 
 
 def items(connector: DemoConnector) -> list[RemoteItem]:
@@ -42,7 +42,7 @@ def test_it_yields_the_worlds_resources_of_its_flavour_still_present_remotely(fl
 def test_payloads_are_stored_exactly_as_the_seeder_stores_them():
     res = next(r for c in DemoWorld(500) for r in c.resources if r.integration == "Datto RMM")
     item = items(DemoConnector("Datto RMM", {"flavour": "rmm", "resources": 500}))[0]
-    assert payload_json(item.payload) == json.dumps({"id": res.external_id, **res.payload}, separators=(",", ":"))
+    assert payload_text(item.payload) == json.dumps({"id": res.external_id, **res.payload}, separators=(",", ":"))
 
 
 def test_same_settings_same_items_other_seed_other_items():

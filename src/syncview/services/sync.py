@@ -94,12 +94,6 @@ _CLIENT = ResourceType.CLIENT
 _STATUS = {s.value: s for s in SyncStatus}
 
 
-def payload_json(payload: Mapping[str, Any]) -> str:
-    """A remote item's payload as the store's ``payload`` column holds it
-    (:func:`~syncview.connectors.base.payload_text`)."""
-    return payload_text(payload)
-
-
 # --------------------------------------------------------------------------- public types
 
 
